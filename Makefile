@@ -1,0 +1,36 @@
+# User-facing targets (DESIGN.md §7). The build itself is CMake + Ninja in ./build.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_ARGS ?=
+
+.PHONY: all deps build run test test-unit test-e2e test-asan lint bench clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_ARGS) >/dev/null
+	@ninja -C $(BUILD)
+
+# Starts a dev server in ./coffer-data (see README).
+run: deps build
+	$(BUILD)/cofferd --dev
+
+test: deps build test-unit test-e2e
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+test-e2e: build
+	tests/e2e/run.sh $(BUILD)
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@ninja -C $(ASAN_BUILD)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit
+	ASAN_OPTIONS=detect_leaks=1 tests/e2e/run.sh $(ASAN_BUILD) --subset
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,99 @@
+/* crypto.h - the only OpenSSL wrapper (DESIGN.md §2). Everything cryptographic in Coffer goes
+ * through here; no other module includes an OpenSSL header (http/tls.c excepted).
+ *
+ * Conventions: functions return cf_err; after a failed OpenSSL call the error queue is turned
+ * into a log line (never containing key material) and cleared. Secret outputs are returned in
+ * a struct cf_secret (wiped on free) or appended to a cf_buf the caller wipes. Thread-safe:
+ * no function keeps state between calls; struct cf_pkey may be shared read-only by threads. */
+#ifndef CF_CRYPTO_H
+#define CF_CRYPTO_H
+
+#include "base/cf.h"
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/secret.h"
+#include "base/str.h"
+
+/* ---- randomness and identifiers ---- */
+cf_err cf_random(void *p, size_t n) CF_NODISCARD;
+/* 32 lowercase hex characters from 16 random bytes (an object version, a request id). */
+cf_err cf_random_hex32(char out[33]) CF_NODISCARD;
+/* A random RFC 4122 v4 UUID, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
+cf_err cf_uuid4(char out[37]) CF_NODISCARD;
+
+/* ---- hashes and MACs ---- */
+#define CF_SHA256_LEN 32
+cf_err cf_sha256(const void *p, size_t n, unsigned char out[CF_SHA256_LEN]);
+cf_err cf_sha1(const void *p, size_t n, unsigned char out[20]);
+cf_err cf_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+                      unsigned char out[CF_SHA256_LEN]);
+/* HKDF-SHA256 (RFC 5869) deriving outlen bytes. */
+cf_err cf_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen,
+                      const void *info, size_t infolen, void *out, size_t outlen);
+
+/* ---- AEAD: AES-256-GCM ----
+ * Sealed format: nonce (12 random bytes) || ciphertext || tag (16). AAD binds the context (vault,
+ * object type, name, version) so a sealed value cannot be moved to another slot. */
+#define CF_AEAD_KEY_LEN 32
+#define CF_AEAD_NONCE_LEN 12
+#define CF_AEAD_TAG_LEN 16
+#define CF_AEAD_OVERHEAD (CF_AEAD_NONCE_LEN + CF_AEAD_TAG_LEN)
+/* Appends the sealed form of pt to out. */
+cf_err cf_aead_seal(const unsigned char key[CF_AEAD_KEY_LEN], const void *aad, size_t aadlen,
+                    const void *pt, size_t ptlen, struct cf_buf *out) CF_NODISCARD;
+/* Opens sealed ct; *pt is a new cf_secret. CF_ECORRUPT when the tag or AAD does not match. */
+cf_err cf_aead_open(const unsigned char key[CF_AEAD_KEY_LEN], const void *aad, size_t aadlen,
+                    const void *ct, size_t ctlen, struct cf_secret **pt) CF_NODISCARD;
+
+/* ---- password-style hashing of client secrets ----
+ * Stored form: "pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>" (NUL-terminated). */
+#define CF_PWHASH_MAX 160
+cf_err cf_pwhash(const void *secret, size_t len, char out[CF_PWHASH_MAX]) CF_NODISCARD;
+/* Constant-time check of secret against a stored form. False on any mismatch or bad form. */
+bool cf_pwhash_verify(const void *secret, size_t len, const char *stored);
+
+/* ---- asymmetric keys ---- */
+struct cf_pkey; /* opaque EVP_PKEY */
+/* New EC P-256 key pair. */
+cf_err cf_pkey_generate_ec_p256(struct cf_pkey **out) CF_NODISCARD;
+/* Private key as PKCS#8 DER (secret) and back. */
+cf_err cf_pkey_to_der(const struct cf_pkey *k, struct cf_secret **der) CF_NODISCARD;
+cf_err cf_pkey_from_der(const void *der, size_t len, struct cf_pkey **out) CF_NODISCARD;
+void cf_pkey_free(struct cf_pkey *k);
+/* Writes the public JWK object {"kty":"EC","use":"sig","kid":..,"alg":"ES256","crv":"P-256",
+ * "x":..,"y":..} with w (for JWKS). */
+cf_err cf_pkey_write_jwk(const struct cf_pkey *k, const char *kid, struct cf_jw *w);
+
+/* ---- JWT (compact JWS) ---- */
+/* Appends header.payload.signature to out, header {"alg":"ES256","typ":"JWT","kid":kid}, payload
+ * the given JSON text, signature raw r||s (64 bytes) base64url. */
+cf_err cf_jwt_sign_es256(const struct cf_pkey *k, const char *kid, const char *payload_json,
+                         size_t payload_len, struct cf_buf *out) CF_NODISCARD;
+
+struct cf_jwt {
+    struct cf_buf header;  /* decoded header JSON */
+    struct cf_buf payload; /* decoded payload JSON */
+    struct cf_buf sig;     /* decoded signature bytes */
+    struct cf_str signing_input; /* "header.payload" as received (points into the token) */
+    char alg[16];          /* "alg" from the header, "" if absent */
+    char kid[128];         /* "kid" from the header, "" if absent */
+};
+/* Splits and decodes a compact JWT without verifying it. CF_EUNAUTH for anything malformed
+ * (wrong number of parts, bad base64url, header not a JSON object, token > 16 KB). */
+cf_err cf_jwt_decode(struct cf_str token, struct cf_jwt *out) CF_NODISCARD;
+void cf_jwt_release(struct cf_jwt *jwt);
+/* Verifies an ES256 signature: the algorithm is fixed by the caller, never taken from the
+ * token; a header alg other than ES256 fails. CF_EUNAUTH when it does not verify. */
+cf_err cf_jwt_verify_es256(const struct cf_pkey *pub, const struct cf_jwt *jwt) CF_NODISCARD;
+
+/* ---- X.509 (dev CA and server certificate) ----
+ * Keys are EC P-256. PEM text is appended to the buffers; key PEM is secret (wipe the buffer). */
+cf_err cf_x509_make_ca(const char *common_name, int days, struct cf_buf *cert_pem,
+                       struct cf_buf *key_pem) CF_NODISCARD;
+/* Leaf for TLS servers signed by the CA: subject CN = first DNS name, SANs = dns[] and ip[]
+ * (textual IPv4/IPv6), EKU serverAuth, validity days. */
+cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem,
+                           const char *const *dns, size_t ndns, const char *const *ip, size_t nip,
+                           int days, struct cf_buf *cert_pem, struct cf_buf *key_pem) CF_NODISCARD;
+
+#endif

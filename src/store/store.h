@@ -1,0 +1,67 @@
+/* store.h - durable storage of ciphertext and metadata (DESIGN.md §2, §6, §8).
+ *
+ * The store never sees plaintext secrets and never does crypto: callers hand it sealed blobs.
+ * Backends sit behind struct cf_store_ops (SQLite now; PostgreSQL later; every backend passes
+ * the one conformance suite in tests/store/).
+ *
+ * Transactions are callbacks: the caller passes fn(txn, arg); txn is valid only during fn, as is
+ * every pointer the store hands out inside it (copy what you keep).
+ *   cf_store_read  - runs fn on the calling thread in a read transaction (a snapshot), using a
+ *                    pooled read connection. Never blocks on writers (WAL).
+ *   cf_store_write - queues fn to the single writer thread and blocks until the batch holding
+ *                    it is durable. The writer runs every queued fn of a batch inside one
+ *                    transaction, each inside its own SAVEPOINT: an fn that returns an error has
+ *                    its own changes rolled back and the others commit (group commit, one fsync
+ *                    per batch). Returns fn's error, or the commit's (CF_EFULL for a full disk,
+ *                    CF_ESTORE otherwise), and the write is then not visible.
+ * Thread-safe: any thread may call cf_store_read/write concurrently. Do not call cf_store_write
+ * from inside fn. */
+#ifndef CF_STORE_H
+#define CF_STORE_H
+
+#include "base/cf.h"
+#include "base/buf.h"
+#include "base/str.h"
+
+struct cf_store;
+struct cf_store_txn;
+
+struct cf_store_opts {
+    const char *path;      /* SQLite database file */
+    int read_conns;        /* pooled read connections (default 8) */
+    int max_batch;         /* most write jobs per transaction (default 256) */
+};
+
+/* Opens (creating and migrating the schema as needed). NULL and *err set on failure. */
+struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *err);
+void cf_store_close(struct cf_store *s);
+
+typedef cf_err (*cf_store_fn)(struct cf_store_txn *txn, void *arg);
+cf_err cf_store_read(struct cf_store *s, cf_store_fn fn, void *arg);
+cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg);
+/* Runs SQLite's integrity check (tests, crash harness). */
+cf_err cf_store_check(struct cf_store *s);
+
+/* ---- server metadata: small named blobs (sealed signing keys, CA, wrapped data keys) ---- */
+/* Appends the value to out; CF_ENOTFOUND if absent. */
+cf_err cf_store_meta_get(struct cf_store_txn *t, const char *key, struct cf_buf *out);
+cf_err cf_store_meta_put(struct cf_store_txn *t, const char *key, const void *val, size_t len);
+
+/* ---- principals (service principals of the token authority) ---- */
+struct cf_rec_principal {
+    char tenant_id[37];
+    char client_id[64];    /* appId */
+    char object_id[37];    /* oid */
+    char display_name[128];
+    char secret_hash[160]; /* cf_pwhash form */
+    bool enabled;
+    int64_t generation;    /* bumped on any change that must invalidate cached tokens */
+    int64_t created;       /* unix s */
+};
+cf_err cf_store_principal_put(struct cf_store_txn *t, const struct cf_rec_principal *p);
+cf_err cf_store_principal_get(struct cf_store_txn *t, const char *tenant_id,
+                              const char *client_id, struct cf_rec_principal *out);
+
+/* ---- resource groups, vaults, secrets: declared in store_vault.h (the vault domain's part) */
+
+#endif
