@@ -48,6 +48,11 @@ cf_err cf_aead_open(const unsigned char key[CF_AEAD_KEY_LEN], const void *aad, s
 /* ---- password-style hashing of client secrets ----
  * Stored form: "pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>" (NUL-terminated). */
 #define CF_PWHASH_MAX 160
+/* Iterations used for new hashes; verification accepts any count in [MIN, MAX] read from the
+ * stored form (so the default can be raised without invalidating stored hashes). */
+#define CF_PWHASH_ITER 20000
+#define CF_PWHASH_ITER_MIN 1000
+#define CF_PWHASH_ITER_MAX 10000000
 cf_err cf_pwhash(const void *secret, size_t len, char out[CF_PWHASH_MAX]) CF_NODISCARD;
 /* Constant-time check of secret against a stored form. False on any mismatch or bad form. */
 bool cf_pwhash_verify(const void *secret, size_t len, const char *stored);
@@ -63,12 +68,20 @@ void cf_pkey_free(struct cf_pkey *k);
 /* Writes the public JWK object {"kty":"EC","use":"sig","kid":..,"alg":"ES256","crv":"P-256",
  * "x":..,"y":..} with w (for JWKS). */
 cf_err cf_pkey_write_jwk(const struct cf_pkey *k, const char *kid, struct cf_jw *w);
+/* (Addition) Public EC P-256 key from a JWK's "x" and "y" (base64url of the 32-byte big-endian
+ * coordinates), for verifying tokens of a trusted external issuer. CF_EINVAL for a wrong length,
+ * bad base64url or a point not on the curve. */
+cf_err cf_pkey_from_jwk_ec(struct cf_str x_b64url, struct cf_str y_b64url,
+                           struct cf_pkey **out) CF_NODISCARD;
 
 /* ---- JWT (compact JWS) ---- */
 /* Appends header.payload.signature to out, header {"alg":"ES256","typ":"JWT","kid":kid}, payload
  * the given JSON text, signature raw r||s (64 bytes) base64url. */
 cf_err cf_jwt_sign_es256(const struct cf_pkey *k, const char *kid, const char *payload_json,
                          size_t payload_len, struct cf_buf *out) CF_NODISCARD;
+
+/* Longest token cf_jwt_decode accepts. */
+#define CF_JWT_MAX_LEN (16 * 1024)
 
 struct cf_jwt {
     struct cf_buf header;  /* decoded header JSON */
@@ -79,8 +92,12 @@ struct cf_jwt {
     char kid[128];         /* "kid" from the header, "" if absent */
 };
 /* Splits and decodes a compact JWT without verifying it. CF_EUNAUTH for anything malformed
- * (wrong number of parts, bad base64url, header not a JSON object, token > 16 KB). */
+ * (wrong number of parts, an empty part, bad or padded base64url, header not a JSON object, a
+ * non-string or oversized alg/kid, a "crit" header, token > CF_JWT_MAX_LEN). The payload is
+ * decoded but not parsed: the caller parses the claims after verifying. signing_input points
+ * into token, which must outlive out. On failure out is left released (zeroed buffers). */
 cf_err cf_jwt_decode(struct cf_str token, struct cf_jwt *out) CF_NODISCARD;
+/* Frees what cf_jwt_decode allocated; safe on a zeroed struct and to call twice. */
 void cf_jwt_release(struct cf_jwt *jwt);
 /* Verifies an ES256 signature: the algorithm is fixed by the caller, never taken from the
  * token; a header alg other than ES256 fails. CF_EUNAUTH when it does not verify. */

@@ -1,0 +1,84 @@
+/* hash.c - digests, HMAC and HKDF, all one-shot.
+ *
+ *   cf_sha256, cf_sha1  EVP_Digest
+ *   cf_hmac_sha256      EVP_Q_mac (HMAC over SHA-256)
+ *   cf_hkdf_sha256      EVP_KDF "HKDF" (RFC 5869 extract-and-expand) */
+#include "base/cf.h"
+#include "crypto/crypto.h"
+#include "crypto/crypto_int.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+/* OpenSSL rejects NULL data pointers in a few places even when the length is 0. */
+static const unsigned char empty[1];
+
+static cf_err digest(const EVP_MD *md, const char *what, const void *p, size_t n,
+                     unsigned char *out)
+{
+    if (EVP_Digest(p ? p : empty, n, out, NULL, md, NULL) != 1)
+        return cf_crypto_fail(what);
+    return CF_OK;
+}
+
+cf_err cf_sha256(const void *p, size_t n, unsigned char out[CF_SHA256_LEN])
+{
+    return digest(EVP_sha256(), "SHA-256", p, n, out);
+}
+
+cf_err cf_sha1(const void *p, size_t n, unsigned char out[20])
+{
+    return digest(EVP_sha1(), "SHA-1", p, n, out);
+}
+
+cf_err cf_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+                      unsigned char out[CF_SHA256_LEN])
+{
+    size_t outlen = 0;
+
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key ? key : empty, klen,
+                   msg ? msg : empty, mlen, out, CF_SHA256_LEN, &outlen) ||
+        outlen != CF_SHA256_LEN)
+        return cf_crypto_fail("HMAC-SHA256");
+    return CF_OK;
+}
+
+cf_err cf_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen,
+                      const void *info, size_t infolen, void *out, size_t outlen)
+{
+    EVP_KDF *kdf;
+    EVP_KDF_CTX *ctx = NULL;
+    OSSL_PARAM params[5], *p = params;
+    cf_err e = CF_OK;
+
+    /* RFC 5869: at most 255 hash blocks of output. */
+    if (outlen == 0 || outlen > 255 * CF_SHA256_LEN)
+        return CF_EINVAL;
+    kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+    if (!kdf)
+        return cf_crypto_fail("HKDF fetch");
+    ctx = EVP_KDF_CTX_new(kdf);
+    if (!ctx) {
+        e = cf_crypto_fail("HKDF context");
+        goto free_kdf;
+    }
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    /* The const casts are OSSL_PARAM's: construct_octet_string takes void * but only reads. */
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                             (void *)(uintptr_t)(ikm ? ikm : empty), ikmlen);
+    if (saltlen)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                                 (void *)(uintptr_t)salt, saltlen);
+    if (infolen)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                                 (void *)(uintptr_t)info, infolen);
+    *p = OSSL_PARAM_construct_end();
+    if (EVP_KDF_derive(ctx, out, outlen, params) != 1)
+        e = cf_crypto_fail("HKDF derive");
+    EVP_KDF_CTX_free(ctx);
+free_kdf:
+    EVP_KDF_free(kdf);
+    return e;
+}
