@@ -1,0 +1,38 @@
+/* api.h - the Azure Key Vault REST surface: the one route table, request dispatch, JSON <->
+ * domain, and the single error -> (HTTP status, Azure code) map. The only module that knows
+ * HTTP semantics and Azure's wire shapes; it sits between http/ and vault/, auth/.
+ *
+ * cf_api_handle is the cf_http_handler: it classifies the request by Host (vault data plane,
+ * token authority, management), authenticates (401 challenge before anything else), checks
+ * api-version, matches the route, and runs the handler - inline on the event loop for reads,
+ * on the api's blocking pool for writes (they wait for the store's group commit). */
+#ifndef CF_API_H
+#define CF_API_H
+
+#include "base/cf.h"
+#include "base/clock.h"
+#include "http/http.h"
+
+struct cf_vault_svc;
+struct cf_auth;
+struct cf_api;
+
+struct cf_api_config {
+    struct cf_vault_svc *vault;
+    struct cf_auth *auth;
+    const struct cf_clock *clock;
+    const char *dns_suffix;      /* "vault.localhost" */
+    const char *login_host;      /* "login.localhost" */
+    const char *management_host; /* "management.localhost" */
+    const char *subscription_id; /* the server's one subscription */
+    const char *tenant_id;       /* the server's default tenant */
+    const char *region;          /* location label for x-ms-keyvault-region, "local" */
+    int pool_threads;            /* blocking pool size (default 64) */
+};
+
+struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err);
+void cf_api_free(struct cf_api *api);
+/* The cf_http_handler; ctx is the struct cf_api. */
+void cf_api_handle(struct cf_http_req *req, void *ctx);
+
+#endif

@@ -1,0 +1,561 @@
+/* dispatch.c - from an HTTP request to a route handler.
+ *
+ * Order of checks (azure-kv-common.md §12): classify by Host; on the data plane a request
+ * without a valid bearer token gets the 401 challenge before its path, query or body are looked
+ * at (the SDKs' first request is bodyless); then api-version; then the route; then the
+ * vault. Handlers of API_WRITE routes run on a small blocking pool because they wait for the
+ * store's group commit; everything else runs inline on the event loop that received it.
+ *
+ * Also here: query/path decoding into one scratch buffer that is sized once and never
+ * reallocated (so the cf_str views into it stay valid), and the blocking pool. */
+#include "base/cf.h"
+#include "api/internal.h"
+#include "base/clock.h"
+#include "base/codec.h"
+#include "base/log.h"
+#include "crypto/crypto.h"
+
+#include <pthread.h>
+
+/* ---------------- blocking pool ---------------- */
+
+struct api_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct api_req **ring; /* FIFO of pending requests */
+    size_t cap, head, len;
+    bool stop;
+    size_t nthreads;
+    pthread_t *threads;
+};
+
+static void *pool_main(void *arg)
+{
+    struct api_pool *p = arg;
+    for (;;) {
+        struct api_req *r;
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && p->len == 0)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->len == 0) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        r = p->ring[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->len--;
+        pthread_mutex_unlock(&p->mu);
+        r->route->handler(r);
+    }
+}
+
+static struct api_pool *pool_new(size_t nthreads, size_t cap)
+{
+    struct api_pool *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->cap = cap;
+    p->ring = calloc(cap, sizeof(*p->ring));
+    p->threads = calloc(nthreads, sizeof(*p->threads));
+    if (!p->ring || !p->threads)
+        goto fail;
+    for (; p->nthreads < nthreads; p->nthreads++)
+        if (pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) != 0)
+            goto fail;
+    return p;
+fail:
+    p->stop = true;
+    pthread_cond_broadcast(&p->cv);
+    for (size_t i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->ring);
+    free(p->threads);
+    free(p);
+    return NULL;
+}
+
+/* False when the queue is full: the caller sheds the request with 503. */
+static bool pool_submit(struct api_pool *p, struct api_req *r)
+{
+    bool ok = false;
+    pthread_mutex_lock(&p->mu);
+    if (!p->stop && p->len < p->cap) {
+        p->ring[(p->head + p->len) % p->cap] = r;
+        p->len++;
+        ok = true;
+        pthread_cond_signal(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+static void pool_free(struct api_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->ring);
+    free(p->threads);
+    free(p);
+}
+
+/* ---------------- life cycle ---------------- */
+
+struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err)
+{
+    struct cf_api *api = calloc(1, sizeof(*api));
+    if (!api) {
+        *err = CF_ENOMEM;
+        return NULL;
+    }
+    api->cfg = *cfg;
+    if (!api->cfg.region)
+        api->cfg.region = "local";
+    api->pool = pool_new(cfg->pool_threads > 0 ? (size_t)cfg->pool_threads : 64, 4096);
+    if (!api->pool) {
+        free(api);
+        *err = CF_ENOMEM;
+        return NULL;
+    }
+    *err = CF_OK;
+    return api;
+}
+
+void cf_api_free(struct cf_api *api)
+{
+    if (!api)
+        return;
+    pool_free(api->pool);
+    free(api);
+}
+
+/* ---------------- parsing ---------------- */
+
+/* Splits Host into name and port; a ":443" port is dropped (ids omit it, as Azure's do). */
+static void split_host(struct api_req *r)
+{
+    struct cf_str h = r->host;
+    size_t i = h.len;
+
+    r->hostname = h;
+    r->port = CF_STR("");
+    if (h.len && h.p[0] == '[') { /* [::1]:8443 */
+        const char *close = memchr(h.p, ']', h.len);
+        if (close) {
+            r->hostname = (struct cf_str){h.p, (size_t)(close - h.p) + 1};
+            if ((size_t)(close - h.p) + 1 < h.len)
+                r->port = (struct cf_str){close + 1, h.len - r->hostname.len};
+        }
+    } else {
+        while (i > 0 && h.p[i - 1] != ':')
+            i--;
+        if (i > 0) {
+            r->hostname = (struct cf_str){h.p, i - 1};
+            r->port = (struct cf_str){h.p + i - 1, h.len - i + 1};
+        }
+    }
+    if (cf_str_eq_cstr(r->port, ":443"))
+        r->port = CF_STR("");
+}
+
+static bool host_is(struct cf_str hostname, const char *want)
+{
+    return cf_str_eq_ci(hostname, cf_str_from(want));
+}
+
+static enum api_plane classify(struct api_req *r, struct cf_str *vault_name)
+{
+    const struct cf_api_config *c = &r->api->cfg;
+    struct cf_str suffix = cf_str_from(c->dns_suffix);
+    struct cf_str hn = r->hostname;
+
+    if (host_is(hn, c->login_host))
+        return API_PLANE_AUTHORITY;
+    if (host_is(hn, c->management_host))
+        return API_PLANE_MGMT;
+    if (hn.len > suffix.len + 1 && hn.p[hn.len - suffix.len - 1] == '.' &&
+        cf_str_eq_ci((struct cf_str){hn.p + hn.len - suffix.len, suffix.len}, suffix)) {
+        *vault_name = (struct cf_str){hn.p, hn.len - suffix.len - 1};
+        if (memchr(vault_name->p, '.', vault_name->len) == NULL)
+            return API_PLANE_DATA;
+    }
+    return API_PLANE_NONE;
+}
+
+/* Decodes path segments and query parameters into r->scratch (reserved once: decoding never
+ * grows text, so views into scratch stay valid). */
+static cf_err parse_target(struct api_req *r)
+{
+    struct cf_str path = r->http->path, query = r->http->query;
+    cf_err e;
+    size_t i = 0;
+
+    e = cf_buf_reserve(&r->scratch, path.len + query.len + 16);
+    if (e)
+        return e;
+    while (i < path.len) {
+        size_t j = i, start;
+        while (j < path.len && path.p[j] != '/')
+            j++;
+        if (j > i) {
+            if (r->nseg == API_MAX_SEGS)
+                return CF_EBADPARAM;
+            start = r->scratch.len;
+            e = cf_pct_decode(&r->scratch, (struct cf_str){path.p + i, j - i}, false);
+            if (e)
+                return CF_EBADPARAM;
+            r->seg[r->nseg++] = (struct cf_str){r->scratch.data + start, r->scratch.len - start};
+        }
+        i = j + 1;
+    }
+    i = 0;
+    while (i < query.len) {
+        size_t j = i, eq, ks, vs;
+        while (j < query.len && query.p[j] != '&')
+            j++;
+        if (j > i) {
+            struct cf_str kv = {query.p + i, j - i}, k, v;
+            if (r->nq == API_MAX_QUERY)
+                return CF_EBADPARAM;
+            if (!cf_str_split(kv, '=', &k, &v))
+                v = CF_STR("");
+            (void)eq;
+            ks = r->scratch.len;
+            if (cf_pct_decode(&r->scratch, k, true))
+                return CF_EBADPARAM;
+            vs = r->scratch.len;
+            if (cf_pct_decode(&r->scratch, v, true))
+                return CF_EBADPARAM;
+            r->q[r->nq].key = (struct cf_str){r->scratch.data + ks, vs - ks};
+            r->q[r->nq].val = (struct cf_str){r->scratch.data + vs, r->scratch.len - vs};
+            r->nq++;
+        }
+        i = j + 1;
+    }
+    return CF_OK;
+}
+
+struct cf_str api_query(const struct api_req *r, const char *key)
+{
+    for (size_t i = 0; i < r->nq; i++)
+        if (cf_str_eq_cstr(r->q[i].key, key))
+            return r->q[i].val;
+    return CF_STR_NULL;
+}
+
+cf_err api_body_json(struct api_req *r, bool allow_empty)
+{
+    char why[160];
+    struct cf_str b = r->http->body;
+    cf_err e;
+
+    if (b.len == 0 && allow_empty)
+        b = CF_STR("{}");
+    e = cf_json_parse(b.p ? b.p : "", b.len, &r->body, why, sizeof(why));
+    if (e) {
+        api_error(r, 400, "BadParameter", NULL, "The request body is not valid JSON: %s", why);
+        return e;
+    }
+    if (cf_json_type(r->body) != CF_JSON_OBJECT) {
+        api_error(r, 400, "BadParameter", NULL, "The request body must be a JSON object.");
+        return CF_EBADJSON;
+    }
+    return CF_OK;
+}
+
+/* ---------------- api-version ---------------- */
+
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return n > 0;
+}
+
+/* Dated form: YYYY-MM-DD with an optional "-preview". */
+static bool dated_version(const char *v, size_t n)
+{
+    if (n != 10 && !(n == 18 && memcmp(v + 10, "-preview", 8) == 0))
+        return false;
+    return all_digits(v, 4) && v[4] == '-' && all_digits(v + 5, 2) && v[7] == '-' &&
+           all_digits(v + 8, 2);
+}
+
+/* N.N, N.N-preview, N.N-preview.N, or the dated form (azure-kv-common.md §3). */
+static bool data_version_ok(const char *v, size_t n)
+{
+    size_t i = 0, j;
+    if (dated_version(v, n))
+        return true;
+    while (i < n && v[i] >= '0' && v[i] <= '9')
+        i++;
+    if (i == 0 || i > 3 || i >= n || v[i] != '.')
+        return false;
+    j = ++i;
+    while (i < n && v[i] >= '0' && v[i] <= '9')
+        i++;
+    if (i == j || i - j > 3)
+        return false;
+    if (i == n)
+        return true;
+    if (n - i < 8 || memcmp(v + i, "-preview", 8) != 0)
+        return false;
+    i += 8;
+    if (i == n)
+        return true;
+    return v[i] == '.' && all_digits(v + i + 1, n - i - 1) && n - i - 1 <= 3;
+}
+
+/* Total order over the accepted forms: numbered versions before dated ones ("7.6" <
+ * "2025-06-01-preview"), 2016-10-01 before 7.0. Returns a sortable key. */
+static double version_key(const char *v)
+{
+    size_t n = strlen(v);
+    if (dated_version(v, n)) {
+        double y = strtod(v, NULL), m = strtod(v + 5, NULL), d = strtod(v + 8, NULL);
+        if (y < 2017)
+            return 6.0; /* 2016-10-01 predates 7.0 */
+        return 100.0 + (y - 2000) * 400 + m * 32 + d - (n > 10 ? 0.5 : 0);
+    }
+    return strtod(v, NULL) - (strstr(v, "preview") ? 0.01 : 0);
+}
+
+bool api_version_at_least(const struct api_req *r, const char *v)
+{
+    return version_key(r->api_version) >= version_key(v);
+}
+
+/* ---------------- authentication ---------------- */
+
+static void challenge_header(struct api_req *r)
+{
+    const struct cf_api_config *c = &r->api->cfg;
+    snprintf(r->challenge, sizeof(r->challenge),
+             "Bearer authorization=\"https://%s%.*s/%s\", resource=\"https://%s%.*s\"",
+             c->login_host, CF_STR_FMT(r->port), c->tenant_id, c->dns_suffix,
+             CF_STR_FMT(r->port));
+    api_add_header(r, "WWW-Authenticate", r->challenge);
+}
+
+static bool authenticate(struct api_req *r)
+{
+    const struct cf_api_config *c = &r->api->cfg;
+    const char *authz = cf_http_header(r->http, "Authorization");
+    char aud[2][300];
+    struct cf_str auds[2];
+    enum cf_auth_fail why = CF_AUTH_OK;
+    struct cf_str token;
+
+    if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || authz[7] == '\0') {
+        if (r->plane == API_PLANE_DATA) {
+            challenge_header(r);
+            api_error(r, 401, "Unauthorized", NULL,
+                      "AKV10000: Request is missing a Bearer or PoP token.");
+        } else {
+            api_add_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+            api_error(r, 401, "AuthenticationFailed", NULL,
+                      "Authentication failed. The 'Authorization' header is missing.");
+        }
+        return false;
+    }
+    token = cf_str_from(authz + 7);
+    if (r->plane == API_PLANE_DATA) {
+        snprintf(aud[0], sizeof(aud[0]), "https://%s%.*s", c->dns_suffix, CF_STR_FMT(r->port));
+        snprintf(aud[1], sizeof(aud[1]), "https://%s", c->dns_suffix);
+    } else {
+        snprintf(aud[0], sizeof(aud[0]), "https://%s%.*s", c->management_host,
+                 CF_STR_FMT(r->port));
+        snprintf(aud[1], sizeof(aud[1]), "https://%s", c->management_host);
+    }
+    auds[0] = cf_str_from(aud[0]);
+    auds[1] = cf_str_from(aud[1]);
+    if (cf_auth_verify(c->auth, token, auds, 2, &r->who, &why) == CF_OK)
+        return true;
+    if (r->plane == API_PLANE_DATA) {
+        challenge_header(r);
+        if (why == CF_AUTH_BAD_AUDIENCE)
+            api_error(r, 401, "Unauthorized", NULL,
+                      "AKV10022: Invalid audience. Expected %s.", aud[0]);
+        else if (why == CF_AUTH_EXPIRED)
+            api_error(r, 401, "Unauthorized", NULL, "AKV10032: Token expired.");
+        else if (why == CF_AUTH_BAD_ISSUER)
+            api_error(r, 401, "Unauthorized", NULL, "AKV10032: Invalid issuer.");
+        else
+            api_error(r, 401, "Unauthorized", NULL, "AKV10000: Request is missing a valid Bearer token.");
+    } else {
+        api_add_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        api_error(r, 401, why == CF_AUTH_EXPIRED ? "ExpiredAuthenticationToken" : "InvalidAuthenticationToken",
+                  NULL, "The access token is invalid.");
+    }
+    return false;
+}
+
+/* ---------------- routing ---------------- */
+
+static bool match(struct api_req *r, const struct api_route *rt)
+{
+    const char *p = rt->pattern;
+    size_t i = 0;
+
+    r->ncap = 0;
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (i == r->nseg)
+            return false;
+        if (n == 1 && p[0] == '*') {
+            if (r->ncap == API_MAX_CAPS)
+                return false;
+            r->cap[r->ncap++] = r->seg[i];
+        } else if (!cf_str_eq_ci(r->seg[i], (struct cf_str){p, n})) {
+            return false;
+        }
+        i++;
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return i == r->nseg;
+}
+
+static const struct api_route *find_route(struct api_req *r, bool *path_known)
+{
+    *path_known = false;
+    for (size_t i = 0; i < api_routes_count; i++) {
+        const struct api_route *rt = &api_routes[i];
+        if (rt->plane != r->plane || !match(r, rt))
+            continue;
+        *path_known = true;
+        if (rt->method == r->http->method)
+            return rt;
+    }
+    return NULL;
+}
+
+static bool check_api_version(struct api_req *r)
+{
+    struct cf_str v = api_query(r, "api-version");
+
+    if (r->plane == API_PLANE_AUTHORITY || (r->route && (r->route->flags & API_NOAUTH) &&
+                                            r->plane != API_PLANE_MGMT))
+        return true;
+    if (!v.p || v.len == 0) {
+        if (r->plane == API_PLANE_MGMT)
+            api_error(r, 400, "MissingApiVersionParameter", NULL,
+                      "The api-version query parameter (?api-version=) is required for all "
+                      "requests.");
+        else
+            api_error(r, 400, "BadParameter", NULL,
+                      "The api-version query parameter is required for all requests.");
+        return false;
+    }
+    if (v.len >= sizeof(r->api_version) ||
+        !(r->plane == API_PLANE_MGMT ? dated_version(v.p, v.len) : data_version_ok(v.p, v.len))) {
+        if (r->plane == API_PLANE_MGMT)
+            api_error(r, 400, "InvalidApiVersionParameter", NULL,
+                      "The api-version '%.*s' is invalid. The supported versions are "
+                      "'2026-02-01,2025-05-01,2024-11-01,2023-07-01,2023-02-01,2022-07-01'.",
+                      (int)CF_MIN(v.len, 64), v.p);
+        else
+            api_error(r, 400, "BadParameter", NULL,
+                      "The specified version (%.*s) is not recognized. Consider using the "
+                      "latest supported version (2026-04-01).",
+                      (int)CF_MIN(v.len, 64), v.p);
+        return false;
+    }
+    memcpy(r->api_version, v.p, v.len);
+    r->api_version[v.len] = '\0';
+    return true;
+}
+
+void cf_api_handle(struct cf_http_req *http, void *ctx)
+{
+    struct cf_api *api = ctx;
+    struct api_req *r = calloc(1, sizeof(*r));
+    struct cf_str vault_name = CF_STR_NULL;
+    bool path_known;
+    cf_err e;
+
+    if (!r) {
+        static const struct cf_http_hdr h[] = {{"Content-Type", "application/json; charset=utf-8"},
+                                               {"Retry-After", "1"}};
+        static const char body[] =
+            "{\"error\":{\"code\":\"ServiceUnavailable\",\"message\":\"Out of memory.\"}}";
+        cf_http_respond(http, 503, h, 2, body, sizeof(body) - 1);
+        return;
+    }
+    r->api = api;
+    r->http = http;
+    r->start_ms = cf_mono_ms();
+    cf_buf_init(&r->scratch, CF_MAX_HEADER_BYTES * 2);
+    cf_buf_init(&r->out, 4 * CF_MAX_BODY_BYTES);
+    r->host = http->host;
+    split_host(r);
+    r->plane = classify(r, &vault_name);
+    if (r->plane == API_PLANE_NONE) {
+        api_error(r, 404, "NotFound", NULL, "No vault, token authority or management endpoint "
+                                            "is served under this host name.");
+        return;
+    }
+    /* The data plane challenges before looking at anything else (azure-kv-common.md §4.1). */
+    if (r->plane == API_PLANE_DATA && !authenticate(r))
+        return;
+    e = parse_target(r);
+    if (e) {
+        api_error(r, 400, "BadParameter", NULL, "The request URI is malformed.");
+        return;
+    }
+    r->route = find_route(r, &path_known);
+    if (r->plane == API_PLANE_MGMT && !(r->route && (r->route->flags & API_NOAUTH)) &&
+        !authenticate(r))
+        return;
+    if (!check_api_version(r))
+        return;
+    if (!r->route) {
+        if (path_known)
+            api_error(r, 405, "MethodNotAllowed", NULL, "The requested method is not allowed "
+                                                        "on this resource.");
+        else if (r->plane == API_PLANE_MGMT)
+            api_error(r, 404, "InvalidResourceType", NULL, "The resource type could not be "
+                                                           "found.");
+        else
+            api_error(r, 404, "NotFound", NULL, "The requested resource was not found.");
+        return;
+    }
+    if (r->plane == API_PLANE_DATA) {
+        e = cf_vault_resolve(api->cfg.vault, vault_name, &r->vault);
+        if (e == CF_ENOTFOUND) {
+            api_error(r, 404, "VaultNotFound", NULL, "Vault not found: %.*s",
+                      (int)CF_MIN(vault_name.len, 64), vault_name.p);
+            return;
+        }
+        if (e) {
+            api_error_err(r, e);
+            return;
+        }
+        if (strcmp(r->vault.tenant_id, r->who.tenant_id) != 0) {
+            challenge_header(r);
+            api_error(r, 401, "Unauthorized", NULL,
+                      "AKV10032: Invalid issuer. The token's tenant does not own this vault.");
+            return;
+        }
+    }
+    if (r->route->flags & API_WRITE) {
+        if (!pool_submit(api->pool, r)) {
+            api_add_header(r, "Retry-After", "1");
+            api_error(r, 503, "ServiceUnavailable", NULL, "The server is busy; retry later.");
+        }
+        return;
+    }
+    r->route->handler(r);
+}

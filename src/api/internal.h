@@ -1,0 +1,162 @@
+/* internal.h - what the api/ files share: the per-request context, the route table type, and
+ * the reply helpers. Not used outside src/api/.
+ *
+ * Request lifetime: dispatch.c allocates one struct api_req per request and runs the matched
+ * route's handler with it (inline on the event loop, or on the blocking pool for API_WRITE
+ * routes). Every handler path ends in exactly one api_reply / api_reply_empty / api_error*
+ * call, which sends the response and frees r: the handler must not touch r afterwards. */
+#ifndef CF_API_INTERNAL_H
+#define CF_API_INTERNAL_H
+
+#include "base/cf.h"
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/str.h"
+#include "api/api.h"
+#include "auth/auth.h"
+#include "http/http.h"
+#include "vault/vault.h"
+
+enum api_plane { API_PLANE_NONE, API_PLANE_DATA, API_PLANE_AUTHORITY, API_PLANE_MGMT };
+
+/* Route flags. */
+#define API_WRITE 1u  /* runs on the blocking pool (waits for a durable commit) */
+#define API_NOAUTH 2u /* no bearer token needed (token authority, metadata) */
+
+#define API_MAX_SEGS 12
+#define API_MAX_QUERY 16
+#define API_MAX_CAPS 4
+
+struct api_req;
+typedef void (*api_handler)(struct api_req *r);
+
+struct api_route {
+    enum api_plane plane;
+    enum cf_http_method method;
+    const char *pattern;    /* '/'-separated segments; "*" captures one; literals match
+                               case-insensitively; the path's empty segments are ignored */
+    api_handler handler;
+    unsigned flags;
+    const char *operation;  /* audit operation name (Azure's), e.g. "SecretGet" */
+    const char *permission; /* what authorization will require, e.g. "secrets/get" */
+};
+
+struct api_kv {
+    struct cf_str key, val;
+};
+
+struct cf_api {
+    struct cf_api_config cfg;
+    struct api_pool *pool;
+};
+
+struct api_req {
+    struct cf_api *api;
+    struct cf_http_req *http;
+    enum api_plane plane;
+    const struct api_route *route;
+    struct cf_str host;     /* Host header as sent: "v.vault.localhost:8443" */
+    struct cf_str hostname; /* without the port */
+    struct cf_str port;     /* ":8443", or "" when absent or 443 */
+    struct cf_vault_ref vault;  /* data plane: the addressed live vault */
+    struct cf_principal who;    /* the authenticated caller (not on API_NOAUTH routes) */
+    struct cf_str seg[API_MAX_SEGS]; /* decoded, non-empty path segments */
+    size_t nseg;
+    struct cf_str cap[API_MAX_CAPS]; /* the segments matched by "*" */
+    size_t ncap;
+    struct api_kv q[API_MAX_QUERY]; /* decoded query parameters */
+    size_t nq;
+    char api_version[48];
+    char request_id[37];
+    struct cf_buf scratch;  /* backing store of seg[] and q[]; never grows after parsing */
+    struct cf_buf out;      /* the response body */
+    struct cf_json *body;   /* parsed request body, after api_body_json */
+    struct cf_http_hdr extra[4]; /* handler-supplied extra response headers */
+    char challenge[400];    /* WWW-Authenticate value, when one is sent */
+    char location[512];     /* Location value, when one is sent */
+    size_t nextra;
+    int64_t start_ms;
+};
+
+/* ---- the one route table (routes.c) ---- */
+extern const struct api_route api_routes[];
+extern const size_t api_routes_count;
+
+/* ---- request helpers (dispatch.c) ---- */
+/* Decoded value of a query parameter, or NULL-pointer view (p == NULL) when absent. */
+struct cf_str api_query(const struct api_req *r, const char *key);
+/* Parses the request body as a JSON object into r->body. On failure it has already replied 400
+ * (BadParameter) and returns the error: the handler must return at once. An empty body is
+ * parsed as {} when allow_empty. */
+cf_err api_body_json(struct api_req *r, bool allow_empty);
+/* True when api-version is >= the given dated or numbered version (ordering of azure-kv-common
+ * §3: 2016-10-01 < 7.0 < ... < 7.6 < 2025-06-01-preview < 2025-07-01 ...). */
+bool api_version_at_least(const struct api_req *r, const char *v);
+
+/* ---- replies (reply.c) ---- */
+/* Sends r->out as JSON with status and the standard headers, then frees r. */
+void api_reply(struct api_req *r, int status);
+/* Sends no body (204, or 200/202 with empty body). Frees r. */
+void api_reply_empty(struct api_req *r, int status);
+/* Azure error envelope {"error":{"code":code,"message":msg[,"innererror":{"code":inner}]}}.
+ * inner may be NULL. The message is formatted from fmt; never pass secret values. Frees r. */
+void api_error(struct api_req *r, int status, const char *code, const char *inner,
+               const char *fmt, ...) CF_PRINTF(5, 6);
+/* Generic mapping of a cf_err to status and code with the table's message. Frees r. */
+void api_error_err(struct api_req *r, cf_err e);
+/* Adds a response header (name and value must outlive the reply: literals or r->scratch...). */
+void api_add_header(struct api_req *r, const char *name, const char *value);
+
+/* The error map (errmap.c): status and Azure code for each cf_err. */
+struct api_errmap {
+    int status;
+    const char *code;
+};
+const struct api_errmap *api_errmap_get(cf_err e);
+/* False for a code the table forgot (the unit test's check). */
+bool api_errmap_is_mapped(cf_err e);
+
+/* Writes "https://<host as sent>" to out (ids carry the client's scheme://host:port). */
+cf_err api_base_url(const struct api_req *r, struct cf_buf *out) CF_NODISCARD;
+
+/* ---- handlers: h_secrets.c ---- */
+void api_secret_set(struct api_req *r);
+void api_secret_get(struct api_req *r);
+void api_secret_update(struct api_req *r);
+void api_secret_list(struct api_req *r);
+void api_secret_list_versions(struct api_req *r);
+void api_secret_delete(struct api_req *r);
+void api_secret_get_deleted(struct api_req *r);
+void api_secret_list_deleted(struct api_req *r);
+void api_secret_recover(struct api_req *r);
+void api_secret_purge(struct api_req *r);
+void api_secret_backup(struct api_req *r);
+void api_secret_restore(struct api_req *r);
+
+/* ---- handlers: h_authority.c (token authority) ---- */
+void api_oidc_config(struct api_req *r);      /* /{tenant}/v2.0/.well-known/openid-configuration */
+void api_oidc_config_adfs(struct api_req *r); /* /adfs[/x]/.well-known/openid-configuration */
+void api_jwks(struct api_req *r);
+void api_token(struct api_req *r);            /* /{tenant}/oauth2/v2.0/token, /adfs/oauth2/token */
+
+/* ---- handlers: h_arm.c (management) ---- */
+void api_arm_metadata(struct api_req *r);
+void api_arm_sub_list(struct api_req *r);
+void api_arm_sub_get(struct api_req *r);
+void api_arm_group_put(struct api_req *r);
+void api_arm_group_get(struct api_req *r);
+void api_arm_group_list(struct api_req *r);
+void api_arm_group_delete(struct api_req *r);
+void api_arm_vault_put(struct api_req *r);
+void api_arm_vault_patch(struct api_req *r);
+void api_arm_vault_get(struct api_req *r);
+void api_arm_vault_delete(struct api_req *r);
+void api_arm_vault_list_rg(struct api_req *r);
+void api_arm_vault_list_sub(struct api_req *r);
+void api_arm_resources_list(struct api_req *r); /* legacy /resources?$filter=... */
+void api_arm_deleted_list(struct api_req *r);
+void api_arm_deleted_get(struct api_req *r);
+void api_arm_deleted_purge(struct api_req *r);
+void api_arm_check_name(struct api_req *r);
+
+#endif

@@ -1,0 +1,133 @@
+/* reply.c - every response leaves through here: the standard Key Vault headers
+ * (azure-kv-common.md §6), the JSON error envelope (§5), then the request is freed. */
+#include "base/cf.h"
+#include "api/internal.h"
+#include "base/log.h"
+#include "crypto/crypto.h"
+
+#define MAX_HDRS 16
+
+static void request_free(struct api_req *r)
+{
+    cf_json_free(r->body);
+    cf_buf_release(&r->scratch);
+    cf_buf_release(&r->out);
+    free(r);
+}
+
+void api_add_header(struct api_req *r, const char *name, const char *value)
+{
+    if (r->nextra < CF_ARRAY_LEN(r->extra))
+        r->extra[r->nextra++] = (struct cf_http_hdr){name, value};
+}
+
+cf_err api_base_url(const struct api_req *r, struct cf_buf *out)
+{
+    cf_err e = cf_buf_puts(out, "https://");
+    if (!e)
+        e = cf_buf_append_str(out, r->hostname);
+    if (!e)
+        e = cf_buf_append_str(out, r->port);
+    return e;
+}
+
+static void send(struct api_req *r, int status, bool with_body)
+{
+    struct cf_http_hdr h[MAX_HDRS];
+    size_t n = 0;
+    const char *client_rid = cf_http_header(r->http, "x-ms-client-request-id");
+    char crid[80];
+
+    if (cf_random_hex32(r->request_id) == CF_OK) {
+        /* uuid-shaped request id */
+        char u[37];
+        memcpy(u, r->request_id, 8);
+        u[8] = '-';
+        memcpy(u + 9, r->request_id + 8, 4);
+        u[13] = '-';
+        memcpy(u + 14, r->request_id + 12, 4);
+        u[18] = '-';
+        memcpy(u + 19, r->request_id + 16, 4);
+        u[23] = '-';
+        memcpy(u + 24, r->request_id + 20, 12);
+        u[36] = '\0';
+        memcpy(r->request_id, u, 37);
+    }
+    if (with_body)
+        h[n++] = (struct cf_http_hdr){"Content-Type", "application/json; charset=utf-8"};
+    h[n++] = (struct cf_http_hdr){"Cache-Control", "no-cache"};
+    h[n++] = (struct cf_http_hdr){"Pragma", "no-cache"};
+    h[n++] = (struct cf_http_hdr){"Expires", "-1"};
+    h[n++] = (struct cf_http_hdr){"x-ms-request-id", r->request_id};
+    if (client_rid && strlen(client_rid) < sizeof(crid)) {
+        snprintf(crid, sizeof(crid), "%s", client_rid);
+        h[n++] = (struct cf_http_hdr){"x-ms-client-request-id", crid};
+    }
+    if (r->plane == API_PLANE_DATA) {
+        h[n++] = (struct cf_http_hdr){"x-ms-keyvault-service-version", "1.9.0.0-coffer"};
+        h[n++] = (struct cf_http_hdr){"x-ms-keyvault-region", r->api->cfg.region};
+    }
+    h[n++] = (struct cf_http_hdr){"Strict-Transport-Security", "max-age=31536000;includeSubDomains"};
+    h[n++] = (struct cf_http_hdr){"X-Content-Type-Options", "nosniff"};
+    for (size_t i = 0; i < r->nextra && n < MAX_HDRS; i++)
+        h[n++] = r->extra[i];
+    if (cf_log_enabled(CF_LOG_DEBUG))
+        cf_debug("%s %.*s -> %d (%lld ms)", r->route ? r->route->operation : "-",
+                 CF_STR_FMT(r->http->path), status, (long long)(cf_mono_ms() - r->start_ms));
+    cf_http_respond(r->http, status, h, n, with_body ? r->out.data : NULL,
+                    with_body ? r->out.len : 0);
+    request_free(r);
+}
+
+void api_reply(struct api_req *r, int status)
+{
+    send(r, status, true);
+}
+
+void api_reply_empty(struct api_req *r, int status)
+{
+    send(r, status, false);
+}
+
+void api_error(struct api_req *r, int status, const char *code, const char *inner,
+               const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    struct cf_jw w;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cf_buf_reset(&r->out);
+    cf_jw_init(&w, &r->out);
+    cf_jw_obj_begin(&w);
+    cf_jw_key(&w, "error");
+    cf_jw_obj_begin(&w);
+    cf_jw_kstr(&w, "code", code);
+    cf_jw_kstr(&w, "message", msg);
+    if (inner) {
+        cf_jw_key(&w, "innererror");
+        cf_jw_obj_begin(&w);
+        cf_jw_kstr(&w, "code", inner);
+        cf_jw_obj_end(&w);
+    }
+    cf_jw_obj_end(&w);
+    cf_jw_obj_end(&w);
+    if (status == 429 || status == 503) {
+        bool has = false;
+        for (size_t i = 0; i < r->nextra; i++)
+            has |= strcasecmp(r->extra[i].name, "Retry-After") == 0;
+        if (!has)
+            api_add_header(r, "Retry-After", "1");
+    }
+    send(r, status, true);
+}
+
+void api_error_err(struct api_req *r, cf_err e)
+{
+    const struct api_errmap *m = api_errmap_get(e);
+    if (m->status >= 500)
+        cf_warn("%s failed: %s", r->route ? r->route->operation : "request", cf_err_name(e));
+    api_error(r, m->status, m->code, NULL, "%s", cf_err_msg(e));
+}

@@ -1,0 +1,63 @@
+/* routes.c - the one route table: every operation Coffer serves, with its handler, whether it
+ * writes, the audit operation name and the permission it will need. Order matters where
+ * patterns overlap: the first match wins, so literal segments come before "*" captures.
+ * A unit test walks this table and fails on a row without an operation or permission. */
+#include "base/cf.h"
+#include "api/internal.h"
+
+#define D API_PLANE_DATA
+#define A API_PLANE_AUTHORITY
+#define M API_PLANE_MGMT
+
+#define VAULTS "subscriptions/*/resourcegroups/*/providers/microsoft.keyvault/vaults"
+#define DELETED "subscriptions/*/providers/microsoft.keyvault/locations/*/deletedvaults/*"
+
+const struct api_route api_routes[] = {
+    /* ---- secrets (azure-kv-secrets.md §2-§13) ---- */
+    {D, CF_HTTP_POST, "secrets/restore", api_secret_restore, API_WRITE, "SecretRestore", "secrets/restore"},
+    {D, CF_HTTP_GET, "secrets", api_secret_list, 0, "SecretList", "secrets/list"},
+    {D, CF_HTTP_GET, "secrets/*/versions", api_secret_list_versions, 0, "SecretListVersions", "secrets/list"},
+    {D, CF_HTTP_POST, "secrets/*/backup", api_secret_backup, 0, "SecretBackup", "secrets/backup"},
+    {D, CF_HTTP_PUT, "secrets/*", api_secret_set, API_WRITE, "SecretSet", "secrets/set"},
+    {D, CF_HTTP_GET, "secrets/*", api_secret_get, 0, "SecretGet", "secrets/get"},
+    {D, CF_HTTP_GET, "secrets/*/*", api_secret_get, 0, "SecretGet", "secrets/get"},
+    {D, CF_HTTP_PATCH, "secrets/*", api_secret_update, API_WRITE, "SecretUpdate", "secrets/set"},
+    {D, CF_HTTP_PATCH, "secrets/*/*", api_secret_update, API_WRITE, "SecretUpdate", "secrets/set"},
+    {D, CF_HTTP_DELETE, "secrets/*", api_secret_delete, API_WRITE, "SecretDelete", "secrets/delete"},
+    {D, CF_HTTP_GET, "deletedsecrets", api_secret_list_deleted, 0, "SecretListDeleted", "secrets/list"},
+    {D, CF_HTTP_GET, "deletedsecrets/*", api_secret_get_deleted, 0, "SecretGetDeleted", "secrets/get"},
+    {D, CF_HTTP_POST, "deletedsecrets/*/recover", api_secret_recover, API_WRITE, "SecretRecover", "secrets/recover"},
+    {D, CF_HTTP_DELETE, "deletedsecrets/*", api_secret_purge, API_WRITE, "SecretPurge", "secrets/purge"},
+
+    /* ---- token authority (clients.md §1) ---- */
+    {A, CF_HTTP_GET, "adfs/.well-known/openid-configuration", api_oidc_config_adfs, API_NOAUTH, "OidcDiscovery", "public"},
+    {A, CF_HTTP_GET, "adfs/*/.well-known/openid-configuration", api_oidc_config_adfs, API_NOAUTH, "OidcDiscovery", "public"},
+    {A, CF_HTTP_POST, "adfs/oauth2/token", api_token, API_NOAUTH, "TokenIssue", "public"},
+    {A, CF_HTTP_GET, "adfs/discovery/keys", api_jwks, API_NOAUTH, "Jwks", "public"},
+    {A, CF_HTTP_GET, "*/v2.0/.well-known/openid-configuration", api_oidc_config, API_NOAUTH, "OidcDiscovery", "public"},
+    {A, CF_HTTP_GET, "*/discovery/v2.0/keys", api_jwks, API_NOAUTH, "Jwks", "public"},
+    {A, CF_HTTP_POST, "*/oauth2/v2.0/token", api_token, API_NOAUTH, "TokenIssue", "public"},
+
+    /* ---- management (azure-kv-secrets.md §15) ---- */
+    {M, CF_HTTP_GET, "metadata/endpoints", api_arm_metadata, API_NOAUTH, "CloudMetadata", "public"},
+    {M, CF_HTTP_GET, "subscriptions", api_arm_sub_list, 0, "SubscriptionList", "subscriptions/read"},
+    {M, CF_HTTP_GET, "subscriptions/*", api_arm_sub_get, 0, "SubscriptionGet", "subscriptions/read"},
+    {M, CF_HTTP_GET, "subscriptions/*/resources", api_arm_resources_list, 0, "ResourceList", "resources/read"},
+    {M, CF_HTTP_GET, "subscriptions/*/resourcegroups", api_arm_group_list, 0, "ResourceGroupList", "resourceGroups/read"},
+    {M, CF_HTTP_PUT, "subscriptions/*/resourcegroups/*", api_arm_group_put, API_WRITE, "ResourceGroupWrite", "resourceGroups/write"},
+    {M, CF_HTTP_GET, "subscriptions/*/resourcegroups/*", api_arm_group_get, 0, "ResourceGroupRead", "resourceGroups/read"},
+    {M, CF_HTTP_HEAD, "subscriptions/*/resourcegroups/*", api_arm_group_get, 0, "ResourceGroupRead", "resourceGroups/read"},
+    {M, CF_HTTP_DELETE, "subscriptions/*/resourcegroups/*", api_arm_group_delete, API_WRITE, "ResourceGroupDelete", "resourceGroups/delete"},
+    {M, CF_HTTP_POST, "subscriptions/*/providers/microsoft.keyvault/checknameavailability", api_arm_check_name, 0, "VaultCheckName", "vaults/read"},
+    {M, CF_HTTP_GET, "subscriptions/*/providers/microsoft.keyvault/vaults", api_arm_vault_list_sub, 0, "VaultList", "vaults/read"},
+    {M, CF_HTTP_GET, "subscriptions/*/providers/microsoft.keyvault/deletedvaults", api_arm_deleted_list, 0, "DeletedVaultList", "deletedVaults/read"},
+    {M, CF_HTTP_GET, DELETED, api_arm_deleted_get, 0, "DeletedVaultGet", "deletedVaults/read"},
+    {M, CF_HTTP_POST, DELETED "/purge", api_arm_deleted_purge, API_WRITE, "DeletedVaultPurge", "locations/deletedVaults/purge/action"},
+    {M, CF_HTTP_GET, VAULTS, api_arm_vault_list_rg, 0, "VaultList", "vaults/read"},
+    {M, CF_HTTP_PUT, VAULTS "/*", api_arm_vault_put, API_WRITE, "VaultPut", "vaults/write"},
+    {M, CF_HTTP_PATCH, VAULTS "/*", api_arm_vault_patch, API_WRITE, "VaultPatch", "vaults/write"},
+    {M, CF_HTTP_GET, VAULTS "/*", api_arm_vault_get, 0, "VaultGet", "vaults/read"},
+    {M, CF_HTTP_DELETE, VAULTS "/*", api_arm_vault_delete, API_WRITE, "VaultDelete", "vaults/delete"},
+};
+
+const size_t api_routes_count = CF_ARRAY_LEN(api_routes);
