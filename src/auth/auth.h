@@ -43,6 +43,20 @@ cf_err cf_auth_sp_create(struct cf_auth *a, const char *tenant_id, const char *d
                          char *secret_out, size_t secret_out_len);
 /* True when a principal with that tenant and client id exists. */
 bool cf_auth_sp_exists(struct cf_auth *a, const char *tenant_id, const char *client_id);
+/* Tenant ids are 1..36 of [A-Za-z0-9._-] (not "organizations", "common", "adfs", "consumers"),
+ * matched case-insensitively; the tenant of a new principal becomes a served tenant. */
+/* Enables or disables a principal; bumps its generation, so tokens already issued to it stop
+ * verifying (also cached ones). CF_ENOTFOUND if there is no such principal. */
+cf_err cf_auth_sp_set_enabled(struct cf_auth *a, const char *tenant_id, const char *client_id,
+                              bool enabled);
+/* Replaces the client secret (generated as in cf_auth_sp_create when secret is NULL); bumps
+ * the generation, so every token issued under the old secret stops verifying. */
+cf_err cf_auth_sp_reset_secret(struct cf_auth *a, const char *tenant_id, const char *client_id,
+                               const char *secret, char *secret_out, size_t secret_out_len);
+/* Tells the verifier that a principal record changed outside this object (another node's
+ * NOTIFY, a direct store edit): the next verification of its tokens re-reads the record
+ * instead of trusting the cache. The functions above call it themselves. */
+void cf_auth_principal_changed(struct cf_auth *a, const char *tenant_id, const char *client_id);
 
 /* ---- token endpoint ---- */
 struct cf_token_request {
@@ -65,11 +79,13 @@ struct cf_token_error {
 cf_err cf_auth_issue_token(struct cf_auth *a, const struct cf_token_request *req,
                            struct cf_buf *token_out, int64_t *expires_in,
                            struct cf_token_error *err_out);
-/* The tenant id the default ("adfs", "organizations", "common") tenant resolves to. */
+/* The tenant id the default ("adfs", "organizations", "common") tenant resolves to; NULL
+ * while none is set. The pointer stays valid until cf_auth_free. */
 const char *cf_auth_default_tenant(const struct cf_auth *a);
 /* Sets the default tenant (dev bootstrap creates it). */
 cf_err cf_auth_set_default_tenant(struct cf_auth *a, const char *tenant_id);
-/* True if tenant_id names a tenant this server serves. */
+/* True if tenant_id names a tenant this server serves (the aliases count when a default
+ * tenant is set). */
 bool cf_auth_tenant_known(const struct cf_auth *a, struct cf_str tenant_id);
 /* Writes the JWKS document {"keys":[...]} with w. */
 cf_err cf_auth_write_jwks(struct cf_auth *a, struct cf_jw *w);
@@ -91,7 +107,9 @@ enum cf_auth_fail {
     CF_AUTH_PRINCIPAL_GONE
 };
 /* token: the text after "Bearer ". audiences: the acceptable aud values (compared without a
- * trailing '/'). Returns CF_OK and fills *who, or CF_EUNAUTH with *why set. */
+ * trailing '/', ASCII case-insensitively). Returns CF_OK and fills *who, or CF_EUNAUTH with
+ * *why set; another code (CF_ESTORE...) when the principal could not be read - a server
+ * failure, not the client's. Accepted while now < exp + 60 s and nbf <= now + 60 s. */
 cf_err cf_auth_verify(struct cf_auth *a, struct cf_str token, const struct cf_str *audiences,
                       size_t naud, struct cf_principal *who, enum cf_auth_fail *why);
 

@@ -1,0 +1,859 @@
+/* auth.c - the token authority's state: life cycle, signing keys, tenants, principals, JWKS.
+ *
+ * Map:
+ *   signing keys  - meta "auth.signing_key" holds a small JSON document
+ *                     {"v":1,"active":kid,"keys":[{"kid","alg":"ES256","created","sealed"}]}
+ *                   where "sealed" is base64url of cf_aead_seal(K, AAD, PKCS#8 DER) with
+ *                   K = HKDF-SHA256(master key, info "coffer auth signing v1") and
+ *                   AAD = "coffer auth signing key:" + kid (so a blob cannot be moved to
+ *                   another kid). kid = base64url of the first 16 bytes of the RFC 7638 JWK
+ *                   thumbprint (SHA-256 of the canonical public JWK). The list form leaves room
+ *                   for rotation: every listed key verifies, "active" signs.
+ *   tenants       - meta "auth.default_tenant" (the id as text) and "auth.tenants" (JSON array
+ *                   of every tenant that is the default or holds a principal).
+ *   principals    - cf_store_principal_*; secrets stored only as cf_pwhash.
+ *   JWKS          - cf_auth_write_jwks.
+ * Token issue lives in token.c, verification and its cache in verify.c. */
+#include "base/cf.h"
+#include "auth/auth_int.h"
+
+#include "base/codec.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/secret.h"
+
+#define SIGNING_INFO "coffer auth signing v1"
+#define SIGNING_AAD_PREFIX "coffer auth signing key:"
+#define META_MAX (64 * 1024)
+
+/* ---------------------------------------------------------------- small helpers */
+
+static bool copy_cstr(char *dst, size_t cap, struct cf_str s)
+{
+    if (s.len >= cap)
+        return false;
+    if (s.len)
+        memcpy(dst, s.p, s.len);
+    dst[s.len] = '\0';
+    return true;
+}
+
+bool cf_auth__tenant_syntax_ok(struct cf_str t)
+{
+    static const char *const reserved[] = {"organizations", "common", "adfs", "consumers"};
+
+    if (t.len == 0 || t.len > AUTH_TENANT_MAX)
+        return false;
+    for (size_t i = 0; i < t.len; i++) {
+        char c = t.p[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == '_';
+        if (!ok)
+            return false;
+    }
+    for (size_t i = 0; i < CF_ARRAY_LEN(reserved); i++)
+        if (cf_str_eq_ci(t, cf_str_from(reserved[i])))
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------- store plumbing */
+
+struct meta_get_arg {
+    const char *key;
+    struct cf_buf *out;
+};
+
+static cf_err meta_get_fn(struct cf_store_txn *t, void *arg)
+{
+    struct meta_get_arg *m = arg;
+    return cf_store_meta_get(t, m->key, m->out);
+}
+
+struct principal_get_arg {
+    const char *tid;
+    const char *appid;
+    struct cf_rec_principal *out;
+};
+
+static cf_err principal_get_fn(struct cf_store_txn *t, void *arg)
+{
+    struct principal_get_arg *g = arg;
+    return cf_store_principal_get(t, g->tid, g->appid, g->out);
+}
+
+cf_err cf_auth__principal_get(struct cf_auth *a, const char *tid, const char *appid,
+                              struct cf_rec_principal *out)
+{
+    struct principal_get_arg g = {tid, appid, out};
+    return cf_store_read(a->store, principal_get_fn, &g);
+}
+
+/* ---------------------------------------------------------------- tenants */
+
+/* Adds tid to the in-memory list (caller holds admin_mu); *idx gets its index. */
+static cf_err mem_tenant_add(struct cf_auth *a, const char *tid, int *idx)
+{
+    size_t n = atomic_load_explicit(&a->ntenants, memory_order_acquire);
+    struct cf_str t = cf_str_from(tid);
+
+    for (size_t i = 0; i < n; i++) {
+        if (cf_str_eq_ci(cf_str_from(a->tenants[i]), t)) {
+            *idx = (int)i;
+            return CF_OK;
+        }
+    }
+    if (n >= AUTH_MAX_TENANTS)
+        return CF_ETOOBIG;
+    if (!copy_cstr(a->tenants[n], sizeof(a->tenants[n]), t))
+        return CF_EINVAL;
+    /* Publish only after the entry is complete (readers take no lock). */
+    atomic_store_explicit(&a->ntenants, n + 1, memory_order_release);
+    *idx = (int)n;
+    return CF_OK;
+}
+
+const char *cf_auth__resolve_tenant(const struct cf_auth *a, struct cf_str t)
+{
+    size_t n = atomic_load_explicit(&a->ntenants, memory_order_acquire);
+
+    if (cf_str_eq_ci(t, CF_STR("organizations")) || cf_str_eq_ci(t, CF_STR("common")) ||
+        cf_str_eq_ci(t, CF_STR("adfs")))
+        return cf_auth_default_tenant(a);
+    for (size_t i = 0; i < n; i++)
+        if (cf_str_eq_ci(cf_str_from(a->tenants[i]), t))
+            return a->tenants[i];
+    return NULL;
+}
+
+const char *cf_auth_default_tenant(const struct cf_auth *a)
+{
+    int idx = atomic_load_explicit(&a->default_idx, memory_order_acquire);
+    return idx < 0 ? NULL : a->tenants[idx];
+}
+
+bool cf_auth_tenant_known(const struct cf_auth *a, struct cf_str tenant_id)
+{
+    return cf_auth__resolve_tenant(a, tenant_id) != NULL;
+}
+
+/* Inside a write transaction: makes sure meta "auth.tenants" lists tid. */
+static cf_err store_tenant_add(struct cf_store_txn *t, const char *tid)
+{
+    struct cf_buf doc, out;
+    struct cf_json *root = NULL;
+    struct cf_jw w;
+    cf_err e;
+
+    cf_buf_init(&doc, META_MAX);
+    cf_buf_init(&out, META_MAX);
+    e = cf_store_meta_get(t, AUTH_META_TENANTS, &doc);
+    if (e == CF_OK) {
+        e = cf_json_parse(doc.data, doc.len, &root, NULL, 0);
+        if (e || cf_json_type(root) != CF_JSON_ARRAY) {
+            e = CF_ECORRUPT;
+            goto release;
+        }
+    } else if (e != CF_ENOTFOUND) {
+        goto release;
+    }
+    cf_jw_init(&w, &out);
+    cf_jw_arr_begin(&w);
+    for (size_t i = 0; i < cf_json_size(root); i++) {
+        const char *s = cf_json_str(cf_json_at(root, i), NULL);
+        if (!s)
+            continue;
+        if (strcasecmp(s, tid) == 0) {
+            e = CF_OK; /* already listed */
+            goto release;
+        }
+        cf_jw_str(&w, s);
+    }
+    cf_jw_str(&w, tid);
+    cf_jw_arr_end(&w);
+    e = cf_jw_err(&w);
+    if (e)
+        goto release;
+    e = cf_store_meta_put(t, AUTH_META_TENANTS, out.data, out.len);
+release:
+    cf_json_free(root);
+    cf_buf_release(&doc);
+    cf_buf_release(&out);
+    return e;
+}
+
+struct set_default_arg {
+    const char *tid;
+};
+
+static cf_err set_default_fn(struct cf_store_txn *t, void *arg)
+{
+    struct set_default_arg *d = arg;
+    cf_err e = cf_store_meta_put(t, AUTH_META_DEFAULT_TENANT, d->tid, strlen(d->tid));
+    if (e)
+        return e;
+    return store_tenant_add(t, d->tid);
+}
+
+cf_err cf_auth_set_default_tenant(struct cf_auth *a, const char *tenant_id)
+{
+    struct set_default_arg d;
+    const char *canon;
+    int idx;
+    cf_err e;
+
+    if (!tenant_id || !cf_auth__tenant_syntax_ok(cf_str_from(tenant_id)))
+        return CF_EINVAL;
+    pthread_mutex_lock(&a->admin_mu);
+    /* Keep the spelling already known, so ids stay byte-equal in principal records. */
+    canon = cf_auth__resolve_tenant(a, cf_str_from(tenant_id));
+    d.tid = canon ? canon : tenant_id;
+    e = cf_store_write(a->store, set_default_fn, &d);
+    if (e)
+        goto unlock;
+    e = mem_tenant_add(a, d.tid, &idx);
+    if (e)
+        goto unlock;
+    atomic_store_explicit(&a->default_idx, idx, memory_order_release);
+unlock:
+    pthread_mutex_unlock(&a->admin_mu);
+    return e;
+}
+
+struct tenants_load_arg {
+    struct cf_buf *def;
+    struct cf_buf *list;
+};
+
+static cf_err tenants_load_fn(struct cf_store_txn *t, void *arg)
+{
+    struct tenants_load_arg *l = arg;
+    cf_err e = cf_store_meta_get(t, AUTH_META_DEFAULT_TENANT, l->def);
+    if (e && e != CF_ENOTFOUND)
+        return e;
+    e = cf_store_meta_get(t, AUTH_META_TENANTS, l->list);
+    if (e && e != CF_ENOTFOUND)
+        return e;
+    return CF_OK;
+}
+
+static cf_err tenants_load(struct cf_auth *a)
+{
+    struct cf_buf def, list;
+    struct tenants_load_arg l = {&def, &list};
+    struct cf_json *root = NULL;
+    int idx;
+    cf_err e;
+
+    cf_buf_init(&def, 256);
+    cf_buf_init(&list, META_MAX);
+    e = cf_store_read(a->store, tenants_load_fn, &l);
+    if (e)
+        goto release;
+    if (list.len) {
+        e = cf_json_parse(list.data, list.len, &root, NULL, 0);
+        if (e || cf_json_type(root) != CF_JSON_ARRAY) {
+            e = CF_ECORRUPT;
+            goto release;
+        }
+        for (size_t i = 0; i < cf_json_size(root); i++) {
+            size_t n;
+            const char *s = cf_json_str(cf_json_at(root, i), &n);
+            if (!s || !cf_auth__tenant_syntax_ok((struct cf_str){s, n})) {
+                e = CF_ECORRUPT;
+                goto release;
+            }
+            e = mem_tenant_add(a, s, &idx);
+            if (e)
+                goto release;
+        }
+    }
+    if (def.len) {
+        if (!cf_auth__tenant_syntax_ok(cf_buf_str(&def))) {
+            e = CF_ECORRUPT;
+            goto release;
+        }
+        e = mem_tenant_add(a, def.data, &idx);
+        if (e)
+            goto release;
+        atomic_store_explicit(&a->default_idx, idx, memory_order_release);
+    }
+release:
+    cf_json_free(root);
+    cf_buf_release(&def);
+    cf_buf_release(&list);
+    return e;
+}
+
+/* ---------------------------------------------------------------- signing keys */
+
+/* kid = base64url(first 16 bytes of the RFC 7638 thumbprint of the public JWK). */
+static cf_err compute_kid(const struct cf_pkey *k, char kid[AUTH_KID_MAX + 1])
+{
+    struct cf_buf jwk, canon, enc;
+    struct cf_jw w;
+    struct cf_json *root = NULL;
+    const char *x, *y;
+    unsigned char h[CF_SHA256_LEN];
+    cf_err e;
+
+    cf_buf_init(&jwk, 4096);
+    cf_buf_init(&canon, 4096);
+    cf_buf_init(&enc, 128);
+    cf_jw_init(&w, &jwk);
+    e = cf_pkey_write_jwk(k, "-", &w);
+    if (!e)
+        e = cf_jw_err(&w);
+    if (e)
+        goto release;
+    e = cf_json_parse(jwk.data, jwk.len, &root, NULL, 0);
+    if (e)
+        goto release;
+    x = cf_json_str(cf_json_get(root, "x"), NULL);
+    y = cf_json_str(cf_json_get(root, "y"), NULL);
+    if (!x || !y) {
+        e = CF_ECRYPTO;
+        goto release;
+    }
+    /* Members in lexicographic order, no whitespace (RFC 7638 §3.2). */
+    e = cf_buf_printf(&canon, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+    if (e)
+        goto release;
+    e = cf_sha256(canon.data, canon.len, h);
+    if (e)
+        goto release;
+    e = cf_b64url_encode(&enc, h, 16);
+    if (e)
+        goto release;
+    if (!copy_cstr(kid, AUTH_KID_MAX + 1, cf_buf_str(&enc)))
+        e = CF_EINTERNAL;
+release:
+    cf_json_free(root);
+    cf_buf_release(&jwk);
+    cf_buf_release(&canon);
+    cf_buf_release(&enc);
+    return e;
+}
+
+static cf_err signing_aad(const char *kid, struct cf_buf *aad)
+{
+    return cf_buf_printf(aad, SIGNING_AAD_PREFIX "%s", kid);
+}
+
+/* Makes a new key and its meta document. */
+static cf_err signing_doc_new(const unsigned char seal_key[32], int64_t now, struct cf_buf *doc)
+{
+    struct cf_pkey *k = NULL;
+    struct cf_secret *der = NULL;
+    struct cf_buf sealed, aad, b64;
+    char kid[AUTH_KID_MAX + 1];
+    struct cf_jw w;
+    cf_err e;
+
+    cf_buf_init(&sealed, 8192);
+    cf_buf_init(&aad, 256);
+    cf_buf_init(&b64, 16384);
+    e = cf_pkey_generate_ec_p256(&k);
+    if (e)
+        goto release;
+    e = compute_kid(k, kid);
+    if (e)
+        goto release;
+    e = cf_pkey_to_der(k, &der);
+    if (e)
+        goto release;
+    e = signing_aad(kid, &aad);
+    if (e)
+        goto release;
+    e = cf_aead_seal(seal_key, aad.data, aad.len, der->p, der->len, &sealed);
+    if (e)
+        goto release;
+    e = cf_b64url_encode(&b64, sealed.data, sealed.len);
+    if (e)
+        goto release;
+    cf_jw_init(&w, doc);
+    cf_jw_obj_begin(&w);
+    cf_jw_kint(&w, "v", 1);
+    cf_jw_kstr(&w, "active", kid);
+    cf_jw_key(&w, "keys");
+    cf_jw_arr_begin(&w);
+    cf_jw_obj_begin(&w);
+    cf_jw_kstr(&w, "kid", kid);
+    cf_jw_kstr(&w, "alg", "ES256");
+    cf_jw_kint(&w, "created", now);
+    cf_jw_kstr(&w, "sealed", b64.data);
+    cf_jw_obj_end(&w);
+    cf_jw_arr_end(&w);
+    cf_jw_obj_end(&w);
+    e = cf_jw_err(&w);
+release:
+    cf_secret_free(der);
+    cf_pkey_free(k);
+    cf_buf_release(&sealed);
+    cf_buf_release(&aad);
+    cf_buf_release(&b64);
+    return e;
+}
+
+/* Opens one sealed key and checks that it is the key its kid names. */
+static cf_err signing_key_open(const unsigned char seal_key[32], const char *kid,
+                               struct cf_str sealed_b64, struct cf_pkey **out)
+{
+    struct cf_buf sealed, aad;
+    struct cf_secret *der = NULL;
+    struct cf_pkey *k = NULL;
+    char check[AUTH_KID_MAX + 1];
+    cf_err e;
+
+    cf_buf_init(&sealed, 8192);
+    cf_buf_init(&aad, 256);
+    e = cf_b64_decode(&sealed, sealed_b64);
+    if (e) {
+        e = CF_ECORRUPT;
+        goto release;
+    }
+    e = signing_aad(kid, &aad);
+    if (e)
+        goto release;
+    e = cf_aead_open(seal_key, aad.data, aad.len, sealed.data, sealed.len, &der);
+    if (e)
+        goto release;
+    e = cf_pkey_from_der(der->p, der->len, &k);
+    if (e)
+        goto release;
+    e = compute_kid(k, check);
+    if (e)
+        goto release;
+    if (strcmp(check, kid) != 0) {
+        e = CF_ECORRUPT;
+        goto release;
+    }
+    *out = k;
+    k = NULL;
+release:
+    cf_pkey_free(k);
+    cf_secret_free(der);
+    cf_buf_release(&sealed);
+    cf_buf_release(&aad);
+    return e;
+}
+
+static cf_err signing_doc_load(struct cf_auth *a, const unsigned char seal_key[32],
+                               const struct cf_buf *doc)
+{
+    struct cf_json *root = NULL;
+    const struct cf_json *keys;
+    const char *active;
+    bool have_active = false;
+    int64_t v;
+    cf_err e;
+
+    e = cf_json_parse(doc->data, doc->len, &root, NULL, 0);
+    if (e) {
+        e = CF_ECORRUPT;
+        goto release;
+    }
+    keys = cf_json_get(root, "keys");
+    active = cf_json_str(cf_json_get(root, "active"), NULL);
+    if (!cf_json_int(cf_json_get(root, "v"), &v) || v != 1 || !active ||
+        cf_json_type(keys) != CF_JSON_ARRAY || cf_json_size(keys) == 0 ||
+        cf_json_size(keys) > AUTH_MAX_KEYS) {
+        e = CF_ECORRUPT;
+        goto release;
+    }
+    for (size_t i = 0; i < cf_json_size(keys); i++) {
+        const struct cf_json *k = cf_json_at(keys, i);
+        size_t kidlen, slen;
+        const char *kid = cf_json_str(cf_json_get(k, "kid"), &kidlen);
+        const char *alg = cf_json_str(cf_json_get(k, "alg"), NULL);
+        const char *sealed = cf_json_str(cf_json_get(k, "sealed"), &slen);
+        struct auth_key *slot = &a->keys[a->nkeys];
+
+        if (!kid || !sealed || !alg || strcmp(alg, "ES256") != 0 ||
+            !copy_cstr(slot->kid, sizeof(slot->kid), (struct cf_str){kid, kidlen}) ||
+            kidlen == 0) {
+            e = CF_ECORRUPT;
+            goto release;
+        }
+        e = signing_key_open(seal_key, slot->kid, (struct cf_str){sealed, slen}, &slot->pkey);
+        if (e)
+            goto release;
+        if (strcmp(slot->kid, active) == 0) {
+            a->active = a->nkeys;
+            have_active = true;
+        }
+        a->nkeys++;
+    }
+    if (!have_active)
+        e = CF_ECORRUPT;
+release:
+    cf_json_free(root);
+    return e;
+}
+
+struct signing_create_arg {
+    const struct cf_buf *fresh; /* the document to store if none exists */
+    struct cf_buf *existing;    /* receives a document another writer stored first */
+};
+
+static cf_err signing_create_fn(struct cf_store_txn *t, void *arg)
+{
+    struct signing_create_arg *c = arg;
+    cf_err e = cf_store_meta_get(t, AUTH_META_SIGNING, c->existing);
+    if (e != CF_ENOTFOUND)
+        return e; /* CF_OK: someone else created it; keep theirs */
+    return cf_store_meta_put(t, AUTH_META_SIGNING, c->fresh->data, c->fresh->len);
+}
+
+static cf_err signing_keys_init(struct cf_auth *a, const unsigned char master_key[32])
+{
+    unsigned char seal_key[CF_AEAD_KEY_LEN];
+    struct cf_buf doc, fresh;
+    struct meta_get_arg m = {AUTH_META_SIGNING, &doc};
+    struct signing_create_arg c = {&fresh, &doc};
+    cf_err e;
+
+    cf_buf_init(&doc, META_MAX);
+    cf_buf_init(&fresh, META_MAX);
+    e = cf_hkdf_sha256(master_key, 32, NULL, 0, SIGNING_INFO, strlen(SIGNING_INFO), seal_key,
+                       sizeof(seal_key));
+    if (e)
+        goto wipe;
+    e = cf_store_read(a->store, meta_get_fn, &m);
+    if (e == CF_ENOTFOUND) {
+        e = signing_doc_new(seal_key, cf_clock_s(a->clock), &fresh);
+        if (e)
+            goto wipe;
+        cf_buf_reset(&doc);
+        e = cf_store_write(a->store, signing_create_fn, &c);
+        if (e)
+            goto wipe;
+        if (doc.len == 0) {
+            e = cf_buf_append(&doc, fresh.data, fresh.len);
+            if (e)
+                goto wipe;
+        } else {
+            cf_info("auth: another writer created the token signing key first");
+        }
+    }
+    if (e)
+        goto wipe;
+    e = signing_doc_load(a, seal_key, &doc);
+    if (e == CF_ECORRUPT)
+        cf_error("auth: the stored token signing key cannot be opened (wrong master key or "
+                 "damaged record)");
+wipe:
+    cf_wipe(seal_key, sizeof(seal_key));
+    cf_buf_release(&doc);
+    cf_buf_release(&fresh);
+    return e;
+}
+
+const struct auth_key *cf_auth__key_by_kid(const struct cf_auth *a, const char *kid)
+{
+    for (size_t i = 0; i < a->nkeys; i++)
+        if (strcmp(a->keys[i].kid, kid) == 0)
+            return &a->keys[i];
+    return NULL;
+}
+
+cf_err cf_auth_write_jwks(struct cf_auth *a, struct cf_jw *w)
+{
+    cf_err e = CF_OK;
+
+    cf_jw_obj_begin(w);
+    cf_jw_key(w, "keys");
+    cf_jw_arr_begin(w);
+    for (size_t i = 0; i < a->nkeys && !e; i++)
+        e = cf_pkey_write_jwk(a->keys[i].pkey, a->keys[i].kid, w);
+    cf_jw_arr_end(w);
+    cf_jw_obj_end(w);
+    return e ? e : cf_jw_err(w);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock,
+                            const unsigned char master_key[32], const struct cf_auth_opts *opts,
+                            cf_err *err)
+{
+    struct cf_auth *a = NULL;
+    struct cf_str iss;
+    cf_err e;
+
+    if (!store || !clock || !master_key || !opts || !opts->issuer) {
+        e = CF_EINVAL;
+        goto fail;
+    }
+    iss = cf_str_from(opts->issuer);
+    /* Tokens carry issuer + "/" + tid: a trailing '/' would double it. */
+    if (iss.len && iss.p[iss.len - 1] == '/')
+        iss.len--;
+    if (iss.len == 0 || opts->token_lifetime_s < 0 || opts->token_lifetime_s > 86400) {
+        e = CF_EINVAL;
+        goto fail;
+    }
+    a = calloc(1, sizeof(*a));
+    if (!a) {
+        e = CF_ENOMEM;
+        goto fail;
+    }
+    if (!copy_cstr(a->issuer, sizeof(a->issuer), iss)) {
+        e = CF_EINVAL;
+        goto free_a;
+    }
+    a->store = store;
+    a->clock = clock;
+    a->lifetime_s = opts->token_lifetime_s ? opts->token_lifetime_s : 3600;
+    atomic_init(&a->ntenants, 0);
+    atomic_init(&a->default_idx, -1);
+    pthread_mutex_init(&a->admin_mu, NULL);
+    pthread_mutex_init(&a->dummy_mu, NULL);
+    for (size_t i = 0; i < AUTH_LOCK_STRIPES; i++) {
+        pthread_mutex_init(&a->cache_mu[i], NULL);
+        pthread_mutex_init(&a->pstate_mu[i], NULL);
+    }
+    e = signing_keys_init(a, master_key);
+    if (e)
+        goto free_a;
+    e = tenants_load(a);
+    if (e)
+        goto free_a;
+    if (err)
+        *err = CF_OK;
+    return a;
+free_a:
+    cf_auth_free(a);
+fail:
+    if (err)
+        *err = e;
+    return NULL;
+}
+
+void cf_auth_free(struct cf_auth *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->nkeys; i++)
+        cf_pkey_free(a->keys[i].pkey);
+    pthread_mutex_destroy(&a->admin_mu);
+    pthread_mutex_destroy(&a->dummy_mu);
+    for (size_t i = 0; i < AUTH_LOCK_STRIPES; i++) {
+        pthread_mutex_destroy(&a->cache_mu[i]);
+        pthread_mutex_destroy(&a->pstate_mu[i]);
+    }
+    /* The cache holds no secret, but tokens' hashes and principal ids need not linger. */
+    cf_wipe(a, sizeof(*a));
+    free(a);
+}
+
+/* ---------------------------------------------------------------- principals */
+
+const char *cf_auth__dummy_hash(struct cf_auth *a)
+{
+    const char *out = NULL;
+
+    pthread_mutex_lock(&a->dummy_mu);
+    if (!a->dummy_ready) {
+        unsigned char r[32];
+        if (cf_random(r, sizeof(r)) == CF_OK &&
+            cf_pwhash(r, sizeof(r), a->dummy_hash) == CF_OK)
+            a->dummy_ready = true;
+        cf_wipe(r, sizeof(r));
+    }
+    if (a->dummy_ready)
+        out = a->dummy_hash;
+    pthread_mutex_unlock(&a->dummy_mu);
+    return out;
+}
+
+/* Hashes the given secret, or generates one (40 base64url characters from 30 random bytes)
+ * into secret_out. */
+static cf_err secret_prepare(const char *secret, char *secret_out, size_t secret_out_len,
+                             char hash[CF_PWHASH_MAX])
+{
+    unsigned char raw[30];
+    struct cf_buf gen;
+    cf_err e;
+
+    cf_buf_init(&gen, 64);
+    if (secret) {
+        size_t n = strlen(secret);
+        if (n == 0 || n > AUTH_SECRET_MAX)
+            return CF_EINVAL;
+        return cf_pwhash(secret, n, hash);
+    }
+    if (!secret_out || secret_out_len < 48)
+        return CF_EINVAL;
+    e = cf_random(raw, sizeof(raw));
+    if (e)
+        goto wipe;
+    e = cf_b64url_encode(&gen, raw, sizeof(raw));
+    if (e)
+        goto wipe;
+    e = cf_pwhash(gen.data, gen.len, hash);
+    if (e)
+        goto wipe;
+    memcpy(secret_out, gen.data, gen.len + 1);
+wipe:
+    cf_wipe(raw, sizeof(raw));
+    cf_buf_wipe(&gen);
+    return e;
+}
+
+struct sp_create_arg {
+    const struct cf_rec_principal *rec;
+};
+
+static cf_err sp_create_fn(struct cf_store_txn *t, void *arg)
+{
+    struct sp_create_arg *c = arg;
+    cf_err e = cf_store_principal_put(t, c->rec);
+    if (e)
+        return e;
+    return store_tenant_add(t, c->rec->tenant_id);
+}
+
+cf_err cf_auth_sp_create(struct cf_auth *a, const char *tenant_id, const char *display_name,
+                         const char *secret, char client_id_out[64], char object_id_out[37],
+                         char *secret_out, size_t secret_out_len)
+{
+    struct cf_rec_principal rec;
+    struct sp_create_arg c = {&rec};
+    const char *canon;
+    bool locked = false;
+    int idx;
+    cf_err e;
+
+    memset(&rec, 0, sizeof(rec));
+    if (!tenant_id || !cf_auth__tenant_syntax_ok(cf_str_from(tenant_id)) || !client_id_out ||
+        !object_id_out) {
+        e = CF_EINVAL;
+        goto wipe;
+    }
+    if (!display_name)
+        display_name = "";
+    if (!copy_cstr(rec.display_name, sizeof(rec.display_name), cf_str_from(display_name))) {
+        e = CF_EINVAL;
+        goto wipe;
+    }
+    /* The slow hash first, outside any lock. */
+    e = secret_prepare(secret, secret_out, secret_out_len, rec.secret_hash);
+    if (e)
+        goto wipe;
+    e = cf_uuid4(rec.client_id);
+    if (!e)
+        e = cf_uuid4(rec.object_id);
+    if (e)
+        goto wipe;
+    rec.enabled = true;
+    rec.generation = 1;
+    rec.created = cf_clock_s(a->clock);
+
+    pthread_mutex_lock(&a->admin_mu);
+    locked = true;
+    canon = cf_auth__resolve_tenant(a, cf_str_from(tenant_id));
+    if (!copy_cstr(rec.tenant_id, sizeof(rec.tenant_id),
+                   cf_str_from(canon ? canon : tenant_id))) {
+        e = CF_EINVAL;
+        goto wipe;
+    }
+    e = cf_store_write(a->store, sp_create_fn, &c);
+    if (e)
+        goto wipe;
+    /* A principal's tenant is a served tenant from now on. */
+    e = mem_tenant_add(a, rec.tenant_id, &idx);
+    if (e)
+        goto wipe;
+    memcpy(client_id_out, rec.client_id, sizeof(rec.client_id));
+    memcpy(object_id_out, rec.object_id, sizeof(rec.object_id));
+wipe:
+    if (locked)
+        pthread_mutex_unlock(&a->admin_mu);
+    if (e && !secret && secret_out && secret_out_len)
+        cf_wipe(secret_out, secret_out_len);
+    cf_wipe(&rec, sizeof(rec));
+    return e;
+}
+
+bool cf_auth_sp_exists(struct cf_auth *a, const char *tenant_id, const char *client_id)
+{
+    struct cf_rec_principal rec;
+    const char *tid;
+    bool found;
+
+    if (!tenant_id || !client_id)
+        return false;
+    tid = cf_auth__resolve_tenant(a, cf_str_from(tenant_id));
+    if (!tid || strlen(client_id) > AUTH_CLIENT_MAX)
+        return false;
+    found = cf_auth__principal_get(a, tid, client_id, &rec) == CF_OK;
+    cf_wipe(&rec, sizeof(rec));
+    return found;
+}
+
+struct sp_update_arg {
+    const char *tid;
+    const char *appid;
+    int what; /* 0: set enabled, 1: new secret hash */
+    bool enabled;
+    const char *hash;
+};
+
+static cf_err sp_update_fn(struct cf_store_txn *t, void *arg)
+{
+    struct sp_update_arg *u = arg;
+    struct cf_rec_principal rec;
+    cf_err e = cf_store_principal_get(t, u->tid, u->appid, &rec);
+
+    if (e)
+        goto wipe;
+    if (u->what == 0)
+        rec.enabled = u->enabled;
+    else
+        memcpy(rec.secret_hash, u->hash, strlen(u->hash) + 1);
+    rec.generation++;
+    e = cf_store_principal_put(t, &rec);
+wipe:
+    cf_wipe(&rec, sizeof(rec));
+    return e;
+}
+
+static cf_err sp_update(struct cf_auth *a, struct sp_update_arg *u)
+{
+    const char *tid;
+    cf_err e;
+
+    if (!u->tid || !u->appid || strlen(u->appid) > AUTH_CLIENT_MAX)
+        return CF_EINVAL;
+    tid = cf_auth__resolve_tenant(a, cf_str_from(u->tid));
+    if (!tid)
+        return CF_ENOTFOUND;
+    u->tid = tid;
+    e = cf_store_write(a->store, sp_update_fn, u);
+    /* Invalidate even on failure: cheap, and the outcome of a failed commit is uncertain. */
+    cf_auth_principal_changed(a, tid, u->appid);
+    return e;
+}
+
+cf_err cf_auth_sp_set_enabled(struct cf_auth *a, const char *tenant_id, const char *client_id,
+                              bool enabled)
+{
+    struct sp_update_arg u = {tenant_id, client_id, 0, enabled, NULL};
+    return sp_update(a, &u);
+}
+
+cf_err cf_auth_sp_reset_secret(struct cf_auth *a, const char *tenant_id, const char *client_id,
+                               const char *secret, char *secret_out, size_t secret_out_len)
+{
+    char hash[CF_PWHASH_MAX];
+    struct sp_update_arg u = {tenant_id, client_id, 1, false, hash};
+    cf_err e = secret_prepare(secret, secret_out, secret_out_len, hash);
+
+    if (!e)
+        e = sp_update(a, &u);
+    if (e && !secret && secret_out && secret_out_len)
+        cf_wipe(secret_out, secret_out_len);
+    cf_wipe(hash, sizeof(hash));
+    return e;
+}

@@ -1,0 +1,120 @@
+/* auth_int.h - what the files of src/auth/ share; nothing outside src/auth/ includes this.
+ *
+ * Layout of struct cf_auth and its invariants:
+ *  - keys[0..nkeys) are loaded once by cf_auth_new and never change afterwards (rotation will
+ *    replace the whole set under a lock when it exists); keys[active] signs, any kid verifies.
+ *  - tenants[] is append-only: an entry is written completely before ntenants is raised
+ *    (release), so readers need no lock and a pointer to an entry stays valid until
+ *    cf_auth_free. default_idx is -1 or an index below ntenants. Writers hold admin_mu, which
+ *    also orders the store write before the in-memory change.
+ *  - cache[] is a set-associative table (AUTH_CACHE_SETS sets of AUTH_CACHE_WAYS entries) of
+ *    fully verified tokens keyed by SHA-256 of the token text; set s is guarded by
+ *    cache_mu[s % AUTH_LOCK_STRIPES]. An entry never vouches for audience, time or principal:
+ *    those are re-checked on every hit against the entry's copies.
+ *  - pstate[] caches, per principal (slot by hash of tenant and client id), the generation
+ *    last read from the store for an enabled principal. A cache hit is accepted only when the
+ *    entry's generation equals a valid pstate slot for the same principal. Any change to a
+ *    principal clears its slot and bumps the slot's seq, so a verification that read the
+ *    store before the change cannot re-publish the stale generation afterwards. */
+#ifndef CF_AUTH_INT_H
+#define CF_AUTH_INT_H
+
+#include "base/cf.h"
+#include "auth/auth.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define AUTH_MAX_KEYS 8
+#define AUTH_KID_MAX 43 /* base64url of at most 32 bytes */
+#define AUTH_MAX_TENANTS 256
+#define AUTH_TENANT_MAX 36
+#define AUTH_CLIENT_MAX 63
+#define AUTH_AUD_MAX 255
+#define AUTH_ISSUER_MAX 200
+#define AUTH_SKEW_S 60
+#define AUTH_CACHE_SETS 1024
+#define AUTH_CACHE_WAYS 4
+#define AUTH_PSTATE_SLOTS 1024
+#define AUTH_LOCK_STRIPES 64
+#define AUTH_SECRET_MAX 256 /* longest client secret accepted */
+
+#define AUTH_META_SIGNING "auth.signing_key"
+#define AUTH_META_DEFAULT_TENANT "auth.default_tenant"
+#define AUTH_META_TENANTS "auth.tenants"
+
+struct auth_key {
+    char kid[AUTH_KID_MAX + 1];
+    struct cf_pkey *pkey;
+};
+
+struct auth_cache_entry {
+    bool used;
+    unsigned char hash[CF_SHA256_LEN];
+    int64_t exp;
+    int64_t nbf;
+    int64_t gen;
+    char aud[AUTH_AUD_MAX + 1]; /* as in the token, trailing '/' kept */
+    char tid[AUTH_TENANT_MAX + 1];
+    char oid[37];
+    char appid[AUTH_CLIENT_MAX + 1];
+};
+
+struct auth_pstate {
+    bool valid;
+    uint64_t seq; /* bumped by every invalidation */
+    int64_t gen;
+    char tid[AUTH_TENANT_MAX + 1];
+    char oid[37];
+    char appid[AUTH_CLIENT_MAX + 1];
+};
+
+struct cf_auth {
+    struct cf_store *store;
+    const struct cf_clock *clock;
+    int lifetime_s;
+    char issuer[AUTH_ISSUER_MAX + 1];
+
+    struct auth_key keys[AUTH_MAX_KEYS];
+    size_t nkeys;
+    size_t active;
+
+    pthread_mutex_t admin_mu;
+    char tenants[AUTH_MAX_TENANTS][AUTH_TENANT_MAX + 1];
+    _Atomic size_t ntenants;
+    _Atomic int default_idx;
+
+    /* A cf_pwhash of random bytes, verified against when the client is unknown so that an
+     * unknown client costs the same as a wrong secret. Made on first use. */
+    pthread_mutex_t dummy_mu;
+    bool dummy_ready;
+    char dummy_hash[CF_PWHASH_MAX];
+
+    pthread_mutex_t cache_mu[AUTH_LOCK_STRIPES];
+    struct auth_cache_entry cache[AUTH_CACHE_SETS * AUTH_CACHE_WAYS];
+    pthread_mutex_t pstate_mu[AUTH_LOCK_STRIPES];
+    struct auth_pstate pstate[AUTH_PSTATE_SLOTS];
+};
+
+/* auth.c */
+/* The canonical stored spelling of a tenant the server serves (case-insensitive match), the
+ * default tenant for "organizations", "common" and "adfs", or NULL. */
+const char *cf_auth__resolve_tenant(const struct cf_auth *a, struct cf_str t);
+/* Syntax of a tenant id: 1..36 of [A-Za-z0-9._-], not a reserved alias. */
+bool cf_auth__tenant_syntax_ok(struct cf_str t);
+/* The signing key with that kid, or NULL. */
+const struct auth_key *cf_auth__key_by_kid(const struct cf_auth *a, const char *kid);
+/* Reads a principal; CF_ENOTFOUND when absent. */
+cf_err cf_auth__principal_get(struct cf_auth *a, const char *tid, const char *appid,
+                              struct cf_rec_principal *out);
+/* The dummy hash (made on first call), NULL if it cannot be made. */
+const char *cf_auth__dummy_hash(struct cf_auth *a);
+
+/* verify.c */
+uint32_t cf_auth__pstate_slot(const char *tid, const char *appid);
+/* "a" and "b" equal ignoring ASCII case and at most one trailing '/' on each. */
+bool cf_auth__aud_eq(struct cf_str a, struct cf_str b);
+
+#endif
