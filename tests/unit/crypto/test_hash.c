@@ -1,0 +1,103 @@
+/* test_hash.c - known-answer tests: SHA-256/SHA-1 (FIPS 180), HMAC-SHA256 (RFC 4231),
+ * HKDF-SHA256 (RFC 5869). */
+#include "base/cf.h"
+#include "crypto/crypto.h"
+#include "helpers.h"
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+static void expect_hex(const unsigned char *got, size_t n, const char *hex)
+{
+    unsigned char want[256];
+    size_t wn = test_unhex(hex, want, sizeof(want));
+    assert_int_equal(wn, n);
+    assert_memory_equal(got, want, n);
+}
+
+static void test_sha256_kat(void **state)
+{
+    unsigned char d[CF_SHA256_LEN];
+    (void)state;
+    assert_int_equal(cf_sha256("abc", 3, d), CF_OK);
+    expect_hex(d, sizeof(d), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(cf_sha256(NULL, 0, d), CF_OK);
+    expect_hex(d, sizeof(d), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_int_equal(
+        cf_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d), CF_OK);
+    expect_hex(d, sizeof(d), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+static void test_sha1_kat(void **state)
+{
+    unsigned char d[20];
+    (void)state;
+    assert_int_equal(cf_sha1("abc", 3, d), CF_OK);
+    expect_hex(d, sizeof(d), "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
+
+static void test_hmac_rfc4231(void **state)
+{
+    unsigned char key[131], d[CF_SHA256_LEN];
+    static const char big_msg[] =
+        "Test Using Larger Than Block-Size Key - Hash Key First";
+
+    (void)state;
+    /* Case 1 */
+    memset(key, 0x0b, 20);
+    assert_int_equal(cf_hmac_sha256(key, 20, "Hi There", 8, d), CF_OK);
+    expect_hex(d, sizeof(d), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    /* Case 2: key shorter than the output */
+    assert_int_equal(cf_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d), CF_OK);
+    expect_hex(d, sizeof(d), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    /* Case 6: key longer than the block size */
+    memset(key, 0xaa, sizeof(key));
+    assert_int_equal(cf_hmac_sha256(key, 131, big_msg, strlen(big_msg), d), CF_OK);
+    expect_hex(d, sizeof(d), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+static void test_hkdf_rfc5869(void **state)
+{
+    unsigned char ikm[22], salt[13], info[10], okm[42];
+
+    (void)state;
+    memset(ikm, 0x0b, sizeof(ikm));
+    for (unsigned i = 0; i < sizeof(salt); i++)
+        salt[i] = (unsigned char)i;
+    for (unsigned i = 0; i < sizeof(info); i++)
+        info[i] = (unsigned char)(0xf0 + i);
+    /* Case 1 */
+    assert_int_equal(cf_hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), info, sizeof(info), okm,
+                                    sizeof(okm)),
+                     CF_OK);
+    expect_hex(okm, sizeof(okm),
+               "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    /* Case 3: empty salt and info */
+    assert_int_equal(cf_hkdf_sha256(ikm, sizeof(ikm), NULL, 0, NULL, 0, okm, sizeof(okm)), CF_OK);
+    expect_hex(okm, sizeof(okm),
+               "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
+}
+
+static void test_hkdf_bounds(void **state)
+{
+    unsigned char ikm[32] = {1}, out[255 * 32 + 1];
+
+    (void)state;
+    assert_int_equal(cf_hkdf_sha256(ikm, sizeof(ikm), NULL, 0, NULL, 0, out, 0), CF_EINVAL);
+    assert_int_equal(cf_hkdf_sha256(ikm, sizeof(ikm), NULL, 0, NULL, 0, out, sizeof(out)),
+                     CF_EINVAL);
+    assert_int_equal(cf_hkdf_sha256(ikm, sizeof(ikm), NULL, 0, NULL, 0, out, sizeof(out) - 1),
+                     CF_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_kat),
+        cmocka_unit_test(test_sha1_kat),
+        cmocka_unit_test(test_hmac_rfc4231),
+        cmocka_unit_test(test_hkdf_rfc5869),
+        cmocka_unit_test(test_hkdf_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
