@@ -1,0 +1,743 @@
+/* sqlite.c - the SQLite backend of store.h: connections and their statement cache, schema
+ * creation and migration, the single writer thread with group commit, the read-connection pool,
+ * meta records and principals. Vault-domain records are in sqlite_vault.c.
+ *
+ * Write path: cf_store_write queues a job (on the caller's stack) and sleeps on done_cv. The
+ * writer thread takes up to max_batch queued jobs, runs them in one BEGIN IMMEDIATE .. COMMIT,
+ * each inside SAVEPOINT job .. RELEASE job (ROLLBACK TO job when its fn fails), then marks
+ * every job done and broadcasts. With synchronous=FULL in WAL mode the COMMIT is the one fsync
+ * of the batch; jobs that queue while it runs form the next batch (group commit).
+ * Read path: a fixed pool of connections (query_only) on a free list; BEGIN .. COMMIT around fn
+ * gives fn one snapshot; WAL readers never wait for the writer. */
+#include "base/cf.h"
+#include "base/log.h"
+
+#include <pthread.h>
+
+#include "store/sqlite_int.h"
+#include "store/store.h"
+#include "store/store_debug.h"
+
+struct write_job {
+    cf_store_fn fn;
+    void *arg;
+    cf_err result;
+    bool done;
+    struct write_job *next;
+};
+
+struct cf_store {
+    int max_batch;
+    struct cf_sq_conn wconn;
+
+    /* read pool */
+    struct cf_sq_conn *rconns;
+    int nread;
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    struct cf_sq_conn *rfree;
+
+    /* writer: queue, stop flag, counters and fail_commits are guarded by wmu */
+    pthread_mutex_t wmu;
+    pthread_cond_t work_cv;
+    pthread_cond_t done_cv;
+    struct write_job *qhead, *qtail;
+    bool stop;
+    bool writer_running;
+    pthread_t writer;
+    struct cf_store_stats stats;
+    int fail_commits;
+};
+
+static const char *const sql_text[CF_SQ_COUNT] = {
+#define CF_SQL_TEXT(id, sql) sql,
+    CF_SQL_TABLE(CF_SQL_TEXT)
+#undef CF_SQL_TEXT
+};
+
+/* ---------------- helpers shared with sqlite_vault.c ---------------- */
+
+cf_err cf_sq_err(sqlite3 *db, int rc, const char *what)
+{
+    int prim = rc & 0xff;
+    cf_err e;
+
+    if (prim == SQLITE_FULL)
+        e = CF_EFULL;
+    else if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        e = CF_EEXISTS;
+    else if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+        e = CF_EBUSY;
+    else if (prim == SQLITE_NOMEM)
+        e = CF_ENOMEM;
+    else
+        e = CF_ESTORE;
+    /* SQLite messages name tables and columns, never bound values. */
+    if (e != CF_EEXISTS)
+        cf_error("store: %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    return e;
+}
+
+static sqlite3_stmt *conn_stmt(struct cf_sq_conn *c, enum cf_sq_id id, cf_err *err)
+{
+    int rc;
+
+    if (!c->stmts[id]) {
+        rc = sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                &c->stmts[id], NULL);
+        if (rc != SQLITE_OK) {
+            *err = cf_sq_err(c->db, rc, "prepare");
+            c->stmts[id] = NULL;
+            return NULL;
+        }
+    }
+    return c->stmts[id];
+}
+
+sqlite3_stmt *cf_sq_stmt(struct cf_store_txn *t, enum cf_sq_id id, cf_err *err)
+{
+    return conn_stmt(t->conn, id, err);
+}
+
+void cf_sq_done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+int cf_sq_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (!s)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+void cf_sq_col_cpy(sqlite3_stmt *st, int i, char *out, size_t outsz)
+{
+    const unsigned char *p = sqlite3_column_text(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+
+    if (!p)
+        n = 0;
+    if (n >= outsz)
+        n = outsz - 1;
+    if (n)
+        memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+char *cf_sq_col_dup(sqlite3_stmt *st, int i, cf_err *err)
+{
+    const unsigned char *p;
+    size_t n;
+    char *d;
+
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return NULL;
+    p = sqlite3_column_text(st, i);
+    n = (size_t)sqlite3_column_bytes(st, i);
+    d = malloc(n + 1);
+    if (!d) {
+        *err = CF_ENOMEM;
+        return NULL;
+    }
+    if (n)
+        memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* Steps a transaction-control statement of the cache. */
+static int conn_run(struct cf_sq_conn *c, enum cf_sq_id id)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = conn_stmt(c, id, &e);
+    int rc;
+
+    if (!st)
+        return SQLITE_ERROR;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ---------------- connections and schema ---------------- */
+
+/* Schema history: each entry moves the database from version i to i+1. Never edit an entry
+ * once released; append a new one. */
+static const char *const migrations[] = {
+    /* 1: initial schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE principals(tenant_id TEXT NOT NULL, client_id TEXT NOT NULL,"
+    " object_id TEXT NOT NULL, display_name TEXT NOT NULL, secret_hash TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL, generation INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant_id, client_id)) WITHOUT ROWID;"
+    "CREATE TABLE groups(subscription TEXT NOT NULL, name_lc TEXT NOT NULL, name TEXT NOT NULL,"
+    " location TEXT NOT NULL, tags_json TEXT NOT NULL, created INTEGER NOT NULL,"
+    " PRIMARY KEY(subscription, name_lc)) WITHOUT ROWID;"
+    "CREATE TABLE vaults(id INTEGER PRIMARY KEY AUTOINCREMENT, name_lc TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL, subscription TEXT NOT NULL, rg_lc TEXT NOT NULL,"
+    " resource_group TEXT NOT NULL, location TEXT NOT NULL, tenant_id TEXT NOT NULL,"
+    " sku TEXT NOT NULL, retention_days INTEGER NOT NULL, soft_delete INTEGER NOT NULL,"
+    " purge_protection INTEGER NOT NULL, rbac INTEGER NOT NULL, for_deployment INTEGER NOT NULL,"
+    " for_disk_encryption INTEGER NOT NULL, for_template_deployment INTEGER NOT NULL,"
+    " public_network_access TEXT NOT NULL, tags_json TEXT NOT NULL,"
+    " access_policies_json TEXT NOT NULL, network_acls_json TEXT, created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL, deleted INTEGER NOT NULL, deleted_date INTEGER NOT NULL,"
+    " scheduled_purge INTEGER NOT NULL, dek BLOB NOT NULL);"
+    "CREATE INDEX vaults_by_rg ON vaults(subscription, rg_lc, deleted, name_lc);"
+    "CREATE INDEX vaults_by_purge ON vaults(deleted, scheduled_purge);"
+    "CREATE TABLE secret_objects(id INTEGER PRIMARY KEY,"
+    " vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    " name_lc TEXT NOT NULL, name TEXT NOT NULL, latest_seq INTEGER NOT NULL,"
+    " latest_version TEXT NOT NULL, deleted INTEGER NOT NULL, deleted_date INTEGER NOT NULL,"
+    " scheduled_purge INTEGER NOT NULL, UNIQUE(vault_id, name_lc));"
+    /* listing live or deleted names in order, O(page) whatever the other state holds */
+    "CREATE INDEX secret_objects_by_state ON secret_objects(vault_id, deleted, name_lc);"
+    "CREATE INDEX secret_objects_by_purge ON secret_objects(deleted, scheduled_purge);"
+    "CREATE TABLE secret_versions(id INTEGER PRIMARY KEY,"
+    " object_id INTEGER NOT NULL REFERENCES secret_objects(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, version TEXT NOT NULL, prev_version TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, enabled INTEGER NOT NULL,"
+    " nbf INTEGER NOT NULL, exp INTEGER NOT NULL, content_type TEXT, tags_json TEXT,"
+    " managed INTEGER NOT NULL, kid TEXT NOT NULL, value BLOB NOT NULL,"
+    " UNIQUE(object_id, seq), UNIQUE(object_id, version));",
+};
+#define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
+
+static cf_err exec_sql(sqlite3 *db, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+    if (rc != SQLITE_OK) {
+        cf_error("store: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return cf_sq_err(NULL, rc, what);
+    }
+    return CF_OK;
+}
+
+static cf_err conn_open(struct cf_sq_conn *c, const char *path, bool writer)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    int rc;
+    cf_err e;
+
+    memset(c, 0, sizeof(*c));
+    rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        e = cf_sq_err(c->db, rc, "open");
+        goto fail_close;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, 5000);
+    if (writer) {
+        /* journal_mode answers with the mode in force: insist on WAL */
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW ||
+            strcasecmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+            sqlite3_finalize(st);
+            cf_error("store: cannot enable WAL mode");
+            e = CF_ESTORE;
+            goto fail_close;
+        }
+        sqlite3_finalize(st);
+        e = exec_sql(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "pragmas");
+    } else {
+        e = exec_sql(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                            " PRAGMA query_only=1;", "pragmas");
+    }
+    if (e)
+        goto fail_close;
+    return CF_OK;
+
+fail_close:
+    sqlite3_close(c->db);
+    c->db = NULL;
+    return e;
+}
+
+static void conn_close(struct cf_sq_conn *c)
+{
+    if (!c->db)
+        return;
+    for (int i = 0; i < CF_SQ_COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    sqlite3_close(c->db);
+    memset(c, 0, sizeof(*c));
+}
+
+static cf_err schema_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &st, NULL);
+    cf_err e = CF_OK;
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        e = cf_sq_err(db, rc, "schema version");
+    else
+        *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return e;
+}
+
+static cf_err migrate(sqlite3 *db)
+{
+    int v = 0;
+    char sql[96];
+    cf_err e;
+
+    e = exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                 "schema");
+    if (e)
+        return e;
+    e = schema_version(db, &v);
+    if (e)
+        return e;
+    if (v > SCHEMA_VERSION) {
+        cf_error("store: database schema %d is newer than this build (%d)", v, SCHEMA_VERSION);
+        return CF_ESTORE;
+    }
+    for (; v < SCHEMA_VERSION; v++) {
+        e = exec_sql(db, "BEGIN IMMEDIATE", "migrate");
+        if (e)
+            return e;
+        e = exec_sql(db, migrations[v], "migrate");
+        if (!e) {
+            snprintf(sql, sizeof(sql), "DELETE FROM schema_version;"
+                                       "INSERT INTO schema_version VALUES(%d)", v + 1);
+            e = exec_sql(db, sql, "migrate");
+        }
+        if (!e)
+            e = exec_sql(db, "COMMIT", "migrate");
+        if (e) {
+            exec_sql(db, "ROLLBACK", "migrate");
+            return e;
+        }
+        cf_info("store: schema migrated to version %d", v + 1);
+    }
+    return CF_OK;
+}
+
+/* ---------------- writer thread ---------------- */
+
+static void run_batch(struct cf_store *s, struct write_job *batch, bool fail_commit)
+{
+    struct cf_sq_conn *c = &s->wconn;
+    struct cf_store_txn txn = {c, true};
+    struct write_job *j, *k;
+    cf_err abort_err = CF_OK;
+    int rc;
+
+    for (j = batch; j; j = j->next)
+        j->result = CF_OK; /* also what a job never run looks like: failed below on abort */
+    rc = conn_run(c, CF_SQ_TX_BEGIN_IMMEDIATE);
+    if (rc != SQLITE_OK) {
+        abort_err = cf_sq_err(c->db, rc, "begin");
+        for (j = batch; j; j = j->next)
+            j->result = abort_err;
+        return;
+    }
+    for (j = batch; j; j = j->next) {
+        rc = conn_run(c, CF_SQ_TX_SAVEPOINT);
+        if (rc != SQLITE_OK) {
+            abort_err = cf_sq_err(c->db, rc, "savepoint");
+            break;
+        }
+        j->result = j->fn(&txn, j->arg);
+        if (sqlite3_get_autocommit(c->db)) {
+            /* SQLite rolled the whole transaction back (disk full, I/O error): every job
+             * before this one is lost with it. */
+            abort_err = j->result ? j->result : CF_ESTORE;
+            break;
+        }
+        if (j->result)
+            rc = conn_run(c, CF_SQ_TX_ROLLBACK_TO);
+        if (rc == SQLITE_OK)
+            rc = conn_run(c, CF_SQ_TX_RELEASE);
+        if (rc != SQLITE_OK) {
+            abort_err = cf_sq_err(c->db, rc, "release");
+            break;
+        }
+    }
+    if (!abort_err && fail_commit) {
+        cf_warn("store: commit failure injected");
+        abort_err = CF_ESTORE;
+    }
+    if (!abort_err) {
+        rc = conn_run(c, CF_SQ_TX_COMMIT);
+        if (rc != SQLITE_OK)
+            abort_err = cf_sq_err(c->db, rc, "commit");
+    }
+    if (abort_err) {
+        if (!sqlite3_get_autocommit(c->db))
+            conn_run(c, CF_SQ_TX_ROLLBACK);
+        /* Nothing of the batch is visible: every job that had succeeded fails now; the jobs
+         * never run (after a break) fail as well. */
+        for (k = batch; k; k = k->next) {
+            if (k->result == CF_OK)
+                k->result = abort_err;
+        }
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct cf_store *s = arg;
+    struct write_job *batch, *last, *j, *next;
+    bool fail;
+    int n;
+
+    for (;;) {
+        pthread_mutex_lock(&s->wmu);
+        while (!s->qhead && !s->stop)
+            pthread_cond_wait(&s->work_cv, &s->wmu);
+        if (!s->qhead) {
+            pthread_mutex_unlock(&s->wmu);
+            break;
+        }
+        batch = last = s->qhead;
+        for (n = 1; n < s->max_batch && last->next; n++)
+            last = last->next;
+        s->qhead = last->next;
+        if (!s->qhead)
+            s->qtail = NULL;
+        last->next = NULL;
+        fail = s->fail_commits > 0;
+        if (fail)
+            s->fail_commits--;
+        pthread_mutex_unlock(&s->wmu);
+
+        run_batch(s, batch, fail);
+
+        pthread_mutex_lock(&s->wmu);
+        s->stats.jobs += (uint64_t)n;
+        if (fail)
+            s->stats.failed_commits++;
+        else
+            s->stats.commits++;
+        if ((uint64_t)n > s->stats.max_batch)
+            s->stats.max_batch = (uint64_t)n;
+        /* read next before done: a finished job's memory returns to its waiter */
+        for (j = batch; j; j = next) {
+            next = j->next;
+            j->done = true;
+        }
+        pthread_cond_broadcast(&s->done_cv);
+        pthread_mutex_unlock(&s->wmu);
+    }
+    return NULL;
+}
+
+cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg)
+{
+    struct write_job job = {fn, arg, CF_OK, false, NULL};
+
+    if (!s || !fn)
+        return CF_EINVAL;
+    /* fn runs on the writer thread: a nested write would wait for itself forever */
+    if (pthread_equal(pthread_self(), s->writer))
+        return CF_EINVAL;
+    pthread_mutex_lock(&s->wmu);
+    if (s->stop) {
+        pthread_mutex_unlock(&s->wmu);
+        return CF_ESTORE;
+    }
+    if (s->qtail)
+        s->qtail->next = &job;
+    else
+        s->qhead = &job;
+    s->qtail = &job;
+    pthread_cond_signal(&s->work_cv);
+    while (!job.done)
+        pthread_cond_wait(&s->done_cv, &s->wmu);
+    pthread_mutex_unlock(&s->wmu);
+    return job.result;
+}
+
+/* ---------------- reads ---------------- */
+
+cf_err cf_store_read(struct cf_store *s, cf_store_fn fn, void *arg)
+{
+    struct cf_sq_conn *c;
+    struct cf_store_txn txn;
+    cf_err e;
+    int rc;
+
+    if (!s || !fn)
+        return CF_EINVAL;
+    pthread_mutex_lock(&s->rmu);
+    while (!s->rfree)
+        pthread_cond_wait(&s->rcv, &s->rmu);
+    c = s->rfree;
+    s->rfree = c->next_free;
+    pthread_mutex_unlock(&s->rmu);
+
+    txn.conn = c;
+    txn.writable = false;
+    rc = conn_run(c, CF_SQ_TX_BEGIN);
+    if (rc != SQLITE_OK) {
+        e = cf_sq_err(c->db, rc, "begin read");
+        goto out_release;
+    }
+    e = fn(&txn, arg);
+    rc = conn_run(c, CF_SQ_TX_COMMIT);
+    if (rc != SQLITE_OK) {
+        cf_err ce = cf_sq_err(c->db, rc, "end read");
+        if (!sqlite3_get_autocommit(c->db))
+            conn_run(c, CF_SQ_TX_ROLLBACK);
+        if (!e)
+            e = ce;
+    }
+
+out_release:
+    pthread_mutex_lock(&s->rmu);
+    c->next_free = s->rfree;
+    s->rfree = c;
+    pthread_cond_signal(&s->rcv);
+    pthread_mutex_unlock(&s->rmu);
+    return e;
+}
+
+/* ---------------- open / close ---------------- */
+
+struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *err)
+{
+    struct cf_store *s;
+    cf_err e;
+    int i;
+
+    if (!opts || !opts->path || !*opts->path) {
+        *err = CF_EINVAL;
+        return NULL;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        *err = CF_ENOMEM;
+        return NULL;
+    }
+    s->max_batch = opts->max_batch > 0 ? opts->max_batch : 256;
+    s->nread = opts->read_conns > 0 ? opts->read_conns : 8;
+    pthread_mutex_init(&s->rmu, NULL);
+    pthread_cond_init(&s->rcv, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->done_cv, NULL);
+
+    e = conn_open(&s->wconn, opts->path, true);
+    if (e)
+        goto fail;
+    e = migrate(s->wconn.db);
+    if (e)
+        goto fail;
+    s->rconns = calloc((size_t)s->nread, sizeof(*s->rconns));
+    if (!s->rconns) {
+        e = CF_ENOMEM;
+        goto fail;
+    }
+    for (i = 0; i < s->nread; i++) {
+        e = conn_open(&s->rconns[i], opts->path, false);
+        if (e)
+            goto fail;
+        s->rconns[i].next_free = s->rfree;
+        s->rfree = &s->rconns[i];
+    }
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        e = CF_EINTERNAL;
+        goto fail;
+    }
+    s->writer_running = true;
+    *err = CF_OK;
+    return s;
+
+fail:
+    cf_store_close(s);
+    *err = e;
+    return NULL;
+}
+
+void cf_store_close(struct cf_store *s)
+{
+    if (!s)
+        return;
+    if (s->writer_running) {
+        pthread_mutex_lock(&s->wmu);
+        s->stop = true;
+        pthread_cond_broadcast(&s->work_cv);
+        pthread_mutex_unlock(&s->wmu);
+        pthread_join(s->writer, NULL);
+    }
+    if (s->rconns) {
+        for (int i = 0; i < s->nread; i++)
+            conn_close(&s->rconns[i]);
+        free(s->rconns);
+    }
+    conn_close(&s->wconn); /* last connection: checkpoints the WAL */
+    pthread_mutex_destroy(&s->rmu);
+    pthread_cond_destroy(&s->rcv);
+    pthread_mutex_destroy(&s->wmu);
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->done_cv);
+    free(s);
+}
+
+static cf_err check_fn(struct cf_store_txn *t, void *arg)
+{
+    static const char *const checks[] = {"PRAGMA integrity_check", "PRAGMA foreign_key_check"};
+    sqlite3 *db = t->conn->db;
+    cf_err e = CF_OK;
+
+    (void)arg;
+    for (size_t i = 0; i < CF_ARRAY_LEN(checks) && !e; i++) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, checks[i], -1, &st, NULL);
+        if (rc != SQLITE_OK) {
+            e = cf_sq_err(db, rc, "check");
+            break;
+        }
+        rc = sqlite3_step(st);
+        if (i == 0) {
+            if (rc != SQLITE_ROW ||
+                strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+                cf_error("store: integrity check failed");
+                e = CF_ECORRUPT;
+            }
+        } else if (rc == SQLITE_ROW) {
+            cf_error("store: foreign key check failed");
+            e = CF_ECORRUPT;
+        } else if (rc != SQLITE_DONE) {
+            e = cf_sq_err(db, rc, "check");
+        }
+        sqlite3_finalize(st);
+    }
+    return e;
+}
+
+cf_err cf_store_check(struct cf_store *s)
+{
+    return cf_store_read(s, check_fn, NULL);
+}
+
+void cf_store_stats(struct cf_store *s, struct cf_store_stats *out)
+{
+    pthread_mutex_lock(&s->wmu);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->wmu);
+}
+
+void cf_store_debug_fail_commits(struct cf_store *s, int n)
+{
+    pthread_mutex_lock(&s->wmu);
+    s->fail_commits = n;
+    pthread_mutex_unlock(&s->wmu);
+}
+
+/* ---------------- meta ---------------- */
+
+cf_err cf_store_meta_get(struct cf_store_txn *t, const char *key, struct cf_buf *out)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_META_GET, &e);
+    int rc;
+
+    if (!st)
+        return e;
+    cf_sq_bind_text(st, 1, key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        e = cf_buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    else if (rc == SQLITE_DONE)
+        e = CF_ENOTFOUND;
+    else
+        e = cf_sq_err(t->conn->db, rc, "meta get");
+    cf_sq_done(st);
+    return e;
+}
+
+cf_err cf_store_meta_put(struct cf_store_txn *t, const char *key, const void *val, size_t len)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!t->writable || !key)
+        return CF_EINVAL;
+    st = cf_sq_stmt(t, CF_SQ_META_PUT, &e);
+    if (!st)
+        return e;
+    cf_sq_bind_text(st, 1, key);
+    /* a zero-length blob, not NULL: the column is NOT NULL */
+    sqlite3_bind_blob64(st, 2, len ? val : "", (sqlite3_uint64)len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        e = cf_sq_err(t->conn->db, rc, "meta put");
+    cf_sq_done(st);
+    return e;
+}
+
+/* ---------------- principals ---------------- */
+
+cf_err cf_store_principal_put(struct cf_store_txn *t, const struct cf_rec_principal *p)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!t->writable)
+        return CF_EINVAL;
+    st = cf_sq_stmt(t, CF_SQ_PRINCIPAL_PUT, &e);
+    if (!st)
+        return e;
+    cf_sq_bind_text(st, 1, p->tenant_id);
+    cf_sq_bind_text(st, 2, p->client_id);
+    cf_sq_bind_text(st, 3, p->object_id);
+    cf_sq_bind_text(st, 4, p->display_name);
+    cf_sq_bind_text(st, 5, p->secret_hash);
+    sqlite3_bind_int(st, 6, p->enabled);
+    sqlite3_bind_int64(st, 7, p->generation);
+    sqlite3_bind_int64(st, 8, p->created);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        e = cf_sq_err(t->conn->db, rc, "principal put");
+    cf_sq_done(st);
+    return e;
+}
+
+cf_err cf_store_principal_get(struct cf_store_txn *t, const char *tenant_id,
+                              const char *client_id, struct cf_rec_principal *out)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_PRINCIPAL_GET, &e);
+    int rc;
+
+    if (!st)
+        return e;
+    cf_sq_bind_text(st, 1, tenant_id);
+    cf_sq_bind_text(st, 2, client_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        cf_sq_col_cpy(st, 0, out->tenant_id, sizeof(out->tenant_id));
+        cf_sq_col_cpy(st, 1, out->client_id, sizeof(out->client_id));
+        cf_sq_col_cpy(st, 2, out->object_id, sizeof(out->object_id));
+        cf_sq_col_cpy(st, 3, out->display_name, sizeof(out->display_name));
+        cf_sq_col_cpy(st, 4, out->secret_hash, sizeof(out->secret_hash));
+        out->enabled = sqlite3_column_int(st, 5) != 0;
+        out->generation = sqlite3_column_int64(st, 6);
+        out->created = sqlite3_column_int64(st, 7);
+    } else if (rc == SQLITE_DONE) {
+        e = CF_ENOTFOUND;
+    } else {
+        e = cf_sq_err(t->conn->db, rc, "principal get");
+    }
+    cf_sq_done(st);
+    return e;
+}

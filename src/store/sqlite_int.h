@@ -1,0 +1,156 @@
+/* sqlite_int.h - internals shared by the SQLite backend's files (sqlite.c, sqlite_vault.c).
+ * Not part of the store's contract: nothing outside src/store/ includes this.
+ *
+ * Every SQL statement of the backend is one row of CF_SQL_TABLE. A connection prepares a row the
+ * first time it is used and keeps it (struct cf_sq_conn.stmts); cf_sq_stmt hands out the cached
+ * statement, and the caller finishes with cf_sq_done, which resets it and clears its bindings so
+ * the next user starts clean. Invariant: outside a cf_sq_stmt .. cf_sq_done pair every cached
+ * statement is reset (so COMMIT never meets a pending statement). */
+#ifndef CF_STORE_SQLITE_INT_H
+#define CF_STORE_SQLITE_INT_H
+
+#include "base/cf.h"
+#include "base/buf.h"
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* Live and deleted objects are told apart by `deleted` (0/1) so that one index,
+ * (vault_id, deleted, name_lc), serves both listings in name order at O(page) cost. */
+#define CF_SQL_TABLE(X)                                                                            \
+    X(TX_BEGIN, "BEGIN")                                                                           \
+    X(TX_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                       \
+    X(TX_SAVEPOINT, "SAVEPOINT job")                                                               \
+    X(TX_RELEASE, "RELEASE job")                                                                   \
+    X(TX_ROLLBACK_TO, "ROLLBACK TO job")                                                           \
+    X(TX_COMMIT, "COMMIT")                                                                         \
+    X(TX_ROLLBACK, "ROLLBACK")                                                                     \
+    X(META_GET, "SELECT value FROM meta WHERE key=?1")                                             \
+    X(META_PUT, "INSERT INTO meta(key,value) VALUES(?1,?2) "                                       \
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value")                             \
+    X(PRINCIPAL_PUT,                                                                               \
+      "INSERT INTO principals(tenant_id,client_id,object_id,display_name,secret_hash,enabled,"     \
+      "generation,created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(tenant_id,client_id) DO "   \
+      "UPDATE SET object_id=excluded.object_id,display_name=excluded.display_name,"                \
+      "secret_hash=excluded.secret_hash,enabled=excluded.enabled,generation=excluded.generation,"  \
+      "created=excluded.created")                                                                  \
+    X(PRINCIPAL_GET, "SELECT tenant_id,client_id,object_id,display_name,secret_hash,enabled,"      \
+                     "generation,created FROM principals WHERE tenant_id=?1 AND client_id=?2")     \
+    X(GROUP_GET, "SELECT subscription,name,location,tags_json,created FROM groups "                \
+                 "WHERE subscription=?1 AND name_lc=?2")                                           \
+    X(GROUP_INSERT, "INSERT INTO groups(subscription,name_lc,name,location,tags_json,created) "    \
+                    "VALUES(?1,?2,?3,?4,?5,?6)")                                                   \
+    X(GROUP_UPDATE, "UPDATE groups SET location=?3,tags_json=?4 "                                  \
+                    "WHERE subscription=?1 AND name_lc=?2")                                        \
+    X(GROUP_LIST, "SELECT subscription,name,location,tags_json,created FROM groups "               \
+                  "WHERE subscription=?1 ORDER BY name_lc")                                        \
+    X(GROUP_DELETE, "DELETE FROM groups WHERE subscription=?1 AND name_lc=?2")                     \
+    X(VAULT_INSERT,                                                                                \
+      "INSERT INTO vaults(name_lc,name,subscription,rg_lc,resource_group,location,tenant_id,sku,"  \
+      "retention_days,soft_delete,purge_protection,rbac,for_deployment,for_disk_encryption,"       \
+      "for_template_deployment,public_network_access,tags_json,access_policies_json,"              \
+      "network_acls_json,created,updated,deleted,deleted_date,scheduled_purge,dek) VALUES(?1,?2,"  \
+      "?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)")     \
+    X(VAULT_UPDATE,                                                                                \
+      "UPDATE vaults SET name=?2,subscription=?3,rg_lc=?4,resource_group=?5,location=?6,"          \
+      "tenant_id=?7,sku=?8,retention_days=?9,soft_delete=?10,purge_protection=?11,rbac=?12,"       \
+      "for_deployment=?13,for_disk_encryption=?14,for_template_deployment=?15,"                    \
+      "public_network_access=?16,tags_json=?17,access_policies_json=?18,network_acls_json=?19,"    \
+      "updated=?20,deleted=?21,deleted_date=?22,scheduled_purge=?23,dek=?24 WHERE id=?1")          \
+    X(VAULT_BY_NAME, "SELECT " CF_SQL_VAULT_COLS " FROM vaults WHERE name_lc=?1")                  \
+    X(VAULT_BY_ID, "SELECT " CF_SQL_VAULT_COLS " FROM vaults WHERE id=?1")                         \
+    X(VAULT_LIST_ALL, "SELECT " CF_SQL_VAULT_COLS " FROM vaults WHERE deleted=?1 ORDER BY name_lc")\
+    X(VAULT_LIST_SUB, "SELECT " CF_SQL_VAULT_COLS " FROM vaults WHERE subscription=?2 AND "        \
+                      "deleted=?1 ORDER BY name_lc")                                               \
+    X(VAULT_LIST_RG, "SELECT " CF_SQL_VAULT_COLS " FROM vaults WHERE subscription=?2 AND "         \
+                     "rg_lc=?3 AND deleted=?1 ORDER BY name_lc")                                   \
+    X(VAULT_DELETE, "DELETE FROM vaults WHERE id=?1")                                              \
+    X(VAULT_EXPIRED, "SELECT id,name FROM vaults WHERE deleted=1 AND scheduled_purge<=?1 "         \
+                     "ORDER BY scheduled_purge LIMIT ?2")                                          \
+    X(OBJ_GET, "SELECT " CF_SQL_OBJ_COLS " FROM secret_objects WHERE vault_id=?1 AND name_lc=?2")  \
+    X(OBJ_INSERT, "INSERT INTO secret_objects(vault_id,name_lc,name,latest_seq,latest_version,"    \
+                  "deleted,deleted_date,scheduled_purge) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")         \
+    X(OBJ_UPDATE, "UPDATE secret_objects SET latest_seq=?2,latest_version=?3,deleted=?4,"          \
+                  "deleted_date=?5,scheduled_purge=?6 WHERE id=?1")                                \
+    X(OBJ_DELETE, "DELETE FROM secret_objects WHERE id=?1")                                        \
+    X(OBJ_LIST,                                                                                    \
+      "SELECT " CF_SQL_OBJ_COLS_O "," CF_SQL_VER_COLS_V " FROM secret_objects o "                  \
+      "JOIN secret_versions v ON v.object_id=o.id AND v.seq=o.latest_seq "                         \
+      "WHERE o.vault_id=?1 AND o.deleted=?2 AND o.name_lc>?3 ORDER BY o.name_lc LIMIT ?4")         \
+    X(OBJ_EXPIRED, "DELETE FROM secret_objects WHERE id IN (SELECT id FROM secret_objects "        \
+                   "WHERE deleted=1 AND scheduled_purge<=?1 ORDER BY scheduled_purge LIMIT ?2)")   \
+    X(VER_INSERT,                                                                                  \
+      "INSERT INTO secret_versions(object_id,seq,version,prev_version,created,updated,enabled,"    \
+      "nbf,exp,content_type,tags_json,managed,kid,value) "                                         \
+      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)")                                    \
+    X(VER_UPDATE, "UPDATE secret_versions SET updated=?3,enabled=?4,nbf=?5,exp=?6,"                \
+                  "content_type=?7,tags_json=?8,managed=?9,kid=?10 WHERE object_id=?1 AND seq=?2") \
+    X(VER_BY_SEQ, "SELECT " CF_SQL_VER_COLS ",NULL FROM secret_versions "                          \
+                  "WHERE object_id=?1 AND seq=?2")                                                 \
+    X(VER_BY_SEQ_VALUE, "SELECT " CF_SQL_VER_COLS ",value FROM secret_versions "                   \
+                        "WHERE object_id=?1 AND seq=?2")                                           \
+    X(VER_BY_VERSION, "SELECT " CF_SQL_VER_COLS ",NULL FROM secret_versions "                      \
+                      "WHERE object_id=?1 AND version=?2")                                         \
+    X(VER_BY_VERSION_VALUE, "SELECT " CF_SQL_VER_COLS ",value FROM secret_versions "               \
+                            "WHERE object_id=?1 AND version=?2")                                   \
+    X(VER_LIST, "SELECT " CF_SQL_VER_COLS ",NULL FROM secret_versions "                            \
+                "WHERE object_id=?1 AND seq>?2 ORDER BY seq LIMIT ?3")                             \
+    X(VER_LIST_VALUE, "SELECT " CF_SQL_VER_COLS ",value FROM secret_versions "                     \
+                      "WHERE object_id=?1 AND seq>?2 ORDER BY seq LIMIT ?3")                       \
+    X(VER_COUNT, "SELECT count(*) FROM secret_versions WHERE object_id=?1")
+
+#define CF_SQL_VAULT_COLS                                                                          \
+    "id,name,subscription,resource_group,location,tenant_id,sku,retention_days,soft_delete,"       \
+    "purge_protection,rbac,for_deployment,for_disk_encryption,for_template_deployment,"            \
+    "public_network_access,tags_json,access_policies_json,network_acls_json,created,updated,"      \
+    "deleted_date,scheduled_purge,dek"
+#define CF_SQL_OBJ_COLS                                                                            \
+    "id,vault_id,name,name_lc,latest_seq,latest_version,deleted_date,scheduled_purge"
+#define CF_SQL_OBJ_COLS_O                                                                          \
+    "o.id,o.vault_id,o.name,o.name_lc,o.latest_seq,o.latest_version,o.deleted_date,"               \
+    "o.scheduled_purge"
+#define CF_SQL_OBJ_NCOLS 8
+#define CF_SQL_VER_COLS                                                                            \
+    "object_id,seq,version,prev_version,created,updated,enabled,nbf,exp,content_type,tags_json,"   \
+    "managed,kid"
+#define CF_SQL_VER_COLS_V                                                                          \
+    "v.object_id,v.seq,v.version,v.prev_version,v.created,v.updated,v.enabled,v.nbf,v.exp,"        \
+    "v.content_type,v.tags_json,v.managed,v.kid,NULL"
+
+enum cf_sq_id {
+#define CF_SQL_ENUM(id, sql) CF_SQ_##id,
+    CF_SQL_TABLE(CF_SQL_ENUM)
+#undef CF_SQL_ENUM
+        CF_SQ_COUNT
+};
+
+/* One SQLite connection with its statement cache. Used by one thread at a time: the writer
+ * thread owns the write connection; a read connection belongs to whoever took it from the pool. */
+struct cf_sq_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[CF_SQ_COUNT];
+    struct cf_sq_conn *next_free; /* read pool free list */
+};
+
+struct cf_store_txn {
+    struct cf_sq_conn *conn;
+    bool writable;
+};
+
+/* Cached statement id, prepared on first use; NULL (and *err) on failure. */
+sqlite3_stmt *cf_sq_stmt(struct cf_store_txn *t, enum cf_sq_id id, cf_err *err);
+/* Resets and clears the statement (accepts NULL). */
+void cf_sq_done(sqlite3_stmt *st);
+/* Maps an SQLite result code to a Coffer error (SQLITE_FULL -> CF_EFULL, constraint ->
+ * CF_EEXISTS, busy -> CF_EBUSY, anything else CF_ESTORE) and logs it with context. */
+cf_err cf_sq_err(sqlite3 *db, int rc, const char *what);
+
+/* Binding helpers: a NULL string binds SQL NULL. Return SQLite codes. */
+int cf_sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* Column helpers. cf_sq_col_cpy copies into a fixed array (truncating, NUL-terminated);
+ * cf_sq_col_dup returns a malloc'd copy, NULL for SQL NULL; *err set on allocation failure. */
+void cf_sq_col_cpy(sqlite3_stmt *st, int i, char *out, size_t outsz);
+char *cf_sq_col_dup(sqlite3_stmt *st, int i, cf_err *err);
+
+#endif
