@@ -1,1 +1,219 @@
-int main(void){return 0;}
+/* main.c - cofferd: configuration, ordered start-up, serving, and teardown in reverse.
+ *
+ * Start-up order: config -> logging -> core dumps off -> data dir -> custody (master key) ->
+ * TLS material -> store -> auth (signing key, tenant) -> vault service -> dev identities ->
+ * HTTP listeners bound -> api -> env file (ready) -> serve. Signals (SIGINT/SIGTERM) stop the
+ * HTTP loops; everything is then released in reverse order and the master key wiped. */
+#include "base/cf.h"
+#include "api/api.h"
+#include "auth/auth.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "server/bootstrap.h"
+#include "server/config.h"
+#include "store/store.h"
+#include "vault/vault.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* The one global: the signal handler needs the server to stop. Set before signals are
+ * installed, cleared before the server is freed. */
+static struct cf_http_server *volatile g_srv;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_srv)
+        cf_http_server_stop(g_srv);
+}
+
+static enum cf_log_level parse_level(const char *s)
+{
+    if (strcmp(s, "debug") == 0)
+        return CF_LOG_DEBUG;
+    if (strcmp(s, "warn") == 0)
+        return CF_LOG_WARN;
+    if (strcmp(s, "error") == 0)
+        return CF_LOG_ERROR;
+    return CF_LOG_INFO;
+}
+
+/* Secrets must never end up in a core file (DESIGN.md §4). */
+static void no_core_dumps(void)
+{
+    struct rlimit rl = {0, 0};
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* Background housekeeping: purge soft-deleted objects whose purge date has passed. */
+struct janitor {
+    struct cf_vault_svc *vault;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+};
+
+static void *janitor_main(void *arg)
+{
+    struct janitor *j = arg;
+    pthread_mutex_lock(&j->mu);
+    while (!j->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 60;
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+        if (j->stop)
+            break;
+        pthread_mutex_unlock(&j->mu);
+        if (cf_vault_purge_expired(j->vault) != CF_OK)
+            cf_warn("scheduled purge failed; will retry");
+        pthread_mutex_lock(&j->mu);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+static size_t split_addrs(char *list, const char **addrs, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(list, ", ", &save); t && n < max; t = strtok_r(NULL, ", ", &save))
+        addrs[n++] = t;
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    struct cf_config cfg;
+    struct cf_paths paths;
+    struct cf_clock clock = cf_clock_system();
+    unsigned char master[32];
+    struct cf_store *store = NULL;
+    struct cf_auth *auth = NULL;
+    struct cf_vault_svc *vault = NULL;
+    struct cf_http_server *srv = NULL;
+    struct cf_api *api = NULL;
+    struct janitor jan = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    pthread_t jan_thread;
+    bool jan_started = false;
+    char sub[37], tenant[37] = "", client_id[64] = "", secret[128] = "", listen_buf[256];
+    char issuer[256];
+    const char *addrs[8];
+    struct sigaction sa;
+    int rc = 1;
+    cf_err e;
+
+    e = cf_config_load(&cfg, argc, argv);
+    if (e == CF_ENOTFOUND)
+        return 0;
+    if (e)
+        return 2;
+    cf_log_setup(parse_level(cfg.log_level), 2);
+    no_core_dumps();
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((e = cf_boot_paths(&cfg, &paths)) || (e = cf_boot_master_key(&paths, master)))
+        goto out;
+    if (cfg.dev && (e = cf_boot_dev_tls(&cfg, &paths)))
+        goto out;
+    store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
+    if (!store)
+        goto out;
+    snprintf(issuer, sizeof(issuer), "https://%s%s%d", cfg.login_host, cfg.port == 443 ? "" : ":",
+             cfg.port);
+    if (cfg.port == 443)
+        snprintf(issuer, sizeof(issuer), "https://%s", cfg.login_host);
+    auth = cf_auth_new(store, &clock, master,
+                       &(struct cf_auth_opts){.token_lifetime_s = cfg.token_lifetime_s,
+                                              .issuer = issuer},
+                       &e);
+    if (!auth)
+        goto out;
+    if (cf_auth_default_tenant(auth) && cf_auth_default_tenant(auth)[0]) {
+        snprintf(tenant, sizeof(tenant), "%s", cf_auth_default_tenant(auth));
+    } else {
+        if ((e = cf_uuid4(tenant)) || (e = cf_auth_set_default_tenant(auth, tenant)))
+            goto out;
+    }
+    if ((e = cf_boot_meta_uuid(store, "server.subscription", sub)))
+        goto out;
+    vault = cf_vault_svc_new(store, &clock, master, &e);
+    if (!vault)
+        goto out;
+    if (cfg.dev && ((e = cf_boot_dev_admin(auth, &paths, tenant, client_id, secret)) ||
+                    (e = cf_boot_dev_vault(vault, sub, tenant))))
+        goto out;
+
+    api = cf_api_new(&(struct cf_api_config){.vault = vault,
+                                             .auth = auth,
+                                             .clock = &clock,
+                                             .dns_suffix = cfg.dns_suffix,
+                                             .login_host = cfg.login_host,
+                                             .management_host = cfg.management_host,
+                                             .subscription_id = sub,
+                                             .tenant_id = tenant,
+                                             .region = "local",
+                                             .pool_threads = cfg.pool_threads},
+                     &e);
+    if (!api)
+        goto out;
+    snprintf(listen_buf, sizeof(listen_buf), "%s", cfg.listen);
+    srv = cf_http_server_new(
+        &(struct cf_http_opts){.addrs = addrs,
+                               .naddrs = split_addrs(listen_buf, addrs, CF_ARRAY_LEN(addrs)),
+                               .port = cfg.port,
+                               .cert_file = paths.cert,
+                               .key_file = paths.key,
+                               .threads = cfg.threads,
+                               .max_header_bytes = (size_t)cfg.max_header_bytes,
+                               .max_body_bytes = (size_t)cfg.max_body_bytes,
+                               .max_connections = cfg.max_connections,
+                               .header_timeout_s = cfg.header_timeout_s,
+                               .idle_timeout_s = cfg.idle_timeout_s},
+        cf_api_handle, api, &e);
+    if (!srv)
+        goto out;
+
+    jan.vault = vault;
+    jan_started = pthread_create(&jan_thread, NULL, janitor_main, &jan) == 0;
+    g_srv = srv;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (cfg.dev && (e = cf_boot_write_env(&cfg, &paths, sub, tenant, client_id, secret)))
+        goto out;
+    cf_wipe(secret, sizeof(secret));
+    cf_info("cofferd serving on port %d (%s)", cfg.port, cfg.listen);
+    e = cf_http_server_run(srv);
+    cf_info("cofferd stopping");
+    rc = e ? 1 : 0;
+out:
+    if (e && rc)
+        cf_error("cofferd: start-up failed: %s (%s)", cf_err_msg(e), cf_err_name(e));
+    if (jan_started) {
+        pthread_mutex_lock(&jan.mu);
+        jan.stop = true;
+        pthread_cond_signal(&jan.cv);
+        pthread_mutex_unlock(&jan.mu);
+        pthread_join(jan_thread, NULL);
+    }
+    g_srv = NULL;
+    cf_http_server_free(srv);
+    cf_api_free(api);
+    cf_vault_svc_free(vault);
+    cf_auth_free(auth);
+    cf_store_close(store);
+    cf_wipe(master, sizeof(master));
+    cf_wipe(secret, sizeof(secret));
+    return rc;
+}

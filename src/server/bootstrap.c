@@ -1,0 +1,345 @@
+/* bootstrap.c - start-up set-up of the data directory and dev-mode identities.
+ * Files holding key material are created 0600 with O_EXCL/rename so they are never readable by
+ * others, even briefly. */
+#include "base/cf.h"
+#include "server/bootstrap.h"
+#include "auth/auth.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+#include "vault/vault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static cf_err join(char *out, size_t n, const char *a, const char *b)
+{
+    int k = snprintf(out, n, "%s/%s", a, b);
+    return (k < 0 || (size_t)k >= n) ? CF_ETOOBIG : CF_OK;
+}
+
+cf_err cf_boot_paths(const struct cf_config *c, struct cf_paths *p)
+{
+    char abs[PATH_MAX];
+    cf_err e = CF_OK;
+
+    if (mkdir(c->data_dir, 0700) != 0 && errno != EEXIST) {
+        cf_error("cannot create data dir %s: %s", c->data_dir, strerror(errno));
+        return CF_EIO;
+    }
+    if (!realpath(c->data_dir, abs)) {
+        cf_error("cannot resolve data dir %s: %s", c->data_dir, strerror(errno));
+        return CF_EIO;
+    }
+    e = join(p->db, sizeof(p->db), abs, "coffer.db");
+    if (!e)
+        e = join(p->master_key, sizeof(p->master_key), abs, "master.key");
+    if (!e)
+        e = join(p->tls_dir, sizeof(p->tls_dir), abs, "tls");
+    if (!e)
+        e = join(p->ca_cert, sizeof(p->ca_cert), p->tls_dir, "ca.pem");
+    if (!e)
+        e = join(p->ca_key, sizeof(p->ca_key), p->tls_dir, "ca.key");
+    if (!e)
+        e = join(p->dev_admin, sizeof(p->dev_admin), abs, "dev-admin");
+    if (!e)
+        e = join(p->env, sizeof(p->env), abs, "env");
+    if (e)
+        return e;
+    if (c->tls_cert[0]) {
+        snprintf(p->cert, sizeof(p->cert), "%s", c->tls_cert);
+        snprintf(p->key, sizeof(p->key), "%s", c->tls_key);
+    } else {
+        e = join(p->cert, sizeof(p->cert), p->tls_dir, "server.pem");
+        if (!e)
+            e = join(p->key, sizeof(p->key), p->tls_dir, "server.key");
+    }
+    /* The env file announces readiness: one left from an earlier run must not. */
+    if (unlink(p->env) != 0 && errno != ENOENT)
+        return CF_EIO;
+    return e;
+}
+
+/* Writes data to path atomically (temp file with mode, fsync, rename). */
+static cf_err write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX + 8];
+    int fd;
+    cf_err e = CF_OK;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return CF_ETOOBIG;
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return CF_EIO;
+    if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0)
+        e = CF_EIO;
+    close(fd);
+    if (!e && rename(tmp, path) != 0)
+        e = CF_EIO;
+    if (e)
+        unlink(tmp);
+    return e;
+}
+
+/* Reads a whole small file into out (appending). */
+static cf_err read_file(const char *path, struct cf_buf *out)
+{
+    char chunk[4096];
+    ssize_t n;
+    cf_err e = CF_OK;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return errno == ENOENT ? CF_ENOTFOUND : CF_EIO;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0 && !e)
+        e = cf_buf_append(out, chunk, (size_t)n);
+    if (n < 0)
+        e = CF_EIO;
+    cf_wipe(chunk, sizeof(chunk));
+    close(fd);
+    return e;
+}
+
+cf_err cf_boot_master_key(const struct cf_paths *p, unsigned char key[32])
+{
+    struct cf_buf b;
+    cf_err e;
+
+    cf_buf_init(&b, 64);
+    e = read_file(p->master_key, &b);
+    if (e == CF_ENOTFOUND) {
+        e = cf_random(key, 32);
+        if (!e)
+            e = write_file(p->master_key, key, 32, 0600);
+        if (!e)
+            cf_info("created dev master key %s", p->master_key);
+    } else if (!e) {
+        if (b.len != 32) {
+            cf_error("master key file %s is not 32 bytes", p->master_key);
+            e = CF_ECORRUPT;
+        } else {
+            memcpy(key, b.data, 32);
+        }
+    }
+    cf_buf_wipe(&b);
+    return e;
+}
+
+static cf_err save_pem_pair(const char *cert_path, const struct cf_buf *cert,
+                            const char *key_path, const struct cf_buf *key)
+{
+    cf_err e = write_file(key_path, key->data, key->len, 0600);
+    if (!e)
+        e = write_file(cert_path, cert->data, cert->len, 0644);
+    return e;
+}
+
+cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p)
+{
+    struct cf_buf ca_cert, ca_key, cert, key, sans, old;
+    char sans_path[PATH_MAX + 16], wild[200];
+    const char *dns[6];
+    const char *ip[] = {"127.0.0.1", "::1"};
+    cf_err e = CF_OK;
+
+    cf_buf_init(&ca_cert, 1 << 16);
+    cf_buf_init(&ca_key, 1 << 16);
+    cf_buf_init(&cert, 1 << 16);
+    cf_buf_init(&key, 1 << 16);
+    cf_buf_init(&sans, 4096);
+    cf_buf_init(&old, 4096);
+    if (mkdir(p->tls_dir, 0700) != 0 && errno != EEXIST) {
+        e = CF_EIO;
+        goto out;
+    }
+    if (read_file(p->ca_cert, &ca_cert) != CF_OK || read_file(p->ca_key, &ca_key) != CF_OK) {
+        cf_buf_reset(&ca_cert);
+        cf_buf_wipe(&ca_key);
+        cf_buf_init(&ca_key, 1 << 16);
+        e = cf_x509_make_ca("Coffer Dev CA", 3650, &ca_cert, &ca_key);
+        if (!e)
+            e = save_pem_pair(p->ca_cert, &ca_cert, p->ca_key, &ca_key);
+        if (e)
+            goto out;
+        cf_info("created dev CA %s", p->ca_cert);
+        unlink(p->cert); /* a new CA means a new leaf */
+    }
+    snprintf(wild, sizeof(wild), "*.%s", c->dns_suffix);
+    dns[0] = c->login_host;
+    dns[1] = c->management_host;
+    dns[2] = c->dns_suffix;
+    dns[3] = wild;
+    dns[4] = "localhost";
+    for (size_t i = 0; i < 5; i++)
+        e = e ? e : cf_buf_printf(&sans, "%s\n", dns[i]);
+    if (e)
+        goto out;
+    snprintf(sans_path, sizeof(sans_path), "%s/server.sans", p->tls_dir);
+    if (read_file(sans_path, &old) == CF_OK && cf_str_eq(cf_buf_str(&old), cf_buf_str(&sans)) &&
+        access(p->cert, R_OK) == 0 && access(p->key, R_OK) == 0)
+        goto out; /* the certificate on disk already has these names */
+    e = cf_x509_make_server(ca_cert.data, ca_key.data, dns, 5, ip, 2, 825, &cert, &key);
+    if (!e)
+        e = save_pem_pair(p->cert, &cert, p->key, &key);
+    if (!e)
+        e = write_file(sans_path, sans.data, sans.len, 0644);
+    if (!e)
+        cf_info("created dev server certificate %s", p->cert);
+out:
+    if (e)
+        cf_error("dev TLS set-up failed: %s", cf_err_name(e));
+    cf_buf_release(&ca_cert);
+    cf_buf_wipe(&ca_key);
+    cf_buf_release(&cert);
+    cf_buf_wipe(&key);
+    cf_buf_release(&sans);
+    cf_buf_release(&old);
+    return e;
+}
+
+struct meta_arg {
+    const char *key;
+    char *out;
+};
+
+static cf_err meta_uuid_fn(struct cf_store_txn *t, void *arg)
+{
+    struct meta_arg *m = arg;
+    struct cf_buf b;
+    cf_err e;
+
+    cf_buf_init(&b, 64);
+    e = cf_store_meta_get(t, m->key, &b);
+    if (e == CF_OK && b.len == 36) {
+        memcpy(m->out, b.data, 36);
+        m->out[36] = '\0';
+    } else if (e == CF_ENOTFOUND) {
+        e = cf_uuid4(m->out);
+        if (!e)
+            e = cf_store_meta_put(t, m->key, m->out, 36);
+    } else if (!e) {
+        e = CF_ECORRUPT;
+    }
+    cf_buf_release(&b);
+    return e;
+}
+
+cf_err cf_boot_meta_uuid(struct cf_store *s, const char *key, char out[37])
+{
+    struct meta_arg m = {key, out};
+    return cf_store_write(s, meta_uuid_fn, &m);
+}
+
+cf_err cf_boot_dev_admin(struct cf_auth *a, const struct cf_paths *p, const char *tenant,
+                         char client_id[64], char secret[128])
+{
+    struct cf_buf b;
+    char oid[37], text[300];
+    cf_err e;
+    int n;
+
+    cf_buf_init(&b, 1024);
+    e = read_file(p->dev_admin, &b);
+    if (!e) {
+        char *nl = memchr(b.data, '\n', b.len);
+        if (nl && (size_t)(nl - b.data) < 64 && b.len - (size_t)(nl - b.data) - 1 < 128) {
+            size_t cl = (size_t)(nl - b.data), sl = b.len - cl - 1;
+            memcpy(client_id, b.data, cl);
+            client_id[cl] = '\0';
+            memcpy(secret, nl + 1, sl);
+            secret[sl] = '\0';
+            if (sl && secret[sl - 1] == '\n')
+                secret[sl - 1] = '\0';
+            if (cf_auth_sp_exists(a, tenant, client_id))
+                goto out;
+        }
+        cf_warn("dev admin file %s does not match the store; creating a new dev admin",
+                p->dev_admin);
+    }
+    e = cf_auth_sp_create(a, tenant, "coffer-dev-admin", NULL, client_id, oid, secret, 128);
+    if (e)
+        goto out;
+    n = snprintf(text, sizeof(text), "%s\n%s\n", client_id, secret);
+    e = write_file(p->dev_admin, text, (size_t)n, 0600);
+    cf_wipe(text, sizeof(text));
+out:
+    cf_buf_wipe(&b);
+    return e;
+}
+
+cf_err cf_boot_dev_vault(struct cf_vault_svc *v, const char *sub, const char *tenant)
+{
+    struct cf_vault in, out;
+    bool created = false;
+    cf_err e;
+
+    memset(&out, 0, sizeof(out));
+    e = cf_vault_get(v, sub, CF_DEV_GROUP, CF_DEV_VAULT, &out);
+    cf_vault_release(&out);
+    if (e != CF_ENOTFOUND)
+        return e;
+    memset(&in, 0, sizeof(in));
+    snprintf(in.name, sizeof(in.name), "%s", CF_DEV_VAULT);
+    snprintf(in.subscription, sizeof(in.subscription), "%s", sub);
+    snprintf(in.resource_group, sizeof(in.resource_group), "%s", CF_DEV_GROUP);
+    snprintf(in.location, sizeof(in.location), "local");
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", tenant);
+    snprintf(in.sku, sizeof(in.sku), "standard");
+    snprintf(in.public_network_access, sizeof(in.public_network_access), "Enabled");
+    in.retention_days = 90;
+    in.soft_delete = true;
+    in.rbac = true;
+    in.tags_json = (char *)(uintptr_t)"{}";
+    in.access_policies_json = (char *)(uintptr_t)"[]";
+    memset(&out, 0, sizeof(out));
+    e = cf_vault_put(v, &in, CF_VAULT_PUT_DEFAULT, &created, &out);
+    cf_vault_release(&out);
+    if (!e)
+        cf_info("created dev vault %s", CF_DEV_VAULT);
+    return e;
+}
+
+cf_err cf_boot_write_env(const struct cf_config *c, const struct cf_paths *p, const char *sub,
+                         const char *tenant, const char *client_id, const char *secret)
+{
+    struct cf_buf b;
+    char port[16] = "";
+    cf_err e = CF_OK;
+
+    if (c->port != 443)
+        snprintf(port, sizeof(port), ":%d", c->port);
+    cf_buf_init(&b, 8192);
+#define LINE(k, ...) e = e ? e : cf_buf_printf(&b, "export " k "=\"" __VA_ARGS__)
+    LINE("COFFER_VAULT_URL", "https://%s.%s%s\"\n", CF_DEV_VAULT, c->dns_suffix, port);
+    LINE("COFFER_VAULT_NAME", "%s\"\n", CF_DEV_VAULT);
+    LINE("COFFER_RESOURCE_GROUP", "%s\"\n", CF_DEV_GROUP);
+    LINE("COFFER_DNS_SUFFIX", "%s\"\n", c->dns_suffix);
+    LINE("COFFER_PORT", "%d\"\n", c->port);
+    LINE("COFFER_MANAGEMENT_URL", "https://%s%s\"\n", c->management_host, port);
+    LINE("COFFER_SUBSCRIPTION_ID", "%s\"\n", sub);
+    LINE("COFFER_CA_FILE", "%s\"\n", p->ca_cert);
+    LINE("AZURE_TENANT_ID", "%s\"\n", tenant);
+    LINE("AZURE_CLIENT_ID", "%s\"\n", client_id);
+    LINE("AZURE_CLIENT_SECRET", "%s\"\n", secret);
+    LINE("AZURE_AUTHORITY_HOST", "https://%s%s\"\n", c->login_host, port);
+    LINE("NODE_EXTRA_CA_CERTS", "%s\"\n", p->ca_cert);
+    LINE("REQUESTS_CA_BUNDLE", "%s\"\n", p->ca_cert);
+    LINE("SSL_CERT_FILE", "%s\"\n", p->ca_cert);
+#undef LINE
+    if (!e)
+        e = write_file(p->env, b.data, b.len, 0600);
+    if (!e) {
+        printf("Coffer is ready. Vault: https://%s.%s%s\n"
+               "Environment for the Azure SDKs, az and coffer (also in %s; `source` it):\n%s",
+               CF_DEV_VAULT, c->dns_suffix, port, p->env, b.data);
+        fflush(stdout);
+    }
+    cf_buf_wipe(&b);
+    return e;
+}

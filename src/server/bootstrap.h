@@ -1,0 +1,48 @@
+/* bootstrap.h - what cofferd sets up before it serves: the data directory, the dev custody key,
+ * the dev CA and server certificate, server identifiers kept in the store, the dev admin
+ * principal and vault, and the env file that announces readiness. */
+#ifndef CF_SERVER_BOOTSTRAP_H
+#define CF_SERVER_BOOTSTRAP_H
+
+#include "base/cf.h"
+#include "server/config.h"
+
+#include <limits.h>
+
+struct cf_store;
+struct cf_auth;
+struct cf_vault_svc;
+
+struct cf_paths {
+    char db[PATH_MAX];
+    char master_key[PATH_MAX];
+    char tls_dir[PATH_MAX];
+    char ca_cert[PATH_MAX];
+    char ca_key[PATH_MAX];
+    char cert[PATH_MAX];
+    char key[PATH_MAX];
+    char dev_admin[PATH_MAX];
+    char env[PATH_MAX];
+};
+
+/* Creates data_dir (0700) and fills absolute paths. Removes a stale env file. */
+cf_err cf_boot_paths(const struct cf_config *c, struct cf_paths *p);
+/* Dev custody: reads or creates the 32-byte master key file (0600). */
+cf_err cf_boot_master_key(const struct cf_paths *p, unsigned char key[32]);
+/* Dev TLS: CA kept across restarts; server certificate regenerated when its SAN set changes. */
+cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p);
+/* A UUID kept in the store's meta table under key, created on first use. */
+cf_err cf_boot_meta_uuid(struct cf_store *s, const char *key, char out[37]);
+/* The dev admin service principal: its credentials are kept in p->dev_admin (0600). */
+cf_err cf_boot_dev_admin(struct cf_auth *a, const struct cf_paths *p, const char *tenant,
+                         char client_id[64], char secret[128]);
+/* The dev vault "coffer" in group "coffer-dev", created if missing. */
+cf_err cf_boot_dev_vault(struct cf_vault_svc *v, const char *sub, const char *tenant);
+/* Writes the env file atomically and prints the same lines on stdout. */
+cf_err cf_boot_write_env(const struct cf_config *c, const struct cf_paths *p, const char *sub,
+                         const char *tenant, const char *client_id, const char *secret);
+
+#define CF_DEV_VAULT "coffer"
+#define CF_DEV_GROUP "coffer-dev"
+
+#endif

@@ -1,0 +1,37 @@
+/* config.h - cofferd's configuration: one immutable snapshot built at start-up from defaults,
+ * then the INI file (--config FILE, section [server]), then command-line flags (every INI key is
+ * also a --flag, with '_' or '-'). */
+#ifndef CF_SERVER_CONFIG_H
+#define CF_SERVER_CONFIG_H
+
+#include "base/cf.h"
+
+#include <limits.h>
+
+struct cf_config {
+    bool dev;
+    char config_file[PATH_MAX];
+    char data_dir[PATH_MAX];
+    char listen[256];          /* comma-separated addresses */
+    int port;
+    char tls_cert[PATH_MAX];   /* empty in dev mode: generated under data_dir/tls */
+    char tls_key[PATH_MAX];
+    char dns_suffix[128];
+    char login_host[160];      /* default "login." + suffix minus its first label */
+    char management_host[160]; /* default "management." + the same */
+    int threads;
+    char log_level[16];
+    int max_body_bytes;
+    int max_header_bytes;
+    int max_connections;
+    int header_timeout_s;
+    int idle_timeout_s;
+    int token_lifetime_s;
+    int pool_threads;
+};
+
+/* Fills *c from defaults, the config file and argv. On a usage error prints one line to stderr
+ * and returns CF_EINVAL; for --help prints usage and returns CF_ENOTFOUND (exit 0). */
+cf_err cf_config_load(struct cf_config *c, int argc, char **argv);
+
+#endif
