@@ -1,0 +1,556 @@
+/* test_store.c - the SQLite store's transaction model: schema at open and reopen, meta,
+ * principals, group commit under concurrency, savepoint isolation inside a batch, a failed
+ * commit failing its whole batch, read snapshots, and misuse (writes in a read txn, nested
+ * writes). */
+#include "base/cf.h"
+
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "store/store_debug.h"
+
+struct fx {
+    char dir[64];
+    char path[128];
+    struct cf_store *s;
+};
+
+static struct cf_store *open_store(const char *path, int max_batch)
+{
+    struct cf_store_opts o = {path, 4, max_batch};
+    cf_err e = CF_EINTERNAL;
+    struct cf_store *s = cf_store_open_sqlite(&o, &e);
+    assert_int_equal(e, CF_OK);
+    assert_non_null(s);
+    return s;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/cf-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/db.sqlite", f->dir);
+    f->s = open_store(f->path, 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char p[160];
+    cf_store_close(f->s);
+    snprintf(p, sizeof(p), "%s", f->path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-wal", f->path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", f->path);
+    unlink(p);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- meta ---- */
+struct kv {
+    const char *key;
+    const char *val;
+    struct cf_buf out;
+    cf_err ret; /* what a write fn returns after its work */
+};
+
+static cf_err put_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kv *kv = arg;
+    cf_err e = cf_store_meta_put(t, kv->key, kv->val, strlen(kv->val));
+    return e ? e : kv->ret;
+}
+
+static cf_err get_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kv *kv = arg;
+    cf_buf_reset(&kv->out);
+    return cf_store_meta_get(t, kv->key, &kv->out);
+}
+
+static cf_err meta_get(struct cf_store *s, const char *key, struct cf_buf *out)
+{
+    struct kv kv = {key, NULL, {0}, CF_OK};
+    cf_buf_init(&kv.out, 1 << 20);
+    cf_err e = cf_store_read(s, get_fn, &kv);
+    cf_buf_reset(out);
+    if (!e)
+        assert_int_equal(cf_buf_append(out, kv.out.data, kv.out.len), CF_OK);
+    cf_buf_release(&kv.out);
+    return e;
+}
+
+static cf_err meta_put(struct cf_store *s, const char *key, const char *val)
+{
+    struct kv kv = {key, val, {0}, CF_OK};
+    return cf_store_write(s, put_fn, &kv);
+}
+
+static void test_meta(void **state)
+{
+    struct fx *f = *state;
+    struct cf_buf b;
+    cf_buf_init(&b, 4096);
+
+    assert_int_equal(meta_get(f->s, "k", &b), CF_ENOTFOUND);
+    assert_int_equal(meta_put(f->s, "k", "v1"), CF_OK);
+    assert_int_equal(meta_get(f->s, "k", &b), CF_OK);
+    assert_int_equal(b.len, 2);
+    assert_memory_equal(b.data, "v1", 2);
+    assert_int_equal(meta_put(f->s, "k", "value-two"), CF_OK);
+    assert_int_equal(meta_get(f->s, "k", &b), CF_OK);
+    assert_string_equal(b.data, "value-two");
+    assert_int_equal(meta_put(f->s, "empty", ""), CF_OK);
+    assert_int_equal(meta_get(f->s, "empty", &b), CF_OK);
+    assert_int_equal(b.len, 0);
+
+    /* survives close and reopen (schema already there: no migration error) */
+    cf_store_close(f->s);
+    f->s = open_store(f->path, 0);
+    assert_int_equal(meta_get(f->s, "k", &b), CF_OK);
+    assert_string_equal(b.data, "value-two");
+    assert_int_equal(cf_store_check(f->s), CF_OK);
+    cf_buf_release(&b);
+}
+
+struct bin {
+    const unsigned char *p;
+    size_t n;
+    struct cf_buf out;
+};
+
+static cf_err bin_put_fn(struct cf_store_txn *t, void *arg)
+{
+    struct bin *b = arg;
+    return cf_store_meta_put(t, "bin", b->p, b->n);
+}
+
+static cf_err bin_get_fn(struct cf_store_txn *t, void *arg)
+{
+    return cf_store_meta_get(t, "bin", &((struct bin *)arg)->out);
+}
+
+static void test_meta_binary(void **state)
+{
+    struct fx *f = *state;
+    unsigned char val[300];
+    struct bin b = {val, sizeof(val), {0}};
+
+    for (size_t i = 0; i < sizeof(val); i++)
+        val[i] = (unsigned char)i; /* includes NUL bytes */
+    cf_buf_init(&b.out, 4096);
+    assert_int_equal(cf_store_write(f->s, bin_put_fn, &b), CF_OK);
+    assert_int_equal(cf_store_read(f->s, bin_get_fn, &b), CF_OK);
+    assert_int_equal(b.out.len, sizeof(val));
+    assert_memory_equal(b.out.data, val, sizeof(val));
+    /* the out buffer's limit is honoured */
+    b.out.max = 10;
+    cf_buf_reset(&b.out);
+    assert_int_equal(cf_store_read(f->s, bin_get_fn, &b), CF_ETOOBIG);
+    cf_buf_release(&b.out);
+    assert_int_equal(cf_store_write(f->s, NULL, NULL), CF_EINVAL);
+}
+
+/* ---- principals ---- */
+struct pr {
+    struct cf_rec_principal p;
+    const char *tenant, *client;
+};
+
+static cf_err pput_fn(struct cf_store_txn *t, void *arg)
+{
+    return cf_store_principal_put(t, &((struct pr *)arg)->p);
+}
+
+static cf_err pget_fn(struct cf_store_txn *t, void *arg)
+{
+    struct pr *pr = arg;
+    return cf_store_principal_get(t, pr->tenant, pr->client, &pr->p);
+}
+
+static void test_principals(void **state)
+{
+    struct fx *f = *state;
+    struct pr in = {0}, out = {0};
+
+    snprintf(in.p.tenant_id, sizeof(in.p.tenant_id), "11111111-1111-1111-1111-111111111111");
+    snprintf(in.p.client_id, sizeof(in.p.client_id), "app-1");
+    snprintf(in.p.object_id, sizeof(in.p.object_id), "22222222-2222-2222-2222-222222222222");
+    snprintf(in.p.display_name, sizeof(in.p.display_name), "admin");
+    snprintf(in.p.secret_hash, sizeof(in.p.secret_hash), "pbkdf2-sha256$1$a$b");
+    in.p.enabled = true;
+    in.p.generation = 1;
+    in.p.created = 1700000000;
+
+    out.tenant = in.p.tenant_id;
+    out.client = "app-1";
+    assert_int_equal(cf_store_read(f->s, pget_fn, &out), CF_ENOTFOUND);
+    assert_int_equal(cf_store_write(f->s, pput_fn, &in), CF_OK);
+    assert_int_equal(cf_store_read(f->s, pget_fn, &out), CF_OK);
+    assert_string_equal(out.p.object_id, in.p.object_id);
+    assert_string_equal(out.p.display_name, "admin");
+    assert_string_equal(out.p.secret_hash, in.p.secret_hash);
+    assert_true(out.p.enabled);
+    assert_int_equal(out.p.generation, 1);
+    assert_int_equal(out.p.created, 1700000000);
+
+    /* update in place: same key, new generation and state */
+    in.p.enabled = false;
+    in.p.generation = 2;
+    assert_int_equal(cf_store_write(f->s, pput_fn, &in), CF_OK);
+    assert_int_equal(cf_store_read(f->s, pget_fn, &out), CF_OK);
+    assert_false(out.p.enabled);
+    assert_int_equal(out.p.generation, 2);
+
+    /* the key is (tenant, client): another tenant does not see it */
+    out.tenant = "33333333-3333-3333-3333-333333333333";
+    assert_int_equal(cf_store_read(f->s, pget_fn, &out), CF_ENOTFOUND);
+}
+
+/* ---- misuse ---- */
+static void test_write_in_read_txn(void **state)
+{
+    struct fx *f = *state;
+    struct kv kv = {"x", "y", {0}, CF_OK};
+    struct cf_buf b;
+
+    /* put_fn through cf_store_read: the txn is read-only */
+    assert_int_equal(cf_store_read(f->s, put_fn, &kv), CF_EINVAL);
+    cf_buf_init(&b, 64);
+    assert_int_equal(meta_get(f->s, "x", &b), CF_ENOTFOUND);
+    cf_buf_release(&b);
+}
+
+struct nested {
+    struct cf_store *s;
+    cf_err inner;
+};
+
+static cf_err nested_fn(struct cf_store_txn *t, void *arg)
+{
+    struct nested *n = arg;
+    (void)t;
+    n->inner = meta_put(n->s, "nested", "x");
+    return CF_OK;
+}
+
+static void test_nested_write_refused(void **state)
+{
+    struct fx *f = *state;
+    struct nested n = {f->s, CF_OK};
+    assert_int_equal(cf_store_write(f->s, nested_fn, &n), CF_OK);
+    assert_int_equal(n.inner, CF_EINVAL);
+}
+
+/* ---- group commit ---- */
+#define NTHREADS 16
+#define NWRITES 200
+
+struct worker {
+    struct cf_store *s;
+    int id;
+    int failures;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char key[32], val[32];
+    for (int i = 0; i < NWRITES; i++) {
+        snprintf(key, sizeof(key), "w%d-%d", w->id, i);
+        snprintf(val, sizeof(val), "v%d", i);
+        if (meta_put(w->s, key, val) != CF_OK)
+            w->failures++;
+    }
+    return NULL;
+}
+
+struct count_arg {
+    int found;
+};
+
+static cf_err count_fn(struct cf_store_txn *t, void *arg)
+{
+    struct count_arg *c = arg;
+    char key[32], want[32];
+    struct cf_buf b;
+    cf_err e = CF_OK;
+
+    cf_buf_init(&b, 64);
+    for (int w = 0; w < NTHREADS && !e; w++) {
+        for (int i = 0; i < NWRITES; i++) {
+            snprintf(key, sizeof(key), "w%d-%d", w, i);
+            snprintf(want, sizeof(want), "v%d", i);
+            cf_buf_reset(&b);
+            e = cf_store_meta_get(t, key, &b);
+            if (e)
+                break;
+            if (strcmp(b.data, want) == 0)
+                c->found++;
+        }
+    }
+    cf_buf_release(&b);
+    return e;
+}
+
+static void test_group_commit(void **state)
+{
+    struct fx *f = *state;
+    pthread_t th[NTHREADS];
+    struct worker w[NTHREADS];
+    struct count_arg c = {0};
+    struct cf_store_stats st;
+
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i] = (struct worker){f->s, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    assert_int_equal(cf_store_read(f->s, count_fn, &c), CF_OK);
+    assert_int_equal(c.found, NTHREADS * NWRITES);
+    cf_store_stats(f->s, &st);
+    assert_int_equal(st.jobs, NTHREADS * NWRITES);
+    /* concurrent writers shared transactions: fewer commits than writes */
+    assert_true(st.max_batch > 1);
+    assert_true(st.commits < st.jobs);
+    assert_int_equal(cf_store_check(f->s), CF_OK);
+}
+
+/* ---- savepoints: a failing job in a batch does not undo the others ---- */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered, release;
+};
+
+static cf_err blocking_fn(struct cf_store_txn *t, void *arg)
+{
+    struct gate *g = arg;
+    (void)t;
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->release)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    return CF_OK;
+}
+
+struct blocker {
+    struct cf_store *s;
+    struct gate *g;
+};
+
+static void *blocker_main(void *arg)
+{
+    struct blocker *b = arg;
+    cf_err e = cf_store_write(b->s, blocking_fn, b->g);
+    assert_int_equal(e, CF_OK);
+    return NULL;
+}
+
+struct job_thread {
+    struct cf_store *s;
+    struct kv kv;
+    cf_err result;
+};
+
+static void *job_main(void *arg)
+{
+    struct job_thread *j = arg;
+    j->result = cf_store_write(j->s, put_fn, &j->kv);
+    return NULL;
+}
+
+/* Holds the writer in a job, queues `n` jobs (odd ones fail after writing), releases it:
+ * the queued jobs then run as one batch. */
+static void run_held_batch(struct cf_store *s, struct job_thread *jobs, int n)
+{
+    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+    struct blocker b = {s, &g};
+    pthread_t bt, th[32];
+    struct cf_store_stats st0, st;
+
+    pthread_create(&bt, NULL, blocker_main, &b);
+    pthread_mutex_lock(&g.mu);
+    while (!g.entered)
+        pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    cf_store_stats(s, &st0);
+    for (int i = 0; i < n; i++)
+        pthread_create(&th[i], NULL, job_main, &jobs[i]);
+    usleep(200 * 1000); /* let every job reach the queue */
+    pthread_mutex_lock(&g.mu);
+    g.release = true;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(bt, NULL);
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    cf_store_stats(s, &st);
+    assert_true(st.max_batch >= (uint64_t)n); /* they did share one transaction */
+}
+
+static void test_savepoint_isolation(void **state)
+{
+    struct fx *f = *state;
+    struct job_thread jobs[10];
+    char keys[10][16];
+    struct cf_buf b;
+
+    for (int i = 0; i < 10; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "sp%d", i);
+        jobs[i] = (struct job_thread){f->s, {keys[i], "val", {0}, i % 2 ? CF_EBADPARAM : CF_OK},
+                                      CF_EINTERNAL};
+    }
+    run_held_batch(f->s, jobs, 10);
+    cf_buf_init(&b, 64);
+    for (int i = 0; i < 10; i++) {
+        if (i % 2) {
+            /* the failing job gets its own error and its write is undone */
+            assert_int_equal(jobs[i].result, CF_EBADPARAM);
+            assert_int_equal(meta_get(f->s, keys[i], &b), CF_ENOTFOUND);
+        } else {
+            assert_int_equal(jobs[i].result, CF_OK);
+            assert_int_equal(meta_get(f->s, keys[i], &b), CF_OK);
+            assert_string_equal(b.data, "val");
+        }
+    }
+    cf_buf_release(&b);
+}
+
+static void test_failed_commit_fails_batch(void **state)
+{
+    struct fx *f = *state;
+    struct job_thread jobs[6];
+    char keys[6][16];
+    struct cf_buf b;
+    struct cf_store_stats st;
+
+    for (int i = 0; i < 6; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "fc%d", i);
+        jobs[i] = (struct job_thread){f->s, {keys[i], "val", {0}, i == 3 ? CF_EBADPARAM : CF_OK},
+                                      CF_EINTERNAL};
+    }
+    /* the blocker's own batch commits; the next one (the 6 jobs) fails */
+    struct gate g2 = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+    struct blocker bl = {f->s, &g2};
+    pthread_t bt, th[6];
+    pthread_create(&bt, NULL, blocker_main, &bl);
+    pthread_mutex_lock(&g2.mu);
+    while (!g2.entered)
+        pthread_cond_wait(&g2.cv, &g2.mu);
+    pthread_mutex_unlock(&g2.mu);
+    /* the blocker's batch was taken before this: only the next batch fails */
+    cf_store_debug_fail_commits(f->s, 1);
+    for (int i = 0; i < 6; i++)
+        pthread_create(&th[i], NULL, job_main, &jobs[i]);
+    usleep(200 * 1000);
+    pthread_mutex_lock(&g2.mu);
+    g2.release = true;
+    pthread_cond_broadcast(&g2.cv);
+    pthread_mutex_unlock(&g2.mu);
+    pthread_join(bt, NULL);
+    for (int i = 0; i < 6; i++)
+        pthread_join(th[i], NULL);
+
+    cf_buf_init(&b, 64);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(jobs[i].result, i == 3 ? CF_EBADPARAM : CF_ESTORE);
+        assert_int_equal(meta_get(f->s, keys[i], &b), CF_ENOTFOUND);
+    }
+    cf_store_stats(f->s, &st);
+    assert_int_equal(st.failed_commits, 1);
+    /* the store keeps working afterwards */
+    assert_int_equal(meta_put(f->s, "after", "ok"), CF_OK);
+    assert_int_equal(meta_get(f->s, "after", &b), CF_OK);
+    cf_buf_release(&b);
+}
+
+/* ---- read snapshot ---- */
+struct snap {
+    struct cf_store *s;
+    char first[16], second[16];
+    cf_err write_err;
+};
+
+static cf_err snap_fn(struct cf_store_txn *t, void *arg)
+{
+    struct snap *sn = arg;
+    struct cf_buf b;
+    cf_err e;
+
+    cf_buf_init(&b, 64);
+    e = cf_store_meta_get(t, "snap", &b);
+    if (!e)
+        snprintf(sn->first, sizeof(sn->first), "%s", b.data);
+    /* a write commits while this read transaction is open: WAL lets it through and the
+     * snapshot does not see it */
+    sn->write_err = meta_put(sn->s, "snap", "new");
+    cf_buf_reset(&b);
+    if (!e)
+        e = cf_store_meta_get(t, "snap", &b);
+    if (!e)
+        snprintf(sn->second, sizeof(sn->second), "%s", b.data);
+    cf_buf_release(&b);
+    return e;
+}
+
+static void test_read_snapshot(void **state)
+{
+    struct fx *f = *state;
+    struct snap sn = {f->s, "", "", CF_EINTERNAL};
+    struct cf_buf b;
+
+    assert_int_equal(meta_put(f->s, "snap", "old"), CF_OK);
+    assert_int_equal(cf_store_read(f->s, snap_fn, &sn), CF_OK);
+    assert_int_equal(sn.write_err, CF_OK);
+    assert_string_equal(sn.first, "old");
+    assert_string_equal(sn.second, "old");
+    cf_buf_init(&b, 64);
+    assert_int_equal(meta_get(f->s, "snap", &b), CF_OK);
+    assert_string_equal(b.data, "new");
+    cf_buf_release(&b);
+}
+
+static void test_open_bad_path(void **state)
+{
+    struct cf_store_opts o = {"/nonexistent-dir/x/y.db", 2, 8};
+    cf_err e = CF_OK;
+    (void)state;
+    assert_null(cf_store_open_sqlite(&o, &e));
+    assert_int_not_equal(e, CF_OK);
+    o.path = NULL;
+    assert_null(cf_store_open_sqlite(&o, &e));
+    assert_int_equal(e, CF_EINVAL);
+    cf_store_close(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_binary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_in_read_txn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_write_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_savepoint_isolation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
+        cmocka_unit_test(test_open_bad_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
