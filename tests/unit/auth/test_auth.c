@@ -9,6 +9,7 @@
 #include "store/store.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1023,6 +1024,72 @@ static void test_many_tokens(void **state)
     free(toks);
 }
 
+/* ---------------------------------------------------------------- threads */
+
+struct worker {
+    struct fx *f;
+    struct cf_buf *toks;
+    int ntoks;
+    int ok;
+    int bad_aud;
+};
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    struct cf_str good[1] = {CF_STR(VAULT_AUD)};
+    struct cf_str wrong[1] = {CF_STR("https://management.localhost")};
+
+    for (int i = 0; i < 3000; i++) {
+        struct cf_principal who;
+        enum cf_auth_fail why;
+        const struct cf_buf *t = &w->toks[i % w->ntoks];
+        if (cf_auth_verify(w->f->auth, cf_buf_str(t), good, 1, &who, &why) == CF_OK &&
+            strcmp(who.client_id, w->f->client_id) == 0)
+            w->ok++;
+        if (i % 7 == 0 && cf_auth_verify(w->f->auth, cf_buf_str(t), wrong, 1, &who, &why) ==
+                              CF_EUNAUTH &&
+            why == CF_AUTH_BAD_AUDIENCE)
+            w->bad_aud++;
+    }
+    return NULL;
+}
+
+/* Verifiers on several threads while the principal is repeatedly announced as changed (which
+ * sends verifiers back to the store): every verification still succeeds. Run under TSan too. */
+static void test_threads(void **state)
+{
+    struct fx *f = *state;
+    enum { NT = 4, NTOK = 8 };
+    struct cf_buf toks[NTOK];
+    struct worker w[NT];
+    pthread_t th[NT];
+    int expect_bad = 0;
+
+    for (int i = 0; i < NTOK; i++)
+        issue_ok(f, VAULT_SCOPE, &toks[i]);
+    for (int i = 0; i < NT; i++) {
+        w[i] = (struct worker){f, toks, NTOK, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+    }
+    for (int i = 0; i < 200; i++)
+        cf_auth_principal_changed(f->auth, TENANT, f->client_id);
+    for (int i = 0; i < NT; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < 3000; i += 7)
+        expect_bad++;
+    for (int i = 0; i < NT; i++) {
+        assert_int_equal(w[i].ok, 3000);
+        assert_int_equal(w[i].bad_aud, expect_bad);
+    }
+    /* And a real change is seen by all of them afterwards. */
+    assert_int_equal(cf_auth_sp_set_enabled(f->auth, TENANT, f->client_id, false), CF_OK);
+    for (int i = 0; i < NTOK; i++) {
+        assert_int_equal(verify(f, &toks[i], VAULT_AUD), CF_AUTH_PRINCIPAL_GONE);
+        cf_buf_release(&toks[i]);
+    }
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1054,6 +1121,7 @@ int main(void)
         T(test_sp_create_args),
         T(test_jwks),
         T(test_many_tokens),
+        T(test_threads),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
