@@ -34,3 +34,7 @@ test-asan: deps
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Benchmarks against baselines measured in the same run (results in bench/results/).
+bench: deps build
+	bench/run.sh
