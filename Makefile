@@ -3,7 +3,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-e2e test-asan lint bench clean
+.PHONY: all deps build run test test-unit test-e2e test-asan lint check-includes bench clean
 
 all: build
 
@@ -18,7 +18,7 @@ build:
 run: deps build
 	$(BUILD)/cofferd --dev
 
-test: deps build test-unit test-e2e
+test: deps build check-includes test-unit test-e2e
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -31,6 +31,16 @@ test-asan: deps
 	@ninja -C $(ASAN_BUILD)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit
 	ASAN_OPTIONS=detect_leaks=1 tests/e2e/run.sh $(ASAN_BUILD) --subset
+
+# Include direction (DESIGN.md §2) and static analysis.
+check-includes:
+	@tools/check-includes.sh
+
+# autoVariables: the store's writer queue links stack-allocated jobs whose owners wait for
+# them, by design (store/sqlite.c).
+lint: check-includes
+	@cppcheck --quiet --error-exitcode=1 --enable=warning --inline-suppr -I src \
+		--suppress=missingIncludeSystem --suppress=autoVariables --std=c11 src
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
