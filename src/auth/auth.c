@@ -679,12 +679,13 @@ static cf_err secret_prepare(const char *secret, char *secret_out, size_t secret
     cf_buf_init(&gen, 64);
     if (secret) {
         size_t n = strlen(secret);
-        if (n == 0 || n > AUTH_SECRET_MAX)
-            return CF_EINVAL;
-        return cf_pwhash(secret, n, hash);
+        e = n == 0 || n > AUTH_SECRET_MAX ? CF_EINVAL : cf_pwhash(secret, n, hash);
+        goto wipe;
     }
-    if (!secret_out || secret_out_len < 48)
-        return CF_EINVAL;
+    if (!secret_out || secret_out_len < 48) {
+        e = CF_EINVAL;
+        goto wipe;
+    }
     e = cf_random(raw, sizeof(raw));
     if (e)
         goto wipe;

@@ -22,7 +22,7 @@ struct cf_store;
 struct cf_auth;
 
 struct cf_auth_opts {
-    int token_lifetime_s; /* default 3600 */
+    int token_lifetime_s; /* 0: default 3600; at most 86400 */
     /* The authority as configured, e.g. "https://login.localhost:8443". Tokens carry
      * iss = issuer + "/" + tid + "/v2.0" whatever Host a client used, and verification requires
      * exactly that. Copied. */

@@ -109,8 +109,15 @@ static cf_err build_claims(const struct cf_auth *a, const struct cf_rec_principa
 /* Echo the tenant segment only when it cannot carry anything surprising. */
 static void tenant_for_message(struct cf_str t, char out[AUTH_TENANT_MAX + 1])
 {
+    bool ok = t.len > 0 && t.len <= AUTH_TENANT_MAX;
+
+    for (size_t i = 0; ok && i < t.len; i++) {
+        char c = t.p[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '.' || c == '_';
+    }
     out[0] = '\0';
-    if (t.len <= AUTH_TENANT_MAX && cf_auth__tenant_syntax_ok(t)) {
+    if (ok) {
         memcpy(out, t.p, t.len);
         out[t.len] = '\0';
     }

@@ -415,6 +415,11 @@ static void test_tenant_message_echo(void **state)
                                 VAULT_SCOPE, &tok, &te),
                      CF_EBADPARAM);
     assert_null(strstr(te.description, "<script>"));
+    /* A reserved alias that is not served is named as such. */
+    assert_int_equal(issue_full(f, "consumers", "client_credentials", f->client_id, SECRET,
+                                VAULT_SCOPE, &tok, &te),
+                     CF_EBADPARAM);
+    assert_non_null(strstr(te.description, "Tenant 'consumers' not found"));
     cf_buf_release(&tok);
 }
 
@@ -953,6 +958,16 @@ static void test_sp_create_args(void **state)
     longname[sizeof(longname) - 1] = '\0';
     assert_int_equal(cf_auth_sp_create(f->auth, TENANT, longname, "s", cid, oid, NULL, 0),
                      CF_EINVAL);
+    {
+        char big[300];
+        memset(big, 'k', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        assert_int_equal(cf_auth_sp_create(f->auth, TENANT, "x", big, cid, oid, NULL, 0),
+                         CF_EINVAL);
+        /* At the token endpoint an oversized secret is just a wrong one. */
+        expect_error(f, TENANT, "client_credentials", f->client_id, big, VAULT_SCOPE,
+                     CF_EBADCLIENT, "invalid_client", 401, 7000215);
+    }
     assert_int_equal(cf_auth_sp_create(f->auth, TENANT, NULL, "s", cid, oid, NULL, 0), CF_OK);
     assert_true(cf_auth_sp_exists(f->auth, TENANT, cid));
 }
