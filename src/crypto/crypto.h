@@ -27,7 +27,8 @@ cf_err cf_sha256(const void *p, size_t n, unsigned char out[CF_SHA256_LEN]);
 cf_err cf_sha1(const void *p, size_t n, unsigned char out[20]);
 cf_err cf_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
                       unsigned char out[CF_SHA256_LEN]);
-/* HKDF-SHA256 (RFC 5869) deriving outlen bytes. */
+/* HKDF-SHA256 (RFC 5869) deriving outlen bytes (1..255*32, else CF_EINVAL); salt and info
+ * may be NULL/0. */
 cf_err cf_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen,
                       const void *info, size_t infolen, void *out, size_t outlen);
 
@@ -38,10 +39,13 @@ cf_err cf_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t s
 #define CF_AEAD_NONCE_LEN 12
 #define CF_AEAD_TAG_LEN 16
 #define CF_AEAD_OVERHEAD (CF_AEAD_NONCE_LEN + CF_AEAD_TAG_LEN)
-/* Appends the sealed form of pt to out. */
+/* Appends the sealed form of pt to out (fresh random nonce); on failure out is unchanged.
+ * CF_ETOOBIG when out's maximum cannot take ptlen + CF_AEAD_OVERHEAD. */
 cf_err cf_aead_seal(const unsigned char key[CF_AEAD_KEY_LEN], const void *aad, size_t aadlen,
                     const void *pt, size_t ptlen, struct cf_buf *out) CF_NODISCARD;
-/* Opens sealed ct; *pt is a new cf_secret. CF_ECORRUPT when the tag or AAD does not match. */
+/* Opens sealed ct; *pt is a new cf_secret. CF_ECORRUPT when the tag or AAD does not match, for
+ * a wrong key, and for ct shorter than CF_AEAD_OVERHEAD. *pt is NULL on any failure and no
+ * unauthenticated plaintext is ever returned. */
 cf_err cf_aead_open(const unsigned char key[CF_AEAD_KEY_LEN], const void *aad, size_t aadlen,
                     const void *ct, size_t ctlen, struct cf_secret **pt) CF_NODISCARD;
 
@@ -61,12 +65,15 @@ bool cf_pwhash_verify(const void *secret, size_t len, const char *stored);
 struct cf_pkey; /* opaque EVP_PKEY */
 /* New EC P-256 key pair. */
 cf_err cf_pkey_generate_ec_p256(struct cf_pkey **out) CF_NODISCARD;
-/* Private key as PKCS#8 DER (secret) and back. */
+/* Private key as PKCS#8 DER (secret) and back. from_der accepts any PKCS#8 key type, requires
+ * the whole input to be one key (no trailing bytes), and returns CF_EINVAL for anything that
+ * does not parse. to_der fails (CF_ECRYPTO) for a public-only key. */
 cf_err cf_pkey_to_der(const struct cf_pkey *k, struct cf_secret **der) CF_NODISCARD;
 cf_err cf_pkey_from_der(const void *der, size_t len, struct cf_pkey **out) CF_NODISCARD;
 void cf_pkey_free(struct cf_pkey *k);
 /* Writes the public JWK object {"kty":"EC","use":"sig","kid":..,"alg":"ES256","crv":"P-256",
- * "x":..,"y":..} with w (for JWKS). */
+ * "x":..,"y":..} with w (for JWKS); "kid" is omitted when kid is NULL. CF_EINVAL unless k is
+ * EC P-256. */
 cf_err cf_pkey_write_jwk(const struct cf_pkey *k, const char *kid, struct cf_jw *w);
 /* (Addition) Public EC P-256 key from a JWK's "x" and "y" (base64url of the 32-byte big-endian
  * coordinates), for verifying tokens of a trusted external issuer. CF_EINVAL for a wrong length,
@@ -75,8 +82,9 @@ cf_err cf_pkey_from_jwk_ec(struct cf_str x_b64url, struct cf_str y_b64url,
                            struct cf_pkey **out) CF_NODISCARD;
 
 /* ---- JWT (compact JWS) ---- */
-/* Appends header.payload.signature to out, header {"alg":"ES256","typ":"JWT","kid":kid}, payload
- * the given JSON text, signature raw r||s (64 bytes) base64url. */
+/* Appends header.payload.signature to out, header {"alg":"ES256","typ":"JWT","kid":kid} ("kid"
+ * omitted when NULL), payload the given JSON text (not validated), signature raw r||s (64 bytes)
+ * base64url. On failure out keeps its previous content. CF_EINVAL unless k is EC P-256. */
 cf_err cf_jwt_sign_es256(const struct cf_pkey *k, const char *kid, const char *payload_json,
                          size_t payload_len, struct cf_buf *out) CF_NODISCARD;
 
@@ -100,15 +108,26 @@ cf_err cf_jwt_decode(struct cf_str token, struct cf_jwt *out) CF_NODISCARD;
 /* Frees what cf_jwt_decode allocated; safe on a zeroed struct and to call twice. */
 void cf_jwt_release(struct cf_jwt *jwt);
 /* Verifies an ES256 signature: the algorithm is fixed by the caller, never taken from the
- * token; a header alg other than ES256 fails. CF_EUNAUTH when it does not verify. */
+ * token; a header alg other than ES256 fails. CF_EUNAUTH when it does not verify (also for a
+ * signature that is not exactly 64 bytes, a released jwt, or a pub that is not EC P-256).
+ * Checks the signature only: exp/nbf/iss/aud are the caller's. */
 cf_err cf_jwt_verify_es256(const struct cf_pkey *pub, const struct cf_jwt *jwt) CF_NODISCARD;
 
 /* ---- X.509 (dev CA and server certificate) ----
- * Keys are EC P-256. PEM text is appended to the buffers; key PEM is secret (wipe the buffer). */
+ * Keys are EC P-256, signatures ECDSA-SHA256, serials 128-bit random, notBefore backdated one
+ * hour for clock skew, days in 1..36500. PEM text is appended to the buffers (certificate
+ * "CERTIFICATE", key unencrypted PKCS#8 "PRIVATE KEY"); key PEM is secret (wipe the buffer). On
+ * failure both buffers keep their previous content. CF_EINVAL for bad arguments. */
+/* Self-signed CA: CN = common_name (1..64 chars), basicConstraints critical CA:TRUE, keyUsage
+ * critical keyCertSign+cRLSign, subject and authority key ids. */
 cf_err cf_x509_make_ca(const char *common_name, int days, struct cf_buf *cert_pem,
                        struct cf_buf *key_pem) CF_NODISCARD;
 /* Leaf for TLS servers signed by the CA: subject CN = first DNS name, SANs = dns[] and ip[]
- * (textual IPv4/IPv6), EKU serverAuth, validity days. */
+ * (textual IPv4/IPv6), EKU serverAuth, validity days. basicConstraints critical CA:FALSE,
+ * keyUsage critical digitalSignature, subject and authority key ids. DNS names must be LDH
+ * labels with an optional leading "*." (one wildcard label, as clients match it); at least one
+ * name or address is required; with no DNS name (or a first one over 64 chars) CN = first IP.
+ * CF_EINVAL for an invalid name or address, or CA cert/key that do not parse or do not match. */
 cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem,
                            const char *const *dns, size_t ndns, const char *const *ip, size_t nip,
                            int days, struct cf_buf *cert_pem, struct cf_buf *key_pem) CF_NODISCARD;
