@@ -46,8 +46,7 @@ cf_err cf_aead_seal(const unsigned char key[CF_AEAD_KEY_LEN], const void *aad, s
     if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1 ||
         (aadlen && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1) ||
         EVP_EncryptUpdate(ctx, ct, &n, pt ? pt : empty, (int)ptlen) != 1 ||
-        EVP_EncryptFinal_ex(ctx, ct + n, &fin) != 1 ||
-        (size_t)n + (size_t)fin != ptlen ||
+        EVP_EncryptFinal_ex(ctx, ct + n, &fin) != 1 || (size_t)n + (size_t)fin != ptlen ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CF_AEAD_TAG_LEN, ct + ptlen) != 1) {
         e = cf_crypto_fail("AES-256-GCM seal");
         goto free_ctx;

@@ -92,12 +92,12 @@ cf_err cf_jwt_sign_es256(const struct cf_pkey *k, const char *kid, const char *p
 #define CF_JWT_MAX_LEN (16 * 1024)
 
 struct cf_jwt {
-    struct cf_buf header;  /* decoded header JSON */
-    struct cf_buf payload; /* decoded payload JSON */
-    struct cf_buf sig;     /* decoded signature bytes */
+    struct cf_buf header;        /* decoded header JSON */
+    struct cf_buf payload;       /* decoded payload JSON */
+    struct cf_buf sig;           /* decoded signature bytes */
     struct cf_str signing_input; /* "header.payload" as received (points into the token) */
-    char alg[16];          /* "alg" from the header, "" if absent */
-    char kid[128];         /* "kid" from the header, "" if absent */
+    char alg[16];                /* "alg" from the header, "" if absent */
+    char kid[128];               /* "kid" from the header, "" if absent */
 };
 /* Splits and decodes a compact JWT without verifying it. CF_EUNAUTH for anything malformed
  * (wrong number of parts, an empty part, bad or padded base64url, header not a JSON object, a
@@ -128,8 +128,8 @@ cf_err cf_x509_make_ca(const char *common_name, int days, struct cf_buf *cert_pe
  * labels with an optional leading "*." (one wildcard label, as clients match it); at least one
  * name or address is required; with no DNS name (or a first one over 64 chars) CN = first IP.
  * CF_EINVAL for an invalid name or address, or CA cert/key that do not parse or do not match. */
-cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem,
-                           const char *const *dns, size_t ndns, const char *const *ip, size_t nip,
-                           int days, struct cf_buf *cert_pem, struct cf_buf *key_pem) CF_NODISCARD;
+cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem, const char *const *dns,
+                           size_t ndns, const char *const *ip, size_t nip, int days,
+                           struct cf_buf *cert_pem, struct cf_buf *key_pem) CF_NODISCARD;
 
 #endif

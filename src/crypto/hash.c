@@ -38,8 +38,8 @@ cf_err cf_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen
 {
     size_t outlen = 0;
 
-    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key ? key : empty, klen,
-                   msg ? msg : empty, mlen, out, CF_SHA256_LEN, &outlen) ||
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key ? key : empty, klen, msg ? msg : empty,
+                   mlen, out, CF_SHA256_LEN, &outlen) ||
         outlen != CF_SHA256_LEN)
         return cf_crypto_fail("HMAC-SHA256");
     return CF_OK;
@@ -69,11 +69,11 @@ cf_err cf_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t s
     *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
                                              (void *)(uintptr_t)(ikm ? ikm : empty), ikmlen);
     if (saltlen)
-        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                                 (void *)(uintptr_t)salt, saltlen);
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)(uintptr_t)salt,
+                                                 saltlen);
     if (infolen)
-        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-                                                 (void *)(uintptr_t)info, infolen);
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info,
+                                                 infolen);
     *p = OSSL_PARAM_construct_end();
     if (EVP_KDF_derive(ctx, out, outlen, params) != 1)
         e = cf_crypto_fail("HKDF derive");

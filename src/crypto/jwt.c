@@ -33,8 +33,7 @@ static void buf_truncate(struct cf_buf *out, size_t start)
         out->data[start] = '\0';
 }
 
-static cf_err sign_raw(EVP_PKEY *pk, const char *in, size_t inlen,
-                       unsigned char raw[ES256_SIG_LEN])
+static cf_err sign_raw(EVP_PKEY *pk, const char *in, size_t inlen, unsigned char raw[ES256_SIG_LEN])
 {
     unsigned char der[ES256_DER_MAX];
     const unsigned char *p = der;

@@ -48,8 +48,8 @@ static cf_err cert_base(X509 *x, EVP_PKEY *pub, const char *cn, const X509_NAME 
         !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
         !X509_gmtime_adj(X509_getm_notBefore(x), -CERT_BACKDATE) ||
         !X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) ||
-        X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-                                   (const unsigned char *)cn, -1, -1, 0) != 1 ||
+        X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8, (const unsigned char *)cn,
+                                   -1, -1, 0) != 1 ||
         X509_set_subject_name(x, name) != 1 ||
         X509_set_issuer_name(x, issuer ? issuer : name) != 1 || X509_set_pubkey(x, pub) != 1)
         e = cf_crypto_fail("certificate fields");
@@ -259,9 +259,9 @@ free_bio:
     return e;
 }
 
-cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem,
-                           const char *const *dns, size_t ndns, const char *const *ip, size_t nip,
-                           int days, struct cf_buf *cert_pem, struct cf_buf *key_pem)
+cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem, const char *const *dns,
+                           size_t ndns, const char *const *ip, size_t nip, int days,
+                           struct cf_buf *cert_pem, struct cf_buf *key_pem)
 {
     X509 *ca = NULL, *x = NULL;
     EVP_PKEY *ca_key = NULL, *key = NULL;

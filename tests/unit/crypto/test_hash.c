@@ -23,8 +23,8 @@ static void test_sha256_kat(void **state)
     expect_hex(d, sizeof(d), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert_int_equal(cf_sha256(NULL, 0, d), CF_OK);
     expect_hex(d, sizeof(d), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    assert_int_equal(
-        cf_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d), CF_OK);
+    assert_int_equal(cf_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d),
+                     CF_OK);
     expect_hex(d, sizeof(d), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
@@ -39,8 +39,7 @@ static void test_sha1_kat(void **state)
 static void test_hmac_rfc4231(void **state)
 {
     unsigned char key[131], d[CF_SHA256_LEN];
-    static const char big_msg[] =
-        "Test Using Larger Than Block-Size Key - Hash Key First";
+    static const char big_msg[] = "Test Using Larger Than Block-Size Key - Hash Key First";
 
     (void)state;
     /* Case 1 */
@@ -67,15 +66,17 @@ static void test_hkdf_rfc5869(void **state)
     for (unsigned i = 0; i < sizeof(info); i++)
         info[i] = (unsigned char)(0xf0 + i);
     /* Case 1 */
-    assert_int_equal(cf_hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), info, sizeof(info), okm,
-                                    sizeof(okm)),
-                     CF_OK);
-    expect_hex(okm, sizeof(okm),
-               "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    assert_int_equal(
+        cf_hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), info, sizeof(info), okm, sizeof(okm)),
+        CF_OK);
+    expect_hex(
+        okm, sizeof(okm),
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
     /* Case 3: empty salt and info */
     assert_int_equal(cf_hkdf_sha256(ikm, sizeof(ikm), NULL, 0, NULL, 0, okm, sizeof(okm)), CF_OK);
-    expect_hex(okm, sizeof(okm),
-               "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
+    expect_hex(
+        okm, sizeof(okm),
+        "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
 }
 
 static void test_hkdf_bounds(void **state)
@@ -93,10 +94,8 @@ static void test_hkdf_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha256_kat),
-        cmocka_unit_test(test_sha1_kat),
-        cmocka_unit_test(test_hmac_rfc4231),
-        cmocka_unit_test(test_hkdf_rfc5869),
+        cmocka_unit_test(test_sha256_kat),   cmocka_unit_test(test_sha1_kat),
+        cmocka_unit_test(test_hmac_rfc4231), cmocka_unit_test(test_hkdf_rfc5869),
         cmocka_unit_test(test_hkdf_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -216,17 +216,26 @@ static void test_truncated(void **state)
 static void test_garbage(void **state)
 {
     static const char *const bad[] = {
-        "", ".", "..", "...", "a", "a.b", "a.b.", ".b.c", "a..c", "a.b.c.d",
-        "eyJhbGciOiJFUzI1NiJ9.e30.",              /* empty signature */
-        "eyJhbGciOiJFUzI1NiJ9..AAAA",              /* empty payload */
-        "eyJhbGciOiJFUzI1NiJ9=.e30.AAAA",          /* padding */
-        "eyJhbGciOiJFUzI1NiJ9.e30.AA+/",           /* standard alphabet */
-        "eyJhbGciOiJFUzI1NiJ9.e30.A",              /* impossible length */
-        "eyJhbGciOiJFUzI1NiJ9 .e30.AAAA",          /* space */
-        "bm90IGpzb24.e30.AAAA",                    /* header "not json" */
-        "WyJFUzI1NiJd.e30.AAAA",                   /* header ["ES256"] */
-        "ImFsZyI.e30.AAAA",                        /* header "alg" (a JSON string) */
-        "eyJhbGciOjF9.e30.AAAA",                   /* {"alg":1} */
+        "",
+        ".",
+        "..",
+        "...",
+        "a",
+        "a.b",
+        "a.b.",
+        ".b.c",
+        "a..c",
+        "a.b.c.d",
+        "eyJhbGciOiJFUzI1NiJ9.e30.",                    /* empty signature */
+        "eyJhbGciOiJFUzI1NiJ9..AAAA",                   /* empty payload */
+        "eyJhbGciOiJFUzI1NiJ9=.e30.AAAA",               /* padding */
+        "eyJhbGciOiJFUzI1NiJ9.e30.AA+/",                /* standard alphabet */
+        "eyJhbGciOiJFUzI1NiJ9.e30.A",                   /* impossible length */
+        "eyJhbGciOiJFUzI1NiJ9 .e30.AAAA",               /* space */
+        "bm90IGpzb24.e30.AAAA",                         /* header "not json" */
+        "WyJFUzI1NiJd.e30.AAAA",                        /* header ["ES256"] */
+        "ImFsZyI.e30.AAAA",                             /* header "alg" (a JSON string) */
+        "eyJhbGciOjF9.e30.AAAA",                        /* {"alg":1} */
         "eyJhbGciOiJFUzI1NiIsImtpZCI6bnVsbH0.e30.AAAA", /* {"alg":"ES256","kid":null} */
         /* {"alg":"ES256","crit":["exp"]} */
         "eyJhbGciOiJFUzI1NiIsImNyaXQiOlsiZXhwIl19.e30.AAAA",
@@ -428,7 +437,8 @@ static void test_jwk(void **state)
     assert_int_equal(cf_pkey_from_jwk_ec((struct cf_str){x, xl - 1}, (struct cf_str){y, yl}, &pub),
                      CF_EINVAL);
     assert_int_equal(cf_pkey_from_jwk_ec(CF_STR("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-                                         CF_STR("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), &pub),
+                                         CF_STR("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                                         &pub),
                      CF_EINVAL); /* (0,0) is not on P-256 */
     assert_null(pub);
     /* A public-only key cannot be exported as PKCS#8 private key nor sign. */

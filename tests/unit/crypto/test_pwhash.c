@@ -65,8 +65,9 @@ static void test_known_answer(void **state)
  * ones the point is that they are refused before any work). */
 static void test_iteration_bounds(void **state)
 {
-    static const char *const bad_iters[] = {"999", "0", "-1000", "+1000", "01000", "1e3",
-                                            "10000001", "99999999999", "", " 1000", "1000 "};
+    static const char *const bad_iters[] = {"999",   "0",     "-1000",    "+1000",
+                                            "01000", "1e3",   "10000001", "99999999999",
+                                            "",      " 1000", "1000 "};
     char form[CF_PWHASH_MAX];
     const char *tail = strchr(kat + strlen("pbkdf2-sha256$"), '$');
 
@@ -129,12 +130,9 @@ static void test_overlong_form(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_known_answer),
-        cmocka_unit_test(test_iteration_bounds),
-        cmocka_unit_test(test_garbage_forms),
-        cmocka_unit_test(test_overlong_form),
+        cmocka_unit_test(test_format),        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_known_answer),  cmocka_unit_test(test_iteration_bounds),
+        cmocka_unit_test(test_garbage_forms), cmocka_unit_test(test_overlong_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,8 +77,8 @@ static void test_uuid4(void **state)
                 assert_true(all_lower_hex(u + i, 1));
             }
         }
-        assert_int_equal(u[14], '4');                 /* version 4 */
-        assert_non_null(strchr("89ab", u[19]));       /* RFC 4122 variant */
+        assert_int_equal(u[14], '4');           /* version 4 */
+        assert_non_null(strchr("89ab", u[19])); /* RFC 4122 variant */
     }
     assert_int_equal(cf_uuid4(v), CF_OK);
     assert_string_not_equal(u, v);

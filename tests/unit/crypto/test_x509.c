@@ -230,8 +230,7 @@ static void test_leaf_fields(void **state)
         X509_NAME_get_text_by_NID(X509_get_subject_name(f->leaf), NID_commonName, cn, sizeof(cn)),
         (int)strlen(sans_dns[0]));
     assert_string_equal(cn, sans_dns[0]);
-    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->leaf), X509_get_subject_name(f->ca)),
-                     0);
+    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->leaf), X509_get_subject_name(f->ca)), 0);
     assert_int_equal(X509_check_ca(f->leaf), 0);
     bc = X509_get_ext_d2i(f->leaf, NID_basic_constraints, &crit, NULL);
     assert_non_null(bc);
@@ -246,9 +245,9 @@ static void test_leaf_fields(void **state)
     assert_int_equal(X509_check_purpose(f->leaf, X509_PURPOSE_SSL_SERVER, 0), 1);
     /* authority key id = CA's subject key id */
     assert_non_null(X509_get0_authority_key_id(f->leaf));
-    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(f->leaf),
-                                           X509_get0_subject_key_id(f->ca)),
-                     0);
+    assert_int_equal(
+        ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(f->leaf), X509_get0_subject_key_id(f->ca)),
+        0);
     /* SANs: every DNS name then every IP, exactly */
     gens = X509_get_ext_d2i(f->leaf, NID_subject_alt_name, NULL, NULL);
     assert_non_null(gens);
@@ -288,14 +287,13 @@ static void test_serials_differ(void **state)
 
     cf_buf_init(&c2, 64 * 1024);
     cf_buf_init(&k2, 64 * 1024);
-    assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0,
-                                         30, &c2, &k2),
-                     CF_OK);
+    assert_int_equal(
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30, &c2, &k2),
+        CF_OK);
     x2 = cert_from_buf(&c2);
     assert_non_null(x2);
-    assert_int_not_equal(ASN1_INTEGER_cmp(X509_get_serialNumber(x2),
-                                          X509_get_serialNumber(f->leaf)),
-                         0);
+    assert_int_not_equal(
+        ASN1_INTEGER_cmp(X509_get_serialNumber(x2), X509_get_serialNumber(f->leaf)), 0);
     /* Different key too. */
     assert_int_not_equal(EVP_PKEY_eq(X509_get0_pubkey(x2), X509_get0_pubkey(f->leaf)), 1);
     assert_int_equal(verify(f->ca, x2, "x.vault.localhost", NULL), X509_V_OK);
@@ -314,9 +312,9 @@ static void test_ip_only_leaf(void **state)
 
     cf_buf_init(&c2, 64 * 1024);
     cf_buf_init(&k2, 64 * 1024);
-    assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, sans_ip + 1, 1,
-                                         30, &c2, &k2),
-                     CF_OK);
+    assert_int_equal(
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, sans_ip + 1, 1, 30, &c2, &k2),
+        CF_OK);
     x2 = cert_from_buf(&c2);
     assert_non_null(x2);
     X509_NAME_get_text_by_NID(X509_get_subject_name(x2), NID_commonName, cn, sizeof(cn));
@@ -331,45 +329,43 @@ static void test_bad_input(void **state)
 {
     struct fixture *f = *state;
     struct cf_buf c, k, oc, ok;
-    static const char *const bad_dns[] = {"", "a,DNS:evil.com", "a b", "a..b", ".a", "a.",
-                                          "*", "*.", "a.*.b", "**.a", "x\ny", "é.com"};
-    static const char *const bad_ip[] = {"1.2.3", "1.2.3.4.5", "256.1.1.1", "::g", "localhost",
-                                         ""};
+    static const char *const bad_dns[] = {"",   "a,DNS:evil.com", "a b",  "a..b", ".a",   "a.", "*",
+                                          "*.", "a.*.b",          "**.a", "x\ny", "é.com"};
+    static const char *const bad_ip[] = {"1.2.3", "1.2.3.4.5", "256.1.1.1", "::g", "localhost", ""};
     const char *one;
 
     cf_buf_init(&c, 64 * 1024);
     cf_buf_init(&k, 64 * 1024);
     for (size_t i = 0; i < CF_ARRAY_LEN(bad_dns); i++) {
         one = bad_dns[i];
-        assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, &one, 1, NULL, 0,
-                                             30, &c, &k),
-                         CF_EINVAL);
+        assert_int_equal(
+            cf_x509_make_server(f->ca_cert.data, f->ca_key.data, &one, 1, NULL, 0, 30, &c, &k),
+            CF_EINVAL);
     }
     for (size_t i = 0; i < CF_ARRAY_LEN(bad_ip); i++) {
         one = bad_ip[i];
-        assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, &one,
-                                             1, 30, &c, &k),
-                         CF_EINVAL);
+        assert_int_equal(
+            cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, &one, 1, 30, &c, &k),
+            CF_EINVAL);
     }
     /* No names at all, bad validity, missing or mismatched CA material. */
-    assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, NULL, 0, 30,
-                                         &c, &k),
-                     CF_EINVAL);
-    assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0,
-                                         0, &c, &k),
-                     CF_EINVAL);
-    assert_int_equal(cf_x509_make_server("garbage", f->ca_key.data, sans_dns, 1, NULL, 0, 30, &c,
-                                         &k),
-                     CF_EINVAL);
-    assert_int_equal(cf_x509_make_server(f->ca_cert.data, "garbage", sans_dns, 1, NULL, 0, 30, &c,
-                                         &k),
-                     CF_EINVAL);
+    assert_int_equal(
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, NULL, 0, 30, &c, &k),
+        CF_EINVAL);
+    assert_int_equal(
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 0, &c, &k),
+        CF_EINVAL);
+    assert_int_equal(
+        cf_x509_make_server("garbage", f->ca_key.data, sans_dns, 1, NULL, 0, 30, &c, &k),
+        CF_EINVAL);
+    assert_int_equal(
+        cf_x509_make_server(f->ca_cert.data, "garbage", sans_dns, 1, NULL, 0, 30, &c, &k),
+        CF_EINVAL);
     cf_buf_init(&oc, 64 * 1024);
     cf_buf_init(&ok, 64 * 1024);
     assert_int_equal(cf_x509_make_ca("Other", 30, &oc, &ok), CF_OK);
-    assert_int_equal(cf_x509_make_server(f->ca_cert.data, ok.data, sans_dns, 1, NULL, 0, 30, &c,
-                                         &k),
-                     CF_EINVAL);
+    assert_int_equal(
+        cf_x509_make_server(f->ca_cert.data, ok.data, sans_dns, 1, NULL, 0, 30, &c, &k), CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("", 30, &oc, &ok), CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("CA", 0, &oc, &ok), CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("CA", -5, &oc, &ok), CF_EINVAL);
@@ -391,9 +387,9 @@ static void test_output_limit(void **state)
     cf_buf_init(&c, 64 * 1024);
     cf_buf_init(&k, 50);
     assert_int_equal(cf_buf_puts(&c, "keep\n"), CF_OK);
-    assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0,
-                                         30, &c, &k),
-                     CF_ETOOBIG);
+    assert_int_equal(
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30, &c, &k),
+        CF_ETOOBIG);
     assert_int_equal(c.len, 5);
     assert_string_equal(c.data, "keep\n");
     assert_int_equal(k.len, 0);
@@ -404,14 +400,10 @@ static void test_output_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verify_hosts),
-        cmocka_unit_test(test_verify_rejects),
-        cmocka_unit_test(test_ca_fields),
-        cmocka_unit_test(test_leaf_fields),
-        cmocka_unit_test(test_serials_differ),
-        cmocka_unit_test(test_ip_only_leaf),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_output_limit),
+        cmocka_unit_test(test_verify_hosts),   cmocka_unit_test(test_verify_rejects),
+        cmocka_unit_test(test_ca_fields),      cmocka_unit_test(test_leaf_fields),
+        cmocka_unit_test(test_serials_differ), cmocka_unit_test(test_ip_only_leaf),
+        cmocka_unit_test(test_bad_input),      cmocka_unit_test(test_output_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
