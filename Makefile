@@ -3,7 +3,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-e2e test-asan lint check-includes bench clean
+.PHONY: all deps build run test test-unit test-e2e test-asan test-tsan fuzz lint check-includes bench clean
 
 all: build
 
@@ -42,8 +42,18 @@ lint: check-includes
 	@cppcheck --quiet --error-exitcode=1 --enable=warning --inline-suppr -I src \
 		--suppress=missingIncludeSystem --suppress=autoVariables --std=c11 src
 
+# ThreadSanitizer: unit and concurrency tests only.
+test-tsan: deps
+	@cmake -S . -B build-tsan -G Ninja -DCF_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@ninja -C build-tsan
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L unit
+
+# libFuzzer targets, FUZZ_SECONDS each (CI: 30).
+fuzz: deps
+	tools/fuzz.sh
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-fuzz
 
 # Benchmarks against baselines measured in the same run (results in bench/results/).
 bench: deps build
