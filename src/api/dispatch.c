@@ -355,6 +355,7 @@ static bool authenticate(struct api_req *r)
     struct cf_str auds[2];
     enum cf_auth_fail why = CF_AUTH_OK;
     struct cf_str token;
+    cf_err e;
 
     if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || authz[7] == '\0') {
         if (r->plane == API_PLANE_DATA) {
@@ -379,8 +380,13 @@ static bool authenticate(struct api_req *r)
     }
     auds[0] = cf_str_from(aud[0]);
     auds[1] = cf_str_from(aud[1]);
-    if (cf_auth_verify(c->auth, token, auds, 2, &r->who, &why) == CF_OK)
+    e = cf_auth_verify(c->auth, token, auds, 2, &r->who, &why);
+    if (e == CF_OK)
         return true;
+    if (e != CF_EUNAUTH) { /* the store could not be read: not the caller's fault */
+        api_error_err(r, e);
+        return false;
+    }
     if (r->plane == API_PLANE_DATA) {
         challenge_header(r);
         if (why == CF_AUTH_BAD_AUDIENCE)
