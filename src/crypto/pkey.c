@@ -150,8 +150,7 @@ static cf_err coord(const EVP_PKEY *pk, const char *name, unsigned char out[P256
 cf_err cf_pkey_write_jwk(const struct cf_pkey *k, const char *kid, struct cf_jw *w)
 {
     unsigned char x[P256_COORD_LEN], y[P256_COORD_LEN];
-    char tmp[64];
-    struct cf_buf b;
+    struct cf_buf bx, by;
     cf_err e;
 
     if (!k || !cf_crypto_pkey_is_p256(k->pk))
@@ -159,6 +158,12 @@ cf_err cf_pkey_write_jwk(const struct cf_pkey *k, const char *kid, struct cf_jw 
     if ((e = coord(k->pk, OSSL_PKEY_PARAM_EC_PUB_X, x)) != CF_OK ||
         (e = coord(k->pk, OSSL_PKEY_PARAM_EC_PUB_Y, y)) != CF_OK)
         return e;
+    /* 32 bytes -> 43 base64url characters each. */
+    cf_buf_init(&bx, 64);
+    cf_buf_init(&by, 64);
+    if ((e = cf_b64url_encode(&bx, x, sizeof(x))) != CF_OK ||
+        (e = cf_b64url_encode(&by, y, sizeof(y))) != CF_OK)
+        goto release;
     cf_jw_obj_begin(w);
     cf_jw_kstr(w, "kty", "EC");
     cf_jw_kstr(w, "use", "sig");
@@ -166,26 +171,43 @@ cf_err cf_pkey_write_jwk(const struct cf_pkey *k, const char *kid, struct cf_jw 
         cf_jw_kstr(w, "kid", kid);
     cf_jw_kstr(w, "alg", "ES256");
     cf_jw_kstr(w, "crv", "P-256");
-    /* 32 bytes -> 43 base64url characters: a stack buffer of known size, no allocation. */
-    b = (struct cf_buf){tmp, 0, sizeof(tmp), sizeof(tmp) - 1};
-    if ((e = cf_b64url_encode(&b, x, sizeof(x))) != CF_OK)
-        return e;
     cf_jw_key(w, "x");
-    cf_jw_strn(w, b.data, b.len);
-    b.len = 0;
-    if ((e = cf_b64url_encode(&b, y, sizeof(y))) != CF_OK)
-        return e;
+    cf_jw_strn(w, bx.data, bx.len);
     cf_jw_key(w, "y");
-    cf_jw_strn(w, b.data, b.len);
+    cf_jw_strn(w, by.data, by.len);
     cf_jw_obj_end(w);
-    return cf_jw_err(w);
+    e = cf_jw_err(w);
+release:
+    cf_buf_release(&bx);
+    cf_buf_release(&by);
+    return e;
+}
+
+/* Exactly one unpadded base64url P-256 coordinate (43 characters -> 32 bytes) into out. */
+static bool jwk_coord(struct cf_str s, unsigned char out[P256_COORD_LEN])
+{
+    struct cf_buf b;
+    bool ok;
+
+    if (s.len != 43)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    cf_buf_init(&b, 64);
+    ok = cf_b64_decode(&b, s) == CF_OK && b.len == P256_COORD_LEN;
+    if (ok)
+        memcpy(out, b.data, P256_COORD_LEN);
+    cf_buf_release(&b);
+    return ok;
 }
 
 cf_err cf_pkey_from_jwk_ec(struct cf_str x_b64url, struct cf_str y_b64url, struct cf_pkey **out)
 {
     unsigned char pub[1 + 2 * P256_COORD_LEN];
-    char tmp[64];
-    struct cf_buf b;
     EVP_PKEY_CTX *pctx;
     OSSL_PARAM params[3];
     EVP_PKEY *pk = NULL;
@@ -193,13 +215,8 @@ cf_err cf_pkey_from_jwk_ec(struct cf_str x_b64url, struct cf_str y_b64url, struc
 
     *out = NULL;
     pub[0] = 0x04; /* uncompressed point: 04 || x || y */
-    for (int i = 0; i < 2; i++) {
-        struct cf_str s = i ? y_b64url : x_b64url;
-        b = (struct cf_buf){tmp, 0, sizeof(tmp), sizeof(tmp) - 1};
-        if (s.len != 43 || cf_b64_decode(&b, s) != CF_OK || b.len != P256_COORD_LEN)
-            return CF_EINVAL;
-        memcpy(pub + 1 + (size_t)i * P256_COORD_LEN, b.data, P256_COORD_LEN);
-    }
+    if (!jwk_coord(x_b64url, pub + 1) || !jwk_coord(y_b64url, pub + 1 + P256_COORD_LEN))
+        return CF_EINVAL;
     pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     if (!pctx)
         return cf_crypto_fail("EC key context");

@@ -441,6 +441,16 @@ static void test_jwk(void **state)
                                          &pub),
                      CF_EINVAL); /* (0,0) is not on P-256 */
     assert_null(pub);
+    /* Standard-alphabet or padded coordinates are not base64url. */
+    memcpy(ybad, y, 43);
+    ybad[5] = '+';
+    assert_int_equal(cf_pkey_from_jwk_ec((struct cf_str){x, xl}, cf_str_from(ybad), &pub),
+                     CF_EINVAL);
+    memcpy(ybad, y, 42);
+    ybad[42] = '=';
+    assert_int_equal(cf_pkey_from_jwk_ec((struct cf_str){x, xl}, cf_str_from(ybad), &pub),
+                     CF_EINVAL);
+    assert_null(pub);
     /* A public-only key cannot be exported as PKCS#8 private key nor sign. */
     cf_json_free(root);
     cf_buf_release(&out);

@@ -62,8 +62,10 @@ static int setup(void **state)
     if (!f)
         return -1;
     snprintf(f->dir, sizeof(f->dir), "/tmp/cf-x509-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!mkdtemp(f->dir)) {
+        free(f);
         return -1;
+    }
     snprintf(f->ca_path, sizeof(f->ca_path), "%s/ca.pem", f->dir);
     snprintf(f->leaf_path, sizeof(f->leaf_path), "%s/server.pem", f->dir);
     snprintf(f->key_path, sizeof(f->key_path), "%s/server.key", f->dir);
