@@ -6,7 +6,20 @@
  * Threads: the handler runs on the worker thread that owns the connection. It may answer at once
  * or later from any thread (after blocking work elsewhere) with cf_http_respond; the request and
  * everything it points to stay valid until then. A request whose client went away is still
- * answered (the answer is dropped) so the handler never sees a dangling request. */
+ * answered (the answer is dropped) so the handler never sees a dangling request.
+ *
+ * Errors http/ answers by itself (unparsable request 400, head over max_header_bytes 431 - or
+ * 400 when the request line alone is too long -, body over max_body_bytes 413, method outside
+ * GET HEAD POST PUT PATCH DELETE OPTIONS 501, Expect other than 100-continue 417, no TLS state
+ * 503) carry an Azure-shaped JSON body {"error":{"code":..,"message":..}} with Content-Type
+ * application/json; charset=utf-8 and Connection: close. libevent 2.1 has no hook for them, so
+ * http/ overrides libevent's evhttp_send_error at link time (see server.c).
+ *
+ * Process-wide effects of the first cf_http_server_new: evthread_use_pthreads() and libevent's
+ * log callback (routed to cf_log). Connections beyond max_connections are closed as soon as they
+ * are accepted. A client gets header_timeout_s for the TLS handshake plus the first request, and
+ * for each later request from its first byte to its last (head and body); an idle keep-alive
+ * connection is closed after idle_timeout_s, and so is one that stops reading a response. */
 #ifndef CF_HTTP_H
 #define CF_HTTP_H
 
@@ -43,16 +56,18 @@ struct cf_http_hdr {
 typedef void (*cf_http_handler)(struct cf_http_req *req, void *ctx);
 
 struct cf_http_opts {
-    const char *const *addrs; /* listen addresses, e.g. {"127.0.0.1", "::1"} */
+    const char *const *addrs; /* numeric listen addresses, e.g. {"127.0.0.1", "::1"} ("[::1]"
+                                 is accepted too); IPv6 sockets are IPv6-only */
     size_t naddrs;
-    int port;
+    int port;                 /* 0 = a port the kernel picks (see cf_http_server_port) */
     const char *cert_file; /* PEM chain */
     const char *key_file;  /* PEM private key */
     int threads;           /* worker threads (event loops); 0 = number of cores */
     size_t max_header_bytes;  /* default CF_MAX_HEADER_BYTES */
     size_t max_body_bytes;    /* default CF_MAX_BODY_BYTES */
     int max_connections;      /* default 10000 */
-    int header_timeout_s;     /* time allowed to send the request head (default 10) */
+    int header_timeout_s;     /* time allowed to send a request, head and body (default 10);
+                                 for the first one it includes the TLS handshake */
     int idle_timeout_s;       /* keep-alive idle (default 120) */
 };
 
@@ -62,10 +77,17 @@ struct cf_http_server;
  * certificate. NULL and *err on failure (a log line says why). */
 struct cf_http_server *cf_http_server_new(const struct cf_http_opts *opts, cf_http_handler h,
                                           void *ctx, cf_err *err);
-/* Runs the worker loops; returns after cf_http_server_stop, once in-flight responses are sent. */
+/* The port the listeners are bound to (the kernel's choice when opts->port was 0). */
+int cf_http_server_port(const struct cf_http_server *srv);
+/* Runs the worker loops, each in its own thread, and waits for them; call once. Returns after
+ * cf_http_server_stop, once every request given to the handler is answered and its response
+ * written (or given up after 2 s). While stopping, responses carry Connection: close. */
 cf_err cf_http_server_run(struct cf_http_server *srv);
-/* Async-signal-safe and thread-safe. */
+/* Async-signal-safe and thread-safe (one write(2) to a pipe every worker watches); may be
+ * called before run, which then returns at once. */
 void cf_http_server_stop(struct cf_http_server *srv);
+/* Closes everything; only after run returned (or was never called) and with no request held
+ * by a handler. Accepts NULL. */
 void cf_http_server_free(struct cf_http_server *srv);
 
 /* Case-insensitive header lookup; NULL if absent. Valid until the request is answered. */
