@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Python suite: python/test_secrets.py (unittest) through Debian's python3-azure on
+# /usr/bin/python3, against a fresh cofferd. One result per test method.
+set -uo pipefail
+. "$E2E_DIR/lib.sh"
+trap e2e_cleanup EXIT
+
+e2e_start main || exit 1
+out="$E2E_WORK/$SUITE-unittest.out"
+(cd "$E2E_DIR/python" && timeout 300 /usr/bin/python3 -B test_secrets.py -v) >"$out" 2>&1
+rc=$?
+n=0
+# unittest -v lines: "test_x (test_secrets.SecretsTest.test_x) ... ok|FAIL|ERROR|skipped ..."
+while IFS= read -r line; do
+    t=${line%% *}
+    case $line in
+        *" ... ok") pass "$t"; n=$((n + 1)) ;;
+        *" ... FAIL"|*" ... ERROR") fail "$t"; n=$((n + 1)) ;;
+        *" ... skipped"*) fail "$t (skipped)"; n=$((n + 1)) ;;
+    esac
+done < <(grep -E '^test[A-Za-z0-9_]* \(.*\) \.\.\. ' "$out")
+if [ "$rc" -ne 0 ] || [ "$n" -eq 0 ]; then
+    sed -n '/^=\{20,\}/,$p' "$out" | head -n 150 | sed 's/^/  | /'
+    [ "$n" -gt 0 ] || { tail -n 40 "$out" | sed 's/^/  | /'; fail "unittest produced no results (exit $rc)"; }
+fi
+e2e_stop
+exit 0
