@@ -1,0 +1,581 @@
+/* secrets.c - secrets with versions and soft delete (azure-kv-secrets.md §2-§11, the state x
+ * operation table of §14): set, get, update, list, list versions, delete, get deleted, list
+ * deleted, recover, purge. Backup and restore are in backup.c.
+ *
+ * Sealing happens outside store transactions: set seals the value under the vault's data key
+ * before queuing the write; get copies the sealed blob out of the read and opens it after.
+ * Plaintext exists only in the caller's view and in the returned cf_secret. */
+#include "base/cf.h"
+#include "base/codec.h"
+#include "base/log.h"
+
+#include "vault/vault_int.h"
+
+#define SECONDS_PER_DAY 86400
+/* Values are limited in characters (api/ checks); in bytes UTF-8 allows up to 4 per char. */
+#define MAX_VALUE_BYTES (4 * CF_MAX_SECRET_VALUE_CHARS)
+
+struct op_ctx {
+    struct cf_vault_svc *svc;
+    const struct cf_vault_ref *v;
+    char name_lc[CF_MAX_NAME_LEN + 1];
+    struct cf_str name;
+    char version[CF_VERSION_HEX_LEN + 1]; /* "" = latest */
+    const struct cf_secret_input *in;
+    int64_t now;
+    bool with_value;
+    struct cf_rec_secret_obj obj;
+    struct cf_rec_secret_ver ver; /* set: ver.value holds the new version's sealed value */
+};
+
+static cf_err ctx_init(struct op_ctx *c, struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                       struct cf_str name)
+{
+    memset(c, 0, sizeof(*c));
+    if (!svc || !v)
+        return CF_EINVAL;
+    c->svc = svc;
+    c->v = v;
+    c->name = name;
+    c->now = cf_vault_now(svc);
+    return cf_secret_name_lc(name, c->name_lc);
+}
+
+/* Versions are 32 lowercase hex; identifiers compare case-insensitively. Anything else cannot
+ * exist, which the caller reports as CF_ENOTFOUND. */
+static bool set_version(struct op_ctx *c, struct cf_str version)
+{
+    if (version.len == 0)
+        return true;
+    if (version.len != CF_VERSION_HEX_LEN)
+        return false;
+    cf_str_lower(version, c->version);
+    for (size_t i = 0; i < CF_VERSION_HEX_LEN; i++) {
+        char ch = c->version[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static void ctx_release(struct op_ctx *c)
+{
+    cf_rec_secret_ver_release(&c->ver);
+}
+
+/* Looks up the object; live_only / deleted_only select the state the operation accepts. */
+static cf_err find_obj(struct cf_store_txn *t, struct op_ctx *c, bool want_deleted)
+{
+    cf_err e = cf_store_secret_obj_get(t, c->v->id, c->name_lc, &c->obj);
+    if (e)
+        return e;
+    if ((c->obj.deleted_date != 0) != want_deleted)
+        return CF_ENOTFOUND;
+    return CF_OK;
+}
+
+/* The addressed version of the found object: c->version, or the latest. */
+static cf_err find_ver(struct cf_store_txn *t, struct op_ctx *c)
+{
+    cf_rec_secret_ver_release(&c->ver);
+    return cf_store_secret_ver_get(t, c->obj.id, c->obj.latest_seq,
+                                   c->version[0] ? c->version : NULL, c->with_value, &c->ver);
+}
+
+static char *dup_opt(const char *s, cf_err *e)
+{
+    char *d;
+    if (!s)
+        return NULL;
+    d = strdup(s);
+    if (!d)
+        *e = CF_ENOMEM;
+    return d;
+}
+
+static cf_err check_input(const struct cf_secret_input *in)
+{
+    if (!in)
+        return CF_OK;
+    if (in->has_content_type && in->content_type &&
+        strlen(in->content_type) > CF_MAX_CONTENT_TYPE)
+        return CF_EBADPARAM;
+    return CF_OK;
+}
+
+/* ---------------- set ---------------- */
+
+static cf_err set_fn(struct cf_store_txn *t, void *arg)
+{
+    struct op_ctx *c = arg;
+    const struct cf_secret_input *in = c->in;
+    struct cf_rec_secret_ver *v = &c->ver;
+    bool exists;
+    cf_err e;
+
+    e = cf_store_secret_obj_get(t, c->v->id, c->name_lc, &c->obj);
+    if (e && e != CF_ENOTFOUND)
+        return e;
+    exists = e == CF_OK;
+    if (exists && c->obj.deleted_date != 0)
+        return CF_EDELETED; /* ObjectIsDeletedButRecoverable */
+
+    /* v->value is the sealed buffer, borrowed for the insert */
+    v->seq = exists ? c->obj.latest_seq + 1 : 1;
+    snprintf(v->prev_version, sizeof(v->prev_version), "%s",
+             exists ? c->obj.latest_version : "");
+    if (!exists) {
+        memset(&c->obj, 0, sizeof(c->obj));
+        c->obj.vault_id = c->v->id;
+        snprintf(c->obj.name, sizeof(c->obj.name), "%.*s", CF_STR_FMT(c->name));
+        memcpy(c->obj.name_lc, c->name_lc, sizeof(c->obj.name_lc));
+    }
+    c->obj.latest_seq = v->seq;
+    memcpy(c->obj.latest_version, v->version, sizeof(c->obj.latest_version));
+    if (exists)
+        e = cf_store_secret_obj_update(t, &c->obj);
+    else
+        e = cf_store_secret_obj_insert(t, &c->obj);
+    if (e)
+        return e;
+    v->object_id = c->obj.id;
+    v->created = v->updated = c->now;
+    v->enabled = in && in->has_enabled ? in->enabled : true;
+    v->nbf = in && in->has_nbf ? in->nbf : 0;
+    v->exp = in && in->has_exp ? in->exp : 0;
+    return cf_store_secret_ver_insert(t, v);
+}
+
+cf_err cf_secret_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_str value, const struct cf_secret_input *in,
+                     struct cf_secret_meta *out)
+{
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    char aad[CF_SECRET_AAD_MAX];
+    struct op_ctx c;
+    cf_err e;
+
+    e = ctx_init(&c, svc, v, name);
+    if (e)
+        return e;
+    if (value.len > MAX_VALUE_BYTES)
+        return CF_ETOOBIG;
+    e = check_input(in);
+    if (e)
+        return e;
+    c.in = in;
+    cf_buf_init(&c.ver.value, MAX_VALUE_BYTES + CF_AEAD_OVERHEAD);
+    e = cf_random_hex32(c.ver.version);
+    if (e)
+        goto out;
+    if (in && in->has_content_type)
+        c.ver.content_type = dup_opt(in->content_type, &e);
+    if (in && in->has_tags)
+        c.ver.tags_json = dup_opt(in->tags_json, &e);
+    if (e)
+        goto out;
+    e = cf_vault_dek(svc, v, dek);
+    if (e)
+        goto out;
+    e = cf_aead_seal(dek, aad, cf_secret_aad(aad, v->id, c.name_lc, c.ver.version),
+                     value.p ? value.p : "", value.len, &c.ver.value);
+    cf_wipe(dek, sizeof(dek));
+    if (e)
+        goto out;
+    e = cf_store_write(svc->store, set_fn, &c);
+    if (!e)
+        cf_secret_meta_take(out, &c.obj, &c.ver);
+
+out:
+    ctx_release(&c);
+    return e;
+}
+
+/* ---------------- get ---------------- */
+
+static cf_err get_fn(struct cf_store_txn *t, void *arg)
+{
+    struct op_ctx *c = arg;
+    cf_err e = find_obj(t, c, false);
+    return e ? e : find_ver(t, c);
+}
+
+cf_err cf_secret_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_str version, struct cf_secret_meta *out, struct cf_secret **value)
+{
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    char aad[CF_SECRET_AAD_MAX];
+    struct op_ctx c;
+    cf_err e;
+
+    if (value)
+        *value = NULL;
+    e = ctx_init(&c, svc, v, name);
+    if (e)
+        return e;
+    if (!set_version(&c, version))
+        return CF_ENOTFOUND;
+    c.with_value = value != NULL;
+    e = cf_store_read(svc->store, get_fn, &c);
+    if (e)
+        goto out;
+    cf_secret_meta_take(out, &c.obj, &c.ver);
+    if (!c.ver.enabled) {
+        e = CF_EDISABLED; /* SecretDisabled; the metadata is still returned */
+        goto out;
+    }
+    if (!value)
+        goto out;
+    e = cf_vault_dek(svc, v, dek);
+    if (e)
+        goto fail_meta;
+    e = cf_aead_open(dek, aad, cf_secret_aad(aad, v->id, c.name_lc, c.ver.version),
+                     c.ver.value.data, c.ver.value.len, value);
+    cf_wipe(dek, sizeof(dek));
+    if (e) {
+        cf_error("vault: secret value in vault %lld does not open", (long long)v->id);
+        goto fail_meta;
+    }
+    goto out;
+
+fail_meta:
+    cf_secret_meta_release(out);
+out:
+    ctx_release(&c);
+    return e;
+}
+
+/* ---------------- update ---------------- */
+
+static cf_err update_fn(struct cf_store_txn *t, void *arg)
+{
+    struct op_ctx *c = arg;
+    const struct cf_secret_input *in = c->in;
+    struct cf_rec_secret_ver *v = &c->ver;
+    cf_err e = find_obj(t, c, false);
+
+    if (!e)
+        e = find_ver(t, c);
+    if (e)
+        return e;
+    if (in->has_enabled)
+        v->enabled = in->enabled;
+    if (in->has_nbf)
+        v->nbf = in->nbf;
+    if (in->has_exp)
+        v->exp = in->exp;
+    if (in->has_content_type) {
+        free(v->content_type);
+        v->content_type = dup_opt(in->content_type, &e);
+    }
+    if (in->has_tags) {
+        free(v->tags_json); /* a supplied map replaces the whole map */
+        v->tags_json = dup_opt(in->tags_json, &e);
+    }
+    if (e)
+        return e;
+    v->updated = c->now;
+    return cf_store_secret_ver_update(t, v);
+}
+
+cf_err cf_secret_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                        struct cf_str name, struct cf_str version,
+                        const struct cf_secret_input *in, struct cf_secret_meta *out)
+{
+    static const struct cf_secret_input nothing;
+    struct op_ctx c;
+    cf_err e;
+
+    e = ctx_init(&c, svc, v, name);
+    if (e)
+        return e;
+    if (!set_version(&c, version))
+        return CF_ENOTFOUND;
+    e = check_input(in);
+    if (e)
+        return e;
+    c.in = in ? in : &nothing;
+    e = cf_store_write(svc->store, update_fn, &c);
+    if (!e)
+        cf_secret_meta_take(out, &c.obj, &c.ver);
+    ctx_release(&c);
+    return e;
+}
+
+/* ---------------- lists ---------------- */
+
+struct list_ctx {
+    const struct cf_vault_ref *v;
+    bool deleted;
+    char after_lc[CF_MAX_NAME_LEN + 1];
+    int64_t after_seq;
+    char name_lc[CF_MAX_NAME_LEN + 1];
+    int max;
+    cf_secret_cb cb;
+    void *arg;
+    struct cf_rec_secret_obj obj; /* list versions: the object */
+    char last[CF_MAX_NAME_LEN + 1];
+    int64_t last_seq;
+    bool more;
+};
+
+static int page_max(int max)
+{
+    return max <= 0 || max > CF_PAGE_MAX ? CF_PAGE_MAX : max;
+}
+
+/* Decodes a continuation token into text (<= CF_MAX_NAME_LEN chars of [0-9a-z-]). */
+static cf_err token_decode(struct cf_str tok, char out[CF_MAX_NAME_LEN + 1])
+{
+    struct cf_buf b;
+    cf_err e;
+
+    out[0] = '\0';
+    if (tok.len == 0)
+        return CF_OK;
+    if (tok.len > 200)
+        return CF_EBADPARAM;
+    cf_buf_init(&b, 200);
+    e = cf_b64_decode(&b, tok);
+    if (e || b.len == 0 || b.len > CF_MAX_NAME_LEN ||
+        !cf_name_valid_object((struct cf_str){b.data, b.len})) {
+        e = CF_EBADPARAM;
+    } else {
+        memcpy(out, b.data, b.len + 1);
+        for (size_t i = 0; i < b.len; i++) {
+            if (out[i] >= 'A' && out[i] <= 'Z')
+                e = CF_EBADPARAM; /* tokens we issue are lower-case */
+        }
+    }
+    cf_buf_release(&b);
+    return e;
+}
+
+static void token_encode(const char *text, char next[CF_PAGE_TOKEN_MAX])
+{
+    struct cf_buf b;
+
+    cf_buf_init(&b, CF_PAGE_TOKEN_MAX - 1);
+    next[0] = '\0';
+    if (cf_b64url_encode(&b, text, strlen(text)) == CF_OK)
+        memcpy(next, b.data, b.len + 1);
+    cf_buf_release(&b);
+}
+
+static cf_err list_cb(const struct cf_rec_secret_obj *o, const struct cf_rec_secret_ver *v,
+                      void *arg)
+{
+    struct list_ctx *c = arg;
+    struct cf_secret_meta m;
+
+    if (!o) {
+        o = &c->obj;
+        c->last_seq = v->seq;
+    } else {
+        memcpy(c->last, o->name_lc, sizeof(c->last));
+    }
+    cf_secret_meta_fill(&m, o, v);
+    return c->cb(&m, c->arg);
+}
+
+static cf_err list_fn(struct cf_store_txn *t, void *arg)
+{
+    struct list_ctx *c = arg;
+    return cf_store_secret_list(t, c->v->id, c->deleted, c->after_lc, c->max, list_cb, c,
+                                &c->more);
+}
+
+static cf_err list_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str after, int max, bool deleted, cf_secret_cb cb, void *arg,
+                          char next[CF_PAGE_TOKEN_MAX])
+{
+    struct list_ctx c;
+    cf_err e;
+
+    next[0] = '\0';
+    if (!svc || !v || !cb)
+        return CF_EINVAL;
+    memset(&c, 0, sizeof(c));
+    e = token_decode(after, c.after_lc);
+    if (e)
+        return e;
+    c.v = v;
+    c.deleted = deleted;
+    c.max = page_max(max);
+    c.cb = cb;
+    c.arg = arg;
+    e = cf_store_read(svc->store, list_fn, &c);
+    if (!e && c.more)
+        token_encode(c.last, next);
+    return e;
+}
+
+cf_err cf_secret_list(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str after,
+                      int max, cf_secret_cb cb, void *arg, char next[CF_PAGE_TOKEN_MAX])
+{
+    return list_common(svc, v, after, max, false, cb, arg, next);
+}
+
+cf_err cf_secret_list_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                              struct cf_str after, int max, cf_secret_cb cb, void *arg,
+                              char next[CF_PAGE_TOKEN_MAX])
+{
+    return list_common(svc, v, after, max, true, cb, arg, next);
+}
+
+static cf_err versions_fn(struct cf_store_txn *t, void *arg)
+{
+    struct list_ctx *c = arg;
+    cf_err e = cf_store_secret_obj_get(t, c->v->id, c->name_lc, &c->obj);
+
+    if (e == CF_ENOTFOUND || (!e && c->obj.deleted_date != 0))
+        return CF_OK; /* unknown or deleted name: an empty list */
+    if (e)
+        return e;
+    return cf_store_secret_list_versions(t, c->obj.id, c->after_seq, c->max, false, list_cb, c,
+                                         &c->more);
+}
+
+cf_err cf_secret_list_versions(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                               struct cf_str name, struct cf_str after, int max, cf_secret_cb cb,
+                               void *arg, char next[CF_PAGE_TOKEN_MAX])
+{
+    char seq[24];
+    struct list_ctx c;
+    cf_err e;
+
+    next[0] = '\0';
+    if (!svc || !v || !cb)
+        return CF_EINVAL;
+    memset(&c, 0, sizeof(c));
+    e = cf_secret_name_lc(name, c.name_lc);
+    if (e)
+        return e;
+    /* the token of a versions page is the last seq in decimal, base64url'd */
+    if (after.len) {
+        struct cf_buf b;
+        cf_buf_init(&b, 64);
+        e = after.len > 64 ? CF_EBADPARAM : cf_b64_decode(&b, after);
+        if (e || !cf_str_to_i64((struct cf_str){b.data, b.len}, &c.after_seq) || c.after_seq < 0)
+            e = CF_EBADPARAM;
+        cf_buf_release(&b);
+        if (e)
+            return e;
+    }
+    c.v = v;
+    c.max = page_max(max);
+    c.cb = cb;
+    c.arg = arg;
+    e = cf_store_read(svc->store, versions_fn, &c);
+    if (!e && c.more) {
+        snprintf(seq, sizeof(seq), "%lld", (long long)c.last_seq);
+        token_encode(seq, next);
+    }
+    return e;
+}
+
+/* ---------------- delete, get deleted, recover, purge ---------------- */
+
+static cf_err delete_fn(struct cf_store_txn *t, void *arg)
+{
+    struct op_ctx *c = arg;
+    cf_err e = find_obj(t, c, false);
+
+    if (e)
+        return e;
+    c->obj.deleted_date = c->now;
+    c->obj.scheduled_purge = c->now + (int64_t)c->v->retention_days * SECONDS_PER_DAY;
+    e = cf_store_secret_obj_update(t, &c->obj);
+    return e ? e : find_ver(t, c);
+}
+
+cf_err cf_secret_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                        struct cf_str name, struct cf_secret_meta *out)
+{
+    struct op_ctx c;
+    cf_err e = ctx_init(&c, svc, v, name);
+
+    if (e)
+        return e;
+    e = cf_store_write(svc->store, delete_fn, &c);
+    if (!e)
+        cf_secret_meta_take(out, &c.obj, &c.ver);
+    ctx_release(&c);
+    return e;
+}
+
+static cf_err get_deleted_fn(struct cf_store_txn *t, void *arg)
+{
+    struct op_ctx *c = arg;
+    cf_err e = find_obj(t, c, true);
+    return e ? e : find_ver(t, c);
+}
+
+cf_err cf_secret_get_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                             struct cf_str name, struct cf_secret_meta *out)
+{
+    struct op_ctx c;
+    cf_err e = ctx_init(&c, svc, v, name);
+
+    if (e)
+        return e;
+    e = cf_store_read(svc->store, get_deleted_fn, &c);
+    if (!e) {
+        cf_secret_meta_take(out, &c.obj, &c.ver);
+        if (!c.ver.enabled)
+            e = CF_EDISABLED; /* the delete pollers read this 403 as "done" */
+    }
+    ctx_release(&c);
+    return e;
+}
+
+static cf_err recover_fn(struct cf_store_txn *t, void *arg)
+{
+    struct op_ctx *c = arg;
+    cf_err e = find_obj(t, c, true);
+
+    if (e)
+        return e;
+    c->obj.deleted_date = c->obj.scheduled_purge = 0;
+    e = cf_store_secret_obj_update(t, &c->obj);
+    return e ? e : find_ver(t, c);
+}
+
+cf_err cf_secret_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                         struct cf_str name, struct cf_secret_meta *out)
+{
+    struct op_ctx c;
+    cf_err e = ctx_init(&c, svc, v, name);
+
+    if (e)
+        return e;
+    e = cf_store_write(svc->store, recover_fn, &c);
+    if (!e)
+        cf_secret_meta_take(out, &c.obj, &c.ver);
+    ctx_release(&c);
+    return e;
+}
+
+static cf_err purge_fn(struct cf_store_txn *t, void *arg)
+{
+    struct op_ctx *c = arg;
+    cf_err e = find_obj(t, c, true);
+
+    if (e)
+        return e;
+    if (c->v->purge_protection)
+        return CF_EPURGEPROTECT;
+    return cf_store_secret_obj_delete(t, c->obj.id);
+}
+
+cf_err cf_secret_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name)
+{
+    struct op_ctx c;
+    cf_err e = ctx_init(&c, svc, v, name);
+
+    if (e)
+        return e;
+    e = cf_store_write(svc->store, purge_fn, &c);
+    ctx_release(&c);
+    return e;
+}

@@ -1,0 +1,68 @@
+/* vault_int.h - internals shared by the vault module's files (svc.c, vaults.c, secrets.c,
+ * backup.c). Not part of the contract.
+ *
+ * Cache invariant: an entry exists only for a vault that was live when it was read, and every
+ * change to a vault (update, delete, purge, recover) removes the entry and bumps `gen` AFTER the
+ * change committed. A reader that missed the cache remembers `gen` before its store read and
+ * inserts its result only if `gen` is unchanged, so a stale row can never be cached after an
+ * invalidation that raced with it. */
+#ifndef CF_VAULT_INT_H
+#define CF_VAULT_INT_H
+
+#include "base/cf.h"
+
+#include <pthread.h>
+
+#include "crypto/crypto.h"
+#include "store/store.h"
+#include "store/store_vault.h"
+#include "vault/vault.h"
+
+#define CF_VAULT_CACHE_BUCKETS 256
+#define CF_VAULT_NAME_MAX 24
+
+struct cf_vault_cache_entry {
+    struct cf_vault_cache_entry *next;
+    char name_lc[CF_VAULT_NAME_MAX + 1];
+    struct cf_vault_ref ref;
+    bool dek_ready;
+    unsigned char dek[CF_AEAD_KEY_LEN]; /* unwrapped data key when dek_ready; wiped on removal */
+};
+
+struct cf_vault_svc {
+    struct cf_store *store;
+    const struct cf_clock *clock;
+    unsigned char master_key[32];
+    unsigned char backup_key[CF_AEAD_KEY_LEN]; /* HKDF(master, "coffer backup v1") */
+    pthread_rwlock_t lock;                      /* guards buckets and gen */
+    struct cf_vault_cache_entry *buckets[CF_VAULT_CACHE_BUCKETS];
+    uint64_t gen;
+};
+
+/* Unix seconds now. Never 0, so that deleted_date != 0 always means "deleted". */
+int64_t cf_vault_now(const struct cf_vault_svc *svc);
+
+/* Drops the cache entry of a vault (lower-case name) after a committed change. */
+void cf_vault_cache_invalidate(struct cf_vault_svc *svc, const char *name_lc);
+/* Copies the unwrapped data key of the live vault v into dek (wipe it after use). Loads and
+ * unwraps it from the store on a miss. CF_ENOTFOUND if the vault is gone. */
+cf_err cf_vault_dek(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                    unsigned char dek[CF_AEAD_KEY_LEN]);
+/* Wraps a fresh data key for vault id into out (the sealed form stored with the vault). */
+cf_err cf_vault_dek_new(struct cf_vault_svc *svc, int64_t vault_id, struct cf_buf *out);
+
+/* AAD "secret\0<vault id>\0<name_lc>\0<version>" into out; returns its length. */
+#define CF_SECRET_AAD_MAX (7 + 21 + CF_MAX_NAME_LEN + 1 + 33)
+size_t cf_secret_aad(char out[CF_SECRET_AAD_MAX], int64_t vault_id, const char *name_lc,
+                     const char *version);
+
+/* Fills m from store records, borrowing v's strings (m must then not be released). */
+void cf_secret_meta_fill(struct cf_secret_meta *m, const struct cf_rec_secret_obj *o,
+                         const struct cf_rec_secret_ver *v);
+/* Same, moving v's strings into m (m owns them; v keeps none). */
+void cf_secret_meta_take(struct cf_secret_meta *m, const struct cf_rec_secret_obj *o,
+                         struct cf_rec_secret_ver *v);
+/* Validates and lower-cases an object name (CF_EBADNAME). */
+cf_err cf_secret_name_lc(struct cf_str name, char out[CF_MAX_NAME_LEN + 1]);
+
+#endif
