@@ -34,13 +34,17 @@ static size_t utf8_chars(const char *s, size_t n)
     return c;
 }
 
-/* Bytes cf_jw_strn will write for s[0..n), quotes included (upper bound for reservations). */
+/* Bytes cf_jw_strn writes for s[0..n), quotes included (to reserve a reply buffer once). */
 static size_t json_escaped_len(const char *s, size_t n)
 {
     size_t l = 2;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        l += c < 0x20 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' ||
+            c == '\f')
+            l += 2;
+        else
+            l += c < 0x20 ? 6 : 1;
     }
     return l;
 }
