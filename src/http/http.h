@@ -15,8 +15,8 @@
  * application/json; charset=utf-8 and Connection: close. libevent 2.1 has no hook for them, so
  * http/ overrides libevent's evhttp_send_error at link time (see server.c).
  *
- * Process-wide effects of the first cf_http_server_new: evthread_use_pthreads() and libevent's
- * log callback (routed to cf_log). Connections beyond max_connections are closed as soon as they
+ * Process-wide effects of the first cf_http_server_new: evthread_use_pthreads(), libevent's
+ * log callback (routed to cf_log), and SIGPIPE ignored if it still had its default action. Connections beyond max_connections are closed as soon as they
  * are accepted. A client gets header_timeout_s for the TLS handshake plus the first request, and
  * for each later request from its first byte to its last (head and body); an idle keep-alive
  * connection is closed after idle_timeout_s, and so is one that stops reading a response. */

@@ -32,6 +32,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -140,6 +141,15 @@ static void ev_log(int severity, const char *msg)
 
 static void http_global_init(void)
 {
+    struct sigaction sa;
+
+    /* OpenSSL's socket BIO writes with write(2): a peer that reset the connection would raise
+     * SIGPIPE and kill the daemon. Ignore it unless someone installed a handler already. */
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
     http_once_rc = evthread_use_pthreads();
     event_set_log_callback(ev_log);
 }
@@ -754,7 +764,9 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
 
     w->tid = pthread_self();
-    event_base_dispatch(w->base);
+    /* Without NO_EXIT_ON_EMPTY a stopping worker whose only pending work is an answer coming
+     * from another thread (an event_active, not a registered event) would leave its loop. */
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
 
