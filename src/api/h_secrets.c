@@ -40,8 +40,7 @@ static size_t json_escaped_len(const char *s, size_t n)
     size_t l = 2;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' ||
-            c == '\f')
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f')
             l += 2;
         else
             l += c < 0x20 ? 6 : 1;
@@ -141,8 +140,9 @@ static cf_err sec_body_parse(const struct cf_json *body, bool want_value, struct
         if (!v)
             return bad(why, n, "Property 'value' is required and must be a string.");
         if (utf8_chars(v, len) > CF_MAX_SECRET_VALUE_CHARS)
-            return bad(why, n, "Secret is beyond the maximum permitted length of 25600 "
-                               "characters.");
+            return bad(why, n,
+                       "Secret is beyond the maximum permitted length of 25600 "
+                       "characters.");
         b->value = (struct cf_str){v, len};
     }
     if (given(ct)) {
@@ -168,14 +168,16 @@ static cf_err sec_body_parse(const struct cf_json *body, bool want_value, struct
         }
         if (given(nbf)) {
             if (!cf_json_number(nbf, &b->in.nbf))
-                return bad(why, n, "Property 'attributes.nbf' must be a number of seconds "
-                                   "since 1970-01-01T00:00:00Z.");
+                return bad(why, n,
+                           "Property 'attributes.nbf' must be a number of seconds "
+                           "since 1970-01-01T00:00:00Z.");
             b->in.has_nbf = true;
         }
         if (given(exp)) {
             if (!cf_json_number(exp, &b->in.exp))
-                return bad(why, n, "Property 'attributes.exp' must be a number of seconds "
-                                   "since 1970-01-01T00:00:00Z.");
+                return bad(why, n,
+                           "Property 'attributes.exp' must be a number of seconds "
+                           "since 1970-01-01T00:00:00Z.");
             b->in.has_exp = true;
         }
     }
@@ -239,8 +241,7 @@ static cf_err sw_err(const struct sec_writer *sw)
 }
 
 /* sw->tmp = base + "/" + coll + "/" + name [+ "/" + version]. */
-static void build_id(struct sec_writer *sw, const char *coll, const char *name,
-                     const char *version)
+static void build_id(struct sec_writer *sw, const char *coll, const char *name, const char *version)
 {
     cf_err e;
 
@@ -332,11 +333,10 @@ static cf_err write_bundle(struct api_req *r, enum sec_shape s, const struct cf_
     sw_init(&sw, r);
     e = sw.err;
     if (!e && value.p) {
-        size_t need = json_escaped_len(value.p, value.len) + 4 * sw.base.len + 4096 +
-                      (m->tags_json ? strlen(m->tags_json) : 0) +
-                      (m->content_type ? json_escaped_len(m->content_type,
-                                                          strlen(m->content_type))
-                                       : 0);
+        size_t need =
+            json_escaped_len(value.p, value.len) + 4 * sw.base.len + 4096 +
+            (m->tags_json ? strlen(m->tags_json) : 0) +
+            (m->content_type ? json_escaped_len(m->content_type, strlen(m->content_type)) : 0);
         e = cf_buf_reserve(&r->out, need);
     }
     if (!e) {
@@ -368,8 +368,7 @@ static void reply_err(struct api_req *r, cf_err e, enum sec_ctx ctx, struct cf_s
     switch (e) {
     case CF_ENOTFOUND:
         if (ctx == CTX_DELETED)
-            api_error(r, 404, "SecretNotFound", NULL, "Deleted Secret not found: %.*s", nl,
-                      name.p);
+            api_error(r, 404, "SecretNotFound", NULL, "Deleted Secret not found: %.*s", nl, name.p);
         else
             api_error(r, 404, "SecretNotFound", NULL,
                       "A secret with (name/id) %.*s%s%.*s was not found in this key vault. If "
@@ -537,8 +536,7 @@ void api_secret_get(struct api_req *r)
     if (!e && !value)
         e = CF_EINTERNAL;
     if (!e)
-        e = write_bundle(r, SHAPE_BUNDLE, &m,
-                         (struct cf_str){(const char *)value->p, value->len});
+        e = write_bundle(r, SHAPE_BUNDLE, &m, (struct cf_str){(const char *)value->p, value->len});
     cf_secret_free(value);
     if (e)
         reply_err(r, e, CTX_LIVE, name, as_sent, NULL);

@@ -52,8 +52,8 @@ void api_reply_empty(struct api_req *r, int status)
     capture(r, status, false);
 }
 
-void api_error(struct api_req *r, int status, const char *code, const char *inner,
-               const char *fmt, ...)
+void api_error(struct api_req *r, int status, const char *code, const char *inner, const char *fmt,
+               ...)
 {
     char msg[1024];
     va_list ap;
@@ -153,9 +153,9 @@ const char *cf_recovery_level(const struct cf_vault_ref *v)
 }
 
 static struct {
-    cf_err err;   /* what the next vault call returns */
+    cf_err err; /* what the next vault call returns */
     int calls;
-    char op[32];  /* which call */
+    char op[32]; /* which call */
     char name[300];
     char version[64];
     char value[64];
@@ -347,8 +347,8 @@ cf_err cf_secret_backup(struct cf_vault_svc *s, const struct cf_vault_ref *v, st
     return cf_buf_puts(out, fake.blob);
 }
 
-cf_err cf_secret_restore(struct cf_vault_svc *s, const struct cf_vault_ref *v,
-                         struct cf_str blob, struct cf_secret_meta *out)
+cf_err cf_secret_restore(struct cf_vault_svc *s, const struct cf_vault_ref *v, struct cf_str blob,
+                         struct cf_secret_meta *out)
 {
     (void)s;
     (void)v;
@@ -433,8 +433,8 @@ static void expect(int status, const char *body)
 }
 
 #define NOT_FOUND_TAIL                                                                             \
-    " was not found in this key vault. If you recently deleted this secret you may be able to "   \
-    "recover it using the correct recovery command. For help resolving this issue, please see "   \
+    " was not found in this key vault. If you recently deleted this secret you may be able to "    \
+    "recover it using the correct recovery command. For help resolving this issue, please see "    \
     "https://go.microsoft.com/fwlink/?linkid=2125182"
 
 #define ATTRS                                                                                      \
@@ -448,15 +448,20 @@ static void counts_utf8_characters(void **state)
     (void)state;
     assert_int_equal(utf8_chars("", 0), 0);
     assert_int_equal(utf8_chars("abc", 3), 3);
-    assert_int_equal(utf8_chars("\xc3\xa9t\xc3\xa9", 5), 3);         /* "été" */
-    assert_int_equal(utf8_chars("\xf0\x9f\x98\x80x", 5), 2);         /* U+1F600 x */
-    assert_int_equal(utf8_chars("\xe2\x82\xac\0z", 5), 3);           /* "€", NUL, "z" */
+    assert_int_equal(utf8_chars("\xc3\xa9t\xc3\xa9", 5), 3); /* "été" */
+    assert_int_equal(utf8_chars("\xf0\x9f\x98\x80x", 5), 2); /* U+1F600 x */
+    assert_int_equal(utf8_chars("\xe2\x82\xac\0z", 5), 3);   /* "€", NUL, "z" */
 }
 
 static void escaped_length_matches_the_writer(void **state)
 {
-    static const char *const cases[] = {"", "plain", "q\"uote", "back\\slash", "nl\nx\t\r",
-                                        "\x01\x1f ctl", "\xc3\xa9\xf0\x9f\x98\x80"};
+    static const char *const cases[] = {"",
+                                        "plain",
+                                        "q\"uote",
+                                        "back\\slash",
+                                        "nl\nx\t\r",
+                                        "\x01\x1f ctl",
+                                        "\xc3\xa9\xf0\x9f\x98\x80"};
     (void)state;
     for (size_t i = 0; i < CF_ARRAY_LEN(cases); i++) {
         struct cf_buf b;
@@ -517,7 +522,10 @@ static void parses_a_full_set_body(void **state)
                            true, &b, &root, why, sizeof(why)),
                      CF_OK);
     assert_int_equal(b.value.len, 7);
-    assert_memory_equal(b.value.p, "s\xc3\xa9" "cret", 7);
+    assert_memory_equal(b.value.p,
+                        "s\xc3\xa9"
+                        "cret",
+                        7);
     assert_true(b.in.has_content_type);
     assert_string_equal(b.in.content_type, "text/plain");
     assert_true(b.in.has_enabled);
@@ -566,8 +574,11 @@ static void update_bodies_ignore_value(void **state)
 
 static void rejects_a_missing_or_non_string_value(void **state)
 {
-    static const char *const bodies[] = {"{}", "{\"value\":null}", "{\"value\":1}",
-                                         "{\"value\":[\"x\"]}", "{\"value\":{}}",
+    static const char *const bodies[] = {"{}",
+                                         "{\"value\":null}",
+                                         "{\"value\":1}",
+                                         "{\"value\":[\"x\"]}",
+                                         "{\"value\":{}}",
                                          "{\"Value\":\"x\"}"};
     char why[256];
     (void)state;
@@ -673,8 +684,8 @@ static void tag_limits(void **state)
         size_t n, klen, vlen;
         cf_err want;
     } cases[] = {
-        {15, 1, 1, CF_OK},          {16, 1, 1, CF_EBADPARAM}, {1, 512, 512, CF_OK},
-        {1, 513, 1, CF_EBADPARAM},  {1, 1, 513, CF_EBADPARAM},
+        {15, 1, 1, CF_OK},         {16, 1, 1, CF_EBADPARAM},  {1, 512, 512, CF_OK},
+        {1, 513, 1, CF_EBADPARAM}, {1, 1, 513, CF_EBADPARAM},
     };
     char why[256];
     (void)state;
@@ -684,8 +695,7 @@ static void tag_limits(void **state)
         free(s);
     }
     assert_int_equal(parse_msg("{\"tags\":{\"a\":1}}", false, why, sizeof(why)), CF_EBADPARAM);
-    assert_int_equal(parse_msg("{\"tags\":{\"a\":null}}", false, why, sizeof(why)),
-                     CF_EBADPARAM);
+    assert_int_equal(parse_msg("{\"tags\":{\"a\":null}}", false, why, sizeof(why)), CF_EBADPARAM);
     assert_int_equal(parse_msg("{\"tags\":[\"a\"]}", false, why, sizeof(why)), CF_EBADPARAM);
     assert_int_equal(parse_msg("{\"tags\":\"a=b\"}", false, why, sizeof(why)), CF_EBADPARAM);
 }
@@ -742,8 +752,8 @@ static void bundle_field_order(void **state)
     /* older api-versions have no previousVersion; no value for update/recover/restore */
     t = shape(SHAPE_BUNDLE, &m, CF_STR_NULL, false);
     assert_string_equal(t, "{\"contentType\":\"text/plain\",\"id\":\"" BASE "/secrets/MyName/" V1
-                           "\",\"managed\":true," FULL_ATTRS ",\"tags\":{\"a\":\"b\"},\"kid\":\""
-                           BASE "/keys/MyName/" V1 "\"}");
+                           "\",\"managed\":true," FULL_ATTRS
+                           ",\"tags\":{\"a\":\"b\"},\"kid\":\"" BASE "/keys/MyName/" V1 "\"}");
     free(t);
 }
 
@@ -770,17 +780,19 @@ static void deleted_bundle_and_items(void **state)
     (void)state;
     full_meta(&m);
     t = shape(SHAPE_DELETED_BUNDLE, &m, CF_STR("never"), true);
-    assert_string_equal(t, "{\"recoveryId\":\"" BASE "/deletedsecrets/MyName\",\"deletedDate\":1000,"
-                           "\"scheduledPurgeDate\":7777000,\"contentType\":\"text/plain\","
-                           "\"id\":\"" BASE "/secrets/MyName/" V1 "\",\"previousVersion\":\"" V0
-                           "\",\"managed\":true," FULL_ATTRS ",\"tags\":{\"a\":\"b\"},\"kid\":\""
-                           BASE "/keys/MyName/" V1 "\"}");
+    assert_string_equal(t,
+                        "{\"recoveryId\":\"" BASE "/deletedsecrets/MyName\",\"deletedDate\":1000,"
+                        "\"scheduledPurgeDate\":7777000,\"contentType\":\"text/plain\","
+                        "\"id\":\"" BASE "/secrets/MyName/" V1 "\",\"previousVersion\":\"" V0
+                        "\",\"managed\":true," FULL_ATTRS ",\"tags\":{\"a\":\"b\"},\"kid\":\"" BASE
+                        "/keys/MyName/" V1 "\"}");
     free(t);
     t = shape(SHAPE_DELETED_ITEM, &m, CF_STR("never"), true);
-    assert_string_equal(t, "{\"recoveryId\":\"" BASE "/deletedsecrets/MyName\",\"deletedDate\":1000,"
-                           "\"scheduledPurgeDate\":7777000,\"contentType\":\"text/plain\","
-                           "\"id\":\"" BASE "/secrets/MyName\",\"managed\":true," FULL_ATTRS
-                           ",\"tags\":{\"a\":\"b\"}}");
+    assert_string_equal(t,
+                        "{\"recoveryId\":\"" BASE "/deletedsecrets/MyName\",\"deletedDate\":1000,"
+                        "\"scheduledPurgeDate\":7777000,\"contentType\":\"text/plain\","
+                        "\"id\":\"" BASE "/secrets/MyName\",\"managed\":true," FULL_ATTRS
+                        ",\"tags\":{\"a\":\"b\"}}");
     free(t);
     t = shape(SHAPE_ITEM, &m, CF_STR("never"), true);
     assert_string_equal(t, "{\"contentType\":\"text/plain\",\"id\":\"" BASE "/secrets/MyName\","
@@ -933,8 +945,9 @@ static void update_replies_without_value(void **state)
     (void)state;
     fake.meta.content_type = (char *)(uintptr_t) "ct2";
     fake.meta.tags_json = (char *)(uintptr_t) "{}";
-    api_secret_update(req("7.4", "MyName", V1, "{\"attributes\":{\"enabled\":true},"
-                                               "\"value\":\"ignored\"}"));
+    api_secret_update(req("7.4", "MyName", V1,
+                          "{\"attributes\":{\"enabled\":true},"
+                          "\"value\":\"ignored\"}"));
     assert_string_equal(fake.op, "update");
     assert_string_equal(fake.version, V1);
     assert_true(fake.in.has_enabled && fake.in.enabled);
@@ -965,8 +978,8 @@ static void delete_replies_the_deleted_bundle(void **state)
     fake.meta.scheduled_purge = 1501714433;
     api_secret_delete(req("7.4", "MyName", NULL, NULL));
     expect(200, "{\"recoveryId\":\"" BASE "/deletedsecrets/MyName\",\"deletedDate\":1493938433,"
-                "\"scheduledPurgeDate\":1501714433,\"id\":\"" BASE "/secrets/MyName/" V1 "\","
-                ATTRS "}");
+                "\"scheduledPurgeDate\":1501714433,\"id\":\"" BASE "/secrets/MyName/" V1 "\"," ATTRS
+                "}");
     teardown(NULL);
     setup(NULL);
     fake.err = CF_ENOTFOUND;
@@ -1073,9 +1086,10 @@ static void list_versions_and_deleted(void **state)
     add_query(r, "maxresults", "1");
     api_secret_list_versions(r);
     assert_string_equal(fake.name, "MyName");
-    expect(200, "{\"value\":[{\"id\":\"" BASE "/secrets/s0/" V1 "\"," ATTRS "}],\"nextLink\":\""
-                BASE "/secrets/MyName/versions?api-version=2025-07-01&$skiptoken=n&"
-                "maxresults=1\"}");
+    expect(200,
+           "{\"value\":[{\"id\":\"" BASE "/secrets/s0/" V1 "\"," ATTRS "}],\"nextLink\":\"" BASE
+           "/secrets/MyName/versions?api-version=2025-07-01&$skiptoken=n&"
+           "maxresults=1\"}");
     teardown(NULL);
     setup(NULL);
     fake.nitems = 1;
@@ -1162,8 +1176,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(set_errors_never_echo_the_value, setup, teardown),
         cmocka_unit_test_setup_teardown(set_on_a_deleted_name_conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(get_latest_and_by_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(get_reports_previous_version_from_2025_06, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(get_reports_previous_version_from_2025_06, setup, teardown),
         cmocka_unit_test_setup_teardown(get_not_found_disabled_and_bad_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(get_checks_out_content_type, setup, teardown),
         cmocka_unit_test_setup_teardown(update_replies_without_value, setup, teardown),
