@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the shell-driven e2e suites (sourced, never executed).
 #
 # Map: result recording (pass/fail/expect_*), JSON helpers (jget), cofferd lifecycle

@@ -48,7 +48,7 @@ test("a version id of vault A is unknown in vault B", T, async () => {
 test("backupSecret in A, restoreSecretBackup into B keeps versions, tags, attributes", T, async () => {
   const name = uniqueName("bak");
   const v1 = await a.setSecret(name, "backup-v1");
-  const exp = new Date(Date.UTC(2998, 1, 2));
+  const exp = new Date(Date.UTC(2037, 1, 2)); // < 2038: JS sends (ms / 1000) | 0
   const v2 = await a.setSecret(name, "backup-v2", { tags: { k: "v" }, expiresOn: exp });
   await a.updateSecretProperties(name, v2.properties.version, { contentType: "application/x-test" });
   const blob = await a.backupSecret(name);
