@@ -3,6 +3,7 @@
 #include "base/cf.h"
 #include "api/internal.h"
 #include "base/log.h"
+#include "base/secret.h"
 #include "crypto/crypto.h"
 
 #define MAX_HDRS 16
@@ -11,7 +12,7 @@ static void request_free(struct api_req *r)
 {
     cf_json_free(r->body);
     cf_buf_release(&r->scratch);
-    cf_buf_release(&r->out);
+    cf_buf_wipe(&r->out); /* may have held a secret value */
     free(r);
 }
 
@@ -99,6 +100,8 @@ void api_error(struct api_req *r, int status, const char *code, const char *inne
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (r->out.data)
+        cf_wipe(r->out.data, r->out.len);
     cf_buf_reset(&r->out);
     cf_jw_init(&w, &r->out);
     cf_jw_obj_begin(&w);

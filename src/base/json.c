@@ -2,8 +2,44 @@
 #include "base/cf.h"
 #include "base/json.h"
 
+#include "base/secret.h"
+
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
+
+/* jansson's allocations hold request bodies - secret values among them - so they are wiped on
+ * free. Each block carries its size in a 16-byte header (keeps malloc's alignment). The
+ * allocator is process-wide in jansson; it is installed once, before the first parse. */
+#define WIPE_HDR 16
+
+static void *wiping_malloc(size_t n)
+{
+    unsigned char *p = malloc(n + WIPE_HDR);
+    if (!p)
+        return NULL;
+    memcpy(p, &n, sizeof(n));
+    return p + WIPE_HDR;
+}
+
+static void wiping_free(void *q)
+{
+    unsigned char *p;
+    size_t n;
+    if (!q)
+        return;
+    p = (unsigned char *)q - WIPE_HDR;
+    memcpy(&n, p, sizeof(n));
+    cf_wipe(q, n);
+    free(p);
+}
+
+static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
+
+static void install_allocator(void)
+{
+    json_set_alloc_funcs(wiping_malloc, wiping_free);
+}
 
 /* ---- writer ---- */
 
@@ -227,6 +263,7 @@ cf_err cf_json_parse(const char *text, size_t n, struct cf_json **out, char *err
     json_t *root;
 
     *out = NULL;
+    pthread_once(&alloc_once, install_allocator);
     root = json_loadb(text, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!root) {
         if (errmsg && errlen)
