@@ -81,6 +81,8 @@ e2e_start() {
     [ -n "$dir" ] || dir="$E2E_WORK/$SUITE-$name-data"
     [ -n "$port" ] || port=$(free_port)
     mkdir -p "$dir"
+    # A restart reuses the dir: drop the previous run's env so its presence means "ready".
+    rm -f "$dir/env"
     SRV_DIR=$dir SRV_PORT=$port
     SRV_RUN=$((${SRV_RUN:-0} + 1))
     SRV_LOG="$E2E_WORK/$SUITE-$name.$SRV_RUN.log"

@@ -2,10 +2,40 @@
 // update of every mutable property, disabled/unknown errors, delete/recover/purge pollers.
 import test from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { secretClient, uniqueName, HEX32, rejectsWith, collect, secondsEqual, env } from "./helpers.mjs";
 
 const client = secretClient();
 const T = { timeout: 60_000 };
+
+// The package version this runtime resolved: one walk up from the entry point.
+function resolvedVersion(pkg) {
+  let dir = path.dirname(fileURLToPath(import.meta.resolve(pkg)));
+  for (;;) {
+    const f = path.join(dir, "package.json");
+    if (fs.existsSync(f)) {
+      const j = JSON.parse(fs.readFileSync(f, "utf8"));
+      if (j.name === pkg) return j.version;
+    }
+    dir = path.dirname(dir);
+  }
+}
+
+test("the SDK generation matches the Node runtime", () => {
+  const major = Number(process.versions.node.split(".")[0]);
+  const kv = resolvedVersion("@azure/keyvault-secrets");
+  const id = resolvedVersion("@azure/identity");
+  console.log(`node ${process.versions.node}, keyvault-secrets ${kv}, identity ${id}`);
+  if (major >= 22) {
+    assert.match(kv, /^4\.12\./);
+    assert.match(id, /^4\.14\./);
+  } else {
+    assert.match(kv, /^4\.11\./);
+    assert.match(id, /^4\.13\./);
+  }
+});
 
 test("set creates a new 32-hex version each time; get latest and by version", T, async () => {
   const name = uniqueName("core");
