@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -366,6 +367,21 @@ static bool t_cli_read(struct t_cli *c, struct t_resp *r, bool head_only)
     return true;
 }
 
+/* One non-blocking SSL_read: true if it found the connection closed (EOF or error); data and
+ * "nothing yet" (e.g. only TLS 1.3 session tickets arrived) are false. */
+static bool t_cli_read_closed(struct t_cli *c, char *b, int cap)
+{
+    int fl = fcntl(c->fd, F_GETFL);
+    int n, err;
+
+    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+    n = SSL_read(c->ssl, b, cap);
+    err = SSL_get_error(c->ssl, n);
+    fcntl(c->fd, F_SETFL, fl);
+    ERR_clear_error();
+    return n <= 0 && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE;
+}
+
 /* True once the server has closed the connection (read returns EOF/error), waiting up to
  * timeout_s; *waited gets how long that took. */
 static bool t_cli_wait_closed(struct t_cli *c, double timeout_s, double *waited)
@@ -380,9 +396,7 @@ static bool t_cli_wait_closed(struct t_cli *c, double timeout_s, double *waited)
             return false;
         if (SSL_pending(c->ssl) == 0 && poll(&pfd, 1, left) <= 0)
             continue;
-        int n = SSL_read(c->ssl, tmp, sizeof(tmp));
-        if (n <= 0) {
-            ERR_clear_error();
+        if (t_cli_read_closed(c, tmp, sizeof(tmp))) {
             if (waited != NULL)
                 *waited = t_now() - t0;
             return true;
