@@ -1,0 +1,369 @@
+/* test_store_vault.c - store_vault.h records on SQLite: groups, vaults (name unique case-
+ * insensitively, live or deleted), cascade on vault delete, secret objects and versions, and
+ * that listing live or deleted names walks the (vault_id, deleted, name_lc) index in order
+ * (query plan checked, and correct paging with 20k deleted objects around the live ones). */
+#include "base/cf.h"
+
+#include <setjmp.h>
+#include <cmocka.h>
+#include <unistd.h>
+
+#include "store/sqlite_int.h"
+#include "store/store.h"
+#include "store/store_vault.h"
+
+struct fx {
+    char dir[64];
+    char path[128];
+    struct cf_store *s;
+    int64_t vid;
+};
+
+static cf_err mkvault_fn(struct cf_store_txn *t, void *arg)
+{
+    struct fx *f = arg;
+    struct cf_rec_vault v;
+
+    memset(&v, 0, sizeof(v));
+    snprintf(v.name, sizeof(v.name), "MyVault");
+    snprintf(v.subscription, sizeof(v.subscription), "sub");
+    snprintf(v.resource_group, sizeof(v.resource_group), "RG");
+    snprintf(v.sku, sizeof(v.sku), "standard");
+    v.retention_days = 90;
+    cf_buf_init(&v.dek, 64);
+    cf_err e = cf_buf_append(&v.dek, "wrapped", 7);
+    if (!e)
+        e = cf_store_vault_insert(t, &v, &f->vid);
+    cf_buf_release(&v.dek);
+    return e;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct cf_store_opts o;
+    cf_err e;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/cf-storev-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/db.sqlite", f->dir);
+    o = (struct cf_store_opts){f->path, 2, 0};
+    f->s = cf_store_open_sqlite(&o, &e);
+    assert_int_equal(e, CF_OK);
+    assert_int_equal(cf_store_write(f->s, mkvault_fn, f), CF_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char p[200];
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    cf_store_close(f->s);
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- vaults ---- */
+
+static cf_err vault_rules_fn(struct cf_store_txn *t, void *arg)
+{
+    struct fx *f = arg;
+    struct cf_rec_vault v, got;
+    int64_t id;
+
+    memset(&v, 0, sizeof(v));
+    cf_buf_init(&v.dek, 64);
+    snprintf(v.name, sizeof(v.name), "MYVAULT");
+    snprintf(v.subscription, sizeof(v.subscription), "other");
+    snprintf(v.resource_group, sizeof(v.resource_group), "rg");
+    /* names are unique case-insensitively */
+    assert_int_equal(cf_store_vault_insert(t, &v, &id), CF_EEXISTS);
+    assert_int_equal(cf_store_vault_get_by_name(t, "myvault", &got), CF_OK);
+    assert_int_equal(got.id, f->vid);
+    assert_string_equal(got.name, "MyVault");
+    assert_string_equal(got.tags_json, "{}");
+    assert_string_equal(got.access_policies_json, "[]");
+    assert_null(got.network_acls_json);
+    assert_int_equal(got.dek.len, 7);
+    assert_memory_equal(got.dek.data, "wrapped", 7);
+    /* soft delete via update, then listed as deleted only */
+    got.deleted_date = 100;
+    got.scheduled_purge = 200;
+    assert_int_equal(cf_store_vault_update(t, &got), CF_OK);
+    cf_rec_vault_release(&got);
+    assert_int_equal(cf_store_vault_get_by_id(t, f->vid, &got), CF_OK);
+    assert_int_equal(got.deleted_date, 100);
+    cf_rec_vault_release(&got);
+    int64_t ids[4];
+    char names[4][25];
+    size_t n = 9;
+    assert_int_equal(cf_store_vault_expired(t, 199, ids, names, 4, &n), CF_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(cf_store_vault_expired(t, 200, ids, names, 4, &n), CF_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], f->vid);
+    assert_string_equal(names[0], "MyVault");
+    assert_int_equal(cf_store_vault_get_by_id(t, 999, &got), CF_ENOTFOUND);
+    assert_int_equal(cf_store_vault_delete(t, 999), CF_ENOTFOUND);
+    got.id = 999;
+    assert_int_equal(cf_store_vault_update(t, &got), CF_ENOTFOUND);
+    return CF_OK;
+}
+
+static void test_vault_records(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cf_store_write(f->s, vault_rules_fn, f), CF_OK);
+}
+
+/* ---- groups ---- */
+
+static cf_err group_fn(struct cf_store_txn *t, void *arg)
+{
+    struct cf_rec_group g, got;
+    bool created = false;
+    (void)arg;
+
+    memset(&g, 0, sizeof(g));
+    snprintf(g.subscription, sizeof(g.subscription), "sub");
+    snprintf(g.name, sizeof(g.name), "My-Group");
+    snprintf(g.location, sizeof(g.location), "west");
+    g.created = 5;
+    assert_int_equal(cf_store_group_put(t, &g, &created), CF_OK);
+    assert_true(created);
+    snprintf(g.name, sizeof(g.name), "MY-GROUP");
+    snprintf(g.location, sizeof(g.location), "east");
+    g.tags_json = "{\"x\":\"y\"}";
+    g.created = 6;
+    assert_int_equal(cf_store_group_put(t, &g, &created), CF_OK);
+    assert_false(created);
+    assert_int_equal(cf_store_group_get(t, "sub", "my-group", &got), CF_OK);
+    assert_string_equal(got.name, "My-Group");
+    assert_string_equal(got.location, "east");
+    assert_string_equal(got.tags_json, "{\"x\":\"y\"}");
+    assert_int_equal(got.created, 5);
+    cf_rec_group_release(&got);
+    assert_int_equal(cf_store_group_get(t, "other", "my-group", &got), CF_ENOTFOUND);
+    assert_int_equal(cf_store_group_delete(t, "sub", "my-group"), CF_OK);
+    assert_int_equal(cf_store_group_delete(t, "sub", "my-group"), CF_ENOTFOUND);
+    return CF_OK;
+}
+
+static void test_groups(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cf_store_write(f->s, group_fn, NULL), CF_OK);
+}
+
+/* ---- secrets and the listing index ---- */
+
+#define NDELETED 20000
+#define NLIVE 30
+
+static cf_err fill_fn(struct cf_store_txn *t, void *arg)
+{
+    struct fx *f = arg;
+    struct cf_rec_secret_obj o;
+    struct cf_rec_secret_ver v;
+    cf_err e = CF_OK;
+
+    memset(&v, 0, sizeof(v));
+    cf_buf_init(&v.value, 64);
+    e = cf_buf_append(&v.value, "sealed-bytes", 12);
+    for (int i = 0; !e && i < NDELETED + NLIVE; i++) {
+        bool live = i % ((NDELETED + NLIVE) / NLIVE) == 0 && i / ((NDELETED + NLIVE) / NLIVE) < NLIVE;
+        memset(&o, 0, sizeof(o));
+        o.vault_id = f->vid;
+        snprintf(o.name, sizeof(o.name), "N-%06d", i);
+        snprintf(o.name_lc, sizeof(o.name_lc), "n-%06d", i);
+        snprintf(o.latest_version, sizeof(o.latest_version), "%032x", i);
+        o.latest_seq = 1;
+        if (!live) {
+            o.deleted_date = 1000;
+            o.scheduled_purge = 2000 + i;
+        }
+        e = cf_store_secret_obj_insert(t, &o);
+        if (e)
+            break;
+        v.object_id = o.id;
+        v.seq = 1;
+        memcpy(v.version, o.latest_version, sizeof(v.version));
+        v.enabled = true;
+        e = cf_store_secret_ver_insert(t, &v);
+    }
+    cf_buf_release(&v.value);
+    return e;
+}
+
+struct walk {
+    char last[CF_MAX_NAME_LEN + 1];
+    int n;
+    bool sorted;
+};
+
+static cf_err walk_cb(const struct cf_rec_secret_obj *o, const struct cf_rec_secret_ver *v,
+                      void *arg)
+{
+    struct walk *w = arg;
+    if (strcmp(o->name_lc, w->last) <= 0)
+        w->sorted = false;
+    assert_string_equal(o->latest_version, v->version);
+    assert_int_equal(v->value.len, 0); /* lists never carry values */
+    memcpy(w->last, o->name_lc, sizeof(w->last));
+    w->n++;
+    return CF_OK;
+}
+
+struct list_arg {
+    struct fx *f;
+    bool deleted;
+    struct walk w;
+    int pages;
+};
+
+static cf_err list_fn(struct cf_store_txn *t, void *arg)
+{
+    struct list_arg *a = arg;
+    bool more = true;
+    cf_err e = CF_OK;
+
+    while (more && !e) {
+        char after[CF_MAX_NAME_LEN + 1];
+        memcpy(after, a->w.last, sizeof(after));
+        e = cf_store_secret_list(t, a->f->vid, a->deleted, after, 25, walk_cb, &a->w, &more);
+        a->pages++;
+    }
+    return e;
+}
+
+#define PICK_SQL(id, sql)                                                                          \
+    if (which == CF_SQ_##id)                                                                       \
+        return sql;
+static const char *sql_of(enum cf_sq_id which)
+{
+    CF_SQL_TABLE(PICK_SQL)
+    return NULL;
+}
+
+static void plan_of(const char *db_path, enum cf_sq_id which, char *out, size_t outsz)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char sql[2048];
+    size_t used = 0;
+
+    snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", sql_of(which));
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    out[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int n = snprintf(out + used, outsz - used, "%s; ", sqlite3_column_text(st, 3));
+        if (n > 0 && (size_t)n < outsz - used)
+            used += (size_t)n;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_list_index(void **state)
+{
+    struct fx *f = *state;
+    struct list_arg a;
+    char plan[1024];
+
+    assert_int_equal(cf_store_write(f->s, fill_fn, f), CF_OK);
+
+    memset(&a, 0, sizeof(a));
+    a.f = f;
+    a.w.sorted = true;
+    assert_int_equal(cf_store_read(f->s, list_fn, &a), CF_OK);
+    assert_int_equal(a.w.n, NLIVE);
+    assert_true(a.w.sorted);
+    assert_int_equal(a.pages, 2);
+
+    memset(&a, 0, sizeof(a));
+    a.f = f;
+    a.deleted = true;
+    a.w.sorted = true;
+    assert_int_equal(cf_store_read(f->s, list_fn, &a), CF_OK);
+    assert_int_equal(a.w.n, NDELETED);
+    assert_true(a.w.sorted);
+
+    /* the listing is an index range scan in name order: no full scan, no sort */
+    plan_of(f->path, CF_SQ_OBJ_LIST, plan, sizeof(plan));
+    print_message("list plan: %s\n", plan);
+    assert_non_null(strstr(plan, "secret_objects_by_state"));
+    assert_null(strstr(plan, "TEMP B-TREE"));
+    plan_of(f->path, CF_SQ_VER_LIST, plan, sizeof(plan));
+    print_message("versions plan: %s\n", plan);
+    assert_null(strstr(plan, "TEMP B-TREE"));
+    assert_null(strstr(plan, "SCAN"));
+    plan_of(f->path, CF_SQ_OBJ_EXPIRED, plan, sizeof(plan));
+    print_message("expired plan: %s\n", plan);
+    assert_non_null(strstr(plan, "secret_objects_by_purge"));
+}
+
+static cf_err purge_expired_fn(struct cf_store_txn *t, void *arg)
+{
+    int *n = arg;
+    cf_err e = cf_store_secret_purge_expired(t, 2000 + 99, 1000, n);
+    return e;
+}
+
+struct count {
+    int64_t vid;
+    int n;
+};
+
+static cf_err count_cb(const struct cf_rec_secret_obj *o, const struct cf_rec_secret_ver *v,
+                       void *arg)
+{
+    (void)o;
+    (void)v;
+    ((struct count *)arg)->n++;
+    return CF_OK;
+}
+
+static cf_err cascade_fn(struct cf_store_txn *t, void *arg)
+{
+    struct count *c = arg;
+    bool more;
+    cf_err e = cf_store_vault_delete(t, c->vid);
+    if (!e)
+        e = cf_store_secret_list(t, c->vid, false, "", 25, count_cb, c, &more);
+    return e;
+}
+
+static void test_purge_and_cascade(void **state)
+{
+    struct fx *f = *state;
+    struct count c = {f->vid, 0};
+    int n = -1;
+
+    assert_int_equal(cf_store_write(f->s, fill_fn, f), CF_OK);
+    assert_int_equal(cf_store_write(f->s, purge_expired_fn, &n), CF_OK);
+    /* deleted objects with scheduled_purge 2000+i <= 2099, live ones (i % 667 == 0) excluded */
+    assert_int_equal(n, 99);
+    assert_int_equal(cf_store_write(f->s, cascade_fn, &c), CF_OK);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(cf_store_check(f->s), CF_OK); /* no dangling versions */
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_vault_records),
+        T(test_groups),
+        T(test_list_index),
+        T(test_purge_and_cascade),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
