@@ -117,6 +117,14 @@ run_suite() {
     if [ "$(wc -l <"$E2E_RESULTS")" -eq "$before" ]; then
         record FAIL "$name: suite recorded no results"
     fi
+    if tail -n +$((before + 1)) "$E2E_RESULTS" | grep -q '^FAIL'; then
+        local log
+        for log in "$E2E_WORK/$name"-*.log; do
+            [ -f "$log" ] || continue
+            echo "  ---- tail of $log ----"
+            tail -n 25 "$log" | sed 's/^/  | /'
+        done
+    fi
     echo "== suite $name done in $(( $(date +%s) - t1 )) s:" \
         "$(tail -n +$((before + 1)) "$E2E_RESULTS" | grep -c '^PASS') passed," \
         "$(tail -n +$((before + 1)) "$E2E_RESULTS" | grep -c '^FAIL') failed"
