@@ -119,7 +119,7 @@ run_suite() {
     fi
     if tail -n +$((before + 1)) "$E2E_RESULTS" | grep -q '^FAIL'; then
         local log
-        for log in "$E2E_WORK/$name"-*.log; do
+        for log in "$E2E_WORK/$name"-main.*.log; do
             [ -f "$log" ] || continue
             echo "  ---- tail of $log ----"
             tail -n 25 "$log" | sed 's/^/  | /'
