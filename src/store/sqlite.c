@@ -83,8 +83,8 @@ static sqlite3_stmt *conn_stmt(struct cf_sq_conn *c, enum cf_sq_id id, cf_err *e
     int rc;
 
     if (!c->stmts[id]) {
-        rc = sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                &c->stmts[id], NULL);
+        rc = sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[id],
+                                NULL);
         if (rc != SQLITE_OK) {
             *err = cf_sq_err(c->db, rc, "prepare");
             c->stmts[id] = NULL;
@@ -240,8 +240,7 @@ static cf_err conn_open(struct cf_sq_conn *c, const char *path, bool writer)
         rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW ||
-            strcasecmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+        if (rc != SQLITE_ROW || strcasecmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
             sqlite3_finalize(st);
             cf_error("store: cannot enable WAL mode");
             e = CF_ESTORE;
@@ -250,8 +249,10 @@ static cf_err conn_open(struct cf_sq_conn *c, const char *path, bool writer)
         sqlite3_finalize(st);
         e = exec_sql(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "pragmas");
     } else {
-        e = exec_sql(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                            " PRAGMA query_only=1;", "pragmas");
+        e = exec_sql(c->db,
+                     "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                     " PRAGMA query_only=1;",
+                     "pragmas");
     }
     if (e)
         goto fail_close;
@@ -312,8 +313,10 @@ static cf_err migrate(sqlite3 *db)
             return e;
         e = exec_sql(db, migrations[v], "migrate");
         if (!e) {
-            snprintf(sql, sizeof(sql), "DELETE FROM schema_version;"
-                                       "INSERT INTO schema_version VALUES(%d)", v + 1);
+            snprintf(sql, sizeof(sql),
+                     "DELETE FROM schema_version;"
+                     "INSERT INTO schema_version VALUES(%d)",
+                     v + 1);
             e = exec_sql(db, sql, "migrate");
         }
         if (!e)
@@ -605,8 +608,7 @@ static cf_err check_fn(struct cf_store_txn *t, void *arg)
         }
         rc = sqlite3_step(st);
         if (i == 0) {
-            if (rc != SQLITE_ROW ||
-                strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+            if (rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
                 cf_error("store: integrity check failed");
                 e = CF_ECORRUPT;
             }
@@ -711,8 +713,8 @@ cf_err cf_store_principal_put(struct cf_store_txn *t, const struct cf_rec_princi
     return e;
 }
 
-cf_err cf_store_principal_get(struct cf_store_txn *t, const char *tenant_id,
-                              const char *client_id, struct cf_rec_principal *out)
+cf_err cf_store_principal_get(struct cf_store_txn *t, const char *tenant_id, const char *client_id,
+                              struct cf_rec_principal *out)
 {
     cf_err e = CF_OK;
     sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_PRINCIPAL_GET, &e);

@@ -22,8 +22,7 @@ static void lower_copy(const char *in, char *out, size_t outsz)
 }
 
 /* Steps a statement expected to change exactly one row (or any, if !need_row). */
-static cf_err step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what,
-                          bool need_row)
+static cf_err step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
 {
     int rc = sqlite3_step(st);
     cf_err e = CF_OK;
@@ -119,8 +118,7 @@ cf_err cf_store_group_get(struct cf_store_txn *t, const char *sub, const char *n
     return e;
 }
 
-cf_err cf_store_group_list(struct cf_store_txn *t, const char *sub, cf_store_group_cb cb,
-                           void *arg)
+cf_err cf_store_group_list(struct cf_store_txn *t, const char *sub, cf_store_group_cb cb, void *arg)
 {
     cf_err e = CF_OK;
     sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_GROUP_LIST, &e);
@@ -281,8 +279,8 @@ cf_err cf_store_vault_update(struct cf_store_txn *t, const struct cf_rec_vault *
     return step_change(t, st, "vault update", true);
 }
 
-static cf_err vault_get(struct cf_store_txn *t, enum cf_sq_id id, const char *name_lc,
-                        int64_t vid, struct cf_rec_vault *out)
+static cf_err vault_get(struct cf_store_txn *t, enum cf_sq_id id, const char *name_lc, int64_t vid,
+                        struct cf_rec_vault *out)
 {
     cf_err e = CF_OK;
     sqlite3_stmt *st = cf_sq_stmt(t, id, &e);
@@ -316,11 +314,12 @@ cf_err cf_store_vault_get_by_id(struct cf_store_txn *t, int64_t id, struct cf_re
     return vault_get(t, CF_SQ_VAULT_BY_ID, NULL, id, out);
 }
 
-cf_err cf_store_vault_list(struct cf_store_txn *t, bool deleted, const char *sub,
-                           const char *rg_lc, cf_store_vault_cb cb, void *arg)
+cf_err cf_store_vault_list(struct cf_store_txn *t, bool deleted, const char *sub, const char *rg_lc,
+                           cf_store_vault_cb cb, void *arg)
 {
-    enum cf_sq_id id = !sub ? CF_SQ_VAULT_LIST_ALL : !rg_lc ? CF_SQ_VAULT_LIST_SUB
-                                                            : CF_SQ_VAULT_LIST_RG;
+    enum cf_sq_id id = !sub     ? CF_SQ_VAULT_LIST_ALL
+                       : !rg_lc ? CF_SQ_VAULT_LIST_SUB
+                                : CF_SQ_VAULT_LIST_RG;
     cf_err e = CF_OK;
     sqlite3_stmt *st = cf_sq_stmt(t, id, &e);
     struct cf_rec_vault v;
@@ -362,8 +361,8 @@ cf_err cf_store_vault_delete(struct cf_store_txn *t, int64_t id)
     return step_change(t, st, "vault delete", true);
 }
 
-cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids,
-                              char (*names)[25], size_t max, size_t *n)
+cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids, char (*names)[25],
+                              size_t max, size_t *n)
 {
     cf_err e = CF_OK;
     sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_VAULT_EXPIRED, &e);
@@ -572,8 +571,7 @@ cf_err cf_store_secret_ver_update(struct cf_store_txn *t, const struct cf_rec_se
 }
 
 cf_err cf_store_secret_ver_get(struct cf_store_txn *t, int64_t object_id, int64_t seq,
-                               const char *version, bool with_value,
-                               struct cf_rec_secret_ver *out)
+                               const char *version, bool with_value, struct cf_rec_secret_ver *out)
 {
     enum cf_sq_id id = version ? (with_value ? CF_SQ_VER_BY_VERSION_VALUE : CF_SQ_VER_BY_VERSION)
                                : (with_value ? CF_SQ_VER_BY_SEQ_VALUE : CF_SQ_VER_BY_SEQ);

@@ -75,23 +75,23 @@ cf_err cf_store_vault_get_by_id(struct cf_store_txn *t, int64_t id, struct cf_re
 typedef cf_err (*cf_store_vault_cb)(const struct cf_rec_vault *v, void *arg);
 /* Vaults in name order that are deleted (or live), filtered by subscription (NULL: all) and
  * resource group (lower-case; NULL: all of the subscription). */
-cf_err cf_store_vault_list(struct cf_store_txn *t, bool deleted, const char *sub,
-                           const char *rg_lc, cf_store_vault_cb cb, void *arg);
+cf_err cf_store_vault_list(struct cf_store_txn *t, bool deleted, const char *sub, const char *rg_lc,
+                           cf_store_vault_cb cb, void *arg);
 /* Destroys the vault row and, by cascade, its secret objects and versions. CF_ENOTFOUND if
  * absent. */
 cf_err cf_store_vault_delete(struct cf_store_txn *t, int64_t id);
 /* Fills ids/names (names[i] is 25 bytes) of up to max deleted vaults whose scheduled purge is
  * <= now; *n gets the count. */
-cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids,
-                              char (*names)[25], size_t max, size_t *n);
+cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids, char (*names)[25],
+                              size_t max, size_t *n);
 
 /* ---------------- secrets: one object per (vault, name), versions numbered by seq --------- */
 struct cf_rec_secret_obj {
     int64_t id; /* assigned by insert */
     int64_t vault_id;
-    char name[CF_MAX_NAME_LEN + 1];    /* as first created */
+    char name[CF_MAX_NAME_LEN + 1]; /* as first created */
     char name_lc[CF_MAX_NAME_LEN + 1];
-    int64_t latest_seq;                /* seq of the latest version (1 = first) */
+    int64_t latest_seq; /* seq of the latest version (1 = first) */
     char latest_version[33];
     int64_t deleted_date, scheduled_purge; /* deleted_date != 0 <=> soft-deleted */
 };
@@ -103,7 +103,7 @@ struct cf_rec_secret_ver {
     char prev_version[33]; /* "" if none */
     int64_t created, updated;
     bool enabled;
-    int64_t nbf, exp; /* 0 = unset */
+    int64_t nbf, exp;   /* 0 = unset */
     char *content_type; /* owned, NULL if unset */
     char *tags_json;    /* owned, NULL if never set */
     bool managed;
@@ -127,8 +127,7 @@ cf_err cf_store_secret_ver_insert(struct cf_store_txn *t, const struct cf_rec_se
 cf_err cf_store_secret_ver_update(struct cf_store_txn *t, const struct cf_rec_secret_ver *v);
 /* By seq, or (version != NULL) by version string. CF_ENOTFOUND if absent. */
 cf_err cf_store_secret_ver_get(struct cf_store_txn *t, int64_t object_id, int64_t seq,
-                               const char *version, bool with_value,
-                               struct cf_rec_secret_ver *out);
+                               const char *version, bool with_value, struct cf_rec_secret_ver *out);
 cf_err cf_store_secret_ver_count(struct cf_store_txn *t, int64_t object_id, int64_t *n);
 
 typedef cf_err (*cf_store_secret_cb)(const struct cf_rec_secret_obj *o,

@@ -117,11 +117,10 @@ static cf_err backup_ver_cb(const struct cf_rec_secret_obj *o, const struct cf_r
         (e = put_bytes(b, v->prev_version, prev)) ||
         (e = put_uint(b, (v->enabled ? 1u : 0u) | (v->managed ? 2u : 0u), 1)) ||
         (e = put_uint(b, (uint64_t)v->nbf, 8)) || (e = put_uint(b, (uint64_t)v->exp, 8)) ||
-        (e = put_uint(b, (uint64_t)v->created, 8)) ||
-        (e = put_uint(b, (uint64_t)v->updated, 8)) || (e = put_opt_str(b, v->content_type)) ||
-        (e = put_opt_str(b, v->tags_json)) || (e = put_uint(b, kid, 2)) ||
-        (e = put_bytes(b, v->kid, kid)) || (e = put_uint(b, pt->len, 4)) ||
-        (e = put_bytes(b, pt->p, pt->len)))
+        (e = put_uint(b, (uint64_t)v->created, 8)) || (e = put_uint(b, (uint64_t)v->updated, 8)) ||
+        (e = put_opt_str(b, v->content_type)) || (e = put_opt_str(b, v->tags_json)) ||
+        (e = put_uint(b, kid, 2)) || (e = put_bytes(b, v->kid, kid)) ||
+        (e = put_uint(b, pt->len, 4)) || (e = put_bytes(b, pt->p, pt->len)))
         goto out;
 
 out:
@@ -152,13 +151,13 @@ static cf_err backup_fn(struct cf_store_txn *t, void *arg)
         (e = put_uint(&c->payload, nlen, 2)) || (e = put_bytes(&c->payload, c->obj.name, nlen)) ||
         (e = put_uint(&c->payload, (uint64_t)n, 2)))
         return e;
-    e = cf_store_secret_list_versions(t, c->obj.id, 0, CF_BACKUP_MAX_VERSIONS, true,
-                                      backup_ver_cb, c, &more);
+    e = cf_store_secret_list_versions(t, c->obj.id, 0, CF_BACKUP_MAX_VERSIONS, true, backup_ver_cb,
+                                      c, &more);
     return e;
 }
 
-cf_err cf_secret_backup(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
-                        struct cf_str name, struct cf_buf *out)
+cf_err cf_secret_backup(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                        struct cf_buf *out)
 {
     struct backup_ctx c;
     struct cf_buf blob;
@@ -288,8 +287,8 @@ static cf_err parse_payload(struct cf_vault_svc *svc, struct restore_ctx *c,
         return CF_EBADPARAM;
     nlen = get_uint(&r, 2);
     p = take(&r, (size_t)nlen);
-    if (!p || nlen > CF_MAX_NAME_LEN || !cf_name_valid_object((struct cf_str){(const char *)p,
-                                                                               (size_t)nlen}))
+    if (!p || nlen > CF_MAX_NAME_LEN ||
+        !cf_name_valid_object((struct cf_str){(const char *)p, (size_t)nlen}))
         return CF_EBADPARAM;
     memcpy(c->name, p, (size_t)nlen);
     c->name[nlen] = '\0';
@@ -354,8 +353,8 @@ static cf_err parse_payload(struct cf_vault_svc *svc, struct restore_ctx *c,
                 r.bad = true; /* a version id twice */
         }
         if (!r.bad)
-            e = cf_aead_seal(dek, aad, cf_secret_aad(aad, c->v->id, c->name_lc, v->version),
-                             p, (size_t)len, &v->value);
+            e = cf_aead_seal(dek, aad, cf_secret_aad(aad, c->v->id, c->name_lc, v->version), p,
+                             (size_t)len, &v->value);
     }
     cf_wipe(dek, sizeof(dek));
     if (!e && (r.bad || c->n != count || r.left != 0))
@@ -397,6 +396,8 @@ cf_err cf_secret_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
     struct cf_buf blob;
     cf_err e;
 
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
     if (!svc || !v)
         return CF_EINVAL;
     memset(&c, 0, sizeof(c));

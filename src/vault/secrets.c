@@ -97,8 +97,7 @@ static cf_err check_input(const struct cf_secret_input *in)
 {
     if (!in)
         return CF_OK;
-    if (in->has_content_type && in->content_type &&
-        strlen(in->content_type) > CF_MAX_CONTENT_TYPE)
+    if (in->has_content_type && in->content_type && strlen(in->content_type) > CF_MAX_CONTENT_TYPE)
         return CF_EBADPARAM;
     return CF_OK;
 }
@@ -122,8 +121,7 @@ static cf_err set_fn(struct cf_store_txn *t, void *arg)
 
     /* v->value is the sealed buffer, borrowed for the insert */
     v->seq = exists ? c->obj.latest_seq + 1 : 1;
-    snprintf(v->prev_version, sizeof(v->prev_version), "%s",
-             exists ? c->obj.latest_version : "");
+    snprintf(v->prev_version, sizeof(v->prev_version), "%s", exists ? c->obj.latest_version : "");
     if (!exists) {
         memset(&c->obj, 0, sizeof(c->obj));
         c->obj.vault_id = c->v->id;
@@ -155,6 +153,8 @@ cf_err cf_secret_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
     struct op_ctx c;
     cf_err e;
 
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
     e = ctx_init(&c, svc, v, name);
     if (e)
         return e;
@@ -208,6 +208,8 @@ cf_err cf_secret_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
     struct op_ctx c;
     cf_err e;
 
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
     if (value)
         *value = NULL;
     e = ctx_init(&c, svc, v, name);
@@ -278,14 +280,16 @@ static cf_err update_fn(struct cf_store_txn *t, void *arg)
     return cf_store_secret_ver_update(t, v);
 }
 
-cf_err cf_secret_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
-                        struct cf_str name, struct cf_str version,
-                        const struct cf_secret_input *in, struct cf_secret_meta *out)
+cf_err cf_secret_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                        struct cf_str version, const struct cf_secret_input *in,
+                        struct cf_secret_meta *out)
 {
     static const struct cf_secret_input nothing;
     struct op_ctx c;
     cf_err e;
 
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
     e = ctx_init(&c, svc, v, name);
     if (e)
         return e;
@@ -381,8 +385,7 @@ static cf_err list_cb(const struct cf_rec_secret_obj *o, const struct cf_rec_sec
 static cf_err list_fn(struct cf_store_txn *t, void *arg)
 {
     struct list_ctx *c = arg;
-    return cf_store_secret_list(t, c->v->id, c->deleted, c->after_lc, c->max, list_cb, c,
-                                &c->more);
+    return cf_store_secret_list(t, c->v->id, c->deleted, c->after_lc, c->max, list_cb, c, &c->more);
 }
 
 static cf_err list_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
@@ -489,12 +492,14 @@ static cf_err delete_fn(struct cf_store_txn *t, void *arg)
     return e ? e : find_ver(t, c);
 }
 
-cf_err cf_secret_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
-                        struct cf_str name, struct cf_secret_meta *out)
+cf_err cf_secret_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                        struct cf_secret_meta *out)
 {
     struct op_ctx c;
     cf_err e = ctx_init(&c, svc, v, name);
 
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
     if (e)
         return e;
     e = cf_store_write(svc->store, delete_fn, &c);
@@ -517,6 +522,8 @@ cf_err cf_secret_get_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref
     struct op_ctx c;
     cf_err e = ctx_init(&c, svc, v, name);
 
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
     if (e)
         return e;
     e = cf_store_read(svc->store, get_deleted_fn, &c);
@@ -541,12 +548,14 @@ static cf_err recover_fn(struct cf_store_txn *t, void *arg)
     return e ? e : find_ver(t, c);
 }
 
-cf_err cf_secret_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
-                         struct cf_str name, struct cf_secret_meta *out)
+cf_err cf_secret_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                         struct cf_secret_meta *out)
 {
     struct op_ctx c;
     cf_err e = ctx_init(&c, svc, v, name);
 
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
     if (e)
         return e;
     e = cf_store_write(svc->store, recover_fn, &c);

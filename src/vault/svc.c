@@ -115,8 +115,7 @@ void cf_vault_cache_invalidate(struct cf_vault_svc *svc, const char *name_lc)
 
 /* Inserts a new entry (allocated by the caller) unless the generation moved or the name is
  * present (then only a missing data key is filled in); takes ownership of ent either way. */
-static void cache_insert(struct cf_vault_svc *svc, struct cf_vault_cache_entry *ent,
-                         uint64_t gen)
+static void cache_insert(struct cf_vault_svc *svc, struct cf_vault_cache_entry *ent, uint64_t gen)
 {
     struct cf_vault_cache_entry *cur;
     size_t b = bucket_of(ent->name_lc);

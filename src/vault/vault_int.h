@@ -34,7 +34,7 @@ struct cf_vault_svc {
     const struct cf_clock *clock;
     unsigned char master_key[32];
     unsigned char backup_key[CF_AEAD_KEY_LEN]; /* HKDF(master, "coffer backup v1") */
-    pthread_rwlock_t lock;                      /* guards buckets and gen */
+    pthread_rwlock_t lock;                     /* guards buckets and gen */
     struct cf_vault_cache_entry *buckets[CF_VAULT_CACHE_BUCKETS];
     uint64_t gen;
 };

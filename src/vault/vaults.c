@@ -409,8 +409,7 @@ static cf_err vault_put_fn(struct cf_store_txn *t, void *arg)
             e = CF_ENOTFOUND; /* nothing to recover in this subscription */
         } else {
             /* recover: original properties and contents, at the requested resource group */
-            snprintf(cur.resource_group, sizeof(cur.resource_group), "%s",
-                     c->in->resource_group);
+            snprintf(cur.resource_group, sizeof(cur.resource_group), "%s", c->in->resource_group);
             cur.deleted_date = cur.scheduled_purge = 0;
             cur.updated = c->now;
             e = cf_store_vault_update(t, &cur);
@@ -434,8 +433,7 @@ static cf_err vault_put_fn(struct cf_store_txn *t, void *arg)
         e = CF_EBADPARAM; /* enablePurgeProtection cannot go back to false */
     } else {
         /* update: the request replaces the properties; strings borrowed from in */
-        char *tags = cur.tags_json, *pol = cur.access_policies_json,
-             *acls = cur.network_acls_json;
+        char *tags = cur.tags_json, *pol = cur.access_policies_json, *acls = cur.network_acls_json;
         apply_props(&cur, c);
         cur.updated = c->now;
         e = cf_store_vault_update(t, &cur);
@@ -523,8 +521,8 @@ static cf_err vault_get_fn(struct cf_store_txn *t, void *arg)
     return CF_OK;
 }
 
-static cf_err vault_get(struct cf_vault_svc *svc, const char *sub, const char *rg,
-                        const char *name, bool deleted, struct cf_vault *out)
+static cf_err vault_get(struct cf_vault_svc *svc, const char *sub, const char *rg, const char *name,
+                        bool deleted, struct cf_vault *out)
 {
     struct vault_get_ctx c;
     cf_err e;
@@ -582,8 +580,7 @@ static cf_err vault_list_cb(const struct cf_rec_vault *r, void *arg)
 static cf_err vault_list_fn(struct cf_store_txn *t, void *arg)
 {
     struct vault_list_ctx *c = arg;
-    return cf_store_vault_list(t, c->deleted, c->sub, c->by_rg ? c->rg_lc : NULL, vault_list_cb,
-                               c);
+    return cf_store_vault_list(t, c->deleted, c->sub, c->by_rg ? c->rg_lc : NULL, vault_list_cb, c);
 }
 
 cf_err cf_vault_list(struct cf_vault_svc *svc, const char *sub, const char *rg, cf_vault_cb cb,
@@ -603,8 +600,7 @@ cf_err cf_vault_list(struct cf_vault_svc *svc, const char *sub, const char *rg, 
     return cf_store_read(svc->store, vault_list_fn, &c);
 }
 
-cf_err cf_vault_list_deleted(struct cf_vault_svc *svc, const char *sub, cf_vault_cb cb,
-                             void *arg)
+cf_err cf_vault_list_deleted(struct cf_vault_svc *svc, const char *sub, cf_vault_cb cb, void *arg)
 {
     struct vault_list_ctx c;
 
@@ -633,8 +629,7 @@ static cf_err vault_delete_fn(struct cf_store_txn *t, void *arg)
         return e;
     if (!c->purge) {
         c->get.rec.deleted_date = c->now;
-        c->get.rec.scheduled_purge =
-            c->now + (int64_t)c->get.rec.retention_days * SECONDS_PER_DAY;
+        c->get.rec.scheduled_purge = c->now + (int64_t)c->get.rec.retention_days * SECONDS_PER_DAY;
         c->get.rec.updated = c->now;
         e = cf_store_vault_update(t, &c->get.rec);
     } else if (c->get.rec.purge_protection && c->now < c->get.rec.scheduled_purge) {
@@ -669,8 +664,7 @@ static cf_err vault_delete(struct cf_vault_svc *svc, const char *sub, const char
     return e;
 }
 
-cf_err cf_vault_delete(struct cf_vault_svc *svc, const char *sub, const char *rg,
-                       const char *name)
+cf_err cf_vault_delete(struct cf_vault_svc *svc, const char *sub, const char *rg, const char *name)
 {
     if (!sub || !rg)
         return CF_EINVAL;

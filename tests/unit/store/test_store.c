@@ -412,8 +412,8 @@ static void test_savepoint_isolation(void **state)
 
     for (int i = 0; i < 10; i++) {
         snprintf(keys[i], sizeof(keys[i]), "sp%d", i);
-        jobs[i] = (struct job_thread){f->s, {keys[i], "val", {0}, i % 2 ? CF_EBADPARAM : CF_OK},
-                                      CF_EINTERNAL};
+        jobs[i] = (struct job_thread){
+            f->s, {keys[i], "val", {0}, i % 2 ? CF_EBADPARAM : CF_OK}, CF_EINTERNAL};
     }
     run_held_batch(f->s, jobs, 10);
     cf_buf_init(&b, 64);
@@ -441,8 +441,8 @@ static void test_failed_commit_fails_batch(void **state)
 
     for (int i = 0; i < 6; i++) {
         snprintf(keys[i], sizeof(keys[i]), "fc%d", i);
-        jobs[i] = (struct job_thread){f->s, {keys[i], "val", {0}, i == 3 ? CF_EBADPARAM : CF_OK},
-                                      CF_EINTERNAL};
+        jobs[i] = (struct job_thread){
+            f->s, {keys[i], "val", {0}, i == 3 ? CF_EBADPARAM : CF_OK}, CF_EINTERNAL};
     }
     /* the blocker's own batch commits; the next one (the 6 jobs) fails */
     struct gate g2 = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};

@@ -178,7 +178,8 @@ static cf_err fill_fn(struct cf_store_txn *t, void *arg)
     cf_buf_init(&v.value, 64);
     e = cf_buf_append(&v.value, "sealed-bytes", 12);
     for (int i = 0; !e && i < NDELETED + NLIVE; i++) {
-        bool live = i % ((NDELETED + NLIVE) / NLIVE) == 0 && i / ((NDELETED + NLIVE) / NLIVE) < NLIVE;
+        bool live =
+            i % ((NDELETED + NLIVE) / NLIVE) == 0 && i / ((NDELETED + NLIVE) / NLIVE) < NLIVE;
         memset(&o, 0, sizeof(o));
         o.vault_id = f->vid;
         snprintf(o.name, sizeof(o.name), "N-%06d", i);

@@ -57,8 +57,7 @@ static void test_no_plaintext_on_disk(void **state)
     /* metadata ops rewrite rows; backup/restore re-seal */
     in.has_enabled = true;
     in.enabled = true;
-    assert_int_equal(cf_secret_update(f->svc, &f->ref, CF_STR("plain-check"), CF_STR_NULL, &in,
-                                      &m),
+    assert_int_equal(cf_secret_update(f->svc, &f->ref, CF_STR("plain-check"), CF_STR_NULL, &in, &m),
                      CF_OK);
     cf_secret_meta_release(&m);
     cf_buf_init(&blob, 1 << 20);
@@ -161,8 +160,7 @@ static void test_backup_restore(void **state)
     in.has_nbf = in.has_exp = true;
     in.nbf = 1262332800;
     in.exp = 1893484800;
-    assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("Backed-Up"), CF_STR("first"), &in,
-                                   &m),
+    assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("Backed-Up"), CF_STR("first"), &in, &m),
                      CF_OK);
     memcpy(v[0], m.version, 33);
     cf_secret_meta_release(&m);
@@ -172,8 +170,7 @@ static void test_backup_restore(void **state)
     in = (struct cf_secret_input){0};
     in.has_enabled = true;
     in.enabled = false;
-    assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("backed-up"), CF_STR("third"), &in,
-                                   &m),
+    assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("backed-up"), CF_STR("third"), &in, &m),
                      CF_OK);
     memcpy(v[2], m.version, 33);
     cf_secret_meta_release(&m);
@@ -195,12 +192,12 @@ static void test_backup_restore(void **state)
     assert_int_equal(m.attrs.created, T0 + 20); /* times kept, not "now" */
     cf_secret_meta_release(&m);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("backed-up"), cf_str_from(v[i]),
-                                       &m, NULL),
-                         i == 2 ? CF_EDISABLED : CF_OK);
-        assert_int_equal(cf_secret_get(f->svc, &dst, CF_STR("backed-up"), cf_str_from(v[i]), &m2,
-                                       NULL),
-                         i == 2 ? CF_EDISABLED : CF_OK);
+        assert_int_equal(
+            cf_secret_get(f->svc, &f->ref, CF_STR("backed-up"), cf_str_from(v[i]), &m, NULL),
+            i == 2 ? CF_EDISABLED : CF_OK);
+        assert_int_equal(
+            cf_secret_get(f->svc, &dst, CF_STR("backed-up"), cf_str_from(v[i]), &m2, NULL),
+            i == 2 ? CF_EDISABLED : CF_OK);
         assert_string_equal(m.version, m2.version);
         assert_string_equal(m.prev_version, m2.prev_version);
         assert_int_equal(m.attrs.enabled, m2.attrs.enabled);
@@ -257,8 +254,9 @@ static void test_corrupt_blobs(void **state)
 
     assert_int_equal(cf_secret_restore(f->svc, &dst, CF_STR(""), &m), CF_EBADPARAM);
     assert_int_equal(cf_secret_restore(f->svc, &dst, CF_STR("not base64 !"), &m), CF_EBADPARAM);
-    assert_int_equal(cf_secret_restore(f->svc, &dst, CF_STR("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                                                            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    assert_int_equal(cf_secret_restore(f->svc, &dst,
+                                       CF_STR("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                                              "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
                                        &m),
                      CF_EBADPARAM);
     /* every single-character change anywhere is refused */
@@ -326,9 +324,8 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_no_plaintext_on_disk),  T(test_sealed_value_bound_to_slot),
-        T(test_backup_restore),        T(test_corrupt_blobs),
-        T(test_backup_version_limit),
+        T(test_no_plaintext_on_disk), T(test_sealed_value_bound_to_slot), T(test_backup_restore),
+        T(test_corrupt_blobs),        T(test_backup_version_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

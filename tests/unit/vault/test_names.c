@@ -51,10 +51,10 @@ static void test_vault_names(void **state)
     (void)state;
     assert_true(vlt("abc"));
     assert_true(vlt("my-vault-1"));
-    assert_true(vlt("A23456789012345678901234")); /* 24 */
+    assert_true(vlt("A23456789012345678901234"));   /* 24 */
     assert_false(vlt("A234567890123456789012345")); /* 25 */
     assert_false(vlt("ab"));
-    assert_false(vlt("1abc"));   /* letter first */
+    assert_false(vlt("1abc")); /* letter first */
     assert_false(vlt("-abc"));
     assert_false(vlt("abc-"));   /* letter or digit last */
     assert_false(vlt("ab--cd")); /* no consecutive hyphens */

@@ -9,10 +9,9 @@
 
 enum state { ABSENT, LIVE, DISABLED, DELETED, DELETED_DISABLED, NSTATES };
 static const char *const state_name[NSTATES] = {"absent", "live", "disabled", "deleted",
-                                                 "deleted-disabled"};
+                                                "deleted-disabled"};
 
-static void make_state(struct fx *f, const struct cf_vault_ref *ref, const char *name,
-                       enum state s)
+static void make_state(struct fx *f, const struct cf_vault_ref *ref, const char *name, enum state s)
 {
     struct cf_secret_input in = {0};
     struct cf_secret_meta m;
@@ -71,15 +70,13 @@ static void test_state_table(void **state)
     cf_err e;
     /* expected results per state: absent, live, disabled, deleted, deleted-disabled */
     static const cf_err set_x[] = {CF_OK, CF_OK, CF_OK, CF_EDELETED, CF_EDELETED};
-    static const cf_err get_x[] = {CF_ENOTFOUND, CF_OK, CF_EDISABLED, CF_ENOTFOUND,
-                                   CF_ENOTFOUND};
+    static const cf_err get_x[] = {CF_ENOTFOUND, CF_OK, CF_EDISABLED, CF_ENOTFOUND, CF_ENOTFOUND};
     static const cf_err upd_x[] = {CF_ENOTFOUND, CF_OK, CF_OK, CF_ENOTFOUND, CF_ENOTFOUND};
     static const int list_x[] = {0, 1, 1, 0, 0};
     static const int vers_x[] = {0, 1, 2, 0, 0};
     static const int ldel_x[] = {0, 0, 0, 1, 1};
     static const cf_err del_x[] = {CF_ENOTFOUND, CF_OK, CF_OK, CF_ENOTFOUND, CF_ENOTFOUND};
-    static const cf_err gdel_x[] = {CF_ENOTFOUND, CF_ENOTFOUND, CF_ENOTFOUND, CF_OK,
-                                    CF_EDISABLED};
+    static const cf_err gdel_x[] = {CF_ENOTFOUND, CF_ENOTFOUND, CF_ENOTFOUND, CF_OK, CF_EDISABLED};
     static const cf_err rec_x[] = {CF_ENOTFOUND, CF_ENOTFOUND, CF_ENOTFOUND, CF_OK, CF_OK};
     static const cf_err purge_x[] = {CF_ENOTFOUND, CF_ENOTFOUND, CF_ENOTFOUND, CF_OK, CF_OK};
     static const cf_err bak_x[] = {CF_ENOTFOUND, CF_OK, CF_OK, CF_ENOTFOUND, CF_ENOTFOUND};
@@ -90,8 +87,9 @@ static void test_state_table(void **state)
         struct cf_secret_input upd = {0};
         struct cf_buf blob;
 
-#define CELL(op) snprintf(name, sizeof(name), "%s-%s", op, state_name[s]), \
-                 make_state(f, &f->ref, name, (enum state)s)
+#define CELL(op)                                                                                   \
+    snprintf(name, sizeof(name), "%s-%s", op, state_name[s]),                                      \
+        make_state(f, &f->ref, name, (enum state)s)
         print_message("state %s\n", state_name[s]);
 
         CELL("set");
@@ -243,8 +241,7 @@ static void test_attributes_and_disabled(void **state)
     cf_secret_meta_release(&m);
 
     /* defaults: enabled, no nbf/exp, no content type, tags never set */
-    assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("plain"), CF_STR(""), NULL, &m),
-                     CF_OK);
+    assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("plain"), CF_STR(""), NULL, &m), CF_OK);
     assert_true(m.attrs.enabled);
     assert_int_equal(m.attrs.nbf, 0);
     assert_int_equal(m.attrs.exp, 0);
@@ -258,8 +255,7 @@ static void test_attributes_and_disabled(void **state)
     assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("expired"), CF_STR("x"), &in, &m),
                      CF_OK);
     cf_secret_meta_release(&m);
-    assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("plain"), CF_STR_NULL, &m, &val),
-                     CF_OK);
+    assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("plain"), CF_STR_NULL, &m, &val), CF_OK);
     assert_int_equal(val->len, 0);
     cf_secret_free(val);
     cf_secret_meta_release(&m);
@@ -286,8 +282,7 @@ static void test_update(void **state)
     /* empty version = latest; only enabled given: the rest unchanged */
     up.has_enabled = true;
     up.enabled = false;
-    assert_int_equal(cf_secret_update(f->svc, &f->ref, CF_STR("upd"), CF_STR_NULL, &up, &m),
-                     CF_OK);
+    assert_int_equal(cf_secret_update(f->svc, &f->ref, CF_STR("upd"), CF_STR_NULL, &up, &m), CF_OK);
     assert_string_equal(m.version, v2);
     assert_false(m.attrs.enabled);
     assert_int_equal(m.attrs.created, T0);
@@ -315,8 +310,7 @@ static void test_update(void **state)
     up.enabled = true;
     up.has_content_type = true;
     up.content_type = NULL;
-    assert_int_equal(cf_secret_update(f->svc, &f->ref, CF_STR("upd"), CF_STR_NULL, &up, &m),
-                     CF_OK);
+    assert_int_equal(cf_secret_update(f->svc, &f->ref, CF_STR("upd"), CF_STR_NULL, &up, &m), CF_OK);
     assert_null(m.content_type);
     cf_secret_meta_release(&m);
     assert_int_equal(fx_get(f, &f->ref, "upd", NULL, NULL, 0), CF_OK);
@@ -376,10 +370,10 @@ static int list_all(struct fx *f, bool deleted, struct page *all, int *pages)
         char after[CF_PAGE_TOKEN_MAX];
         memcpy(after, next, sizeof(after));
         memset(&p, 0, sizeof(p));
-        cf_err e = deleted ? cf_secret_list_deleted(f->svc, &f->ref, cf_str_from(after), 25,
-                                                    page_cb, &p, next)
-                           : cf_secret_list(f->svc, &f->ref, cf_str_from(after), 25, page_cb, &p,
-                                            next);
+        cf_err e =
+            deleted
+                ? cf_secret_list_deleted(f->svc, &f->ref, cf_str_from(after), 25, page_cb, &p, next)
+                : cf_secret_list(f->svc, &f->ref, cf_str_from(after), 25, page_cb, &p, next);
         assert_int_equal(e, CF_OK);
         assert_true(p.n <= 25);
         assert_true(url_safe(next));
@@ -566,24 +560,23 @@ static void test_bad_input(void **state)
     assert_int_equal(fx_set(f, &f->ref, big, "x", NULL), CF_EBADNAME);
     assert_int_equal(fx_get(f, &f->ref, "a/b", NULL, NULL, 0), CF_EBADNAME);
     assert_int_equal(cf_secret_delete(f->svc, &f->ref, CF_STR("a.b"), &m), CF_EBADNAME);
-    assert_int_equal(cf_secret_list_versions(f->svc, &f->ref, CF_STR("a b"), CF_STR_NULL, 25,
-                                             page_cb, &p, next),
-                     CF_EBADNAME);
+    assert_int_equal(
+        cf_secret_list_versions(f->svc, &f->ref, CF_STR("a b"), CF_STR_NULL, 25, page_cb, &p, next),
+        CF_EBADNAME);
     /* value above the limit */
     size_t n = 4 * CF_MAX_SECRET_VALUE_CHARS + 1;
     char *huge = malloc(n);
     memset(huge, 'v', n);
-    assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("huge"), (struct cf_str){huge, n},
-                                   NULL, &m),
-                     CF_ETOOBIG);
+    assert_int_equal(
+        cf_secret_set(f->svc, &f->ref, CF_STR("huge"), (struct cf_str){huge, n}, NULL, &m),
+        CF_ETOOBIG);
     /* the largest allowed value round-trips */
-    assert_int_equal(cf_secret_set(f->svc, &f->ref, CF_STR("huge"),
-                                   (struct cf_str){huge, n - 1}, NULL, &m),
-                     CF_OK);
+    assert_int_equal(
+        cf_secret_set(f->svc, &f->ref, CF_STR("huge"), (struct cf_str){huge, n - 1}, NULL, &m),
+        CF_OK);
     cf_secret_meta_release(&m);
     struct cf_secret *val = NULL;
-    assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("huge"), CF_STR_NULL, &m, &val),
-                     CF_OK);
+    assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("huge"), CF_STR_NULL, &m, &val), CF_OK);
     assert_int_equal(val->len, n - 1);
     assert_memory_equal(val->p, huge, n - 1);
     cf_secret_free(val);
@@ -638,9 +631,9 @@ static void test_recover_keeps_versions(void **state)
     cf_secret_meta_release(&m);
     assert_int_equal(fx_get(f, &f->ref, "rk", v1, buf, sizeof(buf)), CF_OK);
     assert_string_equal(buf, "one");
-    assert_int_equal(cf_secret_list_versions(f->svc, &f->ref, CF_STR("rk"), CF_STR_NULL, 25,
-                                             page_cb, &p, next),
-                     CF_OK);
+    assert_int_equal(
+        cf_secret_list_versions(f->svc, &f->ref, CF_STR("rk"), CF_STR_NULL, 25, page_cb, &p, next),
+        CF_OK);
     assert_int_equal(p.n, 2);
 }
 

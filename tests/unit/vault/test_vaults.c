@@ -83,22 +83,17 @@ static void test_put_rules(void **state)
 
     /* names and properties */
     fx_vault_in(&in, "1bad", "rg1");
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out),
-                     CF_EBADNAME);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_EBADNAME);
     fx_vault_in(&in, "good-name", "bad/rg");
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out),
-                     CF_EBADNAME);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_EBADNAME);
     fx_vault_in(&in, "good-name", "rg1");
     in.retention_days = 6;
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out),
-                     CF_EBADPARAM);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_EBADPARAM);
     in.retention_days = 91;
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out),
-                     CF_EBADPARAM);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_EBADPARAM);
     in.retention_days = 30;
     snprintf(in.sku, sizeof(in.sku), "gold");
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out),
-                     CF_EBADPARAM);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_EBADPARAM);
 
     /* retention is fixed after creation */
     fx_vault_in(&in, "good-name", "rg1");
@@ -110,8 +105,7 @@ static void test_put_rules(void **state)
     assert_int_equal(out.retention_days, 30);
     cf_vault_release(&out);
     in.retention_days = 60;
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out),
-                     CF_EBADPARAM);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_EBADPARAM);
     in.retention_days = 30;
     assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
     assert_false(created);
@@ -123,8 +117,7 @@ static void test_put_rules(void **state)
     assert_true(out.purge_protection);
     cf_vault_release(&out);
     in.purge_protection = false;
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out),
-                     CF_EBADPARAM);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_EBADPARAM);
     assert_int_equal(cf_vault_get(f->svc, SUB, "rg1", "good-name", &out), CF_OK);
     assert_true(out.purge_protection);
     cf_vault_release(&out);
@@ -138,8 +131,7 @@ static void test_put_rules(void **state)
                      CF_ENOTFOUND);
     /* recover with nothing to recover */
     fx_vault_in(&in, "never-existed", "rg1");
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_RECOVER, &created, &out),
-                     CF_ENOTFOUND);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_RECOVER, &created, &out), CF_ENOTFOUND);
 }
 
 struct names {
@@ -190,8 +182,7 @@ static void test_delete_recover_purge(void **state)
 
     /* a plain PUT on a soft-deleted name: ConflictError */
     fx_vault_in(&in, "testvault", "rg1");
-    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out),
-                     CF_EDELETED);
+    assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_EDELETED);
     /* recover restores the vault and its contents, individually deleted ones stay deleted */
     assert_int_equal(cf_vault_put(f->svc, &in, CF_VAULT_PUT_RECOVER, &created, &out), CF_OK);
     assert_int_equal(out.deleted_date, 0);
@@ -396,14 +387,9 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_put_get_update),
-        T(test_put_rules),
-        T(test_delete_recover_purge),
-        T(test_purge_protected_vault),
-        T(test_groups_and_lists),
-        T(test_group_list),
-        T(test_expired_purge),
-        T(test_data_key_persists),
+        T(test_put_get_update),        T(test_put_rules),         T(test_delete_recover_purge),
+        T(test_purge_protected_vault), T(test_groups_and_lists),  T(test_group_list),
+        T(test_expired_purge),         T(test_data_key_persists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
