@@ -151,7 +151,57 @@ static cf_err json_value(struct cf_buf *b, const struct cf_val *v, int level)
     return CF_EINVAL;
 }
 
-/* Python's str() of a scalar, as table and tsv cells show it. */
+static cf_err py_str(struct cf_buf *b, const struct cf_val *v);
+
+/* Python's repr() of a string, as it appears inside a printed list or dict. */
+static cf_err py_repr_str(struct cf_buf *b, const char *s, size_t n)
+{
+    char q = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
+    cf_err err = cf_buf_putc(b, q);
+    for (size_t i = 0; i < n && !err; i++) {
+        char c = s[i];
+        if (c == '\\' || c == q)
+            err = cf_buf_putc(b, '\\') ? CF_ENOMEM : cf_buf_putc(b, c);
+        else if (c == '\n')
+            err = cf_buf_puts(b, "\\n");
+        else if (c == '\r')
+            err = cf_buf_puts(b, "\\r");
+        else if (c == '\t')
+            err = cf_buf_puts(b, "\\t");
+        else if ((unsigned char)c < 0x20)
+            err = cf_buf_printf(b, "\\x%02x", (unsigned char)c);
+        else
+            err = cf_buf_putc(b, c);
+    }
+    return err ? err : cf_buf_putc(b, q);
+}
+
+/* Python's repr() of a value inside a container (str() of a list or dict uses it). */
+static cf_err py_repr(struct cf_buf *b, const struct cf_val *v)
+{
+    cf_err err = CF_OK;
+    if (v->type == CF_VAL_STR)
+        return py_repr_str(b, v->s, v->slen);
+    if (v->type == CF_VAL_ARR || v->type == CF_VAL_OBJ) {
+        bool arr = v->type == CF_VAL_ARR;
+        err = cf_buf_putc(b, arr ? '[' : '{');
+        for (size_t i = 0; i < v->n && !err; i++) {
+            if (i)
+                err = cf_buf_puts(b, ", ");
+            if (!err && !arr) {
+                err = py_repr_str(b, v->keys[i], strlen(v->keys[i]));
+                if (!err)
+                    err = cf_buf_puts(b, ": ");
+            }
+            if (!err)
+                err = py_repr(b, v->items[i]);
+        }
+        return err ? err : cf_buf_putc(b, arr ? ']' : '}');
+    }
+    return py_str(b, v);
+}
+
+/* Python's str() of a value, as table and tsv cells show it. */
 static cf_err py_str(struct cf_buf *b, const struct cf_val *v)
 {
     char t[40];
@@ -164,7 +214,7 @@ static cf_err py_str(struct cf_buf *b, const struct cf_val *v)
         return cf_buf_puts(b, t);
     case CF_VAL_STR: return cf_buf_append(b, v->s, v->slen);
     case CF_VAL_ARR:
-    case CF_VAL_OBJ: return cf_val_dump(v, b);
+    case CF_VAL_OBJ: return py_repr(b, v);
     }
     return CF_EINVAL;
 }
