@@ -15,7 +15,7 @@ for p in wrk nginx-light curl; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
         { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null; }
 done
-make -s build BUILD="$BUILD"
+cmake -S . -B "$BUILD" -G Ninja >/dev/null && ninja -C "$BUILD" cofferd >/dev/null
 cc -O2 -o "$BUILD/bench_sqlite" bench/sqlite_baseline.c -lsqlite3
 
 tmp=$(mktemp -d)
@@ -42,6 +42,7 @@ curl -s --cacert "$COFFER_CA_FILE" -H "Authorization: Bearer $TOKEN" \
 # nginx baseline: same body, same certificate, keep-alive, bearer check, one worker per core.
 mkdir -p "$tmp/www/secrets"
 cp "$tmp/body.json" "$tmp/www/secrets/bench"
+chmod 755 "$tmp" "$tmp/www" "$tmp/www/secrets"; chmod 644 "$tmp/www/secrets/bench" # nginx workers run as www-data
 cat >"$tmp/nginx.conf" <<NGX
 worker_processes auto;
 pid $tmp/nginx.pid;
@@ -58,12 +59,15 @@ http {
     ssl_protocols TLSv1.2 TLSv1.3;
     root $tmp/www;
     default_type application/json;
-    location / { if (\$http_authorization = "") { return 401; } try_files \$uri =404; }
+    location / { if (\$http_authorization = "") { return 401; } }
   }
 }
 NGX
 nginx -c "$tmp/nginx.conf"
 sleep 0.5
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$COFFER_CA_FILE" -H "Authorization: Bearer $TOKEN" \
+    "https://coffer.vault.localhost:$nport/secrets/bench")
+[ "$code" = 200 ] || { echo "bench: nginx baseline answers $code, not 200" >&2; exit 1; }
 
 wrk_run() { # name url script
     wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$3" "$2" >"$tmp/$1.txt" 2>&1 || true
