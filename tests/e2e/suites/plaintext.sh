@@ -81,7 +81,14 @@ printf 'xx%syy' "${MARKERS[0]}" >"$E2E_WORK/$SUITE-control.bin"
 grep -a -q -F "${MARKERS[0]}" "$E2E_WORK/$SUITE-control.bin" && pass "control: grep finds a marker" ||
     fail "control: grep finds a marker"
 
+# While the server runs (the -wal and -shm files hold the newest pages).
 dir=$SRV_DIR
+live=0
+nlive=$(find "$dir" -type f | wc -l)
+for m in "${MARKERS[@]}"; do
+    if grep -r -a -q -F -- "$m" "$dir"; then live=$((live + 1)); fi
+done
+expect_eq "no marker in the data dir while the server runs ($nlive files: $(cd "$dir" && ls coffer.db* | tr '\n' ' '))" 0 "$live"
 e2e_stop
 
 # ---- the search ---------------------------------------------------------------------------
