@@ -934,6 +934,7 @@ void api_arm_metadata(struct api_req *r)
         cf_jw_kstr(&w, "gallery", gallery);
         cf_jw_kstr(&w, "graph", graph);
         cf_jw_kstr(&w, "graphAudience", graph);
+        cf_jw_kstr(&w, "microsoftGraphResourceId", graph);
         cf_jw_key(&w, "authentication");
         cf_jw_obj_begin(&w);
         cf_jw_kstr(&w, "loginEndpoint", login);
