@@ -262,6 +262,9 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
     if (w->conns != NULL)
         w->conns->prev = c;
     w->conns = c;
+    /* No BEV_OPT_DEFER_CALLBACKS: the bufferevent is only ever touched on this loop's thread
+     * and evhttp copes with re-entrant callbacks; deferring would cost a loop pass per event.
+     * No BEV_OPT_THREADSAFE for the same reason. */
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {

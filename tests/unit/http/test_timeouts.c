@@ -56,7 +56,7 @@ static void test_slow_clients_cut(void **state)
     assert_true(t_cli_sends(&slowbody, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n"));
     assert_true(t_cli_open(&good, "127.0.0.1", s.port));
 
-    while (t_now() - t0 < 3.0 && (t_loris == 0 || t_body == 0 || t_tcp_closed == 0)) {
+    while (t_now() - t0 < 4.0 && (t_loris == 0 || t_body == 0 || t_tcp_closed == 0)) {
         /* Keep both slow clients "active": a byte every 100 ms resets any inactivity timer. */
         if (t_loris == 0) {
             if (closed_now(&loris) || !t_cli_sends(&loris, "x"))
@@ -77,13 +77,14 @@ static void test_slow_clients_cut(void **state)
         if (!t_cli_read(&good, &resp, false))
             fail_msg("good client not served at %.3f s (served %d)", t_now() - t0, served);
         assert_int_equal(resp.status, 200);
-        assert_true(t_now() - r0 < 0.5);
+        /* well under the 1 s deadline: not queued behind the slow ones */
+        assert_true(t_now() - r0 < 0.8);
         served++;
         usleep(100 * 1000);
     }
-    assert_true(t_loris >= 0.9 && t_loris < 2.0);
-    assert_true(t_body >= 0.9 && t_body < 2.0);
-    assert_true(t_tcp_closed >= 0.9 && t_tcp_closed < 2.0);
+    assert_true(t_loris >= 0.9 && t_loris < 3.0);
+    assert_true(t_body >= 0.9 && t_body < 3.0);
+    assert_true(t_tcp_closed >= 0.9 && t_tcp_closed < 3.0);
     assert_true(served >= 8);
     close(stall);
     t_cli_close(&loris);
@@ -112,7 +113,7 @@ static void test_idle_keepalive(void **state)
     assert_true(t_cli_read(&good, &resp, false));
     assert_non_null(strstr(resp.body, "p=/b "));
     assert_true(t_cli_wait_closed(&good, 4, &waited));
-    assert_true(waited >= 1.8 && waited < 3.5);
+    assert_true(waited >= 1.8 && waited < 4.0);
     t_cli_close(&good);
     t_srv_stop(&s);
 }
