@@ -1504,6 +1504,18 @@ void api_arm_deleted_list(struct api_req *r)
     vault_list(r, NULL, SHAPE_DELETED, NULL);
 }
 
+void api_arm_deleted_hsm_list(struct api_req *r)
+{
+    static const char empty[] = "{\"value\":[]}";
+    if (!arm_enter(r))
+        return;
+    if (cf_buf_append(&r->out, empty, sizeof(empty) - 1)) {
+        api_error_err(r, CF_ENOMEM);
+        return;
+    }
+    api_reply(r, 200);
+}
+
 /* The deleted vault named by cap[2] in location cap[1]. Replies 404 and returns false when
  * there is none there. */
 static bool deleted_lookup(struct api_req *r, struct cf_vault *v)

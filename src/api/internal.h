@@ -155,6 +155,8 @@ void api_arm_vault_list_rg(struct api_req *r);
 void api_arm_vault_list_sub(struct api_req *r);
 void api_arm_resources_list(struct api_req *r); /* legacy /resources?$filter=... */
 void api_arm_deleted_list(struct api_req *r);
+/* Coffer has no managed HSMs: an empty list, so `az keyvault list-deleted` works. */
+void api_arm_deleted_hsm_list(struct api_req *r);
 void api_arm_deleted_get(struct api_req *r);
 void api_arm_deleted_purge(struct api_req *r);
 void api_arm_check_name(struct api_req *r);

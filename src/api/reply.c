@@ -56,7 +56,11 @@ static void send(struct api_req *r, int status, bool with_body)
     }
     if (with_body)
         h[n++] = (struct cf_http_hdr){"Content-Type", "application/json; charset=utf-8"};
-    h[n++] = (struct cf_http_hdr){"Cache-Control", "no-cache"};
+    bool own_cache_control = false;
+    for (size_t i = 0; i < r->nextra; i++)
+        own_cache_control |= strcasecmp(r->extra[i].name, "Cache-Control") == 0;
+    if (!own_cache_control) /* the token endpoint sends no-store instead */
+        h[n++] = (struct cf_http_hdr){"Cache-Control", "no-cache"};
     h[n++] = (struct cf_http_hdr){"Pragma", "no-cache"};
     h[n++] = (struct cf_http_hdr){"Expires", "-1"};
     h[n++] = (struct cf_http_hdr){"x-ms-request-id", r->request_id};

@@ -51,6 +51,7 @@ const struct api_route api_routes[] = {
     {M, CF_HTTP_POST, "subscriptions/*/providers/microsoft.keyvault/checknameavailability", api_arm_check_name, 0, "VaultCheckName", "vaults/read"},
     {M, CF_HTTP_GET, "subscriptions/*/providers/microsoft.keyvault/vaults", api_arm_vault_list_sub, 0, "VaultList", "vaults/read"},
     {M, CF_HTTP_GET, "subscriptions/*/providers/microsoft.keyvault/deletedvaults", api_arm_deleted_list, 0, "DeletedVaultList", "deletedVaults/read"},
+    {M, CF_HTTP_GET, "subscriptions/*/providers/microsoft.keyvault/deletedmanagedhsms", api_arm_deleted_hsm_list, 0, "DeletedManagedHsmList", "deletedManagedHSMs/read"},
     {M, CF_HTTP_GET, DELETED, api_arm_deleted_get, 0, "DeletedVaultGet", "deletedVaults/read"},
     {M, CF_HTTP_POST, DELETED "/purge", api_arm_deleted_purge, API_WRITE, "DeletedVaultPurge", "locations/deletedVaults/purge/action"},
     {M, CF_HTTP_GET, VAULTS, api_arm_vault_list_rg, 0, "VaultList", "vaults/read"},
