@@ -301,3 +301,13 @@ cf_err cf_client_request(struct cf_client *c, const char *method, const char *ur
         c->sleep_ms(c->sleep_ctx, cf_client_retry_delay_ms(attempt, retry_after));
     }
 }
+
+void cf_client_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void cf_client_global_cleanup(void)
+{
+    curl_global_cleanup();
+}

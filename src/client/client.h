@@ -66,4 +66,9 @@ int64_t cf_client_retry_delay_ms(int attempt, int retry_after_s);
 /* True for the statuses that are retried (429, 503). */
 bool cf_client_status_retryable(long status);
 
+/* Process-wide set-up and teardown of the HTTP library: call once at the start and end of
+ * main(), before and after any other thread exists. */
+void cf_client_global_init(void);
+void cf_client_global_cleanup(void);
+
 #endif

@@ -423,6 +423,8 @@ cf_err cf_secret_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
     if (e)
         goto out;
     e = cf_store_write(svc->store, restore_fn, &c);
+    if (c.n > 0)
+        cf_scache_forget(svc->scache, v->id, c.obj.name_lc);
     if (!e)
         cf_secret_meta_take(out, &c.obj, &c.vers[c.n - 1]);
 

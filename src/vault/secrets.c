@@ -183,6 +183,7 @@ cf_err cf_secret_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
     if (e)
         goto out;
     e = cf_store_write(svc->store, set_fn, &c);
+    cf_scache_forget(svc->scache, v->id, c.name_lc);
     if (!e)
         cf_secret_meta_take(out, &c.obj, &c.ver);
 
@@ -206,6 +207,7 @@ cf_err cf_secret_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
     unsigned char dek[CF_AEAD_KEY_LEN];
     char aad[CF_SECRET_AAD_MAX];
     struct op_ctx c;
+    uint64_t gen = 0;
     cf_err e;
 
     if (out)
@@ -218,9 +220,15 @@ cf_err cf_secret_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
     if (!set_version(&c, version))
         return CF_ENOTFOUND;
     c.with_value = value != NULL;
-    e = cf_store_read(svc->store, get_fn, &c);
-    if (e)
-        goto out;
+    cf_buf_init(&c.ver.value, MAX_VALUE_BYTES + CF_AEAD_OVERHEAD);
+    if (!cf_scache_get(svc->scache, v->id, c.name_lc, c.version, c.with_value, &c.obj, &c.ver,
+                       &gen)) {
+        e = cf_store_read(svc->store, get_fn, &c);
+        if (e)
+            goto out;
+        if (c.with_value)
+            cf_scache_put(svc->scache, gen, &c.obj, &c.ver);
+    }
     cf_secret_meta_take(out, &c.obj, &c.ver);
     if (!c.ver.enabled) {
         e = CF_EDISABLED; /* SecretDisabled; the metadata is still returned */
@@ -300,6 +308,7 @@ cf_err cf_secret_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
         return e;
     c.in = in ? in : &nothing;
     e = cf_store_write(svc->store, update_fn, &c);
+    cf_scache_forget(svc->scache, v->id, c.name_lc);
     if (!e)
         cf_secret_meta_take(out, &c.obj, &c.ver);
     ctx_release(&c);
@@ -503,6 +512,7 @@ cf_err cf_secret_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     if (e)
         return e;
     e = cf_store_write(svc->store, delete_fn, &c);
+    cf_scache_forget(svc->scache, v->id, c.name_lc);
     if (!e)
         cf_secret_meta_take(out, &c.obj, &c.ver);
     ctx_release(&c);
@@ -559,6 +569,7 @@ cf_err cf_secret_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
     if (e)
         return e;
     e = cf_store_write(svc->store, recover_fn, &c);
+    cf_scache_forget(svc->scache, v->id, c.name_lc);
     if (!e)
         cf_secret_meta_take(out, &c.obj, &c.ver);
     ctx_release(&c);
@@ -585,6 +596,7 @@ cf_err cf_secret_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, s
     if (e)
         return e;
     e = cf_store_write(svc->store, purge_fn, &c);
+    cf_scache_forget(svc->scache, v->id, c.name_lc);
     ctx_release(&c);
     return e;
 }

@@ -44,7 +44,9 @@ struct cf_vault_svc *cf_vault_svc_new(struct cf_store *store, const struct cf_cl
         *err = e;
         return NULL;
     }
-    if (pthread_rwlock_init(&svc->lock, NULL) != 0) {
+    svc->scache = cf_scache_new(CF_SCACHE_SLOTS);
+    if (!svc->scache || pthread_rwlock_init(&svc->lock, NULL) != 0) {
+        cf_scache_free(svc->scache);
         cf_wipe(svc, sizeof(*svc));
         free(svc);
         *err = CF_EINTERNAL;
@@ -72,6 +74,7 @@ void cf_vault_svc_free(struct cf_vault_svc *svc)
         }
     }
     pthread_rwlock_destroy(&svc->lock);
+    cf_scache_free(svc->scache);
     cf_wipe(svc, sizeof(*svc));
     free(svc);
 }

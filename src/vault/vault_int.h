@@ -29,8 +29,25 @@ struct cf_vault_cache_entry {
     unsigned char dek[CF_AEAD_KEY_LEN]; /* unwrapped data key when dek_ready; wiped on removal */
 };
 
+/* scache.c: the latest version of live secrets, sealed (see the invariant there). */
+struct cf_scache;
+#define CF_SCACHE_SLOTS 4096
+struct cf_scache *cf_scache_new(size_t slots);
+void cf_scache_free(struct cf_scache *c);
+/* On a hit fills *obj and *ver (ver's strings and sealed value are the caller's; ver->value
+ * must be initialised) and returns true. *gen is the generation to pass to cf_scache_put after
+ * a miss. version "" means the latest. */
+bool cf_scache_get(struct cf_scache *c, int64_t vault_id, const char *name_lc,
+                   const char *version, bool want_value, struct cf_rec_secret_obj *obj,
+                   struct cf_rec_secret_ver *ver, uint64_t *gen);
+void cf_scache_put(struct cf_scache *c, uint64_t gen, const struct cf_rec_secret_obj *obj,
+                   const struct cf_rec_secret_ver *ver);
+/* Call after every committed (or attempted) write to the name. */
+void cf_scache_forget(struct cf_scache *c, int64_t vault_id, const char *name_lc);
+
 struct cf_vault_svc {
     struct cf_store *store;
+    struct cf_scache *scache;
     const struct cf_clock *clock;
     unsigned char master_key[32];
     unsigned char backup_key[CF_AEAD_KEY_LEN]; /* HKDF(master, "coffer backup v1") */
