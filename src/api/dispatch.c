@@ -118,6 +118,11 @@ struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err)
         return NULL;
     }
     api->cfg = *cfg;
+    if (cf_random(&api->rid_prefix, sizeof(api->rid_prefix)) != CF_OK) {
+        free(api);
+        *err = CF_ECRYPTO;
+        return NULL;
+    }
     if (!api->cfg.region)
         api->cfg.region = "local";
     api->pool = pool_new(cfg->pool_threads > 0 ? (size_t)cfg->pool_threads : 64, 4096);
@@ -332,7 +337,7 @@ static double version_key(const char *v)
 
 bool api_version_at_least(const struct api_req *r, const char *v)
 {
-    return version_key(r->api_version) >= version_key(v);
+    return r->api_version_key >= version_key(v);
 }
 
 /* ---------------- authentication ---------------- */
@@ -481,6 +486,7 @@ static bool check_api_version(struct api_req *r)
     }
     memcpy(r->api_version, v.p, v.len);
     r->api_version[v.len] = '\0';
+    r->api_version_key = version_key(r->api_version);
     return true;
 }
 

@@ -47,6 +47,10 @@ struct api_kv {
 
 struct cf_api {
     struct cf_api_config cfg;
+    /* x-ms-request-id = random per-process prefix + a counter: unique without a CSPRNG call
+     * per response (measured at 3 % of a GET). */
+    uint64_t rid_prefix;
+    uint64_t rid_counter; /* atomic */
     struct api_pool *pool;
 };
 
@@ -67,6 +71,7 @@ struct api_req {
     struct api_kv q[API_MAX_QUERY]; /* decoded query parameters */
     size_t nq;
     char api_version[48];
+    double api_version_key; /* api_version's place in the version order (dispatch.c) */
     char request_id[37];
     struct cf_buf scratch;  /* backing store of seg[] and q[]; never grows after parsing */
     struct cf_buf out;      /* the response body */

@@ -2,6 +2,7 @@
  * (azure-kv-common.md §6), the JSON error envelope (§5), then the request is freed. */
 #include "base/cf.h"
 #include "api/internal.h"
+#include "base/codec.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "crypto/crypto.h"
@@ -32,6 +33,29 @@ cf_err api_base_url(const struct api_req *r, struct cf_buf *out)
     return e;
 }
 
+/* A UUID-shaped id from the per-process prefix and a counter. */
+static void request_id(struct api_req *r)
+{
+    uint64_t n = __atomic_add_fetch(&r->api->rid_counter, 1, __ATOMIC_RELAXED);
+    unsigned char b[16];
+    char hex[33], *o = r->request_id;
+
+    memcpy(b, &r->api->rid_prefix, 8);
+    for (int i = 0; i < 8; i++)
+        b[8 + i] = (unsigned char)(n >> (56 - 8 * i));
+    cf_hex_encode(hex, b, 16);
+    memcpy(o, hex, 8);
+    o[8] = '-';
+    memcpy(o + 9, hex + 8, 4);
+    o[13] = '-';
+    memcpy(o + 14, hex + 12, 4);
+    o[18] = '-';
+    memcpy(o + 19, hex + 16, 4);
+    o[23] = '-';
+    memcpy(o + 24, hex + 20, 12);
+    o[36] = '\0';
+}
+
 static void send(struct api_req *r, int status, bool with_body)
 {
     struct cf_http_hdr h[MAX_HDRS];
@@ -39,21 +63,7 @@ static void send(struct api_req *r, int status, bool with_body)
     const char *client_rid = cf_http_header(r->http, "x-ms-client-request-id");
     char crid[80];
 
-    if (cf_random_hex32(r->request_id) == CF_OK) {
-        /* uuid-shaped request id */
-        char u[37];
-        memcpy(u, r->request_id, 8);
-        u[8] = '-';
-        memcpy(u + 9, r->request_id + 8, 4);
-        u[13] = '-';
-        memcpy(u + 14, r->request_id + 12, 4);
-        u[18] = '-';
-        memcpy(u + 19, r->request_id + 16, 4);
-        u[23] = '-';
-        memcpy(u + 24, r->request_id + 20, 12);
-        u[36] = '\0';
-        memcpy(r->request_id, u, 37);
-    }
+    request_id(r);
     if (with_body)
         h[n++] = (struct cf_http_hdr){"Content-Type", "application/json; charset=utf-8"};
     bool own_cache_control = false;

@@ -43,7 +43,7 @@ cf_err cf_aead_seal(const unsigned char key[CF_AEAD_KEY_LEN], const void *aad, s
     if (!ctx)
         return cf_crypto_fail("AEAD context");
     /* The default GCM IV length is 12, which is ours: no EVP_CTRL_GCM_SET_IVLEN needed. */
-    if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1 ||
+    if (EVP_EncryptInit_ex(ctx, cf_crypto_aes256gcm(), NULL, key, nonce) != 1 ||
         (aadlen && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1) ||
         EVP_EncryptUpdate(ctx, ct, &n, pt ? pt : empty, (int)ptlen) != 1 ||
         EVP_EncryptFinal_ex(ctx, ct + n, &fin) != 1 || (size_t)n + (size_t)fin != ptlen ||
@@ -90,7 +90,7 @@ cf_err cf_aead_open(const unsigned char key[CF_AEAD_KEY_LEN], const void *aad, s
         e = cf_crypto_fail("AEAD context");
         goto free_secret;
     }
-    if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1 ||
+    if (EVP_DecryptInit_ex(ctx, cf_crypto_aes256gcm(), NULL, key, nonce) != 1 ||
         (aadlen && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1) ||
         EVP_DecryptUpdate(ctx, s->p, &n, body, (int)ptlen) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CF_AEAD_TAG_LEN, tagcopy) != 1) {

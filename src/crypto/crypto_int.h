@@ -29,4 +29,8 @@ struct cf_pkey *cf_crypto_pkey_wrap(EVP_PKEY *pk);
 /* True if pk is an EC key on P-256 (prime256v1). */
 bool cf_crypto_pkey_is_p256(const EVP_PKEY *pk);
 
+/* SHA-256 and AES-256-GCM, fetched once per process (algs.c). */
+const EVP_MD *cf_crypto_sha256(void);
+const EVP_CIPHER *cf_crypto_aes256gcm(void);
+
 #endif

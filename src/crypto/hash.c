@@ -25,7 +25,7 @@ static cf_err digest(const EVP_MD *md, const char *what, const void *p, size_t n
 
 cf_err cf_sha256(const void *p, size_t n, unsigned char out[CF_SHA256_LEN])
 {
-    return digest(EVP_sha256(), "SHA-256", p, n, out);
+    return digest(cf_crypto_sha256(), "SHA-256", p, n, out);
 }
 
 cf_err cf_sha1(const void *p, size_t n, unsigned char out[20])
