@@ -476,15 +476,32 @@ static void reply_bundle(struct api_req *r, enum sec_shape s, const struct cf_se
 
 /* ---------------- set, get, update ---------------- */
 
+/* Runs on the store's writer thread once the new version is durable (or failed). r is still
+ * unanswered, so its body - where the value the reply echoes lives - is still there. */
+static void set_done(cf_err e, struct cf_secret_meta *m, void *arg)
+{
+    struct api_req *r = arg;
+    size_t len = 0;
+    const char *value = cf_json_str(cf_json_get(r->body, "value"), &len);
+
+    if (!e)
+        e = write_bundle(r, SHAPE_BUNDLE, m, (struct cf_str){value ? value : "", len});
+    if (e)
+        reply_err(r, e, CTX_LIVE, r->cap[0], CF_STR(""), NULL);
+    else
+        api_reply(r, 200);
+    cf_secret_meta_release(m);
+}
+
+/* Runs on the event loop and does not block: the write is queued for the store's group commit
+ * and answered from set_done. */
 void api_secret_set(struct api_req *r)
 {
     struct cf_str name = r->cap[0];
-    struct cf_secret_meta m;
     struct sec_body b;
     char why[256];
     cf_err e;
 
-    memset(&m, 0, sizeof(m));
     if (!name_ok(r, name))
         return;
     /* An empty body parses as {} so that its 400 names the missing value. */
@@ -497,16 +514,10 @@ void api_secret_set(struct api_req *r)
         api_error(r, 400, "BadParameter", NULL, "%s", why);
         return;
     }
-    e = cf_secret_set(vault_svc(r), &r->vault, name, b.value, &b.in, &m);
-    /* the set reply echoes the value from the request body, still owned by r */
-    if (!e)
-        e = write_bundle(r, SHAPE_BUNDLE, &m, b.value);
+    e = cf_secret_set_async(vault_svc(r), &r->vault, name, b.value, &b.in, set_done, r);
     sec_body_release(&b);
     if (e)
         reply_err(r, e, CTX_LIVE, name, CF_STR(""), NULL);
-    else
-        api_reply(r, 200);
-    cf_secret_meta_release(&m);
 }
 
 void api_secret_get(struct api_req *r)

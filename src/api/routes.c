@@ -18,7 +18,8 @@ const struct api_route api_routes[] = {
     {D, CF_HTTP_GET, "secrets", api_secret_list, 0, "SecretList", "secrets/list"},
     {D, CF_HTTP_GET, "secrets/*/versions", api_secret_list_versions, 0, "SecretListVersions", "secrets/list"},
     {D, CF_HTTP_POST, "secrets/*/backup", api_secret_backup, 0, "SecretBackup", "secrets/backup"},
-    {D, CF_HTTP_PUT, "secrets/*", api_secret_set, API_WRITE, "SecretSet", "secrets/set"},
+    /* set is asynchronous: queued to the group commit from the loop, answered by the writer */
+    {D, CF_HTTP_PUT, "secrets/*", api_secret_set, 0, "SecretSet", "secrets/set"},
     {D, CF_HTTP_GET, "secrets/*", api_secret_get, 0, "SecretGet", "secrets/get"},
     {D, CF_HTTP_GET, "secrets/*/*", api_secret_get, 0, "SecretGet", "secrets/get"},
     {D, CF_HTTP_PATCH, "secrets/*", api_secret_update, API_WRITE, "SecretUpdate", "secrets/set"},

@@ -18,6 +18,10 @@
 #include "store/store.h"
 #include "store/store_debug.h"
 
+/* Bounds the memory queued writes can take when clients write faster than the disk syncs:
+ * past it cf_store_write_async answers CF_EBUSY (the API sheds with 503 + Retry-After). */
+#define CF_STORE_MAX_QUEUE 16384
+
 struct write_job {
     cf_store_fn fn;
     void *arg;
@@ -27,6 +31,10 @@ struct write_job {
     /* Each waiter sleeps on its own condition: one broadcast per batch woke every waiting
      * thread (most of them for later batches) and was measured as the top cost of SET. */
     pthread_cond_t cv;
+    /* Asynchronous jobs (cf_store_write_async): heap-allocated, nobody waits; the writer calls
+     * done after the batch is durable, outside its lock, then frees the job. */
+    cf_store_done_fn done_fn;
+    void *done_arg;
 };
 
 struct cf_store {
@@ -45,6 +53,7 @@ struct cf_store {
     pthread_cond_t work_cv;
     struct write_job *qhead, *qtail;
     bool stop;
+    size_t qlen; /* queued jobs; asynchronous writers are refused past CF_STORE_MAX_QUEUE */
     bool writer_running;
     pthread_t writer;
     struct cf_store_stats stats;
@@ -403,7 +412,7 @@ static void run_batch(struct cf_store *s, struct write_job *batch, bool fail_com
 static void *writer_main(void *arg)
 {
     struct cf_store *s = arg;
-    struct write_job *batch, *last, *j, *next;
+    struct write_job *batch, *last, *j, *next, *async;
     bool fail;
     int n;
 
@@ -419,6 +428,7 @@ static void *writer_main(void *arg)
         for (n = 1; n < s->max_batch && last->next; n++)
             last = last->next;
         s->qhead = last->next;
+        s->qlen -= (size_t)n;
         if (!s->qhead)
             s->qtail = NULL;
         last->next = NULL;
@@ -438,19 +448,30 @@ static void *writer_main(void *arg)
         if ((uint64_t)n > s->stats.max_batch)
             s->stats.max_batch = (uint64_t)n;
         /* read next before done: a finished job's memory returns to its waiter */
+        async = NULL;
         for (j = batch; j; j = next) {
             next = j->next;
+            if (j->done_fn) {
+                j->next = async;
+                async = j;
+                continue;
+            }
             j->done = true;
             pthread_cond_signal(&j->cv); /* the waiter needs wmu, held here, before it returns */
         }
         pthread_mutex_unlock(&s->wmu);
+        for (j = async; j; j = next) {
+            next = j->next;
+            j->done_fn(j->result, j->done_arg);
+            free(j);
+        }
     }
     return NULL;
 }
 
 cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg)
 {
-    struct write_job job = {fn, arg, CF_OK, false, NULL, PTHREAD_COND_INITIALIZER};
+    struct write_job job = {fn, arg, CF_OK, false, NULL, PTHREAD_COND_INITIALIZER, NULL, NULL};
 
     if (!s || !fn)
         return CF_EINVAL;
@@ -467,12 +488,45 @@ cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg)
     else
         s->qhead = &job;
     s->qtail = &job;
+    s->qlen++;
     pthread_cond_signal(&s->work_cv);
     while (!job.done)
         pthread_cond_wait(&job.cv, &s->wmu);
     pthread_mutex_unlock(&s->wmu);
     pthread_cond_destroy(&job.cv);
     return job.result;
+}
+
+cf_err cf_store_write_async(struct cf_store *s, cf_store_fn fn, void *arg, cf_store_done_fn done,
+                            void *done_arg)
+{
+    struct write_job *job;
+
+    if (!s || !fn || !done)
+        return CF_EINVAL;
+    job = calloc(1, sizeof(*job));
+    if (!job)
+        return CF_ENOMEM;
+    job->fn = fn;
+    job->arg = arg;
+    job->done_fn = done;
+    job->done_arg = done_arg;
+    pthread_mutex_lock(&s->wmu);
+    if (s->stop || s->qlen >= CF_STORE_MAX_QUEUE) {
+        bool busy = !s->stop;
+        pthread_mutex_unlock(&s->wmu);
+        free(job);
+        return busy ? CF_EBUSY : CF_ESTORE;
+    }
+    s->qlen++;
+    if (s->qtail)
+        s->qtail->next = job;
+    else
+        s->qhead = job;
+    s->qtail = job;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->wmu);
+    return CF_OK;
 }
 
 /* ---------------- reads ---------------- */

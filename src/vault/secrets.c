@@ -144,51 +144,119 @@ static cf_err set_fn(struct cf_store_txn *t, void *arg)
     return cf_store_secret_ver_insert(t, v);
 }
 
-cf_err cf_secret_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
-                     struct cf_str value, const struct cf_secret_input *in,
-                     struct cf_secret_meta *out)
+/* Everything a set does before its store write: the version id, copies of the optional
+ * fields, and the value sealed under the vault's data key into c->ver.value. */
+static cf_err set_prepare(struct op_ctx *c, struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str name, struct cf_str value, const struct cf_secret_input *in)
 {
     unsigned char dek[CF_AEAD_KEY_LEN];
     char aad[CF_SECRET_AAD_MAX];
-    struct op_ctx c;
     cf_err e;
 
-    if (out)
-        memset(out, 0, sizeof(*out)); /* release-safe on every path */
-    e = ctx_init(&c, svc, v, name);
+    e = ctx_init(c, svc, v, name);
     if (e)
         return e;
+    cf_buf_init(&c->ver.value, MAX_VALUE_BYTES + CF_AEAD_OVERHEAD);
     if (value.len > MAX_VALUE_BYTES)
         return CF_ETOOBIG;
     e = check_input(in);
     if (e)
         return e;
-    c.in = in;
-    cf_buf_init(&c.ver.value, MAX_VALUE_BYTES + CF_AEAD_OVERHEAD);
-    e = cf_random_hex32(c.ver.version);
+    c->in = in;
+    e = cf_random_hex32(c->ver.version);
     if (e)
-        goto out;
+        return e;
     if (in && in->has_content_type)
-        c.ver.content_type = dup_opt(in->content_type, &e);
+        c->ver.content_type = dup_opt(in->content_type, &e);
     if (in && in->has_tags)
-        c.ver.tags_json = dup_opt(in->tags_json, &e);
+        c->ver.tags_json = dup_opt(in->tags_json, &e);
     if (e)
-        goto out;
+        return e;
     e = cf_vault_dek(svc, v, dek);
     if (e)
-        goto out;
-    e = cf_aead_seal(dek, aad, cf_secret_aad(aad, v->id, c.name_lc, c.ver.version),
-                     value.p ? value.p : "", value.len, &c.ver.value);
+        return e;
+    e = cf_aead_seal(dek, aad, cf_secret_aad(aad, v->id, c->name_lc, c->ver.version),
+                     value.p ? value.p : "", value.len, &c->ver.value);
     cf_wipe(dek, sizeof(dek));
+    return e;
+}
+
+cf_err cf_secret_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_str value, const struct cf_secret_input *in,
+                     struct cf_secret_meta *out)
+{
+    struct op_ctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
+    e = set_prepare(&c, svc, v, name, value, in);
     if (e)
         goto out;
     e = cf_store_write(svc->store, set_fn, &c);
     cf_scache_forget(svc->scache, v->id, c.name_lc);
     if (!e)
         cf_secret_meta_take(out, &c.obj, &c.ver);
-
 out:
     ctx_release(&c);
+    return e;
+}
+
+/* The state of one asynchronous set, from set_prepare until its done callback. It owns copies
+ * of everything the writer thread reads, so the caller's stack may be gone by then. */
+struct set_async {
+    struct op_ctx c;
+    struct cf_vault_ref vref;
+    struct cf_secret_input in; /* scalars only: the strings were copied into c.ver */
+    char name[CF_MAX_NAME_LEN + 1];
+    cf_secret_done_fn done;
+    void *arg;
+};
+
+static void set_async_done(cf_err e, void *arg)
+{
+    struct set_async *a = arg;
+    struct cf_secret_meta m;
+
+    memset(&m, 0, sizeof(m));
+    cf_scache_forget(a->c.svc->scache, a->vref.id, a->c.name_lc);
+    if (!e)
+        cf_secret_meta_take(&m, &a->c.obj, &a->c.ver);
+    a->done(e, &m, a->arg);
+    ctx_release(&a->c);
+    free(a);
+}
+
+cf_err cf_secret_set_async(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                           struct cf_str name, struct cf_str value,
+                           const struct cf_secret_input *in, cf_secret_done_fn done, void *arg)
+{
+    struct set_async *a;
+    cf_err e;
+
+    if (!svc || !v || !done || name.len > CF_MAX_NAME_LEN)
+        return name.len > CF_MAX_NAME_LEN ? CF_EBADNAME : CF_EINVAL;
+    a = calloc(1, sizeof(*a));
+    if (!a)
+        return CF_ENOMEM;
+    a->vref = *v;
+    memcpy(a->name, name.p, name.len);
+    a->done = done;
+    a->arg = arg;
+    if (in) {
+        a->in = *in;
+        a->in.content_type = NULL;
+        a->in.tags_json = NULL;
+    }
+    e = set_prepare(&a->c, svc, &a->vref, (struct cf_str){a->name, name.len}, value, in);
+    if (!e) {
+        a->c.in = in ? &a->in : NULL;
+        e = cf_store_write_async(svc->store, set_fn, &a->c, set_async_done, a);
+    }
+    if (e) {
+        ctx_release(&a->c);
+        free(a);
+    }
     return e;
 }
 

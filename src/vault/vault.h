@@ -149,6 +149,16 @@ struct cf_secret_input {
 cf_err cf_secret_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
                      struct cf_str value, const struct cf_secret_input *in,
                      struct cf_secret_meta *out);
+/* The same as cf_secret_set without blocking: validates, seals and queues the write, then
+ * returns. CF_OK means done(err, meta, arg) will run exactly once, on the store's writer thread,
+ * after the write is durable (or failed: err as cf_secret_set's); meta is filled only when err
+ * is CF_OK and belongs to the callback (cf_secret_meta_release it). Any other return means
+ * done never runs. The value is sealed before this returns; name, value and in need not
+ * outlive the call. done must not block. */
+typedef void (*cf_secret_done_fn)(cf_err err, struct cf_secret_meta *meta, void *arg);
+cf_err cf_secret_set_async(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                           struct cf_str name, struct cf_str value,
+                           const struct cf_secret_input *in, cf_secret_done_fn done, void *arg);
 /* version empty = latest. *value (may be NULL if not wanted) is a new cf_secret. Errors:
  * CF_ENOTFOUND (name, version, or deleted), CF_EDISABLED (the addressed version is disabled;
  * *out is still filled). */

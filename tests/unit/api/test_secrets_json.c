@@ -221,6 +221,21 @@ cf_err cf_secret_set(struct cf_vault_svc *s, const struct cf_vault_ref *v, struc
     return fake.err;
 }
 
+/* The handler uses the asynchronous form; the fake completes at once (on the caller's thread),
+ * with the outcome the test chose reported through the callback, as a failed commit would be. */
+cf_err cf_secret_set_async(struct cf_vault_svc *s, const struct cf_vault_ref *v,
+                           struct cf_str name, struct cf_str value,
+                           const struct cf_secret_input *in, cf_secret_done_fn done, void *arg)
+{
+    struct cf_secret_meta m;
+    cf_err e;
+
+    memset(&m, 0, sizeof(m));
+    e = cf_secret_set(s, v, name, value, in, &m);
+    done(e, &m, arg);
+    return CF_OK;
+}
+
 cf_err cf_secret_get(struct cf_vault_svc *s, const struct cf_vault_ref *v, struct cf_str name,
                      struct cf_str version, struct cf_secret_meta *out, struct cf_secret **value)
 {

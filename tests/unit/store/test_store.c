@@ -328,6 +328,79 @@ static void test_group_commit(void **state)
     assert_int_equal(cf_store_check(f->s), CF_OK);
 }
 
+/* ---- asynchronous writes: done runs once per job, after the write is durable ---- */
+#define NASYNC 500
+
+struct async_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, failed;
+    struct kv kv[NASYNC];
+    char keys[NASYNC][16];
+    struct cf_store *s;
+    int visible_at_done; /* jobs whose row a fresh read could see when done ran */
+};
+
+static cf_err visible_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kv *kv = arg;
+    cf_buf_reset(&kv->out);
+    return cf_store_meta_get(t, kv->key, &kv->out);
+}
+
+struct async_job {
+    struct async_state *st;
+    int i;
+};
+
+static void async_done2(cf_err e, void *arg)
+{
+    struct async_job *j = arg;
+    struct async_state *st = j->st;
+    struct kv probe = {st->kv[j->i].key, NULL, {0}, CF_OK};
+    bool visible;
+
+    cf_buf_init(&probe.out, 64);
+    visible = e == CF_OK && cf_store_read(st->s, visible_fn, &probe) == CF_OK;
+    cf_buf_release(&probe.out);
+    pthread_mutex_lock(&st->mu);
+    st->done++;
+    st->failed += e != CF_OK;
+    st->visible_at_done += visible;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    free(j);
+}
+
+static void test_async_writes(void **state)
+{
+    struct fx *f = *state;
+    struct async_state *st = calloc(1, sizeof(*st));
+
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    st->s = f->s;
+    for (int i = 0; i < NASYNC; i++) {
+        struct async_job *j = calloc(1, sizeof(*j));
+        snprintf(st->keys[i], sizeof(st->keys[i]), "a%d", i);
+        st->kv[i] = (struct kv){st->keys[i], "async", {0}, i % 50 == 7 ? CF_EBADPARAM : CF_OK};
+        j->st = st;
+        j->i = i;
+        assert_int_equal(cf_store_write_async(f->s, put_fn, &st->kv[i], async_done2, j), CF_OK);
+    }
+    pthread_mutex_lock(&st->mu);
+    while (st->done < NASYNC)
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    /* every job reported once; the ones whose fn failed report that error and left nothing */
+    assert_int_equal(st->failed, NASYNC / 50);
+    assert_int_equal(st->visible_at_done, NASYNC - NASYNC / 50);
+    assert_int_equal(cf_store_write_async(f->s, put_fn, &st->kv[0], NULL, NULL), CF_EINVAL);
+    pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
 /* ---- savepoints: a failing job in a batch does not undo the others ---- */
 struct gate {
     pthread_mutex_t mu;
@@ -547,6 +620,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_in_read_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_write_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_savepoint_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
