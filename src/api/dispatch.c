@@ -108,6 +108,75 @@ static void pool_free(struct api_pool *p)
     free(p);
 }
 
+/* ---------------- request objects ---------------- */
+
+#define API_FREE_MAX 1024
+
+static void req_clear(struct api_req *r)
+{
+    struct cf_buf scratch = r->scratch, out = r->out;
+
+    cf_json_free(r->body);
+    if (out.data)
+        cf_wipe(out.data, out.cap); /* may have held a secret value or a token */
+    cf_buf_reset(&scratch);
+    cf_buf_reset(&out);
+    memset(r, 0, sizeof(*r));
+    r->scratch = scratch;
+    r->out = out;
+}
+
+struct api_req *api_req_get(struct cf_api *api)
+{
+    struct api_req *r;
+
+    pthread_mutex_lock(&api->free_mu);
+    r = api->free_list;
+    if (r) {
+        api->free_list = r->next_free;
+        api->free_count--;
+    }
+    pthread_mutex_unlock(&api->free_mu);
+    if (r) {
+        r->next_free = NULL;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return NULL;
+        cf_buf_init(&r->scratch, CF_MAX_HEADER_BYTES * 2);
+        cf_buf_init(&r->out, 4 * CF_MAX_BODY_BYTES);
+    }
+    r->api = api;
+    return r;
+}
+
+void api_req_put(struct api_req *r)
+{
+    struct cf_api *api = r->api;
+
+    req_clear(r);
+    /* Oversized buffers (a 25 KB secret, a long list) are not kept. */
+    if (r->out.cap > 16384 || r->scratch.cap > 16384) {
+        cf_buf_release(&r->out);
+        cf_buf_release(&r->scratch);
+        cf_buf_init(&r->scratch, CF_MAX_HEADER_BYTES * 2);
+        cf_buf_init(&r->out, 4 * CF_MAX_BODY_BYTES);
+    }
+    pthread_mutex_lock(&api->free_mu);
+    if (api->free_count < API_FREE_MAX) {
+        r->next_free = api->free_list;
+        api->free_list = r;
+        api->free_count++;
+        r = NULL;
+    }
+    pthread_mutex_unlock(&api->free_mu);
+    if (r) {
+        cf_buf_release(&r->out);
+        cf_buf_release(&r->scratch);
+        free(r);
+    }
+}
+
 /* ---------------- life cycle ---------------- */
 
 struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err)
@@ -118,6 +187,7 @@ struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err)
         return NULL;
     }
     api->cfg = *cfg;
+    pthread_mutex_init(&api->free_mu, NULL);
     if (cf_random(&api->rid_prefix, sizeof(api->rid_prefix)) != CF_OK) {
         free(api);
         *err = CF_ECRYPTO;
@@ -140,6 +210,14 @@ void cf_api_free(struct cf_api *api)
     if (!api)
         return;
     pool_free(api->pool);
+    while (api->free_list) {
+        struct api_req *r = api->free_list;
+        api->free_list = r->next_free;
+        cf_buf_release(&r->out);
+        cf_buf_release(&r->scratch);
+        free(r);
+    }
+    pthread_mutex_destroy(&api->free_mu);
     free(api);
 }
 
@@ -493,7 +571,7 @@ static bool check_api_version(struct api_req *r)
 void cf_api_handle(struct cf_http_req *http, void *ctx)
 {
     struct cf_api *api = ctx;
-    struct api_req *r = calloc(1, sizeof(*r));
+    struct api_req *r = api_req_get(api);
     struct cf_str vault_name = CF_STR_NULL;
     bool path_known;
     cf_err e;
@@ -506,11 +584,8 @@ void cf_api_handle(struct cf_http_req *http, void *ctx)
         cf_http_respond(http, 503, h, 2, body, sizeof(body) - 1);
         return;
     }
-    r->api = api;
     r->http = http;
     r->start_ms = cf_mono_ms();
-    cf_buf_init(&r->scratch, CF_MAX_HEADER_BYTES * 2);
-    cf_buf_init(&r->out, 4 * CF_MAX_BODY_BYTES);
     r->host = http->host;
     split_host(r);
     r->plane = classify(r, &vault_name);

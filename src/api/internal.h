@@ -9,6 +9,9 @@
 #define CF_API_INTERNAL_H
 
 #include "base/cf.h"
+
+#include <pthread.h>
+
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/str.h"
@@ -51,10 +54,16 @@ struct cf_api {
      * per response (measured at 3 % of a GET). */
     uint64_t rid_prefix;
     uint64_t rid_counter; /* atomic */
+    /* Finished requests kept for reuse with their buffers' capacity, so a request costs no
+     * malloc in the steady state (api_req_get / api_req_put in dispatch.c). */
+    pthread_mutex_t free_mu;
+    struct api_req *free_list;
+    size_t free_count;
     struct api_pool *pool;
 };
 
 struct api_req {
+    struct api_req *next_free;
     struct cf_api *api;
     struct cf_http_req *http;
     enum api_plane plane;
@@ -88,6 +97,10 @@ extern const struct api_route api_routes[];
 extern const size_t api_routes_count;
 
 /* ---- request helpers (dispatch.c) ---- */
+/* Takes a cleared request (recycled or new); NULL when out of memory. */
+struct api_req *api_req_get(struct cf_api *api);
+/* Clears r (wiping what its response held) and keeps it for reuse, or frees it. */
+void api_req_put(struct api_req *r);
 /* Decoded value of a query parameter, or NULL-pointer view (p == NULL) when absent. */
 struct cf_str api_query(const struct api_req *r, const char *key);
 /* Parses the request body as a JSON object into r->body. On failure it has already replied 400

@@ -11,10 +11,7 @@
 
 static void request_free(struct api_req *r)
 {
-    cf_json_free(r->body);
-    cf_buf_release(&r->scratch);
-    cf_buf_wipe(&r->out); /* may have held a secret value */
-    free(r);
+    api_req_put(r);
 }
 
 void api_add_header(struct api_req *r, const char *name, const char *value)
