@@ -343,3 +343,52 @@ cf_err cf_boot_write_env(const struct cf_config *c, const struct cf_paths *p, co
     cf_buf_wipe(&b);
     return e;
 }
+
+struct admin_mark {
+    const char *client_id; /* NULL: only look */
+    bool exists;
+};
+
+static cf_err admin_mark_fn(struct cf_store_txn *t, void *arg)
+{
+    struct admin_mark *m = arg;
+    struct cf_buf b;
+    cf_err e;
+
+    cf_buf_init(&b, 128);
+    e = cf_store_meta_get(t, "server.bootstrap_admin", &b);
+    cf_buf_release(&b);
+    if (e == CF_OK) {
+        m->exists = true;
+        return CF_OK;
+    }
+    if (e != CF_ENOTFOUND || !m->client_id)
+        return e == CF_ENOTFOUND ? CF_OK : e;
+    return cf_store_meta_put(t, "server.bootstrap_admin", m->client_id, strlen(m->client_id));
+}
+
+cf_err cf_boot_prod_admin(struct cf_store *s, struct cf_auth *a, const char *tenant)
+{
+    struct admin_mark m = {NULL, false};
+    char client_id[64], oid[37], secret[128];
+    cf_err e;
+
+    e = cf_store_read(s, admin_mark_fn, &m);
+    if (e || m.exists)
+        return e;
+    e = cf_auth_sp_create(a, tenant, "coffer-admin", NULL, client_id, oid, secret, sizeof(secret));
+    if (e)
+        return e;
+    m.client_id = client_id;
+    e = cf_store_write(s, admin_mark_fn, &m);
+    if (!e) {
+        /* stdout, not the log: this is the one time the operator can see the secret. */
+        printf("Coffer bootstrap administrator (shown once - store it safely; rotate it with "
+               "`coffer ad sp credential reset` once that exists):\n"
+               "  tenant:        %s\n  client id:     %s\n  client secret: %s\n",
+               tenant, client_id, secret);
+        fflush(stdout);
+    }
+    cf_wipe(secret, sizeof(secret));
+    return e;
+}

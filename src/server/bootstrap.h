@@ -38,6 +38,10 @@ cf_err cf_boot_dev_admin(struct cf_auth *a, const struct cf_paths *p, const char
                          char client_id[64], char secret[128]);
 /* The dev vault "coffer" in group "coffer-dev", created if missing. */
 cf_err cf_boot_dev_vault(struct cf_vault_svc *v, const char *sub, const char *tenant);
+/* Production first start: creates the bootstrap administrator (service principal
+ * "coffer-admin") once, prints its credentials on stdout - the only time they are shown - and
+ * records that it exists (meta "server.bootstrap_admin"). Later starts do nothing. */
+cf_err cf_boot_prod_admin(struct cf_store *s, struct cf_auth *a, const char *tenant);
 /* Writes the env file atomically and prints the same lines on stdout. */
 cf_err cf_boot_write_env(const struct cf_config *c, const struct cf_paths *p, const char *sub,
                          const char *tenant, const char *client_id, const char *secret);

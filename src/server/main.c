@@ -151,6 +151,8 @@ int main(int argc, char **argv)
     if (cfg.dev && ((e = cf_boot_dev_admin(auth, &paths, tenant, client_id, secret)) ||
                     (e = cf_boot_dev_vault(vault, sub, tenant))))
         goto out;
+    if (!cfg.dev && (e = cf_boot_prod_admin(store, auth, tenant)))
+        goto out;
 
     api = cf_api_new(&(struct cf_api_config){.vault = vault,
                                              .auth = auth,
@@ -193,7 +195,8 @@ int main(int argc, char **argv)
     if (cfg.dev && (e = cf_boot_write_env(&cfg, &paths, sub, tenant, client_id, secret)))
         goto out;
     cf_wipe(secret, sizeof(secret));
-    cf_info("cofferd serving on port %d (%s)", cfg.port, cfg.listen);
+    cf_info("cofferd serving on port %d (%s), tenant %s, subscription %s", cfg.port, cfg.listen,
+            tenant, sub);
     e = cf_http_server_run(srv);
     cf_info("cofferd stopping");
     rc = e ? 1 : 0;

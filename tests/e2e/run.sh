@@ -11,6 +11,7 @@
 #   cli       the coffer CLI from <build-dir>
 #   badinput  curl/openssl/python sockets: malformed and hostile requests
 #   plaintext no secret value, client secret or token at rest or in the logs
+#   config    production mode: cofferd --config with an operator certificate
 # --subset (the ASan build): js core flow, badinput, python.
 # Ends with "N passed, N failed"; exit status 1 on any failure.
 set -uo pipefail
@@ -138,6 +139,7 @@ if ((prep_ok)); then
     run_suite az       bash "$E2E_DIR/suites/az.sh"
     run_suite cli      bash "$E2E_DIR/suites/cli.sh"
     run_suite plaintext bash "$E2E_DIR/suites/plaintext.sh"
+    run_suite config   bash "$E2E_DIR/suites/config.sh"
 fi
 
 # ---- summary ------------------------------------------------------------------------------
