@@ -72,16 +72,16 @@ static int atoi_safe(const char *s)
 
 struct race {
     struct fx *f;
-    volatile int acked; /* last value number whose set returned */
-    volatile bool stop;
+    int acked; /* last value number whose set returned (atomic) */
+    bool stop; /* atomic */
     int stale;
 };
 
 static void *reader(void *arg)
 {
     struct race *r = arg;
-    while (!r->stop) {
-        int before = r->acked;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_SEQ_CST)) {
+        int before = __atomic_load_n(&r->acked, __ATOMIC_SEQ_CST);
         struct cf_secret_meta m;
         struct cf_secret *val = NULL;
         if (cf_secret_get(r->f->svc, &r->f->ref, CF_STR("race"), CF_STR(""), &m, &val) == CF_OK) {
@@ -113,7 +113,7 @@ static void test_no_stale_reads_under_writes(void **state)
         cf_secret_meta_release(&m);
         __atomic_store_n(&r.acked, i, __ATOMIC_SEQ_CST);
     }
-    r.stop = true;
+    __atomic_store_n(&r.stop, true, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 3; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(r.stale, 0);
