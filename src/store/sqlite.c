@@ -58,7 +58,24 @@ struct cf_store {
     pthread_t writer;
     struct cf_store_stats stats;
     int fail_commits;
+
+    /* checkpointer: copies the WAL back into the database on its own thread and connection,
+     * so the writer never stops to do it (it was ~16 % of the writer's time under SET load).
+     * The writer's WAL hook wakes it every CKPT_FRAMES frames; it also runs every 200 ms. */
+    struct cf_sq_conn ckconn;
+    pthread_mutex_t ckmu;
+    pthread_cond_t ckcv;
+    bool ck_pending, ck_stop, ck_running;
+    int wal_frames; /* frames in the WAL after the last commit (written under ckmu) */
+    pthread_t ckpt;
 };
+
+#define CKPT_FRAMES 2000
+/* Under sustained writes a PASSIVE checkpoint never catches up entirely, so the WAL is never
+ * restarted and keeps growing. Past this many frames (~80 MB) the checkpointer uses RESTART,
+ * which waits for the writer's current batch, copies everything and lets the next commit
+ * start the WAL from the beginning: the file's size stays bounded. */
+#define CKPT_RESTART_FRAMES 20000
 
 static const char *const sql_text[CF_SQ_COUNT] = {
 #define CF_SQL_TEXT(id, sql) sql,
@@ -258,12 +275,11 @@ static cf_err conn_open(struct cf_sq_conn *c, const char *path, bool writer)
             goto fail_close;
         }
         sqlite3_finalize(st);
-        /* Checkpoint every 4096 pages (16 MB of WAL) instead of SQLite's 1000: hot pages (the
-         * object rows and index roots a burst of writes touches) are copied back once per
-         * checkpoint, not once per 1000 pages, which measured ~4 % of a durable SET. */
+        /* Checkpoints run on their own thread (ckpt_main); a larger page cache keeps the index
+         * pages a burst of writes touches in memory. */
         e = exec_sql(c->db,
-                     "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                     " PRAGMA wal_autocheckpoint=4096;",
+                     "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;"
+                     " PRAGMA journal_size_limit=67108864;",
                      "pragmas");
     } else {
         e = exec_sql(c->db,
@@ -497,6 +513,55 @@ cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg)
     return job.result;
 }
 
+/* The writer connection's WAL hook (replaces SQLite's autocheckpoint): runs after each commit
+ * with the number of frames in the WAL. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct cf_store *s = arg;
+    (void)db;
+    (void)name;
+    if (frames >= CKPT_FRAMES) {
+        pthread_mutex_lock(&s->ckmu);
+        s->wal_frames = frames;
+        s->ck_pending = true;
+        pthread_cond_signal(&s->ckcv);
+        pthread_mutex_unlock(&s->ckmu);
+    }
+    return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+    struct cf_store *s = arg;
+    for (;;) {
+        struct timespec ts;
+        int rc, mode;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&s->ckmu);
+        while (!s->ck_pending && !s->ck_stop)
+            if (pthread_cond_timedwait(&s->ckcv, &s->ckmu, &ts) != 0)
+                break;
+        if (s->ck_stop) {
+            pthread_mutex_unlock(&s->ckmu);
+            return NULL;
+        }
+        s->ck_pending = false;
+        mode = s->wal_frames >= CKPT_RESTART_FRAMES ? SQLITE_CHECKPOINT_RESTART
+                                                     : SQLITE_CHECKPOINT_PASSIVE;
+        s->wal_frames = 0;
+        pthread_mutex_unlock(&s->ckmu);
+        /* PASSIVE copies what it can without blocking the writer or readers. */
+        rc = sqlite3_wal_checkpoint_v2(s->ckconn.db, NULL, mode, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            cf_warn("store: checkpoint failed (%d); will retry", rc);
+    }
+}
+
 cf_err cf_store_write_async(struct cf_store *s, cf_store_fn fn, void *arg, cf_store_done_fn done,
                             void *done_arg)
 {
@@ -596,6 +661,8 @@ struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *
     pthread_cond_init(&s->rcv, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
+    pthread_mutex_init(&s->ckmu, NULL);
+    pthread_cond_init(&s->ckcv, NULL);
 
     e = conn_open(&s->wconn, opts->path, true);
     if (e)
@@ -603,6 +670,15 @@ struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *
     e = migrate(s->wconn.db);
     if (e)
         goto fail;
+    e = conn_open(&s->ckconn, opts->path, true);
+    if (e)
+        goto fail;
+    sqlite3_wal_hook(s->wconn.db, wal_hook, s); /* also turns off the writer's autocheckpoint */
+    if (pthread_create(&s->ckpt, NULL, ckpt_main, s) != 0) {
+        e = CF_EINTERNAL;
+        goto fail;
+    }
+    s->ck_running = true;
     s->rconns = calloc((size_t)s->nread, sizeof(*s->rconns));
     if (!s->rconns) {
         e = CF_ENOMEM;
@@ -640,6 +716,14 @@ void cf_store_close(struct cf_store *s)
         pthread_mutex_unlock(&s->wmu);
         pthread_join(s->writer, NULL);
     }
+    if (s->ck_running) {
+        pthread_mutex_lock(&s->ckmu);
+        s->ck_stop = true;
+        pthread_cond_signal(&s->ckcv);
+        pthread_mutex_unlock(&s->ckmu);
+        pthread_join(s->ckpt, NULL);
+    }
+    conn_close(&s->ckconn);
     if (s->rconns) {
         for (int i = 0; i < s->nread; i++)
             conn_close(&s->rconns[i]);
@@ -650,6 +734,8 @@ void cf_store_close(struct cf_store *s)
     pthread_cond_destroy(&s->rcv);
     pthread_mutex_destroy(&s->wmu);
     pthread_cond_destroy(&s->work_cv);
+    pthread_mutex_destroy(&s->ckmu);
+    pthread_cond_destroy(&s->ckcv);
     free(s);
 }
 
