@@ -711,6 +711,11 @@ void cf_store_close(struct cf_store *s)
         return;
     if (s->writer_running) {
         pthread_mutex_lock(&s->wmu);
+        if (s->stats.commits)
+            cf_info("store: %llu writes in %llu commits (%.1f per commit, largest %llu)",
+                    (unsigned long long)s->stats.jobs, (unsigned long long)s->stats.commits,
+                    (double)s->stats.jobs / (double)s->stats.commits,
+                    (unsigned long long)s->stats.max_batch);
         s->stop = true;
         pthread_cond_broadcast(&s->work_cv);
         pthread_mutex_unlock(&s->wmu);
