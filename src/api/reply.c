@@ -76,7 +76,7 @@ static void send(struct api_req *r, int status, bool with_body)
         h[n++] = (struct cf_http_hdr){"x-ms-client-request-id", crid};
     }
     if (r->plane == API_PLANE_DATA) {
-        h[n++] = (struct cf_http_hdr){"x-ms-keyvault-service-version", "1.9.0.0-coffer"};
+        h[n++] = (struct cf_http_hdr){"x-ms-keyvault-service-version", "coffer/0.1"};
         h[n++] = (struct cf_http_hdr){"x-ms-keyvault-region", r->api->cfg.region};
     }
     h[n++] = (struct cf_http_hdr){"Strict-Transport-Security", "max-age=31536000;includeSubDomains"};

@@ -132,4 +132,8 @@ cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem, cons
                            size_t ndns, const char *const *ip, size_t nip, int days,
                            struct cf_buf *cert_pem, struct cf_buf *key_pem) CF_NODISCARD;
 
+/* The notAfter time of the first certificate in cert_pem, as Unix seconds. CF_EINVAL when it
+ * does not parse. */
+cf_err cf_x509_not_after(const char *cert_pem, int64_t *unix_s) CF_NODISCARD;
+
 #endif

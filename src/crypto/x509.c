@@ -313,3 +313,32 @@ free_ca:
     EVP_PKEY_free(ca_key);
     return e;
 }
+
+cf_err cf_x509_not_after(const char *cert_pem, int64_t *unix_s)
+{
+    BIO *bio;
+    X509 *x;
+    struct tm tm;
+    cf_err e = CF_OK;
+
+    if (!cert_pem || !unix_s)
+        return CF_EINVAL;
+    bio = BIO_new_mem_buf(cert_pem, -1);
+    if (!bio)
+        return cf_crypto_fail("x509 read");
+    x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (!x) {
+        cf_crypto_clear();
+        return CF_EINVAL;
+    }
+    memset(&tm, 0, sizeof(tm));
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
+        cf_crypto_clear();
+        e = CF_EINVAL;
+    } else {
+        *unix_s = (int64_t)timegm(&tm);
+    }
+    X509_free(x);
+    return e;
+}

@@ -140,12 +140,18 @@ static cf_err save_pem_pair(const char *cert_path, const struct cf_buf *cert,
     return e;
 }
 
+/* Leaf certificates live at most 398 days (the CA/Browser Forum limit TLS checkers enforce);
+ * the dev server renews its leaf on start when fewer than 30 days remain. */
+#define DEV_CERT_DAYS 397
+#define DEV_CERT_RENEW_S (30 * 86400)
+
 cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p)
 {
     struct cf_buf ca_cert, ca_key, cert, key, sans, old;
     char sans_path[PATH_MAX + 16], wild[200];
     const char *dns[6];
     const char *ip[] = {"127.0.0.1", "::1"};
+    int64_t not_after = 0;
     cf_err e = CF_OK;
 
     cf_buf_init(&ca_cert, 1 << 16);
@@ -182,9 +188,12 @@ cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p)
         goto out;
     snprintf(sans_path, sizeof(sans_path), "%s/server.sans", p->tls_dir);
     if (read_file(sans_path, &old) == CF_OK && cf_str_eq(cf_buf_str(&old), cf_buf_str(&sans)) &&
-        access(p->cert, R_OK) == 0 && access(p->key, R_OK) == 0)
-        goto out; /* the certificate on disk already has these names */
-    e = cf_x509_make_server(ca_cert.data, ca_key.data, dns, 5, ip, 2, 825, &cert, &key);
+        read_file(p->cert, &cert) == CF_OK && access(p->key, R_OK) == 0 &&
+        cf_x509_not_after(cert.data, &not_after) == CF_OK &&
+        not_after > (int64_t)time(NULL) + DEV_CERT_RENEW_S)
+        goto out; /* the certificate on disk has these names and is far from expiry */
+    cf_buf_reset(&cert);
+    e = cf_x509_make_server(ca_cert.data, ca_key.data, dns, 5, ip, 2, DEV_CERT_DAYS, &cert, &key);
     if (!e)
         e = save_pem_pair(p->cert, &cert, p->key, &key);
     if (!e)

@@ -399,9 +399,28 @@ static void test_output_limit(void **state)
     cf_buf_wipe(&k);
 }
 
+static void test_not_after(void **state)
+{
+    struct cf_buf c, k;
+    int64_t t = 0;
+    time_t now = time(NULL);
+    (void)state;
+    cf_buf_init(&c, 1 << 16);
+    cf_buf_init(&k, 1 << 16);
+    assert_int_equal(cf_x509_make_ca("NA", 10, &c, &k), CF_OK);
+    assert_int_equal(cf_x509_not_after(c.data, &t), CF_OK);
+    /* ten days from now, give or take the clock ticking during the test */
+    assert_true(t >= (int64_t)now + 10 * 86400 - 5 && t <= (int64_t)now + 10 * 86400 + 5);
+    assert_int_equal(cf_x509_not_after("not a certificate", &t), CF_EINVAL);
+    assert_int_equal(cf_x509_not_after(NULL, &t), CF_EINVAL);
+    cf_buf_release(&c);
+    cf_buf_wipe(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_not_after),
         cmocka_unit_test(test_verify_hosts),   cmocka_unit_test(test_verify_rejects),
         cmocka_unit_test(test_ca_fields),      cmocka_unit_test(test_leaf_fields),
         cmocka_unit_test(test_serials_differ), cmocka_unit_test(test_ip_only_leaf),

@@ -4,6 +4,7 @@
  * exact lines. */
 #include "base/cf.h"
 #include "base/buf.h"
+#include "crypto/crypto.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
 
@@ -121,6 +122,42 @@ static void dev_tls_kept_and_renewed(void **state)
     cf_buf_release(&leaf3);
 }
 
+/* A leaf close to expiry is replaced on start; the CA stays. */
+static void dev_tls_renews_expiring_leaf(void **state)
+{
+    struct fx *f = *state;
+    struct cf_buf ca, cakey, cert, key, now_cert;
+    const char *dns[] = {"login.localhost"};
+    int64_t t = 0;
+    int fd;
+
+    cf_buf_init(&ca, 1 << 16);
+    cf_buf_init(&cakey, 1 << 16);
+    cf_buf_init(&cert, 1 << 16);
+    cf_buf_init(&key, 1 << 16);
+    cf_buf_init(&now_cert, 1 << 16);
+    assert_int_equal(cf_boot_paths(&f->cfg, &f->p), CF_OK);
+    assert_int_equal(cf_boot_dev_tls(&f->cfg, &f->p), CF_OK);
+    read_all(f->p.ca_cert, &ca);
+    read_all(f->p.ca_key, &cakey);
+    /* replace the leaf by one that expires in 5 days */
+    assert_int_equal(cf_x509_make_server(ca.data, cakey.data, dns, 1, NULL, 0, 5, &cert, &key),
+                     CF_OK);
+    fd = open(f->p.cert, O_WRONLY | O_TRUNC);
+    assert_int_equal(write(fd, cert.data, cert.len), (ssize_t)cert.len);
+    close(fd);
+    assert_int_equal(cf_boot_dev_tls(&f->cfg, &f->p), CF_OK);
+    read_all(f->p.cert, &now_cert);
+    assert_false(cf_str_eq(cf_buf_str(&cert), cf_buf_str(&now_cert)));
+    assert_int_equal(cf_x509_not_after(now_cert.data, &t), CF_OK);
+    assert_true(t > (int64_t)time(NULL) + 300 * 86400);
+    cf_buf_release(&ca);
+    cf_buf_wipe(&cakey);
+    cf_buf_release(&cert);
+    cf_buf_wipe(&key);
+    cf_buf_release(&now_cert);
+}
+
 static void env_file_lines(void **state)
 {
     struct fx *f = *state;
@@ -165,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(paths_and_master_key, setup, teardown),
         cmocka_unit_test_setup_teardown(dev_tls_kept_and_renewed, setup, teardown),
+        cmocka_unit_test_setup_teardown(dev_tls_renews_expiring_leaf, setup, teardown),
         cmocka_unit_test_setup_teardown(env_file_lines, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
