@@ -1,0 +1,382 @@
+/* test_dispatch.c - the API's routing module through its public entry, cf_api_handle, with the
+ * real route table, handlers, vault, auth and a SQLite store in a temp dir; only the HTTP layer
+ * is replaced (this file defines cf_http_respond and cf_http_header, so the linker never pulls
+ * src/http's). Covers: host classification, the 401 challenge before anything else, the
+ * api-version rule (missing, malformed, percent-encoded key, unknown well-formed), trailing and
+ * double slashes, 405 vs 404, unknown vault, cross-tenant tokens, the standard headers, and an
+ * asynchronous set answered from the store's writer thread. */
+#include "base/cf.h"
+#include "api/api.h"
+#include "auth/auth.h"
+#include "base/json.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "vault/vault.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define SUFFIX "vault.localhost"
+#define PORT ":8443"
+
+/* ---------------- the fake HTTP layer ---------------- */
+
+struct fake_req {
+    struct cf_http_req req;
+    const char *hdr_names[8];
+    const char *hdr_values[8];
+    size_t nhdr;
+    /* the response */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool answered;
+    int answers;
+    int status;
+    char body[65536];
+    size_t body_len;
+    char headers[4096];
+};
+
+const char *cf_http_header(const struct cf_http_req *req, const char *name)
+{
+    const struct fake_req *f = (const struct fake_req *)(const void *)req;
+    for (size_t i = 0; i < f->nhdr; i++)
+        if (strcasecmp(f->hdr_names[i], name) == 0)
+            return f->hdr_values[i];
+    return NULL;
+}
+
+void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_hdr *hdrs,
+                     size_t nhdrs, const char *body, size_t len)
+{
+    struct fake_req *f = (struct fake_req *)(void *)req;
+    size_t off = 0;
+
+    pthread_mutex_lock(&f->mu);
+    f->answers++;
+    f->status = status;
+    f->body_len = CF_MIN(len, sizeof(f->body) - 1);
+    if (body && len)
+        memcpy(f->body, body, f->body_len);
+    f->body[f->body_len] = '\0';
+    for (size_t i = 0; i < nhdrs; i++) {
+        int n = snprintf(f->headers + off, sizeof(f->headers) - off, "%s: %s\n", hdrs[i].name,
+                         hdrs[i].value);
+        if (n > 0 && (size_t)n < sizeof(f->headers) - off)
+            off += (size_t)n;
+    }
+    f->answered = true;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* ---------------- fixture ---------------- */
+
+struct fx {
+    char dir[64];
+    struct cf_clock clock;
+    unsigned char master[32];
+    struct cf_store *store;
+    struct cf_auth *auth;
+    struct cf_vault_svc *vault;
+    struct cf_api *api;
+    char tenant[37], sub[37], client_id[64], secret[128];
+    char bearer[2048];      /* "Bearer <token for the vault audience>" */
+    char mgmt_bearer[2048]; /* for the management audience */
+};
+
+static void mint(struct fx *f, const char *scope, char *out, size_t outlen)
+{
+    struct cf_token_request tr = {
+        .tenant = cf_str_from(f->tenant),
+        .grant_type = CF_STR("client_credentials"),
+        .client_id = cf_str_from(f->client_id),
+        .client_secret = cf_str_from(f->secret),
+        .scope = cf_str_from(scope),
+    };
+    struct cf_buf tok;
+    struct cf_token_error te;
+    int64_t exp_in;
+
+    cf_buf_init(&tok, 8192);
+    assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
+    snprintf(out, outlen, "Bearer %s", tok.data);
+    cf_buf_release(&tok);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct cf_store_opts so = {0};
+    char db[128], oid[37];
+    struct cf_vault in, out;
+    bool created;
+    cf_err e;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/cf-dispatch-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(db, sizeof(db), "%s/db", f->dir);
+    so.path = db;
+    f->store = cf_store_open_sqlite(&so, &e);
+    assert_non_null(f->store);
+    f->clock = cf_clock_system();
+    assert_int_equal(cf_random(f->master, sizeof(f->master)), CF_OK);
+    f->auth = cf_auth_new(f->store, &f->clock, f->master,
+                          &(struct cf_auth_opts){.issuer = "https://login.localhost:8443"}, &e);
+    assert_non_null(f->auth);
+    assert_int_equal(cf_uuid4(f->tenant), CF_OK);
+    assert_int_equal(cf_uuid4(f->sub), CF_OK);
+    assert_int_equal(cf_auth_set_default_tenant(f->auth, f->tenant), CF_OK);
+    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "t", NULL, f->client_id, oid,
+                                       f->secret, sizeof(f->secret)),
+                     CF_OK);
+    f->vault = cf_vault_svc_new(f->store, &f->clock, f->master, &e);
+    assert_non_null(f->vault);
+    memset(&in, 0, sizeof(in));
+    snprintf(in.name, sizeof(in.name), "vone");
+    snprintf(in.subscription, sizeof(in.subscription), "%s", f->sub);
+    snprintf(in.resource_group, sizeof(in.resource_group), "rg");
+    snprintf(in.location, sizeof(in.location), "local");
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", f->tenant);
+    snprintf(in.sku, sizeof(in.sku), "standard");
+    in.retention_days = 90;
+    in.soft_delete = true;
+    assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
+    cf_vault_release(&out);
+    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
+                                                .auth = f->auth,
+                                                .clock = &f->clock,
+                                                .dns_suffix = SUFFIX,
+                                                .login_host = "login.localhost",
+                                                .management_host = "management.localhost",
+                                                .subscription_id = f->sub,
+                                                .tenant_id = f->tenant,
+                                                .pool_threads = 2},
+                        &e);
+    assert_non_null(f->api);
+    mint(f, "https://" SUFFIX PORT "/.default", f->bearer, sizeof(f->bearer));
+    mint(f, "https://management.localhost" PORT "/.default", f->mgmt_bearer,
+         sizeof(f->mgmt_bearer));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    cf_api_free(f->api);
+    cf_vault_svc_free(f->vault);
+    cf_auth_free(f->auth);
+    cf_store_close(f->store);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Sends one request and waits for its one answer (set is answered from another thread). */
+static struct fake_req *call(struct fx *f, enum cf_http_method m, const char *host,
+                             const char *path, const char *query, const char *auth,
+                             const char *body)
+{
+    struct fake_req *r = calloc(1, sizeof(*r));
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->req.method = m;
+    r->req.path = cf_str_from(path);
+    r->req.query = cf_str_from(query ? query : "");
+    r->req.host = cf_str_from(host);
+    r->req.body = cf_str_from(body ? body : "");
+    snprintf(r->req.peer_ip, sizeof(r->req.peer_ip), "127.0.0.1");
+    if (auth) {
+        r->hdr_names[r->nhdr] = "Authorization";
+        r->hdr_values[r->nhdr++] = auth;
+    }
+    r->hdr_names[r->nhdr] = "x-ms-client-request-id";
+    r->hdr_values[r->nhdr++] = "11111111-2222-3333-4444-555555555555";
+    cf_api_handle(&r->req, f->api);
+    pthread_mutex_lock(&r->mu);
+    while (!r->answered)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    usleep(1000); /* a second answer would arrive now: checked by the caller */
+    assert_int_equal(r->answers, 1);
+    return r;
+}
+
+static void done(struct fake_req *r)
+{
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+/* error.code of a JSON error body, "" when there is none. */
+static void error_code(const struct fake_req *r, char *out, size_t n)
+{
+    struct cf_json *j = NULL;
+    const char *c;
+    out[0] = '\0';
+    if (cf_json_parse(r->body, r->body_len, &j, NULL, 0) != CF_OK)
+        return;
+    c = cf_json_str(cf_json_get(cf_json_get(j, "error"), "code"), NULL);
+    snprintf(out, n, "%s", c ? c : "");
+    cf_json_free(j);
+}
+
+static void expect(struct fake_req *r, int status, const char *code)
+{
+    char got[64];
+    error_code(r, got, sizeof(got));
+    if (r->status != status || (code && strcmp(got, code) != 0))
+        fail_msg("expected %d %s, got %d %s: %s", status, code ? code : "", r->status, got,
+                 r->body);
+    done(r);
+}
+
+#define V1 "vone." SUFFIX PORT
+
+/* ---------------- tests ---------------- */
+
+static void challenge_comes_first(void **state)
+{
+    struct fx *f = *state;
+    char want[512];
+    /* a bodyless PUT with a bad name and no api-version: still the challenge */
+    struct fake_req *r = call(f, CF_HTTP_PUT, V1, "/secrets/bad_name", "", NULL, NULL);
+    snprintf(want, sizeof(want),
+             "WWW-Authenticate: Bearer authorization=\"https://login.localhost:8443/%s\", "
+             "resource=\"https://vault.localhost:8443\"\n",
+             f->tenant);
+    assert_non_null(strstr(r->headers, want));
+    assert_non_null(strstr(r->headers, "x-ms-client-request-id: 11111111-2222"));
+    assert_non_null(strstr(r->headers, "Cache-Control: no-cache"));
+    expect(r, 401, "Unauthorized");
+    /* a garbage token and a management token get it too */
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", "Bearer abc.def.ghi", NULL),
+           401, "Unauthorized");
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->mgmt_bearer, NULL), 401,
+           "Unauthorized");
+}
+
+static void api_version_rule(void **state)
+{
+    struct fx *f = *state;
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "", f->bearer, NULL), 400, "BadParameter");
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=abc", f->bearer, NULL), 400,
+           "BadParameter");
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.", f->bearer, NULL), 400,
+           "BadParameter");
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=2025-7-01", f->bearer, NULL), 400,
+           "BadParameter");
+    /* well-formed versions are all served, heard of or not */
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.9", f->bearer, NULL), 200, NULL);
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.4-preview.1", f->bearer, NULL),
+           200, NULL);
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=2031-01-01-preview", f->bearer, NULL),
+           200, NULL);
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api%2Dversion=2025-07-01", f->bearer, NULL), 200,
+           NULL);
+    /* management: dated versions only, ARM's codes */
+    expect(call(f, CF_HTTP_GET, "management.localhost" PORT, "/subscriptions", "", f->mgmt_bearer,
+                NULL),
+           400, "MissingApiVersionParameter");
+    expect(call(f, CF_HTTP_GET, "management.localhost" PORT, "/subscriptions", "api-version=7.4",
+                f->mgmt_bearer, NULL),
+           400, "InvalidApiVersionParameter");
+}
+
+static void hosts_and_routes(void **state)
+{
+    struct fx *f = *state;
+    expect(call(f, CF_HTTP_GET, "elsewhere.example" PORT, "/secrets", "api-version=7.5",
+                f->bearer, NULL),
+           404, "NotFound");
+    expect(call(f, CF_HTTP_GET, "a.b." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer,
+                NULL),
+           404, "NotFound");
+    expect(call(f, CF_HTTP_GET, "nosuchvault." SUFFIX PORT, "/secrets", "api-version=7.5",
+                f->bearer, NULL),
+           404, "VaultNotFound");
+    expect(call(f, CF_HTTP_GET, V1, "/nothing/here", "api-version=7.5", f->bearer, NULL), 404,
+           "NotFound");
+    expect(call(f, CF_HTTP_POST, V1, "/secrets", "api-version=7.5", f->bearer, NULL), 405,
+           "MethodNotAllowed");
+    /* the vault host is case-insensitive; so is the suffix */
+    expect(call(f, CF_HTTP_GET, "VONE.Vault.LocalHost" PORT, "/secrets", "api-version=7.5",
+                f->bearer, NULL),
+           200, NULL);
+}
+
+static void set_then_get_with_slashes(void **state)
+{
+    struct fx *f = *state;
+    struct fake_req *r;
+    char id[256];
+
+    r = call(f, CF_HTTP_PUT, V1, "/secrets/Greeting", "api-version=7.5", f->bearer,
+             "{\"value\":\"hello\"}");
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "\"value\":\"hello\""));
+    /* ids carry the scheme, host and port the client used */
+    snprintf(id, sizeof(id), "\"id\":\"https://" V1 "/secrets/Greeting/");
+    assert_non_null(strstr(r->body, id));
+    done(r);
+    r = call(f, CF_HTTP_GET, V1, "/secrets/greeting/", "api-version=7.5", f->bearer, NULL);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "\"value\":\"hello\""));
+    done(r);
+    r = call(f, CF_HTTP_GET, V1, "//secrets//GREETING", "api-version=7.5", f->bearer, NULL);
+    assert_int_equal(r->status, 200);
+    done(r);
+    /* a bodyless PUT with a valid token: now the body is validated */
+    expect(call(f, CF_HTTP_PUT, V1, "/secrets/x", "api-version=7.5", f->bearer, ""), 400,
+           "BadParameter");
+    expect(call(f, CF_HTTP_PUT, V1, "/secrets/x", "api-version=7.5", f->bearer, "{\"value\":"),
+           400, "BadParameter");
+    expect(call(f, CF_HTTP_PUT, V1, "/secrets/a%5Fb", "api-version=7.5", f->bearer,
+                "{\"value\":\"x\"}"),
+           400, "BadParameter");
+    expect(call(f, CF_HTTP_GET, V1, "/secrets/x", "api-version=7.5", f->bearer, NULL), 404,
+           "SecretNotFound");
+}
+
+static void cross_tenant_token_refused(void **state)
+{
+    struct fx *f = *state;
+    char tenant2[37], cid[64], oid[37], sec[128], bearer[2048];
+    struct cf_token_request tr;
+    struct cf_buf tok;
+    struct cf_token_error te;
+    int64_t exp_in;
+
+    assert_int_equal(cf_uuid4(tenant2), CF_OK);
+    assert_int_equal(cf_auth_sp_create(f->auth, tenant2, "other", NULL, cid, oid, sec, sizeof(sec)),
+                     CF_OK);
+    tr = (struct cf_token_request){.tenant = cf_str_from(tenant2),
+                                   .grant_type = CF_STR("client_credentials"),
+                                   .client_id = cf_str_from(cid),
+                                   .client_secret = cf_str_from(sec),
+                                   .scope = CF_STR("https://" SUFFIX PORT "/.default")};
+    cf_buf_init(&tok, 8192);
+    assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
+    snprintf(bearer, sizeof(bearer), "Bearer %s", tok.data);
+    cf_buf_release(&tok);
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", bearer, NULL), 401,
+           "Unauthorized");
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(challenge_comes_first), T(api_version_rule), T(hosts_and_routes),
+        T(set_then_get_with_slashes), T(cross_tenant_token_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
