@@ -105,6 +105,43 @@ void cf_jw_arr_end(struct cf_jw *w)
     jw_close(w, ']');
 }
 
+/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f; /* above U+10FFFF */
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* Writes s[0..n) as a JSON string. Bytes that are not well-formed UTF-8 (request text echoed in
+ * an error message, a restored value) become U+FFFD, so the output is always valid JSON - a
+ * client's parser (and ours) rejects invalid UTF-8. */
 static void put_escaped(struct cf_jw *w, const char *s, size_t n)
 {
     static const char hx[] = "0123456789abcdef";
@@ -115,6 +152,17 @@ static void put_escaped(struct cf_jw *w, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         const char *rep = NULL;
         char u[6];
+        if (c >= 0x80) {
+            size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+            if (len) {
+                i += len - 1;
+                continue;
+            }
+            put(w, s + start, i - start);
+            put(w, "\\ufffd", 6);
+            start = i + 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         put(w, s + start, i - start);
