@@ -30,7 +30,7 @@ test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@ninja -C $(ASAN_BUILD)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit
-	ASAN_OPTIONS=detect_leaks=1 tests/e2e/run.sh $(ASAN_BUILD) --subset
+	ASAN_OPTIONS=detect_leaks=1 tests/e2e/run.sh $(ASAN_BUILD)
 
 # Include direction (DESIGN.md §2) and static analysis.
 check-includes:
