@@ -1,129 +1,181 @@
 #!/usr/bin/env bash
-# make bench: authenticated GET secret and durable SET secret against cofferd, each beside a
-# baseline measured in the same run (DESIGN.md §5, issue 8 figures):
-#   GET: nginx serving the same JSON body over the same TLS (certificate, TLS 1.3, keep-alive)
-#        with a bearer-header check, at the same connection count.
-#   SET: SQLite committing one durable transaction per write (and batched, for reference).
-# Loopback only, bounded in time. Results: bench/results/<date>.{md,json}.
+# make bench: Coffer's main operations, each beside a baseline measured in the same run
+# (DESIGN.md §5, issue 9), on loopback, bounded in time (about 4 minutes with the defaults).
+#
+#   GET secret, keep-alive (wrk)    vs nginx serving the same JSON body over the same TLS
+#                                   (certificate, TLS 1.3, keep-alive) with a bearer check
+#   list secrets, keep-alive        vs nginx serving the same first-page body (vault of
+#                                   LIST_SECRETS secrets, maxresults=25)
+#   SET secret, keep-alive (wrk)    vs SQLite committing one durable transaction per write (and
+#                                   64 per commit, for reference); also vs Coffer's own GET
+#   token issuance (wrk)            vs the crypto floor: the PBKDF2 check of the client secret
+#                                   (iterations read from the store) + one ES256 signature, on
+#                                   every core (hashlib and `openssl speed`)
+#   GET / SET, new TLS connection   bench/tls_load.c (full handshake, certificate verified);
+#   per request                     GET also against nginx
+#   throughput vs connections       GET, Coffer and nginx, at SWEEP connection counts
+# Every measure is taken ROUNDS times, alternating with its baseline so both see the same
+# machine state; the report quotes medians of the rounds (p50/p99/p99.9 included).
+# Results: $OUT/<stamp>.{json,md}, $OUT/<stamp>-throughput.png, $OUT/<stamp>-latency.png.
+#
+# Knobs (environment): DUR (s per measure, 5), ROUNDS (3), CONNS (keep-alive connections, 64),
+# NEWCONN_CONNS (concurrent clients opening a connection per request, 16), TOKEN_CONNS (16),
+# SWEEP ("8 32 64 128 256"), SWEEP_DUR (3), SWEEP_ROUNDS (2), LIST_SECRETS (300),
+# WRK_THREADS (2), BUILD (build), OUT (bench/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-DUR=${DUR:-10}
+DUR=${DUR:-5}
+ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
-THREADS=${WRK_THREADS:-2}
-for p in wrk nginx-light curl; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null; }
-done
-cmake -S . -B "$BUILD" -G Ninja >/dev/null && ninja -C "$BUILD" cofferd >/dev/null
-cc -O2 -o "$BUILD/bench_sqlite" bench/sqlite_baseline.c -lsqlite3
+NEWCONN_CONNS=${NEWCONN_CONNS:-16}
+TOKEN_CONNS=${TOKEN_CONNS:-16}
+SWEEP=${SWEEP:-8 32 64 128 256}
+SWEEP_DUR=${SWEEP_DUR:-3}
+SWEEP_ROUNDS=${SWEEP_ROUNDS:-2}
+LIST_SECRETS=${LIST_SECRETS:-300}
+WRK_THREADS=${WRK_THREADS:-2}
+OUT=${OUT:-bench/results}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null; rm -rf "$tmp"' EXIT
-port=$((20000 + RANDOM % 20000))
-nport=$((port + 1))
-"$BUILD/cofferd" --dev --data-dir "$tmp/data" --port "$port" --log-level warn >"$tmp/cofferd.out" 2>&1 &
-for _ in $(seq 1 100); do [ -f "$tmp/data/env" ] && break; sleep 0.1; done
-# shellcheck disable=SC1091
-source "$tmp/data/env"
-TOKEN=$(curl -s --cacert "$COFFER_CA_FILE" "$AZURE_AUTHORITY_HOST/$AZURE_TENANT_ID/oauth2/v2.0/token" \
-    -d grant_type=client_credentials -d "client_id=$AZURE_CLIENT_ID" \
-    --data-urlencode "client_secret=$AZURE_CLIENT_SECRET" \
-    --data-urlencode "scope=https://vault.localhost:$port/.default" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+t_start=$(date +%s)
+bench_deps
+bench_build
+
+TMP=$(mktemp -d)
+RAW=$TMP/raw.jsonl
+: >"$RAW"
+cleanup() {
+    [ -n "${COFFERD_PID:-}" ] && kill "$COFFERD_PID" 2>/dev/null
+    [ -f "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+PORT=$((20000 + RANDOM % 20000))
+NPORT=$((PORT + 1))
+start_cofferd "$TMP/data" "$PORT"
+SCOPE="https://vault.localhost:$PORT/.default"
+export SCOPE
+TOKEN=$(get_token "$SCOPE")
 export TOKEN
-url="https://coffer.vault.localhost:$port"
-curl -s --cacert "$COFFER_CA_FILE" -X PUT -H "Authorization: Bearer $TOKEN" \
+MTOKEN=$(get_token "https://management.localhost:$PORT/.default")
+url="https://coffer.vault.localhost:$PORT"
+lurl="https://benchlist.vault.localhost:$PORT"
+auth="Authorization: Bearer $TOKEN"
+curl -s --cacert "$COFFER_CA_FILE" -X PUT -H "$auth" \
     -H 'Content-Type: application/json' -d '{"value":"bench-value-0123456789abcdef0123456789abcdef"}' \
     "$url/secrets/bench?api-version=7.5" >/dev/null
-curl -s --cacert "$COFFER_CA_FILE" -H "Authorization: Bearer $TOKEN" \
-    "$url/secrets/bench?api-version=7.5" >"$tmp/body.json"
+curl -s --cacert "$COFFER_CA_FILE" -H "$auth" "$url/secrets/bench?api-version=7.5" >"$TMP/body.json"
+# The list vault: LIST_SECRETS secrets written through the API (keep-alive PUTs).
+create_vault "$MTOKEN" benchlist
+"$BUILD/tls_load" --connect "[::1]:$PORT" --host benchlist.vault.localhost --ca "$COFFER_CA_FILE" \
+    --keepalive --conns 8 --requests "$LIST_SECRETS" --duration 60 --method PUT \
+    --path "/secrets/item-{n}?api-version=7.5" --header "$auth" --header 'Content-Type: application/json' \
+    --body '{"value":"list-value-{n}","contentType":"text/plain","tags":{"team":"bench"}}' >"$TMP/load.json"
+curl -s --cacert "$COFFER_CA_FILE" -H "$auth" "$lurl/secrets?api-version=7.5&maxresults=25" >"$TMP/list.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["value"]) == 25 and d["nextLink"]' "$TMP/list.json" ||
+    { echo "bench: the list vault does not answer a full first page" >&2; exit 1; }
 
-# nginx baseline: same body, same certificate, keep-alive, bearer check, one worker per core.
-mkdir -p "$tmp/www/secrets"
-cp "$tmp/body.json" "$tmp/www/secrets/bench"
-chmod 755 "$tmp" "$tmp/www" "$tmp/www/secrets"; chmod 644 "$tmp/www/secrets/bench" # nginx workers run as www-data
-cat >"$tmp/nginx.conf" <<NGX
+# nginx baseline: same bodies, same certificate, keep-alive, bearer check, one worker per core.
+mkdir -p "$TMP/www/secrets"
+cp "$TMP/body.json" "$TMP/www/secrets/bench"
+cp "$TMP/list.json" "$TMP/www/list.json"
+chmod 755 "$TMP" "$TMP/www" "$TMP/www/secrets"
+chmod 644 "$TMP/www/secrets/bench" "$TMP/www/list.json" # nginx workers run as www-data
+cat >"$TMP/nginx.conf" <<NGX
 worker_processes auto;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err warn;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx.err warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:$nport ssl reuseport;
-    listen [::1]:$nport ssl reuseport;
-    ssl_certificate $tmp/data/tls/server.pem;
-    ssl_certificate_key $tmp/data/tls/server.key;
+    listen 127.0.0.1:$NPORT ssl reuseport;
+    listen [::1]:$NPORT ssl reuseport;
+    ssl_certificate $TMP/data/tls/server.pem;
+    ssl_certificate_key $TMP/data/tls/server.key;
     ssl_protocols TLSv1.2 TLSv1.3;
-    root $tmp/www;
+    root $TMP/www;
     default_type application/json;
     location / { if (\$http_authorization = "") { return 401; } }
   }
 }
 NGX
-nginx -c "$tmp/nginx.conf"
+nginx -c "$TMP/nginx.conf"
 sleep 0.5
-code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$COFFER_CA_FILE" -H "Authorization: Bearer $TOKEN" \
-    "https://coffer.vault.localhost:$nport/secrets/bench")
-[ "$code" = 200 ] || { echo "bench: nginx baseline answers $code, not 200" >&2; exit 1; }
-
-wrk_run() { # name url script
-    wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$3" "$2" >"$tmp/$1.txt" 2>&1 || true
-    local rps p50 p99
-    rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/$1.txt")
-    p50=$(awk '$1=="50%" {print $2}' "$tmp/$1.txt")
-    p99=$(awk '$1=="99%" {print $2}' "$tmp/$1.txt")
-    non2xx=$(awk '/Non-2xx/ {print $NF}' "$tmp/$1.txt")
-    echo "$1 ${rps:-0} ${p50:-?} ${p99:-?} ${non2xx:-0}"
-}
-# Warm up, then alternate so both see the same machine state.
-wrk -t1 -c8 -d2s -s bench/get.lua "$url/secrets/bench?api-version=7.5" >/dev/null 2>&1 || true
-ROUNDS=${ROUNDS:-3}
-gets=(); ngxs=(); sets=(); sqls=()
-for r in $(seq 1 "$ROUNDS"); do
-    gets+=("$(wrk_run "get_coffer_$r" "$url/secrets/bench?api-version=7.5" bench/get.lua)")
-    ngxs+=("$(wrk_run "get_nginx_$r" "https://coffer.vault.localhost:$nport/secrets/bench" bench/get.lua)")
-    sets+=("$(wrk_run "set_coffer_$r" "$url" bench/set.lua)")
-    sqls+=("$("$BUILD/bench_sqlite" "$tmp/baseline.db" "$DUR")")
+nurl="https://coffer.vault.localhost:$NPORT"
+for p in /secrets/bench /list.json; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$COFFER_CA_FILE" -H "$auth" "$nurl$p")
+    [ "$code" = 200 ] || { echo "bench: nginx baseline answers $code for $p, not 200" >&2; exit 1; }
 done
 
-python3 - "$CONNS" "$ROUNDS" "${gets[@]}" "${ngxs[@]}" "${sets[@]}" "${sqls[@]}" <<'PY'
-import json, sys, datetime, platform, os, statistics
-conns, rounds = sys.argv[1], int(sys.argv[2])
-rest = sys.argv[3:]
-def parse(s):
-    name, rps, p50, p99, bad = s.split()
-    return {"name": name, "rps": float(rps), "p50": p50, "p99": p99, "non2xx": int(bad)}
-G = [parse(x) for x in rest[0:rounds]]
-N = [parse(x) for x in rest[rounds:2 * rounds]]
-SS = [parse(x) for x in rest[2 * rounds:3 * rounds]]
-QQ = [json.loads(x) for x in rest[3 * rounds:4 * rounds]]
-S = {"name": "set_coffer (median)", "rps": statistics.median(x["rps"] for x in SS),
-     "p50": SS[len(SS) // 2]["p50"], "p99": SS[len(SS) // 2]["p99"], "non2xx": sum(x["non2xx"] for x in SS)}
-Q = {"sqlite_commit_per_write_per_s": statistics.median(q["sqlite_commit_per_write_per_s"] for q in QQ),
-     "sqlite_batched64_per_s": statistics.median(q["sqlite_batched64_per_s"] for q in QQ)}
-get_med = statistics.median([g["rps"] for g in G]); ngx_med = statistics.median([n["rps"] for n in N])
-res = {
-  "date": datetime.datetime.utcnow().isoformat() + "Z",
-  "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
-  "connections": int(conns),
-  "get": G, "nginx": N, "set_rounds": SS, "set": S, "sqlite_rounds": QQ, "sqlite": Q,
-  "get_vs_nginx": get_med / ngx_med if ngx_med else 0,
-  "set_vs_sqlite_single": S["rps"] / Q["sqlite_commit_per_write_per_s"] if Q["sqlite_commit_per_write_per_s"] else 0,
+# Crypto floor for token issuance: PBKDF2 iterations as stored for the dev admin.
+iters=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True)
+print(c.execute("SELECT secret_hash FROM principals LIMIT 1").fetchone()[0].split("$")[1])' "$TMP/data/coffer.db" 2>/dev/null ||
+    awk '/define CF_PWHASH_ITER / {print $3}' src/crypto/crypto.h)
+pbkdf2=$(python3 -c 'import hashlib,time,sys
+n=int(sys.argv[1]); k=0; t=time.perf_counter()
+while time.perf_counter()-t < 1.5: hashlib.pbkdf2_hmac("sha256", b"x"*44, b"s"*16, n); k+=1
+print(round(k/(time.perf_counter()-t),1))' "$iters")
+es256=$(openssl speed -seconds 2 -mr ecdsap256 2>/dev/null | awk -F: '/^\+F4:/ {print $4}')
+ncores=$(nproc)
+floor=$(python3 -c "import sys; p,s,c=map(float,sys.argv[1:]); print(round(c/(1/p+1/s),1))" "$pbkdf2" "$es256" "$ncores")
+record "{\"rps\": $floor, \"pbkdf2_per_s_one_core\": $pbkdf2, \"es256_sign_per_s_one_core\": $es256, \"cores\": $ncores, \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" \
+    op=token target=crypto-floor mode=cpu conns=0 round=1 pbkdf2_iterations="$iters"
+
+tl() { # target-independent tls_load wrapper: PORT HOST ARGS...
+    local p=$1 h=$2
+    shift 2
+    tls_load_run --connect "[::1]:$p" --host "$h" --ca "$COFFER_CA_FILE" --header "$auth" "$@"
 }
-os.makedirs("bench/results", exist_ok=True)
-stamp = datetime.datetime.utcnow().strftime("%Y-%m-%dT%H%M%SZ")
-with open(f"bench/results/{stamp}.json", "w") as f: json.dump(res, f, indent=2)
-md = [f"# Coffer bench {res['date']}", "", f"Machine: {res['machine']}; wrk {conns} connections, keep-alive, TLS 1.3", "",
-      "| measure | req/s | p50 | p99 | non-2xx |", "|---|---:|---:|---:|---:|"]
-for r in G + N + SS + [S]:
-    md.append(f"| {r['name']} | {r['rps']:.0f} | {r['p50']} | {r['p99']} | {r['non2xx']} |")
-md += [f"| sqlite one durable commit per write (median) | {Q['sqlite_commit_per_write_per_s']:.0f} | | | |",
-       f"| sqlite 64 writes per commit (median) | {Q['sqlite_batched64_per_s']:.0f} | | | |", "",
-       f"GET: Coffer / nginx (medians of {rounds} alternating rounds) = **{res['get_vs_nginx']:.2f}** (bar 0.60)",
-       f"SET: Coffer durable writes / SQLite one commit per write (medians of {rounds} rounds) = **{res['set_vs_sqlite_single']:.2f}x** (bar 2x)"]
-open(f"bench/results/{stamp}.md", "w").write("\n".join(md) + "\n")
-print("\n".join(md))
-PY
+
+# Warm up both servers (and the token cache), then alternate.
+wrk -t1 -c8 -d2s -s bench/get.lua "$url/secrets/bench?api-version=7.5" >/dev/null 2>&1 || true
+wrk -t1 -c8 -d2s -s bench/get.lua "$nurl/secrets/bench" >/dev/null 2>&1 || true
+for r in $(seq 1 "$ROUNDS"); do
+    echo "bench: round $r/$ROUNDS" >&2
+    record "$(wrk_json bench/get.lua "$url/secrets/bench?api-version=7.5" "$CONNS" "$DUR")" op=get target=coffer mode=keepalive conns="$CONNS" round="$r"
+    record "$(wrk_json bench/get.lua "$nurl/secrets/bench" "$CONNS" "$DUR")" op=get target=nginx mode=keepalive conns="$CONNS" round="$r"
+    record "$(wrk_json bench/get.lua "$lurl/secrets?api-version=7.5&maxresults=25" "$CONNS" "$DUR")" op=list target=coffer mode=keepalive conns="$CONNS" round="$r"
+    record "$(wrk_json bench/get.lua "$nurl/list.json" "$CONNS" "$DUR")" op=list target=nginx mode=keepalive conns="$CONNS" round="$r"
+    record "$(wrk_json bench/set.lua "$url" "$CONNS" "$DUR")" op=set target=coffer mode=keepalive conns="$CONNS" round="$r"
+    sq=$("$BUILD/bench_sqlite" "$TMP/baseline.db" "$DUR" "$(((DUR + 1) / 2))")
+    one=$(echo "$sq" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sqlite_commit_per_write_per_s"])')
+    b64=$(echo "$sq" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sqlite_batched64_per_s"])')
+    record "{\"rps\": $one, \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" op=set target=sqlite-1-per-commit mode=local conns=1 round="$r"
+    record "{\"rps\": $b64, \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" op=set target=sqlite-64-per-commit mode=local conns=1 round="$r"
+    record "$(wrk_json bench/token.lua "$AZURE_AUTHORITY_HOST/" "$TOKEN_CONNS" "$DUR")" op=token target=coffer mode=keepalive conns="$TOKEN_CONNS" round="$r"
+    record "$(tl "$PORT" coffer.vault.localhost --path "/secrets/bench?api-version=7.5" --conns "$NEWCONN_CONNS" --duration "$DUR")" \
+        op=get target=coffer mode=newconn conns="$NEWCONN_CONNS" round="$r"
+    record "$(tl "$NPORT" coffer.vault.localhost --path "/secrets/bench" --conns "$NEWCONN_CONNS" --duration "$DUR")" \
+        op=get target=nginx mode=newconn conns="$NEWCONN_CONNS" round="$r"
+    record "$(tl "$PORT" coffer.vault.localhost --method PUT --path "/secrets/bench-set-{n}?api-version=7.5" --mod 200 \
+        --header 'Content-Type: application/json' --body '{"value":"bench-value-0123456789abcdef0123456789abcdef"}' \
+        --conns "$NEWCONN_CONNS" --duration "$DUR")" op=set target=coffer mode=newconn conns="$NEWCONN_CONNS" round="$r"
+done
+for c in $SWEEP; do
+    for r in $(seq 1 "$SWEEP_ROUNDS"); do
+        record "$(wrk_json bench/get.lua "$url/secrets/bench?api-version=7.5" "$c" "$SWEEP_DUR")" op=get target=coffer mode=sweep conns="$c" round="$r"
+        record "$(wrk_json bench/get.lua "$nurl/secrets/bench" "$c" "$SWEEP_DUR")" op=get target=nginx mode=sweep conns="$c" round="$r"
+    done
+done
+
+alive=true
+kill -0 "$COFFERD_PID" 2>/dev/null || alive=false
+rss=$(vm_rss_kib "$COFFERD_PID")
+machine=$(machine_json)
+t_end=$(date +%s)
+cat >"$TMP/meta.json" <<JSON
+{"machine": $machine, "elapsed_s": $((t_end - t_start)), "cofferd_alive_at_end": $alive,
+ "cofferd_vmrss_kib_at_end": ${rss:-0}, "cofferd_warnings": $(grep -c . "$TMP/cofferd.out" || true),
+ "knobs": {"DUR": $DUR, "ROUNDS": $ROUNDS, "CONNS": $CONNS, "NEWCONN_CONNS": $NEWCONN_CONNS,
+           "TOKEN_CONNS": $TOKEN_CONNS, "SWEEP": "$SWEEP", "SWEEP_DUR": $SWEEP_DUR,
+           "SWEEP_ROUNDS": $SWEEP_ROUNDS, "LIST_SECRETS": $LIST_SECRETS, "WRK_THREADS": $WRK_THREADS},
+ "bodies": {"get_bytes": $(wc -c <"$TMP/body.json"), "list_bytes": $(wc -c <"$TMP/list.json")}}
+JSON
+$alive || { echo "bench: cofferd died during the run" >&2; tail -20 "$TMP/cofferd.out" >&2; }
+python3 bench/report.py "$RAW" "$TMP/meta.json" "$OUT"
+$alive

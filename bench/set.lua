@@ -9,3 +9,4 @@ request = function()
   local path = "/secrets/bench-set-" .. (counter % 200) .. "?api-version=7.5"
   return wrk.format(nil, path)
 end
+dofile("bench/wrk_report.lua")
