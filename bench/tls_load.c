@@ -4,16 +4,18 @@
  * client), and doubles as a fast loader for bench/scale.sh (keep-alive PUTs with generated
  * names).
  *
- *   tls_load --connect 127.0.0.1:PORT --host NAME [--ca FILE] [--method M] --path P
+ *   tls_load --connect 127.0.0.1:PORT --host NAME [--sni NAME] [--ca FILE] [--method M] --path P
  *            [--header "K: V"]... [--body S] [--conns N] [--duration S] [--requests N]
  *            [--start N] [--mod M] [--keepalive]
  *
- * In --path and --body, "{n}" is replaced by a request number taken from one shared counter
- * starting at --start (so concurrent clients never repeat a name), taken modulo --mod M when
- * given (to write new versions of M names rather than new names). Each of --conns threads runs
- * one client: connect, handshake, send, read the whole response (Content-Length, chunked or
- * until close), close - or, with --keepalive, keep the connection for the next request. It stops
- * after --duration seconds or --requests requests, whichever comes first.
+ * The Host header is --host plus ":PORT"; the TLS server name (SNI, and the name the certificate
+ * is checked against) is --sni, by default --host. In --host, --path and --body, "{n}" is
+ * replaced by a request number taken from one shared counter starting at --start (so
+ * concurrent clients never repeat a name), taken modulo --mod M when given (to write new
+ * versions of M names rather than new names). Each of --conns threads runs one client:
+ * connect, handshake, send, read the whole response (Content-Length, chunked or until close),
+ * close - or, with --keepalive, keep the connection for the next request. It stops after
+ * --duration seconds or --requests requests, whichever comes first.
  *
  * Prints one JSON object: rps, requests, non2xx, errors, p50_ms p75_ms p90_ms p99_ms p999_ms
  * max_ms (latency of each request: from connect start, or from send with --keepalive, to the
@@ -41,7 +43,7 @@
 struct opts {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    const char *host, *ca, *method, *path, *body;
+    const char *host, *sni, *ca, *method, *path, *body;
     const char *headers[MAX_HEADERS];
     int nheaders, conns, port; /* port: also in the Host header, as browsers and SDKs send it */
     double duration;
@@ -91,15 +93,16 @@ static size_t expand(char *out, size_t cap, const char *t, long n)
 
 static int build_request(const struct opts *o, char *out, size_t cap, long n)
 {
-    char path[2048], body[8192];
+    char path[2048], body[8192], host[256];
     size_t blen = o->body ? expand(body, sizeof(body), o->body, o->mod > 0 ? n % o->mod : n) : 0;
     int len;
 
     if (o->mod > 0)
         n %= o->mod;
     expand(path, sizeof(path), o->path, n);
+    expand(host, sizeof(host), o->host, n);
     len = snprintf(out, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: %s\r\n", o->method,
-                   path, o->host, o->port, o->keepalive ? "keep-alive" : "close");
+                   path, host, o->port, o->keepalive ? "keep-alive" : "close");
     for (int i = 0; i < o->nheaders; i++)
         len += snprintf(out + len, cap - (size_t)len, "%s\r\n", o->headers[i]);
     if (o->body || strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0)
@@ -137,9 +140,9 @@ static SSL *tls_open(struct shared *sh)
         return NULL;
     }
     SSL_set_fd(ssl, fd);
-    SSL_set_tlsext_host_name(ssl, sh->o->host);
+    SSL_set_tlsext_host_name(ssl, sh->o->sni);
     if (sh->o->ca)
-        SSL_set1_host(ssl, sh->o->host);
+        SSL_set1_host(ssl, sh->o->sni);
     if (SSL_connect(ssl) != 1) {
         SSL_free(ssl);
         close(fd);
@@ -296,9 +299,9 @@ static double pct(const float *v, size_t n, double p)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tls_load --connect IP:PORT --host NAME [--ca FILE] [--method M] "
-                    "--path P [--header 'K: V']... [--body S] [--conns N] [--duration S] "
-                    "[--requests N] [--start N] [--mod M] [--keepalive]\n");
+    fprintf(stderr, "usage: tls_load --connect IP:PORT --host NAME [--sni NAME] [--ca FILE] "
+                    "[--method M] --path P [--header 'K: V']... [--body S] [--conns N] "
+                    "[--duration S] [--requests N] [--start N] [--mod M] [--keepalive]\n");
     return 2;
 }
 
@@ -356,6 +359,8 @@ int main(int argc, char **argv)
             have_addr = parse_addr(v, &o);
         else if (strcmp(a, "--host") == 0)
             o.host = v;
+        else if (strcmp(a, "--sni") == 0)
+            o.sni = v;
         else if (strcmp(a, "--ca") == 0)
             o.ca = v;
         else if (strcmp(a, "--method") == 0)
@@ -382,6 +387,8 @@ int main(int argc, char **argv)
     if (!have_addr || !o.host || !o.path || o.conns < 1 || o.conns > 4096 || o.duration <= 0)
         return usage();
 
+    if (!o.sni)
+        o.sni = o.host;
     sh.o = &o;
     sh.ctx = SSL_CTX_new(TLS_client_method());
     if (!sh.ctx)
