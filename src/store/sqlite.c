@@ -1,6 +1,7 @@
 /* sqlite.c - the SQLite backend of store.h: connections and their statement cache, schema
  * creation and migration, the single writer thread with group commit, the read-connection pool,
- * meta records and principals. Vault-domain records are in sqlite_vault.c.
+ * meta records and principals. Vault-domain records are in sqlite_vault.c, access-control
+ * records in sqlite_auth.c.
  *
  * Write path: cf_store_write queues a job (on the caller's stack) and sleeps on its own cv. The
  * writer thread takes up to max_batch queued jobs, runs them in one BEGIN IMMEDIATE .. COMMIT,
@@ -232,6 +233,19 @@ static const char *const migrations[] = {
     " nbf INTEGER NOT NULL, exp INTEGER NOT NULL, content_type TEXT, tags_json TEXT,"
     " managed INTEGER NOT NULL, kid TEXT NOT NULL, value BLOB NOT NULL,"
     " UNIQUE(object_id, seq), UNIQUE(object_id, version));",
+    /* 2: access control (sqlite_auth.c): custom role definitions and role assignments. An
+     * access check reads a principal's assignments (by principal_id); the management API lists
+     * a scope and its subtree (by scope: subtree = one range of the index). */
+    "CREATE TABLE role_definitions(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " name_lc TEXT NOT NULL UNIQUE, description TEXT NOT NULL, assignable_scopes TEXT NOT NULL,"
+    " permissions TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE role_assignments(id TEXT PRIMARY KEY, scope TEXT NOT NULL,"
+    " role_definition_id TEXT NOT NULL, principal_id TEXT NOT NULL,"
+    " principal_type TEXT NOT NULL, created INTEGER NOT NULL, created_by TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX role_assignments_by_principal ON role_assignments(principal_id);"
+    "CREATE INDEX role_assignments_by_scope ON role_assignments(scope);",
 };
 #define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
 

@@ -1,4 +1,4 @@
-/* sqlite_int.h - internals shared by the SQLite backend's files (sqlite.c, sqlite_vault.c).
+/* sqlite_int.h - internals shared by the SQLite backend's files (sqlite.c, sqlite_vault.c, sqlite_auth.c).
  * Not part of the store's contract: nothing outside src/store/ includes this.
  *
  * Every SQL statement of the backend is one row of CF_SQL_TABLE. A connection prepares a row the
@@ -98,8 +98,33 @@
                 "WHERE object_id=?1 AND seq>?2 ORDER BY seq LIMIT ?3")                             \
     X(VER_LIST_VALUE, "SELECT " CF_SQL_VER_COLS ",value FROM secret_versions "                     \
                       "WHERE object_id=?1 AND seq>?2 ORDER BY seq LIMIT ?3")                       \
-    X(VER_COUNT, "SELECT count(*) FROM secret_versions WHERE object_id=?1")
+    X(VER_COUNT, "SELECT count(*) FROM secret_versions WHERE object_id=?1")                     \
+    X(ROLEDEF_GET, "SELECT " CF_SQL_ROLEDEF_COLS " FROM role_definitions WHERE id=?1")             \
+    X(ROLEDEF_INSERT, "INSERT INTO role_definitions(id,name,name_lc,description,"                  \
+                      "assignable_scopes,permissions,created,updated) "                            \
+                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")                                           \
+    X(ROLEDEF_UPDATE, "UPDATE role_definitions SET name=?2,name_lc=?3,description=?4,"             \
+                      "assignable_scopes=?5,permissions=?6,updated=?7 WHERE id=?1")                \
+    X(ROLEDEF_DELETE, "DELETE FROM role_definitions WHERE id=?1")                                  \
+    X(ROLEDEF_LIST, "SELECT " CF_SQL_ROLEDEF_COLS " FROM role_definitions ORDER BY name_lc")       \
+    X(ROLEASG_INSERT, "INSERT INTO role_assignments(id,scope,role_definition_id,principal_id,"     \
+                      "principal_type,created,created_by) VALUES(?1,?2,?3,?4,?5,?6,?7)")           \
+    X(ROLEASG_GET, "SELECT " CF_SQL_ROLEASG_COLS " FROM role_assignments WHERE id=?1")             \
+    X(ROLEASG_DELETE, "DELETE FROM role_assignments WHERE id=?1")                                  \
+    X(ROLEASG_BY_PRINCIPAL, "SELECT " CF_SQL_ROLEASG_COLS " FROM role_assignments "                \
+                            "WHERE principal_id=?1 ORDER BY id")                                   \
+    X(ROLEASG_BY_SCOPE, "SELECT " CF_SQL_ROLEASG_COLS " FROM role_assignments "                    \
+                        "WHERE scope=?1 ORDER BY id")                                              \
+    /* ?2 = scope + "/", ?3 = scope + "0" ('0' follows '/'): the range of the scope's subtree */   \
+    X(ROLEASG_SUBTREE, "SELECT " CF_SQL_ROLEASG_COLS " FROM role_assignments "                     \
+                       "WHERE scope=?1 OR (scope>=?2 AND scope<?3) ORDER BY scope,id")             \
+    X(ROLEASG_ALL, "SELECT " CF_SQL_ROLEASG_COLS " FROM role_assignments ORDER BY scope,id")       \
+    X(ROLEASG_USES_ROLE, "SELECT 1 FROM role_assignments WHERE role_definition_id=?1 LIMIT 1")
 
+#define CF_SQL_ROLEDEF_COLS                                                                        \
+    "id,name,description,assignable_scopes,permissions,created,updated"
+#define CF_SQL_ROLEASG_COLS                                                                        \
+    "id,scope,role_definition_id,principal_id,principal_type,created,created_by"
 #define CF_SQL_VAULT_COLS                                                                          \
     "id,name,subscription,resource_group,location,tenant_id,sku,retention_days,soft_delete,"       \
     "purge_protection,rbac,for_deployment,for_disk_encryption,for_template_deployment,"            \
