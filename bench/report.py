@@ -130,8 +130,9 @@ def main():
           f"SQLite {m['sqlite']}. Load generators run on the same cores as the servers.",
           f"Method: {rounds} alternating rounds of {k['DUR']} s per measure (each beside its "
           f"baseline); figures are medians over the rounds. Keep-alive: wrk, {k['WRK_THREADS']} "
-          f"threads. New connection per request: bench/tls_load.c (full TLS 1.3 handshake, "
-          f"certificate verified, no resumption). Run took {meta['elapsed_s']} s.", "",
+          f"threads. New connection per request: bench/tls_load.c (full TLS 1.3 handshake, no "
+          f"resumption, certificate {'verified' if k.get('NEWCONN_VERIFY') else 'not verified (client CPU)'}). "
+          f"Run took {meta['elapsed_s']} s.", "",
           "| measure | conns | Coffer req/s | p50 ms | p99 ms | p99.9 ms | baseline | baseline req/s "
           "| baseline p50 / p99 / p99.9 ms | ratio | bar |",
           "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
