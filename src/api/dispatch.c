@@ -491,12 +491,27 @@ static bool authenticate(struct api_req *r)
 
 /* ---------------- routing ---------------- */
 
+/* A pattern may start with "**": zero or more segments (the variable-length scope of
+ * Microsoft.Authorization resources). The rest of the pattern must then match the path's
+ * last segments, and the ones before them are the span, seg[0..span_n). Other patterns
+ * match exactly as they always did. */
 static bool match(struct api_req *r, const struct api_route *rt)
 {
     const char *p = rt->pattern;
     size_t i = 0;
 
     r->ncap = 0;
+    r->span_n = 0;
+    if (strncmp(p, "**/", 3) == 0) {
+        size_t rest = 1;
+        p += 3;
+        for (const char *q = p; *q; q++)
+            rest += *q == '/';
+        if (r->nseg < rest)
+            return false;
+        r->span_n = r->nseg - rest;
+        i = r->span_n;
+    }
     while (*p) {
         const char *end = strchr(p, '/');
         size_t n = end ? (size_t)(end - p) : strlen(p);

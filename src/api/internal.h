@@ -26,7 +26,9 @@ enum api_plane { API_PLANE_NONE, API_PLANE_DATA, API_PLANE_AUTHORITY, API_PLANE_
 #define API_WRITE 1u  /* runs on the blocking pool (waits for a durable commit) */
 #define API_NOAUTH 2u /* no bearer token needed (token authority, metadata) */
 
-#define API_MAX_SEGS 12
+/* 16: an object-scoped role assignment has 14 (.../vaults/V/secrets/N/providers/
+ * Microsoft.Authorization/roleAssignments/ID) */
+#define API_MAX_SEGS 16
 #define API_MAX_QUERY 16
 #define API_MAX_CAPS 4
 
@@ -37,7 +39,8 @@ struct api_route {
     enum api_plane plane;
     enum cf_http_method method;
     const char *pattern;    /* '/'-separated segments; "*" captures one; literals match
-                               case-insensitively; the path's empty segments are ignored */
+                               case-insensitively; the path's empty segments are ignored;
+                               a leading "**" matches zero or more segments (span_n) */
     api_handler handler;
     unsigned flags;
     const char *operation;  /* audit operation name (Azure's), e.g. "SecretGet" */
@@ -77,6 +80,7 @@ struct api_req {
     size_t nseg;
     struct cf_str cap[API_MAX_CAPS]; /* the segments matched by "*" */
     size_t ncap;
+    size_t span_n; /* segments matched by a leading "**": seg[0..span_n) */
     struct api_kv q[API_MAX_QUERY]; /* decoded query parameters */
     size_t nq;
     char api_version[48];
@@ -178,5 +182,18 @@ void api_arm_deleted_hsm_list(struct api_req *r);
 void api_arm_deleted_get(struct api_req *r);
 void api_arm_deleted_purge(struct api_req *r);
 void api_arm_check_name(struct api_req *r);
+
+/* ---- handlers: h_rbac.c (Microsoft.Authorization role assignments and definitions at any
+ * scope: the "**" span is the scope, cap[0] the name). Answer 404 InvalidResourceType, as
+ * before they existed, while cfg.rbac is NULL. Not yet authorized beyond "a valid token of
+ * the server's tenant", like every route this phase. ---- */
+void api_rbac_assignment_put(struct api_req *r);
+void api_rbac_assignment_get(struct api_req *r);
+void api_rbac_assignment_delete(struct api_req *r);
+void api_rbac_assignment_list(struct api_req *r);
+void api_rbac_definition_put(struct api_req *r);
+void api_rbac_definition_get(struct api_req *r);
+void api_rbac_definition_delete(struct api_req *r);
+void api_rbac_definition_list(struct api_req *r);
 
 #endif

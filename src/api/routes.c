@@ -10,6 +10,7 @@
 #define M API_PLANE_MGMT
 
 #define VAULTS "subscriptions/*/resourcegroups/*/providers/microsoft.keyvault/vaults"
+#define AUTHZ "**/providers/microsoft.authorization"
 #define DELETED "subscriptions/*/providers/microsoft.keyvault/locations/*/deletedvaults/*"
 
 const struct api_route api_routes[] = {
@@ -60,6 +61,17 @@ const struct api_route api_routes[] = {
     {M, CF_HTTP_PATCH, VAULTS "/*", api_arm_vault_patch, API_WRITE, "VaultPatch", "vaults/write"},
     {M, CF_HTTP_GET, VAULTS "/*", api_arm_vault_get, 0, "VaultGet", "vaults/read"},
     {M, CF_HTTP_DELETE, VAULTS "/*", api_arm_vault_delete, API_WRITE, "VaultDelete", "vaults/delete"},
+
+    /* ---- access control (azure-kv-security-ops.md §2.7) at any scope: "/", a subscription,
+     * a group, a vault, an object. Last: "**" rows never shadow the rows above. ---- */
+    {M, CF_HTTP_GET, AUTHZ "/roleassignments", api_rbac_assignment_list, 0, "RoleAssignmentList", "roleAssignments/read"},
+    {M, CF_HTTP_PUT, AUTHZ "/roleassignments/*", api_rbac_assignment_put, API_WRITE, "RoleAssignmentWrite", "roleAssignments/write"},
+    {M, CF_HTTP_GET, AUTHZ "/roleassignments/*", api_rbac_assignment_get, 0, "RoleAssignmentGet", "roleAssignments/read"},
+    {M, CF_HTTP_DELETE, AUTHZ "/roleassignments/*", api_rbac_assignment_delete, API_WRITE, "RoleAssignmentDelete", "roleAssignments/delete"},
+    {M, CF_HTTP_GET, AUTHZ "/roledefinitions", api_rbac_definition_list, 0, "RoleDefinitionList", "roleDefinitions/read"},
+    {M, CF_HTTP_PUT, AUTHZ "/roledefinitions/*", api_rbac_definition_put, API_WRITE, "RoleDefinitionWrite", "roleDefinitions/write"},
+    {M, CF_HTTP_GET, AUTHZ "/roledefinitions/*", api_rbac_definition_get, 0, "RoleDefinitionGet", "roleDefinitions/read"},
+    {M, CF_HTTP_DELETE, AUTHZ "/roledefinitions/*", api_rbac_definition_delete, API_WRITE, "RoleDefinitionDelete", "roleDefinitions/delete"},
 };
 
 const size_t api_routes_count = CF_ARRAY_LEN(api_routes);

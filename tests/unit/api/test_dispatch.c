@@ -8,6 +8,7 @@
 #include "base/cf.h"
 #include "api/api.h"
 #include "auth/auth.h"
+#include "auth/rbac.h"
 #include "base/json.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
@@ -84,6 +85,7 @@ struct fx {
     struct cf_auth *auth;
     struct cf_vault_svc *vault;
     struct cf_api *api;
+    struct cf_rbac *rbac;
     char tenant[37], sub[37], client_id[64], secret[128];
     char bearer[2048];      /* "Bearer <token for the vault audience>" */
     char mgmt_bearer[2048]; /* for the management audience */
@@ -147,8 +149,11 @@ static int setup(void **state)
     in.soft_delete = true;
     assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
     cf_vault_release(&out);
+    f->rbac = cf_rbac_new(f->store, &f->clock, &e);
+    assert_non_null(f->rbac);
     f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
                                                 .auth = f->auth,
+                                                .rbac = f->rbac,
                                                 .clock = &f->clock,
                                                 .dns_suffix = SUFFIX,
                                                 .login_host = "login.localhost",
@@ -170,6 +175,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     char cmd[128];
     cf_api_free(f->api);
+    cf_rbac_free(f->rbac);
     cf_vault_svc_free(f->vault);
     cf_auth_free(f->auth);
     cf_store_close(f->store);
@@ -371,12 +377,271 @@ static void cross_tenant_token_refused(void **state)
            "Unauthorized");
 }
 
+/* ---------------- Microsoft.Authorization: the "**" scope routes ---------------- */
+
+#define MG "management.localhost" PORT
+#define AV "api-version=2022-04-01"
+#define RA_BODY(role, pid)                                                                         \
+    "{\"properties\":{\"roleDefinitionId\":\"/subscriptions/x/providers/"                         \
+    "Microsoft.Authorization/roleDefinitions/" role "\",\"principalId\":\"" pid "\","              \
+    "\"principalType\":\"ServicePrincipal\"}}"
+#define SU "4633458b-17de-408a-b874-0445c86b69e6"
+#define P1 "9a2b0c3d-0000-4000-8000-000000000002"
+
+static void role_assignments_at_every_scope(void **state)
+{
+    struct fx *f = *state;
+    char path[512], scope[300], want[600];
+    /* appended to "/subscriptions/{sub}" except the first ("/", the server) */
+    const char *scopes[] = {NULL, "", "/resourceGroups/rg",
+                            "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone",
+                            "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/secrets/db-pass",
+                            "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/keys/k1"};
+    struct fake_req *r;
+
+    for (size_t i = 0; i < CF_ARRAY_LEN(scopes); i++) {
+        if (scopes[i])
+            snprintf(scope, sizeof(scope), "/subscriptions/%s%s", f->sub, scopes[i]);
+        else
+            scope[0] = '\0';
+        snprintf(path, sizeof(path),
+                 "%s/providers/Microsoft.Authorization/roleAssignments/"
+                 "6f1c2d3e-0000-4000-8000-00000000000%zu",
+                 scope, i);
+        r = call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1));
+        if (r->status != 201)
+            fail_msg("PUT %s: %d %s", path, r->status, r->body);
+        snprintf(want, sizeof(want), "\"id\":\"%s\"", path);
+        assert_non_null(strstr(r->body, want));
+        snprintf(want, sizeof(want), "\"scope\":\"%s\"", i == 0 ? "/" : scope);
+        if (!strstr(r->body, want))
+            fail_msg("want %s in %s", want, r->body);
+        snprintf(want, sizeof(want),
+                 "\"roleDefinitionId\":\"/subscriptions/%s/providers/Microsoft.Authorization/"
+                 "roleDefinitions/" SU "\"",
+                 f->sub);
+        assert_non_null(strstr(r->body, want));
+        assert_non_null(strstr(r->body, "\"type\":\"Microsoft.Authorization/roleAssignments\""));
+        assert_non_null(strstr(r->body, "\"principalId\":\"" P1 "\""));
+        done(r);
+        /* GET answers the same; a second identical PUT is 200 */
+        expect(call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
+        expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 200, NULL);
+    }
+    /* listing at the vault: "/", sub, rg, vault (at and above) + the two objects below */
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
+             "providers/Microsoft.Authorization/roleAssignments",
+             f->sub);
+    r = call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL);
+    assert_int_equal(r->status, 200);
+    {
+        int n = 0;
+        for (const char *p = r->body; (p = strstr(p, "\"principalId\"")); p++)
+            n++;
+        assert_int_equal(n, 6);
+    }
+    done(r);
+    r = call(f, CF_HTTP_GET, MG, path, AV "&%24filter=atScope%28%29", f->mgmt_bearer, NULL);
+    assert_int_equal(r->status, 200);
+    assert_null(strstr(r->body, "db-pass"));
+    assert_non_null(strstr(r->body, "00000000003"));
+    done(r);
+    r = call(f, CF_HTTP_GET, MG, path, AV "&%24filter=principalId+eq+%27" "11111111-0000-4000-8000-000000000000" "%27",
+             f->mgmt_bearer, NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "{\"value\":[]}");
+    done(r);
+    expect(call(f, CF_HTTP_GET, MG, path, AV "&%24filter=nonsense", f->mgmt_bearer, NULL), 400,
+           "InvalidFilterInQueryString");
+    /* delete: 200 with the body, then 204 */
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
+             "secrets/db-pass/providers/Microsoft.Authorization/roleAssignments/"
+             "6f1c2d3e-0000-4000-8000-000000000004",
+             f->sub);
+    expect(call(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
+    expect(call(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 204, NULL);
+    expect(call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 404,
+           "RoleAssignmentNotFound");
+}
+
+static void role_assignment_errors(void **state)
+{
+    struct fx *f = *state;
+    char path[512];
+
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/providers/Microsoft.Authorization/roleAssignments/"
+             "6f1c2d3e-0000-4000-8000-000000000001",
+             f->sub);
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer,
+                RA_BODY("00000000-0000-4000-8000-00000000dead", P1)),
+           400, "RoleDefinitionDoesNotExist");
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, "not-a-guid")), 400,
+           "InvalidPrincipalId");
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, "{}"), 400,
+           "InvalidRequestContent");
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 201, NULL);
+    /* the same name with another role; another name with the same triple */
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer,
+                RA_BODY("21090545-7ca7-4776-b22c-e363652d74d2", P1)),
+           400, "RoleAssignmentUpdateNotPermitted");
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/providers/Microsoft.Authorization/roleAssignments/"
+             "6f1c2d3e-0000-4000-8000-000000000002",
+             f->sub);
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 409,
+           "RoleAssignmentExists");
+    /* the name is found only at its own scope */
+    expect(call(f, CF_HTTP_GET, MG,
+                "/providers/Microsoft.Authorization/roleAssignments/"
+                "6f1c2d3e-0000-4000-8000-000000000001",
+                AV, f->mgmt_bearer, NULL),
+           404, "RoleAssignmentNotFound");
+    expect(call(f, CF_HTTP_PUT, MG, "/providers/Microsoft.Authorization/roleAssignments/nope", AV,
+                f->mgmt_bearer, RA_BODY(SU, P1)),
+           400, "InvalidRoleAssignmentId");
+    /* scopes: another subscription, shapes Coffer does not have */
+    expect(call(f, CF_HTTP_GET, MG,
+                "/subscriptions/00000000-0000-4000-8000-000000000000/providers/"
+                "Microsoft.Authorization/roleAssignments",
+                AV, f->mgmt_bearer, NULL),
+           404, "SubscriptionNotFound");
+    snprintf(path, sizeof(path), "/subscriptions/%s/foo/providers/Microsoft.Authorization/roleAssignments",
+             f->sub);
+    expect(call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 400, "InvalidScope");
+    expect(call(f, CF_HTTP_GET, MG, "/x/providers/Microsoft.Authorization/roleAssignments", AV,
+                f->mgmt_bearer, NULL),
+           400, "InvalidScope");
+    /* method, token and api-version rules as everywhere */
+    expect(call(f, CF_HTTP_POST, MG, "/providers/Microsoft.Authorization/roleAssignments", AV,
+                f->mgmt_bearer, NULL),
+           405, "MethodNotAllowed");
+    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments", AV,
+                NULL, NULL),
+           401, "AuthenticationFailed");
+    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments", "",
+                f->mgmt_bearer, NULL),
+           400, "MissingApiVersionParameter");
+    /* the "**" rows never take a path an older row serves */
+    expect(call(f, CF_HTTP_GET, MG, "/subscriptions", AV, f->mgmt_bearer, NULL), 200, NULL);
+    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization", AV, f->mgmt_bearer,
+                NULL),
+           404, "InvalidResourceType");
+    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments/a/b", AV,
+                f->mgmt_bearer, NULL),
+           404, "InvalidResourceType");
+}
+
+#define CUSTOM "77777777-0000-4000-8000-000000000001"
+#define ROLE_BODY(name)                                                                            \
+    "{\"properties\":{\"roleName\":\"" name "\",\"description\":\"d\",\"type\":\"CustomRole\","   \
+    "\"assignableScopes\":[\"/\"],\"permissions\":[{\"actions\":[],\"dataActions\":["              \
+    "\"Microsoft.KeyVault/vaults/secrets/*\"],\"notDataActions\":["                                \
+    "\"Microsoft.KeyVault/vaults/secrets/purge/action\"]}]}}"
+
+static void role_definitions(void **state)
+{
+    struct fx *f = *state;
+    char path[512];
+    struct fake_req *r;
+
+    snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions",
+             f->sub);
+    r = call(f, CF_HTTP_GET, MG, path, AV "&%24filter=roleName+eq+%27Key+Vault+Secrets+User%27",
+             f->mgmt_bearer, NULL);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "\"name\":\"" SU "\""));
+    assert_non_null(strstr(r->body, "\"type\":\"BuiltInRole\""));
+    assert_non_null(strstr(r->body, "Microsoft.KeyVault/vaults/secrets/getSecret/action"));
+    assert_null(strstr(r->body, "Owner"));
+    done(r);
+    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
+                f->mgmt_bearer, NULL),
+           200, NULL);
+    expect(call(f, CF_HTTP_GET, MG,
+                "/providers/Microsoft.Authorization/roleDefinitions/"
+                "00000000-0000-4000-8000-000000000000",
+                AV, f->mgmt_bearer, NULL),
+           404, "RoleDefinitionDoesNotExist");
+    /* custom role: create, read, refuse a name clash, delete */
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM, f->sub);
+    r = call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, ROLE_BODY("Rotator"));
+    if (r->status != 201)
+        fail_msg("%d %s", r->status, r->body);
+    assert_non_null(strstr(r->body, "\"type\":\"CustomRole\""));
+    assert_non_null(strstr(r->body, "\"notDataActions\":[\"Microsoft.KeyVault/vaults/secrets/purge/action\"]"));
+    done(r);
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, ROLE_BODY("Rotator")), 200, NULL);
+    expect(call(f, CF_HTTP_PUT, MG,
+                "/providers/Microsoft.Authorization/roleDefinitions/"
+                "77777777-0000-4000-8000-000000000002",
+                AV, f->mgmt_bearer, ROLE_BODY("rotator")),
+           409, "RoleDefinitionWithSameNameExists");
+    expect(call(f, CF_HTTP_PUT, MG, "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
+                f->mgmt_bearer, ROLE_BODY("Mine")),
+           400, "RoleDefinitionUpdateNotPermitted");
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, "{\"properties\":{}}"), 400,
+           "InvalidRoleDefinition");
+    /* in use: 409; then deletable */
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/providers/Microsoft.Authorization/roleAssignments/"
+             "6f1c2d3e-0000-4000-8000-000000000009",
+             f->sub);
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(CUSTOM, P1)), 201, NULL);
+    expect(call(f, CF_HTTP_DELETE, MG, "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM,
+                AV, f->mgmt_bearer, NULL),
+           409, "RoleDefinitionHasAssignments");
+    expect(call(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
+    expect(call(f, CF_HTTP_DELETE, MG, "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM,
+                AV, f->mgmt_bearer, NULL),
+           200, NULL);
+    expect(call(f, CF_HTTP_DELETE, MG, "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM,
+                AV, f->mgmt_bearer, NULL),
+           204, NULL);
+    expect(call(f, CF_HTTP_DELETE, MG, "/providers/Microsoft.Authorization/roleDefinitions/" SU,
+                AV, f->mgmt_bearer, NULL),
+           400, "RoleDefinitionUpdateNotPermitted");
+}
+
+/* Without an rbac object (the server before the lead wires it) the paths answer as before. */
+static void rbac_routes_absent_without_rbac(void **state)
+{
+    struct fx *f = *state;
+    struct cf_api *with = f->api;
+    cf_err e;
+
+    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
+                                                .auth = f->auth,
+                                                .clock = &f->clock,
+                                                .dns_suffix = SUFFIX,
+                                                .login_host = "login.localhost",
+                                                .management_host = "management.localhost",
+                                                .subscription_id = f->sub,
+                                                .tenant_id = f->tenant,
+                                                .pool_threads = 1},
+                        &e);
+    assert_non_null(f->api);
+    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments", AV,
+                f->mgmt_bearer, NULL),
+           404, "InvalidResourceType");
+    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
+                f->mgmt_bearer, NULL),
+           404, "InvalidResourceType");
+    cf_api_free(f->api);
+    f->api = with;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(challenge_comes_first), T(api_version_rule), T(hosts_and_routes),
         T(set_then_get_with_slashes), T(cross_tenant_token_refused),
+        T(role_assignments_at_every_scope), T(role_assignment_errors), T(role_definitions),
+        T(rbac_routes_absent_without_rbac),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
