@@ -43,6 +43,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from relcommon import (Client, Results, Server, azure_error_code, free_port,  # noqa: E402
                        get_token, version_of)
 
+# Known server bugs: check keys whose failure is expected until fixed (none known).
+EXPECTED_FAIL = set()
+
 SHARED_PER_CYCLE = 3
 SHARED_FRACTION = 0.3
 
@@ -383,7 +386,7 @@ def main():
     ap.add_argument("--data-dir")
     a = ap.parse_args()
 
-    res = Results("crash")
+    res = Results("crash", EXPECTED_FAIL)
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 30)
     rng = random.Random(seed)
     os.makedirs(a.work, exist_ok=True)

@@ -1,14 +1,15 @@
 /* idleconns.c - opens many TLS connections to cofferd and holds them idle (overload.sh).
  *
- * usage: idleconns IP PORT SNI N INFLIGHT HOLD_S [HOSTHDR]
+ * usage: idleconns IP PORT SNI N INFLIGHT HOLD_S [HOSTHDR [TIMEOUT_S]]
  * Opens N connections (at most INFLIGHT handshakes at a time, so the listen backlog is not what
  * is measured), completes the TLS handshake (SNI set, certificate not verified: these are load,
  * not clients under test), sends one unauthenticated GET (answered 401 with keep-alive) and
  * reads the whole answer, then frees the TLS state and keeps the bare socket: to the server it
  * is an idle keep-alive TLS connection, to this process only a file descriptor. It then holds
  * the connections HOLD_S seconds, noticing any the server closes, and exits (closing all).
- * Lines on stdout (flushed): "established OK FAILED SECONDS", then "held OPEN CLOSED_BY_SERVER".
- * A connection "fails" when connect, handshake or the first answer fails or takes > 20 s; a
+ * Lines on stdout (flushed): "established OK FAILED SECONDS TIMED_OUT", then
+ * "held OPEN CLOSED_BY_SERVER". A connection "fails" when connect, handshake or the first
+ * answer fails or takes more than TIMEOUT_S (default 20; those also count as TIMED_OUT); a
  * server at its connection limit closes the surplus at accept, which shows up here as failed.
  * Build: cc -O2 -o idleconns idleconns.c -lssl -lcrypto */
 #define _GNU_SOURCE
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
     int n = atoi(argv[4]), inflight = atoi(argv[5]);
     double hold = atof(argv[6]);
     const char *hosthdr = argc > 7 ? argv[7] : sni;
+    double conn_timeout = argc > 8 ? atof(argv[8]) : 20.0;
 
     signal(SIGPIPE, SIG_IGN); /* a refused connection must count as failed, not kill us */
     struct rlimit rl;
@@ -215,7 +217,7 @@ int main(int argc, char **argv)
         return 2;
     for (int i = 0; i < n; i++)
         cs[i].fd = -1;
-    int next = 0, active = 0, ok = 0, failed = 0;
+    int next = 0, active = 0, ok = 0, failed = 0, timedout = 0;
     double t0 = now();
     struct epoll_event evs[256];
     double last_sweep = t0;
@@ -245,19 +247,20 @@ int main(int argc, char **argv)
                 }
             }
         }
-        if (now() - last_sweep > 1.0) { /* time out stuck connections */
+        if (now() - last_sweep > 0.25) { /* time out stuck connections */
             last_sweep = now();
             for (int i = 0; i < next; i++) {
                 struct conn *c = &cs[i];
-                if (c->st != S_IDLE && c->st != S_DONE && c->fd >= 0 && now() - c->t0 > 20) {
+                if (c->st != S_IDLE && c->st != S_DONE && c->fd >= 0 && now() - c->t0 > conn_timeout) {
                     drop(c);
                     active--;
                     failed++;
+                    timedout++;
                 }
             }
         }
     }
-    printf("established %d %d %.2f\n", ok, failed, now() - t0);
+    printf("established %d %d %.2f %d\n", ok, failed, now() - t0, timedout);
     fflush(stdout);
 
     /* Hold: count connections the server closes (EOF/RDHUP on an idle socket). */

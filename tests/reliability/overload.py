@@ -18,6 +18,8 @@ idle_timeout_s 120). While a normal client (keep-alive, bearer token) keeps read
     header_timeout_s + 5 s; garbage-before-handshake peers (random bytes, plaintext HTTP, a
     TLS record header with an absurd length) are closed within 5 s; a 1 MiB request header is
     refused;
+  - (known bug, expected to fail: see EXPECTED_FAIL) cofferd started with a soft descriptor
+    limit of 1024 serves or refuses each of 1,500 connections within 3 s and does not spin;
   - afterwards cofferd's descriptor count is back near its baseline (no leaked connections),
     1,000 fresh connections all succeed, RSS after release is reported, SIGTERM exits 0.
 --soak: 5 rounds of 10,000 connections held 30 s each; RSS after each release must not grow
@@ -40,7 +42,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from relcommon import Client, Results, Server, free_port, get_token, rss_kib  # noqa: E402
 
 # Known server bugs: check keys whose failure is expected until fixed (none known).
-EXPECTED_FAIL = set()
+# "fdlimit": cofferd does not raise its soft RLIMIT_NOFILE, so under a common service default
+# of 1024 it runs out of descriptors long before max_connections (10000): accept() fails with
+# EMFILE, libevent's listener retries at once (CPU spin) and new clients hang in the backlog
+# instead of being served or shed. Reported to the lead; the check stays (its FAIL lines are
+# printed, marked expected, and not counted) until the server is fixed.
+EXPECTED_FAIL = {"fdlimit"}
+FD_SOFT_LIMIT = 1024
 
 N_IDLE = 10000
 MAX_CONN = 10300
@@ -73,9 +81,11 @@ class NormalClient(threading.Thread):
         self.errors = []
         self.stop = threading.Event()
         self.n = 0
+        self.reconnects = []  # requests that needed a new connection (phase, latency)
 
     def one(self):
         self.n += 1
+        c0 = self.cl.connects
         t0 = time.monotonic()
         try:
             if self.n % 10 == 0:
@@ -86,6 +96,8 @@ class NormalClient(threading.Thread):
             self.errors.append(f"{self.phase}: {type(e).__name__}")
             return
         dt = time.monotonic() - t0
+        if self.cl.connects != c0 and self.n > 1:
+            self.reconnects.append(f"{self.phase} {dt * 1000:.0f} ms")
         if st != 200:
             self.errors.append(f"{self.phase}: HTTP {st}")
         self.lat.setdefault(self.phase, []).append(dt)
@@ -267,10 +279,59 @@ class GarbagePeers(threading.Thread):
         return False, first
 
 
-def run_idle(binary, port, sni, n, inflight, hold, host="127.0.0.1"):
+def run_idle(binary, port, sni, n, inflight, hold, host="127.0.0.1", timeout=20):
     """Starts idleconns; returns the Popen (stdout lines: established..., held...)."""
     return subprocess.Popen([binary, host, str(port), sni, str(n), str(inflight), str(hold),
-                             f"{sni}:{port}"], stdout=subprocess.PIPE, text=True)
+                             f"{sni}:{port}", str(timeout)], stdout=subprocess.PIPE, text=True)
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return int(parts[11]) + int(parts[12])  # utime + stime
+
+
+def fd_limit_phase(res, a, binary):
+    """cofferd started with a soft descriptor limit of 1024 (hard limit unchanged), 1,500
+    connections: each must be served or refused promptly; no CPU spin at the limit."""
+    def lower():
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (FD_SOFT_LIMIT, hard))
+    port = free_port()
+    srv = Server(a.cofferd, os.path.join(a.work, "data-fd"), port,
+                 os.path.join(a.work, "cofferd-fd.log"), preexec_fn=lower)
+    if not res.check(srv.start(), f"cofferd starts with a soft fd limit of {FD_SOFT_LIMIT}"):
+        return
+    sni = srv.env["COFFER_VAULT_URL"].split("//")[1].split(":")[0]
+    cl = Client(srv.env, get_token(srv.env), timeout=10)
+    cl.request("PUT", "/secrets/probe", {"value": "probe"})
+    p = run_idle(binary, port, sni, 1500, 200, 3, timeout=3)
+    est = read_line(p, "established", 60)
+    hz = os.sysconf("SC_CLK_TCK")
+    c0, t0 = cpu_ticks(srv.pid), time.monotonic()
+    try:
+        st, _, _ = cl.request("GET", "/secrets/probe")
+    except Exception as e:
+        st = type(e).__name__
+    time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
+    cpu = (cpu_ticks(srv.pid) - c0) / hz / (time.monotonic() - t0)
+    p.wait()
+    cl.close()
+    if est is None:
+        res.fail("fd limit: idleconns reported nothing", key="fdlimit")
+    else:
+        ok_n, timedout = int(est[1]), int(est[4])
+        res.note(f"soft fd limit {FD_SOFT_LIMIT}: {ok_n} of 1500 connections served, "
+                 f"{int(est[2]) - timedout} refused, {timedout} hung > 3 s; cofferd CPU "
+                 f"{cpu * 100:.0f}% of a core while at the limit; keep-alive client: {st}")
+        res.check(timedout == 0, f"soft fd limit {FD_SOFT_LIMIT}: 1,500 connections are each "
+                  f"served or refused within 3 s (none left hanging)",
+                  f"{timedout} hung", key="fdlimit")
+        res.check(cpu < 0.25, f"soft fd limit {FD_SOFT_LIMIT}: no accept spin at the limit "
+                  f"(cofferd CPU {cpu * 100:.0f}% of a core < 25%)", key="fdlimit")
+    res.check(st == 200, "fd limit: an established keep-alive client is still served",
+              f"{st}")
+    res.check(srv.stop() == 0, "fd limit: cofferd exits 0 on SIGTERM")
 
 
 def read_line(p, prefix, timeout):
@@ -424,14 +485,17 @@ def main():
     res.check(not nc.errors, f"normal client: all {sum(len(v) for v in lat.values())} requests "
               f"answered 200", f"{len(nc.errors)} errors, e.g. {nc.errors[:3]}")
     hold_p99 = pct(lat.get("hold", []), 99)
-    open_max = max(lat.get("opening", [0]))
+    open_max = max(lat.get("opening", [0]) + lat.get("after", [0]))
     bound = max(10 * base_p99, 0.020)
     res.check(lat.get("hold") and hold_p99 <= bound,
               f"normal client p99 with {N_IDLE} idle connections {hold_p99 * 1000:.1f} ms <= "
               f"{bound * 1000:.1f} ms (10x unloaded p99, floor 20 ms)")
     res.check(lat.get("opening") and open_max <= 2.0,
-              f"normal client max latency while {N_IDLE} handshakes run {open_max * 1000:.0f} ms"
-              f" <= 2 s (p99 {pct(lat.get('opening', []), 99) * 1000:.1f} ms)")
+              f"normal client max latency while {N_IDLE} connections open and close "
+              f"{open_max * 1000:.0f} ms <= 2 s (p99 while opening "
+              f"{pct(lat.get('opening', []), 99) * 1000:.1f} ms)")
+    if nc.reconnects:
+        res.note(f"normal client reconnected {len(nc.reconnects)} times: {nc.reconnects[:5]}")
     res.note("normal client: " + "; ".join(
         f"{ph} n={len(v)} p50={pct(v, 50) * 1000:.1f} p99={pct(v, 99) * 1000:.1f} "
         f"max={max(v) * 1000:.1f} ms" for ph, v in lat.items() if v))
@@ -453,6 +517,7 @@ def main():
     res.check(srv.alive() and srv.pid == pid, "cofferd still running (same process)")
     st = srv.stop()
     res.check(st == 0, "cofferd exits 0 on SIGTERM", f"status {st}")
+    fd_limit_phase(res, a, binary)
     return res.summary()
 
 
