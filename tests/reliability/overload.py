@@ -19,7 +19,7 @@ idle_timeout_s 120). While a normal client (keep-alive, bearer token) keeps read
     TLS record header with an absurd length) are closed within 5 s; a 1 MiB request header is
     refused;
   - (known bug, expected to fail: see EXPECTED_FAIL) cofferd started with a soft descriptor
-    limit of 1024 serves or refuses each of 1,500 connections within 3 s and does not spin;
+    limit of 1024 serves or refuses each of 1,500 connections within 4 s and does not spin;
   - afterwards cofferd's descriptor count is back near its baseline (no leaked connections),
     1,000 fresh connections all succeed, RSS after release is reported, SIGTERM exits 0.
 --soak: 5 rounds of 10,000 connections held 30 s each; RSS after each release must not grow
@@ -305,8 +305,9 @@ def fd_limit_phase(res, a, binary):
     sni = srv.env["COFFER_VAULT_URL"].split("//")[1].split(":")[0]
     cl = Client(srv.env, get_token(srv.env), timeout=10)
     cl.request("PUT", "/secrets/probe", {"value": "probe"})
-    p = run_idle(binary, port, sni, 1500, 200, 3, timeout=3)
-    est = read_line(p, "established", 60)
+    p = run_idle(binary, port, sni, 1500, 200, 3, timeout=4)
+    # CPU over 2 s while connections beyond the descriptor limit wait in the backlog.
+    time.sleep(1.0)
     hz = os.sysconf("SC_CLK_TCK")
     c0, t0 = cpu_ticks(srv.pid), time.monotonic()
     try:
@@ -315,6 +316,7 @@ def fd_limit_phase(res, a, binary):
         st = type(e).__name__
     time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
     cpu = (cpu_ticks(srv.pid) - c0) / hz / (time.monotonic() - t0)
+    est = read_line(p, "established", 60)
     p.wait()
     cl.close()
     if est is None:
@@ -322,10 +324,10 @@ def fd_limit_phase(res, a, binary):
     else:
         ok_n, timedout = int(est[1]), int(est[4])
         res.note(f"soft fd limit {FD_SOFT_LIMIT}: {ok_n} of 1500 connections served, "
-                 f"{int(est[2]) - timedout} refused, {timedout} hung > 3 s; cofferd CPU "
+                 f"{int(est[2]) - timedout} refused, {timedout} hung > 4 s; cofferd CPU "
                  f"{cpu * 100:.0f}% of a core while at the limit; keep-alive client: {st}")
         res.check(timedout == 0, f"soft fd limit {FD_SOFT_LIMIT}: 1,500 connections are each "
-                  f"served or refused within 3 s (none left hanging)",
+                  f"served or refused within 4 s (none left hanging)",
                   f"{timedout} hung", key="fdlimit")
         res.check(cpu < 0.25, f"soft fd limit {FD_SOFT_LIMIT}: no accept spin at the limit "
                   f"(cofferd CPU {cpu * 100:.0f}% of a core < 25%)", key="fdlimit")
