@@ -82,7 +82,8 @@ wrk_json() {
 # vm_rss_kib PID
 vm_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# machine_json: the machine description, as JSON.
+# machine_json: the machine description, as JSON (LOADAVG_AT_START: /proc/loadavg when the
+# run began; a busy machine makes every figure noisy, so both ends are recorded).
 machine_json() {
     python3 - "$BUILD" <<'PY'
 import json, os, platform, subprocess, sqlite3, datetime
@@ -111,7 +112,11 @@ print(json.dumps({
     "coffer_commit": commit + ("+dirty-src" if dirty else ""),
     "wrk": out(["wrk", "-v"]).split(" Copyright")[0], "nginx": out(["nginx", "-v"]),
     "openssl": out(["openssl", "version"]), "sqlite": sqlite3.sqlite_version,
-    "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
+    "loadavg_at_start": os.environ.get("LOADAVG_AT_START", "? ? ?").split()[:3],
+    "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
+    "busiest_other_processes_at_end": [l.split(None, 1)[1] for l in subprocess.run(
+        ["ps", "-eo", "pcpu,comm", "--sort=-pcpu", "--no-headers"], capture_output=True,
+        text=True).stdout.strip().splitlines()[:6] if l.strip()],
 }))
 PY
 }

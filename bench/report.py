@@ -54,6 +54,14 @@ def summarize(rows):
     return s
 
 
+def busy(m):
+    """True when the load average at either end exceeded the core count by more than one."""
+    try:
+        return max(float(m["loadavg_at_start"][0]), float(m["loadavg_at_end"][0])) > m["cores"] + 1
+    except (KeyError, ValueError, IndexError):
+        return False
+
+
 def fmt_rps(v):
     return "-" if v is None else f"{v:,.0f}"
 
@@ -125,7 +133,9 @@ def main():
     md = [f"# Coffer bench {m['date']}", "",
           f"Machine: {m['cpu_model']} ({m['cpu_mhz']} MHz), {m['cores']} cores, "
           f"{m['mem_total_mib']} MiB, {m['os']}, kernel {m['kernel']}; load average at start "
-          f"{' '.join(m['loadavg_at_start'])}.",
+          f"{' '.join(m['loadavg_at_start'])}, at end {' '.join(m.get('loadavg_at_end', []))}"
+          + (f" (BUSY MACHINE: other work ran beside the bench - {', '.join(m.get('busiest_other_processes_at_end', []))}; "
+             "ratios of alternating rounds are the figures to trust)" if busy(m) else "") + ".",
           f"Software: coffer {m['coffer_commit']}, {m['wrk']}, {m['nginx']}, {m['openssl']}, "
           f"SQLite {m['sqlite']}. Load generators run on the same cores as the servers.",
           f"Method: {rounds} alternating rounds of {k['DUR']} s per measure (each beside its "

@@ -43,6 +43,8 @@ OUT=${OUT:-bench/results}
 source bench/lib.sh
 
 t_start=$(date +%s)
+LOADAVG_AT_START=$(cat /proc/loadavg)
+export LOADAVG_AT_START
 bench_deps
 bench_build
 

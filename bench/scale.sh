@@ -38,6 +38,8 @@ OUT=${OUT:-bench/results}
 source bench/lib.sh
 
 t_start=$(date +%s)
+LOADAVG_AT_START=$(cat /proc/loadavg)
+export LOADAVG_AT_START
 deadline=$((t_start + SCALE_MAX_S))
 bench_deps
 bench_build

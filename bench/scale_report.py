@@ -51,7 +51,9 @@ def main():
 
     md = [f"# Coffer bench-scale {m['date']}", "",
           f"Machine: {m['cpu_model']} ({m['cpu_mhz']} MHz), {m['cores']} cores, {m['mem_total_mib']} MiB, "
-          f"{m['os']}, kernel {m['kernel']}; load average at start {' '.join(m['loadavg_at_start'])}.",
+          f"{m['os']}, kernel {m['kernel']}; load average at start {' '.join(m['loadavg_at_start'])}, at end "
+          f"{' '.join(m.get('loadavg_at_end', []))}; busiest processes at the end: "
+          f"{', '.join(m.get('busiest_other_processes_at_end', []))}.",
           f"Software: coffer {m['coffer_commit']}, {m['wrk']}, {m['openssl']}, SQLite {m['sqlite']}. "
           f"One cofferd --dev, default configuration; data written through the API (keep-alive PUTs, "
           f"{k['LOAD_CONNS']} connections). Each measure {k['SCALE_DUR']} s, one run (not alternated). "
