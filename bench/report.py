@@ -19,13 +19,15 @@ import sys
 
 PCTS = ("p50_ms", "p75_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")
 
-# (op, mode, target, baseline target, label, bar): the main table, in order.
+# (op, mode, target, baseline (target, mode) or None, label, bar): the main table, in order.
 MEASURES = [
-    ("get", "keepalive", "coffer", "nginx", "GET secret, keep-alive", 0.60),
-    ("list", "keepalive", "coffer", "nginx", "list secrets (maxresults=25), keep-alive", None),
-    ("set", "keepalive", "coffer", "sqlite-1-per-commit", "SET secret (durable), keep-alive", 2.0),
-    ("token", "keepalive", "coffer", "crypto-floor", "token issuance (client_credentials)", None),
-    ("get", "newconn", "coffer", "nginx", "GET secret, new TLS connection per request", None),
+    ("get", "keepalive", "coffer", ("nginx", "keepalive"), "GET secret, keep-alive", 0.60),
+    ("list", "keepalive", "coffer", ("nginx", "keepalive"), "list secrets (maxresults=25), keep-alive", None),
+    ("set", "keepalive", "coffer", ("sqlite-1-per-commit", "local"), "SET secret (durable), keep-alive", 2.0),
+    ("token", "keepalive", "coffer", ("crypto-floor", "cpu"), "token issuance (client_credentials)", None),
+    ("get", "during-token-issuance", "coffer", ("coffer", "keepalive"),
+     "GET secret, keep-alive, while tokens are issued", None),
+    ("get", "newconn", "coffer", ("nginx", "newconn"), "GET secret, new TLS connection per request", None),
     ("set", "newconn", "coffer", None, "SET secret, new TLS connection per request", None),
 ]
 BASELINE_LABEL = {
@@ -33,6 +35,7 @@ BASELINE_LABEL = {
     "sqlite-1-per-commit": "SQLite, one durable commit per write",
     "sqlite-64-per-commit": "SQLite, 64 writes per durable commit",
     "crypto-floor": "PBKDF2 check + ES256 sign on all cores",
+    "coffer": "Coffer GET alone (same connections)",
 }
 
 
@@ -94,9 +97,9 @@ def main():
         s, conns = find(op, mode, target)
         if s is None:
             continue
-        b, bconns = find(op, mode if base == "nginx" else ("local" if base.startswith("sqlite") else "cpu"), base) if base else (None, None)
+        b, bconns = find(op, base[1], base[0]) if base else (None, None)
         ratio = s["rps"] / b["rps"] if b and b.get("rps") else None
-        key = f"{op}_{mode}_vs_{base}" if base else None
+        key = f"{op}_{mode}_vs_{base[0]}_{base[1]}" if base else None
         if key and ratio is not None:
             ratios[key] = ratio
         table.append((label, op, mode, conns, s, base, bconns, b, ratio, bar))
@@ -147,7 +150,7 @@ def main():
           "| baseline p50 / p99 / p99.9 ms | ratio | bar |",
           "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for label, op, mode, conns, s, bname, bconns, b, ratio, bar in table:
-        bl = BASELINE_LABEL.get(bname, "-") if bname else "-"
+        bl = BASELINE_LABEL.get(bname[0], "-") if bname else "-"
         blat = (f"{fmt_ms(b.get('p50_ms'))} / {fmt_ms(b.get('p99_ms'))} / {fmt_ms(b.get('p999_ms'))}"
                 if b and "p50_ms" in b else "")
         rt = f"**{ratio:.2f}**" if ratio is not None else ""
@@ -165,6 +168,10 @@ def main():
         extra.append(f"- SQLite 64 writes per durable commit (reference): {fmt_rps(s64['rps'])} writes/s")
     if "set_newconn_vs_coffer_get_newconn" in ratios:
         extra.append(f"- SET / GET with a new connection per request: **{ratios['set_newconn_vs_coffer_get_newconn']:.2f}**")
+    mixr = [r for r in raw if r.get("mode") == "during-token-issuance"]
+    if mixr:
+        extra.append(f"- GET while tokens are issued: {mixr[0].get('token_conns')} connections asked for tokens "
+                     f"(median {statistics.median(r.get('token_rps', 0) for r in mixr):.0f} tokens/s) during the GET run")
     cf, _ = find("token", "cpu", "crypto-floor")
     if cf:
         r0 = next(r for r in raw if r["target"] == "crypto-floor")
@@ -200,7 +207,7 @@ def main():
     open(base + ".md", "w").write("\n".join(md) + "\n")
 
     res = {"stamp": stamp, **meta, "summary": summary, "ratios": ratios, "sweep": sweep,
-           "bars": {"get_keepalive_vs_nginx": 0.60, "set_keepalive_vs_sqlite-1-per-commit": 2.0,
+           "bars": {"get_keepalive_vs_nginx_keepalive": 0.60, "set_keepalive_vs_sqlite-1-per-commit_local": 2.0,
                     "set_keepalive_vs_coffer_get": 0.40},
            "charts": {n: os.path.basename(p) for n, p in charts.items()}, "raw": raw}
     with open(base + ".json", "w") as f:
@@ -252,11 +259,12 @@ plot '{tmp}' using 1:5 with linespoints lw 2 pt 7 lc 1 title 'Coffer p50', \
         rows = []
         short = {"nginx": "nginx", "crypto-floor": None, "sqlite-1-per-commit": None}
         for label, op, mode, conns, s, bname, bconns, b, ratio, bar in table:
-            tag = f"{op.upper()} {'keep-alive' if mode == 'keepalive' else 'new conn'}"
+            tag = f"{op.upper()} " + {"keepalive": "keep-alive", "newconn": "new conn",
+                                      "during-token-issuance": "+tokens"}.get(mode, mode)
             if "p50_ms" in s:
                 rows.append((f"{tag}\\nCoffer ({conns} c)", s))
-            if b and short.get(bname) and "p50_ms" in b:
-                rows.append((f"{tag}\\n{short[bname]} ({bconns} c)", b))
+            if b and bname and short.get(bname[0]) and "p50_ms" in b:
+                rows.append((f"{tag}\\n{short[bname[0]]} ({bconns} c)", b))
         if rows:
             with open(tmp, "w") as f:
                 for name, s in rows:

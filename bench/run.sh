@@ -15,6 +15,8 @@
 #   per request                     the client skips certificate verification unless
 #                                   NEWCONN_VERIFY=1, to keep its CPU off the shared cores);
 #                                   GET also against nginx
+#   GET while tokens are issued     GET keep-alive while MIX_TOKEN_CONNS connections ask for
+#                                   tokens, vs GET alone (token issuance must not stall reads)
 #   throughput vs connections       GET, Coffer and nginx, at SWEEP connection counts
 # Every measure is taken ROUNDS times, alternating with its baseline so both see the same
 # machine state; the report quotes medians of the rounds (p50/p99/p99.9 included).
@@ -22,8 +24,8 @@
 #
 # Knobs (environment): DUR (s per measure, 5), ROUNDS (3), CONNS (keep-alive connections, 64),
 # NEWCONN_CONNS (concurrent clients opening a connection per request, 16), TOKEN_CONNS (16),
-# NEWCONN_VERIFY (0), SWEEP ("8 32 64 128 256"), SWEEP_DUR (3), SWEEP_ROUNDS (2), LIST_SECRETS (300),
-# WRK_THREADS (2), BUILD (build), OUT (bench/results).
+# NEWCONN_VERIFY (0), MIX_TOKEN_CONNS (4), SWEEP ("8 32 64 128 256"), SWEEP_DUR (3),
+# SWEEP_ROUNDS (2), LIST_SECRETS (300), WRK_THREADS (2), BUILD (build), OUT (bench/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -32,6 +34,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 NEWCONN_CONNS=${NEWCONN_CONNS:-16}
 NEWCONN_VERIFY=${NEWCONN_VERIFY:-0}
+MIX_TOKEN_CONNS=${MIX_TOKEN_CONNS:-4}
 TOKEN_CONNS=${TOKEN_CONNS:-16}
 SWEEP=${SWEEP:-8 32 64 128 256}
 SWEEP_DUR=${SWEEP_DUR:-3}
@@ -154,6 +157,13 @@ for r in $(seq 1 "$ROUNDS"); do
     record "{\"rps\": $one, \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" op=set target=sqlite-1-per-commit mode=local conns=1 round="$r"
     record "{\"rps\": $b64, \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" op=set target=sqlite-64-per-commit mode=local conns=1 round="$r"
     record "$(wrk_json bench/token.lua "$AZURE_AUTHORITY_HOST/" "$TOKEN_CONNS" "$DUR")" op=token target=coffer mode=keepalive conns="$TOKEN_CONNS" round="$r"
+    wrk -t1 -c"$MIX_TOKEN_CONNS" -d"$((DUR + 1))s" -s bench/token.lua "$AZURE_AUTHORITY_HOST/" >"$TMP/mixtok.txt" 2>&1 &
+    mixpid=$!
+    sleep 0.5
+    mix=$(wrk_json bench/get.lua "$url/secrets/bench?api-version=7.5" "$CONNS" "$DUR")
+    wait "$mixpid" || true
+    mixtok=$(awk '/^BENCH / {sub(/^BENCH /, ""); print}' "$TMP/mixtok.txt" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])' 2>/dev/null || echo 0)
+    record "$mix" op=get target=coffer mode=during-token-issuance conns="$CONNS" round="$r" token_rps="$mixtok" token_conns="$MIX_TOKEN_CONNS"
     record "$(tl "$PORT" coffer.vault.localhost --path "/secrets/bench?api-version=7.5" --conns "$NEWCONN_CONNS" --duration "$DUR")" \
         op=get target=coffer mode=newconn conns="$NEWCONN_CONNS" round="$r"
     record "$(tl "$NPORT" coffer.vault.localhost --path "/secrets/bench" --conns "$NEWCONN_CONNS" --duration "$DUR")" \
@@ -178,7 +188,7 @@ cat >"$TMP/meta.json" <<JSON
 {"machine": $machine, "elapsed_s": $((t_end - t_start)), "cofferd_alive_at_end": $alive,
  "cofferd_vmrss_kib_at_end": ${rss:-0}, "cofferd_warnings": $(grep -c . "$TMP/cofferd.out" || true),
  "knobs": {"DUR": $DUR, "ROUNDS": $ROUNDS, "CONNS": $CONNS, "NEWCONN_CONNS": $NEWCONN_CONNS,
-           "NEWCONN_VERIFY": $NEWCONN_VERIFY,
+           "NEWCONN_VERIFY": $NEWCONN_VERIFY, "MIX_TOKEN_CONNS": $MIX_TOKEN_CONNS,
            "TOKEN_CONNS": $TOKEN_CONNS, "SWEEP": "$SWEEP", "SWEEP_DUR": $SWEEP_DUR,
            "SWEEP_ROUNDS": $SWEEP_ROUNDS, "LIST_SECRETS": $LIST_SECRETS, "WRK_THREADS": $WRK_THREADS},
  "bodies": {"get_bytes": $(wc -c <"$TMP/body.json"), "list_bytes": $(wc -c <"$TMP/list.json")}}
