@@ -250,6 +250,19 @@ static void split_host(struct api_req *r)
         r->port = CF_STR("");
 }
 
+/* The port is echoed into ids, nextLinks and the challenge: only ":" and 1-5 digits may be. */
+static bool port_ok(struct cf_str port)
+{
+    if (port.len == 0)
+        return true;
+    if (port.len < 2 || port.len > 6 || port.p[0] != ':')
+        return false;
+    for (size_t i = 1; i < port.len; i++)
+        if (port.p[i] < '0' || port.p[i] > '9')
+            return false;
+    return true;
+}
+
 static bool host_is(struct cf_str hostname, const char *want)
 {
     return cf_str_eq_ci(hostname, cf_str_from(want));
@@ -603,7 +616,7 @@ void cf_api_handle(struct cf_http_req *http, void *ctx)
     r->start_ms = cf_mono_ms();
     r->host = http->host;
     split_host(r);
-    r->plane = classify(r, &vault_name);
+    r->plane = port_ok(r->port) ? classify(r, &vault_name) : API_PLANE_NONE;
     if (r->plane == API_PLANE_NONE) {
         api_error(r, 404, "NotFound", NULL, "No vault, token authority or management endpoint "
                                             "is served under this host name.");

@@ -306,6 +306,13 @@ static void hosts_and_routes(void **state)
     expect(call(f, CF_HTTP_GET, "a.b." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer,
                 NULL),
            404, "NotFound");
+    /* a port that is not digits is never echoed into ids or the challenge (fuzz finding) */
+    expect(call(f, CF_HTTP_GET, "vone." SUFFIX ":8443\rx", "/secrets", "api-version=7.5",
+                f->bearer, NULL),
+           404, "NotFound");
+    expect(call(f, CF_HTTP_GET, "vone." SUFFIX ":", "/secrets", "api-version=7.5", f->bearer,
+                NULL),
+           404, "NotFound");
     expect(call(f, CF_HTTP_GET, "nosuchvault." SUFFIX PORT, "/secrets", "api-version=7.5",
                 f->bearer, NULL),
            404, "VaultNotFound");
