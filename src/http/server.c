@@ -22,6 +22,7 @@
  *   WRITING   response queued; evhttp's write timeout (idle_timeout_s) applies.
  *   IDLE      keep-alive between requests; evhttp's read timeout (idle_timeout_s) applies. */
 #include "base/cf.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "http/http.h"
 #include "http/http_int.h"
@@ -107,6 +108,9 @@ struct worker {
     bool stopping;
     bool grace_armed;
     bool mu_ready;
+    bool accept_paused; /* listeners disabled after EMFILE/ENFILE until accept_ev fires */
+    struct event *accept_ev;
+    int64_t emfile_logged_ms;
 };
 
 struct cf_http_server {
@@ -627,6 +631,53 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     maybe_exit(w);
 }
 
+/* Out of file descriptors (EMFILE/ENFILE): a level-triggered listener would spin on the same
+ * pending connection. Stop accepting on this worker for 100 ms (the pending peers wait in the
+ * backlog), then resume; log at most once a minute. */
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    w->accept_paused = false;
+    if (w->stopping)
+        return;
+    for (size_t i = 0; i < w->nbound; i++)
+        evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound[i]));
+}
+
+/* evhttp owns its listeners and passes its own pointer to their callbacks, so the error callback
+ * finds its worker through this thread-local, set by each worker thread before its loop runs
+ * (rule zero: the one piece of mutable state here outside the server object). */
+static _Thread_local struct worker *tl_worker;
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct worker *w = tl_worker;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = {0, 100 * 1000};
+    int64_t now = cf_mono_ms();
+
+    (void)l;
+    (void)arg;
+    if (w == NULL)
+        return;
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+        return; /* transient per-connection errors (ECONNABORTED ...): keep accepting */
+    if (now - w->emfile_logged_ms > 60000) {
+        w->emfile_logged_ms = now;
+        cf_warn("http: out of file descriptors or memory accepting connections (%s); "
+                "pausing accepts briefly - raise the open-file limit or lower max_connections",
+                strerror(err));
+    }
+    if (w->accept_paused || w->accept_ev == NULL)
+        return;
+    w->accept_paused = true;
+    for (size_t i = 0; i < w->nbound; i++)
+        evconnlistener_disable(evhttp_bound_socket_get_listener(w->bound[i]));
+    evtimer_add(w->accept_ev, &tv);
+}
+
 static cf_err worker_init(struct worker *w, struct cf_http_server *srv, int idx)
 {
     w->srv = srv;
@@ -641,8 +692,9 @@ static cf_err worker_init(struct worker *w, struct cf_http_server *srv, int idx)
     w->stop_ev = event_new(w->base, srv->stop_pipe[0], EV_READ | EV_PERSIST, on_stop, w);
     w->wake_ev = event_new(w->base, -1, 0, on_wake, w);
     w->grace_ev = event_new(w->base, -1, 0, on_grace, w);
+    w->accept_ev = evtimer_new(w->base, on_accept_resume, w);
     if (w->http == NULL || w->stop_ev == NULL || w->wake_ev == NULL || w->grace_ev == NULL ||
-        event_add(w->stop_ev, NULL) != 0)
+        w->accept_ev == NULL || event_add(w->stop_ev, NULL) != 0)
         return CF_ENOMEM;
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
@@ -676,6 +728,8 @@ static cf_err worker_listen(struct worker *w, const struct cf_http_opts *opts)
             close(fd);
             return CF_ENOMEM;
         }
+        evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(w->bound[w->nbound]),
+                                    on_accept_error);
         w->nbound++;
     }
     return CF_OK;
@@ -767,6 +821,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
 
     w->tid = pthread_self();
+    tl_worker = w;
     /* Without NO_EXIT_ON_EMPTY a stopping worker whose only pending work is an answer coming
      * from another thread (an event_active, not a registered event) would leave its loop. */
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
@@ -810,6 +865,8 @@ static void worker_release(struct worker *w)
         event_free(w->wake_ev);
     if (w->grace_ev != NULL)
         event_free(w->grace_ev);
+    if (w->accept_ev != NULL)
+        event_free(w->accept_ev);
     /* No deadline may fire while evhttp tears the connections down. */
     for (struct conn *c = w->conns; c != NULL; c = c->next)
         event_del(c->deadline);

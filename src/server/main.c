@@ -53,6 +53,33 @@ static void no_core_dumps(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* Every connection is a file descriptor: raise the soft open-file limit to the hard one and keep
+ * max_connections under it (with room for the store, logs and listeners), so the server sheds
+ * connections above its own cap instead of failing accept() with EMFILE at the usual 1024. */
+#define FD_RESERVE 256
+
+static void fit_open_files(struct cf_config *cfg)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)cfg->max_connections + FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        int fit = rl.rlim_cur > 2 * FD_RESERVE ? (int)(rl.rlim_cur - FD_RESERVE)
+                                               : (int)(rl.rlim_cur / 2);
+        cf_warn("open-file limit is %llu: serving at most %d connections (max_connections %d); "
+                "raise the limit (ulimit -n / LimitNOFILE) for more",
+                (unsigned long long)rl.rlim_cur, fit, cfg->max_connections);
+        cfg->max_connections = fit;
+    }
+}
+
 /* Background housekeeping: purge soft-deleted objects whose purge date has passed. */
 struct janitor {
     struct cf_vault_svc *vault;
@@ -118,6 +145,7 @@ int main(int argc, char **argv)
         return 2;
     cf_log_setup(parse_level(cfg.log_level), 2);
     no_core_dumps();
+    fit_open_files(&cfg);
     signal(SIGPIPE, SIG_IGN);
 
     if ((e = cf_boot_paths(&cfg, &paths)) || (e = cf_boot_master_key(&paths, master)))
