@@ -59,8 +59,10 @@ cf_err cf_boot_paths(const struct cf_config *c, struct cf_paths *p)
             e = join(p->key, sizeof(p->key), p->tls_dir, "server.key");
     }
     /* The env file announces readiness: one left from an earlier run must not. */
-    if (unlink(p->env) != 0 && errno != ENOENT)
+    if (unlink(p->env) != 0 && errno != ENOENT) {
+        cf_error("cannot remove %s: %s", p->env, strerror(errno));
         return CF_EIO;
+    }
     return e;
 }
 
@@ -75,8 +77,10 @@ static cf_err write_file(const char *path, const void *data, size_t len, mode_t 
         return CF_ETOOBIG;
     unlink(tmp);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0)
+    if (fd < 0) {
+        cf_error("cannot write %s: %s", path, strerror(errno));
         return CF_EIO;
+    }
     if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0)
         e = CF_EIO;
     close(fd);
