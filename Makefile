@@ -3,7 +3,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-e2e test-asan test-tsan fuzz lint check-includes bench clean
+.PHONY: all deps build run test test-unit test-e2e test-asan test-tsan test-reliability soak fuzz lint check-includes bench bench-scale clean
 
 all: build
 
@@ -18,13 +18,20 @@ build:
 run: deps build
 	$(BUILD)/cofferd --dev
 
-test: deps build check-includes test-unit test-e2e
+test: deps build check-includes test-unit test-e2e test-reliability
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
 test-e2e: build
 	tests/e2e/run.sh $(BUILD)
+
+# Crash (kill -9 cycles), disk full, overload and bad peers: short versions here, long in soak.
+test-reliability: build
+	BUILD=$(BUILD) tests/reliability/run.sh --short
+
+soak: deps build
+	BUILD=$(BUILD) tests/reliability/run.sh --soak
 
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
