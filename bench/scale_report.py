@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """scale_report.py - results of bench/scale.sh.
 
-    scale_report.py RAW.jsonl META.json OUTDIR
+    scale_report.py RAW.jsonl META.json OUTDIR [STAMP]
 
 Writes OUTDIR/<stamp>-scale.json (machine, knobs, every raw figure, derived figures),
 OUTDIR/<stamp>-scale.md (tables) and OUTDIR/<stamp>-scale.png (GET and first-page list latency
@@ -29,7 +29,8 @@ def main():
     raw = [json.loads(line) for line in open(raw_path) if line.strip()]
     meta = json.load(open(meta_path))
     m, k = meta["machine"], meta["knobs"]
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
+    stamp = sys.argv[4] if len(sys.argv) > 4 else \
+        datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
     os.makedirs(outdir, exist_ok=True)
     base = os.path.join(outdir, stamp + "-scale")
 
@@ -144,7 +145,7 @@ def main():
 set output '{png}'
 set title 'Latency vs secrets in the vault ({stamp})'
 set xlabel 'secrets in the vault (log)'; set ylabel 'ms (log)'
-set logscale x; set logscale y; set grid; set key top left
+set logscale x; set logscale y; set grid; set key below
 set xrange [{min(c[0] for c in chart) / 2}:{max(c[0] for c in chart) * 2}]
 plot '{tmp}' using 1:2 with linespoints lw 2 pt 7 lc 1 title 'GET random secret p50 ({k["CONNS"]} conns)', \\
      '' using 1:3 with linespoints lw 2 pt 7 dt 2 lc 1 title 'GET random secret p99', \\
