@@ -65,3 +65,7 @@ clean:
 # Benchmarks against baselines measured in the same run (results in bench/results/).
 bench: deps build
 	bench/run.sh
+
+# Scale: 1k/100k/1M secrets, 1,000 versions, 1,000 vaults, 100k deleted, RSS (minutes; not in CI).
+bench-scale: deps build
+	BUILD=$(BUILD) bench/scale.sh

@@ -34,11 +34,13 @@ const struct api_route api_routes[] = {
     /* ---- token authority (clients.md §1) ---- */
     {A, CF_HTTP_GET, "adfs/.well-known/openid-configuration", api_oidc_config_adfs, API_NOAUTH, "OidcDiscovery", "public"},
     {A, CF_HTTP_GET, "adfs/*/.well-known/openid-configuration", api_oidc_config_adfs, API_NOAUTH, "OidcDiscovery", "public"},
-    {A, CF_HTTP_POST, "adfs/oauth2/token", api_token, API_NOAUTH, "TokenIssue", "public"},
+    /* the token endpoint checks a password hash (~5 ms of CPU when not recently verified): it
+     * runs on the blocking pool so the event loops keep serving while it computes */
+    {A, CF_HTTP_POST, "adfs/oauth2/token", api_token, API_NOAUTH | API_WRITE, "TokenIssue", "public"},
     {A, CF_HTTP_GET, "adfs/discovery/keys", api_jwks, API_NOAUTH, "Jwks", "public"},
     {A, CF_HTTP_GET, "*/v2.0/.well-known/openid-configuration", api_oidc_config, API_NOAUTH, "OidcDiscovery", "public"},
     {A, CF_HTTP_GET, "*/discovery/v2.0/keys", api_jwks, API_NOAUTH, "Jwks", "public"},
-    {A, CF_HTTP_POST, "*/oauth2/v2.0/token", api_token, API_NOAUTH, "TokenIssue", "public"},
+    {A, CF_HTTP_POST, "*/oauth2/v2.0/token", api_token, API_NOAUTH | API_WRITE, "TokenIssue", "public"},
 
     /* ---- management (azure-kv-secrets.md §15) ---- */
     {M, CF_HTTP_GET, "metadata/endpoints", api_arm_metadata, API_NOAUTH, "CloudMetadata", "public"},

@@ -609,10 +609,14 @@ struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock
     atomic_init(&a->default_idx, -1);
     pthread_mutex_init(&a->admin_mu, NULL);
     pthread_mutex_init(&a->dummy_mu, NULL);
+    pthread_mutex_init(&a->cred_mu, NULL);
     for (size_t i = 0; i < AUTH_LOCK_STRIPES; i++) {
         pthread_mutex_init(&a->cache_mu[i], NULL);
         pthread_mutex_init(&a->pstate_mu[i], NULL);
     }
+    e = cf_random(a->cred_key, sizeof(a->cred_key));
+    if (e)
+        goto free_a;
     e = signing_keys_init(a, master_key);
     if (e)
         goto free_a;
@@ -638,6 +642,7 @@ void cf_auth_free(struct cf_auth *a)
         cf_pkey_free(a->keys[i].pkey);
     pthread_mutex_destroy(&a->admin_mu);
     pthread_mutex_destroy(&a->dummy_mu);
+    pthread_mutex_destroy(&a->cred_mu);
     for (size_t i = 0; i < AUTH_LOCK_STRIPES; i++) {
         pthread_mutex_destroy(&a->cache_mu[i]);
         pthread_mutex_destroy(&a->pstate_mu[i]);

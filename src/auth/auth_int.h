@@ -71,6 +71,9 @@ struct auth_pstate {
     char appid[AUTH_CLIENT_MAX + 1];
 };
 
+#define AUTH_CRED_SLOTS 256
+#define AUTH_CRED_TTL_S 600
+
 struct cf_auth {
     struct cf_store *store;
     const struct cf_clock *clock;
@@ -91,6 +94,18 @@ struct cf_auth {
     pthread_mutex_t dummy_mu;
     bool dummy_ready;
     char dummy_hash[CF_PWHASH_MAX];
+
+    /* Client secrets recently verified: a PBKDF2 check costs ~5 ms of CPU, and an application
+     * that asks for tokens often (or a restarted fleet) must not pay it each time. An entry
+     * is HMAC(cred_key, tenant|client|secret|stored hash) - never the secret itself - and
+     * lives AUTH_CRED_TTL_S; including the stored hash makes a secret reset drop it. Only
+     * successful checks are remembered, so guessing still costs the full hash. */
+    unsigned char cred_key[32];
+    pthread_mutex_t cred_mu;
+    struct {
+        unsigned char mac[32];
+        int64_t expires;
+    } cred[AUTH_CRED_SLOTS];
 
     pthread_mutex_t cache_mu[AUTH_LOCK_STRIPES];
     struct auth_cache_entry cache[AUTH_CACHE_SETS * AUTH_CACHE_WAYS];

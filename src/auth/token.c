@@ -123,6 +123,51 @@ static void tenant_for_message(struct cf_str t, char out[AUTH_TENANT_MAX + 1])
     }
 }
 
+/* The MAC naming one (tenant, client, secret, stored hash) - see cred[] in auth_int.h. */
+static bool cred_mac(struct cf_auth *a, const struct cf_token_request *req, const char *stored,
+                     unsigned char mac[32])
+{
+    struct cf_buf m;
+    bool ok;
+
+    cf_buf_init(&m, 4096);
+    ok = cf_buf_append_str(&m, req->tenant) == CF_OK && cf_buf_putc(&m, '\0') == CF_OK &&
+         cf_buf_append_str(&m, req->client_id) == CF_OK && cf_buf_putc(&m, '\0') == CF_OK &&
+         cf_buf_append_str(&m, req->client_secret) == CF_OK && cf_buf_putc(&m, '\0') == CF_OK &&
+         cf_buf_puts(&m, stored) == CF_OK &&
+         cf_hmac_sha256(a->cred_key, sizeof(a->cred_key), m.data, m.len, mac) == CF_OK;
+    cf_buf_wipe(&m);
+    return ok;
+}
+
+/* True when this exact credential was verified within AUTH_CRED_TTL_S. *mac_ok tells whether
+ * mac was computed (for cred_remember). */
+static bool cred_recent(struct cf_auth *a, const struct cf_token_request *req, const char *stored,
+                        bool *mac_ok, unsigned char mac[32])
+{
+    int64_t now = cf_clock_s(a->clock);
+    bool hit = false;
+    size_t slot;
+
+    *mac_ok = cred_mac(a, req, stored, mac);
+    if (!*mac_ok)
+        return false;
+    slot = (size_t)(mac[0] | (size_t)mac[1] << 8) % AUTH_CRED_SLOTS;
+    pthread_mutex_lock(&a->cred_mu);
+    hit = a->cred[slot].expires > now && cf_ct_eq(a->cred[slot].mac, mac, 32);
+    pthread_mutex_unlock(&a->cred_mu);
+    return hit;
+}
+
+static void cred_remember(struct cf_auth *a, const unsigned char mac[32])
+{
+    size_t slot = (size_t)(mac[0] | (size_t)mac[1] << 8) % AUTH_CRED_SLOTS;
+    pthread_mutex_lock(&a->cred_mu);
+    memcpy(a->cred[slot].mac, mac, 32);
+    a->cred[slot].expires = cf_clock_s(a->clock) + AUTH_CRED_TTL_S;
+    pthread_mutex_unlock(&a->cred_mu);
+}
+
 cf_err cf_auth_issue_token(struct cf_auth *a, const struct cf_token_request *req,
                            struct cf_buf *token_out, int64_t *expires_in,
                            struct cf_token_error *err_out)
@@ -133,7 +178,8 @@ cf_err cf_auth_issue_token(struct cf_auth *a, const struct cf_token_request *req
     char appid[AUTH_CLIENT_MAX + 1];
     char tshow[AUTH_TENANT_MAX + 1];
     const char *tid, *stored;
-    bool found = false, match;
+    bool found = false, match, mac_ok = false;
+    unsigned char mac[32];
     int64_t now;
     cf_err e;
 
@@ -196,7 +242,12 @@ cf_err cf_auth_issue_token(struct cf_auth *a, const struct cf_token_request *req
         e = fail_internal(err_out, CF_ECRYPTO);
         goto release;
     }
-    match = cf_pwhash_verify(req->client_secret.p, req->client_secret.len, stored);
+    match = found && cred_recent(a, req, stored, &mac_ok, mac);
+    if (!match) {
+        match = cf_pwhash_verify(req->client_secret.p, req->client_secret.len, stored);
+        if (match && found && mac_ok)
+            cred_remember(a, mac);
+    }
     if (!found || !match) {
         e = fail(err_out, CF_EBADCLIENT, "invalid_client", 401, 7000215,
                  "Invalid client secret provided. Ensure the secret being sent in the request "
