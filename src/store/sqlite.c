@@ -143,6 +143,31 @@ int cf_sq_bind_text(sqlite3_stmt *st, int i, const char *s)
     return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+cf_err cf_sq_step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what,
+                         bool need_row)
+{
+    int rc = sqlite3_step(st);
+    cf_err e = CF_OK;
+
+    if (rc != SQLITE_DONE)
+        e = cf_sq_err(t->conn->db, rc, what);
+    else if (need_row && sqlite3_changes(t->conn->db) == 0)
+        e = CF_ENOTFOUND;
+    cf_sq_done(st);
+    return e;
+}
+
+void cf_sq_lower_copy(const char *in, char *out, size_t outsz)
+{
+    size_t i;
+
+    for (i = 0; in[i] && i + 1 < outsz; i++) {
+        char c = in[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[i] = '\0';
+}
+
 void cf_sq_col_cpy(sqlite3_stmt *st, int i, char *out, size_t outsz)
 {
     const unsigned char *p = sqlite3_column_text(st, i);

@@ -8,32 +8,6 @@
 #include "store/sqlite_int.h"
 #include "store/store_auth.h"
 
-#define SQ_DB(t) ((t)->conn->db)
-
-static void lower_copy(const char *in, char *out, size_t outsz)
-{
-    size_t i;
-
-    for (i = 0; in[i] && i + 1 < outsz; i++) {
-        char c = in[i];
-        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-    }
-    out[i] = '\0';
-}
-
-/* Steps a statement expected to change exactly one row (or any, if !need_row). */
-static cf_err step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
-{
-    int rc = sqlite3_step(st);
-    cf_err e = CF_OK;
-
-    if (rc != SQLITE_DONE)
-        e = cf_sq_err(SQ_DB(t), rc, what);
-    else if (need_row && sqlite3_changes(SQ_DB(t)) == 0)
-        e = CF_ENOTFOUND;
-    cf_sq_done(st);
-    return e;
-}
 
 /* ---------------- role definitions ---------------- */
 
@@ -79,7 +53,7 @@ cf_err cf_store_role_def_put(struct cf_store_txn *t, const struct cf_rec_role_de
     *created = false;
     if (!t->writable || !d->id[0] || !d->name[0])
         return CF_EINVAL;
-    lower_copy(d->name, name_lc, sizeof(name_lc));
+    cf_sq_lower_copy(d->name, name_lc, sizeof(name_lc));
     st = cf_sq_stmt(t, CF_SQ_ROLEDEF_UPDATE, &e);
     if (!st)
         return e;
@@ -90,7 +64,7 @@ cf_err cf_store_role_def_put(struct cf_store_txn *t, const struct cf_rec_role_de
     cf_sq_bind_text(st, 5, scopes);
     cf_sq_bind_text(st, 6, perms);
     sqlite3_bind_int64(st, 7, d->updated);
-    e = step_change(t, st, "role definition update", true);
+    e = cf_sq_step_change(t, st, "role definition update", true);
     if (e != CF_ENOTFOUND)
         return e;
     st = cf_sq_stmt(t, CF_SQ_ROLEDEF_INSERT, &e);
@@ -104,7 +78,7 @@ cf_err cf_store_role_def_put(struct cf_store_txn *t, const struct cf_rec_role_de
     cf_sq_bind_text(st, 6, perms);
     sqlite3_bind_int64(st, 7, d->created);
     sqlite3_bind_int64(st, 8, d->updated);
-    e = step_change(t, st, "role definition insert", false);
+    e = cf_sq_step_change(t, st, "role definition insert", false);
     *created = e == CF_OK;
     return e;
 }
@@ -124,7 +98,7 @@ cf_err cf_store_role_def_get(struct cf_store_txn *t, const char *id, struct cf_r
     else if (rc == SQLITE_DONE)
         e = CF_ENOTFOUND;
     else
-        e = cf_sq_err(SQ_DB(t), rc, "role definition get");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "role definition get");
     cf_sq_done(st);
     return e;
 }
@@ -140,7 +114,7 @@ cf_err cf_store_role_def_delete(struct cf_store_txn *t, const char *id)
     if (!st)
         return e;
     cf_sq_bind_text(st, 1, id);
-    return step_change(t, st, "role definition delete", true);
+    return cf_sq_step_change(t, st, "role definition delete", true);
 }
 
 cf_err cf_store_role_def_list(struct cf_store_txn *t, cf_store_role_def_cb cb, void *arg)
@@ -161,7 +135,7 @@ cf_err cf_store_role_def_list(struct cf_store_txn *t, cf_store_role_def_cb cb, v
             break;
     }
     if (!e && rc != SQLITE_DONE)
-        e = cf_sq_err(SQ_DB(t), rc, "role definition list");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "role definition list");
     cf_sq_done(st);
     return e;
 }
@@ -197,7 +171,7 @@ cf_err cf_store_role_asg_insert(struct cf_store_txn *t, const struct cf_rec_role
     cf_sq_bind_text(st, 5, a->principal_type);
     sqlite3_bind_int64(st, 6, a->created);
     cf_sq_bind_text(st, 7, a->created_by);
-    return step_change(t, st, "role assignment insert", false);
+    return cf_sq_step_change(t, st, "role assignment insert", false);
 }
 
 cf_err cf_store_role_asg_get(struct cf_store_txn *t, const char *id, struct cf_rec_role_asg *out)
@@ -215,7 +189,7 @@ cf_err cf_store_role_asg_get(struct cf_store_txn *t, const char *id, struct cf_r
     else if (rc == SQLITE_DONE)
         e = CF_ENOTFOUND;
     else
-        e = cf_sq_err(SQ_DB(t), rc, "role assignment get");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "role assignment get");
     cf_sq_done(st);
     return e;
 }
@@ -231,7 +205,7 @@ cf_err cf_store_role_asg_delete(struct cf_store_txn *t, const char *id)
     if (!st)
         return e;
     cf_sq_bind_text(st, 1, id);
-    return step_change(t, st, "role assignment delete", true);
+    return cf_sq_step_change(t, st, "role assignment delete", true);
 }
 
 /* Runs a bound assignment query, handing each row to cb. */
@@ -249,7 +223,7 @@ static cf_err asg_walk(struct cf_store_txn *t, sqlite3_stmt *st, cf_store_role_a
             break;
     }
     if (!e && rc != SQLITE_DONE)
-        e = cf_sq_err(SQ_DB(t), rc, what);
+        e = cf_sq_err(CF_SQ_DB(t), rc, what);
     cf_sq_done(st);
     return e;
 }
@@ -318,7 +292,7 @@ cf_err cf_store_role_asg_uses_role(struct cf_store_txn *t, const char *role_def_
     if (rc == SQLITE_ROW)
         *used = true;
     else if (rc != SQLITE_DONE)
-        e = cf_sq_err(SQ_DB(t), rc, "role assignment use");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "role assignment use");
     cf_sq_done(st);
     return e;
 }

@@ -163,6 +163,9 @@ struct cf_store_txn {
     bool writable;
 };
 
+/* The connection of a transaction. */
+#define CF_SQ_DB(t) ((t)->conn->db)
+
 /* Cached statement id, prepared on first use; NULL (and *err) on failure. */
 sqlite3_stmt *cf_sq_stmt(struct cf_store_txn *t, enum cf_sq_id id, cf_err *err);
 /* Resets and clears the statement (accepts NULL). */
@@ -177,5 +180,11 @@ int cf_sq_bind_text(sqlite3_stmt *st, int i, const char *s);
  * cf_sq_col_dup returns a malloc'd copy, NULL for SQL NULL; *err set on allocation failure. */
 void cf_sq_col_cpy(sqlite3_stmt *st, int i, char *out, size_t outsz);
 char *cf_sq_col_dup(sqlite3_stmt *st, int i, cf_err *err);
+/* Steps a statement expected to change exactly one row (or any, if !need_row): CF_ENOTFOUND
+ * when need_row and nothing changed. Always finishes the statement (cf_sq_done). */
+cf_err cf_sq_step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what,
+                         bool need_row);
+/* ASCII lower-case copy of in, truncated to outsz - 1 characters. */
+void cf_sq_lower_copy(const char *in, char *out, size_t outsz);
 
 #endif

@@ -8,32 +8,6 @@
 #include "store/sqlite_int.h"
 #include "store/store_vault.h"
 
-#define SQ_DB(t) ((t)->conn->db)
-
-static void lower_copy(const char *in, char *out, size_t outsz)
-{
-    size_t i;
-
-    for (i = 0; in[i] && i + 1 < outsz; i++) {
-        char c = in[i];
-        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-    }
-    out[i] = '\0';
-}
-
-/* Steps a statement expected to change exactly one row (or any, if !need_row). */
-static cf_err step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
-{
-    int rc = sqlite3_step(st);
-    cf_err e = CF_OK;
-
-    if (rc != SQLITE_DONE)
-        e = cf_sq_err(SQ_DB(t), rc, what);
-    else if (need_row && sqlite3_changes(SQ_DB(t)) == 0)
-        e = CF_ENOTFOUND;
-    cf_sq_done(st);
-    return e;
-}
 
 /* ---------------- groups ---------------- */
 
@@ -67,7 +41,7 @@ cf_err cf_store_group_put(struct cf_store_txn *t, const struct cf_rec_group *g, 
 
     if (!t->writable)
         return CF_EINVAL;
-    lower_copy(g->name, name_lc, sizeof(name_lc));
+    cf_sq_lower_copy(g->name, name_lc, sizeof(name_lc));
     st = cf_sq_stmt(t, CF_SQ_GROUP_UPDATE, &e);
     if (!st)
         return e;
@@ -75,7 +49,7 @@ cf_err cf_store_group_put(struct cf_store_txn *t, const struct cf_rec_group *g, 
     cf_sq_bind_text(st, 2, name_lc);
     cf_sq_bind_text(st, 3, g->location);
     cf_sq_bind_text(st, 4, tags);
-    e = step_change(t, st, "group update", true);
+    e = cf_sq_step_change(t, st, "group update", true);
     if (e != CF_ENOTFOUND) {
         *created = false;
         return e;
@@ -89,7 +63,7 @@ cf_err cf_store_group_put(struct cf_store_txn *t, const struct cf_rec_group *g, 
     cf_sq_bind_text(st, 4, g->location);
     cf_sq_bind_text(st, 5, tags);
     sqlite3_bind_int64(st, 6, g->created);
-    e = step_change(t, st, "group insert", false);
+    e = cf_sq_step_change(t, st, "group insert", false);
     *created = e == CF_OK;
     return e;
 }
@@ -111,7 +85,7 @@ cf_err cf_store_group_get(struct cf_store_txn *t, const char *sub, const char *n
     else if (rc == SQLITE_DONE)
         e = CF_ENOTFOUND;
     else
-        e = cf_sq_err(SQ_DB(t), rc, "group get");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "group get");
     cf_sq_done(st);
     if (e && e != CF_ENOTFOUND)
         cf_rec_group_release(out);
@@ -137,7 +111,7 @@ cf_err cf_store_group_list(struct cf_store_txn *t, const char *sub, cf_store_gro
             break;
     }
     if (!e && rc != SQLITE_DONE)
-        e = cf_sq_err(SQ_DB(t), rc, "group list");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "group list");
     cf_sq_done(st);
     return e;
 }
@@ -154,7 +128,7 @@ cf_err cf_store_group_delete(struct cf_store_txn *t, const char *sub, const char
         return e;
     cf_sq_bind_text(st, 1, sub);
     cf_sq_bind_text(st, 2, name_lc);
-    return step_change(t, st, "group delete", true);
+    return cf_sq_step_change(t, st, "group delete", true);
 }
 
 /* ---------------- vaults ---------------- */
@@ -241,8 +215,8 @@ cf_err cf_store_vault_insert(struct cf_store_txn *t, const struct cf_rec_vault *
     st = cf_sq_stmt(t, CF_SQ_VAULT_INSERT, &e);
     if (!st)
         return e;
-    lower_copy(v->name, name_lc, sizeof(name_lc));
-    lower_copy(v->resource_group, rg_lc, sizeof(rg_lc));
+    cf_sq_lower_copy(v->name, name_lc, sizeof(name_lc));
+    cf_sq_lower_copy(v->resource_group, rg_lc, sizeof(rg_lc));
     cf_sq_bind_text(st, 1, name_lc);
     vault_bind_common(st, v, rg_lc);
     sqlite3_bind_int64(st, 20, v->created);
@@ -251,9 +225,9 @@ cf_err cf_store_vault_insert(struct cf_store_txn *t, const struct cf_rec_vault *
     sqlite3_bind_int64(st, 23, v->deleted_date);
     sqlite3_bind_int64(st, 24, v->scheduled_purge);
     sqlite3_bind_blob64(st, 25, v->dek.len ? v->dek.data : "", v->dek.len, SQLITE_STATIC);
-    e = step_change(t, st, "vault insert", false);
+    e = cf_sq_step_change(t, st, "vault insert", false);
     if (!e)
-        *id = sqlite3_last_insert_rowid(SQ_DB(t));
+        *id = sqlite3_last_insert_rowid(CF_SQ_DB(t));
     return e;
 }
 
@@ -268,7 +242,7 @@ cf_err cf_store_vault_update(struct cf_store_txn *t, const struct cf_rec_vault *
     st = cf_sq_stmt(t, CF_SQ_VAULT_UPDATE, &e);
     if (!st)
         return e;
-    lower_copy(v->resource_group, rg_lc, sizeof(rg_lc));
+    cf_sq_lower_copy(v->resource_group, rg_lc, sizeof(rg_lc));
     sqlite3_bind_int64(st, 1, v->id);
     vault_bind_common(st, v, rg_lc);
     sqlite3_bind_int64(st, 20, v->updated);
@@ -276,7 +250,7 @@ cf_err cf_store_vault_update(struct cf_store_txn *t, const struct cf_rec_vault *
     sqlite3_bind_int64(st, 22, v->deleted_date);
     sqlite3_bind_int64(st, 23, v->scheduled_purge);
     sqlite3_bind_blob64(st, 24, v->dek.len ? v->dek.data : "", v->dek.len, SQLITE_STATIC);
-    return step_change(t, st, "vault update", true);
+    return cf_sq_step_change(t, st, "vault update", true);
 }
 
 static cf_err vault_get(struct cf_store_txn *t, enum cf_sq_id id, const char *name_lc, int64_t vid,
@@ -298,7 +272,7 @@ static cf_err vault_get(struct cf_store_txn *t, enum cf_sq_id id, const char *na
     else if (rc == SQLITE_DONE)
         e = CF_ENOTFOUND;
     else
-        e = cf_sq_err(SQ_DB(t), rc, "vault get");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "vault get");
     cf_sq_done(st);
     return e;
 }
@@ -342,7 +316,7 @@ cf_err cf_store_vault_list(struct cf_store_txn *t, bool deleted, const char *sub
             break;
     }
     if (!e && rc != SQLITE_DONE)
-        e = cf_sq_err(SQ_DB(t), rc, "vault list");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "vault list");
     cf_sq_done(st);
     return e;
 }
@@ -358,7 +332,7 @@ cf_err cf_store_vault_delete(struct cf_store_txn *t, int64_t id)
     if (!st)
         return e;
     sqlite3_bind_int64(st, 1, id);
-    return step_change(t, st, "vault delete", true);
+    return cf_sq_step_change(t, st, "vault delete", true);
 }
 
 cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids, char (*names)[25],
@@ -379,7 +353,7 @@ cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids,
         (*n)++;
     }
     if (*n < max && rc != SQLITE_DONE)
-        e = cf_sq_err(SQ_DB(t), rc, "vault expired");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "vault expired");
     cf_sq_done(st);
     return e;
 }
@@ -417,7 +391,7 @@ cf_err cf_store_secret_obj_get(struct cf_store_txn *t, int64_t vault_id, const c
     else if (rc == SQLITE_DONE)
         e = CF_ENOTFOUND;
     else
-        e = cf_sq_err(SQ_DB(t), rc, "secret get");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "secret get");
     cf_sq_done(st);
     return e;
 }
@@ -440,9 +414,9 @@ cf_err cf_store_secret_obj_insert(struct cf_store_txn *t, struct cf_rec_secret_o
     sqlite3_bind_int(st, 6, o->deleted_date != 0);
     sqlite3_bind_int64(st, 7, o->deleted_date);
     sqlite3_bind_int64(st, 8, o->scheduled_purge);
-    e = step_change(t, st, "secret insert", false);
+    e = cf_sq_step_change(t, st, "secret insert", false);
     if (!e)
-        o->id = sqlite3_last_insert_rowid(SQ_DB(t));
+        o->id = sqlite3_last_insert_rowid(CF_SQ_DB(t));
     return e;
 }
 
@@ -462,7 +436,7 @@ cf_err cf_store_secret_obj_update(struct cf_store_txn *t, const struct cf_rec_se
     sqlite3_bind_int(st, 4, o->deleted_date != 0);
     sqlite3_bind_int64(st, 5, o->deleted_date);
     sqlite3_bind_int64(st, 6, o->scheduled_purge);
-    return step_change(t, st, "secret update", true);
+    return cf_sq_step_change(t, st, "secret update", true);
 }
 
 cf_err cf_store_secret_obj_delete(struct cf_store_txn *t, int64_t id)
@@ -476,7 +450,7 @@ cf_err cf_store_secret_obj_delete(struct cf_store_txn *t, int64_t id)
     if (!st)
         return e;
     sqlite3_bind_int64(st, 1, id);
-    return step_change(t, st, "secret purge", true);
+    return cf_sq_step_change(t, st, "secret purge", true);
 }
 
 /* ---------------- secret versions ---------------- */
@@ -544,7 +518,7 @@ cf_err cf_store_secret_ver_insert(struct cf_store_txn *t, const struct cf_rec_se
     sqlite3_bind_int(st, 12, v->managed);
     cf_sq_bind_text(st, 13, v->kid);
     sqlite3_bind_blob64(st, 14, v->value.len ? v->value.data : "", v->value.len, SQLITE_STATIC);
-    return step_change(t, st, "version insert", false);
+    return cf_sq_step_change(t, st, "version insert", false);
 }
 
 cf_err cf_store_secret_ver_update(struct cf_store_txn *t, const struct cf_rec_secret_ver *v)
@@ -567,7 +541,7 @@ cf_err cf_store_secret_ver_update(struct cf_store_txn *t, const struct cf_rec_se
     cf_sq_bind_text(st, 8, v->tags_json);
     sqlite3_bind_int(st, 9, v->managed);
     cf_sq_bind_text(st, 10, v->kid);
-    return step_change(t, st, "version update", true);
+    return cf_sq_step_change(t, st, "version update", true);
 }
 
 cf_err cf_store_secret_ver_get(struct cf_store_txn *t, int64_t object_id, int64_t seq,
@@ -592,7 +566,7 @@ cf_err cf_store_secret_ver_get(struct cf_store_txn *t, int64_t object_id, int64_
     else if (rc == SQLITE_DONE)
         e = CF_ENOTFOUND;
     else
-        e = cf_sq_err(SQ_DB(t), rc, "version get");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "version get");
     cf_sq_done(st);
     return e;
 }
@@ -610,7 +584,7 @@ cf_err cf_store_secret_ver_count(struct cf_store_txn *t, int64_t object_id, int6
     if (rc == SQLITE_ROW)
         *n = sqlite3_column_int64(st, 0);
     else
-        e = cf_sq_err(SQ_DB(t), rc, "version count");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "version count");
     cf_sq_done(st);
     return e;
 }
@@ -648,7 +622,7 @@ cf_err cf_store_secret_list(struct cf_store_txn *t, int64_t vault_id, bool delet
         n++;
     }
     if (!e && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        e = cf_sq_err(SQ_DB(t), rc, "secret list");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "secret list");
     cf_sq_done(st);
     return e;
 }
@@ -683,7 +657,7 @@ cf_err cf_store_secret_list_versions(struct cf_store_txn *t, int64_t object_id, 
         n++;
     }
     if (!e && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        e = cf_sq_err(SQ_DB(t), rc, "version list");
+        e = cf_sq_err(CF_SQ_DB(t), rc, "version list");
     cf_sq_done(st);
     return e;
 }
@@ -701,8 +675,8 @@ cf_err cf_store_secret_purge_expired(struct cf_store_txn *t, int64_t now, int ma
         return e;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, max);
-    e = step_change(t, st, "secret purge expired", false);
+    e = cf_sq_step_change(t, st, "secret purge expired", false);
     if (!e)
-        *n = sqlite3_changes(SQ_DB(t));
+        *n = sqlite3_changes(CF_SQ_DB(t));
     return e;
 }
