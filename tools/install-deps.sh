@@ -22,7 +22,8 @@ if ((${#missing[@]})); then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # With recommends: the e2e clients (azure-cli, python3-azure) were verified installed this way.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # *.localhost must resolve (libnss-myhostname); make sure nsswitch uses it even if the package
 # was already installed before nsswitch.conf was replaced.
