@@ -27,6 +27,9 @@
 #define MAX_TAG_VALUE 256
 #define MAX_POLICIES 1024
 #define LIST_MAX 100000
+/* Page size when the client gives no $top: keeps a list response well inside the response
+ * buffer (a vault is ~1 KB of JSON) however many vaults exist; clients follow nextLink. */
+#define LIST_DEFAULT_PAGE 200
 
 #define MSG_VAULT_NAME                                                                             \
     "Vault name must be between 3-24 alphanumeric characters. The name must begin with a "         \
@@ -178,7 +181,7 @@ static bool normalize_location(const char *in, size_t n, char out[64])
 
 struct page {
     struct cf_jw *w;
-    int64_t skip, top; /* top < 0: everything */
+    int64_t skip, top; /* $top, or LIST_DEFAULT_PAGE */
     int64_t seen, written;
     bool more;
 };
@@ -190,7 +193,7 @@ static bool page_init(struct api_req *r, struct page *p, struct cf_jw *w)
 
     memset(p, 0, sizeof(*p));
     p->w = w;
-    p->top = -1;
+    p->top = LIST_DEFAULT_PAGE;
     if (top.p && top.len && (!cf_str_to_i64(top, &p->top) || p->top < 1 || p->top > LIST_MAX)) {
         api_error(r, 400, "InvalidParameter", NULL,
                   "The value of the query parameter '$top' is not valid.");

@@ -37,7 +37,7 @@ struct fake_req {
     bool answered;
     int answers;
     int status;
-    char body[65536];
+    char body[1 << 20];
     size_t body_len;
     char headers[4096];
 };
@@ -641,12 +641,58 @@ static void rbac_routes_absent_without_rbac(void **state)
     f->api = with;
 }
 
+/* Management lists page by 200 when the client gives no $top, with a nextLink that continues. */
+static void arm_lists_page_by_default(void **state)
+{
+    struct fx *f = *state;
+    struct cf_vault in, out;
+    struct fake_req *r;
+    struct cf_json *j = NULL;
+    char path[256], query[512];
+    const char *next;
+    bool created;
+
+    for (int i = 0; i < 205; i++) {
+        memset(&in, 0, sizeof(in));
+        snprintf(in.name, sizeof(in.name), "pv%03d", i);
+        snprintf(in.subscription, sizeof(in.subscription), "%s", f->sub);
+        snprintf(in.resource_group, sizeof(in.resource_group), "rg");
+        snprintf(in.location, sizeof(in.location), "local");
+        snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", f->tenant);
+        snprintf(in.sku, sizeof(in.sku), "standard");
+        in.retention_days = 90;
+        in.soft_delete = true;
+        assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
+        cf_vault_release(&out);
+    }
+    snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.KeyVault/vaults", f->sub);
+    r = call(f, CF_HTTP_GET, "management.localhost" PORT, path, "api-version=2023-07-01",
+             f->mgmt_bearer, NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(cf_json_parse(r->body, r->body_len, &j, NULL, 0), CF_OK);
+    assert_int_equal(cf_json_size(cf_json_get(j, "value")), 200);
+    next = cf_json_str(cf_json_get(j, "nextLink"), NULL);
+    assert_non_null(next);
+    assert_non_null(strstr(next, "$skiptoken=200"));
+    snprintf(query, sizeof(query), "%s", strchr(next, '?') + 1);
+    cf_json_free(j);
+    done(r);
+    r = call(f, CF_HTTP_GET, "management.localhost" PORT, path, query, f->mgmt_bearer, NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(cf_json_parse(r->body, r->body_len, &j, NULL, 0), CF_OK);
+    assert_int_equal(cf_json_size(cf_json_get(j, "value")), 6); /* 205 + the fixture's vault */
+    assert_null(cf_json_get(j, "nextLink"));
+    cf_json_free(j);
+    done(r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(challenge_comes_first), T(api_version_rule), T(hosts_and_routes),
         T(set_then_get_with_slashes), T(cross_tenant_token_refused),
+        T(arm_lists_page_by_default),
         T(role_assignments_at_every_scope), T(role_assignment_errors), T(role_definitions),
         T(rbac_routes_absent_without_rbac),
     };
