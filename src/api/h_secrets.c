@@ -588,7 +588,11 @@ void api_secret_update(struct api_req *r)
 
 /* ---------------- delete, deleted, recover, purge ---------------- */
 
-void api_secret_delete(struct api_req *r)
+/* delete, get deleted and recover: one name in, one bundle (or an error) out. */
+typedef cf_err (*name_op_fn)(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                             struct cf_str name, struct cf_secret_meta *out);
+
+static void name_op(struct api_req *r, name_op_fn op, enum sec_ctx ctx, enum sec_shape shape)
 {
     struct cf_str name = r->cap[0];
     struct cf_secret_meta m;
@@ -597,46 +601,27 @@ void api_secret_delete(struct api_req *r)
     memset(&m, 0, sizeof(m));
     if (!name_ok(r, name))
         return;
-    e = cf_secret_delete(vault_svc(r), &r->vault, name, &m);
+    e = op(vault_svc(r), &r->vault, name, &m);
     if (e)
-        reply_err(r, e, CTX_LIVE, name, CF_STR(""), NULL);
+        reply_err(r, e, ctx, name, CF_STR(""), NULL);
     else
-        reply_bundle(r, SHAPE_DELETED_BUNDLE, &m, CF_STR_NULL);
+        reply_bundle(r, shape, &m, CF_STR_NULL);
     cf_secret_meta_release(&m);
+}
+
+void api_secret_delete(struct api_req *r)
+{
+    name_op(r, cf_secret_delete, CTX_LIVE, SHAPE_DELETED_BUNDLE);
 }
 
 void api_secret_get_deleted(struct api_req *r)
 {
-    struct cf_str name = r->cap[0];
-    struct cf_secret_meta m;
-    cf_err e;
-
-    memset(&m, 0, sizeof(m));
-    if (!name_ok(r, name))
-        return;
-    e = cf_secret_get_deleted(vault_svc(r), &r->vault, name, &m);
-    if (e)
-        reply_err(r, e, CTX_DELETED, name, CF_STR(""), NULL);
-    else
-        reply_bundle(r, SHAPE_DELETED_BUNDLE, &m, CF_STR_NULL);
-    cf_secret_meta_release(&m);
+    name_op(r, cf_secret_get_deleted, CTX_DELETED, SHAPE_DELETED_BUNDLE);
 }
 
 void api_secret_recover(struct api_req *r)
 {
-    struct cf_str name = r->cap[0];
-    struct cf_secret_meta m;
-    cf_err e;
-
-    memset(&m, 0, sizeof(m));
-    if (!name_ok(r, name))
-        return;
-    e = cf_secret_recover(vault_svc(r), &r->vault, name, &m);
-    if (e)
-        reply_err(r, e, CTX_LIVE, name, CF_STR(""), NULL); /* §10: the long message */
-    else
-        reply_bundle(r, SHAPE_BUNDLE, &m, CF_STR_NULL);
-    cf_secret_meta_release(&m);
+    name_op(r, cf_secret_recover, CTX_LIVE, SHAPE_BUNDLE); /* §10: the long message */
 }
 
 void api_secret_purge(struct api_req *r)

@@ -376,6 +376,18 @@ static cf_err update_fn(struct cf_store_txn *t, void *arg)
     return cf_store_secret_ver_update(t, v);
 }
 
+/* The common end of a write to one name: commit fn, drop the cached copy (after the commit:
+ * see scache.c), hand the resulting metadata to the caller, release the context. */
+static cf_err write_and_take(struct op_ctx *c, cf_store_fn fn, struct cf_secret_meta *out)
+{
+    cf_err e = cf_store_write(c->svc->store, fn, c);
+    cf_scache_forget(c->svc->scache, c->v->id, c->name_lc);
+    if (!e)
+        cf_secret_meta_take(out, &c->obj, &c->ver);
+    ctx_release(c);
+    return e;
+}
+
 cf_err cf_secret_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
                         struct cf_str version, const struct cf_secret_input *in,
                         struct cf_secret_meta *out)
@@ -395,12 +407,7 @@ cf_err cf_secret_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     if (e)
         return e;
     c.in = in ? in : &nothing;
-    e = cf_store_write(svc->store, update_fn, &c);
-    cf_scache_forget(svc->scache, v->id, c.name_lc);
-    if (!e)
-        cf_secret_meta_take(out, &c.obj, &c.ver);
-    ctx_release(&c);
-    return e;
+    return write_and_take(&c, update_fn, out);
 }
 
 /* ---------------- lists ---------------- */
@@ -599,12 +606,7 @@ cf_err cf_secret_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
         memset(out, 0, sizeof(*out)); /* release-safe on every path */
     if (e)
         return e;
-    e = cf_store_write(svc->store, delete_fn, &c);
-    cf_scache_forget(svc->scache, v->id, c.name_lc);
-    if (!e)
-        cf_secret_meta_take(out, &c.obj, &c.ver);
-    ctx_release(&c);
-    return e;
+    return write_and_take(&c, delete_fn, out);
 }
 
 static cf_err get_deleted_fn(struct cf_store_txn *t, void *arg)
@@ -656,12 +658,7 @@ cf_err cf_secret_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
         memset(out, 0, sizeof(*out)); /* release-safe on every path */
     if (e)
         return e;
-    e = cf_store_write(svc->store, recover_fn, &c);
-    cf_scache_forget(svc->scache, v->id, c.name_lc);
-    if (!e)
-        cf_secret_meta_take(out, &c.obj, &c.ver);
-    ctx_release(&c);
-    return e;
+    return write_and_take(&c, recover_fn, out);
 }
 
 static cf_err purge_fn(struct cf_store_txn *t, void *arg)
