@@ -254,6 +254,18 @@ static cf_err page_end(struct api_req *r, struct page *p)
     return cf_jw_err(p->w);
 }
 
+/* Ends a list filled by the caller (e: how the filling went): the page, or the error. */
+static void reply_list(struct api_req *r, struct page *p, cf_err e)
+{
+    if (!e)
+        e = page_end(r, p);
+    if (e) {
+        api_error_err(r, e); /* discards the partial list */
+        return;
+    }
+    api_reply(r, 200);
+}
+
 /* ---------------------------------------------------------------- shapes */
 
 static void write_tags(struct cf_jw *w, const char *tags_json)
@@ -1188,14 +1200,7 @@ void api_arm_group_list(struct api_req *r)
         return;
     a.sub = r->api->cfg.subscription_id;
     e = cf_group_list(r->api->cfg.vault, a.sub, group_list_cb, &a);
-    if (!e)
-        e = page_end(r, &a.p);
-    if (e) {
-        cf_buf_reset(&r->out);
-        api_error_err(r, e);
-        return;
-    }
-    api_reply(r, 200);
+    reply_list(r, &a.p, e);
 }
 
 void api_arm_group_delete(struct api_req *r)
@@ -1440,14 +1445,7 @@ static void vault_list(struct api_req *r, const char *rg, int shape,
         e = cf_vault_list_deleted(c->vault, c->subscription_id, vault_list_cb, &a);
     else
         e = cf_vault_list(c->vault, c->subscription_id, rg, vault_list_cb, &a);
-    if (!e)
-        e = page_end(r, &a.p);
-    if (e) {
-        cf_buf_reset(&r->out);
-        api_error_err(r, e);
-        return;
-    }
-    api_reply(r, 200);
+    reply_list(r, &a.p, e);
 }
 
 void api_arm_vault_list_rg(struct api_req *r)
