@@ -563,8 +563,8 @@ static bool check_api_version(struct api_req *r)
 {
     struct cf_str v = api_query(r, "api-version");
 
-    if (r->plane == API_PLANE_AUTHORITY || (r->route && (r->route->flags & API_NOAUTH) &&
-                                            r->plane != API_PLANE_MGMT))
+    if (r->plane == API_PLANE_AUTHORITY || (r->route && (r->route->flags & API_NOVERSION)) ||
+        (r->route && (r->route->flags & API_NOAUTH) && r->plane != API_PLANE_MGMT))
         return true;
     if (!v.p || v.len == 0) {
         if (r->plane == API_PLANE_MGMT)

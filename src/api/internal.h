@@ -25,6 +25,7 @@ enum api_plane { API_PLANE_NONE, API_PLANE_DATA, API_PLANE_AUTHORITY, API_PLANE_
 /* Route flags. */
 #define API_WRITE 1u  /* runs on the blocking pool (waits for a durable commit) */
 #define API_NOAUTH 2u /* no bearer token needed (token authority, metadata) */
+#define API_NOVERSION 4u /* no api-version (Microsoft Graph-shaped routes, which have none) */
 
 /* 16: an object-scoped role assignment has 14 (.../vaults/V/secrets/N/providers/
  * Microsoft.Authorization/roleAssignments/ID) */

@@ -148,6 +148,11 @@ static void ref_from_rec(struct cf_vault_ref *ref, const struct cf_rec_vault *r)
     ref->retention_days = r->retention_days;
     ref->purge_protection = r->purge_protection;
     ref->rbac = r->rbac;
+    snprintf(ref->scope, sizeof(ref->scope),
+             "/subscriptions/%s/resourcegroups/%s/providers/microsoft.keyvault/vaults/%s",
+             r->subscription, r->resource_group, r->name);
+    for (char *c = ref->scope; *c; c++)
+        *c = (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c);
 }
 
 struct load_ctx {

@@ -102,10 +102,17 @@ cf_err cf_vault_get_deleted(struct cf_vault_svc *svc, const char *sub, const cha
 cf_err cf_vault_purge(struct cf_vault_svc *svc, const char *sub, const char *name);
 
 /* The data-plane view of a live vault, looked up by name on every request (cached). */
+/* CF_VAULT_SCOPE_MAX: "/subscriptions/{36}/resourcegroups/{90}/providers/microsoft.keyvault/
+ * vaults/{24}" is 219 bytes with its NUL. */
+#define CF_VAULT_SCOPE_MAX 224
 struct cf_vault_ref {
     int64_t id;
     char name[25];
     char tenant_id[37];
+    /* The vault's Azure resource id in the normalised form RBAC compares (lower case):
+     * computed once when the vault is cached, so a request's authorization check builds no
+     * string for vault-wide actions. */
+    char scope[CF_VAULT_SCOPE_MAX];
     int retention_days;
     bool purge_protection;
     bool rbac;
