@@ -147,4 +147,109 @@ cf_err cf_jwt_sign_rs256(const char *key_pem, size_t key_pem_len, const char *x5
                          const char *payload_json, size_t payload_len,
                          struct cf_buf *out) CF_NODISCARD;
 
+/* ---- Key Vault keys (kvkey.c): software RSA / EC / oct keys and their operations ----
+ * A struct cf_kvkey is immutable once made and may be shared read-only between threads. Private
+ * material lives in OpenSSL (cleared on free) or a cf_secret (oct). Errors: CF_EBADPARAM for
+ * caller input (why gets a short Azure-like sentence that may quote the alg name but never key
+ * bytes), CF_ECRYPTO for a decrypt/unwrap that fails (no detail), CF_ENOMEM, CF_EINVAL for API
+ * misuse (NULL key, missing params). why may be NULL/0; it is "" on success. */
+enum cf_kty { CF_KTY_RSA, CF_KTY_EC, CF_KTY_OCT };
+enum cf_crv { CF_CRV_NONE, CF_CRV_P256, CF_CRV_P384, CF_CRV_P521, CF_CRV_P256K };
+struct cf_kvkey; /* opaque: a private (or public-only) key */
+
+/* "P-256" <-> CF_CRV_P256 ... ("P-256K" is secp256k1; "SECP256K1" is accepted as an alias on
+ * input). False / NULL when unknown. */
+bool cf_crv_parse(struct cf_str name, enum cf_crv *out);
+const char *cf_crv_name(enum cf_crv crv);
+
+/* bits 2048/3072/4096; exponent 0 = 65537, else an odd value >= 3 (CF_EBADPARAM otherwise). */
+cf_err cf_kvkey_generate_rsa(int bits, uint32_t public_exponent,
+                             struct cf_kvkey **out) CF_NODISCARD;
+cf_err cf_kvkey_generate_ec(enum cf_crv crv, struct cf_kvkey **out) CF_NODISCARD;
+cf_err cf_kvkey_generate_oct(int bits, struct cf_kvkey **out) CF_NODISCARD; /* 128, 192, 256 */
+/* Import from a JWK object with private parts (RSA n,e,d,p,q,dp,dq,qi - or n,e,d alone, in which
+ * case p and q are recovered (SP 800-56B App. C); EC crv,x,y,d; oct k). "kty" may carry the -HSM
+ * suffix. RSA moduli must be 2048/3072/4096 bits, oct keys 128/192/256 bits, EC members at most
+ * the coordinate size (shorter values are left-padded). Consistency is checked (OpenSSL's full
+ * key check: the EC point is on the curve and matches d; RSA n = p*q, primes, CRT values).
+ * CF_EBADPARAM with a short reason in why (never key bytes); public-only JWKs are refused. */
+cf_err cf_kvkey_from_jwk(const struct cf_json *jwk, struct cf_kvkey **out, char *why,
+                         size_t whysz) CF_NODISCARD;
+/* Serialised private key to seal in the store: "CFK" 0x01 <kty byte> then PKCS#8 DER (RSA, EC)
+ * or the raw key bytes (oct). Round-trips through _from_blob, which returns CF_ECORRUPT for
+ * anything that is not such a blob (wrong tag, trailing bytes, unsupported curve or size). */
+cf_err cf_kvkey_to_blob(const struct cf_kvkey *k, struct cf_secret **out) CF_NODISCARD;
+cf_err cf_kvkey_from_blob(const void *p, size_t n, struct cf_kvkey **out) CF_NODISCARD;
+/* Writes the public JWK members as Azure returns them, into an open JSON object:
+ * RSA: "kty":"RSA","n","e";  EC: "kty":"EC","crv","x","y" (fixed-length coordinates);
+ * oct: "kty":"oct" only. The caller writes kid, key_ops and the -HSM kty variants itself
+ * (so it passes write_kty=false and writes "kty" itself when it needs "RSA-HSM"). Binary members
+ * are base64url without padding; n and e carry no leading zero byte. */
+cf_err cf_kvkey_write_public_jwk(const struct cf_kvkey *k, bool write_kty, struct cf_jw *w);
+enum cf_kty cf_kvkey_type(const struct cf_kvkey *k);
+enum cf_crv cf_kvkey_curve(const struct cf_kvkey *k); /* CF_CRV_NONE for RSA and oct */
+int cf_kvkey_bits(const struct cf_kvkey *k); /* RSA modulus / oct key bits / curve bits */
+void cf_kvkey_free(struct cf_kvkey *k);
+
+/* Operations. alg is Azure's name ("RS256", "PS384", "ES256K", "RSA-OAEP-256", "A256KW"...).
+ * CF_EBADPARAM: alg unknown or not for this key type/curve, wrong digest length, bad input
+ * size (why gets Azure-like text). CF_ECRYPTO: a decrypt/unwrap that fails to authenticate or
+ * a padding error (reported as a generic failure, no oracle detail). Output buffers are
+ * appended to (unchanged on failure); plaintext outputs are cf_secret (*pt / *key NULL on
+ * failure). */
+/* Signature algorithms: RS256/384/512 (PKCS#1 v1.5), PS256/384/512 (PSS, MGF1 same hash, salt =
+ * digest length), ES256 (P-256), ES256K (P-256K), ES384 (P-384), ES512 (P-521), RSNULL (PKCS#1
+ * v1.5 type 1 over the raw value, 1..k-11 bytes), HS256/384/512 (oct: HMAC of the value). The
+ * digest must be exactly 32/48/64 bytes for algorithms ending in 256 / 384 / 512. */
+cf_err cf_kvkey_sign(const struct cf_kvkey *k, const char *alg, const void *digest, size_t dlen,
+                     struct cf_buf *sig, char *why, size_t whysz) CF_NODISCARD;
+/* ES*: sig is JOSE r||s (fixed length), not DER. A signature that does not verify, including one
+ * of the wrong length or in DER form, is CF_OK with *valid false; errors are as for sign. */
+cf_err cf_kvkey_verify(const struct cf_kvkey *k, const char *alg, const void *digest, size_t dlen,
+                       const void *sig, size_t slen, bool *valid, char *why,
+                       size_t whysz) CF_NODISCARD;
+/* RSA1_5, RSA-OAEP (SHA-1), RSA-OAEP-256 for RSA keys. oct algorithms (A*GCM, A*CBC, A*CBCPAD,
+ * A*KW) are accepted here too so an HSM-less server can tell "unsupported" from "unknown";
+ * keys-server decides what an oct key may do (see the spec: software oct is answered as Azure
+ * answers it). A*KW / CKM_AES_KEY_WRAP(_PAD) through encrypt/decrypt behave as wrap/unwrap.
+ * A*GCM and A*CBC(PAD) need an IV (and GCM a tag), so these two functions return CF_EINVAL for
+ * them: use the _ex variants below. RSA ciphertext must be exactly the modulus size. */
+cf_err cf_kvkey_encrypt(const struct cf_kvkey *k, const char *alg, const void *pt, size_t n,
+                        struct cf_buf *out, char *why, size_t whysz) CF_NODISCARD;
+cf_err cf_kvkey_decrypt(const struct cf_kvkey *k, const char *alg, const void *ct, size_t n,
+                        struct cf_secret **pt, char *why, size_t whysz) CF_NODISCARD;
+/* wrapKey/unwrapKey: RSA1_5, RSA-OAEP, RSA-OAEP-256 (RSA); A128KW/A192KW/A256KW (oct, RFC 3394,
+ * key size must match the alg; input a multiple of 8, >= 16 bytes to wrap, >= 24 to unwrap);
+ * also CKM_AES_KEY_WRAP (RFC 3394, any oct size) and CKM_AES_KEY_WRAP_PAD (RFC 5649). */
+cf_err cf_kvkey_wrap(const struct cf_kvkey *k, const char *alg, const void *key, size_t n,
+                     struct cf_buf *out, char *why, size_t whysz) CF_NODISCARD;
+cf_err cf_kvkey_unwrap(const struct cf_kvkey *k, const char *alg, const void *wrapped, size_t n,
+                       struct cf_secret **key, char *why, size_t whysz) CF_NODISCARD;
+
+/* (Addition) The request/response members encrypt and decrypt carry besides "value": */
+#define CF_KVKEY_IV_MAX 16
+#define CF_KVKEY_TAG_LEN 16
+struct cf_kvkey_sym {
+    /* encrypt: in (iv_len 0 = generate one; else 12 bytes for GCM, 16 for CBC), out: the IV used
+     * (echo it as "iv"); decrypt: in (required for GCM and CBC). Ignored by RSA and KW algs. */
+    unsigned char iv[CF_KVKEY_IV_MAX];
+    size_t iv_len;
+    /* GCM additional authenticated data (may be NULL/0); CF_EBADPARAM with other algs. */
+    const void *aad;
+    size_t aad_len;
+    /* GCM: encrypt out (always 16 bytes), decrypt in (must be 16 bytes). */
+    unsigned char tag[CF_KVKEY_TAG_LEN];
+    size_t tag_len;
+};
+/* (Addition) encrypt/decrypt with IV, AAD and tag for A128GCM/A192GCM/A256GCM (12-byte IV, 16-byte
+ * tag), A*CBC (no padding: input a multiple of 16) and A*CBCPAD (PKCS#7), key size matching the
+ * alg. sym may be NULL for the RSA and KW algorithms (then these equal the plain functions). A
+ * GCM tag mismatch and a CBCPAD padding error are CF_ECRYPTO. */
+cf_err cf_kvkey_encrypt_ex(const struct cf_kvkey *k, const char *alg, const void *pt, size_t n,
+                           struct cf_kvkey_sym *sym, struct cf_buf *out, char *why,
+                           size_t whysz) CF_NODISCARD;
+cf_err cf_kvkey_decrypt_ex(const struct cf_kvkey *k, const char *alg, const void *ct, size_t n,
+                           const struct cf_kvkey_sym *sym, struct cf_secret **pt, char *why,
+                           size_t whysz) CF_NODISCARD;
+
 #endif
