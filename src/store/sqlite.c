@@ -271,6 +271,29 @@ static const char *const migrations[] = {
     " WITHOUT ROWID;"
     "CREATE INDEX role_assignments_by_principal ON role_assignments(principal_id);"
     "CREATE INDEX role_assignments_by_scope ON role_assignments(scope);",
+    /* keys (sqlite_keys.c): objects and versions as secrets have them, the private key sealed
+     * in key_versions.priv, the public JWK in clear; rotation policies one per object, listed
+     * by the janitor through the rotate index */
+    "CREATE TABLE key_objects(id INTEGER PRIMARY KEY,"
+    " vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    " name_lc TEXT NOT NULL, name TEXT NOT NULL, latest_seq INTEGER NOT NULL,"
+    " latest_version TEXT NOT NULL, deleted INTEGER NOT NULL, deleted_date INTEGER NOT NULL,"
+    " scheduled_purge INTEGER NOT NULL, UNIQUE(vault_id, name_lc));"
+    "CREATE INDEX key_objects_by_state ON key_objects(vault_id, deleted, name_lc);"
+    "CREATE INDEX key_objects_by_purge ON key_objects(deleted, scheduled_purge);"
+    "CREATE TABLE key_versions(id INTEGER PRIMARY KEY,"
+    " object_id INTEGER NOT NULL REFERENCES key_objects(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, version TEXT NOT NULL, kty TEXT NOT NULL, key_size INTEGER NOT NULL,"
+    " crv TEXT NOT NULL, key_ops INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL, enabled INTEGER NOT NULL, exportable INTEGER NOT NULL,"
+    " managed INTEGER NOT NULL, imported INTEGER NOT NULL, nbf INTEGER NOT NULL,"
+    " exp INTEGER NOT NULL, public_jwk TEXT NOT NULL, tags_json TEXT, release_policy TEXT,"
+    " priv BLOB NOT NULL, UNIQUE(object_id, seq), UNIQUE(object_id, version));"
+    "CREATE TABLE key_policies(object_id INTEGER PRIMARY KEY"
+    " REFERENCES key_objects(id) ON DELETE CASCADE, rotate INTEGER NOT NULL,"
+    " rotate_dur TEXT NOT NULL, notify_dur TEXT NOT NULL, expiry_time TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX key_policies_by_rotate ON key_policies(rotate, object_id);",
 };
 #define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
 

@@ -119,7 +119,54 @@
     X(ROLEASG_SUBTREE, "SELECT " CF_SQL_ROLEASG_COLS " FROM role_assignments "                     \
                        "WHERE scope=?1 OR (scope>=?2 AND scope<?3) ORDER BY scope,id")             \
     X(ROLEASG_ALL, "SELECT " CF_SQL_ROLEASG_COLS " FROM role_assignments ORDER BY scope,id")       \
-    X(ROLEASG_USES_ROLE, "SELECT 1 FROM role_assignments WHERE role_definition_id=?1 LIMIT 1")
+    X(ROLEASG_USES_ROLE, "SELECT 1 FROM role_assignments WHERE role_definition_id=?1 LIMIT 1") \
+    /* ---- keys (sqlite_keys.c) ---- */                                                          \
+    X(KOBJ_GET, "SELECT " CF_SQL_OBJ_COLS " FROM key_objects WHERE vault_id=?1 AND name_lc=?2")    \
+    X(KOBJ_INSERT, "INSERT INTO key_objects(vault_id,name_lc,name,latest_seq,latest_version,"      \
+                   "deleted,deleted_date,scheduled_purge) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")        \
+    X(KOBJ_UPDATE, "UPDATE key_objects SET latest_seq=?2,latest_version=?3,deleted=?4,"            \
+                   "deleted_date=?5,scheduled_purge=?6 WHERE id=?1")                               \
+    X(KOBJ_DELETE, "DELETE FROM key_objects WHERE id=?1")                                          \
+    X(KOBJ_LIST,                                                                                   \
+      "SELECT " CF_SQL_OBJ_COLS_O "," CF_SQL_KVER_COLS_V ",NULL FROM key_objects o "              \
+      "JOIN key_versions v ON v.object_id=o.id AND v.seq=o.latest_seq "                            \
+      "WHERE o.vault_id=?1 AND o.deleted=?2 AND o.name_lc>?3 ORDER BY o.name_lc LIMIT ?4")         \
+    X(KOBJ_EXPIRED, "DELETE FROM key_objects WHERE id IN (SELECT id FROM key_objects "            \
+                    "WHERE deleted=1 AND scheduled_purge<=?1 ORDER BY scheduled_purge LIMIT ?2)")  \
+    X(KVER_INSERT, "INSERT INTO key_versions(" CF_SQL_KVER_COLS ",priv) VALUES(?1,?2,?3,?4,?5,"   \
+                   "?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)")                         \
+    X(KVER_UPDATE, "UPDATE key_versions SET updated=?3,enabled=?4,nbf=?5,exp=?6,exportable=?7,"    \
+                   "key_ops=?8,tags_json=?9,release_policy=?10 WHERE object_id=?1 AND seq=?2")     \
+    X(KVER_BY_SEQ, "SELECT " CF_SQL_KVER_COLS ",NULL FROM key_versions "                           \
+                   "WHERE object_id=?1 AND seq=?2")                                                \
+    X(KVER_BY_SEQ_PRIV, "SELECT " CF_SQL_KVER_COLS ",priv FROM key_versions "                      \
+                        "WHERE object_id=?1 AND seq=?2")                                           \
+    X(KVER_BY_VERSION, "SELECT " CF_SQL_KVER_COLS ",NULL FROM key_versions "                       \
+                       "WHERE object_id=?1 AND version=?2")                                        \
+    X(KVER_BY_VERSION_PRIV, "SELECT " CF_SQL_KVER_COLS ",priv FROM key_versions "                  \
+                            "WHERE object_id=?1 AND version=?2")                                   \
+    X(KVER_LIST, "SELECT " CF_SQL_KVER_COLS ",NULL FROM key_versions "                             \
+                 "WHERE object_id=?1 AND seq>?2 ORDER BY seq LIMIT ?3")                            \
+    X(KVER_LIST_PRIV, "SELECT " CF_SQL_KVER_COLS ",priv FROM key_versions "                        \
+                      "WHERE object_id=?1 AND seq>?2 ORDER BY seq LIMIT ?3")                       \
+    X(KVER_COUNT, "SELECT count(*) FROM key_versions WHERE object_id=?1")                          \
+    X(KPOL_GET, "SELECT " CF_SQL_KPOL_COLS " FROM key_policies WHERE object_id=?1")                \
+    X(KPOL_PUT, "INSERT INTO key_policies(" CF_SQL_KPOL_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7) "     \
+                "ON CONFLICT(object_id) DO UPDATE SET rotate=excluded.rotate,"                     \
+                "rotate_dur=excluded.rotate_dur,notify_dur=excluded.notify_dur,"                   \
+                "expiry_time=excluded.expiry_time,updated=excluded.updated")                       \
+    X(KPOL_ROTATING, "SELECT " CF_SQL_OBJ_COLS_O ",p.object_id,p.rotate,p.rotate_dur,"             \
+                     "p.notify_dur,p.expiry_time,p.created,p.updated FROM key_policies p "         \
+                     "JOIN key_objects o ON o.id=p.object_id WHERE p.rotate<>0 AND o.deleted=0 "   \
+                     "AND p.object_id>?1 ORDER BY p.object_id LIMIT ?2")
+
+#define CF_SQL_KVER_COLS                                                                           \
+    "object_id,seq,version,kty,key_size,crv,key_ops,created,updated,enabled,exportable,managed,"   \
+    "imported,nbf,exp,public_jwk,tags_json,release_policy"
+#define CF_SQL_KVER_COLS_V                                                                         \
+    "v.object_id,v.seq,v.version,v.kty,v.key_size,v.crv,v.key_ops,v.created,v.updated,v.enabled,"  \
+    "v.exportable,v.managed,v.imported,v.nbf,v.exp,v.public_jwk,v.tags_json,v.release_policy"
+#define CF_SQL_KPOL_COLS "object_id,rotate,rotate_dur,notify_dur,expiry_time,created,updated"
 
 #define CF_SQL_ROLEDEF_COLS                                                                        \
     "id,name,description,assignable_scopes,permissions,created,updated"
