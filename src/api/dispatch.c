@@ -665,6 +665,8 @@ void cf_api_handle(struct cf_http_req *http, void *ctx)
             return;
         }
     }
+    if (!api_authorize(r))
+        return;
     if (r->route->flags & API_WRITE) {
         if (!pool_submit(api->pool, r)) {
             api_add_header(r, "Retry-After", "1");

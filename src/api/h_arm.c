@@ -546,10 +546,21 @@ static bool parse_acls(const struct cf_json *j, char **out, struct arm_fail *f)
     if (ips && cf_json_type(ips) != CF_JSON_NULL) {
         if (cf_json_type(ips) != CF_JSON_ARRAY)
             return fail(f, 400, "BadRequest", "'networkAcls.ipRules' must be an array.");
-        for (size_t i = 0; i < cf_json_size(ips); i++)
-            if (!cf_json_str(cf_json_get(cf_json_at(ips, i), "value"), NULL))
+        for (size_t i = 0; i < cf_json_size(ips); i++) {
+            size_t vl = 0;
+            const char *v = cf_json_str(cf_json_get(cf_json_at(ips, i), "value"), &vl);
+            int fam, prefix;
+            unsigned char addr[16];
+            if (!v)
                 return fail(f, 400, "BadRequest",
                             "Each entry of 'networkAcls.ipRules' needs a string 'value'.");
+            /* a rule the firewall could not apply would silently let no one (or everyone) in */
+            if (!cf_vault_ip_rule_parse((struct cf_str){v, vl}, &fam, addr, &prefix))
+                return fail(f, 400, "BadRequest",
+                            "'%.*s' is not a valid IP address or CIDR range in "
+                            "'networkAcls.ipRules'.",
+                            (int)CF_MIN(vl, 64), v);
+        }
     }
     if (vnets && cf_json_type(vnets) != CF_JSON_NULL) {
         if (cf_json_type(vnets) != CF_JSON_ARRAY)

@@ -290,9 +290,14 @@ void api_rbac_assignment_delete(struct api_req *r)
     name[36] = '\0';
     e = cf_rbac_assignment_get(r->api->cfg.rbac, name, &a);
     if (e == CF_ENOTFOUND || (!e && strcmp(a.scope, scope) != 0)) {
-        api_reply_empty(r, 204); /* ARM: deleting what is not there is 204 */
+        /* authorized like a delete of an unknown role, so the 204 tells a caller without
+         * rights nothing about what exists */
+        if (api_authorize_role_assignment(r, scope, false, NULL))
+            api_reply_empty(r, 204); /* ARM: deleting what is not there is 204 */
         return;
     }
+    if (!e && !api_authorize_role_assignment(r, scope, false, a.role_def_id))
+        return;
     if (!e)
         e = cf_rbac_assignment_delete(r->api->cfg.rbac, name, &a);
     if (e == CF_ENOTFOUND) {
@@ -375,9 +380,12 @@ void api_rbac_assignment_put(struct api_req *r)
         return;
     }
     memset(&a, 0, sizeof(a));
+    memcpy(a.role_def_id, role, 36);
+    cf_str_lower((struct cf_str){a.role_def_id, 36}, a.role_def_id);
+    if (!api_authorize_role_assignment(r, scope, true, a.role_def_id))
+        return;
     memcpy(a.id, r->cap[0].p, 36);
     snprintf(a.scope, sizeof(a.scope), "%s", scope);
-    memcpy(a.role_def_id, role, 36);
     memcpy(a.principal_id, pid, 36);
     snprintf(a.principal_type, sizeof(a.principal_type), "%s", ptype ? ptype : "ServicePrincipal");
     snprintf(a.created_by, sizeof(a.created_by), "%s", r->who.object_id);

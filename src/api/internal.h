@@ -26,6 +26,7 @@ enum api_plane { API_PLANE_NONE, API_PLANE_DATA, API_PLANE_AUTHORITY, API_PLANE_
 #define API_WRITE 1u  /* runs on the blocking pool (waits for a durable commit) */
 #define API_NOAUTH 2u /* no bearer token needed (token authority, metadata) */
 #define API_NOVERSION 4u /* no api-version (Microsoft Graph-shaped routes, which have none) */
+#define API_AUTHZ_HANDLER 8u /* the handler authorizes (it needs the body or a stored object) */
 
 /* 16: an object-scoped role assignment has 14 (.../vaults/V/secrets/N/providers/
  * Microsoft.Authorization/roleAssignments/ID) */
@@ -115,6 +116,16 @@ cf_err api_body_json(struct api_req *r, bool allow_empty);
 /* True when api-version is >= the given dated or numbered version (ordering of azure-kv-common
  * §3: 2016-10-01 < 7.0 < ... < 7.6 < 2025-06-01-preview < 2025-07-01 ...). */
 bool api_version_at_least(const struct api_req *r, const char *v);
+
+/* ---- authorization (authz.c) ---- */
+/* The route's permission for the caller: network rules, then RBAC or access policies (data
+ * plane), RBAC Actions (management). False: it has replied (403, or 5xx when the rules could
+ * not be read) and the request is over. */
+bool api_authorize(struct api_req *r);
+/* For API_AUTHZ_HANDLER role-assignment routes: roleAssignments/write (write) or /delete at
+ * scope, with the role the assignment names (the Data Access Administrator's condition). */
+bool api_authorize_role_assignment(struct api_req *r, const char *scope, bool write,
+                                   const char *role_id);
 
 /* ---- replies (reply.c) ---- */
 /* Sends r->out as JSON with status and the standard headers, then frees r. */

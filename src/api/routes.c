@@ -67,9 +67,9 @@ const struct api_route api_routes[] = {
     /* ---- access control (azure-kv-security-ops.md §2.7) at any scope: "/", a subscription,
      * a group, a vault, an object. Last: "**" rows never shadow the rows above. ---- */
     {M, CF_HTTP_GET, AUTHZ "/roleassignments", api_rbac_assignment_list, 0, "RoleAssignmentList", "roleAssignments/read"},
-    {M, CF_HTTP_PUT, AUTHZ "/roleassignments/*", api_rbac_assignment_put, API_WRITE, "RoleAssignmentWrite", "roleAssignments/write"},
+    {M, CF_HTTP_PUT, AUTHZ "/roleassignments/*", api_rbac_assignment_put, API_WRITE | API_AUTHZ_HANDLER, "RoleAssignmentWrite", "roleAssignments/write"},
     {M, CF_HTTP_GET, AUTHZ "/roleassignments/*", api_rbac_assignment_get, 0, "RoleAssignmentGet", "roleAssignments/read"},
-    {M, CF_HTTP_DELETE, AUTHZ "/roleassignments/*", api_rbac_assignment_delete, API_WRITE, "RoleAssignmentDelete", "roleAssignments/delete"},
+    {M, CF_HTTP_DELETE, AUTHZ "/roleassignments/*", api_rbac_assignment_delete, API_WRITE | API_AUTHZ_HANDLER, "RoleAssignmentDelete", "roleAssignments/delete"},
     {M, CF_HTTP_GET, AUTHZ "/roledefinitions", api_rbac_definition_list, 0, "RoleDefinitionList", "roleDefinitions/read"},
     {M, CF_HTTP_PUT, AUTHZ "/roledefinitions/*", api_rbac_definition_put, API_WRITE, "RoleDefinitionWrite", "roleDefinitions/write"},
     {M, CF_HTTP_GET, AUTHZ "/roledefinitions/*", api_rbac_definition_get, 0, "RoleDefinitionGet", "roleDefinitions/read"},

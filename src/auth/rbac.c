@@ -238,6 +238,10 @@ static const struct {
     {"locks/read", NULL, AUTHZ "locks/read", false},
     {"locks/write", NULL, AUTHZ "locks/write", false},
     {"locks/delete", NULL, AUTHZ "locks/delete", false},
+    /* Coffer's directory (Graph-shaped principals and groups, at "/"): reading it is any
+     * Reader's "* /read"; changing it is Owner's "*" (or a custom role naming it). */
+    {"directory/read", NULL, "Microsoft.Coffer/directory/read", false},
+    {"directory/write", NULL, "Microsoft.Coffer/directory/write", false},
 };
 
 bool cf_rbac_action_for_permission(const char *permission, const char *operation,

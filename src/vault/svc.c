@@ -58,6 +58,7 @@ struct cf_vault_svc *cf_vault_svc_new(struct cf_store *store, const struct cf_cl
 
 static void entry_free(struct cf_vault_cache_entry *ent)
 {
+    cf_vault_guard_free(ent->guard);
     cf_wipe(ent, sizeof(*ent));
     free(ent);
 }
@@ -207,14 +208,97 @@ cf_err cf_vault_resolve(struct cf_vault_svc *svc, struct cf_str name, struct cf_
     if (e)
         return e;
     ref_from_rec(out, &c.rec);
-    cf_rec_vault_release(&c.rec);
     ent = calloc(1, sizeof(*ent));
-    if (ent) { /* caching is an optimisation: without memory we still answer */
+    /* caching is an optimisation: without memory we still answer (the checks below then
+     * compile the rules per request) */
+    /* Without compiled rules, assume restricted: the network check then compiles them. */
+    out->net_restricted = true;
+    if (ent && cf_vault_guard_compile(&c.rec, &ent->guard) == CF_OK) {
+        out->net_restricted = cf_vault_guard_net_restricted(ent->guard);
         memcpy(ent->name_lc, name_lc, sizeof(ent->name_lc));
         ent->ref = *out;
         cache_insert(svc, ent, gen);
+    } else {
+        free(ent);
     }
+    cf_rec_vault_release(&c.rec);
     return CF_OK;
+}
+
+/* Runs fn on the compiled rules of the live vault v: the cached ones under the read lock, or
+ * (not cached) ones compiled from a fresh read. CF_ENOTFOUND when the vault is gone. */
+static cf_err with_guard(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                         void (*fn)(const struct cf_vault_guard *g, void *arg), void *arg)
+{
+    char name_lc[CF_VAULT_NAME_MAX + 1];
+    struct cf_vault_cache_entry *ent;
+    struct cf_vault_guard *g = NULL;
+    struct load_ctx c;
+    cf_err e;
+
+    lower(v->name, name_lc, sizeof(name_lc));
+    pthread_rwlock_rdlock(&svc->lock);
+    ent = cache_find(svc, name_lc);
+    if (ent && ent->ref.id == v->id && ent->guard) {
+        fn(ent->guard, arg);
+        pthread_rwlock_unlock(&svc->lock);
+        return CF_OK;
+    }
+    pthread_rwlock_unlock(&svc->lock);
+    memset(&c, 0, sizeof(c));
+    c.id = v->id;
+    e = cf_store_read(svc->store, load_fn, &c);
+    if (e)
+        return e;
+    e = cf_vault_guard_compile(&c.rec, &g);
+    cf_rec_vault_release(&c.rec);
+    if (e)
+        return e;
+    fn(g, arg);
+    cf_vault_guard_free(g);
+    return CF_OK;
+}
+
+struct net_arg {
+    const char *ip;
+    enum cf_vault_net out;
+};
+
+static void net_fn(const struct cf_vault_guard *g, void *arg)
+{
+    struct net_arg *a = arg;
+    a->out = cf_vault_guard_net(g, a->ip);
+}
+
+cf_err cf_vault_check_network(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                              const char *ip, enum cf_vault_net *out)
+{
+    struct net_arg a = {.ip = ip, .out = CF_VAULT_NET_FIREWALL};
+    cf_err e = with_guard(svc, v, net_fn, &a);
+    *out = e ? CF_VAULT_NET_FIREWALL : a.out;
+    return e;
+}
+
+struct policy_arg {
+    const struct cf_vault_caller *caller;
+    const char *permission;
+    bool allowed;
+};
+
+static void policy_fn(const struct cf_vault_guard *g, void *arg)
+{
+    struct policy_arg *a = arg;
+    a->allowed = cf_vault_guard_policy(g, a->caller, a->permission);
+}
+
+cf_err cf_vault_check_policy(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                             const struct cf_vault_caller *c, const char *permission,
+                             bool *allowed)
+{
+    struct policy_arg a = {.caller = c, .permission = permission};
+    cf_err e = with_guard(svc, v, policy_fn, &a);
+    *allowed = !e && a.allowed;
+    return e;
 }
 
 /* ---------------- data keys ---------------- */

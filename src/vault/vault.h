@@ -116,9 +116,36 @@ struct cf_vault_ref {
     int retention_days;
     bool purge_protection;
     bool rbac;
+    bool net_restricted; /* public access disabled or firewall default Deny: check the caller */
 };
 /* CF_ENOTFOUND when no live vault has that name (case-insensitive). */
 cf_err cf_vault_resolve(struct cf_vault_svc *svc, struct cf_str name, struct cf_vault_ref *out);
+/* ---- the vault's own access rules (guard.c; RBAC lives in src/auth) ---- */
+/* Who is asking, as the vault's rules see it. groups: object ids of the caller's groups. */
+struct cf_vault_caller {
+    const char *oid;
+    const char *appid;
+    const char (*groups)[37];
+    size_t ngroups;
+};
+enum cf_vault_net {
+    CF_VAULT_NET_ALLOWED,
+    CF_VAULT_NET_FIREWALL,   /* defaultAction Deny and no ipRule covers the address */
+    CF_VAULT_NET_CONNECTION  /* publicNetworkAccess Disabled */
+};
+/* The vault's network rules (§4) for a client address ("192.0.2.1", "::1"). Only needed when
+ * v->net_restricted. */
+cf_err cf_vault_check_network(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                              const char *ip, enum cf_vault_net *out);
+/* The vault's access policies (§3, the model when v->rbac is false): does an entry for the
+ * caller (its oid or one of its groups; applicationId entries only with that appid) grant
+ * permission ("secrets/get", "keys/wrapKey": kind/name as in the route table)? */
+cf_err cf_vault_check_policy(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                             const struct cf_vault_caller *c, const char *permission,
+                             bool *allowed);
+/* An ipRules value: an IPv4 or IPv6 address with an optional /prefix. */
+bool cf_vault_ip_rule_parse(struct cf_str s, int *family, unsigned char addr[16], int *prefix);
+
 /* "Recoverable+Purgeable", "CustomizedRecoverable", ... for a vault's settings. */
 const char *cf_recovery_level(const struct cf_vault_ref *v);
 
@@ -211,5 +238,178 @@ cf_err cf_secret_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
 
 /* Purges every soft-deleted object and vault whose scheduled purge date has passed. */
 cf_err cf_vault_purge_expired(struct cf_vault_svc *svc);
+
+/* ---- keys ---- */
+/* Key Vault keys (azure-kv-keys.md §2-§8, keys.c): software RSA, EC and oct keys with
+ * versions, soft delete, backup, rotation and the crypto operations. Each version's private key
+ * is sealed under the vault's data key with AAD "key\0<vault id>\0<lower-case name>\0<version>";
+ * its public JWK is kept in clear, so reads never unseal. This server has no HSM: the -HSM key
+ * types, import with Hsm:true and BYOK blobs are refused (CF_EBADPARAM with a reason), never
+ * served by a software key that would pass for an HSM one.
+ * Functions that take why (a buffer for the 400's message) fill it on CF_EBADPARAM with a short
+ * sentence that may quote the caller's parameters but never key material. */
+
+struct cf_json;
+
+/* key_ops as a bit set; names as on the wire (case-sensitive). */
+#define CF_KEY_OP_ENCRYPT 0x01u
+#define CF_KEY_OP_DECRYPT 0x02u
+#define CF_KEY_OP_SIGN 0x04u
+#define CF_KEY_OP_VERIFY 0x08u
+#define CF_KEY_OP_WRAP 0x10u
+#define CF_KEY_OP_UNWRAP 0x20u
+#define CF_KEY_OP_IMPORT 0x40u
+#define CF_KEY_OP_EXPORT 0x80u
+#define CF_KEY_OP_COUNT 8
+/* "encrypt" -> CF_KEY_OP_ENCRYPT ...; 0 for anything else. */
+unsigned cf_key_op_parse(struct cf_str name);
+/* The wire name of op bit i (0..CF_KEY_OP_COUNT-1), in Azure's order. */
+const char *cf_key_op_name(int i);
+
+struct cf_key_attrs {
+    bool enabled, exportable;
+    int64_t nbf, exp;         /* 0 = unset */
+    int64_t created, updated; /* set by the service */
+};
+
+/* One key version's metadata (and its public key). */
+struct cf_key_meta {
+    char name[CF_MAX_NAME_LEN + 1]; /* as first created */
+    char version[33];
+    char kty[16];                   /* "RSA", "EC", "oct" */
+    int key_size;                   /* RSA / oct bits, 0 for EC */
+    char crv[16];                   /* "P-256"... for EC, else "" */
+    unsigned key_ops;               /* CF_KEY_OP_* */
+    struct cf_key_attrs attrs;
+    char *public_jwk;     /* owned: JSON object text of the public members ({"n":..,"e":..}) */
+    char *tags_json;      /* owned, NULL if never set */
+    char *release_policy; /* owned JSON object text, NULL if none */
+    bool managed;
+    int64_t deleted_date, scheduled_purge; /* 0 unless deleted */
+};
+void cf_key_meta_release(struct cf_key_meta *m);
+
+/* What create, import or update supplies; has_* tells which fields were given. */
+struct cf_key_input {
+    bool has_enabled, has_nbf, has_exp, has_exportable, has_tags, has_key_ops,
+        has_release_policy;
+    bool enabled, exportable;
+    int64_t nbf, exp;
+    unsigned key_ops;           /* an empty set means the type's default set */
+    const char *tags_json;      /* JSON object text of string->string, validated by api/ */
+    const char *release_policy; /* JSON object text {contentType?, data, immutable?}, by api/ */
+};
+
+/* What to generate. */
+struct cf_key_spec {
+    const char *kty;         /* "RSA", "EC", "oct" (the -HSM types are refused) */
+    int key_size;            /* 0 = default: RSA 2048, oct 256; ignored for EC */
+    int64_t public_exponent; /* RSA; 0 = 65537 */
+    const char *crv;         /* EC; NULL = "P-256" */
+};
+
+/* New version of name (the first one creates the key). CF_EDELETED if soft-deleted. */
+cf_err cf_key_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     const struct cf_key_spec *spec, const struct cf_key_input *in,
+                     struct cf_key_meta *out, char *why, size_t whysz);
+/* New version from a JWK with private parts (the request's "key" object). */
+cf_err cf_key_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     const struct cf_json *jwk, bool hsm, const struct cf_key_input *in,
+                     struct cf_key_meta *out, char *why, size_t whysz);
+/* version empty = latest. A disabled key is still returned (only crypto is refused). */
+cf_err cf_key_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                  struct cf_str version, struct cf_key_meta *out);
+cf_err cf_key_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_str version, const struct cf_key_input *in,
+                     struct cf_key_meta *out, char *why, size_t whysz);
+typedef cf_err (*cf_key_cb)(const struct cf_key_meta *m, void *arg);
+/* Paging as for secrets (CF_PAGE_TOKEN_MAX tokens, O(page)). */
+cf_err cf_key_list(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str after,
+                   int max, cf_key_cb cb, void *arg, char next[CF_PAGE_TOKEN_MAX]);
+/* Unknown or deleted name: no items, CF_OK. */
+cf_err cf_key_list_versions(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                            struct cf_str name, struct cf_str after, int max, cf_key_cb cb,
+                            void *arg, char next[CF_PAGE_TOKEN_MAX]);
+cf_err cf_key_list_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                           struct cf_str after, int max, cf_key_cb cb, void *arg,
+                           char next[CF_PAGE_TOKEN_MAX]);
+/* Soft delete (all versions); *out is the latest version with deleted_date/scheduled_purge. */
+cf_err cf_key_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_key_meta *out);
+cf_err cf_key_get_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str name, struct cf_key_meta *out);
+cf_err cf_key_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_key_meta *out);
+/* CF_EPURGEPROTECT when the vault has purge protection. */
+cf_err cf_key_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name);
+/* Every version (and the rotation policy) in one blob sealed under the server's backup key,
+ * base64url appended to out; a blob type of its own (a secret backup does not restore here). */
+cf_err cf_key_backup(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_buf *out);
+/* CF_EBADPARAM for a corrupt/foreign blob, CF_EEXISTS if the name is live, CF_EDELETED if it is
+ * soft-deleted. out->name is filled with the blob's key name whenever the blob opened. */
+cf_err cf_key_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                      struct cf_str blob_b64url, struct cf_key_meta *out);
+/* New version like the latest (type, size, curve, key_ops, tags, exportability); exp = now +
+ * the policy's expiryTime when one is set. */
+cf_err cf_key_rotate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_key_meta *out);
+
+/* Rotation policy. Durations are ISO-8601 ("P90D", "P1Y2M", "PT48H"), kept as given. */
+enum cf_key_trigger { CF_KEY_TRIGGER_NONE, CF_KEY_TRIGGER_AFTER_CREATE,
+                      CF_KEY_TRIGGER_BEFORE_EXPIRY };
+struct cf_key_policy {
+    enum cf_key_trigger rotate; /* trigger of the Rotate action; NONE: no Rotate action */
+    char rotate_dur[40];
+    char notify_dur[40];        /* timeBeforeExpiry of the Notify action, "" when none */
+    char expiry_time[40];       /* attributes.expiryTime, "" when unset */
+    int64_t created, updated;   /* 0 when the key has no policy yet */
+};
+/* True for a positive ISO-8601 duration P[nY][nM][nW][nD][T[nH][nM][nS]] (integers). */
+bool cf_key_duration_valid(struct cf_str s);
+/* A key without a policy gets a zeroed *out and CF_OK. */
+cf_err cf_key_policy_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                         struct cf_str name, struct cf_key_policy *out);
+/* Replaces the policy. CF_EBADPARAM (why) for an invalid duration, an expiryTime under 28 days,
+ * or a timeBeforeExpiry rotation not shorter than expiryTime (it would rotate forever). */
+cf_err cf_key_policy_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                         struct cf_str name, const struct cf_key_policy *in,
+                         struct cf_key_policy *out, char *why, size_t whysz);
+
+/* Crypto operations (§6-§7). */
+enum cf_key_opkind { CF_KEY_SIGN, CF_KEY_VERIFY, CF_KEY_ENCRYPT, CF_KEY_DECRYPT, CF_KEY_WRAP,
+                     CF_KEY_UNWRAP };
+struct cf_key_op_args {
+    enum cf_key_opkind op;
+    const char *alg;
+    struct cf_str value;  /* digest (sign), signature (verify), plaintext, ciphertext, key */
+    struct cf_str digest; /* verify */
+    struct cf_str iv, aad, tag; /* AES encrypt/decrypt; p == NULL when absent */
+};
+/* Why a state rule refused the operation (with CF_EFORBIDDEN). */
+enum cf_key_refusal { CF_KEY_REFUSED_NONE, CF_KEY_REFUSED_OP, CF_KEY_REFUSED_NOT_YET_VALID,
+                      CF_KEY_REFUSED_EXPIRED };
+struct cf_key_op_result {
+    char name[CF_MAX_NAME_LEN + 1];
+    char version[33];           /* the version used (for the versioned kid) */
+    struct cf_buf out;          /* sign / encrypt / wrap output: the caller inits it */
+    struct cf_secret *plain;    /* decrypt / unwrap output (the caller frees it) */
+    bool valid;                 /* verify */
+    unsigned char iv[16], tag[16];
+    size_t iv_len, tag_len;     /* encrypt with an AES mode: to echo as "iv" / "tag" */
+    enum cf_key_refusal refused;
+};
+/* version empty = latest. Errors: CF_ENOTFOUND; CF_EDISABLED for decrypt/sign/unwrap (and every
+ * oct operation) on a disabled key; CF_EFORBIDDEN with res->refused for an op outside key_ops,
+ * or encrypt/wrap/sign before nbf or after exp; CF_EBADPARAM (why) for a bad alg or input;
+ * CF_ECRYPTO for a decrypt/unwrap that fails (no detail). */
+cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_str version, const struct cf_key_op_args *a,
+                      struct cf_key_op_result *res, char *why, size_t whysz);
+
+/* The janitor's key work, a sibling of cf_vault_purge_expired: performs every due Rotate
+ * action of rotation policies (timeAfterCreate from the latest version's creation,
+ * timeBeforeExpiry before its exp) and purges soft-deleted keys past their purge date. */
+cf_err cf_vault_keys_rotate_due(struct cf_vault_svc *svc);
 
 #endif

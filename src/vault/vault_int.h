@@ -27,7 +27,17 @@ struct cf_vault_cache_entry {
     struct cf_vault_ref ref;
     bool dek_ready;
     unsigned char dek[CF_AEAD_KEY_LEN]; /* unwrapped data key when dek_ready; wiped on removal */
+    struct cf_vault_guard *guard;       /* compiled access policies and network rules */
 };
+
+/* guard.c: a vault's access policies and network rules, compiled from its record. */
+struct cf_vault_guard;
+cf_err cf_vault_guard_compile(const struct cf_rec_vault *rec, struct cf_vault_guard **out);
+void cf_vault_guard_free(struct cf_vault_guard *g);
+bool cf_vault_guard_net_restricted(const struct cf_vault_guard *g);
+enum cf_vault_net cf_vault_guard_net(const struct cf_vault_guard *g, const char *ip);
+bool cf_vault_guard_policy(const struct cf_vault_guard *g, const struct cf_vault_caller *c,
+                           const char *permission);
 
 /* scache.c: the latest version of live secrets, sealed (see the invariant there). */
 struct cf_scache;

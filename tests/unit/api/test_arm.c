@@ -568,6 +568,13 @@ static void body_rejects(void **state)
         {"{\"location\":\"eastus\",\"properties\":{" MIN_PROPS
          ",\"networkAcls\":{\"bypass\":\"Everything\"}}}",
          "BadRequest"},
+        /* ipRules the firewall could not apply */
+        {"{\"location\":\"eastus\",\"properties\":{" MIN_PROPS
+         ",\"networkAcls\":{\"ipRules\":[{\"value\":\"10.0.0.0/33\"}]}}}",
+         "BadRequest"},
+        {"{\"location\":\"eastus\",\"properties\":{" MIN_PROPS
+         ",\"networkAcls\":{\"ipRules\":[{\"value\":\"my-office\"}]}}}",
+         "BadRequest"},
         {"{\"location\":\"eastus\",\"properties\":{" MIN_PROPS
          ",\"publicNetworkAccess\":\"maybe\"}}",
          "BadRequest"},

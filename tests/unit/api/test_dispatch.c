@@ -86,18 +86,19 @@ struct fx {
     struct cf_vault_svc *vault;
     struct cf_api *api;
     struct cf_rbac *rbac;
-    char tenant[37], sub[37], client_id[64], secret[128];
+    char tenant[37], sub[37], client_id[64], secret[128], oid[37];
     char bearer[2048];      /* "Bearer <token for the vault audience>" */
     char mgmt_bearer[2048]; /* for the management audience */
 };
 
-static void mint(struct fx *f, const char *scope, char *out, size_t outlen)
+static void mint_as(struct fx *f, const char *client_id, const char *secret, const char *scope,
+                    char *out, size_t outlen)
 {
     struct cf_token_request tr = {
         .tenant = cf_str_from(f->tenant),
         .grant_type = CF_STR("client_credentials"),
-        .client_id = cf_str_from(f->client_id),
-        .client_secret = cf_str_from(f->secret),
+        .client_id = cf_str_from(client_id),
+        .client_secret = cf_str_from(secret),
         .scope = cf_str_from(scope),
     };
     struct cf_buf tok;
@@ -110,11 +111,16 @@ static void mint(struct fx *f, const char *scope, char *out, size_t outlen)
     cf_buf_release(&tok);
 }
 
+static void mint(struct fx *f, const char *scope, char *out, size_t outlen)
+{
+    mint_as(f, f->client_id, f->secret, scope, out, outlen);
+}
+
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     struct cf_store_opts so = {0};
-    char db[128], oid[37];
+    char db[128];
     struct cf_vault in, out;
     bool created;
     cf_err e;
@@ -133,7 +139,7 @@ static int setup(void **state)
     assert_int_equal(cf_uuid4(f->tenant), CF_OK);
     assert_int_equal(cf_uuid4(f->sub), CF_OK);
     assert_int_equal(cf_auth_set_default_tenant(f->auth, f->tenant), CF_OK);
-    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "t", NULL, f->client_id, oid,
+    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "t", NULL, f->client_id, f->oid,
                                        f->secret, sizeof(f->secret)),
                      CF_OK);
     f->vault = cf_vault_svc_new(f->store, &f->clock, f->master, &e);
@@ -147,10 +153,18 @@ static int setup(void **state)
     snprintf(in.sku, sizeof(in.sku), "standard");
     in.retention_days = 90;
     in.soft_delete = true;
+    in.rbac = true;
     assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
     cf_vault_release(&out);
     f->rbac = cf_rbac_new(f->store, &f->clock, &e);
     assert_non_null(f->rbac);
+    /* the test's principal is the server's administrator, as the bootstrap admin is */
+    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_OWNER, f->oid,
+                                               "ServicePrincipal"),
+                     CF_OK);
+    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_KV_ADMINISTRATOR, f->oid,
+                                               "ServicePrincipal"),
+                     CF_OK);
     f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
                                                 .auth = f->auth,
                                                 .rbac = f->rbac,
@@ -435,7 +449,8 @@ static void role_assignments_at_every_scope(void **state)
         expect(call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
         expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 200, NULL);
     }
-    /* listing at the vault: "/", sub, rg, vault (at and above) + the two objects below */
+    /* listing at the vault: "/", sub, rg, vault (at and above) + the two objects below, and
+     * the administrator's two at "/" */
     snprintf(path, sizeof(path),
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
              "providers/Microsoft.Authorization/roleAssignments",
@@ -446,7 +461,7 @@ static void role_assignments_at_every_scope(void **state)
         int n = 0;
         for (const char *p = r->body; (p = strstr(p, "\"principalId\"")); p++)
             n++;
-        assert_int_equal(n, 6);
+        assert_int_equal(n, 8);
     }
     done(r);
     r = call(f, CF_HTTP_GET, MG, path, AV "&%24filter=atScope%28%29", f->mgmt_bearer, NULL);
@@ -686,6 +701,260 @@ static void arm_lists_page_by_default(void **state)
     done(r);
 }
 
+
+/* ---------------- authorization (authz.c) ---------------- */
+
+/* A second principal with no role anywhere, and tokens for both planes. */
+struct other {
+    char client_id[64], oid[37], secret[128];
+    char bearer[2048], mgmt_bearer[2048];
+};
+
+static void other_principal(struct fx *f, struct other *o)
+{
+    memset(o, 0, sizeof(*o));
+    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "app", NULL, o->client_id, o->oid,
+                                       o->secret, sizeof(o->secret)),
+                     CF_OK);
+    mint_as(f, o->client_id, o->secret, "https://" SUFFIX PORT "/.default", o->bearer,
+            sizeof(o->bearer));
+    mint_as(f, o->client_id, o->secret, "https://management.localhost" PORT "/.default",
+            o->mgmt_bearer, sizeof(o->mgmt_bearer));
+}
+
+static void assign(struct fx *f, const char *scope, const char *role, const char *oid)
+{
+    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, scope, role, oid, "ServicePrincipal"),
+                     CF_OK);
+}
+
+/* error.innererror.code */
+static void expect_inner(struct fake_req *r, int status, const char *inner)
+{
+    struct cf_json *j = NULL;
+    const char *c = NULL;
+    if (cf_json_parse(r->body, r->body_len, &j, NULL, 0) == CF_OK)
+        c = cf_json_str(cf_json_get(cf_json_get(cf_json_get(j, "error"), "innererror"), "code"),
+                        NULL);
+    if (r->status != status || !c || strcmp(c, inner) != 0)
+        fail_msg("expected %d %s, got %d: %s", status, inner, r->status, r->body);
+    cf_json_free(j);
+    done(r);
+}
+
+static void vault_with(struct fx *f, const char *name, bool rbac, const char *policies,
+                       const char *acls)
+{
+    struct cf_vault in, out;
+    bool created;
+
+    memset(&in, 0, sizeof(in));
+    snprintf(in.name, sizeof(in.name), "%s", name);
+    snprintf(in.subscription, sizeof(in.subscription), "%s", f->sub);
+    snprintf(in.resource_group, sizeof(in.resource_group), "rg");
+    snprintf(in.location, sizeof(in.location), "local");
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", f->tenant);
+    snprintf(in.sku, sizeof(in.sku), "standard");
+    snprintf(in.public_network_access, sizeof(in.public_network_access), "Enabled");
+    in.retention_days = 90;
+    in.soft_delete = true;
+    in.rbac = rbac;
+    in.access_policies_json = (char *)(uintptr_t)policies;
+    in.network_acls_json = (char *)(uintptr_t)acls;
+    assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
+    cf_vault_release(&out);
+}
+
+/* RBAC vault: no role is 403 ForbiddenByRbac naming action and resource; a Secrets User
+ * assignment on one secret opens that secret only, for reading only. */
+static void rbac_data_plane(void **state)
+{
+    struct fx *f = *state;
+    struct other o, p;
+    struct fake_req *r;
+    char scope[300], want[400];
+
+    other_principal(f, &o);
+    expect(call(f, CF_HTTP_PUT, V1, "/secrets/a", "api-version=7.5", f->bearer,
+                "{\"value\":\"x\"}"),
+           200, NULL);
+    expect(call(f, CF_HTTP_PUT, V1, "/secrets/b", "api-version=7.5", f->bearer,
+                "{\"value\":\"y\"}"),
+           200, NULL);
+    r = call(f, CF_HTTP_GET, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL);
+    snprintf(want, sizeof(want),
+             "Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\\r\\nResource: "
+             "'/subscriptions/%s/resourcegroups/rg/providers/microsoft.keyvault/vaults/vone/"
+             "secrets/a'",
+             f->sub);
+    if (!strstr(r->body, want) || !strstr(r->body, o.oid) || strstr(r->body, "\"x\""))
+        fail_msg("403 body: %s", r->body);
+    expect_inner(r, 403, "ForbiddenByRbac");
+    /* refused before the lookup: an unknown name is 403 too, not 404 */
+    expect_inner(call(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", o.bearer, NULL),
+                 403, "ForbiddenByRbac");
+    snprintf(scope, sizeof(scope),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
+             "secrets/A",
+             f->sub);
+    assign(f, scope, CF_ROLE_KV_SECRETS_USER, o.oid);
+    expect(call(f, CF_HTTP_GET, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL), 200, NULL);
+    expect_inner(call(f, CF_HTTP_GET, V1, "/secrets/b", "api-version=7.5", o.bearer, NULL), 403,
+                 "ForbiddenByRbac");
+    expect_inner(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", o.bearer, NULL), 403,
+                 "ForbiddenByRbac");
+    expect_inner(call(f, CF_HTTP_PUT, V1, "/secrets/a", "api-version=7.5", o.bearer,
+                      "{\"value\":\"z\"}"),
+                 403, "ForbiddenByRbac");
+    expect_inner(call(f, CF_HTTP_DELETE, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL),
+                 403, "ForbiddenByRbac");
+    /* Secrets Officer at the resource group: everything on secrets, in every vault of it */
+    snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/rg", f->sub);
+    assign(f, scope, CF_ROLE_KV_SECRETS_OFFICER, o.oid);
+    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", o.bearer, NULL), 200, NULL);
+    expect(call(f, CF_HTTP_PUT, V1, "/secrets/b", "api-version=7.5", o.bearer,
+                "{\"value\":\"z\"}"),
+           200, NULL);
+    /* Owner's "*" Actions never grant data actions */
+    vault_with(f, "vtwo", true, NULL, NULL);
+    other_principal(f, &p);
+    assign(f, "/", CF_ROLE_OWNER, p.oid);
+    expect_inner(call(f, CF_HTTP_GET, "vtwo." SUFFIX PORT, "/secrets", "api-version=7.5",
+                      p.bearer, NULL),
+                 403, "ForbiddenByRbac");
+}
+
+/* Access-policy vault (enableRbacAuthorization false): the policies decide, RBAC data roles
+ * do not; an applicationId entry matches only that application. */
+static void access_policies(void **state)
+{
+    struct fx *f = *state;
+    struct other o;
+    struct fake_req *r;
+    char pol[1024];
+
+    other_principal(f, &o);
+    snprintf(pol, sizeof(pol),
+             "[{\"tenantId\":\"%s\",\"objectId\":\"%s\",\"permissions\":{\"secrets\":[\"all\"]}},"
+             "{\"tenantId\":\"%s\",\"objectId\":\"%s\",\"permissions\":{\"secrets\":[\"Get\","
+             "\"LIST\"],\"keys\":[\"get\"]}},"
+             "{\"tenantId\":\"%s\",\"objectId\":\"%s\",\"applicationId\":\"00000000-0000-4000-"
+             "8000-000000000000\",\"permissions\":{\"secrets\":[\"set\"]}}]",
+             f->tenant, f->oid, f->tenant, o.oid, f->tenant, o.oid);
+    vault_with(f, "vpol", false, pol, NULL);
+    expect(call(f, CF_HTTP_PUT, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5", f->bearer,
+                "{\"value\":\"v\"}"),
+           200, NULL);
+    expect(call(f, CF_HTTP_GET, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5", o.bearer,
+                NULL),
+           200, NULL);
+    expect(call(f, CF_HTTP_GET, "vpol." SUFFIX PORT, "/secrets", "api-version=7.5", o.bearer,
+                NULL),
+           200, NULL);
+    r = call(f, CF_HTTP_PUT, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5", o.bearer,
+             "{\"value\":\"w\"}");
+    if (!strstr(r->body, "does not have secrets set permission on key vault 'vpol;"))
+        fail_msg("policy 403: %s", r->body);
+    expect_inner(r, 403, "ForbiddenByPolicy");
+    /* an RBAC data role does not count on a policy vault */
+    assign(f, "/", CF_ROLE_KV_SECRETS_OFFICER, o.oid);
+    expect_inner(call(f, CF_HTTP_DELETE, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5",
+                      o.bearer, NULL),
+                 403, "ForbiddenByPolicy");
+}
+
+/* Network rules: a Deny default refuses addresses outside ipRules before any permission
+ * check; an ipRule or an Allow default lets the caller through. */
+static void network_rules(void **state)
+{
+    struct fx *f = *state;
+    struct fake_req *r;
+
+    vault_with(f, "vfw", true, NULL,
+               "{\"bypass\":\"None\",\"defaultAction\":\"Deny\",\"ipRules\":[{\"value\":"
+               "\"10.0.0.0/8\"},{\"value\":\"2001:db8::/32\"}],\"virtualNetworkRules\":[]}");
+    r = call(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer, NULL);
+    if (!strstr(r->body, "Client address: 127.0.0.1"))
+        fail_msg("firewall 403: %s", r->body);
+    expect_inner(r, 403, "ForbiddenByFirewall");
+    vault_with(f, "vfw", true, NULL,
+               "{\"bypass\":\"None\",\"defaultAction\":\"Deny\",\"ipRules\":[{\"value\":"
+               "\"10.0.0.0/8\"},{\"value\":\"127.0.0.0/30\"}],\"virtualNetworkRules\":[]}");
+    expect(call(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer,
+                NULL),
+           200, NULL);
+    vault_with(f, "vfw", true, NULL,
+               "{\"bypass\":\"None\",\"defaultAction\":\"Allow\",\"ipRules\":[],"
+               "\"virtualNetworkRules\":[]}");
+    expect(call(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer,
+                NULL),
+           200, NULL);
+}
+
+static void ip_rules_parse(void **state)
+{
+    int fam, pre;
+    unsigned char a[16];
+    (void)state;
+    assert_true(cf_vault_ip_rule_parse(CF_STR("203.0.113.0/24"), &fam, a, &pre));
+    assert_int_equal(pre, 24);
+    assert_true(cf_vault_ip_rule_parse(CF_STR("198.51.100.7"), &fam, a, &pre));
+    assert_int_equal(pre, 32);
+    assert_true(cf_vault_ip_rule_parse(CF_STR("2001:db8::/48"), &fam, a, &pre));
+    assert_int_equal(pre, 48);
+    assert_false(cf_vault_ip_rule_parse(CF_STR("203.0.113.0/33"), &fam, a, &pre));
+    assert_false(cf_vault_ip_rule_parse(CF_STR("203.0.113.0/"), &fam, a, &pre));
+    assert_false(cf_vault_ip_rule_parse(CF_STR("203.0.113.0/+8"), &fam, a, &pre));
+    assert_false(cf_vault_ip_rule_parse(CF_STR("300.0.113.0"), &fam, a, &pre));
+    assert_false(cf_vault_ip_rule_parse(CF_STR(""), &fam, a, &pre));
+    assert_false(cf_vault_ip_rule_parse(CF_STR("example.com"), &fam, a, &pre));
+}
+
+/* Management: no role is AuthorizationFailed; Reader at the group reads the vault but cannot
+ * change it; the Data Access Administrator may hand out Key Vault data roles only; a delete of
+ * an unknown assignment by a caller without rights is 403, not 204. */
+static void rbac_management_plane(void **state)
+{
+    struct fx *f = *state;
+    struct other o, p;
+    char path[512], scope[300];
+
+    other_principal(f, &o);
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone",
+             f->sub);
+    expect(call(f, CF_HTTP_GET, MG, path, "api-version=2023-07-01", o.mgmt_bearer, NULL), 403,
+           "AuthorizationFailed");
+    expect(call(f, CF_HTTP_GET, MG, "/subscriptions", "api-version=2022-12-01", o.mgmt_bearer,
+                NULL),
+           200, NULL);
+    snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/rg", f->sub);
+    assign(f, scope, CF_ROLE_READER, o.oid);
+    expect(call(f, CF_HTTP_GET, MG, path, "api-version=2023-07-01", o.mgmt_bearer, NULL), 200,
+           NULL);
+    expect(call(f, CF_HTTP_PATCH, MG, path, "api-version=2023-07-01", o.mgmt_bearer,
+                "{\"tags\":{\"a\":\"b\"}}"),
+           403, "AuthorizationFailed");
+    assign(f, scope, "8b54135c-b56d-4d72-a534-26097cfdc8d8", o.oid);
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
+             "providers/Microsoft.Authorization/roleAssignments/"
+             "6f1c2d3e-0000-4000-8000-0000000000a1",
+             f->sub);
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, o.mgmt_bearer, RA_BODY(SU, P1)), 201, NULL);
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
+             "providers/Microsoft.Authorization/roleAssignments/"
+             "6f1c2d3e-0000-4000-8000-0000000000a2",
+             f->sub);
+    expect(call(f, CF_HTTP_PUT, MG, path, AV, o.mgmt_bearer,
+                RA_BODY("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", P1)),
+           403, "AuthorizationFailed");
+    other_principal(f, &p);
+    expect(call(f, CF_HTTP_DELETE, MG, path, AV, p.mgmt_bearer, NULL), 403,
+           "AuthorizationFailed");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -695,6 +964,8 @@ int main(void)
         T(arm_lists_page_by_default),
         T(role_assignments_at_every_scope), T(role_assignment_errors), T(role_definitions),
         T(rbac_routes_absent_without_rbac),
+        T(rbac_data_plane), T(access_policies), T(network_rules), T(ip_rules_parse),
+        T(rbac_management_plane),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
