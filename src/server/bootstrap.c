@@ -4,6 +4,7 @@
 #include "base/cf.h"
 #include "server/bootstrap.h"
 #include "auth/auth.h"
+#include "auth/rbac.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -403,5 +404,61 @@ cf_err cf_boot_prod_admin(struct cf_store *s, struct cf_auth *a, const char *ten
         fflush(stdout);
     }
     cf_wipe(secret, sizeof(secret));
+    return e;
+}
+
+/* ---------------- the administrator's roles ---------------- */
+
+struct admin_lookup {
+    const char *tenant, *client_id;
+    char oid[37];
+    char prod_client_id[64]; /* read from meta when client_id is NULL */
+};
+
+static cf_err admin_lookup_fn(struct cf_store_txn *t, void *arg)
+{
+    struct admin_lookup *l = arg;
+    struct cf_rec_principal p;
+    struct cf_buf b;
+    cf_err e;
+
+    if (!l->client_id) {
+        cf_buf_init(&b, 128);
+        e = cf_store_meta_get(t, "server.bootstrap_admin", &b);
+        if (!e && b.len > 0 && b.len < sizeof(l->prod_client_id)) {
+            memcpy(l->prod_client_id, b.data, b.len);
+            l->prod_client_id[b.len] = '\0';
+            l->client_id = l->prod_client_id;
+        } else if (!e) {
+            e = CF_ECORRUPT;
+        }
+        cf_buf_release(&b);
+        if (e)
+            return e;
+    }
+    memset(&p, 0, sizeof(p));
+    e = cf_store_principal_get(t, l->tenant, l->client_id, &p);
+    if (!e)
+        memcpy(l->oid, p.object_id, sizeof(l->oid));
+    cf_wipe(&p, sizeof(p));
+    return e;
+}
+
+cf_err cf_boot_admin_roles(struct cf_store *s, struct cf_rbac *rb, const char *tenant,
+                           const char *client_id)
+{
+    struct admin_lookup l = {.tenant = tenant, .client_id = client_id};
+    cf_err e = cf_store_read(s, admin_lookup_fn, &l);
+
+    if (e == CF_ENOTFOUND && !client_id)
+        return CF_OK; /* no bootstrap admin was ever made (nothing to give roles to) */
+    if (e)
+        return e;
+    /* Owner: the management plane, role assignments and the directory; Key Vault
+     * Administrator: every data action in every RBAC vault. Both at "/", the whole server. */
+    e = cf_rbac_ensure_assignment(rb, "/", CF_ROLE_OWNER, l.oid, "ServicePrincipal");
+    if (!e)
+        e = cf_rbac_ensure_assignment(rb, "/", CF_ROLE_KV_ADMINISTRATOR, l.oid,
+                                      "ServicePrincipal");
     return e;
 }

@@ -42,6 +42,13 @@ cf_err cf_boot_dev_vault(struct cf_vault_svc *v, const char *sub, const char *te
  * "coffer-admin") once, prints its credentials on stdout - the only time they are shown - and
  * records that it exists (meta "server.bootstrap_admin"). Later starts do nothing. */
 cf_err cf_boot_prod_admin(struct cf_store *s, struct cf_auth *a, const char *tenant);
+/* Gives the administrator Owner and Key Vault Administrator at "/" (the whole server) unless
+ * it has them: the dev admin by client id, or (client_id NULL) the production bootstrap admin
+ * recorded by cf_boot_prod_admin. Without it nobody could do anything: access is denied by
+ * default. Idempotent; run at every start so data dirs from before enforcement keep working. */
+struct cf_rbac;
+cf_err cf_boot_admin_roles(struct cf_store *s, struct cf_rbac *rb, const char *tenant,
+                           const char *client_id);
 /* Writes the env file atomically and prints the same lines on stdout. */
 cf_err cf_boot_write_env(const struct cf_config *c, const struct cf_paths *p, const char *sub,
                          const char *tenant, const char *client_id, const char *secret);

@@ -7,6 +7,7 @@
 #include "base/cf.h"
 #include "api/api.h"
 #include "auth/auth.h"
+#include "auth/rbac.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
     struct cf_auth *auth = NULL;
     struct cf_vault_svc *vault = NULL;
     struct cf_http_server *srv = NULL;
+    struct cf_rbac *rbac = NULL;
     struct cf_api *api = NULL;
     struct janitor jan = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     pthread_t jan_thread;
@@ -181,9 +183,15 @@ int main(int argc, char **argv)
         goto out;
     if (!cfg.dev && (e = cf_boot_prod_admin(store, auth, tenant)))
         goto out;
+    rbac = cf_rbac_new(store, &clock, &e);
+    if (!rbac)
+        goto out;
+    if ((e = cf_boot_admin_roles(store, rbac, tenant, cfg.dev ? client_id : NULL)))
+        goto out;
 
     api = cf_api_new(&(struct cf_api_config){.vault = vault,
                                              .auth = auth,
+                                             .rbac = rbac,
                                              .clock = &clock,
                                              .dns_suffix = cfg.dns_suffix,
                                              .login_host = cfg.login_host,
@@ -241,6 +249,7 @@ out:
     g_srv = NULL;
     cf_http_server_free(srv);
     cf_api_free(api);
+    cf_rbac_free(rbac);
     cf_vault_svc_free(vault);
     cf_auth_free(auth);
     cf_store_close(store);

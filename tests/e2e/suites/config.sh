@@ -84,7 +84,7 @@ expect_eq "GET /subscriptions" 200 "$CODE"
 sub=$(jget "$RB" 'd["value"][0]["subscriptionId"]')
 req PUT "$mgmt/subscriptions/$sub/resourceGroups/prod-rg/providers/Microsoft.KeyVault/vaults/prodvault?api-version=2023-07-01" \
     -H "Authorization: Bearer $tok_m" -H 'Content-Type: application/json' \
-    -d "{\"location\":\"westus\",\"properties\":{\"tenantId\":\"$tenant\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"accessPolicies\":[]}}"
+    -d "{\"location\":\"westus\",\"properties\":{\"tenantId\":\"$tenant\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"enableRbacAuthorization\":true}}"
 expect_eq "create a vault through the management API" 201 "$CODE"
 expect_eq "vaultUri carries the configured suffix and port" "https://prodvault.vault.localhost:$port/" "$(jget "$RB" 'd["properties"]["vaultUri"]')"
 tok_v=$(get_token "https://vault.localhost:$port/.default")
@@ -94,6 +94,16 @@ req PUT "$vault/secrets/conn?api-version=7.5" -H "Authorization: Bearer $tok_v" 
 expect_eq "set a secret in the production server" 200 "$CODE"
 req GET "$vault/secrets/conn?api-version=7.5" -H "Authorization: Bearer $tok_v"
 expect_eq "get it back" "Server=db;Password=prod-1" "$(jget "$RB" 'd["value"]')"
+# Deny by default: a vault on the access-policy model with no policy lets nobody in, not even
+# the administrator (whose Key Vault Administrator role counts only on RBAC vaults).
+req PUT "$mgmt/subscriptions/$sub/resourceGroups/prod-rg/providers/Microsoft.KeyVault/vaults/policyvault?api-version=2023-07-01" \
+    -H "Authorization: Bearer $tok_m" -H 'Content-Type: application/json' \
+    -d "{\"location\":\"westus\",\"properties\":{\"tenantId\":\"$tenant\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"accessPolicies\":[]}}"
+expect_eq "create an access-policy vault with no policy" 201 "$CODE"
+req PUT "https://policyvault.vault.localhost:$port/secrets/conn?api-version=7.5" -H "Authorization: Bearer $tok_v" \
+    -H 'Content-Type: application/json' -d '{"value":"nope"}'
+expect_eq "no policy: the administrator is refused" 403 "$CODE"
+expect_eq "... with ForbiddenByPolicy" ForbiddenByPolicy "$(jget "$RB" 'd["error"]["innererror"]["code"]')"
 expect_eq "token lifetime from the config file" 1800 "$("$PY" - "$tok_v" <<'PYEOF'
 import base64, json, sys
 p = sys.argv[1].split(".")[1]
