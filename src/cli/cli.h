@@ -115,6 +115,11 @@ struct cf_cli_profile {
     char subscription_id[128];
     char subscription_name[256];
     char environment[64];
+    /* Certificate login (`login --service-principal --certificate FILE`): absolute path of a
+     * PEM holding the private key and the certificate; "" = client secret login. As az, the
+     * profile keeps the path, not the key: tokens are requested with a fresh client_assertion
+     * signed from the file each time. */
+    char cert_file[1024];
 };
 
 void cf_cli_profile_release(struct cf_cli_profile *p);
@@ -132,6 +137,19 @@ cf_err cf_cli_token_cache_get(const char *dir, const char *audience, int64_t now
                               char **out) CF_NODISCARD;
 cf_err cf_cli_token_cache_put(const char *dir, const char *audience, const char *token,
                               int64_t expires_on) CF_NODISCARD;
+/* Builds the client_assertion MSAL sends for a certificate credential: a JWT RS256 with header
+ * x5t (base64url SHA-1 of the DER certificate), claims aud = token_url, iss = sub = client_id,
+ * jti (random GUID), nbf = iat = now_s, exp = now_s + 600. pem holds the certificate and its
+ * unencrypted RSA private key. Appends to out (wipe it after use). CF_EINVAL (with a reason in
+ * why, never key bytes) when pem has no certificate or no usable key. */
+cf_err cf_cli_client_assertion(const char *pem, size_t pem_len, const char *client_id,
+                               const char *token_url, int64_t now_s, struct cf_buf *out,
+                               char *why, size_t whysz) CF_NODISCARD;
+/* The DER of the first CERTIFICATE block of a PEM text (appended to der); CF_EINVAL if none. */
+cf_err cf_cli_pem_cert_der(const char *pem, size_t pem_len, struct cf_buf *der) CF_NODISCARD;
+/* Reads a whole file (at most max bytes) into out (caller wipes: it may hold a key). */
+cf_err cf_cli_read_file(const char *path, size_t max, struct cf_buf *out) CF_NODISCARD;
+
 /* Reads an env file of `export NAME="value"` lines; calls cb for each. */
 cf_err cf_cli_read_env_file(const char *path,
                             void (*cb)(void *ctx, const char *name, const char *value),

@@ -18,7 +18,7 @@
 
 struct login_src {
     char tenant[128], client[256], secret[1024], authority[512], mgmt[512], suffix[256],
-        port[16], ca[1024];
+        port[16], ca[1024], cert[1024];
 };
 
 static void put_field(char *dst, size_t n, const char *v)
@@ -82,6 +82,43 @@ static struct cf_val *account_val(const struct cf_cli_profile *p, bool login_sha
     return o;
 }
 
+/* --certificate FILE, or (as az) a --password naming a PEM file: the profile keeps the
+ * absolute path; the file must hold a certificate (the key is checked at the first token). */
+static int login_cert(struct cf_cli_run *r, struct login_src *s)
+{
+    const char *c = cf_cli_arg(r, "--certificate"), *p = cf_cli_arg(r, "--password");
+    struct cf_buf pem, der;
+    char *abs;
+    int rc = 0;
+
+    if (!c && p && access(p, R_OK) == 0) {
+        /* az: "-p" may be the path of a PEM certificate with its private key */
+        if (cf_cli_read_file(p, 1024 * 1024, &pem) == CF_OK && pem.data &&
+            strstr(pem.data, "-----BEGIN CERTIFICATE-----"))
+            c = p;
+        cf_buf_wipe(&pem);
+    }
+    if (!c)
+        return 0;
+    abs = realpath(c, NULL);
+    if (!abs || cf_cli_read_file(abs, 1024 * 1024, &pem) != CF_OK) {
+        free(abs);
+        return cf_cli_fail(r, 1, "cannot read the certificate file '%s'", c);
+    }
+    cf_buf_init(&der, 64 * 1024);
+    if (cf_cli_pem_cert_der(pem.data, pem.len, &der) != CF_OK)
+        rc = cf_cli_fail(r, 1, "'%s' holds no PEM certificate", c);
+    else if (strlen(abs) >= sizeof(s->cert))
+        rc = cf_cli_fail(r, 1, "the certificate path is too long");
+    else
+        snprintf(s->cert, sizeof(s->cert), "%s", abs);
+    s->secret[0] = '\0';
+    cf_buf_release(&der);
+    cf_buf_wipe(&pem);
+    free(abs);
+    return rc;
+}
+
 int cf_cli_cmd_login(struct cf_cli_run *r)
 {
     struct login_src *s = calloc(1, sizeof(*s));
@@ -105,14 +142,18 @@ int cf_cli_cmd_login(struct cf_cli_run *r)
     put_field(s->suffix, sizeof(s->suffix), cf_cli_arg(r, "--dns-suffix"));
     put_field(s->port, sizeof(s->port), cf_cli_arg(r, "--port"));
     put_field(s->ca, sizeof(s->ca), cf_cli_arg(r, "--ca-file"));
-    if (cf_cli_has(r, "--service-principal") && (!s->tenant[0] || !s->client[0] || !s->secret[0])) {
+    if ((rc = login_cert(r, s)) != 0)
+        goto out;
+    if (cf_cli_has(r, "--service-principal") &&
+        (!s->tenant[0] || !s->client[0] || (!s->secret[0] && !s->cert[0]))) {
         rc = cf_cli_fail(r, 2, "usage error: --service-principal --username NAME --password "
-                               "SECRET --tenant TENANT");
+                               "SECRET | --certificate FILE --tenant TENANT");
         goto out;
     }
     for (size_t i = 0; i < CF_ARRAY_LEN(env_names); i++)
         env_cb(s, env_names[i], cf_cli_env(r, env_names[i]));
-    if (!s->client[0] || !s->secret[0] || !s->tenant[0] || !s->authority[0] || !s->mgmt[0]) {
+    if (!s->client[0] || (!s->secret[0] && !s->cert[0]) || !s->tenant[0] || !s->authority[0] ||
+        !s->mgmt[0]) {
         const char *f = cf_cli_arg(r, "--env-file");
         cf_err e = cf_cli_read_env_file(f ? f : "coffer-data/env", env_cb, s);
         if (e != CF_OK && f) {
@@ -120,7 +161,9 @@ int cf_cli_cmd_login(struct cf_cli_run *r)
             goto out;
         }
     }
-    if (!s->client[0] || !s->secret[0] || !s->tenant[0]) {
+    if (s->cert[0])
+        s->secret[0] = '\0'; /* the certificate is the credential: keep no secret with it */
+    if (!s->client[0] || (!s->secret[0] && !s->cert[0]) || !s->tenant[0]) {
         rc = cf_cli_fail(r, 1, "No credentials: set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
                                "AZURE_CLIENT_SECRET, pass --service-principal -u -p --tenant, "
                                "or point --env-file at the server's env file.");
@@ -144,6 +187,7 @@ int cf_cli_cmd_login(struct cf_cli_run *r)
                                                                               : url_port(s->mgmt);
     }
     snprintf(r->prof.ca_file, sizeof(r->prof.ca_file), "%s", s->ca);
+    snprintf(r->prof.cert_file, sizeof(r->prof.cert_file), "%s", s->cert);
     snprintf(r->prof.environment, sizeof(r->prof.environment), "Coffer");
     if (!r->prof.client_secret) {
         rc = cf_cli_fail(r, 1, "out of memory");

@@ -118,6 +118,34 @@ static int ensure_client(struct cf_cli_run *r)
     return r->client ? 0 : cf_cli_fail(r, 1, "cannot initialise the HTTP client");
 }
 
+/* Appends "&client_assertion_type=...&client_assertion=<JWT>" for the profile's certificate. */
+static int cert_assertion(struct cf_cli_run *r, const char *token_url, struct cf_buf *form)
+{
+    struct cf_buf pem, jwt;
+    char why[200];
+    int rc = 0;
+
+    cf_buf_init(&jwt, 64 * 1024);
+    if (cf_cli_read_file(r->prof.cert_file, 1024 * 1024, &pem) != CF_OK) {
+        rc = cf_cli_fail(r, 1, "cannot read the certificate file '%s'", r->prof.cert_file);
+        goto out;
+    }
+    if (cf_cli_client_assertion(pem.data, pem.len, r->prof.client_id, token_url, cf_cli_now(r),
+                                &jwt, why, sizeof(why)) != CF_OK) {
+        rc = cf_cli_fail(r, 1, "'%s': %s", r->prof.cert_file, why[0] ? why : "cannot sign");
+        goto out;
+    }
+    if (cf_buf_puts(form, "&client_assertion_type=") ||
+        cf_pct_encode(form, CF_STR("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")) ||
+        cf_buf_puts(form, "&client_assertion=") ||
+        cf_pct_encode(form, (struct cf_str){jwt.data, jwt.len}))
+        rc = cf_cli_fail(r, 1, "out of memory");
+out:
+    cf_buf_wipe(&pem);
+    cf_buf_wipe(&jwt);
+    return rc;
+}
+
 int cf_cli_token(struct cf_cli_run *r, const char *audience, char **tok)
 {
     struct cf_buf form, url;
@@ -141,10 +169,21 @@ int cf_cli_token(struct cf_cli_run *r, const char *audience, char **tok)
     snprintf(scope, sizeof(scope), "%s/.default", audience);
     if (cf_buf_printf(&url, "%s/%s/oauth2/v2.0/token", authority, r->prof.tenant_id) ||
         cf_buf_puts(&form, "grant_type=client_credentials&client_id=") ||
-        cf_pct_encode(&form, cf_str_from(r->prof.client_id)) ||
-        cf_buf_puts(&form, "&client_secret=") ||
-        cf_pct_encode(&form, cf_str_from(r->prof.client_secret ? r->prof.client_secret : "")) ||
-        cf_buf_puts(&form, "&scope=") || cf_pct_encode(&form, cf_str_from(scope))) {
+        cf_pct_encode(&form, cf_str_from(r->prof.client_id))) {
+        rc = cf_cli_fail(r, 1, "out of memory");
+        goto out;
+    }
+    if (r->prof.cert_file[0]) {
+        /* Certificate credential: a fresh client_assertion per request, as MSAL sends it. */
+        if ((rc = cert_assertion(r, url.data, &form)) != 0)
+            goto out;
+    } else if (cf_buf_puts(&form, "&client_secret=") ||
+               cf_pct_encode(&form, cf_str_from(r->prof.client_secret ? r->prof.client_secret
+                                                                      : ""))) {
+        rc = cf_cli_fail(r, 1, "out of memory");
+        goto out;
+    }
+    if (cf_buf_puts(&form, "&scope=") || cf_pct_encode(&form, cf_str_from(scope))) {
         rc = cf_cli_fail(r, 1, "out of memory");
         goto out;
     }

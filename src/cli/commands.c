@@ -5,6 +5,7 @@
  * on a show command. Every error is one "ERROR: ..." line on stderr and nothing on stdout. */
 #include "base/cf.h"
 #include "cli/cli_int.h"
+#include "cli/cmd_identity.h"
 
 #include <unistd.h>
 
@@ -18,7 +19,8 @@
 static const struct cf_cli_opt o_login[] = {
     {"--service-principal", NULL, OPT_FLAG, false, "The credential is a service principal."},
     {"--username", "-u", OPT_STR, false, "Client id of the service principal."},
-    {"--password", "-p", OPT_STR, false, "Client secret of the service principal."},
+    {"--password", "-p", OPT_STR, false, "Client secret of the service principal (or, as az, the path of a PEM certificate)."},
+    {"--certificate", NULL, OPT_STR, false, "PEM file with the service principal's certificate and its private key."},
     {"--tenant", "-t", OPT_STR, false, "The tenant of the service principal."},
     {"--authority", NULL, OPT_STR, false, "Token authority URL, e.g. https://login.localhost:8443."},
     {"--management-url", NULL, OPT_STR, false, "Management endpoint, e.g. https://management.localhost:8443."},
@@ -152,12 +154,117 @@ static const struct cf_cli_col t_group_list[] = {
     {"Status", "properties.provisioningState", false},
     {NULL, NULL, false}};
 
+/* ---- identity: ad sp|app|group, role assignment|definition (cmd_ad.c, cmd_role.c) ---- */
+static const struct cf_cli_opt o_rbac_create[] = {
+    {"--name", "-n", OPT_STR, false, "Display name of the service principal (default azure-cli-<time>)."},
+    {"--role", NULL, OPT_STR, false, "Role of the service principal (name or id); needs --scopes."},
+    {"--scopes", NULL, OPT_LIST, false, "Space-separated scopes the role assignment applies to."},
+    {"--years", NULL, OPT_INT, false, "Number of years for which the credentials will be valid (default 1)."},
+    {"--cert", NULL, OPT_STR, false, "PEM or base64 DER public certificate, or @FILE: a certificate credential instead of a password."},
+    {"--create-cert", NULL, OPT_FLAG, false, "Not supported: make a certificate with openssl and pass --cert @FILE."},
+    {"--skip-assignment", NULL, OPT_FLAG, false, "Accepted for az compatibility (no assignment is made without --role)."},
+    END_OPT};
+static const struct cf_cli_opt o_cred_reset[] = {
+    {"--id", NULL, OPT_STR, true, "Service principal: appId or object id."},
+    {"--append", NULL, OPT_FLAG, false, "Append the new credential instead of overwriting."},
+    {"--cert", NULL, OPT_STR, false, "PEM or base64 DER public certificate, or @FILE."},
+    {"--create-cert", NULL, OPT_FLAG, false, "Not supported: make a certificate with openssl and pass --cert @FILE."},
+    {"--display-name", NULL, OPT_STR, false, "Friendly name for the credential."},
+    {"--end-date", NULL, OPT_TIME, false, "Finer grain of expiry time, e.g. '2030-12-31T11:59:59+00:00'."},
+    {"--years", NULL, OPT_INT, false, "Number of years for which the credentials will be valid (default 1)."},
+    END_OPT};
+static const struct cf_cli_opt o_ad_list[] = {
+    {"--display-name", NULL, OPT_STR, false, "Object's display name or its prefix."},
+    {"--filter", NULL, OPT_STR, false, "OData filter, e.g. --filter \"displayname eq 'test'\"."},
+    {"--all", NULL, OPT_FLAG, false, "List all entities, expect long delay if under a big organization."},
+    END_OPT};
+static const struct cf_cli_opt o_app_list[] = {
+    {"--display-name", NULL, OPT_STR, false, "Application's display name or its prefix."},
+    {"--app-id", NULL, OPT_STR, false, "Application id."},
+    {"--filter", NULL, OPT_STR, false, "OData filter."},
+    {"--all", NULL, OPT_FLAG, false, "List all entities."},
+    END_OPT};
+static const struct cf_cli_opt o_ad_id[] = {
+    {"--id", NULL, OPT_STR, true, "appId or object id."}, END_OPT};
+static const struct cf_cli_opt o_app_create[] = {
+    {"--display-name", NULL, OPT_STR, true, "The display name of the application."}, END_OPT};
+static const struct cf_cli_opt o_adgroup_create[] = {
+    {"--display-name", NULL, OPT_STR, true, "Object's display name."},
+    {"--mail-nickname", NULL, OPT_STR, true, "Mail nickname."},
+    {"--description", NULL, OPT_STR, false, "Group description."},
+    {"--force", NULL, OPT_BOOL, false, "Always create a new group instead of returning an existing one of the same names."},
+    END_OPT};
+static const struct cf_cli_opt o_adgroup_list[] = {
+    {"--display-name", NULL, OPT_STR, false, "Object's display name or its prefix."},
+    {"--filter", NULL, OPT_STR, false, "OData filter."},
+    END_OPT};
+static const struct cf_cli_opt o_adgroup_id[] = {
+    {"--group", "-g", OPT_STR, true, "Group's object id or display name."}, END_OPT};
+static const struct cf_cli_opt o_member[] = {
+    {"--group", "-g", OPT_STR, true, "Group's object id or display name."},
+    {"--member-id", NULL, OPT_STR, true, "The object id of the member (service principal or group)."},
+    END_OPT};
+static const struct cf_cli_opt o_asg_create[] = {
+    {"--role", NULL, OPT_STR, true, "Role name or id."},
+    {"--assignee", NULL, OPT_STR, false, "Represent a service principal by appId, or a group or service principal by object id."},
+    {"--assignee-object-id", NULL, OPT_STR, false, "The assignee's object id (no Graph lookup when --assignee-principal-type is given)."},
+    {"--assignee-principal-type", NULL, OPT_STR, false, "ForeignGroup, Group, ServicePrincipal or User; use with --assignee-object-id."},
+    {"--scope", NULL, OPT_STR, false, "Scope the assignment applies to, e.g. /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault} (default: the subscription)."},
+    {"--resource-group", "-g", OPT_STR, false, "Use the resource group as the scope."},
+    {"--name", "-n", OPT_STR, false, "A GUID for the role assignment (default: a new one)."},
+    END_OPT};
+static const struct cf_cli_opt o_asg_list[] = {
+    {"--scope", NULL, OPT_STR, false, "Scope (default: the subscription)."},
+    {"--assignee", NULL, OPT_STR, false, "appId or object id of the assignee."},
+    {"--role", NULL, OPT_STR, false, "Role name or id."},
+    {"--resource-group", "-g", OPT_STR, false, "Use the resource group as the scope."},
+    {"--all", NULL, OPT_FLAG, false, "Show all assignments under the subscription, at any scope."},
+    {"--include-inherited", NULL, OPT_FLAG, false, "Include assignments applied on parent scopes."},
+    {"--include-groups", NULL, OPT_FLAG, false, "Include extra assignments to the groups of which the assignee is a member."},
+    END_OPT};
+static const struct cf_cli_opt o_asg_delete[] = {
+    {"--ids", NULL, OPT_LIST, false, "Space-separated role assignment ids."},
+    {"--assignee", NULL, OPT_STR, false, "appId or object id of the assignee."},
+    {"--role", NULL, OPT_STR, false, "Role name or id."},
+    {"--scope", NULL, OPT_STR, false, "Scope (default: the subscription)."},
+    {"--resource-group", "-g", OPT_STR, false, "Use the resource group as the scope."},
+    {"--include-inherited", NULL, OPT_FLAG, false, "Include assignments applied on parent scopes."},
+    {"--yes", "-y", OPT_FLAG, false, "Confirm deleting every assignment under the subscription."},
+    END_OPT};
+static const struct cf_cli_opt o_def_list[] = {
+    {"--name", "-n", OPT_STR, false, "A role's name or id."},
+    {"--custom-role-only", NULL, OPT_BOOL, false, "Custom roles only (vs. built-in ones)."},
+    {"--scope", NULL, OPT_STR, false, "Scope (default: the subscription)."},
+    END_OPT};
+static const struct cf_cli_opt o_def_create[] = {
+    {"--role-definition", NULL, OPT_STR, true, "Description of a role as JSON, or a path (@FILE) to a file containing one: Name, Description, Actions, NotActions, DataActions, NotDataActions, AssignableScopes."},
+    END_OPT};
+static const struct cf_cli_opt o_def_delete[] = {
+    {"--name", "-n", OPT_STR, true, "The role's name or id."},
+    {"--custom-role-only", NULL, OPT_BOOL, false, "Custom roles only (vs. built-in ones)."},
+    {"--scope", NULL, OPT_STR, false, "Scope (default: the subscription)."},
+    END_OPT};
+static const struct cf_cli_col t_asg_list[] = {
+    {"Principal", "principalName", false},
+    {"Role", "roleDefinitionName", false},
+    {"Scope", "scope", false},
+    {NULL, NULL, false}};
+
 const struct cf_cli_group cf_cli_groups[] = {
     {"", "Coffer: a self-hosted secret store that speaks the Azure Key Vault API."},
     {"account", "Show the signed-in account."},
     {"group", "Manage resource groups."},
     {"keyvault", "Manage KeyVault keys, secrets, and certificates."},
     {"keyvault secret", "Manage secrets."},
+    {"ad", "Manage Microsoft Entra ID (Graph) entities: service principals, applications, groups."},
+    {"ad sp", "Manage service principals."},
+    {"ad sp credential", "Manage a service principal's password or certificate credentials."},
+    {"ad app", "Manage applications."},
+    {"ad group", "Manage groups."},
+    {"ad group member", "Manage group members."},
+    {"role", "Manage Azure role-based access control (Azure RBAC)."},
+    {"role assignment", "Manage role assignments."},
+    {"role definition", "Manage role definitions."},
 };
 const size_t cf_cli_ngroups = CF_ARRAY_LEN(cf_cli_groups);
 
@@ -191,6 +298,29 @@ const struct cf_cli_cmd cf_cli_commands[] = {
     {"keyvault secret", "backup", cf_cli_cmd_secret_backup, CMD_LOGIN, "Backs up the specified secret.", o_secret_file, NULL},
     {"keyvault secret", "restore", cf_cli_cmd_secret_restore, CMD_LOGIN, "Restores a backed up secret to a vault.", o_secret_restore, NULL},
     {"keyvault secret", "download", cf_cli_cmd_secret_download, CMD_LOGIN, "Download a secret from a KeyVault.", o_secret_download, NULL},
+    {"ad sp", "create-for-rbac", cf_cli_cmd_ad_sp_create_for_rbac, CMD_LOGIN, "Create an application and its service principal, optionally with RBAC role assignments.", o_rbac_create, NULL},
+    {"ad sp credential", "reset", cf_cli_cmd_ad_sp_credential_reset, CMD_LOGIN, "Reset a service principal's password or certificate credential.", o_cred_reset, NULL},
+    {"ad sp", "list", cf_cli_cmd_ad_sp_list, CMD_LOGIN, "List service principals.", o_ad_list, NULL},
+    {"ad sp", "show", cf_cli_cmd_ad_sp_show, CMD_LOGIN | CMD_SHOW, "Get the details of a service principal.", o_ad_id, NULL},
+    {"ad sp", "delete", cf_cli_cmd_ad_sp_delete, CMD_LOGIN, "Delete a service principal (and its application).", o_ad_id, NULL},
+    {"ad app", "create", cf_cli_cmd_ad_app_create, CMD_LOGIN, "Create an application (and its service principal).", o_app_create, NULL},
+    {"ad app", "list", cf_cli_cmd_ad_app_list, CMD_LOGIN, "List applications.", o_app_list, NULL},
+    {"ad app", "show", cf_cli_cmd_ad_app_show, CMD_LOGIN | CMD_SHOW, "Get the details of an application.", o_ad_id, NULL},
+    {"ad app", "delete", cf_cli_cmd_ad_app_delete, CMD_LOGIN, "Delete an application.", o_ad_id, NULL},
+    {"ad group", "create", cf_cli_cmd_ad_group_create, CMD_LOGIN, "Create a group.", o_adgroup_create, NULL},
+    {"ad group", "list", cf_cli_cmd_ad_group_list, CMD_LOGIN, "List groups.", o_adgroup_list, NULL},
+    {"ad group", "show", cf_cli_cmd_ad_group_show, CMD_LOGIN | CMD_SHOW, "Get the details of a group.", o_adgroup_id, NULL},
+    {"ad group", "delete", cf_cli_cmd_ad_group_delete, CMD_LOGIN, "Delete a group.", o_adgroup_id, NULL},
+    {"ad group member", "add", cf_cli_cmd_ad_member_add, CMD_LOGIN, "Add a member to a group.", o_member, NULL},
+    {"ad group member", "remove", cf_cli_cmd_ad_member_remove, CMD_LOGIN, "Remove a member from a group.", o_member, NULL},
+    {"ad group member", "list", cf_cli_cmd_ad_member_list, CMD_LOGIN, "Get the members of a group.", o_adgroup_id, NULL},
+    {"ad group member", "check", cf_cli_cmd_ad_member_check, CMD_LOGIN, "Check if a member is in a group.", o_member, NULL},
+    {"role assignment", "create", cf_cli_cmd_role_assignment_create, CMD_LOGIN, "Create a new role assignment for a service principal or group.", o_asg_create, NULL},
+    {"role assignment", "list", cf_cli_cmd_role_assignment_list, CMD_LOGIN, "List role assignments.", o_asg_list, t_asg_list},
+    {"role assignment", "delete", cf_cli_cmd_role_assignment_delete, CMD_LOGIN, "Delete role assignments.", o_asg_delete, NULL},
+    {"role definition", "list", cf_cli_cmd_role_definition_list, CMD_LOGIN, "List role definitions.", o_def_list, NULL},
+    {"role definition", "create", cf_cli_cmd_role_definition_create, CMD_LOGIN, "Create a custom role definition.", o_def_create, NULL},
+    {"role definition", "delete", cf_cli_cmd_role_definition_delete, CMD_LOGIN, "Delete a role definition.", o_def_delete, NULL},
 };
 const size_t cf_cli_ncommands = CF_ARRAY_LEN(cf_cli_commands);
 

@@ -6,8 +6,10 @@
  * do), so they are written 0600 through a temp file + rename, in a directory created 0700.
  * Buffers that held file contents are wiped. */
 #include "base/cf.h"
+#include "base/codec.h"
 #include "base/secret.h"
 #include "cli/cli.h"
+#include "crypto/crypto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,6 +145,8 @@ cf_err cf_cli_profile_save(const char *dir, const struct cf_cli_profile *p)
     cf_jw_kstr(&w, "caFile", p->ca_file);
     cf_jw_kstr(&w, "subscriptionId", p->subscription_id);
     cf_jw_kstr(&w, "subscriptionName", p->subscription_name);
+    if (p->cert_file[0])
+        cf_jw_kstr(&w, "clientCertificate", p->cert_file);
     cf_jw_obj_end(&w);
     err = cf_jw_err(&w);
     if (!err)
@@ -191,6 +195,7 @@ cf_err cf_cli_profile_load(const char *dir, struct cf_cli_profile *p)
         !copy_field(j, "subscriptionId", p->subscription_id, sizeof(p->subscription_id)))
         goto out;
     copy_field(j, "subscriptionName", p->subscription_name, sizeof(p->subscription_name));
+    copy_field(j, "clientCertificate", p->cert_file, sizeof(p->cert_file));
     if (!copy_field(j, "environmentName", p->environment, sizeof(p->environment)))
         snprintf(p->environment, sizeof(p->environment), "Coffer");
     cf_json_int(cf_json_get(j, "port"), &port);
@@ -304,6 +309,97 @@ cf_err cf_cli_token_cache_put(const char *dir, const char *audience, const char 
     cf_json_free(j);
     cf_buf_wipe(&in);
     cf_buf_wipe(&outb);
+    return err;
+}
+
+/* ---- certificate credentials ---- */
+
+cf_err cf_cli_read_file(const char *path, size_t max, struct cf_buf *out)
+{
+    cf_buf_init(out, max);
+    return read_file(path, out);
+}
+
+cf_err cf_cli_pem_cert_der(const char *pem, size_t pem_len, struct cf_buf *der)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----";
+    static const char end[] = "-----END CERTIFICATE-----";
+    const char *b, *e;
+    struct cf_buf b64;
+    size_t start = der->len;
+    cf_err err = CF_OK;
+
+    b = pem ? memmem(pem, pem_len, begin, sizeof(begin) - 1) : NULL;
+    if (!b)
+        return CF_EINVAL;
+    b += sizeof(begin) - 1;
+    e = memmem(b, pem_len - (size_t)(b - pem), end, sizeof(end) - 1);
+    if (!e)
+        return CF_EINVAL;
+    /* The body is base64 broken into lines: drop the white space before decoding. */
+    cf_buf_init(&b64, (size_t)(e - b) + 1);
+    for (const char *c = b; c < e && !err; c++)
+        if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t')
+            err = cf_buf_putc(&b64, *c);
+    if (!err)
+        err = b64.len ? cf_b64_decode(der, (struct cf_str){b64.data, b64.len}) : CF_EINVAL;
+    /* A certificate is a DER SEQUENCE: anything else is not one. */
+    if (!err && (der->len - start < 64 || (unsigned char)der->data[start] != 0x30))
+        err = CF_EINVAL;
+    if (err) {
+        der->len = start;
+        if (der->data)
+            der->data[start] = '\0';
+        err = err == CF_ENOMEM ? err : CF_EINVAL;
+    }
+    cf_buf_release(&b64);
+    return err;
+}
+
+cf_err cf_cli_client_assertion(const char *pem, size_t pem_len, const char *client_id,
+                               const char *token_url, int64_t now_s, struct cf_buf *out,
+                               char *why, size_t whysz)
+{
+    unsigned char sha1[20];
+    char jti[37], x5t[40];
+    struct cf_buf der, t, claims;
+    struct cf_jw w;
+    cf_err err;
+
+    if (whysz)
+        why[0] = '\0';
+    cf_buf_init(&der, 64 * 1024);
+    cf_buf_init(&t, sizeof(x5t) - 1);
+    cf_buf_init(&claims, 8192);
+    if ((err = cf_cli_pem_cert_der(pem, pem_len, &der)) != CF_OK) {
+        snprintf(why, whysz, "the certificate file holds no PEM certificate");
+        goto out;
+    }
+    if ((err = cf_sha1(der.data, der.len, sha1)) != CF_OK ||
+        (err = cf_b64url_encode(&t, sha1, sizeof(sha1))) != CF_OK ||
+        (err = cf_uuid4(jti)) != CF_OK)
+        goto out;
+    snprintf(x5t, sizeof(x5t), "%s", t.data);
+    cf_jw_init(&w, &claims);
+    cf_jw_obj_begin(&w);
+    cf_jw_kstr(&w, "aud", token_url);
+    cf_jw_kint(&w, "exp", now_s + 600);
+    cf_jw_kstr(&w, "iss", client_id);
+    cf_jw_kstr(&w, "jti", jti);
+    cf_jw_kint(&w, "nbf", now_s);
+    cf_jw_kint(&w, "iat", now_s);
+    cf_jw_kstr(&w, "sub", client_id);
+    cf_jw_obj_end(&w);
+    if ((err = cf_jw_err(&w)) != CF_OK)
+        goto out;
+    err = cf_jwt_sign_rs256(pem, pem_len, x5t, claims.data, claims.len, out);
+    if (err == CF_EINVAL)
+        snprintf(why, whysz, "the certificate file holds no unencrypted RSA private key of "
+                             "2048 bits or more");
+out:
+    cf_buf_release(&der);
+    cf_buf_release(&t);
+    cf_buf_release(&claims);
     return err;
 }
 
