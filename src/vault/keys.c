@@ -1,0 +1,1869 @@
+/* keys.c - Key Vault keys (azure-kv-keys.md §2-§8): create, import, get, update, lists,
+ * soft delete / recover / purge, backup / restore, rotation and rotation policies, the crypto
+ * operations with the state rules of §7, and the janitor's due rotations.
+ *
+ * Map:
+ *   helpers          key_ops names, versions, AAD, page tokens, ISO-8601 durations
+ *   records          rec -> cf_key_meta, input -> record, the one "new version" write
+ *   create / import  key material made outside any store transaction (RSA generation takes
+ *                    up to seconds), sealed, then one write
+ *   get ... purge    as secrets.c: one object per name, all versions deleted together
+ *   crypto           cf_key_operate: read (sealed), state rules, unseal, cf_kvkey_* operation
+ *   rotation         cf_key_rotate, policies, cf_vault_keys_rotate_due
+ *   backup / restore blob "COFBKK01" sealed under the backup key (backup.c's scheme)
+ *
+ * Plaintext key material exists only in a struct cf_kvkey (OpenSSL clears it on free), in the
+ * cf_secret of a serialised key, and in the backup payload buffer, which is wiped. */
+#include "base/cf.h"
+#include "base/codec.h"
+#include "base/json.h"
+#include "base/log.h"
+
+#include "store/store_keys.h"
+#include "vault/vault_int.h"
+
+#define SECONDS_PER_DAY 86400
+#define PRIV_MAX (16 * 1024)     /* a sealed private key (RSA-4096 PKCS#8 ~2.4 KB) */
+#define JWK_MAX (4 * 1024)       /* public members of an RSA-4096 key ~0.7 KB */
+#define KEY_AAD_MAX (4 + 21 + CF_MAX_NAME_LEN + 1 + 33)
+#define MIN_EXPIRY_DAYS 28
+
+static const char *const op_names[CF_KEY_OP_COUNT] = {
+    "encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export",
+};
+
+unsigned cf_key_op_parse(struct cf_str name)
+{
+    for (int i = 0; i < CF_KEY_OP_COUNT; i++) {
+        if (cf_str_eq_cstr(name, op_names[i]))
+            return 1u << i;
+    }
+    return 0;
+}
+
+const char *cf_key_op_name(int i)
+{
+    return i >= 0 && i < CF_KEY_OP_COUNT ? op_names[i] : "";
+}
+
+/* What a create without key_ops gets (§2.3): every operation the type can do. */
+static unsigned default_ops(const char *kty)
+{
+    if (strcmp(kty, "EC") == 0)
+        return CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY;
+    if (strcmp(kty, "oct") == 0)
+        return CF_KEY_OP_ENCRYPT | CF_KEY_OP_DECRYPT | CF_KEY_OP_WRAP | CF_KEY_OP_UNWRAP;
+    return CF_KEY_OP_ENCRYPT | CF_KEY_OP_DECRYPT | CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY |
+           CF_KEY_OP_WRAP | CF_KEY_OP_UNWRAP;
+}
+
+static cf_err bad(char *why, size_t n, const char *fmt, ...) CF_PRINTF(3, 4);
+static cf_err bad(char *why, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    if (why && n) {
+        va_start(ap, fmt);
+        vsnprintf(why, n, fmt, ap);
+        va_end(ap);
+    }
+    return CF_EBADPARAM;
+}
+
+/* AAD "key\0<vault id>\0<name_lc>\0<version>". */
+static size_t key_aad(char out[KEY_AAD_MAX], int64_t vault_id, const char *name_lc,
+                      const char *version)
+{
+    size_t n, l;
+    int k;
+
+    memcpy(out, "key", 4); /* with its NUL separator */
+    n = 4;
+    k = snprintf(out + n, 22, "%lld", (long long)vault_id);
+    n += (size_t)k + 1;
+    l = strlen(name_lc);
+    memcpy(out + n, name_lc, l + 1);
+    n += l + 1;
+    l = strlen(version);
+    memcpy(out + n, version, l);
+    return n + l;
+}
+
+/* A new version id: 12 hex of the time in ms then 20 random hex, as secrets.c does (so new
+ * versions land at the end of their object's index range). */
+static cf_err new_version(char out[CF_VERSION_HEX_LEN + 1], int64_t now_ms)
+{
+    unsigned char b[16];
+    uint64_t t = (uint64_t)(now_ms > 0 ? now_ms : 0);
+    cf_err e;
+
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(t >> (40 - 8 * i));
+    e = cf_random(b + 6, 10);
+    if (!e)
+        cf_hex_encode(out, b, 16);
+    return e;
+}
+
+static char *dup_opt(const char *s, cf_err *e)
+{
+    char *d;
+    if (!s)
+        return NULL;
+    d = strdup(s);
+    if (!d)
+        *e = CF_ENOMEM;
+    return d;
+}
+
+/* ---------------- page tokens (as secrets.c: base64url of the last name, or last seq) ----- */
+
+static cf_err token_decode(struct cf_str tok, char out[CF_MAX_NAME_LEN + 1])
+{
+    struct cf_buf b;
+    cf_err e;
+
+    out[0] = '\0';
+    if (tok.len == 0)
+        return CF_OK;
+    if (tok.len > 200)
+        return CF_EBADPARAM;
+    cf_buf_init(&b, 200);
+    e = cf_b64_decode(&b, tok);
+    if (e || b.len == 0 || b.len > CF_MAX_NAME_LEN ||
+        !cf_name_valid_object((struct cf_str){b.data, b.len})) {
+        e = CF_EBADPARAM;
+    } else {
+        memcpy(out, b.data, b.len + 1);
+        for (size_t i = 0; i < b.len; i++) {
+            if (out[i] >= 'A' && out[i] <= 'Z')
+                e = CF_EBADPARAM; /* tokens we issue are lower-case */
+        }
+    }
+    cf_buf_release(&b);
+    return e;
+}
+
+static void token_encode(const char *text, char next[CF_PAGE_TOKEN_MAX])
+{
+    struct cf_buf b;
+
+    cf_buf_init(&b, CF_PAGE_TOKEN_MAX - 1);
+    next[0] = '\0';
+    if (cf_b64url_encode(&b, text, strlen(text)) == CF_OK)
+        memcpy(next, b.data, b.len + 1);
+    cf_buf_release(&b);
+}
+
+static int page_max(int max)
+{
+    return max <= 0 || max > CF_PAGE_MAX ? CF_PAGE_MAX : max;
+}
+
+/* ---------------- ISO-8601 durations ---------------- */
+
+struct dur {
+    int64_t y, mo, w, d, h, mi, s;
+};
+
+/* P[nY][nM][nW][nD][T[nH][nM][nS]], designators in that order, integers of at most 6 digits
+ * (so that adding one to a broken-down time cannot overflow), at least one component, total
+ * not zero. Letters are accepted in either case. */
+static bool dur_parse(struct cf_str s, struct dur *d)
+{
+    static const char date_des[] = "YMWD", time_des[] = "HMS";
+    int64_t *date_f[] = {&d->y, &d->mo, &d->w, &d->d}, *time_f[] = {&d->h, &d->mi, &d->s};
+    size_t i = 1;
+    int next = 0, parts = 0;
+    bool in_time = false;
+
+    memset(d, 0, sizeof(*d));
+    if (s.len < 3 || s.len > 39 || (s.p[0] != 'P' && s.p[0] != 'p'))
+        return false;
+    while (i < s.len) {
+        int64_t v = 0;
+        int digits = 0;
+        char c;
+        const char *des;
+        const char *hit;
+
+        if ((s.p[i] == 'T' || s.p[i] == 't') && !in_time) {
+            in_time = true;
+            next = 0;
+            i++;
+            if (i == s.len)
+                return false; /* "T" needs a component */
+            continue;
+        }
+        while (i < s.len && s.p[i] >= '0' && s.p[i] <= '9') {
+            if (++digits > 6)
+                return false;
+            v = v * 10 + (s.p[i++] - '0');
+        }
+        if (!digits || i == s.len)
+            return false;
+        c = s.p[i++];
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        des = in_time ? time_des : date_des;
+        hit = strchr(des + next, c);
+        if (!hit || c == '\0')
+            return false;
+        next = (int)(hit - des) + 1;
+        *(in_time ? time_f : date_f)[hit - des] = v;
+        parts++;
+    }
+    if (!parts)
+        return false;
+    return d->y || d->mo || d->w || d->d || d->h || d->mi || d->s;
+}
+
+/* t + sign * d on the UTC calendar (months and years by calendar, as .NET adds them). */
+static int64_t dur_add(int64_t t, const struct dur *d, int sign)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!gmtime_r(&tt, &tm))
+        return t;
+    tm.tm_year += sign * (int)d->y;
+    tm.tm_mon += sign * (int)d->mo;
+    tm.tm_mday += sign * (int)(7 * d->w + d->d);
+    tm.tm_hour += sign * (int)d->h;
+    tm.tm_min += sign * (int)d->mi;
+    tm.tm_sec += sign * (int)d->s;
+    return (int64_t)timegm(&tm);
+}
+
+bool cf_key_duration_valid(struct cf_str s)
+{
+    struct dur d;
+    return dur_parse(s, &d);
+}
+
+/* ---------------- records ---------------- */
+
+void cf_key_meta_release(struct cf_key_meta *m)
+{
+    if (!m)
+        return;
+    free(m->public_jwk);
+    free(m->tags_json);
+    free(m->release_policy);
+    m->public_jwk = m->tags_json = m->release_policy = NULL;
+}
+
+/* Fills m from records, borrowing v's strings (m must then not be released). */
+static void meta_fill(struct cf_key_meta *m, const struct cf_rec_key_obj *o,
+                      const struct cf_rec_key_ver *v)
+{
+    memset(m, 0, sizeof(*m));
+    snprintf(m->name, sizeof(m->name), "%s", o->name);
+    memcpy(m->version, v->version, sizeof(m->version));
+    memcpy(m->kty, v->kty, sizeof(m->kty));
+    m->key_size = v->key_size;
+    memcpy(m->crv, v->crv, sizeof(m->crv));
+    m->key_ops = v->key_ops;
+    m->attrs.enabled = v->enabled;
+    m->attrs.exportable = v->exportable;
+    m->attrs.nbf = v->nbf;
+    m->attrs.exp = v->exp;
+    m->attrs.created = v->created;
+    m->attrs.updated = v->updated;
+    m->public_jwk = v->public_jwk;
+    m->tags_json = v->tags_json;
+    m->release_policy = v->release_policy;
+    m->managed = v->managed;
+    m->deleted_date = o->deleted_date;
+    m->scheduled_purge = o->scheduled_purge;
+}
+
+/* Same, moving v's strings into m. */
+static void meta_take(struct cf_key_meta *m, const struct cf_rec_key_obj *o,
+                      struct cf_rec_key_ver *v)
+{
+    meta_fill(m, o, v);
+    v->public_jwk = v->tags_json = v->release_policy = NULL;
+}
+
+/* The state of one operation on one name. */
+struct kctx {
+    struct cf_vault_svc *svc;
+    const struct cf_vault_ref *v;
+    char name_lc[CF_MAX_NAME_LEN + 1];
+    struct cf_str name;
+    char version[CF_VERSION_HEX_LEN + 1]; /* "" = latest */
+    const struct cf_key_input *in;
+    int64_t now;
+    bool with_priv;
+    struct cf_rec_key_obj obj;
+    struct cf_rec_key_ver ver;
+    struct cf_rec_key_policy pol;
+    bool has_pol;
+    char *why; /* update's message buffer */
+    size_t whysz;
+};
+
+static cf_err ctx_init(struct kctx *c, struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                       struct cf_str name)
+{
+    memset(c, 0, sizeof(*c));
+    cf_buf_init(&c->ver.priv, PRIV_MAX);
+    if (!svc || !v)
+        return CF_EINVAL;
+    c->svc = svc;
+    c->v = v;
+    c->name = name;
+    c->now = cf_vault_now(svc);
+    return cf_secret_name_lc(name, c->name_lc);
+}
+
+static void ctx_release(struct kctx *c)
+{
+    cf_rec_key_ver_release(&c->ver);
+}
+
+/* 32 hex (any case) or empty; anything else cannot exist. */
+static bool set_version(struct kctx *c, struct cf_str version)
+{
+    if (version.len == 0)
+        return true;
+    if (version.len != CF_VERSION_HEX_LEN)
+        return false;
+    cf_str_lower(version, c->version);
+    for (size_t i = 0; i < CF_VERSION_HEX_LEN; i++) {
+        char ch = c->version[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static cf_err find_obj(struct cf_store_txn *t, struct kctx *c, bool want_deleted)
+{
+    cf_err e = cf_store_key_obj_get(t, c->v->id, c->name_lc, &c->obj);
+    if (e)
+        return e;
+    if ((c->obj.deleted_date != 0) != want_deleted)
+        return CF_ENOTFOUND;
+    return CF_OK;
+}
+
+static cf_err find_ver(struct cf_store_txn *t, struct kctx *c)
+{
+    cf_rec_key_ver_release(&c->ver);
+    return cf_store_key_ver_get(t, c->obj.id, c->obj.latest_seq,
+                                c->version[0] ? c->version : NULL, c->with_priv, &c->ver);
+}
+
+/* Whether a release policy text says "immutable": true. */
+static bool policy_immutable(const char *json)
+{
+    struct cf_json *j = NULL;
+    bool imm = false;
+
+    if (!json || cf_json_parse(json, strlen(json), &j, NULL, 0) != CF_OK)
+        return false;
+    if (!cf_json_bool(cf_json_get(j, "immutable"), &imm))
+        imm = false;
+    cf_json_free(j);
+    return imm;
+}
+
+/* Applies the optional fields of in to v (a new version, or an update). */
+static cf_err apply_input(struct cf_rec_key_ver *v, const struct cf_key_input *in, char *why,
+                          size_t whysz)
+{
+    cf_err e = CF_OK;
+
+    if (!in)
+        return CF_OK;
+    if (in->has_enabled)
+        v->enabled = in->enabled;
+    if (in->has_nbf)
+        v->nbf = in->nbf;
+    if (in->has_exp)
+        v->exp = in->exp;
+    if (in->has_key_ops && in->key_ops)
+        v->key_ops = in->key_ops;
+    if (in->has_tags) {
+        free(v->tags_json); /* a supplied map replaces the whole map */
+        v->tags_json = dup_opt(in->tags_json, &e);
+    }
+    if (in->has_release_policy) {
+        if (v->release_policy && policy_immutable(v->release_policy) &&
+            (!in->release_policy || strcmp(in->release_policy, v->release_policy) != 0))
+            return bad(why, whysz, "The key's release policy is immutable and cannot be changed.");
+        free(v->release_policy);
+        v->release_policy = dup_opt(in->release_policy, &e);
+    }
+    if (in->has_exportable) {
+        if (v->exportable && !in->exportable)
+            return bad(why, whysz, "An exportable key cannot be made non-exportable.");
+        v->exportable = in->exportable;
+    }
+    if (e)
+        return e;
+    if (v->exportable && !v->release_policy)
+        return bad(why, whysz, "Exportable keys must have a release policy.");
+    if (v->nbf && v->exp && v->nbf > v->exp)
+        return bad(why, whysz, "The key's 'nbf' must not be later than its 'exp'.");
+    return CF_OK;
+}
+
+/* The one write that adds a version (create, import, rotate): c->ver is complete except for
+ * seq and object_id; c->ver.priv holds the sealed private key. */
+static cf_err new_version_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    struct cf_rec_key_ver *v = &c->ver;
+    bool exists;
+    cf_err e;
+
+    e = cf_store_key_obj_get(t, c->v->id, c->name_lc, &c->obj);
+    if (e && e != CF_ENOTFOUND)
+        return e;
+    exists = e == CF_OK;
+    if (exists && c->obj.deleted_date != 0)
+        return CF_EDELETED; /* ObjectIsDeletedButRecoverable */
+    v->seq = exists ? c->obj.latest_seq + 1 : 1;
+    if (!exists) {
+        memset(&c->obj, 0, sizeof(c->obj));
+        c->obj.vault_id = c->v->id;
+        snprintf(c->obj.name, sizeof(c->obj.name), "%.*s", CF_STR_FMT(c->name));
+        memcpy(c->obj.name_lc, c->name_lc, sizeof(c->obj.name_lc));
+    }
+    c->obj.latest_seq = v->seq;
+    memcpy(c->obj.latest_version, v->version, sizeof(c->obj.latest_version));
+    e = exists ? cf_store_key_obj_update(t, &c->obj) : cf_store_key_obj_insert(t, &c->obj);
+    if (e)
+        return e;
+    v->object_id = c->obj.id;
+    return cf_store_key_ver_insert(t, v);
+}
+
+/* Fills the key columns of c->ver from k (type, size, curve, public JWK), seals its private
+ * part under the vault's data key, gives it a new version id and default key_ops. */
+static cf_err fill_from_key(struct kctx *c, const struct cf_kvkey *k)
+{
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    char aad[KEY_AAD_MAX];
+    struct cf_secret *blob = NULL;
+    struct cf_buf jwk;
+    struct cf_jw w;
+    enum cf_kty kty = cf_kvkey_type(k);
+    cf_err e;
+
+    snprintf(c->ver.kty, sizeof(c->ver.kty), "%s",
+             kty == CF_KTY_RSA ? "RSA" : kty == CF_KTY_EC ? "EC" : "oct");
+    c->ver.key_size = kty == CF_KTY_EC ? 0 : cf_kvkey_bits(k);
+    snprintf(c->ver.crv, sizeof(c->ver.crv), "%s",
+             kty == CF_KTY_EC ? cf_crv_name(cf_kvkey_curve(k)) : "");
+    c->ver.key_ops = default_ops(c->ver.kty);
+    c->ver.enabled = true;
+    c->ver.created = c->ver.updated = c->now;
+    e = new_version(c->ver.version, cf_clock_ms(c->svc->clock));
+    if (e)
+        return e;
+    cf_buf_init(&jwk, JWK_MAX);
+    cf_jw_init(&w, &jwk);
+    cf_jw_obj_begin(&w);
+    e = cf_kvkey_write_public_jwk(k, false, &w);
+    cf_jw_obj_end(&w);
+    if (!e)
+        e = cf_jw_err(&w);
+    if (!e) {
+        free(c->ver.public_jwk);
+        c->ver.public_jwk = cf_buf_detach(&jwk, NULL);
+        if (!c->ver.public_jwk)
+            e = CF_ENOMEM;
+    }
+    cf_buf_release(&jwk);
+    if (!e)
+        e = cf_kvkey_to_blob(k, &blob);
+    if (!e)
+        e = cf_vault_dek(c->svc, c->v, dek);
+    if (!e) {
+        cf_buf_reset(&c->ver.priv);
+        e = cf_aead_seal(dek, aad, key_aad(aad, c->v->id, c->name_lc, c->ver.version), blob->p,
+                         blob->len, &c->ver.priv);
+        cf_wipe(dek, sizeof(dek));
+    }
+    cf_secret_free(blob);
+    return e;
+}
+
+/* The common end of a new version: apply the input, write, hand the result over. */
+static cf_err add_version(struct kctx *c, const struct cf_kvkey *k, const struct cf_key_input *in,
+                          bool imported, struct cf_key_meta *out, char *why, size_t whysz)
+{
+    cf_err e = fill_from_key(c, k);
+
+    c->ver.imported = imported;
+    if (!e)
+        e = apply_input(&c->ver, in, why, whysz);
+    if (!e)
+        e = cf_store_write(c->svc->store, new_version_fn, c);
+    if (!e)
+        meta_take(out, &c->obj, &c->ver);
+    return e;
+}
+
+/* ---------------- create, import ---------------- */
+
+static bool has_hsm_suffix(const char *kty)
+{
+    size_t n = strlen(kty);
+    return n > 4 && strcmp(kty + n - 4, "-HSM") == 0;
+}
+
+static cf_err generate(const struct cf_key_spec *spec, struct cf_kvkey **k, char *why,
+                       size_t whysz)
+{
+    const char *kty = spec->kty ? spec->kty : "";
+    enum cf_crv crv = CF_CRV_P256;
+    int size = spec->key_size;
+
+    if (has_hsm_suffix(kty))
+        return bad(why, whysz,
+                   "Key type %.16s needs a hardware security module, and this server has none "
+                   "configured: use %.*s for a software-protected key.",
+                   kty, (int)(strlen(kty) - 4), kty);
+    if (strcmp(kty, "RSA") == 0) {
+        if (size == 0)
+            size = 2048;
+        if (size != 2048 && size != 3072 && size != 4096)
+            return bad(why, whysz, "Invalid key size %d for RSA keys: use 2048, 3072 or 4096.",
+                       size);
+        if (spec->public_exponent < 0 || spec->public_exponent > UINT32_MAX ||
+            (spec->public_exponent && (spec->public_exponent < 3 || !(spec->public_exponent & 1))))
+            return bad(why, whysz, "Invalid public exponent: it must be an odd number >= 3.");
+        return cf_kvkey_generate_rsa(size, (uint32_t)spec->public_exponent, k);
+    }
+    if (strcmp(kty, "EC") == 0) {
+        if (spec->crv && !cf_crv_parse(cf_str_from(spec->crv), &crv))
+            return bad(why, whysz,
+                       "Invalid curve name %.32s: use P-256, P-384, P-521 or P-256K.", spec->crv);
+        return cf_kvkey_generate_ec(crv, k);
+    }
+    if (strcmp(kty, "oct") == 0) {
+        if (size == 0)
+            size = 256;
+        if (size != 128 && size != 192 && size != 256)
+            return bad(why, whysz, "Invalid key size %d for oct keys: use 128, 192 or 256.",
+                       size);
+        return cf_kvkey_generate_oct(size, k);
+    }
+    return bad(why, whysz, "Invalid key type %.32s: use RSA, EC or oct.", kty);
+}
+
+cf_err cf_key_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     const struct cf_key_spec *spec, const struct cf_key_input *in,
+                     struct cf_key_meta *out, char *why, size_t whysz)
+{
+    struct cf_kvkey *k = NULL;
+    struct kctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out)); /* release-safe on every path */
+    if (why && whysz)
+        why[0] = '\0';
+    e = ctx_init(&c, svc, v, name);
+    if (!e && (!spec || !out))
+        e = CF_EINVAL;
+    if (!e)
+        e = generate(spec, &k, why, whysz);
+    if (!e)
+        e = add_version(&c, k, in, false, out, why, whysz);
+    cf_kvkey_free(k);
+    ctx_release(&c);
+    return e;
+}
+
+cf_err cf_key_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     const struct cf_json *jwk, bool hsm, const struct cf_key_input *in,
+                     struct cf_key_meta *out, char *why, size_t whysz)
+{
+    struct cf_kvkey *k = NULL;
+    const char *kty;
+    struct kctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (why && whysz)
+        why[0] = '\0';
+    e = ctx_init(&c, svc, v, name);
+    if (!e && !out)
+        e = CF_EINVAL;
+    if (e)
+        goto out;
+    kty = cf_json_str(cf_json_get(jwk, "kty"), NULL);
+    if (cf_json_type(jwk) != CF_JSON_OBJECT || !kty) {
+        e = bad(why, whysz, "The key to import must be a JSON Web Key with a 'kty'.");
+    } else if (hsm || has_hsm_suffix(kty) || cf_json_get(jwk, "key_hsm")) {
+        e = bad(why, whysz,
+                "Importing an HSM-protected key needs a hardware security module, and this "
+                "server has none configured.");
+    } else if (strcmp(kty, "RSA") != 0 && strcmp(kty, "EC") != 0 && strcmp(kty, "oct") != 0) {
+        e = bad(why, whysz, "Invalid key type %.32s: use RSA, EC or oct.", kty);
+    } else {
+        e = cf_kvkey_from_jwk(jwk, &k, why, whysz);
+        if (e == CF_EINVAL)
+            e = bad(why, whysz, "The key to import is not a valid private JSON Web Key.");
+    }
+    if (!e)
+        e = add_version(&c, k, in, true, out, why, whysz);
+out:
+    cf_kvkey_free(k);
+    ctx_release(&c);
+    return e;
+}
+
+/* ---------------- get, update ---------------- */
+
+static cf_err get_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, false);
+    return e ? e : find_ver(t, c);
+}
+
+cf_err cf_key_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                  struct cf_str version, struct cf_key_meta *out)
+{
+    struct kctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    e = ctx_init(&c, svc, v, name);
+    if (!e && !set_version(&c, version))
+        e = CF_ENOTFOUND;
+    if (!e)
+        e = cf_store_read(svc->store, get_fn, &c);
+    if (!e)
+        meta_take(out, &c.obj, &c.ver);
+    ctx_release(&c);
+    return e;
+}
+
+static cf_err update_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, false);
+
+    if (!e)
+        e = find_ver(t, c);
+    if (!e)
+        e = apply_input(&c->ver, c->in, c->why, c->whysz);
+    if (e)
+        return e;
+    c->ver.updated = c->now;
+    return cf_store_key_ver_update(t, &c->ver);
+}
+
+/* The common end of a write to one name: commit fn, hand the resulting metadata over. */
+static cf_err write_and_take(struct kctx *c, cf_store_fn fn, struct cf_key_meta *out)
+{
+    cf_err e = cf_store_write(c->svc->store, fn, c);
+    if (!e && out)
+        meta_take(out, &c->obj, &c->ver);
+    ctx_release(c);
+    return e;
+}
+
+cf_err cf_key_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_str version, const struct cf_key_input *in,
+                     struct cf_key_meta *out, char *why, size_t whysz)
+{
+    static const struct cf_key_input nothing;
+    struct kctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (why && whysz)
+        why[0] = '\0';
+    e = ctx_init(&c, svc, v, name);
+    if (!e && !set_version(&c, version))
+        e = CF_ENOTFOUND;
+    if (e) {
+        ctx_release(&c);
+        return e;
+    }
+    c.in = in ? in : &nothing;
+    c.why = why;
+    c.whysz = whysz;
+    return write_and_take(&c, update_fn, out);
+}
+
+/* ---------------- lists ---------------- */
+
+struct list_ctx {
+    const struct cf_vault_ref *v;
+    bool deleted;
+    char after_lc[CF_MAX_NAME_LEN + 1];
+    int64_t after_seq;
+    char name_lc[CF_MAX_NAME_LEN + 1];
+    int max;
+    cf_key_cb cb;
+    void *arg;
+    struct cf_rec_key_obj obj;
+    char last[CF_MAX_NAME_LEN + 1];
+    int64_t last_seq;
+    bool more;
+};
+
+static cf_err list_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_ver *v, void *arg)
+{
+    struct list_ctx *c = arg;
+    struct cf_key_meta m;
+
+    if (!o) {
+        o = &c->obj;
+        c->last_seq = v->seq;
+    } else {
+        memcpy(c->last, o->name_lc, sizeof(c->last));
+    }
+    meta_fill(&m, o, v);
+    return c->cb(&m, c->arg);
+}
+
+static cf_err list_fn(struct cf_store_txn *t, void *arg)
+{
+    struct list_ctx *c = arg;
+    return cf_store_key_list(t, c->v->id, c->deleted, c->after_lc, c->max, list_cb, c, &c->more);
+}
+
+static cf_err list_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str after, int max, bool deleted, cf_key_cb cb, void *arg,
+                          char next[CF_PAGE_TOKEN_MAX])
+{
+    struct list_ctx c;
+    cf_err e;
+
+    next[0] = '\0';
+    if (!svc || !v || !cb)
+        return CF_EINVAL;
+    memset(&c, 0, sizeof(c));
+    e = token_decode(after, c.after_lc);
+    if (e)
+        return e;
+    c.v = v;
+    c.deleted = deleted;
+    c.max = page_max(max);
+    c.cb = cb;
+    c.arg = arg;
+    e = cf_store_read(svc->store, list_fn, &c);
+    if (!e && c.more)
+        token_encode(c.last, next);
+    return e;
+}
+
+cf_err cf_key_list(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str after,
+                   int max, cf_key_cb cb, void *arg, char next[CF_PAGE_TOKEN_MAX])
+{
+    return list_common(svc, v, after, max, false, cb, arg, next);
+}
+
+cf_err cf_key_list_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                           struct cf_str after, int max, cf_key_cb cb, void *arg,
+                           char next[CF_PAGE_TOKEN_MAX])
+{
+    return list_common(svc, v, after, max, true, cb, arg, next);
+}
+
+static cf_err versions_fn(struct cf_store_txn *t, void *arg)
+{
+    struct list_ctx *c = arg;
+    cf_err e = cf_store_key_obj_get(t, c->v->id, c->name_lc, &c->obj);
+
+    if (e == CF_ENOTFOUND || (!e && c->obj.deleted_date != 0))
+        return CF_OK; /* unknown or deleted name: an empty list */
+    if (e)
+        return e;
+    return cf_store_key_list_versions(t, c->obj.id, c->after_seq, c->max, false, list_cb, c,
+                                      &c->more);
+}
+
+cf_err cf_key_list_versions(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                            struct cf_str name, struct cf_str after, int max, cf_key_cb cb,
+                            void *arg, char next[CF_PAGE_TOKEN_MAX])
+{
+    char seq[24];
+    struct list_ctx c;
+    cf_err e;
+
+    next[0] = '\0';
+    if (!svc || !v || !cb)
+        return CF_EINVAL;
+    memset(&c, 0, sizeof(c));
+    e = cf_secret_name_lc(name, c.name_lc);
+    if (e)
+        return e;
+    if (after.len) { /* the token of a versions page is the last seq in decimal, base64url'd */
+        struct cf_buf b;
+        cf_buf_init(&b, 64);
+        e = after.len > 64 ? CF_EBADPARAM : cf_b64_decode(&b, after);
+        if (e || !cf_str_to_i64((struct cf_str){b.data, b.len}, &c.after_seq) || c.after_seq < 0)
+            e = CF_EBADPARAM;
+        cf_buf_release(&b);
+        if (e)
+            return e;
+    }
+    c.v = v;
+    c.max = page_max(max);
+    c.cb = cb;
+    c.arg = arg;
+    e = cf_store_read(svc->store, versions_fn, &c);
+    if (!e && c.more) {
+        snprintf(seq, sizeof(seq), "%lld", (long long)c.last_seq);
+        token_encode(seq, next);
+    }
+    return e;
+}
+
+/* ---------------- delete, get deleted, recover, purge ---------------- */
+
+static cf_err delete_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, false);
+
+    if (e)
+        return e;
+    c->obj.deleted_date = c->now;
+    c->obj.scheduled_purge = c->now + (int64_t)c->v->retention_days * SECONDS_PER_DAY;
+    e = cf_store_key_obj_update(t, &c->obj);
+    return e ? e : find_ver(t, c);
+}
+
+static cf_err get_deleted_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, true);
+    return e ? e : find_ver(t, c);
+}
+
+static cf_err recover_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, true);
+
+    if (e)
+        return e;
+    c->obj.deleted_date = c->obj.scheduled_purge = 0;
+    e = cf_store_key_obj_update(t, &c->obj);
+    return e ? e : find_ver(t, c);
+}
+
+static cf_err purge_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, true);
+
+    if (e)
+        return e;
+    if (c->v->purge_protection)
+        return CF_EPURGEPROTECT;
+    return cf_store_key_obj_delete(t, c->obj.id);
+}
+
+/* One name in, one write (or read), one bundle out. */
+static cf_err name_op(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      cf_store_fn fn, bool write, struct cf_key_meta *out)
+{
+    struct kctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    e = ctx_init(&c, svc, v, name);
+    if (e) {
+        ctx_release(&c);
+        return e;
+    }
+    if (write)
+        return write_and_take(&c, fn, out);
+    e = cf_store_read(svc->store, fn, &c);
+    if (!e && out)
+        meta_take(out, &c.obj, &c.ver);
+    ctx_release(&c);
+    return e;
+}
+
+cf_err cf_key_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_key_meta *out)
+{
+    return name_op(svc, v, name, delete_fn, true, out);
+}
+
+cf_err cf_key_get_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str name, struct cf_key_meta *out)
+{
+    return name_op(svc, v, name, get_deleted_fn, false, out);
+}
+
+cf_err cf_key_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_key_meta *out)
+{
+    return name_op(svc, v, name, recover_fn, true, out);
+}
+
+cf_err cf_key_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name)
+{
+    return name_op(svc, v, name, purge_fn, true, NULL);
+}
+
+/* ---------------- crypto operations ---------------- */
+
+static const char *const opkind_name[] = {"sign", "verify", "encrypt", "decrypt", "wrapKey",
+                                          "unwrapKey"};
+static const unsigned opkind_bit[] = {CF_KEY_OP_SIGN,    CF_KEY_OP_VERIFY, CF_KEY_OP_ENCRYPT,
+                                      CF_KEY_OP_DECRYPT, CF_KEY_OP_WRAP,   CF_KEY_OP_UNWRAP};
+
+/* §7. disabled: decrypt, sign and unwrapKey are refused while the public-key operations
+ * (encrypt, verify, wrapKey) stay allowed, as on the real service - for RSA and EC; an oct key
+ * has no public half, so a disabled oct key does nothing. Outside nbf..exp the operations that
+ * produce new protected data (encrypt, wrapKey, sign) are refused; decrypting, unwrapping and
+ * verifying old data stay legitimate. */
+static cf_err state_rules(const struct cf_rec_key_ver *v, enum cf_key_opkind op, int64_t now,
+                          enum cf_key_refusal *why)
+{
+    bool public_op = op == CF_KEY_ENCRYPT || op == CF_KEY_VERIFY || op == CF_KEY_WRAP;
+    bool produces = op == CF_KEY_ENCRYPT || op == CF_KEY_WRAP || op == CF_KEY_SIGN;
+
+    if (!v->enabled && (!public_op || strcmp(v->kty, "oct") == 0))
+        return CF_EDISABLED;
+    if (!(v->key_ops & opkind_bit[op])) {
+        *why = CF_KEY_REFUSED_OP;
+        return CF_EFORBIDDEN;
+    }
+    if (produces && v->nbf && now < v->nbf) {
+        *why = CF_KEY_REFUSED_NOT_YET_VALID;
+        return CF_EFORBIDDEN;
+    }
+    if (produces && v->exp && now >= v->exp) {
+        *why = CF_KEY_REFUSED_EXPIRED;
+        return CF_EFORBIDDEN;
+    }
+    return CF_OK;
+}
+
+/* The sealed key of c->ver opened into a cf_kvkey. */
+static cf_err open_key(struct kctx *c, struct cf_kvkey **k)
+{
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    char aad[KEY_AAD_MAX];
+    struct cf_secret *blob = NULL;
+    cf_err e = cf_vault_dek(c->svc, c->v, dek);
+
+    if (e)
+        return e;
+    e = cf_aead_open(dek, aad, key_aad(aad, c->v->id, c->name_lc, c->ver.version),
+                     c->ver.priv.data, c->ver.priv.len, &blob);
+    cf_wipe(dek, sizeof(dek));
+    if (!e)
+        e = cf_kvkey_from_blob(blob->p, blob->len, k);
+    if (e) {
+        cf_error("vault: a key version in vault %lld does not open", (long long)c->v->id);
+        e = CF_ECORRUPT;
+    }
+    cf_secret_free(blob);
+    return e;
+}
+
+static cf_err run_op(const struct cf_kvkey *k, const struct cf_key_op_args *a,
+                     struct cf_key_op_result *res, char *why, size_t whysz)
+{
+    struct cf_kvkey_sym sym;
+    struct cf_str v = a->value;
+    const void *p = v.p ? v.p : "";
+
+    memset(&sym, 0, sizeof(sym));
+    switch (a->op) {
+    case CF_KEY_SIGN:
+        return cf_kvkey_sign(k, a->alg, p, v.len, &res->out, why, whysz);
+    case CF_KEY_VERIFY:
+        return cf_kvkey_verify(k, a->alg, a->digest.p ? a->digest.p : "", a->digest.len, p, v.len,
+                               &res->valid, why, whysz);
+    case CF_KEY_WRAP:
+        return cf_kvkey_wrap(k, a->alg, p, v.len, &res->out, why, whysz);
+    case CF_KEY_UNWRAP:
+        return cf_kvkey_unwrap(k, a->alg, p, v.len, &res->plain, why, whysz);
+    case CF_KEY_ENCRYPT:
+    case CF_KEY_DECRYPT:
+        break;
+    }
+    if (a->iv.p) {
+        if (a->iv.len > sizeof(sym.iv))
+            return bad(why, whysz, "Invalid length of 'iv': %zu bytes.", a->iv.len);
+        memcpy(sym.iv, a->iv.p, a->iv.len);
+        sym.iv_len = a->iv.len;
+    }
+    if (a->aad.p) {
+        sym.aad = a->aad.p;
+        sym.aad_len = a->aad.len;
+    }
+    if (a->op == CF_KEY_ENCRYPT) {
+        cf_err e = cf_kvkey_encrypt_ex(k, a->alg, p, v.len, &sym, &res->out, why, whysz);
+        if (!e && cf_kvkey_type(k) == CF_KTY_OCT) {
+            memcpy(res->iv, sym.iv, sym.iv_len);
+            res->iv_len = sym.iv_len;
+            memcpy(res->tag, sym.tag, sym.tag_len);
+            res->tag_len = sym.tag_len;
+        }
+        return e;
+    }
+    if (a->tag.p) {
+        if (a->tag.len != CF_KVKEY_TAG_LEN)
+            return bad(why, whysz, "Invalid length of 'tag': %zu bytes, 16 expected.",
+                       a->tag.len);
+        memcpy(sym.tag, a->tag.p, a->tag.len);
+        sym.tag_len = a->tag.len;
+    }
+    return cf_kvkey_decrypt_ex(k, a->alg, p, v.len, &sym, &res->plain, why, whysz);
+}
+
+static cf_err op_read_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, false);
+    return e ? e : find_ver(t, c);
+}
+
+cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_str version, const struct cf_key_op_args *a,
+                      struct cf_key_op_result *res, char *why, size_t whysz)
+{
+    struct cf_kvkey *k = NULL;
+    struct kctx c;
+    cf_err e;
+
+    if (why && whysz)
+        why[0] = '\0';
+    e = ctx_init(&c, svc, v, name);
+    if (!e && (!a || !res || !a->alg || (unsigned)a->op > CF_KEY_UNWRAP))
+        e = CF_EINVAL;
+    if (e)
+        goto out;
+    res->refused = CF_KEY_REFUSED_NONE;
+    res->valid = false;
+    res->iv_len = res->tag_len = 0;
+    if (!set_version(&c, version)) {
+        e = CF_ENOTFOUND;
+        goto out;
+    }
+    c.with_priv = true;
+    e = cf_store_read(svc->store, op_read_fn, &c);
+    if (e)
+        goto out;
+    snprintf(res->name, sizeof(res->name), "%s", c.obj.name);
+    memcpy(res->version, c.ver.version, sizeof(res->version));
+    e = state_rules(&c.ver, a->op, c.now, &res->refused);
+    if (!e)
+        e = open_key(&c, &k);
+    if (!e)
+        e = run_op(k, a, res, why, whysz);
+    if (e == CF_EINVAL) /* the crypto layer's "missing parameter" is the caller's doing */
+        e = why && why[0] ? CF_EBADPARAM : bad(why, whysz, "Invalid parameters for %s.",
+                                               opkind_name[a->op]);
+
+out:
+    cf_kvkey_free(k);
+    ctx_release(&c);
+    return e;
+}
+
+/* ---------------- rotation ---------------- */
+
+static cf_err rotate_read_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, false);
+
+    if (!e)
+        e = find_ver(t, c);
+    if (e)
+        return e;
+    e = cf_store_key_policy_get(t, c->obj.id, &c->pol);
+    c->has_pol = e == CF_OK;
+    return e == CF_ENOTFOUND ? CF_OK : e;
+}
+
+/* Rotates the live key of c (name set): a new key like the latest version. */
+static cf_err rotate_ctx(struct kctx *c, struct cf_key_meta *out)
+{
+    struct cf_key_spec spec;
+    struct cf_key_input in;
+    struct cf_rec_key_ver old;
+    struct cf_kvkey *k = NULL;
+    struct dur d;
+    char why[160];
+    cf_err e;
+
+    e = cf_store_read(c->svc->store, rotate_read_fn, c);
+    if (e)
+        return e;
+    memset(&spec, 0, sizeof(spec));
+    spec.kty = c->ver.kty;
+    spec.key_size = c->ver.key_size;
+    spec.crv = c->ver.crv[0] ? c->ver.crv : NULL;
+    e = generate(&spec, &k, why, sizeof(why));
+    if (e) {
+        cf_error("vault: rotation of a %s key failed: %s", c->ver.kty, cf_err_name(e));
+        return e;
+    }
+    /* The new version copies the latest one's operations, tags and exportability. add_version
+     * rebuilds c->ver from scratch, so the latest version moves to `old`, which in borrows. */
+    old = c->ver;
+    memset(&c->ver, 0, sizeof(c->ver));
+    cf_buf_init(&c->ver.priv, PRIV_MAX);
+    memset(&in, 0, sizeof(in));
+    in.has_key_ops = true;
+    in.key_ops = old.key_ops;
+    in.has_tags = old.tags_json != NULL;
+    in.tags_json = old.tags_json;
+    in.has_release_policy = old.release_policy != NULL;
+    in.release_policy = old.release_policy;
+    in.has_exportable = true;
+    in.exportable = old.exportable;
+    if (c->has_pol && c->pol.expiry_time[0] && dur_parse(cf_str_from(c->pol.expiry_time), &d)) {
+        in.has_exp = true;
+        in.exp = dur_add(c->now, &d, 1);
+    }
+    e = add_version(c, k, &in, false, out, why, sizeof(why));
+    cf_rec_key_ver_release(&old);
+    cf_kvkey_free(k);
+    return e;
+}
+
+cf_err cf_key_rotate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_key_meta *out)
+{
+    struct kctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    e = ctx_init(&c, svc, v, name);
+    if (!e && !out)
+        e = CF_EINVAL;
+    if (!e)
+        e = rotate_ctx(&c, out);
+    ctx_release(&c);
+    return e;
+}
+
+static void policy_from_rec(struct cf_key_policy *p, const struct cf_rec_key_policy *r)
+{
+    memset(p, 0, sizeof(*p));
+    p->rotate = r->rotate == CF_REC_ROTATE_AFTER_CREATE    ? CF_KEY_TRIGGER_AFTER_CREATE
+                : r->rotate == CF_REC_ROTATE_BEFORE_EXPIRY ? CF_KEY_TRIGGER_BEFORE_EXPIRY
+                                                           : CF_KEY_TRIGGER_NONE;
+    memcpy(p->rotate_dur, r->rotate_dur, sizeof(p->rotate_dur));
+    memcpy(p->notify_dur, r->notify_dur, sizeof(p->notify_dur));
+    memcpy(p->expiry_time, r->expiry_time, sizeof(p->expiry_time));
+    p->created = r->created;
+    p->updated = r->updated;
+}
+
+static cf_err policy_get_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    cf_err e = find_obj(t, c, false);
+
+    if (e)
+        return e;
+    e = cf_store_key_policy_get(t, c->obj.id, &c->pol);
+    c->has_pol = e == CF_OK;
+    return e == CF_ENOTFOUND ? CF_OK : e;
+}
+
+cf_err cf_key_policy_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                         struct cf_str name, struct cf_key_policy *out)
+{
+    struct kctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    e = ctx_init(&c, svc, v, name);
+    if (!e && !out)
+        e = CF_EINVAL;
+    if (!e)
+        e = cf_store_read(svc->store, policy_get_fn, &c);
+    if (!e && c.has_pol)
+        policy_from_rec(out, &c.pol);
+    ctx_release(&c);
+    return e;
+}
+
+static cf_err policy_set_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kctx *c = arg;
+    struct cf_rec_key_policy old;
+    cf_err e = find_obj(t, c, false);
+
+    if (e)
+        return e;
+    c->pol.object_id = c->obj.id;
+    c->pol.updated = c->now;
+    e = cf_store_key_policy_get(t, c->obj.id, &old);
+    c->pol.created = e == CF_OK ? old.created : c->now;
+    if (e && e != CF_ENOTFOUND)
+        return e;
+    return cf_store_key_policy_put(t, &c->pol);
+}
+
+cf_err cf_key_policy_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                         struct cf_str name, const struct cf_key_policy *in,
+                         struct cf_key_policy *out, char *why, size_t whysz)
+{
+    struct dur rot, exp, notify;
+    bool has_exp;
+
+    memset(&rot, 0, sizeof(rot));
+    memset(&exp, 0, sizeof(exp));
+    struct kctx c;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (why && whysz)
+        why[0] = '\0';
+    e = ctx_init(&c, svc, v, name);
+    if (!e && (!in || !out))
+        e = CF_EINVAL;
+    if (e)
+        goto out;
+    has_exp = in->expiry_time[0] != '\0';
+    if (in->rotate != CF_KEY_TRIGGER_NONE && !dur_parse(cf_str_from(in->rotate_dur), &rot))
+        e = bad(why, whysz, "Invalid ISO-8601 duration in the Rotate action's trigger: %.39s",
+                in->rotate_dur);
+    else if (in->notify_dur[0] && !dur_parse(cf_str_from(in->notify_dur), &notify))
+        e = bad(why, whysz, "Invalid ISO-8601 duration in the Notify action's trigger: %.39s",
+                in->notify_dur);
+    else if (has_exp && !dur_parse(cf_str_from(in->expiry_time), &exp))
+        e = bad(why, whysz, "Invalid ISO-8601 duration in 'expiryTime': %.39s", in->expiry_time);
+    else if (has_exp && dur_add(c.now, &exp, 1) - c.now < MIN_EXPIRY_DAYS * SECONDS_PER_DAY)
+        e = bad(why, whysz, "'expiryTime' must be at least %d days (P%dD).", MIN_EXPIRY_DAYS,
+                MIN_EXPIRY_DAYS);
+    else if (has_exp && in->rotate == CF_KEY_TRIGGER_BEFORE_EXPIRY &&
+             dur_add(c.now, &rot, 1) >= dur_add(c.now, &exp, 1))
+        e = bad(why, whysz,
+                "The Rotate action's 'timeBeforeExpiry' must be shorter than 'expiryTime'.");
+    if (e)
+        goto out;
+    c.pol.rotate = in->rotate == CF_KEY_TRIGGER_AFTER_CREATE    ? CF_REC_ROTATE_AFTER_CREATE
+                   : in->rotate == CF_KEY_TRIGGER_BEFORE_EXPIRY ? CF_REC_ROTATE_BEFORE_EXPIRY
+                                                                : CF_REC_ROTATE_NONE;
+    if (c.pol.rotate != CF_REC_ROTATE_NONE)
+        snprintf(c.pol.rotate_dur, sizeof(c.pol.rotate_dur), "%s", in->rotate_dur);
+    snprintf(c.pol.notify_dur, sizeof(c.pol.notify_dur), "%s", in->notify_dur);
+    snprintf(c.pol.expiry_time, sizeof(c.pol.expiry_time), "%s", in->expiry_time);
+    e = cf_store_write(svc->store, policy_set_fn, &c);
+    if (!e)
+        policy_from_rec(out, &c.pol);
+out:
+    ctx_release(&c);
+    return e;
+}
+
+/* ---------------- the janitor ---------------- */
+
+#define ROTATE_PAGE 64
+
+struct due_item {
+    int64_t vault_id;
+    char name[CF_MAX_NAME_LEN + 1];
+};
+
+struct due_ctx {
+    int64_t now, after_id;
+    struct due_item items[ROTATE_PAGE];
+    size_t n;
+    bool more;
+    struct cf_store_txn *t;
+};
+
+static cf_err due_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_policy *p, void *arg)
+{
+    struct due_ctx *c = arg;
+    struct cf_rec_key_ver v;
+    struct dur d;
+    int64_t at = 0;
+    cf_err e;
+
+    c->after_id = o->id;
+    if (!dur_parse(cf_str_from(p->rotate_dur), &d))
+        return CF_OK; /* validated on write; a bad row is skipped, not fatal */
+    e = cf_store_key_ver_get(c->t, o->id, o->latest_seq, NULL, false, &v);
+    if (e)
+        return e == CF_ENOTFOUND ? CF_OK : e;
+    if (p->rotate == CF_REC_ROTATE_AFTER_CREATE)
+        at = dur_add(v.created, &d, 1);
+    else if (v.exp)
+        at = dur_add(v.exp, &d, -1);
+    cf_rec_key_ver_release(&v);
+    if (at && c->now >= at && c->n < ROTATE_PAGE) {
+        c->items[c->n].vault_id = o->vault_id;
+        snprintf(c->items[c->n].name, sizeof(c->items[0].name), "%s", o->name);
+        c->n++;
+    }
+    return CF_OK;
+}
+
+static cf_err due_fn(struct cf_store_txn *t, void *arg)
+{
+    struct due_ctx *c = arg;
+    c->t = t;
+    c->n = 0;
+    return cf_store_key_policy_list_rotating(t, c->after_id, ROTATE_PAGE, due_cb, c, &c->more);
+}
+
+struct vault_name_ctx {
+    int64_t id;
+    char name[25];
+};
+
+static cf_err vault_name_fn(struct cf_store_txn *t, void *arg)
+{
+    struct vault_name_ctx *c = arg;
+    struct cf_rec_vault rec;
+    cf_err e = cf_store_vault_get_by_id(t, c->id, &rec);
+
+    if (e)
+        return e;
+    snprintf(c->name, sizeof(c->name), "%s", rec.name);
+    e = rec.deleted_date ? CF_ENOTFOUND : CF_OK;
+    cf_rec_vault_release(&rec);
+    return e;
+}
+
+static cf_err rotate_item(struct cf_vault_svc *svc, const struct due_item *it)
+{
+    struct vault_name_ctx vn = {it->vault_id, ""};
+    struct cf_vault_ref ref;
+    struct cf_key_meta m;
+    struct kctx c;
+    cf_err e = cf_store_read(svc->store, vault_name_fn, &vn);
+
+    if (!e)
+        e = cf_vault_resolve(svc, cf_str_from(vn.name), &ref);
+    if (e)
+        return e == CF_ENOTFOUND ? CF_OK : e; /* the vault went away meanwhile */
+    memset(&m, 0, sizeof(m));
+    e = ctx_init(&c, svc, &ref, cf_str_from(it->name));
+    if (!e)
+        e = rotate_ctx(&c, &m);
+    if (!e)
+        cf_info("vault: rotated key %s in vault %s (new version %s)", m.name, ref.name, m.version);
+    cf_key_meta_release(&m);
+    ctx_release(&c);
+    return e == CF_ENOTFOUND || e == CF_EDELETED ? CF_OK : e;
+}
+
+struct key_purge_ctx {
+    int64_t now;
+    int n;
+};
+
+static cf_err key_purge_fn(struct cf_store_txn *t, void *arg)
+{
+    struct key_purge_ctx *c = arg;
+    return cf_store_key_purge_expired(t, c->now, 1000, &c->n);
+}
+
+cf_err cf_vault_keys_rotate_due(struct cf_vault_svc *svc)
+{
+    struct key_purge_ctx pc;
+    struct due_ctx *c;
+    cf_err e, first = CF_OK;
+
+    if (!svc)
+        return CF_EINVAL;
+    pc.now = cf_vault_now(svc);
+    do { /* bounded transactions, so a large backlog does not hold the writer for long */
+        pc.n = 0;
+        e = cf_store_write(svc->store, key_purge_fn, &pc);
+    } while (!e && pc.n == 1000);
+    if (e)
+        return e;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return CF_ENOMEM;
+    c->now = pc.now;
+    do {
+        e = cf_store_read(svc->store, due_fn, c);
+        for (size_t i = 0; !e && i < c->n; i++) {
+            cf_err re = rotate_item(svc, &c->items[i]);
+            if (re && !first)
+                first = re; /* one key failing does not stop the others */
+        }
+    } while (!e && c->more);
+    free(c);
+    return e ? e : first;
+}
+
+/* ---------------- backup and restore ---------------- */
+/* Blob (before base64url): MAGIC(8) || AES-256-GCM seal(payload), AAD = MAGIC, under the backup
+ * key (vault_int.h; the scheme of backup.c with a magic of its own, so secret and key blobs
+ * never restore as each other). Payload (big-endian):
+ *   "CFKB" u8(1) | u16 name_len, name | u16 count | count x version | u8 has_policy [policy]
+ *   version = version[32] | u8 flags (1 enabled, 2 exportable, 4 managed, 8 imported)
+ *           | u8 kty_len, kty | u16 key_size | u8 crv_len, crv | u16 key_ops
+ *           | i64 nbf, exp, created, updated | u32 jwk_len, jwk | u32 tags_len, tags
+ *           | u32 policy_len, release policy | u32 blob_len, private key blob (cf_kvkey_to_blob)
+ *   policy  = u8 rotate | u8 len, rotate_dur | u8 len, notify_dur | u8 len, expiry_time
+ *           | i64 created, updated                          (u32 0xffffffff = absent) */
+
+#define BACKUP_MAX_VERSIONS 500
+#define MAX_TAGS_BYTES (64 * 1024)
+#define MAX_RELEASE_BYTES (64 * 1024)
+#define ABSENT 0xffffffffu
+#define MAX_PAYLOAD (BACKUP_MAX_VERSIONS * (size_t)(JWK_MAX + PRIV_MAX + 1024) + 2 * MAX_TAGS_BYTES)
+
+static const char magic[8] = {'C', 'O', 'F', 'B', 'K', 'K', '0', '1'};
+static const char payload_magic[5] = {'C', 'F', 'K', 'B', 1};
+
+/* Grows b by moving into a new allocation and wiping the old one (backup.c's rule: realloc
+ * would leave a copy of the plaintext in freed memory). */
+static cf_err wipe_reserve(struct cf_buf *b, size_t extra)
+{
+    struct cf_buf nb;
+    size_t need, want;
+    cf_err e;
+
+    if (extra > b->max || b->len > b->max - extra)
+        return CF_ETOOBIG;
+    need = b->len + extra;
+    if (need + 1 <= b->cap)
+        return CF_OK;
+    want = CF_MAX(need, 2 * b->cap);
+    if (want > b->max)
+        want = need;
+    cf_buf_init(&nb, b->max);
+    e = cf_buf_reserve(&nb, want);
+    if (e)
+        return e;
+    if (b->len)
+        memcpy(nb.data, b->data, b->len);
+    nb.len = b->len;
+    nb.data[nb.len] = '\0';
+    cf_buf_wipe(b);
+    *b = nb;
+    return CF_OK;
+}
+
+static cf_err put_bytes(struct cf_buf *b, const void *p, size_t n)
+{
+    cf_err e = wipe_reserve(b, n);
+    return e ? e : cf_buf_append(b, p, n);
+}
+
+static cf_err put_uint(struct cf_buf *b, uint64_t v, int bytes)
+{
+    unsigned char tmp[8];
+    for (int i = 0; i < bytes; i++)
+        tmp[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+    return put_bytes(b, tmp, (size_t)bytes);
+}
+
+/* length (lbytes wide) + bytes; NULL as ABSENT (only for 4-byte lengths) */
+static cf_err put_str(struct cf_buf *b, const char *s, int lbytes)
+{
+    cf_err e;
+    if (!s)
+        return put_uint(b, ABSENT, lbytes);
+    e = put_uint(b, strlen(s), lbytes);
+    return e ? e : put_bytes(b, s, strlen(s));
+}
+
+struct backup_ctx {
+    struct kctx k;
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    struct cf_buf payload; /* plaintext: wiped */
+};
+
+static cf_err backup_ver_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_ver *v,
+                            void *arg)
+{
+    struct backup_ctx *c = arg;
+    struct cf_buf *b = &c->payload;
+    char aad[KEY_AAD_MAX];
+    struct cf_secret *pt = NULL;
+    unsigned flags = (v->enabled ? 1u : 0u) | (v->exportable ? 2u : 0u) | (v->managed ? 4u : 0u) |
+                     (v->imported ? 8u : 0u);
+    cf_err e;
+
+    (void)o;
+    if (strlen(v->version) != CF_VERSION_HEX_LEN)
+        return CF_ECORRUPT;
+    e = cf_aead_open(c->dek, aad, key_aad(aad, c->k.v->id, c->k.name_lc, v->version),
+                     v->priv.data, v->priv.len, &pt);
+    if (e) {
+        cf_error("vault: backup: a key version in vault %lld does not open",
+                 (long long)c->k.v->id);
+        return e;
+    }
+    if ((e = put_bytes(b, v->version, CF_VERSION_HEX_LEN)) || (e = put_uint(b, flags, 1)) ||
+        (e = put_str(b, v->kty, 1)) || (e = put_uint(b, (uint64_t)v->key_size, 2)) ||
+        (e = put_str(b, v->crv, 1)) || (e = put_uint(b, v->key_ops, 2)) ||
+        (e = put_uint(b, (uint64_t)v->nbf, 8)) || (e = put_uint(b, (uint64_t)v->exp, 8)) ||
+        (e = put_uint(b, (uint64_t)v->created, 8)) || (e = put_uint(b, (uint64_t)v->updated, 8)) ||
+        (e = put_str(b, v->public_jwk ? v->public_jwk : "{}", 4)) ||
+        (e = put_str(b, v->tags_json, 4)) || (e = put_str(b, v->release_policy, 4)) ||
+        (e = put_uint(b, pt->len, 4)) || (e = put_bytes(b, pt->p, pt->len)))
+        goto out;
+out:
+    cf_secret_free(pt);
+    return e;
+}
+
+static cf_err backup_fn(struct cf_store_txn *t, void *arg)
+{
+    struct backup_ctx *c = arg;
+    struct cf_rec_key_policy pol;
+    struct cf_buf *b = &c->payload;
+    size_t nlen;
+    int64_t n = 0;
+    bool more = false;
+    cf_err e;
+
+    cf_buf_wipe(b);
+    e = find_obj(t, &c->k, false);
+    if (!e)
+        e = cf_store_key_ver_count(t, c->k.obj.id, &n);
+    if (e)
+        return e;
+    if (n < 1 || n > BACKUP_MAX_VERSIONS)
+        return n < 1 ? CF_ENOTFOUND : CF_ETOOBIG;
+    nlen = strlen(c->k.obj.name);
+    if ((e = put_bytes(b, payload_magic, sizeof(payload_magic))) || (e = put_uint(b, nlen, 2)) ||
+        (e = put_bytes(b, c->k.obj.name, nlen)) || (e = put_uint(b, (uint64_t)n, 2)))
+        return e;
+    e = cf_store_key_list_versions(t, c->k.obj.id, 0, BACKUP_MAX_VERSIONS, true, backup_ver_cb, c,
+                                   &more);
+    if (e)
+        return e;
+    e = cf_store_key_policy_get(t, c->k.obj.id, &pol);
+    if (e == CF_ENOTFOUND)
+        return put_uint(b, 0, 1);
+    if (e)
+        return e;
+    if ((e = put_uint(b, 1, 1)) || (e = put_uint(b, (uint64_t)pol.rotate, 1)) ||
+        (e = put_str(b, pol.rotate_dur, 1)) || (e = put_str(b, pol.notify_dur, 1)) ||
+        (e = put_str(b, pol.expiry_time, 1)) || (e = put_uint(b, (uint64_t)pol.created, 8)) ||
+        (e = put_uint(b, (uint64_t)pol.updated, 8)))
+        return e;
+    return CF_OK;
+}
+
+cf_err cf_key_backup(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_buf *out)
+{
+    struct backup_ctx *c;
+    struct cf_buf blob;
+    cf_err e;
+
+    if (!svc || !v || !out)
+        return CF_EINVAL;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return CF_ENOMEM;
+    cf_buf_init(&c->payload, MAX_PAYLOAD);
+    cf_buf_init(&blob, MAX_PAYLOAD + sizeof(magic) + CF_AEAD_OVERHEAD);
+    e = ctx_init(&c->k, svc, v, name);
+    if (!e)
+        e = cf_vault_dek(svc, v, c->dek);
+    if (!e)
+        e = cf_store_read(svc->store, backup_fn, c);
+    if (!e)
+        e = cf_buf_append(&blob, magic, sizeof(magic));
+    if (!e)
+        e = cf_aead_seal(svc->backup_key, magic, sizeof(magic), c->payload.data, c->payload.len,
+                         &blob);
+    if (!e)
+        e = cf_b64url_encode(out, blob.data, blob.len);
+    cf_wipe(c->dek, sizeof(c->dek));
+    cf_buf_wipe(&c->payload);
+    cf_buf_release(&blob);
+    ctx_release(&c->k);
+    free(c);
+    return e;
+}
+
+struct reader {
+    const unsigned char *p;
+    size_t left;
+    bool bad;
+};
+
+static const unsigned char *take(struct reader *r, size_t n)
+{
+    const unsigned char *p = r->p;
+    if (r->bad || n > r->left) {
+        r->bad = true;
+        return NULL;
+    }
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
+static uint64_t get_uint(struct reader *r, int bytes)
+{
+    const unsigned char *p = take(r, (size_t)bytes);
+    uint64_t v = 0;
+    for (int i = 0; p && i < bytes; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* A text field of lbytes length, without NULs, at most max bytes, into a fixed array. */
+static void get_fixed(struct reader *r, int lbytes, char *out, size_t outsz)
+{
+    uint64_t len = get_uint(r, lbytes);
+    const unsigned char *p;
+
+    out[0] = '\0';
+    if (r->bad || len >= outsz || !(p = take(r, (size_t)len)) || memchr(p, 0, (size_t)len)) {
+        r->bad = true;
+        return;
+    }
+    memcpy(out, p, (size_t)len);
+    out[len] = '\0';
+}
+
+/* A u32-length text field into a malloc'd copy; NULL when ABSENT (if absent_ok). */
+static char *get_text(struct reader *r, size_t max, bool absent_ok, cf_err *e)
+{
+    uint64_t len = get_uint(r, 4);
+    const unsigned char *p;
+    char *s;
+
+    if (r->bad || (len == ABSENT && absent_ok))
+        return NULL;
+    if (len > max || !(p = take(r, (size_t)len)) || memchr(p, 0, (size_t)len)) {
+        r->bad = true;
+        return NULL;
+    }
+    s = malloc((size_t)len + 1);
+    if (!s) {
+        *e = CF_ENOMEM;
+        return NULL;
+    }
+    memcpy(s, p, (size_t)len);
+    s[len] = '\0';
+    return s;
+}
+
+static bool is_hex32(const unsigned char *p)
+{
+    for (int i = 0; i < CF_VERSION_HEX_LEN; i++) {
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+struct restore_ctx {
+    const struct cf_vault_ref *v;
+    char name[CF_MAX_NAME_LEN + 1];
+    char name_lc[CF_MAX_NAME_LEN + 1];
+    struct cf_rec_key_ver *vers;
+    size_t n;
+    struct cf_rec_key_policy pol;
+    bool has_pol;
+    struct cf_rec_key_obj obj;
+};
+
+static void restore_release(struct restore_ctx *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        cf_rec_key_ver_release(&c->vers[i]);
+    free(c->vers);
+    c->vers = NULL;
+    c->n = 0;
+}
+
+/* One version of the payload into v, its private key re-sealed for the target vault. */
+static cf_err parse_version(struct reader *r, const unsigned char dek[CF_AEAD_KEY_LEN],
+                            struct restore_ctx *c, struct cf_rec_key_ver *v)
+{
+    char aad[KEY_AAD_MAX];
+    const unsigned char *p;
+    struct cf_kvkey *k = NULL;
+    uint64_t flags, len;
+    cf_err e = CF_OK;
+
+    p = take(r, CF_VERSION_HEX_LEN);
+    if (!p || !is_hex32(p))
+        return CF_EBADPARAM;
+    memcpy(v->version, p, CF_VERSION_HEX_LEN);
+    flags = get_uint(r, 1);
+    get_fixed(r, 1, v->kty, sizeof(v->kty));
+    v->key_size = (int)get_uint(r, 2);
+    get_fixed(r, 1, v->crv, sizeof(v->crv));
+    v->key_ops = (unsigned)get_uint(r, 2);
+    v->nbf = (int64_t)get_uint(r, 8);
+    v->exp = (int64_t)get_uint(r, 8);
+    v->created = (int64_t)get_uint(r, 8);
+    v->updated = (int64_t)get_uint(r, 8);
+    v->public_jwk = get_text(r, JWK_MAX, false, &e);
+    v->tags_json = get_text(r, MAX_TAGS_BYTES, true, &e);
+    v->release_policy = get_text(r, MAX_RELEASE_BYTES, true, &e);
+    len = get_uint(r, 4);
+    if (e || r->bad || (flags & ~15u) || v->key_ops > 0xff || len > PRIV_MAX ||
+        !(p = take(r, (size_t)len)))
+        return e ? e : CF_EBADPARAM;
+    v->enabled = flags & 1;
+    v->exportable = (flags & 2) != 0;
+    v->managed = (flags & 4) != 0;
+    v->imported = (flags & 8) != 0;
+    /* the blob must be a key of the type the version claims */
+    e = cf_kvkey_from_blob(p, (size_t)len, &k);
+    if (e || strcmp(v->kty, cf_kvkey_type(k) == CF_KTY_RSA  ? "RSA"
+                            : cf_kvkey_type(k) == CF_KTY_EC ? "EC"
+                                                            : "oct") != 0)
+        e = e == CF_ENOMEM ? e : CF_EBADPARAM;
+    cf_kvkey_free(k);
+    if (!e)
+        e = cf_aead_seal(dek, aad, key_aad(aad, c->v->id, c->name_lc, v->version), p, (size_t)len,
+                         &v->priv);
+    return e;
+}
+
+static cf_err parse_payload(struct cf_vault_svc *svc, struct restore_ctx *c,
+                            const struct cf_secret *pl)
+{
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    struct reader r = {pl->p, pl->len, false};
+    const unsigned char *p;
+    uint64_t nlen, count;
+    cf_err e = CF_OK;
+
+    p = take(&r, sizeof(payload_magic));
+    if (!p || memcmp(p, payload_magic, sizeof(payload_magic)) != 0)
+        return CF_EBADPARAM;
+    nlen = get_uint(&r, 2);
+    p = take(&r, (size_t)nlen);
+    if (!p || nlen > CF_MAX_NAME_LEN ||
+        !cf_name_valid_object((struct cf_str){(const char *)p, (size_t)nlen}))
+        return CF_EBADPARAM;
+    memcpy(c->name, p, (size_t)nlen);
+    c->name[nlen] = '\0';
+    cf_str_lower(cf_str_from(c->name), c->name_lc);
+    count = get_uint(&r, 2);
+    if (r.bad || count < 1 || count > BACKUP_MAX_VERSIONS)
+        return CF_EBADPARAM;
+    c->vers = calloc((size_t)count, sizeof(*c->vers));
+    if (!c->vers)
+        return CF_ENOMEM;
+    e = cf_vault_dek(svc, c->v, dek);
+    if (e)
+        return e;
+    for (uint64_t i = 0; i < count && !e; i++) {
+        struct cf_rec_key_ver *v = &c->vers[c->n++];
+        cf_buf_init(&v->priv, PRIV_MAX);
+        v->seq = (int64_t)i + 1;
+        e = parse_version(&r, dek, c, v);
+        for (size_t j = 0; !e && j + 1 < c->n; j++) {
+            if (memcmp(c->vers[j].version, v->version, CF_VERSION_HEX_LEN) == 0)
+                e = CF_EBADPARAM; /* a version id twice */
+        }
+    }
+    cf_wipe(dek, sizeof(dek));
+    if (e)
+        return e;
+    c->has_pol = get_uint(&r, 1) == 1;
+    if (c->has_pol) {
+        c->pol.rotate = (int)get_uint(&r, 1);
+        get_fixed(&r, 1, c->pol.rotate_dur, sizeof(c->pol.rotate_dur));
+        get_fixed(&r, 1, c->pol.notify_dur, sizeof(c->pol.notify_dur));
+        get_fixed(&r, 1, c->pol.expiry_time, sizeof(c->pol.expiry_time));
+        c->pol.created = (int64_t)get_uint(&r, 8);
+        c->pol.updated = (int64_t)get_uint(&r, 8);
+        if (c->pol.rotate < CF_REC_ROTATE_NONE || c->pol.rotate > CF_REC_ROTATE_BEFORE_EXPIRY)
+            r.bad = true;
+    }
+    return r.bad || r.left != 0 ? CF_EBADPARAM : CF_OK;
+}
+
+static cf_err restore_fn(struct cf_store_txn *t, void *arg)
+{
+    struct restore_ctx *c = arg;
+    struct cf_rec_key_obj existing;
+    struct cf_rec_key_ver *last = &c->vers[c->n - 1];
+    cf_err e;
+
+    e = cf_store_key_obj_get(t, c->v->id, c->name_lc, &existing);
+    if (e == CF_OK)
+        return existing.deleted_date ? CF_EDELETED : CF_EEXISTS;
+    if (e != CF_ENOTFOUND)
+        return e;
+    memset(&c->obj, 0, sizeof(c->obj));
+    c->obj.vault_id = c->v->id;
+    memcpy(c->obj.name, c->name, sizeof(c->obj.name));
+    memcpy(c->obj.name_lc, c->name_lc, sizeof(c->obj.name_lc));
+    c->obj.latest_seq = last->seq;
+    memcpy(c->obj.latest_version, last->version, sizeof(c->obj.latest_version));
+    e = cf_store_key_obj_insert(t, &c->obj);
+    for (size_t i = 0; !e && i < c->n; i++) {
+        c->vers[i].object_id = c->obj.id;
+        e = cf_store_key_ver_insert(t, &c->vers[i]);
+    }
+    if (!e && c->has_pol) {
+        c->pol.object_id = c->obj.id;
+        e = cf_store_key_policy_put(t, &c->pol);
+    }
+    return e;
+}
+
+cf_err cf_key_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                      struct cf_str blob_b64url, struct cf_key_meta *out)
+{
+    struct restore_ctx c;
+    struct cf_secret *pl = NULL;
+    struct cf_buf blob;
+    cf_err e;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (!svc || !v || !out)
+        return CF_EINVAL;
+    memset(&c, 0, sizeof(c));
+    c.v = v;
+    cf_buf_init(&blob, MAX_PAYLOAD + sizeof(magic) + CF_AEAD_OVERHEAD);
+    e = cf_b64_decode(&blob, blob_b64url);
+    if (e == CF_EINVAL)
+        e = CF_EBADPARAM;
+    if (e)
+        goto out;
+    if (blob.len < sizeof(magic) + CF_AEAD_OVERHEAD || memcmp(blob.data, magic, sizeof(magic))) {
+        e = CF_EBADPARAM;
+        goto out;
+    }
+    e = cf_aead_open(svc->backup_key, magic, sizeof(magic), blob.data + sizeof(magic),
+                     blob.len - sizeof(magic), &pl);
+    if (e) {
+        e = e == CF_ENOMEM ? e : CF_EBADPARAM; /* corrupt or from another server */
+        goto out;
+    }
+    e = parse_payload(svc, &c, pl);
+    cf_secret_free(pl); /* wipes the plaintext payload */
+    if (c.name[0])
+        snprintf(out->name, sizeof(out->name), "%s", c.name);
+    if (e)
+        goto out;
+    e = cf_store_write(svc->store, restore_fn, &c);
+    if (!e)
+        meta_take(out, &c.obj, &c.vers[c.n - 1]);
+
+out:
+    restore_release(&c);
+    cf_buf_release(&blob);
+    return e;
+}
