@@ -11,7 +11,9 @@
  *                   for rotation: every listed key verifies, "active" signs.
  *   tenants       - meta "auth.default_tenant" (the id as text) and "auth.tenants" (JSON array
  *                   of every tenant that is the default or holds a principal).
- *   principals    - cf_store_principal_*; secrets stored only as cf_pwhash.
+ *   principals    - cf_store_principal_* (the service principal), its cf_store_app_* record
+ *                   and its credentials (cf_store_cred_*; secrets stored only as cf_pwhash);
+ *                   the rest of the directory (Graph objects, groups) is in directory.c.
  *   JWKS          - cf_auth_write_jwks.
  * Token issue lives in token.c, verification and its cache in verify.c. */
 #include "base/cf.h"
@@ -21,6 +23,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "store/store_auth.h"
 
 #define SIGNING_INFO "coffer auth signing v1"
 #define SIGNING_AAD_PREFIX "coffer auth signing key:"
@@ -610,6 +613,7 @@ struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock
     pthread_mutex_init(&a->admin_mu, NULL);
     pthread_mutex_init(&a->dummy_mu, NULL);
     pthread_mutex_init(&a->cred_mu, NULL);
+    pthread_mutex_init(&a->jti_mu, NULL);
     for (size_t i = 0; i < AUTH_LOCK_STRIPES; i++) {
         pthread_mutex_init(&a->cache_mu[i], NULL);
         pthread_mutex_init(&a->pstate_mu[i], NULL);
@@ -643,6 +647,7 @@ void cf_auth_free(struct cf_auth *a)
     pthread_mutex_destroy(&a->admin_mu);
     pthread_mutex_destroy(&a->dummy_mu);
     pthread_mutex_destroy(&a->cred_mu);
+    pthread_mutex_destroy(&a->jti_mu);
     for (size_t i = 0; i < AUTH_LOCK_STRIPES; i++) {
         pthread_mutex_destroy(&a->cache_mu[i]);
         pthread_mutex_destroy(&a->pstate_mu[i]);
@@ -672,9 +677,7 @@ const char *cf_auth__dummy_hash(struct cf_auth *a)
     return out;
 }
 
-/* Hashes the given secret, or generates one (40 base64url characters from 30 random bytes)
- * into secret_out. */
-static cf_err secret_prepare(const char *secret, char *secret_out, size_t secret_out_len,
+cf_err cf_auth__secret_prepare(const char *secret, char *secret_out, size_t secret_out_len,
                              char hash[CF_PWHASH_MAX])
 {
     unsigned char raw[30];
@@ -709,15 +712,34 @@ wipe:
 
 struct sp_create_arg {
     const struct cf_rec_principal *rec;
+    struct cf_rec_app *app;
+    struct cf_rec_cred *cred;
 };
 
+/* The principal (service principal), its application and its one password credential. */
 static cf_err sp_create_fn(struct cf_store_txn *t, void *arg)
 {
     struct sp_create_arg *c = arg;
-    cf_err e = cf_store_principal_put(t, c->rec);
-    if (e)
-        return e;
-    return store_tenant_add(t, c->rec->tenant_id);
+    cf_err e;
+
+    memcpy(c->app->tenant_id, c->rec->tenant_id, sizeof(c->app->tenant_id));
+    memcpy(c->cred->tenant_id, c->rec->tenant_id, sizeof(c->cred->tenant_id));
+    e = cf_store_principal_put(t, c->rec);
+    if (!e)
+        e = cf_store_app_insert(t, c->app);
+    if (!e)
+        e = cf_store_cred_insert(t, c->cred);
+    if (!e)
+        e = store_tenant_add(t, c->rec->tenant_id);
+    return e;
+}
+
+/* The hint Graph shows for a password: its first 3 characters. */
+static void secret_hint(const char *secret, char hint[8])
+{
+    size_t n = strnlen(secret, 3);
+    memcpy(hint, secret, n);
+    hint[n] = '\0';
 }
 
 cf_err cf_auth_sp_create(struct cf_auth *a, const char *tenant_id, const char *display_name,
@@ -725,13 +747,17 @@ cf_err cf_auth_sp_create(struct cf_auth *a, const char *tenant_id, const char *d
                          char *secret_out, size_t secret_out_len)
 {
     struct cf_rec_principal rec;
-    struct sp_create_arg c = {&rec};
+    struct cf_rec_app app;
+    struct cf_rec_cred cred;
+    struct sp_create_arg c = {&rec, &app, &cred};
     const char *canon;
     bool locked = false;
     int idx;
     cf_err e;
 
     memset(&rec, 0, sizeof(rec));
+    memset(&app, 0, sizeof(app));
+    memset(&cred, 0, sizeof(cred));
     if (!tenant_id || !cf_auth__tenant_syntax_ok(cf_str_from(tenant_id)) || !client_id_out ||
         !object_id_out) {
         e = CF_EINVAL;
@@ -744,17 +770,30 @@ cf_err cf_auth_sp_create(struct cf_auth *a, const char *tenant_id, const char *d
         goto wipe;
     }
     /* The slow hash first, outside any lock. */
-    e = secret_prepare(secret, secret_out, secret_out_len, rec.secret_hash);
+    e = cf_auth__secret_prepare(secret, secret_out, secret_out_len, cred.secret_hash);
     if (e)
         goto wipe;
     e = cf_uuid4(rec.client_id);
     if (!e)
         e = cf_uuid4(rec.object_id);
+    if (!e)
+        e = cf_uuid4(app.object_id);
+    if (!e)
+        e = cf_uuid4(cred.key_id);
     if (e)
         goto wipe;
     rec.enabled = true;
     rec.generation = 1;
     rec.created = cf_clock_s(a->clock);
+    memcpy(app.client_id, rec.client_id, sizeof(app.client_id));
+    memcpy(app.display_name, rec.display_name, sizeof(app.display_name));
+    app.created = rec.created;
+    memcpy(cred.client_id, rec.client_id, sizeof(cred.client_id));
+    cred.kind = CF_CRED_PASSWORD;
+    snprintf(cred.display_name, sizeof(cred.display_name), "secret");
+    secret_hint(secret ? secret : secret_out, cred.hint);
+    cred.start = cred.created = rec.created;
+    cred.end = CF_AUTH_NEVER;
 
     pthread_mutex_lock(&a->admin_mu);
     locked = true;
@@ -779,7 +818,21 @@ wipe:
     if (e && !secret && secret_out && secret_out_len)
         cf_wipe(secret_out, secret_out_len);
     cf_wipe(&rec, sizeof(rec));
+    cf_wipe(&cred, sizeof(cred));
     return e;
+}
+
+bool cf_auth__uuid_ok(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return false;
+    for (size_t i = 0; i < 36; i++) {
+        char c = s[i];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? c != '-' : !hex)
+            return false;
+    }
+    return true;
 }
 
 bool cf_auth_sp_exists(struct cf_auth *a, const char *tenant_id, const char *client_id)
@@ -804,6 +857,8 @@ struct sp_update_arg {
     int what; /* 0: set enabled, 1: new secret hash */
     bool enabled;
     const char *hash;
+    const char *hint;
+    int64_t now;
 };
 
 static cf_err sp_update_fn(struct cf_store_txn *t, void *arg)
@@ -814,10 +869,29 @@ static cf_err sp_update_fn(struct cf_store_txn *t, void *arg)
 
     if (e)
         goto wipe;
-    if (u->what == 0)
+    if (u->what == 0) {
         rec.enabled = u->enabled;
-    else
-        memcpy(rec.secret_hash, u->hash, strlen(u->hash) + 1);
+    } else {
+        /* every password credential gives way to the one new secret */
+        struct cf_rec_cred c;
+        memset(&c, 0, sizeof(c));
+        memcpy(c.tenant_id, rec.tenant_id, sizeof(c.tenant_id));
+        memcpy(c.client_id, rec.client_id, sizeof(c.client_id));
+        c.kind = CF_CRED_PASSWORD;
+        snprintf(c.display_name, sizeof(c.display_name), "secret");
+        snprintf(c.hint, sizeof(c.hint), "%s", u->hint);
+        snprintf(c.secret_hash, sizeof(c.secret_hash), "%s", u->hash);
+        c.start = c.created = u->now;
+        c.end = CF_AUTH_NEVER;
+        e = cf_uuid4(c.key_id);
+        if (!e)
+            e = cf_store_cred_delete_all(t, rec.tenant_id, rec.client_id, CF_CRED_PASSWORD, NULL);
+        if (!e)
+            e = cf_store_cred_insert(t, &c);
+        cf_wipe(&c, sizeof(c));
+        if (e)
+            goto wipe;
+    }
     rec.generation++;
     e = cf_store_principal_put(t, &rec);
 wipe:
@@ -845,19 +919,21 @@ static cf_err sp_update(struct cf_auth *a, struct sp_update_arg *u)
 cf_err cf_auth_sp_set_enabled(struct cf_auth *a, const char *tenant_id, const char *client_id,
                               bool enabled)
 {
-    struct sp_update_arg u = {tenant_id, client_id, 0, enabled, NULL};
+    struct sp_update_arg u = {tenant_id, client_id, 0, enabled, NULL, NULL, 0};
     return sp_update(a, &u);
 }
 
 cf_err cf_auth_sp_reset_secret(struct cf_auth *a, const char *tenant_id, const char *client_id,
                                const char *secret, char *secret_out, size_t secret_out_len)
 {
-    char hash[CF_PWHASH_MAX];
-    struct sp_update_arg u = {tenant_id, client_id, 1, false, hash};
-    cf_err e = secret_prepare(secret, secret_out, secret_out_len, hash);
+    char hash[CF_PWHASH_MAX], hint[8] = "";
+    struct sp_update_arg u = {tenant_id, client_id, 1, false, hash, hint, cf_clock_s(a->clock)};
+    cf_err e = cf_auth__secret_prepare(secret, secret_out, secret_out_len, hash);
 
-    if (!e)
+    if (!e) {
+        secret_hint(secret ? secret : secret_out, hint);
         e = sp_update(a, &u);
+    }
     if (e && !secret && secret_out && secret_out_len)
         cf_wipe(secret_out, secret_out_len);
     cf_wipe(hash, sizeof(hash));

@@ -69,6 +69,24 @@ struct auth_pstate {
     char tid[AUTH_TENANT_MAX + 1];
     char oid[37];
     char appid[AUTH_CLIENT_MAX + 1];
+    /* the principal's direct groups as read with gen (the first CF_AUTH_MAX_GROUPS) */
+    size_t ngroups;
+    char groups[CF_AUTH_MAX_GROUPS][37];
+};
+
+/* Client assertions (token.c): accepted while now < exp + skew and nbf/iat <= now + skew, exp
+ * at most AUTH_ASSERTION_MAX_LIFETIME_S ahead. Accepted assertions' ids (SHA-256 of client
+ * id and jti, or of the whole assertion when it has no jti) are remembered until their exp +
+ * skew in jti[] (AUTH_JTI_SETS sets of AUTH_JTI_WAYS, guarded by jti_mu) so a replay is
+ * refused. Bounded: when every way of a set is live, the entry expiring first is dropped (a
+ * replay window then opens only past 16k live assertions landing in one set's share). */
+#define AUTH_ASSERTION_SKEW_S 300
+#define AUTH_ASSERTION_MAX_LIFETIME_S 3600
+#define AUTH_JTI_SETS 1024
+#define AUTH_JTI_WAYS 16
+struct auth_jti {
+    unsigned char h[CF_SHA256_LEN];
+    int64_t until; /* 0: free */
 };
 
 #define AUTH_CRED_SLOTS 256
@@ -111,6 +129,9 @@ struct cf_auth {
     struct auth_cache_entry cache[AUTH_CACHE_SETS * AUTH_CACHE_WAYS];
     pthread_mutex_t pstate_mu[AUTH_LOCK_STRIPES];
     struct auth_pstate pstate[AUTH_PSTATE_SLOTS];
+
+    pthread_mutex_t jti_mu;
+    struct auth_jti jti[AUTH_JTI_SETS * AUTH_JTI_WAYS];
 };
 
 /* auth.c */
@@ -126,9 +147,21 @@ cf_err cf_auth__principal_get(struct cf_auth *a, const char *tid, const char *ap
                               struct cf_rec_principal *out);
 /* The dummy hash (made on first call), NULL if it cannot be made. */
 const char *cf_auth__dummy_hash(struct cf_auth *a);
+/* Hashes the given secret, or generates one (CF_AUTH_SECRET_TEXT_LEN base64url characters
+ * from 30 random bytes) into secret_out[secret_out_len >= 48]. */
+cf_err cf_auth__secret_prepare(const char *secret, char *secret_out, size_t secret_out_len,
+                               char hash[CF_PWHASH_MAX]);
+/* True when s is a GUID (8-4-4-4-12 hex digits, any case). */
+bool cf_auth__uuid_ok(const char *s);
+
+/* directory.c */
+/* Inside a write transaction: bumps the generation of the principal (tid, appid). */
+cf_err cf_auth__bump_generation(struct cf_store_txn *t, const char *tid, const char *appid);
 
 /* verify.c */
 uint32_t cf_auth__pstate_slot(const char *tid, const char *appid);
+/* Drops every principal's cached state (a group was deleted: its members are many). */
+void cf_auth__pstate_invalidate_all(struct cf_auth *a);
 /* "a" and "b" equal ignoring ASCII case and at most one trailing '/' on each. */
 bool cf_auth__aud_eq(struct cf_str a, struct cf_str b);
 

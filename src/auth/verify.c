@@ -5,7 +5,8 @@
  *                            path (decode, kid, ES256 signature, claims, iss), then on every
  *                            path the per-request checks (time, audience, principal).
  *   cache_*                - the set-associative cache of verified claims (auth_int.h).
- *   pstate_*               - per-principal generations last read from the store.
+ *   pstate_*               - per-principal generations (and direct groups) last read from
+ *                            the store; the groups fill cf_principal.groups on every path.
  *   cf_auth_principal_changed - invalidation.
  *
  * Time: a token is accepted while now < exp + 60 s and nbf <= now + 60 s. The same skew on
@@ -22,6 +23,7 @@
 
 #include "base/json.h"
 #include "base/secret.h"
+#include "store/store_auth.h"
 
 uint32_t cf_auth__pstate_slot(const char *tid, const char *appid)
 {
@@ -51,7 +53,8 @@ bool cf_auth__aud_eq(struct cf_str a, struct cf_str b)
 
 /* ---------------------------------------------------------------- principal generations */
 
-static bool pstate_ok(struct cf_auth *a, const struct auth_cache_entry *e)
+/* On a match also copies the principal's groups into who. */
+static bool pstate_ok(struct cf_auth *a, const struct auth_cache_entry *e, struct cf_principal *who)
 {
     uint32_t slot = cf_auth__pstate_slot(e->tid, e->appid);
     pthread_mutex_t *mu = &a->pstate_mu[slot % AUTH_LOCK_STRIPES];
@@ -61,6 +64,10 @@ static bool pstate_ok(struct cf_auth *a, const struct auth_cache_entry *e)
     pthread_mutex_lock(mu);
     ok = p->valid && p->gen == e->gen && strcmp(p->tid, e->tid) == 0 &&
          strcmp(p->appid, e->appid) == 0 && strcmp(p->oid, e->oid) == 0;
+    if (ok) {
+        who->ngroups = p->ngroups;
+        memcpy(who->groups, p->groups, p->ngroups * sizeof(p->groups[0]));
+    }
     pthread_mutex_unlock(mu);
     return ok;
 }
@@ -78,7 +85,7 @@ static uint64_t pstate_seq(struct cf_auth *a, uint32_t slot)
 
 /* Publishes what the store said, unless an invalidation happened since seq was read. */
 static void pstate_publish(struct cf_auth *a, uint32_t slot, uint64_t seq,
-                           const struct cf_rec_principal *rec)
+                           const struct cf_rec_principal *rec, const struct cf_principal *who)
 {
     pthread_mutex_t *mu = &a->pstate_mu[slot % AUTH_LOCK_STRIPES];
     struct auth_pstate *p = &a->pstate[slot];
@@ -93,6 +100,8 @@ static void pstate_publish(struct cf_auth *a, uint32_t slot, uint64_t seq,
         p->tid[sizeof(p->tid) - 1] = '\0';
         p->oid[sizeof(p->oid) - 1] = '\0';
         p->appid[sizeof(p->appid) - 1] = '\0';
+        p->ngroups = who->ngroups;
+        memcpy(p->groups, who->groups, who->ngroups * sizeof(p->groups[0]));
     }
     pthread_mutex_unlock(mu);
 }
@@ -116,14 +125,60 @@ void cf_auth_principal_changed(struct cf_auth *a, const char *tenant_id, const c
     pthread_mutex_unlock(mu);
 }
 
-/* Reads the principal and decides; CF_OK with *why set, or a store error. */
+void cf_auth__pstate_invalidate_all(struct cf_auth *a)
+{
+    for (size_t i = 0; i < AUTH_PSTATE_SLOTS; i++) {
+        pthread_mutex_t *mu = &a->pstate_mu[i % AUTH_LOCK_STRIPES];
+        pthread_mutex_lock(mu);
+        a->pstate[i].valid = false;
+        a->pstate[i].seq++;
+        pthread_mutex_unlock(mu);
+    }
+}
+
+struct pload_arg {
+    const char *tid;
+    const char *appid;
+    struct cf_rec_principal *rec;
+    struct cf_principal *who;
+};
+
+static cf_err group_cb(const char *group_id, const char *member_id, const char *type, void *arg)
+{
+    struct cf_principal *who = arg;
+
+    (void)member_id;
+    (void)type;
+    /* Past CF_AUTH_MAX_GROUPS the rest do not count (auth.h); the walk goes on harmlessly. */
+    if (who->ngroups < CF_AUTH_MAX_GROUPS && strlen(group_id) == 36) {
+        memcpy(who->groups[who->ngroups], group_id, 37);
+        who->ngroups++;
+    }
+    return CF_OK;
+}
+
+/* The principal and its direct groups, in one snapshot. */
+static cf_err pload_fn(struct cf_store_txn *t, void *arg)
+{
+    struct pload_arg *l = arg;
+    cf_err e = cf_store_principal_get(t, l->tid, l->appid, l->rec);
+
+    l->who->ngroups = 0;
+    if (!e)
+        e = cf_store_dir_member_of(t, l->rec->object_id, group_cb, l->who);
+    return e;
+}
+
+/* Reads the principal (and its groups, into who) and decides; CF_OK with *why set, or a store
+ * error. */
 static cf_err principal_check(struct cf_auth *a, const struct auth_cache_entry *ent,
-                              enum cf_auth_fail *why)
+                              struct cf_principal *who, enum cf_auth_fail *why)
 {
     struct cf_rec_principal rec;
     uint32_t slot = cf_auth__pstate_slot(ent->tid, ent->appid);
     uint64_t seq = pstate_seq(a, slot);
-    cf_err e = cf_auth__principal_get(a, ent->tid, ent->appid, &rec);
+    struct pload_arg l = {ent->tid, ent->appid, &rec, who};
+    cf_err e = cf_store_read(a->store, pload_fn, &l);
 
     if (e == CF_ENOTFOUND) {
         *why = CF_AUTH_PRINCIPAL_GONE;
@@ -133,7 +188,7 @@ static cf_err principal_check(struct cf_auth *a, const struct auth_cache_entry *
     if (e)
         goto wipe;
     if (rec.enabled)
-        pstate_publish(a, slot, seq, &rec);
+        pstate_publish(a, slot, seq, &rec, who);
     *why = rec.enabled && rec.generation == ent->gen && strcmp(rec.object_id, ent->oid) == 0
                ? CF_AUTH_OK
                : CF_AUTH_PRINCIPAL_GONE;
@@ -293,8 +348,8 @@ cf_err cf_auth_verify(struct cf_auth *a, struct cf_str token, const struct cf_st
     *why = check_request(&ent, now, audiences, naud);
     if (*why != CF_AUTH_OK)
         return CF_EUNAUTH;
-    if (!hit || !pstate_ok(a, &ent)) {
-        e = principal_check(a, &ent, why);
+    if (!hit || !pstate_ok(a, &ent, who)) {
+        e = principal_check(a, &ent, who, why);
         if (e)
             return e;
         if (*why != CF_AUTH_OK)

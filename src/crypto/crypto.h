@@ -252,4 +252,35 @@ cf_err cf_kvkey_decrypt_ex(const struct cf_kvkey *k, const char *alg, const void
                            const struct cf_kvkey_sym *sym, struct cf_secret **pt, char *why,
                            size_t whysz) CF_NODISCARD;
 
+/* ==== identities (issue 10): certificates as client credentials, JWS for client assertions
+ * (x509_cred.c) ==== */
+#define CF_X509_CRED_MAX_DER (16 * 1024)
+struct cf_x509_cred {
+    unsigned char sha1[20];             /* thumbprint: SHA-1 of the DER (Graph's
+                                           customKeyIdentifier, the x5t header) */
+    unsigned char sha256[CF_SHA256_LEN]; /* SHA-256 of the DER (the x5t#S256 header) */
+    int64_t not_before, not_after;      /* unix s */
+};
+/* Parses one DER certificate (the whole input, at most CF_X509_CRED_MAX_DER bytes): thumbprints,
+ * validity, and (when pub is not NULL) its public key as a new *pub. Only RSA keys of
+ * 2048..8192 bits and EC P-256 keys are accepted. CF_EINVAL for anything else or bad input. */
+cf_err cf_x509_cred_parse(const void *der, size_t len, struct cf_x509_cred *out,
+                          struct cf_pkey **pub) CF_NODISCARD;
+/* Verifies a decoded JWS (cf_jwt_decode) with pub under alg, chosen by the caller from an
+ * allow-list: "RS256" (RSASSA-PKCS1-v1_5 SHA-256), "PS256" (RSASSA-PSS SHA-256, MGF1-SHA-256,
+ * any salt length) or "ES256" (raw r||s). The token's header alg must equal alg and the key
+ * type must fit it (RSA >= 2048 bits, EC P-256). CF_EUNAUTH when it does not verify. */
+cf_err cf_jws_verify(const struct cf_pkey *pub, const char *alg,
+                     const struct cf_jwt *jwt) CF_NODISCARD;
+/* Appends base64url(header_json).base64url(payload_json).base64url(signature) to out, for the
+ * algorithms of cf_jws_verify (PS256 with a 32-byte salt). Both JSON texts are taken as given.
+ * On failure out keeps its previous content. For tests and clients (client assertions). */
+cf_err cf_jws_sign(const struct cf_pkey *k, const char *alg, const char *header_json,
+                   const char *payload_json, struct cf_buf *out) CF_NODISCARD;
+/* A fresh key (RSA 2048 when rsa, else EC P-256) and a self-signed certificate for it (CN =
+ * cn, 1..64 chars; valid from an hour ago for days): DER appended to cert_der, the key in
+ * *key (private; cf_pkey_to_der exports it). For tests and clients. */
+cf_err cf_x509_cred_self_signed(bool rsa, const char *cn, int days, struct cf_buf *cert_der,
+                                struct cf_pkey **key) CF_NODISCARD;
+
 #endif

@@ -294,6 +294,44 @@ static const char *const migrations[] = {
     " rotate_dur TEXT NOT NULL, notify_dur TEXT NOT NULL, expiry_time TEXT NOT NULL,"
     " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
     "CREATE INDEX key_policies_by_rotate ON key_policies(rotate, object_id);",
+    /* identities (sqlite_auth.c): the Graph-shaped directory. An application row pairs with
+     * the principals row (its servicePrincipal) of the same (tenant_id, client_id); credentials
+     * are the app's passwordCredentials (kind 0: PBKDF2 hash, hint) and keyCredentials (kind 1:
+     * DER certificate and its SHA-1/SHA-256 thumbprints, validity from the certificate);
+     * directory groups and their members (object ids of service principals or groups; the
+     * member index serves memberOf at token verification). The one secret_hash a principal
+     * had becomes its first password credential (no expiry: 9999-12-31), so existing data
+     * dirs keep logging in; principals.secret_hash is left empty from here on. */
+    "CREATE TABLE applications(object_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL,"
+    " client_id TEXT NOT NULL, display_name TEXT NOT NULL, created INTEGER NOT NULL,"
+    " UNIQUE(tenant_id, client_id)) WITHOUT ROWID;"
+    "CREATE TABLE credentials(tenant_id TEXT NOT NULL, client_id TEXT NOT NULL,"
+    " key_id TEXT NOT NULL, kind INTEGER NOT NULL, display_name TEXT NOT NULL,"
+    " hint TEXT NOT NULL, secret_hash TEXT NOT NULL, thumb_sha1 TEXT NOT NULL,"
+    " thumb_sha256 TEXT NOT NULL, cert BLOB, start_time INTEGER NOT NULL,"
+    " end_time INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant_id, client_id, key_id)) WITHOUT ROWID;"
+    "CREATE TABLE dir_groups(object_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL,"
+    " display_name TEXT NOT NULL, display_name_lc TEXT NOT NULL, mail_nickname TEXT NOT NULL,"
+    " description TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX dir_groups_by_name ON dir_groups(tenant_id, display_name_lc);"
+    "CREATE TABLE dir_group_members(group_id TEXT NOT NULL"
+    " REFERENCES dir_groups(object_id) ON DELETE CASCADE, member_id TEXT NOT NULL,"
+    " member_type TEXT NOT NULL, PRIMARY KEY(group_id, member_id)) WITHOUT ROWID;"
+    "CREATE INDEX dir_group_members_by_member ON dir_group_members(member_id);"
+    "CREATE INDEX principals_by_oid ON principals(object_id);"
+    "INSERT INTO applications(object_id,tenant_id,client_id,display_name,created)"
+    " SELECT lower(hex(randomblob(4))||'-'||hex(randomblob(2))||'-4'||"
+    "substr(hex(randomblob(2)),2)||'-'||substr('89ab',1+abs(random())%4,1)||"
+    "substr(hex(randomblob(2)),2)||'-'||hex(randomblob(6))),"
+    " tenant_id, client_id, display_name, created FROM principals;"
+    "INSERT INTO credentials(tenant_id,client_id,key_id,kind,display_name,hint,secret_hash,"
+    "thumb_sha1,thumb_sha256,cert,start_time,end_time,created)"
+    " SELECT tenant_id, client_id, lower(hex(randomblob(4))||'-'||hex(randomblob(2))||'-4'||"
+    "substr(hex(randomblob(2)),2)||'-'||substr('89ab',1+abs(random())%4,1)||"
+    "substr(hex(randomblob(2)),2)||'-'||hex(randomblob(6))), 0, 'secret', '', secret_hash,"
+    " '', '', NULL, created, 253402300799, created FROM principals WHERE secret_hash<>'';"
+    "UPDATE principals SET secret_hash='';",
 };
 #define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
 

@@ -752,8 +752,11 @@ static void test_custom_lifetime(void **state)
     struct fx *f = *state;
     struct cf_auth_opts o = {.token_lifetime_s = 600, .issuer = ISSUER};
     struct cf_auth *a;
-    struct cf_token_request r = {CF_STR(TENANT), CF_STR("client_credentials"),
-                                 cf_str_from(f->client_id), CF_STR(SECRET), CF_STR(VAULT_SCOPE)};
+    struct cf_token_request r = {.tenant = CF_STR(TENANT),
+                                 .grant_type = CF_STR("client_credentials"),
+                                 .client_id = cf_str_from(f->client_id),
+                                 .client_secret = CF_STR(SECRET),
+                                 .scope = CF_STR(VAULT_SCOPE)};
     struct cf_token_error te;
     struct cf_buf tok;
     int64_t exp_in = 0;
