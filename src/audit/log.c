@@ -1,0 +1,797 @@
+/* log.c - the writer: open/recover, chained append, group fsync, checkpoints, rotation.
+ *
+ *   cf_audit_open / close        recover the node's newest file or start one; sync thread
+ *   cf_audit_append[_outbox]     chain one line and pwrite it at the known end of the file
+ *   cf_audit_sync / rotate       group fdatasync; final checkpoint + next file + retention
+ *
+ * Invariants (all under a->mu):
+ * - a->size is the length of the verified prefix of the active file: every byte below it is a
+ *   whole chained line. A failed or short write leaves need_trunc set and the next write first
+ *   cuts the file back to a->size, so a torn line never stays in the middle of the file.
+ * - a->seq / a->last_mac / a->hash advance only after a line was written completely.
+ * - synced_seq <= seq; a record s is durable once synced_seq >= s. fail_upto marks records
+ *   whose fsync failed (their durable appenders get the error).
+ * - Only one fdatasync runs at a time (sync_running); it runs without the mutex, and the fd
+ *   is not closed while it runs (rotation and reopen wait for it). */
+#include "base/cf.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/codec.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "crypto/crypto.h"
+#include "audit/audit_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REC_MAX (CF_AUDIT_MAC_LEN + CF_AUDIT_MAX_LINE + 2048)
+
+struct cf_audit {
+    pthread_mutex_t mu;
+    pthread_cond_t synced_cv; /* a sync finished */
+    pthread_cond_t work_cv;   /* wakes the sync thread */
+    pthread_t thr;
+    bool thr_started, thr_idle, stop;
+
+    /* configuration (immutable after open) */
+    char dir[PATH_MAX];
+    char node[CF_AUDIT_MAX_NODE + 1];
+    unsigned char key[CF_AUDIT_KEY_LEN];
+    uint64_t rotate_bytes;
+    unsigned keep_files, sync_ms, ckpt_every;
+    const struct cf_pkey *sign_key;
+    char kid[128];
+    bool have_kid;
+    struct cf_clock sysclock;
+    const struct cf_clock *clock;
+    struct cf_audit_io io;
+
+    /* active file */
+    int fd;
+    char fname[AUDIT_NAME_MAX];
+    uint64_t size;
+    bool need_trunc, need_reopen;
+
+    /* chain */
+    int64_t seq;
+    unsigned char last_mac[CF_AUDIT_MAC_LEN];
+    unsigned char hash[CF_AUDIT_MAC_LEN];
+    int64_t last_outbox;
+    uint64_t since_ckpt;
+
+    /* sync */
+    int64_t synced_seq, fail_upto;
+    cf_err fail_err;
+    bool sync_running;
+    int64_t last_sync_ms;
+
+    struct cf_buf rec;     /* [32-byte prefix][line][\n], reused */
+    struct cf_buf scratch; /* checkpoint payload and JWS */
+    struct cf_audit_stats st;
+};
+
+static ssize_t real_pwrite(void *ctx, int fd, const void *p, size_t n, off_t off)
+{
+    (void)ctx;
+    return pwrite(fd, p, n, off);
+}
+
+static int real_fsync(void *ctx, int fd)
+{
+    (void)ctx;
+    return fdatasync(fd);
+}
+
+static cf_err errno_err(int en)
+{
+    return en == ENOSPC || en == EDQUOT ? CF_EFULL : CF_EIO;
+}
+
+static void path_of(const struct cf_audit *a, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", a->dir, name);
+}
+
+static void sync_dir(const struct cf_audit *a)
+{
+    int d = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d >= 0) {
+        (void)fsync(d);
+        close(d);
+    }
+}
+
+/* ---- writing one chained line ---- */
+
+/* Writes rec's line (after the prefix) at a->size. */
+static cf_err write_rec(struct cf_audit *a)
+{
+    const char *p = a->rec.data + CF_AUDIT_MAC_LEN;
+    size_t n = a->rec.len - CF_AUDIT_MAC_LEN, done = 0;
+
+    if (a->need_trunc) {
+        if (ftruncate(a->fd, (off_t)a->size) != 0)
+            return errno_err(errno);
+        a->need_trunc = false;
+    }
+    while (done < n) {
+        ssize_t w = a->io.pwrite(a->io.ctx, a->fd, p + done, n - done, (off_t)(a->size + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int en = w < 0 ? errno : ENOSPC;
+            /* Cut the torn line now if we can; otherwise before the next write. */
+            a->need_trunc = done > 0 || w < 0;
+            if (a->need_trunc && ftruncate(a->fd, (off_t)a->size) == 0)
+                a->need_trunc = false;
+            return errno_err(en);
+        }
+        done += (size_t)w;
+    }
+    a->size += n;
+    return CF_OK;
+}
+
+/* Chains body (a JSON object text without its closing '}') and writes it. */
+static cf_err put_line(struct cf_audit *a, const char *body, size_t blen, int64_t outbox)
+{
+    char hex[2 * CF_AUDIT_MAC_LEN + 1];
+    unsigned char mac[CF_AUDIT_MAC_LEN];
+    size_t canon;
+    cf_err e;
+
+    cf_buf_reset(&a->rec);
+    cf_hex_encode(hex, a->last_mac, CF_AUDIT_MAC_LEN);
+    if ((e = cf_buf_append(&a->rec, a->last_mac, CF_AUDIT_MAC_LEN)) ||
+        (e = cf_buf_append(&a->rec, body, blen)) ||
+        (e = cf_buf_printf(&a->rec, AUDIT_CHAIN_KEY "%lld,\"node\":\"%s\",\"prev\":\"%s\"",
+                           (long long)(a->seq + 1), a->node, hex)))
+        return e;
+    if (outbox > 0 && (e = cf_buf_printf(&a->rec, ",\"outbox\":%lld", (long long)outbox)))
+        return e;
+    canon = a->rec.len;
+    if ((e = cf_hmac_sha256(a->key, sizeof(a->key), a->rec.data, canon, mac)))
+        return e;
+    cf_hex_encode(hex, mac, CF_AUDIT_MAC_LEN);
+    if ((e = cf_buf_printf(&a->rec, AUDIT_MAC_KEY "%s\"}}\n", hex)))
+        return e;
+    if ((e = write_rec(a)))
+        return e;
+    a->seq++;
+    memcpy(a->last_mac, mac, sizeof(mac));
+    if (outbox > a->last_outbox)
+        a->last_outbox = outbox;
+    /* The unkeyed chain the checkpoints sign: h = SHA256(h || line), reusing the prefix room. */
+    memcpy(a->rec.data, a->hash, CF_AUDIT_MAC_LEN);
+    (void)cf_sha256(a->rec.data, a->rec.len - 1, a->hash);
+    a->st.records++;
+    a->st.bytes += a->rec.len - CF_AUDIT_MAC_LEN;
+    return CF_OK;
+}
+
+static cf_err put_checkpoint(struct cf_audit *a, bool final)
+{
+    char t[32], mh[2 * CF_AUDIT_MAC_LEN + 1], hh[2 * CF_AUDIT_MAC_LEN + 1];
+    int64_t now = cf_clock_ms(a->clock);
+    struct cf_buf *s = &a->scratch;
+    size_t plen;
+    cf_err e;
+
+    cf_audit_time(now, t);
+    cf_hex_encode(mh, a->last_mac, CF_AUDIT_MAC_LEN);
+    cf_hex_encode(hh, a->hash, CF_AUDIT_MAC_LEN);
+    cf_buf_reset(s);
+    /* The signed payload first; the line is built after it in the same buffer. */
+    if ((e = cf_buf_printf(s, "{\"node\":\"%s\",\"seq\":%lld,\"mac\":\"%s\",\"hash\":\"%s\","
+                              "\"time\":%lld}",
+                           a->node, (long long)a->seq, mh, hh, (long long)now)))
+        return e;
+    plen = s->len;
+    if ((e = cf_buf_printf(s, AUDIT_CKPT_PREFIX ",\"final\":%s,\"time\":\"%s\",\"seq\":%lld,"
+                              "\"mac\":\"%s\",\"hash\":\"%s\"",
+                           final ? "true" : "false", t, (long long)a->seq, mh, hh)))
+        return e;
+    if (a->sign_key) {
+        if ((e = cf_buf_puts(s, ",\"jws\":\"")) ||
+            (e = cf_jwt_sign_es256(a->sign_key, a->have_kid ? a->kid : NULL, s->data, plen, s)) ||
+            (e = cf_buf_putc(s, '"')))
+            return e;
+    }
+    if ((e = put_line(a, s->data + plen, s->len - plen, 0)))
+        return e;
+    a->since_ckpt = 0;
+    a->st.checkpoints++;
+    return CF_OK;
+}
+
+/* ---- sync ---- */
+
+/* Runs one fdatasync covering every record written so far. Called with the mutex held and
+ * no sync running; drops the mutex during the call. */
+static void do_sync(struct cf_audit *a)
+{
+    int64_t target = a->seq;
+    int fd = a->fd, rc, en = 0;
+    struct stat st;
+
+    if (fd < 0 || a->need_reopen)
+        return;
+    /* A removed active file would swallow every record; start a new one (its header names the
+     * last MAC, so verify shows the missing file) and fail the unsynced records. */
+    if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
+        cf_error("audit: active file %s was removed; starting a new file", a->fname);
+        close(a->fd);
+        a->fd = -1;
+        a->fail_upto = target;
+        a->fail_err = CF_EIO;
+        pthread_cond_broadcast(&a->synced_cv);
+        return;
+    }
+    a->sync_running = true;
+    pthread_mutex_unlock(&a->mu);
+    rc = a->io.fsync(a->io.ctx, fd);
+    if (rc != 0)
+        en = errno;
+    pthread_mutex_lock(&a->mu);
+    a->sync_running = false;
+    a->last_sync_ms = cf_mono_ms();
+    if (rc == 0) {
+        if (target > a->synced_seq)
+            a->synced_seq = target;
+        a->st.fsyncs++;
+    } else {
+        /* After a failed fsync the kernel may have dropped the pages: reread the file before
+         * trusting it again (next append), and fail whoever waited for these records. */
+        cf_error("audit: fdatasync of %s failed (errno %d)", a->fname, en);
+        a->fail_upto = target;
+        a->fail_err = errno_err(en);
+        a->need_reopen = true;
+    }
+    pthread_cond_broadcast(&a->synced_cv);
+}
+
+static void wait_sync_idle(struct cf_audit *a)
+{
+    while (a->sync_running)
+        pthread_cond_wait(&a->synced_cv, &a->mu);
+}
+
+/* Waits until record s is durable (leading a sync when none runs). */
+static cf_err wait_durable(struct cf_audit *a, int64_t s)
+{
+    while (a->synced_seq < s) {
+        if (a->fail_upto >= s)
+            return a->fail_err;
+        if (a->fd < 0 || a->need_reopen)
+            return CF_EIO;
+        if (!a->sync_running)
+            do_sync(a);
+        else
+            pthread_cond_wait(&a->synced_cv, &a->mu);
+    }
+    return CF_OK;
+}
+
+static void *sync_thread(void *arg)
+{
+    struct cf_audit *a = arg;
+
+    pthread_mutex_lock(&a->mu);
+    while (!a->stop) {
+        if (a->seq > a->synced_seq && a->fd >= 0 && !a->need_reopen) {
+            int64_t due = a->last_sync_ms + a->sync_ms, now = cf_mono_ms();
+            struct timespec ts;
+            if (now >= due && !a->sync_running) {
+                do_sync(a);
+                continue;
+            }
+            if (due <= now)
+                due = now + 1;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += (time_t)((due - now) / 1000);
+            ts.tv_nsec += (long)((due - now) % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&a->work_cv, &a->mu, &ts);
+        } else {
+            a->thr_idle = true;
+            pthread_cond_wait(&a->work_cv, &a->mu);
+            a->thr_idle = false;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* ---- files ---- */
+
+struct scan {
+    bool any;        /* at least one complete, parsed line */
+    bool final;      /* the last line is a final checkpoint */
+    int64_t seq;
+    unsigned char mac[CF_AUDIT_MAC_LEN];
+    unsigned char hash[CF_AUDIT_MAC_LEN];
+    int64_t outbox;
+    uint64_t since_ckpt;
+    uint64_t size; /* bytes of complete lines */
+};
+
+/* Reads a file: chain state at its end; cuts a torn last line (a crash mid-write: never
+ * acknowledged as durable). CF_ECORRUPT when the last line does not verify under the key. */
+static cf_err scan_file(struct cf_audit *a, const char *path, struct scan *sc)
+{
+    struct audit_reader rd;
+    struct audit_tail t, last = {0};
+    struct cf_buf scratch, lastline;
+    bool torn = false, last_ok = false;
+    cf_err e;
+
+    memset(sc, 0, sizeof(*sc));
+    cf_buf_init(&scratch, REC_MAX);
+    cf_buf_init(&lastline, REC_MAX);
+    if ((e = audit_reader_open(&rd, path)))
+        goto release;
+    while (audit_reader_next(&rd)) {
+        if (!rd.nl) {
+            torn = true;
+            break;
+        }
+        last_ok = audit_parse_tail(rd.line, rd.len, &t);
+        if ((e = audit_hash_step(sc->hash, rd.line, rd.len, &scratch)))
+            goto close_reader;
+        sc->size = rd.next_off;
+        if (!last_ok)
+            continue;
+        last = t;
+        if (t.outbox > sc->outbox)
+            sc->outbox = t.outbox;
+        sc->final = false;
+        if (audit_line_kind(rd.line, rd.len) == AUDIT_KIND_CHECKPOINT) {
+            sc->since_ckpt = 0;
+            sc->final = strncmp(rd.line + sizeof(AUDIT_CKPT_PREFIX) - 1, ",\"final\":true", 13) == 0;
+        } else {
+            sc->since_ckpt++;
+        }
+        cf_buf_reset(&lastline);
+        if ((e = cf_buf_append(&lastline, rd.line, rd.len)))
+            goto close_reader;
+    }
+    if (torn) {
+        cf_warn("audit: %s ends with a torn line (%llu bytes), cut at the last complete line",
+                path, (unsigned long long)(rd.next_off - rd.off));
+        if (truncate(path, (off_t)sc->size) != 0) {
+            e = errno_err(errno);
+            goto close_reader;
+        }
+    }
+    if (sc->size == 0)
+        goto close_reader;
+    if (!last_ok) {
+        cf_error("audit: the last record of %s is malformed; run coffer audit verify", path);
+        e = CF_ECORRUPT;
+        goto close_reader;
+    }
+    {
+        unsigned char mac[CF_AUDIT_MAC_LEN];
+        if ((e = audit_mac(a->key, last.prev, lastline.data, last.canon_len, &scratch, mac)))
+            goto close_reader;
+        if (!cf_ct_eq(mac, last.mac, sizeof(mac)) || strcmp(last.node, a->node) != 0) {
+            cf_error("audit: the last record of %s does not verify under the audit key "
+                     "(wrong key or tampering; run coffer audit verify)", path);
+            e = CF_ECORRUPT;
+            goto close_reader;
+        }
+    }
+    sc->any = true;
+    sc->seq = last.seq;
+    memcpy(sc->mac, last.mac, sizeof(sc->mac));
+close_reader:
+    audit_reader_close(&rd);
+release:
+    cf_buf_release(&scratch);
+    cf_buf_release(&lastline);
+    return e;
+}
+
+static void apply_scan(struct cf_audit *a, const struct scan *sc)
+{
+    a->seq = sc->seq;
+    memcpy(a->last_mac, sc->mac, sizeof(a->last_mac));
+    memcpy(a->hash, sc->hash, sizeof(a->hash));
+    if (sc->outbox > a->last_outbox)
+        a->last_outbox = sc->outbox;
+    a->since_ckpt = sc->since_ckpt;
+    a->size = sc->size;
+}
+
+static void retention(struct cf_audit *a)
+{
+    struct audit_file *v;
+    size_t n;
+    char path[PATH_MAX + AUDIT_NAME_MAX];
+
+    if (!a->keep_files || audit_list(a->dir, a->node, &v, &n) != CF_OK)
+        return;
+    for (size_t i = 0; i + a->keep_files < n; i++) {
+        if (strcmp(v[i].name, a->fname) == 0)
+            continue;
+        path_of(a, v[i].name, path, sizeof(path));
+        if (unlink(path) != 0)
+            cf_warn("audit: cannot remove old file %s (errno %d)", v[i].name, errno);
+    }
+    free(v);
+}
+
+/* Starts the next file: header line linking to the last MAC, synced with its directory entry. */
+static cf_err start_file(struct cf_audit *a)
+{
+    char name[AUDIT_NAME_MAX], prev[AUDIT_NAME_MAX], path[PATH_MAX + AUDIT_NAME_MAX], ts[32];
+    char body[1024];
+    int64_t now = cf_clock_ms(a->clock);
+    time_t secs = (time_t)(now / 1000);
+    struct tm tm;
+    int n;
+    cf_err e;
+
+    gmtime_r(&secs, &tm);
+    strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(name, sizeof(name), "audit-%s-%020lld-%s.jsonl", a->node, (long long)(a->seq + 1),
+             ts);
+    path_of(a, name, path, sizeof(path));
+    /* A file of this name can only be our own earlier attempt whose header never completed. */
+    a->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (a->fd < 0)
+        return errno_err(errno);
+    snprintf(prev, sizeof(prev), "%s", a->fname);
+    snprintf(a->fname, sizeof(a->fname), "%s", name);
+    a->size = 0;
+    a->need_trunc = false;
+    memset(a->hash, 0, sizeof(a->hash));
+    cf_audit_time(now, ts);
+    n = snprintf(body, sizeof(body),
+                 AUDIT_HEADER_PREFIX ",\"time\":\"%s\",\"version\":1,\"node\":\"%s\","
+                 "\"file\":\"%s\",\"prevFile\":\"%s\"",
+                 ts, a->node, name, prev);
+    if ((e = put_line(a, body, (size_t)n, a->last_outbox)))
+        goto unlink_file;
+    if (a->io.fsync(a->io.ctx, a->fd) != 0) {
+        /* The header is chained already: keep the file and reread it before the next line. */
+        e = errno_err(errno);
+        a->need_reopen = true;
+        return e;
+    }
+    a->st.fsyncs++;
+    a->synced_seq = a->seq;
+    a->since_ckpt = 0;
+    sync_dir(a);
+    retention(a);
+    return CF_OK;
+unlink_file:
+    /* Nothing of the new file counts: the next append retries from the same state. */
+    close(a->fd);
+    a->fd = -1;
+    a->need_trunc = false;
+    unlink(path);
+    snprintf(a->fname, sizeof(a->fname), "%s", prev);
+    return e;
+}
+
+/* Re-reads the active file after a failed fsync (the file is the truth). */
+static cf_err reopen(struct cf_audit *a)
+{
+    char path[PATH_MAX + AUDIT_NAME_MAX];
+    struct scan sc;
+    cf_err e;
+
+    wait_sync_idle(a);
+    if (a->fd >= 0)
+        close(a->fd);
+    a->fd = -1;
+    path_of(a, a->fname, path, sizeof(path));
+    if ((e = scan_file(a, path, &sc)))
+        return e == CF_ENOTFOUND ? CF_EIO : e;
+    if (!sc.any)
+        return CF_EIO;
+    a->fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (a->fd < 0)
+        return errno_err(errno);
+    apply_scan(a, &sc);
+    a->need_trunc = false;
+    if (a->io.fsync(a->io.ctx, a->fd) != 0) {
+        e = errno_err(errno);
+        close(a->fd);
+        a->fd = -1;
+        return e;
+    }
+    a->st.fsyncs++;
+    a->synced_seq = a->seq;
+    a->need_reopen = false;
+    return CF_OK;
+}
+
+static cf_err rotate_locked(struct cf_audit *a)
+{
+    cf_err e;
+
+    wait_sync_idle(a);
+    if (a->fd >= 0) {
+        if ((e = put_checkpoint(a, true)))
+            return e;
+        if (a->io.fsync(a->io.ctx, a->fd) != 0)
+            return errno_err(errno); /* stays on this file; its final checkpoint is written */
+        a->st.fsyncs++;
+        a->synced_seq = a->seq;
+        close(a->fd);
+        a->fd = -1;
+    }
+    if ((e = start_file(a)))
+        return e;
+    a->st.rotations++;
+    return CF_OK;
+}
+
+/* Makes sure a file is open and ready for the next line. */
+static cf_err ready(struct cf_audit *a)
+{
+    cf_err e;
+    if (a->need_reopen && (e = reopen(a)))
+        return e;
+    if (a->fd < 0)
+        return start_file(a);
+    if (a->size >= a->rotate_bytes)
+        return rotate_locked(a);
+    return CF_OK;
+}
+
+/* ---- public API ---- */
+
+static bool line_ok(struct cf_str line, cf_err *e)
+{
+    *e = CF_EINVAL;
+    if (line.len > CF_AUDIT_MAX_LINE) {
+        *e = CF_ETOOBIG;
+        return false;
+    }
+    if (!line.p || line.len < 3 || line.p[0] != '{' || line.p[line.len - 1] != '}')
+        return false;
+    return !memchr(line.p, '\n', line.len) && !memchr(line.p, '\r', line.len);
+}
+
+static cf_err append(struct cf_audit *a, struct cf_str line, int64_t outbox, bool durable)
+{
+    int64_t s;
+    cf_err e;
+
+    if (!line_ok(line, &e))
+        return e;
+    pthread_mutex_lock(&a->mu);
+    if (outbox > 0 && outbox <= a->last_outbox) {
+        a->st.outbox_skipped++;
+        e = durable ? wait_durable(a, a->seq) : CF_OK;
+        goto unlock;
+    }
+    if ((e = ready(a)) || (e = put_line(a, line.p, line.len - 1, outbox))) {
+        a->st.write_errors++;
+        goto unlock;
+    }
+    s = a->seq;
+    if (++a->since_ckpt >= a->ckpt_every && put_checkpoint(a, false) != CF_OK)
+        cf_warn("audit: checkpoint failed; retried after the next record");
+    if (durable)
+        e = wait_durable(a, s);
+    else if (a->thr_idle)
+        pthread_cond_signal(&a->work_cv);
+unlock:
+    pthread_mutex_unlock(&a->mu);
+    return e;
+}
+
+cf_err cf_audit_append(struct cf_audit *a, struct cf_str line, bool durable)
+{
+    return append(a, line, 0, durable);
+}
+
+cf_err cf_audit_append_outbox(struct cf_audit *a, struct cf_str line, int64_t outbox_id,
+                              bool durable)
+{
+    if (outbox_id < 1)
+        return CF_EINVAL;
+    return append(a, line, outbox_id, durable);
+}
+
+int64_t cf_audit_last_outbox_id(struct cf_audit *a)
+{
+    int64_t v;
+    pthread_mutex_lock(&a->mu);
+    v = a->last_outbox;
+    pthread_mutex_unlock(&a->mu);
+    return v;
+}
+
+cf_err cf_audit_sync(struct cf_audit *a)
+{
+    cf_err e;
+    pthread_mutex_lock(&a->mu);
+    e = a->need_reopen ? reopen(a) : CF_OK;
+    if (!e)
+        e = wait_durable(a, a->seq);
+    pthread_mutex_unlock(&a->mu);
+    return e;
+}
+
+cf_err cf_audit_rotate(struct cf_audit *a)
+{
+    cf_err e;
+    pthread_mutex_lock(&a->mu);
+    e = a->need_reopen ? reopen(a) : CF_OK;
+    if (!e)
+        e = rotate_locked(a);
+    pthread_mutex_unlock(&a->mu);
+    return e;
+}
+
+void cf_audit_get_stats(struct cf_audit *a, struct cf_audit_stats *out)
+{
+    pthread_mutex_lock(&a->mu);
+    *out = a->st;
+    out->seq = a->seq;
+    out->synced_seq = a->synced_seq;
+    pthread_mutex_unlock(&a->mu);
+}
+
+void cf_audit_active_file(struct cf_audit *a, char *out, size_t n)
+{
+    pthread_mutex_lock(&a->mu);
+    snprintf(out, n, "%s", a->fd >= 0 ? a->fname : "");
+    pthread_mutex_unlock(&a->mu);
+}
+
+static cf_err recover(struct cf_audit *a)
+{
+    struct audit_file *v = NULL;
+    char path[PATH_MAX + AUDIT_NAME_MAX];
+    struct scan sc;
+    size_t n;
+    cf_err e;
+
+    if ((e = audit_list(a->dir, a->node, &v, &n)))
+        return e;
+    /* Newest first; a file left empty by a crash during its creation is removed. */
+    while (n > 0) {
+        path_of(a, v[n - 1].name, path, sizeof(path));
+        if ((e = scan_file(a, path, &sc)))
+            goto free_list;
+        if (sc.any)
+            break;
+        cf_warn("audit: removing empty file %s", v[n - 1].name);
+        unlink(path);
+        n--;
+    }
+    if (n > 0) {
+        apply_scan(a, &sc);
+        snprintf(a->fname, sizeof(a->fname), "%s", v[n - 1].name);
+        if (!sc.final) {
+            a->fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (a->fd < 0) {
+                e = errno_err(errno);
+                goto free_list;
+            }
+            if (a->io.fsync(a->io.ctx, a->fd) == 0)
+                a->st.fsyncs++;
+            a->synced_seq = a->seq;
+            goto free_list;
+        }
+    }
+    a->synced_seq = a->seq;
+    e = start_file(a);
+free_list:
+    free(v);
+    return e;
+}
+
+struct cf_audit *cf_audit_open(const struct cf_audit_config *cfg, cf_err *err)
+{
+    struct cf_audit *a = NULL;
+    pthread_condattr_t ca;
+    cf_err e = CF_EINVAL;
+
+    if (!cfg || !cfg->dir || !cfg->mac_key || strlen(cfg->dir) >= PATH_MAX ||
+        (cfg->node_id && !audit_node_valid(cfg->node_id)) ||
+        (cfg->sign_kid && strlen(cfg->sign_kid) >= 128))
+        goto out;
+    e = CF_ENOMEM;
+    if (!(a = calloc(1, sizeof(*a))))
+        goto out;
+    snprintf(a->dir, sizeof(a->dir), "%s", cfg->dir);
+    snprintf(a->node, sizeof(a->node), "%s", cfg->node_id ? cfg->node_id : "node0");
+    memcpy(a->key, cfg->mac_key, sizeof(a->key));
+    a->rotate_bytes = cfg->rotate_bytes ? cfg->rotate_bytes : CF_AUDIT_DEFAULT_ROTATE_BYTES;
+    a->keep_files = cfg->keep_files;
+    a->sync_ms = cfg->sync_interval_ms ? cfg->sync_interval_ms : CF_AUDIT_DEFAULT_SYNC_MS;
+    a->ckpt_every = cfg->checkpoint_every ? cfg->checkpoint_every
+                                          : CF_AUDIT_DEFAULT_CHECKPOINT_EVERY;
+    a->sign_key = cfg->sign_key;
+    if (cfg->sign_kid) {
+        snprintf(a->kid, sizeof(a->kid), "%s", cfg->sign_kid);
+        a->have_kid = true;
+    }
+    a->sysclock = cf_clock_system();
+    a->clock = cfg->clock ? cfg->clock : &a->sysclock;
+    a->io = cfg->io ? *cfg->io : (struct cf_audit_io){real_pwrite, real_fsync, NULL};
+    if (!a->io.pwrite)
+        a->io.pwrite = real_pwrite;
+    if (!a->io.fsync)
+        a->io.fsync = real_fsync;
+    a->fd = -1;
+    cf_buf_init(&a->rec, REC_MAX);
+    cf_buf_init(&a->scratch, REC_MAX);
+    if ((e = cf_buf_reserve(&a->rec, 4096)) || (e = cf_buf_reserve(&a->scratch, 2048)))
+        goto free_a;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->work_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&a->synced_cv, NULL);
+    a->last_sync_ms = cf_mono_ms();
+    pthread_mutex_lock(&a->mu);
+    e = recover(a);
+    pthread_mutex_unlock(&a->mu);
+    if (e)
+        goto destroy;
+    if (pthread_create(&a->thr, NULL, sync_thread, a) != 0) {
+        e = CF_ENOMEM;
+        goto destroy;
+    }
+    a->thr_started = true;
+    goto out;
+destroy:
+    if (a->fd >= 0)
+        close(a->fd);
+    pthread_cond_destroy(&a->work_cv);
+    pthread_cond_destroy(&a->synced_cv);
+    pthread_mutex_destroy(&a->mu);
+free_a:
+    cf_buf_release(&a->rec);
+    cf_buf_release(&a->scratch);
+    cf_wipe(a->key, sizeof(a->key));
+    free(a);
+    a = NULL;
+out:
+    if (err)
+        *err = a ? CF_OK : e;
+    return a;
+}
+
+void cf_audit_close(struct cf_audit *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    wait_sync_idle(a);
+    if (a->fd >= 0 && !a->need_reopen && a->since_ckpt > 0 && put_checkpoint(a, false) != CF_OK)
+        cf_warn("audit: closing checkpoint failed");
+    if (a->fd >= 0 && !a->need_reopen && a->seq > a->synced_seq)
+        do_sync(a);
+    a->stop = true;
+    pthread_cond_signal(&a->work_cv);
+    pthread_mutex_unlock(&a->mu);
+    if (a->thr_started)
+        pthread_join(a->thr, NULL);
+    if (a->fd >= 0)
+        close(a->fd);
+    pthread_cond_destroy(&a->work_cv);
+    pthread_cond_destroy(&a->synced_cv);
+    pthread_mutex_destroy(&a->mu);
+    cf_buf_release(&a->rec);
+    cf_buf_release(&a->scratch);
+    cf_wipe(a->key, sizeof(a->key));
+    free(a);
+}
