@@ -16,12 +16,14 @@
 struct cf_vault_svc;
 struct cf_auth;
 struct cf_rbac;
+struct cf_throttle;
 struct cf_api;
 
 struct cf_api_config {
     struct cf_vault_svc *vault;
     struct cf_auth *auth;
     struct cf_rbac *rbac;        /* role assignments and definitions; NULL: their routes 404 */
+    struct cf_throttle *throttle; /* data-plane service limits; NULL: not limited */
     const struct cf_clock *clock;
     const char *dns_suffix;      /* "vault.localhost" */
     const char *login_host;      /* "login.localhost" */

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/codec.h"
 #include "base/log.h"
+#include "auth/throttle.h"
 #include "crypto/crypto.h"
 
 #include <pthread.h>
@@ -596,6 +597,25 @@ static bool check_api_version(struct api_req *r)
     return true;
 }
 
+/* ---------------- service limits ---------------- */
+
+/* Data plane, after authorization (a refused caller spends no one's budget). */
+static bool admit(struct api_req *r)
+{
+    static const char *const secs[] = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"};
+    int wait_s;
+
+    if (cf_throttle_admit(r->api->cfg.throttle, r->vault.id, r->who.object_id,
+                          cf_throttle_class_of(r->route->operation), 1, &wait_s))
+        return true;
+    wait_s = wait_s < 1 ? 1 : wait_s > 10 ? 10 : wait_s;
+    api_add_header(r, "Retry-After", secs[wait_s - 1]);
+    api_error(r, 429, "Throttled", NULL,
+              "Request was not processed because too many requests were received. Reason: "
+              "VaultRequestTypeLimitReached");
+    return false;
+}
+
 void cf_api_handle(struct cf_http_req *http, void *ctx)
 {
     struct cf_api *api = ctx;
@@ -666,6 +686,8 @@ void cf_api_handle(struct cf_http_req *http, void *ctx)
         }
     }
     if (!api_authorize(r))
+        return;
+    if (r->plane == API_PLANE_DATA && api->cfg.throttle && !admit(r))
         return;
     if (r->route->flags & API_WRITE) {
         if (!pool_submit(api->pool, r)) {

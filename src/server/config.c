@@ -38,6 +38,12 @@ static const struct key keys[] = {
     I(idle_timeout_s, "keep-alive idle timeout in seconds"),
     I(token_lifetime_s, "access token lifetime in seconds"),
     I(pool_threads, "threads that wait for durable writes"),
+    S(throttle, "service limits: on, off (default: on, off with --dev)"),
+    I(throttle_secret_create, "secret sets + key/certificate imports per vault per 10 s"),
+    I(throttle_key_create, "key creations per vault per 10 s"),
+    I(throttle_key_other, "other key operations per vault per 10 s"),
+    I(throttle_other, "other operations per vault per 10 s"),
+    I(throttle_principal_factor, "a principal's budget as a multiple of a vault's"),
 };
 
 static const struct key *find_key(const char *name)
@@ -120,6 +126,11 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     c->idle_timeout_s = 120;
     c->token_lifetime_s = 3600;
     c->pool_threads = 64;
+    c->throttle_secret_create = 300;
+    c->throttle_key_create = 20;
+    c->throttle_key_other = 4000;
+    c->throttle_other = 4000;
+    c->throttle_principal_factor = 5;
 
     /* First pass finds --config so that flags override the file. */
     for (int i = 1; i < argc - 1; i++)
@@ -171,6 +182,16 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     }
     if (c->port <= 0 || c->port > 65535) {
         fprintf(stderr, "cofferd: port out of range\n");
+        return CF_EINVAL;
+    }
+    if (c->throttle[0] && strcmp(c->throttle, "on") != 0 && strcmp(c->throttle, "off") != 0) {
+        fprintf(stderr, "cofferd: throttle must be on or off\n");
+        return CF_EINVAL;
+    }
+    if (!c->throttle[0])
+        snprintf(c->throttle, sizeof(c->throttle), "%s", c->dev ? "off" : "on");
+    if (c->throttle_principal_factor < 1) {
+        fprintf(stderr, "cofferd: throttle_principal_factor must be at least 1\n");
         return CF_EINVAL;
     }
     if (!c->login_host[0])

@@ -28,6 +28,13 @@ struct cf_config {
     int idle_timeout_s;
     int token_lifetime_s;
     int pool_threads;
+    /* Service limits (azure-kv-common.md §11): "on", "off", or "" = on except in dev mode. */
+    char throttle[8];
+    int throttle_secret_create; /* per vault per 10 s: secret set + key/cert import */
+    int throttle_key_create;
+    int throttle_key_other;
+    int throttle_other;
+    int throttle_principal_factor; /* a principal's budget = factor x a vault's */
 };
 
 /* Fills *c from defaults, the config file and argv. On a usage error prints one line to stderr

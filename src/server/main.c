@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "auth/rbac.h"
+#include "auth/throttle.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
     struct cf_vault_svc *vault = NULL;
     struct cf_http_server *srv = NULL;
     struct cf_rbac *rbac = NULL;
+    struct cf_throttle *throttle = NULL;
     struct cf_api *api = NULL;
     struct janitor jan = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     pthread_t jan_thread;
@@ -186,12 +188,24 @@ int main(int argc, char **argv)
     rbac = cf_rbac_new(store, &clock, &e);
     if (!rbac)
         goto out;
+    if (strcmp(cfg.throttle, "on") == 0) {
+        struct cf_throttle_limits lim = {
+            .per_10s = {[CF_THROTTLE_SECRET_CREATE] = cfg.throttle_secret_create,
+                        [CF_THROTTLE_KEY_CREATE] = cfg.throttle_key_create,
+                        [CF_THROTTLE_KEY_OTHER] = cfg.throttle_key_other,
+                        [CF_THROTTLE_OTHER] = cfg.throttle_other},
+            .principal_factor = cfg.throttle_principal_factor};
+        throttle = cf_throttle_new(&lim, &clock, &e);
+        if (!throttle)
+            goto out;
+    }
     if ((e = cf_boot_admin_roles(store, rbac, tenant, cfg.dev ? client_id : NULL)))
         goto out;
 
     api = cf_api_new(&(struct cf_api_config){.vault = vault,
                                              .auth = auth,
                                              .rbac = rbac,
+                                             .throttle = throttle,
                                              .clock = &clock,
                                              .dns_suffix = cfg.dns_suffix,
                                              .login_host = cfg.login_host,
@@ -250,6 +264,7 @@ out:
     cf_http_server_free(srv);
     cf_api_free(api);
     cf_rbac_free(rbac);
+    cf_throttle_free(throttle);
     cf_vault_svc_free(vault);
     cf_auth_free(auth);
     cf_store_close(store);

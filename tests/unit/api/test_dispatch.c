@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "auth/rbac.h"
+#include "auth/throttle.h"
 #include "base/json.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
@@ -955,6 +956,48 @@ static void rbac_management_plane(void **state)
            "AuthorizationFailed");
 }
 
+/* Service limits on the data plane: past the vault's budget a request is 429 Throttled with
+ * Retry-After, charges nothing, and other classes go on. */
+static void throttled_past_the_budget(void **state)
+{
+    struct fx *f = *state;
+    struct cf_api *with = f->api;
+    struct cf_throttle_limits lim;
+    struct cf_throttle *t;
+    struct fake_req *r;
+    cf_err e;
+
+    cf_throttle_limits_default(&lim);
+    lim.per_10s[CF_THROTTLE_SECRET_CREATE] = 3;
+    t = cf_throttle_new(&lim, &f->clock, &e);
+    assert_non_null(t);
+    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
+                                                .auth = f->auth,
+                                                .rbac = f->rbac,
+                                                .throttle = t,
+                                                .clock = &f->clock,
+                                                .dns_suffix = SUFFIX,
+                                                .login_host = "login.localhost",
+                                                .management_host = "management.localhost",
+                                                .subscription_id = f->sub,
+                                                .tenant_id = f->tenant,
+                                                .pool_threads = 1},
+                        &e);
+    assert_non_null(f->api);
+    for (int i = 0; i < 3; i++)
+        expect(call(f, CF_HTTP_PUT, V1, "/secrets/t", "api-version=7.5", f->bearer,
+                    "{\"value\":\"v\"}"),
+               200, NULL);
+    r = call(f, CF_HTTP_PUT, V1, "/secrets/t", "api-version=7.5", f->bearer, "{\"value\":\"v\"}");
+    assert_non_null(strstr(r->headers, "Retry-After: "));
+    assert_non_null(strstr(r->body, "VaultRequestTypeLimitReached"));
+    expect(r, 429, "Throttled");
+    expect(call(f, CF_HTTP_GET, V1, "/secrets/t", "api-version=7.5", f->bearer, NULL), 200, NULL);
+    cf_api_free(f->api);
+    cf_throttle_free(t);
+    f->api = with;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -965,7 +1008,7 @@ int main(void)
         T(role_assignments_at_every_scope), T(role_assignment_errors), T(role_definitions),
         T(rbac_routes_absent_without_rbac),
         T(rbac_data_plane), T(access_policies), T(network_rules), T(ip_rules_parse),
-        T(rbac_management_plane),
+        T(rbac_management_plane), T(throttled_past_the_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,13 @@ static void defaults_in_dev_mode(void **state)
     assert_int_equal(c.max_connections, 10000);
     assert_int_equal(c.header_timeout_s, 10);
     assert_int_equal(c.idle_timeout_s, 120);
+    /* service limits: off in dev mode, Azure's table otherwise */
+    assert_string_equal(c.throttle, "off");
+    assert_int_equal(c.throttle_secret_create, 300);
+    assert_int_equal(c.throttle_key_create, 20);
+    assert_int_equal(c.throttle_key_other, 4000);
+    assert_int_equal(c.throttle_other, 4000);
+    assert_int_equal(c.throttle_principal_factor, 5);
 }
 
 static void flags_forms(void **state)
@@ -67,6 +74,7 @@ static void ini_then_flags(void **state)
     assert_string_equal(c.login_host, "auth.example.test");
     assert_string_equal(c.management_host, "management.localhost");
     assert_int_equal(c.idle_timeout_s, 30);
+    assert_string_equal(c.throttle, "on"); /* production default */
     unlink(path);
 }
 
@@ -97,6 +105,16 @@ static void bad_input(void **state)
     assert_int_equal(load(&c, 3, a8), CF_EINVAL);
     assert_int_equal(load(&c, 2, a9), CF_EINVAL);
     assert_int_equal(load(&c, 4, a10), CF_EINVAL);
+    {
+        const char *b1[] = {"cofferd", "--dev", "--throttle", "sometimes"};
+        const char *b2[] = {"cofferd", "--dev", "--throttle-principal-factor", "0"};
+        const char *ok[] = {"cofferd", "--dev", "--throttle", "on", "--throttle-other", "50"};
+        assert_int_equal(load(&c, 4, b1), CF_EINVAL);
+        assert_int_equal(load(&c, 4, b2), CF_EINVAL);
+        assert_int_equal(load(&c, 6, ok), CF_OK);
+        assert_string_equal(c.throttle, "on");
+        assert_int_equal(c.throttle_other, 50);
+    }
 }
 
 static void help_is_not_an_error(void **state)
