@@ -18,16 +18,15 @@
 #include "auth/rbac.h"
 #include "base/log.h"
 
-/* Groups of the caller that count (cf_principal keeps at most this many). */
-#define AUTHZ_MAX_GROUPS 32
+#define AUTHZ_MAX_GROUPS CF_AUTH_MAX_GROUPS
 
 /* The caller's groups as the RBAC check wants them (pointers into r->who). */
 static size_t caller_groups(const struct api_req *r, const char **out, size_t max)
 {
-    (void)r;
-    (void)out;
-    (void)max;
-    return 0;
+    size_t n = CF_MIN(r->who.ngroups, max);
+    for (size_t i = 0; i < n; i++)
+        out[i] = r->who.groups[i];
+    return n;
 }
 
 static const char *caller_line(const struct api_req *r, char *out, size_t outsz)
@@ -221,15 +220,11 @@ static bool authorize_data(struct api_req *r, const struct cf_rbac_action *a)
         }
     }
     if (!r->vault.rbac) {
-        const char *groups[AUTHZ_MAX_GROUPS] = {0};
-        char gids[AUTHZ_MAX_GROUPS][37];
-        size_t ng = caller_groups(r, groups, CF_ARRAY_LEN(groups));
+        size_t ng = r->who.ngroups;
         struct cf_vault_caller c = {.oid = r->who.object_id, .appid = r->who.client_id,
-                                    .groups = (const char(*)[37])gids, .ngroups = ng};
+                                    .groups = (const char(*)[37])r->who.groups, .ngroups = ng};
         bool allowed;
 
-        for (size_t i = 0; i < ng; i++)
-            snprintf(gids[i], sizeof(gids[i]), "%s", groups[i]);
         e = cf_vault_check_policy(r->api->cfg.vault, &r->vault, &c, r->route->permission,
                                   &allowed);
         if (e) {

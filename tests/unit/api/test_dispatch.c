@@ -956,6 +956,45 @@ static void rbac_management_plane(void **state)
            "AuthorizationFailed");
 }
 
+/* Group membership counts: a role assigned to a group reaches its members, for RBAC and for
+ * access policies, and leaving the group takes it away at the next request. */
+static void groups_grant(void **state)
+{
+    struct fx *f = *state;
+    struct other o;
+    struct cf_auth_group g;
+    char scope[300], pol[512];
+
+    other_principal(f, &o);
+    assert_int_equal(cf_auth_group_create(f->auth, f->tenant, "readers", "readers", NULL, &g),
+                     CF_OK);
+    assert_int_equal(cf_auth_group_member_add(f->auth, f->tenant, g.object_id, o.oid), CF_OK);
+    expect(call(f, CF_HTTP_PUT, V1, "/secrets/g", "api-version=7.5", f->bearer,
+                "{\"value\":\"v\"}"),
+           200, NULL);
+    snprintf(scope, sizeof(scope),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone",
+             f->sub);
+    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, scope, CF_ROLE_KV_SECRETS_USER,
+                                               g.object_id, "Group"),
+                     CF_OK);
+    expect(call(f, CF_HTTP_GET, V1, "/secrets/g", "api-version=7.5", o.bearer, NULL), 200, NULL);
+    snprintf(pol, sizeof(pol),
+             "[{\"tenantId\":\"%s\",\"objectId\":\"%s\",\"permissions\":{\"secrets\":"
+             "[\"get\"]}}]",
+             f->tenant, g.object_id);
+    vault_with(f, "vgrp", false, pol, NULL);
+    expect(call(f, CF_HTTP_GET, "vgrp." SUFFIX PORT, "/secrets/none", "api-version=7.5",
+                o.bearer, NULL),
+           404, "SecretNotFound");
+    assert_int_equal(cf_auth_group_member_remove(f->auth, f->tenant, g.object_id, o.oid), CF_OK);
+    expect_inner(call(f, CF_HTTP_GET, V1, "/secrets/g", "api-version=7.5", o.bearer, NULL), 403,
+                 "ForbiddenByRbac");
+    expect_inner(call(f, CF_HTTP_GET, "vgrp." SUFFIX PORT, "/secrets/none", "api-version=7.5",
+                      o.bearer, NULL),
+                 403, "ForbiddenByPolicy");
+}
+
 /* Service limits on the data plane: past the vault's budget a request is 429 Throttled with
  * Retry-After, charges nothing, and other classes go on. */
 static void throttled_past_the_budget(void **state)
@@ -1008,7 +1047,7 @@ int main(void)
         T(role_assignments_at_every_scope), T(role_assignment_errors), T(role_definitions),
         T(rbac_routes_absent_without_rbac),
         T(rbac_data_plane), T(access_policies), T(network_rules), T(ip_rules_parse),
-        T(rbac_management_plane), T(throttled_past_the_budget),
+        T(rbac_management_plane), T(throttled_past_the_budget), T(groups_grant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
