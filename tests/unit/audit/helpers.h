@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const unsigned char test_key[CF_AUDIT_KEY_LEN] = {
