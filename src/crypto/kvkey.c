@@ -1049,6 +1049,8 @@ cf_err cf_kvkey_sign(const struct cf_kvkey *k, const char *alg, const void *dige
     cf_err e;
 
     why_set(why, whysz, "%s", "");
+    if (!digest)
+        dlen = 0; /* reported as a wrong length */
     if ((e = pick_alg(k, alg, OP_SIGN, &a, why, whysz)) != CF_OK ||
         (e = check_digest_len(k, a, dlen, why, whysz)) != CF_OK)
         return e;
@@ -1116,6 +1118,8 @@ cf_err cf_kvkey_verify(const struct cf_kvkey *k, const char *alg, const void *di
 
     *valid = false;
     why_set(why, whysz, "%s", "");
+    if (!digest)
+        dlen = 0;
     if ((e = pick_alg(k, alg, OP_SIGN, &a, why, whysz)) != CF_OK ||
         (e = check_digest_len(k, a, dlen, why, whysz)) != CF_OK)
         return e;
@@ -1189,6 +1193,8 @@ static cf_err rsa_encrypt(const struct cf_kvkey *k, const struct alg *a, const v
     EVP_PKEY_CTX *ctx;
     cf_err e;
 
+    if (!pt && n)
+        return CF_EINVAL;
     if (n > kb - a->len) {
         why_set(why, whysz,
                 "Invalid length of 'value': %zu bytes. %s with a %d-bit key accepts at most %zu "
@@ -1270,14 +1276,18 @@ static cf_err aes_kw(const struct cf_kvkey *k, const struct alg *a, bool enc, co
     int l1 = 0, l2 = 0;
     cf_err e = CF_OK;
 
-    if (!in || n > SYM_INPUT_MAX ||
-        (enc && (pad ? n < 1 : (n < 16 || n % 8))) ||
-        (!enc && (n % 8 || n < (pad ? 16u : 24u)))) {
-        why_set(why, whysz,
-                "Invalid length of 'value': %zu bytes. %s %s a multiple of 8 bytes, at least %d.",
-                n, a->name, enc ? "wraps" : "unwraps", enc ? 16 : 24);
-        if (pad)
-            why_set(why, whysz, "Invalid length of 'value': %zu bytes for %s.", n, a->name);
+    /* RFC 3394 wraps n = 8m bytes (m >= 2) into n + 8; RFC 5649 wraps any n >= 1 into a
+     * multiple of 8 that is at least 16. */
+    size_t min = enc ? (pad ? 1 : 16) : (pad ? 16 : 24);
+    if (!in || n > SYM_INPUT_MAX || n < min || ((!enc || !pad) && n % 8)) {
+        if (pad && enc)
+            why_set(why, whysz, "Invalid length of 'value': %zu bytes. %s requires 1 to %d bytes.",
+                    n, a->name, SYM_INPUT_MAX);
+        else
+            why_set(why, whysz,
+                    "Invalid length of 'value': %zu bytes. %s requires a multiple of 8 bytes, at "
+                    "least %zu.",
+                    n, a->name, min);
         return CF_EBADPARAM;
     }
     if (enc) {
@@ -1355,6 +1365,8 @@ static cf_err aes_crypt(const struct cf_kvkey *k, const struct alg *a, bool enc,
         why_set(why, whysz, "Algorithm %s does not take 'aad'.", a->name);
         return CF_EBADPARAM;
     }
+    if (sym->aad_len && !sym->aad)
+        return CF_EINVAL;
     if (gcm && sym->aad_len > SYM_INPUT_MAX) {
         why_set(why, whysz, "The parameter 'aad' is too long.");
         return CF_EBADPARAM;

@@ -1228,6 +1228,12 @@ static void test_aes_kw_vectors(void **state)
     assert_memory_equal(out->p, kd, n);
     cf_secret_free(out);
     assert_int_equal(cf_kvkey_wrap(k, "CKM_AES_KEY_WRAP_PAD", kd, 0, &b, NULL, 0), CF_EBADPARAM);
+    want[20] ^= 1;
+    assert_int_equal(cf_kvkey_unwrap(k, "CKM_AES_KEY_WRAP_PAD", want, 32, &out, NULL, 0),
+                     CF_ECRYPTO);
+    assert_null(out);
+    assert_int_equal(cf_kvkey_unwrap(k, "CKM_AES_KEY_WRAP_PAD", want, 12, &out, NULL, 0),
+                     CF_EBADPARAM);
     /* 192-bit key: A192KW works, A128KW does not */
     cf_buf_reset(&b);
     assert_int_equal(cf_kvkey_wrap(k, "A192KW", kd, 16, &b, NULL, 0), CF_OK);
@@ -1300,6 +1306,10 @@ static void test_aes_gcm(void **state)
     sym.iv_len = 0;
     assert_int_equal(cf_kvkey_decrypt_ex(k, "A256GCM", ct, 60, &sym, &out, why, sizeof(why)),
                      CF_EBADPARAM);
+    sym.iv_len = 12;
+    sym.aad = NULL; /* a length without bytes is API misuse */
+    assert_int_equal(cf_kvkey_decrypt_ex(k, "A256GCM", ct, 60, &sym, &out, NULL, 0), CF_EINVAL);
+    sym.aad = aad;
     assert_int_equal(cf_kvkey_decrypt(k, "A256GCM", ct, 60, &out, why, sizeof(why)), CF_EINVAL);
     assert_int_equal(cf_kvkey_encrypt(k, "A256GCM", pt, 60, &b, why, sizeof(why)), CF_EINVAL);
     assert_int_equal(cf_kvkey_encrypt_ex(k, "A128GCM", pt, 60, &enc, &b, why, sizeof(why)),
