@@ -188,7 +188,7 @@ cf_err cf_kvkey_from_blob(const void *p, size_t n, struct cf_kvkey **out) CF_NOD
 cf_err cf_kvkey_write_public_jwk(const struct cf_kvkey *k, bool write_kty, struct cf_jw *w);
 enum cf_kty cf_kvkey_type(const struct cf_kvkey *k);
 enum cf_crv cf_kvkey_curve(const struct cf_kvkey *k); /* CF_CRV_NONE for RSA and oct */
-int cf_kvkey_bits(const struct cf_kvkey *k); /* RSA modulus / oct key bits / curve bits */
+int cf_kvkey_bits(const struct cf_kvkey *k);          /* RSA modulus / oct key bits / curve bits */
 void cf_kvkey_free(struct cf_kvkey *k);
 
 /* Operations. alg is Azure's name ("RS256", "PS384", "ES256K", "RSA-OAEP-256", "A256KW"...).

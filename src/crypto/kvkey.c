@@ -38,10 +38,10 @@
 
 struct cf_kvkey {
     enum cf_kty kty;
-    enum cf_crv crv;        /* EC only */
-    int bits;               /* RSA modulus, curve or AES key bits */
-    EVP_PKEY *pk;           /* RSA, EC */
-    struct cf_secret *oct;  /* oct: the AES/HMAC key bytes */
+    enum cf_crv crv;       /* EC only */
+    int bits;              /* RSA modulus, curve or AES key bits */
+    EVP_PKEY *pk;          /* RSA, EC */
+    struct cf_secret *oct; /* oct: the AES/HMAC key bytes */
 };
 
 #define COORD_MAX 66            /* P-521 */
@@ -94,8 +94,8 @@ enum kind {
 static const struct alg {
     const char *name;
     enum kind kind;
-    const char *md; /* digest (signatures, OAEP) or NULL */
-    size_t len;     /* exact digest length (SIG_*) or RSA padding overhead (ENC_RSA) */
+    const char *md;  /* digest (signatures, OAEP) or NULL */
+    size_t len;      /* exact digest length (SIG_*) or RSA padding overhead (ENC_RSA) */
     enum cf_crv crv; /* SIG_EC */
     int aes_bits;    /* AES algorithms: required key size, 0 = any */
     int pad;         /* ENC_RSA: OpenSSL padding mode */
@@ -445,8 +445,8 @@ cf_err cf_kvkey_generate_oct(int bits, struct cf_kvkey **out)
 
 /* Decodes JWK member name (base64url, padded or not) into b (max bytes). CF_ENOTFOUND when
  * absent; CF_EBADPARAM with why for a non-string, bad base64 or a value over max. */
-static cf_err jwk_member(const struct cf_json *jwk, const char *name, struct cf_buf *b,
-                         size_t max, char *why, size_t whysz)
+static cf_err jwk_member(const struct cf_json *jwk, const char *name, struct cf_buf *b, size_t max,
+                         char *why, size_t whysz)
 {
     const struct cf_json *v = cf_json_get(jwk, name);
     const char *s;
@@ -582,8 +582,9 @@ static cf_err jwk_rsa(const struct cf_json *jwk, struct cf_kvkey **out, char *wh
     }
     if ((err = jwk_bn(jwk, "d", true, &d, why, whysz)) != CF_OK) {
         if (err == CF_ENOTFOUND)
-            why_set(why, whysz, "The JWK has no private key ('d'); only private keys can be "
-                                "imported.");
+            why_set(why, whysz,
+                    "The JWK has no private key ('d'); only private keys can be "
+                    "imported.");
         goto free_bn;
     }
     bits = BN_num_bits(n);
@@ -633,13 +634,13 @@ static cf_err jwk_rsa(const struct cf_json *jwk, struct cf_kvkey **out, char *wh
         if (err)
             goto free_bn;
     } else if (have != 5) {
-        why_set(why, whysz, "The RSA private key is incomplete: 'p', 'q', 'dp', 'dq' and 'qi' "
-                            "go together.");
+        why_set(why, whysz,
+                "The RSA private key is incomplete: 'p', 'q', 'dp', 'dq' and 'qi' "
+                "go together.");
         err = CF_EBADPARAM;
         goto free_bn;
     }
-    if (!(bld = OSSL_PARAM_BLD_new()) ||
-        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+    if (!(bld = OSSL_PARAM_BLD_new()) || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, f[0]) ||
@@ -651,7 +652,8 @@ static cf_err jwk_rsa(const struct cf_json *jwk, struct cf_kvkey **out, char *wh
         err = cf_crypto_fail("RSA key parameters");
         goto free_bn;
     }
-    if (!(ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) || EVP_PKEY_fromdata_init(ctx) != 1) {
+    if (!(ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) ||
+        EVP_PKEY_fromdata_init(ctx) != 1) {
         err = cf_crypto_fail("RSA key import");
         goto free_bn;
     }
@@ -719,9 +721,10 @@ static cf_err jwk_ec(const struct cf_json *jwk, struct cf_kvkey **out, char *why
 
     s = cf_json_str(cf_json_get(jwk, "crv"), &slen);
     if (!s || !cf_crv_parse((struct cf_str){s, slen}, &crv)) {
-        why_set(why, whysz, "%s", s ? "The curve 'crv' is not supported (P-256, P-384, P-521 or "
-                                      "P-256K)."
-                                    : "An EC JWK requires 'crv', 'x', 'y' and 'd'.");
+        why_set(why, whysz, "%s",
+                s ? "The curve 'crv' is not supported (P-256, P-384, P-521 or "
+                    "P-256K)."
+                  : "An EC JWK requires 'crv', 'x', 'y' and 'd'.");
         return CF_EBADPARAM;
     }
     c = curve_of(crv);
@@ -731,15 +734,15 @@ static cf_err jwk_ec(const struct cf_json *jwk, struct cf_kvkey **out, char *why
         goto wipe;
     if ((err = jwk_coord(jwk, "d", c, dbytes, why, whysz)) != CF_OK) {
         if (err == CF_ENOTFOUND)
-            why_set(why, whysz, "The JWK has no private key ('d'); only private keys can be "
-                                "imported.");
+            why_set(why, whysz,
+                    "The JWK has no private key ('d'); only private keys can be "
+                    "imported.");
         goto wipe;
     }
     if (!(d = BN_secure_new()) || !BN_bin2bn(dbytes, (int)c->coord, d) ||
         !(bld = OSSL_PARAM_BLD_new()) ||
         !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, c->ossl, 0) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub,
-                                          1 + 2 * c->coord) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * c->coord) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
         !(params = OSSL_PARAM_BLD_to_param(bld))) {
         err = cf_crypto_fail("EC key parameters");
@@ -1176,9 +1179,8 @@ static cf_err rsa_ctx(const struct cf_kvkey *k, const struct alg *a, bool enc, E
     *out = NULL;
     if (!ctx || (enc ? EVP_PKEY_encrypt_init(ctx) : EVP_PKEY_decrypt_init(ctx)) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(ctx, a->pad) != 1 ||
-        (a->pad == RSA_PKCS1_OAEP_PADDING &&
-         (!md || EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) != 1 ||
-          EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1))) {
+        (a->pad == RSA_PKCS1_OAEP_PADDING && (!md || EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) != 1 ||
+                                              EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1))) {
         EVP_PKEY_CTX_free(ctx);
         return cf_crypto_fail("RSA encryption setup");
     }
@@ -1228,8 +1230,8 @@ static cf_err rsa_decrypt(const struct cf_kvkey *k, const struct alg *a, const v
 
     if (n != kb || !ct) {
         why_set(why, whysz,
-                "Invalid length of 'value': %zu bytes. %s with a %d-bit key requires %zu bytes.",
-                n, a->name, k->bits, kb);
+                "Invalid length of 'value': %zu bytes. %s with a %d-bit key requires %zu bytes.", n,
+                a->name, k->bits, kb);
         return CF_EBADPARAM;
     }
     if (!(tmp = cf_secret_new(kb)))
@@ -1254,8 +1256,8 @@ free_tmp:
 static EVP_CIPHER *aes_fetch(const struct cf_kvkey *k, enum kind kind)
 {
     char name[32];
-    const char *mode = kind == ENC_GCM ? "GCM"
-                       : kind == ENC_KW ? "WRAP"
+    const char *mode = kind == ENC_GCM   ? "GCM"
+                       : kind == ENC_KW  ? "WRAP"
                        : kind == ENC_KWP ? "WRAP-PAD"
                                          : "CBC";
     snprintf(name, sizeof(name), "AES-%d-%s", k->bits, mode);
@@ -1264,8 +1266,7 @@ static EVP_CIPHER *aes_fetch(const struct cf_kvkey *k, enum kind kind)
 
 /* RFC 3394 / 5649 key wrap (enc) or unwrap of in[0..n) with the oct key. */
 static cf_err aes_kw(const struct cf_kvkey *k, const struct alg *a, bool enc, const void *in,
-                     size_t n, struct cf_buf *out, struct cf_secret **pt, char *why,
-                     size_t whysz)
+                     size_t n, struct cf_buf *out, struct cf_secret **pt, char *why, size_t whysz)
 {
     bool pad = a->kind == ENC_KWP;
     size_t cap = enc ? (n + 7) / 8 * 8 + 8 : n;
@@ -1401,8 +1402,7 @@ static cf_err aes_crypt(const struct cf_kvkey *k, const struct alg *a, bool enc,
         (gcm && sym->aad_len &&
          EVP_CipherUpdate(ctx, NULL, &la, sym->aad, (int)sym->aad_len) != 1) ||
         (gcm && !enc &&
-         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CF_KVKEY_TAG_LEN,
-                             sym->tag) != 1) ||
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CF_KVKEY_TAG_LEN, sym->tag) != 1) ||
         EVP_CipherUpdate(ctx, dst, &l1, in ? in : (const void *)"", (int)n) != 1) {
         e = cf_crypto_fail("AES setup");
         goto free_ctx;
@@ -1417,7 +1417,8 @@ static cf_err aes_crypt(const struct cf_kvkey *k, const struct alg *a, bool enc,
         goto free_ctx;
     }
     if (enc) {
-        if (gcm && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CF_KVKEY_TAG_LEN, sym->tag) != 1) {
+        if (gcm &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CF_KVKEY_TAG_LEN, sym->tag) != 1) {
             e = cf_crypto_fail("AES-GCM tag");
             goto free_ctx;
         }

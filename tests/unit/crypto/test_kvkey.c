@@ -59,8 +59,7 @@ static const char RSA_N[] =
     "qw6zv_inHtvYHutEmyT_g2tsnSH8NkxM7RCcNPcd_RzvyWNgoBgOj1h_UIQkypaSNguiFQEVwawBG4uL"
     "zyPpzYCr7WzZlLI_gPggwQ";
 
-static const char RSA_E[] =
-    "AQAB";
+static const char RSA_E[] = "AQAB";
 
 static const char RSA_D[] =
     "DfScSyigqZN9QVYehiTZZlLkz8kLc2_O88inOyVQQHi7HoUSQZezBmHzQOXK4KhXxo0FR07Y4wL7EDIH"
@@ -74,11 +73,9 @@ static const char EC256_JWK[] =
     "\"oK7lp60krBdZLUI9pGlLEB8bibvGH9rgMnGkDcTgCV8\",\"d\":\"PuaoO_-ZP7NCHlWe7ktVM1WhggGNr"
     "DyDwg8ULUZ95bU\"}";
 
-static const char EC256_JWK_X[] =
-    "-nRXwZvTGQI-6IOObs9xXrPxO3GVSd-Sb6UR0C3cLDM";
+static const char EC256_JWK_X[] = "-nRXwZvTGQI-6IOObs9xXrPxO3GVSd-Sb6UR0C3cLDM";
 
-static const char EC256_JWK_Y[] =
-    "oK7lp60krBdZLUI9pGlLEB8bibvGH9rgMnGkDcTgCV8";
+static const char EC256_JWK_Y[] = "oK7lp60krBdZLUI9pGlLEB8bibvGH9rgMnGkDcTgCV8";
 
 static const char EC521_JWK[] =
     "{\"kty\":\"EC\",\"crv\":\"P-521\",\"x\":\"ARq_0sCvwU2nN08_p55VHoR3V5gB6fAxQw2IwJG_GwNYUYupo"
@@ -99,14 +96,11 @@ static const char EC256K_JWK[] =
     ":\"kUttUnv0nDpjr_lBNyV_eeuuprF99Go9xkQZ_ZsGVk8\",\"d\":\"D-YbhbwW5aUbn6IFqv7IbSciLNXs"
     "sB1JmYGCXvchL0k\"}";
 
-static const char EC256K_JWK_X[] =
-    "yXPoPsVlq-tFf2VDGiKWsgy4YIlj2lnuQAkujqW83xw";
+static const char EC256K_JWK_X[] = "yXPoPsVlq-tFf2VDGiKWsgy4YIlj2lnuQAkujqW83xw";
 
-static const char EC256K_JWK_Y[] =
-    "kUttUnv0nDpjr_lBNyV_eeuuprF99Go9xkQZ_ZsGVk8";
+static const char EC256K_JWK_Y[] = "kUttUnv0nDpjr_lBNyV_eeuuprF99Go9xkQZ_ZsGVk8";
 
-static const char MSG_SHA256[] =
-    "726c03bbd7c9c317141daad444c9ab674b8b50c3c5b161e3b5ac96cb76cb712a";
+static const char MSG_SHA256[] = "726c03bbd7c9c317141daad444c9ab674b8b50c3c5b161e3b5ac96cb76cb712a";
 
 /* openssl dgst -sha256 -sign ec.pem (DER) converted to r||s */
 static const char EC256_SIG_RS[] =
@@ -187,33 +181,25 @@ static const char RSA_QI[] =
     "KNX8BS_7zXY3jkOYWx0xHW5Hh8Sf8HS_wBUb-CK4kkrxahL309RqfJE5wRApHWO03T1ECh9_wq_pmmjb"
     "KCP2jnl8S_w";
 
-static const char EC256_D[] =
-    "PuaoO_-ZP7NCHlWe7ktVM1WhggGNrDyDwg8ULUZ95bU";
+static const char EC256_D[] = "PuaoO_-ZP7NCHlWe7ktVM1WhggGNrDyDwg8ULUZ95bU";
 
-static const char PT_OAEP[] =
-    "a 32-byte secret for OAEP-256!!!";
+static const char PT_OAEP[] = "a 32-byte secret for OAEP-256!!!";
 
-static const char GCM_K[] =
-    "_v_pkoZlcxxtao-UZzCDCP7_6ZKGZXMcbWqPlGcwgwg";
+static const char GCM_K[] = "_v_pkoZlcxxtao-UZzCDCP7_6ZKGZXMcbWqPlGcwgwg";
 
-static const char KW128_K[] =
-    "AAECAwQFBgcICQoLDA0ODw";
+static const char KW128_K[] = "AAECAwQFBgcICQoLDA0ODw";
 
-static const char KW256_K[] =
-    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+static const char KW256_K[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
-static const char KWP192_K[] =
-    "WEDfbimwKvGrSTtwW_Fuoa6DOPTcwXao";
+static const char KWP192_K[] = "WEDfbimwKvGrSTtwW_Fuoa6DOPTcwXao";
 
-static const char CBC128_K[] =
-    "K34VFiiu0qar9xWICc9PPA";
-
+static const char CBC128_K[] = "K34VFiiu0qar9xWICc9PPA";
 
 /* ---- shared keys (generated once per executable: RSA 4096 once) ---- */
 
 static struct {
     struct cf_kvkey *rsa2048, *rsa3072, *rsa4096;
-    struct cf_kvkey *ec[4]; /* P-256, P-384, P-521, P-256K */
+    struct cf_kvkey *ec[4];  /* P-256, P-384, P-521, P-256K */
     struct cf_kvkey *oct[3]; /* 128, 192, 256 */
 } K;
 
@@ -487,7 +473,7 @@ static void blob_round_trip(const struct cf_kvkey *k)
     fill(dg, sizeof(dg), 5);
     if (cf_kvkey_type(k) == CF_KTY_OCT) {
         struct cf_kvkey_sym sym = {0};
-        const char *alg = cf_kvkey_bits(k) == 128 ? "A128GCM"
+        const char *alg = cf_kvkey_bits(k) == 128   ? "A128GCM"
                           : cf_kvkey_bits(k) == 192 ? "A192GCM"
                                                     : "A256GCM";
         assert_int_equal(cf_kvkey_encrypt_ex(k, alg, dg, sizeof(dg), &sym, &ct, NULL, 0), CF_OK);
@@ -496,15 +482,14 @@ static void blob_round_trip(const struct cf_kvkey *k)
         assert_memory_equal(pt->p, dg, sizeof(dg));
         cf_secret_free(pt);
     } else {
-        const char *alg = cf_kvkey_type(k) == CF_KTY_RSA ? "PS256"
+        const char *alg = cf_kvkey_type(k) == CF_KTY_RSA      ? "PS256"
                           : cf_kvkey_curve(k) == CF_CRV_P256K ? "ES256K"
                                                               : "ES256";
         if (cf_kvkey_curve(k) == CF_CRV_P256 || cf_kvkey_curve(k) == CF_CRV_P256K ||
             cf_kvkey_type(k) == CF_KTY_RSA) {
             assert_int_equal(cf_kvkey_sign(k2, alg, dg, sizeof(dg), &sig, NULL, 0), CF_OK);
             assert_int_equal(
-                cf_kvkey_verify(k, alg, dg, sizeof(dg), sig.data, sig.len, &valid, NULL, 0),
-                CF_OK);
+                cf_kvkey_verify(k, alg, dg, sizeof(dg), sig.data, sig.len, &valid, NULL, 0), CF_OK);
             assert_true(valid);
         }
     }
@@ -745,12 +730,11 @@ static void test_jwk_oct(void **state)
     cf_kvkey_free(k);
     k = NULL;
     /* 20 bytes, 8 bytes, 48 bytes */
-    assert_int_equal(import_text("{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhM\"}", &k,
-                                 why),
-                     CF_EBADPARAM);
+    assert_int_equal(
+        import_text("{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhM\"}", &k, why),
+        CF_EBADPARAM);
     assert_non_null(strstr(why, "160 bits"));
-    assert_int_equal(import_text("{\"kty\":\"oct\",\"k\":\"AAECAwQFBgc\"}", &k, why),
-                     CF_EBADPARAM);
+    assert_int_equal(import_text("{\"kty\":\"oct\",\"k\":\"AAECAwQFBgc\"}", &k, why), CF_EBADPARAM);
     assert_int_equal(import_text("{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBka"
                                  "GxwdHh8gISIjJCUmJygpKissLS4v\"}",
                                  &k, why),
@@ -946,19 +930,19 @@ static void test_sign_verify_all(void **state)
             fail_msg("%s: own signature does not verify", c->alg);
         /* a flipped bit in the signature, in the digest; a truncated signature */
         sig.data[3 + c->siglen / 2] ^= 0x10;
-        assert_int_equal(cf_kvkey_verify(*c->key, c->alg, dg, c->dlen, sig.data + 3, c->siglen,
-                                         &valid, NULL, 0),
-                         CF_OK);
+        assert_int_equal(
+            cf_kvkey_verify(*c->key, c->alg, dg, c->dlen, sig.data + 3, c->siglen, &valid, NULL, 0),
+            CF_OK);
         assert_false(valid);
         sig.data[3 + c->siglen / 2] ^= 0x10;
         dg[0] ^= 0x01;
-        assert_int_equal(cf_kvkey_verify(*c->key, c->alg, dg, c->dlen, sig.data + 3, c->siglen,
-                                         &valid, NULL, 0),
-                         CF_OK);
+        assert_int_equal(
+            cf_kvkey_verify(*c->key, c->alg, dg, c->dlen, sig.data + 3, c->siglen, &valid, NULL, 0),
+            CF_OK);
         assert_false(valid);
         dg[0] ^= 0x01;
-        assert_int_equal(cf_kvkey_verify(*c->key, c->alg, dg, c->dlen, sig.data + 3,
-                                         c->siglen - 1, &valid, NULL, 0),
+        assert_int_equal(cf_kvkey_verify(*c->key, c->alg, dg, c->dlen, sig.data + 3, c->siglen - 1,
+                                         &valid, NULL, 0),
                          CF_OK);
         assert_false(valid);
         assert_int_equal(cf_kvkey_verify(*c->key, c->alg, dg, c->dlen, NULL, 0, &valid, NULL, 0),
@@ -1076,11 +1060,9 @@ static void test_rsa_encrypt_round_trip(void **state)
                 cf_secret_free(out);
                 /* wrap/unwrap are the same operation */
                 cf_buf_reset(&ct);
-                assert_int_equal(cf_kvkey_wrap(keys[ki], algs[ai].alg, pt, n, &ct, NULL, 0),
-                                 CF_OK);
+                assert_int_equal(cf_kvkey_wrap(keys[ki], algs[ai].alg, pt, n, &ct, NULL, 0), CF_OK);
                 assert_int_equal(
-                    cf_kvkey_unwrap(keys[ki], algs[ai].alg, ct.data, ct.len, &out, NULL, 0),
-                    CF_OK);
+                    cf_kvkey_unwrap(keys[ki], algs[ai].alg, ct.data, ct.len, &out, NULL, 0), CF_OK);
                 assert_int_equal(out->len, n);
                 cf_secret_free(out);
                 cf_buf_release(&ct);
@@ -1194,10 +1176,8 @@ static void test_aes_kw_vectors(void **state)
     assert_int_equal(cf_kvkey_wrap(k, "A128KW", kd, 15, &b, why, sizeof(why)), CF_EBADPARAM);
     assert_int_equal(cf_kvkey_wrap(k, "A128KW", kd, 8, &b, why, sizeof(why)), CF_EBADPARAM);
     assert_int_equal(cf_kvkey_wrap(k, "A128KW", kd, 20, &b, why, sizeof(why)), CF_EBADPARAM);
-    assert_int_equal(cf_kvkey_unwrap(k, "A128KW", want, 16, &out, why, sizeof(why)),
-                     CF_EBADPARAM);
-    assert_int_equal(cf_kvkey_unwrap(k, "A128KW", want, 23, &out, why, sizeof(why)),
-                     CF_EBADPARAM);
+    assert_int_equal(cf_kvkey_unwrap(k, "A128KW", want, 16, &out, why, sizeof(why)), CF_EBADPARAM);
+    assert_int_equal(cf_kvkey_unwrap(k, "A128KW", want, 23, &out, why, sizeof(why)), CF_EBADPARAM);
     assert_int_equal(cf_kvkey_wrap(k, "A128GCM", kd, 16, &b, why, sizeof(why)), CF_EBADPARAM);
     assert_int_equal(cf_kvkey_wrap(k, "RSA-OAEP", kd, 16, &b, why, sizeof(why)), CF_EBADPARAM);
     assert_int_equal(b.len, 0);
@@ -1329,8 +1309,7 @@ static void test_aes_gcm(void **state)
         assert_int_equal(cf_kvkey_encrypt_ex(K.oct[i], alg, NULL, 0, &s2, &b, NULL, 0), CF_OK);
         assert_int_equal(b.len, 17);
         assert_memory_not_equal(s1.iv, s2.iv, 12);
-        assert_int_equal(cf_kvkey_decrypt_ex(K.oct[i], alg, b.data, 17, &s1, &out, NULL, 0),
-                         CF_OK);
+        assert_int_equal(cf_kvkey_decrypt_ex(K.oct[i], alg, b.data, 17, &s1, &out, NULL, 0), CF_OK);
         assert_memory_equal(out->p, pt, 17);
         cf_secret_free(out);
         assert_int_equal(cf_kvkey_decrypt_ex(K.oct[i], alg, NULL, 0, &s2, &out, NULL, 0), CF_OK);
@@ -1367,8 +1346,7 @@ static void test_aes_cbc(void **state)
     assert_int_equal(cf_kvkey_encrypt_ex(k, "A128CBC", pt, 15, &sym, &b, why, sizeof(why)),
                      CF_EBADPARAM);
     assert_non_null(strstr(why, "multiple of 16"));
-    assert_int_equal(cf_kvkey_decrypt_ex(k, "A128CBC", ct, 15, &sym, &out, NULL, 0),
-                     CF_EBADPARAM);
+    assert_int_equal(cf_kvkey_decrypt_ex(k, "A128CBC", ct, 15, &sym, &out, NULL, 0), CF_EBADPARAM);
     /* aad is GCM-only; the IV is 16 bytes */
     sym.aad = "x";
     sym.aad_len = 1;
@@ -1401,8 +1379,7 @@ static void test_aes_cbc(void **state)
     assert_int_equal(cf_kvkey_decrypt_ex(k, "A128CBCPAD", b.data, 16, &s2, &out, why, sizeof(why)),
                      CF_ECRYPTO);
     assert_null(out);
-    assert_int_equal(cf_kvkey_encrypt_ex(k, "A256CBCPAD", pt, 16, &s2, &b, NULL, 0),
-                     CF_EBADPARAM);
+    assert_int_equal(cf_kvkey_encrypt_ex(k, "A256CBCPAD", pt, 16, &s2, &b, NULL, 0), CF_EBADPARAM);
     cf_kvkey_free(k);
     cf_buf_release(&b);
 }
@@ -1432,26 +1409,16 @@ static void test_oct_wrong_algs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crv_names),
-        cmocka_unit_test(test_generate_shapes),
-        cmocka_unit_test(test_generate_bad),
-        cmocka_unit_test(test_generate_rsa_exponent),
-        cmocka_unit_test(test_oct_keys_differ),
-        cmocka_unit_test(test_blob_round_trip),
-        cmocka_unit_test(test_blob_bad),
-        cmocka_unit_test(test_jwk_rsa_interop),
-        cmocka_unit_test(test_jwk_rsa_ned_only),
-        cmocka_unit_test(test_jwk_ec_interop),
-        cmocka_unit_test(test_jwk_oct),
-        cmocka_unit_test(test_jwk_bad),
-        cmocka_unit_test(test_sign_verify_all),
-        cmocka_unit_test(test_sign_determinism),
-        cmocka_unit_test(test_sign_bad),
-        cmocka_unit_test(test_rsa_encrypt_round_trip),
-        cmocka_unit_test(test_rsa_encrypt_bad),
-        cmocka_unit_test(test_aes_kw_vectors),
-        cmocka_unit_test(test_aes_gcm),
-        cmocka_unit_test(test_aes_cbc),
+        cmocka_unit_test(test_crv_names),        cmocka_unit_test(test_generate_shapes),
+        cmocka_unit_test(test_generate_bad),     cmocka_unit_test(test_generate_rsa_exponent),
+        cmocka_unit_test(test_oct_keys_differ),  cmocka_unit_test(test_blob_round_trip),
+        cmocka_unit_test(test_blob_bad),         cmocka_unit_test(test_jwk_rsa_interop),
+        cmocka_unit_test(test_jwk_rsa_ned_only), cmocka_unit_test(test_jwk_ec_interop),
+        cmocka_unit_test(test_jwk_oct),          cmocka_unit_test(test_jwk_bad),
+        cmocka_unit_test(test_sign_verify_all),  cmocka_unit_test(test_sign_determinism),
+        cmocka_unit_test(test_sign_bad),         cmocka_unit_test(test_rsa_encrypt_round_trip),
+        cmocka_unit_test(test_rsa_encrypt_bad),  cmocka_unit_test(test_aes_kw_vectors),
+        cmocka_unit_test(test_aes_gcm),          cmocka_unit_test(test_aes_cbc),
         cmocka_unit_test(test_oct_wrong_algs),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
