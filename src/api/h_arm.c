@@ -17,8 +17,10 @@
  * vault/'s; this file only validates input and shapes output. */
 #include "base/cf.h"
 #include "api/internal.h"
+#include "auth/rbac.h"
 #include "base/clock.h"
 #include "base/codec.h"
+#include "base/log.h"
 
 #define KV_TYPE "Microsoft.KeyVault/vaults"
 #define PROVIDER "/providers/Microsoft.KeyVault"
@@ -1214,6 +1216,35 @@ void api_arm_group_list(struct api_req *r)
     reply_list(r, &a.p, e);
 }
 
+/* A deleted resource group or vault loses the role assignments at and below it, as in Azure
+ * (not restored by a recovery), so a later resource of the same name starts with none. The
+ * resource is already gone: a failure here is logged, not answered. nseg: the path segments
+ * that name the resource (4: a group, 8: a vault). */
+static void forget_assignments(struct api_req *r, size_t nseg)
+{
+    char scope[CF_RBAC_MAX_SCOPE];
+    size_t len = 0;
+    int n = 0;
+    cf_err e;
+
+    if (!r->api->cfg.rbac || r->nseg < nseg)
+        return;
+    for (size_t i = 0; i < nseg; i++) {
+        if (len + 1 + r->seg[i].len + 1 > sizeof(scope))
+            return;
+        scope[len++] = '/';
+        memcpy(scope + len, r->seg[i].p, r->seg[i].len);
+        len += r->seg[i].len;
+    }
+    scope[len] = '\0';
+    e = cf_rbac_assignment_delete_subtree(r->api->cfg.rbac, scope, &n);
+    if (e)
+        cf_error("api: role assignments under a deleted resource were not removed: %s",
+                 cf_err_name(e));
+    else if (n)
+        cf_info("api: removed %d role assignment(s) of a deleted resource", n);
+}
+
 void api_arm_group_delete(struct api_req *r)
 {
     char name[91];
@@ -1227,12 +1258,14 @@ void api_arm_group_delete(struct api_req *r)
         return;
     }
     e = cf_group_delete(r->api->cfg.vault, r->api->cfg.subscription_id, name);
-    if (e == CF_ENOTFOUND)
+    if (e == CF_ENOTFOUND) {
         rg_not_found(r, name);
-    else if (e)
+    } else if (e) {
         api_error_err(r, e);
-    else
+    } else {
+        forget_assignments(r, 4);
         api_reply_empty(r, 200);
+    }
 }
 
 /* ---------------------------------------------------------------- vaults */
@@ -1407,6 +1440,7 @@ void api_arm_vault_delete(struct api_req *r)
     } else if (e) {
         api_error_err(r, e);
     } else {
+        forget_assignments(r, 8);
         api_reply_empty(r, 200);
     }
 }

@@ -1154,6 +1154,65 @@ cf_err cf_rbac_assignment_delete(struct cf_rbac *rb, const char *id, struct cf_r
     return e;
 }
 
+/* Deletes in rounds: ids are collected first because a row must not be deleted under the
+ * statement that is walking it. */
+struct subtree_arg {
+    const char *scope;
+    char ids[256][37];
+    size_t n;
+    int deleted;
+};
+
+static cf_err subtree_collect_cb(const struct cf_rec_role_asg *a, void *arg)
+{
+    struct subtree_arg *sa = arg;
+    if (sa->n < CF_ARRAY_LEN(sa->ids))
+        memcpy(sa->ids[sa->n++], a->id, sizeof(sa->ids[0]));
+    return CF_OK;
+}
+
+static cf_err subtree_fn(struct cf_store_txn *t, void *arg)
+{
+    struct subtree_arg *sa = arg;
+    cf_err e;
+
+    sa->deleted = 0;
+    do {
+        sa->n = 0;
+        e = cf_store_role_asg_list_scope(t, sa->scope, true, subtree_collect_cb, sa);
+        for (size_t i = 0; !e && i < sa->n; i++)
+            e = cf_store_role_asg_delete(t, sa->ids[i]);
+        if (!e)
+            sa->deleted += (int)sa->n;
+    } while (!e && sa->n == CF_ARRAY_LEN(sa->ids));
+    return e;
+}
+
+cf_err cf_rbac_assignment_delete_subtree(struct cf_rbac *rb, const char *scope, int *deleted)
+{
+    char norm[CF_RBAC_MAX_SCOPE];
+    struct subtree_arg *sa;
+    cf_err e;
+
+    *deleted = 0;
+    e = cf_rbac_scope_normalize(scope, strlen(scope), norm, sizeof(norm));
+    if (e)
+        return e;
+    if (strcmp(norm, "/") == 0)
+        return CF_EINVAL; /* never the whole server by accident */
+    sa = calloc(1, sizeof(*sa));
+    if (!sa)
+        return CF_ENOMEM;
+    sa->scope = norm;
+    e = cf_store_write(rb->store, subtree_fn, sa);
+    if (!e) {
+        *deleted = sa->deleted;
+        invalidate_assignments(rb);
+    }
+    free(sa);
+    return e;
+}
+
 struct asg_list_arg {
     const char *scope;
     enum cf_rbac_list_mode mode;

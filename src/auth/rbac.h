@@ -152,6 +152,10 @@ enum cf_rbac_list_mode {
  * principal's. */
 cf_err cf_rbac_assignment_list(struct cf_rbac *rb, const char *scope, enum cf_rbac_list_mode mode,
                                const char *principal_id, cf_store_role_asg_cb cb, void *arg);
+/* Deletes every assignment at scope or below it (a vault that is deleted loses its
+ * assignments and those of its objects, as in Azure, so a later vault of the same name starts
+ * with none). scope "/" is refused (CF_EINVAL). *deleted gets the count. */
+cf_err cf_rbac_assignment_delete_subtree(struct cf_rbac *rb, const char *scope, int *deleted);
 /* Bootstrap: makes sure principal_oid holds role_id at scope (creating the assignment with a
  * fresh GUID name when no such assignment exists). */
 cf_err cf_rbac_ensure_assignment(struct cf_rbac *rb, const char *scope, const char *role_id,

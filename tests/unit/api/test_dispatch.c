@@ -995,6 +995,45 @@ static void groups_grant(void **state)
                  403, "ForbiddenByPolicy");
 }
 
+static cf_err count_asg(const struct cf_rec_role_asg *a, void *arg)
+{
+    int *n = arg; /* [0]: under vaults/vdel, [1]: elsewhere */
+    if (strstr(a->scope, "/vaults/vdel/") || (strstr(a->scope, "/vaults/vdel") &&
+                                               strstr(a->scope, "/vaults/vdel")[12] == '\0'))
+        n[0]++;
+    else
+        n[1]++;
+    return CF_OK;
+}
+
+/* Deleting a vault removes the role assignments at and below it (and only those). */
+static void vault_delete_forgets_assignments(void **state)
+{
+    struct fx *f = *state;
+    char path[300], scope[400];
+    int n[2] = {0, 0};
+
+    vault_with(f, "vdel", true, NULL, NULL);
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vdel",
+             f->sub);
+    assign(f, path, CF_ROLE_KV_SECRETS_USER, P1);
+    snprintf(scope, sizeof(scope), "%s/secrets/s1", path);
+    assign(f, scope, CF_ROLE_KV_SECRETS_OFFICER, P1);
+    snprintf(scope, sizeof(scope),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vdelx",
+             f->sub); /* a sibling whose name starts the same */
+    assign(f, scope, CF_ROLE_KV_SECRETS_USER, P1);
+    expect(call(f, CF_HTTP_DELETE, MG, path, "api-version=2023-07-01", f->mgmt_bearer, NULL), 200,
+           NULL);
+    snprintf(scope, sizeof(scope), "/subscriptions/%s", f->sub);
+    assert_int_equal(cf_rbac_assignment_list(f->rbac, scope, CF_RBAC_LIST_ABOVE_AND_BELOW, P1,
+                                             count_asg, n),
+                     CF_OK);
+    assert_int_equal(n[0], 0);
+    assert_int_equal(n[1], 1);
+}
+
 /* Service limits on the data plane: past the vault's budget a request is 429 Throttled with
  * Retry-After, charges nothing, and other classes go on. */
 static void throttled_past_the_budget(void **state)
@@ -1048,6 +1087,7 @@ int main(void)
         T(rbac_routes_absent_without_rbac),
         T(rbac_data_plane), T(access_policies), T(network_rules), T(ip_rules_parse),
         T(rbac_management_plane), T(throttled_past_the_budget), T(groups_grant),
+        T(vault_delete_forgets_assignments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
