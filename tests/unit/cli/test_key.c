@@ -224,9 +224,10 @@ static void test_shape_key(void **state)
     free(s);
     cf_val_unref(o);
     /* A list item: kid and the name from it, no key. */
-    o = cf_cli_shape_key(parse("{\"kid\":\"https://v.vault.localhost:8443/keys/k1\","
-                               "\"attributes\":{\"enabled\":false},\"managed\":true}"),
-                         false, true);
+    cf_val_unref(b);
+    b = parse("{\"kid\":\"https://v.vault.localhost:8443/keys/k1\","
+              "\"attributes\":{\"enabled\":false},\"managed\":true}");
+    o = cf_cli_shape_key(b, false, true);
     assert_string_equal(mem(o, "name"), "k1");
     assert_string_equal(mem(o, "kid"), "https://v.vault.localhost:8443/keys/k1");
     assert_null(cf_val_get(o, "key"));
