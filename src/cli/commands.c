@@ -5,6 +5,7 @@
  * on a show command. Every error is one "ERROR: ..." line on stderr and nothing on stdout. */
 #include "base/cf.h"
 #include "cli/cli_int.h"
+#include "cli/cmd_audit.h"
 #include "cli/cmd_identity.h"
 #include "cli/cmd_key.h"
 
@@ -257,6 +258,7 @@ const struct cf_cli_group cf_cli_groups[] = {
     {"group", "Manage resource groups."},
     {"keyvault", "Manage KeyVault keys, secrets, and certificates."},
     {"keyvault secret", "Manage secrets."},
+    CF_CLI_AUDIT_GROUPS,
     CF_CLI_KEY_GROUPS,
     {"ad", "Manage Microsoft Entra ID (Graph) entities: service principals, applications, groups."},
     {"ad sp", "Manage service principals."},
@@ -300,6 +302,7 @@ const struct cf_cli_cmd cf_cli_commands[] = {
     {"keyvault secret", "backup", cf_cli_cmd_secret_backup, CMD_LOGIN, "Backs up the specified secret.", o_secret_file, NULL},
     {"keyvault secret", "restore", cf_cli_cmd_secret_restore, CMD_LOGIN, "Restores a backed up secret to a vault.", o_secret_restore, NULL},
     {"keyvault secret", "download", cf_cli_cmd_secret_download, CMD_LOGIN, "Download a secret from a KeyVault.", o_secret_download, NULL},
+    CF_CLI_AUDIT_COMMANDS,
     CF_CLI_KEY_COMMANDS,
     {"ad sp", "create-for-rbac", cf_cli_cmd_ad_sp_create_for_rbac, CMD_LOGIN, "Create an application and its service principal, optionally with RBAC role assignments.", o_rbac_create, NULL},
     {"ad sp credential", "reset", cf_cli_cmd_ad_sp_credential_reset, CMD_LOGIN, "Reset a service principal's password or certificate credential.", o_cred_reset, NULL},
