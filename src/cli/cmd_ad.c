@@ -335,18 +335,17 @@ int cf_cli_resolve_assignee(struct cf_cli_run *r, const char *assignee, bool fal
                             char oid[37], char ptype[32])
 {
     struct cf_val *items = NULL, *o = NULL;
+    const struct cf_val *v;
     char path[2600];
-    int rc;
 
     oid[0] = ptype[0] = '\0';
     if (cf_cli_is_guid(assignee)) {
+        /* quiet lookups: an object id given with fallback needs no directory at all */
         filter_path(path, sizeof(path), "servicePrincipals", "appId", assignee);
-        if ((rc = graph_list(r, path, false, &items, NULL)) != 0) {
-            cf_val_unref(items);
-            return rc;
-        }
-        if (items->n > 0 && str_of(items->items[0], "id")) {
-            snprintf(oid, 37, "%s", str_of(items->items[0], "id"));
+        quiet_get(r, path, &items);
+        v = cf_val_get(items, "value");
+        if (v && v->type == CF_VAL_ARR && v->n > 0 && str_of(v->items[0], "id")) {
+            snprintf(oid, 37, "%s", str_of(v->items[0], "id"));
             snprintf(ptype, 32, "ServicePrincipal");
         }
         cf_val_unref(items);

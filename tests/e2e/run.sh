@@ -9,6 +9,7 @@
 #   python    Debian python3-azure on /usr/bin/python3 (unittest)
 #   az        Debian azure-cli 2.45 (login, az rest, get-access-token, az group)
 #   cli       the coffer CLI from <build-dir>
+#   identity  coffer ad/role commands, SP logins (CLI, python ClientSecretCredential, certificate)
 #   badinput  curl/openssl/python sockets: malformed and hostile requests
 #   plaintext no secret value, client secret or token at rest or in the logs
 #   config    production mode: cofferd --config with an operator certificate
@@ -138,6 +139,7 @@ if ((prep_ok)); then
     run_suite badinput bash "$E2E_DIR/suites/badinput.sh"
     run_suite az       bash "$E2E_DIR/suites/az.sh"
     run_suite cli      bash "$E2E_DIR/suites/cli.sh"
+    run_suite identity bash "$E2E_DIR/suites/identity.sh"
     run_suite plaintext bash "$E2E_DIR/suites/plaintext.sh"
     run_suite config   bash "$E2E_DIR/suites/config.sh"
 fi
