@@ -1,6 +1,6 @@
 /* h_authority.c - the token authority's REST face (clients.md §1): OIDC discovery documents,
- * JWKS, and the token endpoint (client_credentials). The decisions about tenants, clients and
- * secrets are auth/'s; this file only turns HTTP into a cf_token_request and results into
+ * JWKS, and the token endpoint (client_credentials with a secret or a client assertion). The
+ * decisions about tenants, clients, secrets and assertions are auth/'s; this file only turns HTTP into a cf_token_request and results into
  * Entra-shaped JSON.
  *
  * Map:
@@ -457,7 +457,7 @@ void api_token(struct api_req *r)
     const char *authz = cf_http_header(r->http, "Authorization");
     struct cf_str body = r->http->body;
     size_t room = body.len + (authz ? strlen(authz) : 0) + 16;
-    struct cf_buf scratch, basic, token;
+    struct cf_buf scratch, basic, token, endpoint;
     struct cf_token_request tr;
     struct cf_token_error te;
     struct authority_form f;
@@ -469,6 +469,7 @@ void api_token(struct api_req *r)
     cf_buf_init(&scratch, room);
     cf_buf_init(&basic, room);
     cf_buf_init(&token, TOKEN_MAX);
+    cf_buf_init(&endpoint, AUTHORITY_URL_MAX + CF_MAX_HEADER_BYTES);
 
     if (!content_type_is_form(cf_http_header(r->http, "Content-Type"))) {
         form_bad(&te, "Invalid request. Request is malformed or invalid: the body must be "
@@ -478,10 +479,12 @@ void api_token(struct api_req *r)
     e = form_parse(body, authz, &scratch, &basic, &f, &te);
     if (e)
         goto fail;
-    if (!f.client_secret.len && f.client_assertion.len) {
-        te_set(&te, "invalid_client", 401, 7000218,
-               "Client assertions (certificate credentials) are not supported by this server; "
-               "use a client secret.");
+    /* An assertion's aud names the URL the client posted to: https + Host + path. */
+    e = api_base_url(r, &endpoint);
+    if (!e)
+        e = cf_buf_append_str(&endpoint, r->http->path);
+    if (e) {
+        te_set(&te, "invalid_request", 400, 90015, "The request is too large.");
         goto fail;
     }
     tr.tenant = r->ncap > 0 ? r->cap[0] : CF_STR("adfs");
@@ -489,9 +492,13 @@ void api_token(struct api_req *r)
     tr.client_id = f.client_id;
     tr.client_secret = f.client_secret;
     tr.scope = f.scope;
+    tr.client_assertion = f.client_assertion;
+    tr.client_assertion_type = f.client_assertion_type;
+    tr.endpoint = cf_buf_str(&endpoint);
     e = cf_auth_issue_token(r->api->cfg.auth, &tr, &token, &expires_in, &te);
     cf_buf_wipe(&scratch);
     cf_buf_wipe(&basic);
+    cf_buf_release(&endpoint);
     if (e)
         goto fail;
     e = write_token(&r->out, cf_buf_str(&token), expires_in);
@@ -507,6 +514,7 @@ fail:
     cf_buf_wipe(&scratch);
     cf_buf_wipe(&basic);
     cf_buf_wipe(&token);
+    cf_buf_release(&endpoint);
     if (!te.error)
         te_set(&te, "server_error", 500, 90100, "The server could not issue a token right now.");
     reply_token_error(r, &te);

@@ -208,4 +208,26 @@ void api_rbac_definition_get(struct api_req *r);
 void api_rbac_definition_delete(struct api_req *r);
 void api_rbac_definition_list(struct api_req *r);
 
+/* ---- handlers: h_graph.c (the directory in Microsoft Graph v1.0 shapes on the management
+ * host, identity-contract.md; objects of the caller's tenant) ---- */
+void api_graph_app_create(struct api_req *r);
+void api_graph_app_list(struct api_req *r);
+void api_graph_app_get(struct api_req *r);
+void api_graph_app_patch(struct api_req *r);
+void api_graph_app_delete(struct api_req *r);
+void api_graph_add_password(struct api_req *r);
+void api_graph_remove_password(struct api_req *r);
+void api_graph_sp_list(struct api_req *r);
+void api_graph_sp_get(struct api_req *r);
+void api_graph_sp_member_of(struct api_req *r);
+void api_graph_group_create(struct api_req *r);
+void api_graph_group_list(struct api_req *r);
+void api_graph_group_get(struct api_req *r);
+void api_graph_group_delete(struct api_req *r);
+void api_graph_group_members(struct api_req *r);
+void api_graph_group_member_add(struct api_req *r);
+void api_graph_group_member_remove(struct api_req *r);
+/* applications(appId='X') and servicePrincipals(appId='X') segments (GET/PATCH/DELETE) */
+void api_graph_keyed(struct api_req *r);
+
 #endif

@@ -74,6 +74,31 @@ const struct api_route api_routes[] = {
     {M, CF_HTTP_PUT, AUTHZ "/roledefinitions/*", api_rbac_definition_put, API_WRITE, "RoleDefinitionWrite", "roleDefinitions/write"},
     {M, CF_HTTP_GET, AUTHZ "/roledefinitions/*", api_rbac_definition_get, 0, "RoleDefinitionGet", "roleDefinitions/read"},
     {M, CF_HTTP_DELETE, AUTHZ "/roledefinitions/*", api_rbac_definition_delete, API_WRITE, "RoleDefinitionDelete", "roleDefinitions/delete"},
+
+    /* ---- the directory, Microsoft Graph v1.0 shapes (identity-contract.md): no api-version.
+     * Literal rows first; the "v1.0/ *" rows (no space) last: they catch the keyed forms
+     * applications(appId='X') and servicePrincipals(appId='X'), and answer anything else
+     * under /v1.0 with Graph's 400. */
+    {M, CF_HTTP_POST, "v1.0/applications", api_graph_app_create, API_NOVERSION | API_WRITE, "ApplicationCreate", "directory/write"},
+    {M, CF_HTTP_GET, "v1.0/applications", api_graph_app_list, API_NOVERSION, "ApplicationList", "directory/read"},
+    {M, CF_HTTP_GET, "v1.0/applications/*", api_graph_app_get, API_NOVERSION, "ApplicationGet", "directory/read"},
+    {M, CF_HTTP_PATCH, "v1.0/applications/*", api_graph_app_patch, API_NOVERSION | API_WRITE, "ApplicationUpdate", "directory/write"},
+    {M, CF_HTTP_DELETE, "v1.0/applications/*", api_graph_app_delete, API_NOVERSION | API_WRITE, "ApplicationDelete", "directory/write"},
+    {M, CF_HTTP_POST, "v1.0/applications/*/addPassword", api_graph_add_password, API_NOVERSION | API_WRITE, "ApplicationAddPassword", "directory/write"},
+    {M, CF_HTTP_POST, "v1.0/applications/*/removePassword", api_graph_remove_password, API_NOVERSION | API_WRITE, "ApplicationRemovePassword", "directory/write"},
+    {M, CF_HTTP_GET, "v1.0/servicePrincipals", api_graph_sp_list, API_NOVERSION, "ServicePrincipalList", "directory/read"},
+    {M, CF_HTTP_GET, "v1.0/servicePrincipals/*", api_graph_sp_get, API_NOVERSION, "ServicePrincipalGet", "directory/read"},
+    {M, CF_HTTP_GET, "v1.0/servicePrincipals/*/memberOf", api_graph_sp_member_of, API_NOVERSION, "ServicePrincipalMemberOf", "directory/read"},
+    {M, CF_HTTP_POST, "v1.0/groups", api_graph_group_create, API_NOVERSION | API_WRITE, "GroupCreate", "directory/write"},
+    {M, CF_HTTP_GET, "v1.0/groups", api_graph_group_list, API_NOVERSION, "GroupList", "directory/read"},
+    {M, CF_HTTP_GET, "v1.0/groups/*", api_graph_group_get, API_NOVERSION, "GroupGet", "directory/read"},
+    {M, CF_HTTP_DELETE, "v1.0/groups/*", api_graph_group_delete, API_NOVERSION | API_WRITE, "GroupDelete", "directory/write"},
+    {M, CF_HTTP_GET, "v1.0/groups/*/members", api_graph_group_members, API_NOVERSION, "GroupMemberList", "directory/read"},
+    {M, CF_HTTP_POST, "v1.0/groups/*/members/$ref", api_graph_group_member_add, API_NOVERSION | API_WRITE, "GroupMemberAdd", "directory/write"},
+    {M, CF_HTTP_DELETE, "v1.0/groups/*/members/*/$ref", api_graph_group_member_remove, API_NOVERSION | API_WRITE, "GroupMemberRemove", "directory/write"},
+    {M, CF_HTTP_GET, "v1.0/*", api_graph_keyed, API_NOVERSION, "ApplicationGet", "directory/read"},
+    {M, CF_HTTP_PATCH, "v1.0/*", api_graph_keyed, API_NOVERSION | API_WRITE, "ApplicationUpdate", "directory/write"},
+    {M, CF_HTTP_DELETE, "v1.0/*", api_graph_keyed, API_NOVERSION | API_WRITE, "ApplicationDelete", "directory/write"},
 };
 
 const size_t api_routes_count = CF_ARRAY_LEN(api_routes);

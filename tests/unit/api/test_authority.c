@@ -128,6 +128,7 @@ const char *cf_http_header(const struct cf_http_req *req, const char *name)
 static struct {
     int calls;
     char tenant[80], grant[80], client_id[80], secret[80], scope[200];
+    char assertion[80], assertion_type[120], endpoint[200];
     cf_err err;
     struct cf_token_error te;
     const char *default_tenant;
@@ -149,6 +150,9 @@ cf_err cf_auth_issue_token(struct cf_auth *a, const struct cf_token_request *req
     cpy(fa.client_id, sizeof(fa.client_id), req->client_id);
     cpy(fa.secret, sizeof(fa.secret), req->client_secret);
     cpy(fa.scope, sizeof(fa.scope), req->scope);
+    cpy(fa.assertion, sizeof(fa.assertion), req->client_assertion);
+    cpy(fa.assertion_type, sizeof(fa.assertion_type), req->client_assertion_type);
+    cpy(fa.endpoint, sizeof(fa.endpoint), req->endpoint);
     if (fa.err) {
         *err_out = fa.te;
         return fa.err;
@@ -456,12 +460,20 @@ static void token_auth_error_entra_shape(void **state)
 static void token_error_status_and_fallbacks(void **state)
 {
     (void)state;
-    /* A client assertion without a secret is refused before auth is asked. */
+    /* A client assertion goes to auth with its type and the endpoint URL the client used
+     * (https + Host + path, never the query). */
+    the_http.path = CF_STR("/T/oauth2/v2.0/token");
+    the_http.query = CF_STR("client-request-id=x");
     api_token(req("T", "client_id=a&client_assertion=eyJ&client_assertion_type=jwt-bearer&"
                        "grant_type=client_credentials&scope=x%2F.default"));
-    assert_int_equal(got.status, 401);
-    assert_non_null(strstr(got.body, "\"invalid_client\""));
-    assert_int_equal(fa.calls, 0);
+    assert_int_equal(got.status, 200);
+    assert_int_equal(fa.calls, 1);
+    assert_string_equal(fa.assertion, "eyJ");
+    assert_string_equal(fa.assertion_type, "jwt-bearer");
+    assert_string_equal(fa.secret, "");
+    assert_string_equal(fa.endpoint, "https://login.localhost:8443/T/oauth2/v2.0/token");
+    fa.calls = 0;
+    the_http.query = CF_STR("");
 
     /* A junk client-request-id is not echoed. */
     got.replied = false;
