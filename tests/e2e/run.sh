@@ -43,7 +43,10 @@ COFFER=$BUILD/coffer
 E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/coffer-e2e.XXXXXX")
 E2E_RESULTS=$E2E_WORK/results
 : >"$E2E_RESULTS"
-export E2E_DIR E2E_WORK E2E_RESULTS COFFERD COFFER BUILD SUBSET
+# Keys suites (keys.test.mjs, test_keys.py, the keys section of cli.sh): on with
+# COFFER_E2E_KEYS=1.
+COFFER_E2E_KEYS=${COFFER_E2E_KEYS:-0}
+export E2E_DIR E2E_WORK E2E_RESULTS COFFERD COFFER BUILD SUBSET COFFER_E2E_KEYS
 T0=$(date +%s)
 
 echo "== coffer e2e: build $BUILD, work dir $E2E_WORK$( ((SUBSET)) && echo ', subset')"

@@ -249,5 +249,199 @@ c_fails "group show after delete"
 # ---- the data dir and server are fine ------------------------------------------------------
 c keyvault secret show --vault-name "$COFFER_VAULT_NAME" --name does-not-exist
 c_fails "dev vault: missing secret"
+
+# ==== keys (issue 12): coffer keyvault key ... against the dev vault ==========================
+# Cross-checked with openssl: imported PEM keys, downloaded public keys, signatures and
+# ciphertexts made on either side. Runs when COFFER_E2E_KEYS=1 (run.sh's default).
+if [ "${COFFER_E2E_KEYS:-0}" = 1 ]; then
+K=(--vault-name "$COFFER_VAULT_NAME")
+KD="$E2E_WORK/$SUITE-keys"
+rm -rf "$KD"; mkdir -p "$KD"
+b64file() { base64 -w0 <"$1"; }
+
+c keyvault key create "${K[@]}" --name cli-rsa --kty RSA --size 2048 --tags env=e2e
+c_ok "key create --kty RSA --size 2048 --tags"
+expect_eq "key create: kty" RSA "$(q 'd["key"]["kty"]')"
+expect_eq "key create: e (standard base64)" AQAB "$(q 'd["key"]["e"]')"
+expect_eq "key create: n is 256 bytes" 256 "$(q 'len(__import__("base64").b64decode(d["key"]["n"]))')"
+expect_eq "key create: default ops" "decrypt encrypt sign unwrapKey verify wrapKey" "$(q '" ".join(sorted(d["key"]["keyOps"]))')"
+expect_eq "key create: no private member" "None None" "$(q 'str(d["key"]["d"]) + " " + str(d["key"]["p"])')"
+expect_eq "key create: tags" '{"env": "e2e"}' "$(q 'd["tags"]')"
+expect_eq "key create: az shape (top-level members)" "attributes key managed releasePolicy tags" "$(q '" ".join(sorted(d))')"
+expect_eq "key create: versioned kid" true "$(q '__import__("re").fullmatch(r"https://[^/]+/keys/cli-rsa/[0-9a-f]{32}", d["key"]["kid"]) is not None')"
+rsa_v1=$(q 'd["key"]["kid"].rsplit("/",1)[1]')
+c keyvault key create "${K[@]}" --name cli-ec --curve P-384 --ops sign verify
+c_ok "key create --curve P-384 --ops sign verify (kty EC from the curve)"
+expect_eq "EC: kty/crv" "EC P-384" "$(q 'd["key"]["kty"] + " " + d["key"]["crv"]')"
+expect_eq "EC: x is 48 bytes" 48 "$(q 'len(__import__("base64").b64decode(d["key"]["x"]))')"
+expect_eq "EC: ops" "sign verify" "$(q '" ".join(sorted(d["key"]["keyOps"]))')"
+c keyvault key create "${K[@]}" --name cli-bad --kty RSA --size 1000
+c_fails "key create --size 1000 fails"
+c keyvault key create "${K[@]}" --name cli-rsa --kty RSA
+c_ok "key create on an existing name: a new version"
+rsa_v2=$(q 'd["key"]["kid"].rsplit("/",1)[1]')
+c keyvault key show "${K[@]}" --name cli-rsa --query key.kid -o tsv
+expect_eq "key show: latest version" "$rsa_v2" "$(out | sed 's|.*/||')"
+c keyvault key show "${K[@]}" --name cli-rsa --version "$rsa_v1" --query key.kid -o tsv
+expect_eq "key show --version" "$rsa_v1" "$(out | sed 's|.*/||')"
+c keyvault key list-versions "${K[@]}" --name cli-rsa --query "length(@)"
+expect_eq "key list-versions: 2" 2 "$(out)"
+c keyvault key list "${K[@]}" --query "[?name=='cli-rsa'] | [0].kid" -o tsv
+c_ok "key list"
+expect_eq "key list: unversioned kid, name from it" "cli-rsa" "$(out | sed 's|.*/keys/||')"
+c keyvault key show "${K[@]}" --name no-such-key
+if [ "$RC" -eq 3 ]; then pass "key show of a missing key exits 3"; else fail "key show of a missing key exits 3 (got $RC: $(head -c 200 "$CE"))"; fi
+
+# Import PEMs made by openssl; download gives back exactly openssl's public key.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$KD/rsa.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$KD/ec.pem" 2>/dev/null
+openssl pkey -in "$KD/rsa.pem" -pubout -out "$KD/rsa.pub.pem" 2>/dev/null
+openssl pkey -in "$KD/ec.pem" -pubout -out "$KD/ec.pub.pem" 2>/dev/null
+c keyvault key import "${K[@]}" --name cli-imp-rsa --pem-file "$KD/rsa.pem"
+c_ok "key import --pem-file (RSA)"
+expect_eq "import: no private member echoed" None "$(q 'str(d["key"]["d"])')"
+c keyvault key import "${K[@]}" --name cli-imp-ec --pem-string "$(cat "$KD/ec.pem")" --ops sign verify
+c_ok "key import --pem-string (EC) --ops"
+expect_eq "import EC: crv" P-256 "$(q 'd["key"]["crv"]')"
+for k in rsa ec; do
+    c keyvault key download "${K[@]}" --name "cli-imp-$k" --file "$KD/$k.dl.pem"
+    c_ok "key download ($k, PEM)"
+    if cmp -s "$KD/$k.dl.pem" "$KD/$k.pub.pem"; then pass "download ($k) equals openssl's public key PEM"
+    else fail "download ($k) equals openssl's public key PEM"; fi
+done
+c keyvault key download "${K[@]}" --name cli-imp-rsa --file "$KD/rsa.dl.der" --encoding DER
+c_ok "key download --encoding DER"
+if openssl pkey -pubin -inform DER -in "$KD/rsa.dl.der" -outform PEM 2>/dev/null | cmp -s - "$KD/rsa.pub.pem"; then
+    pass "DER download parses in openssl to the same key"; else fail "DER download parses in openssl to the same key"; fi
+c keyvault key download "${K[@]}" --name cli-imp-rsa --file "$KD/rsa.dl.der"
+c_fails "key download refuses an existing file"
+
+# Sign / verify with openssl on the other side.
+printf 'message for coffer' >"$KD/msg"
+openssl dgst -sha256 -binary "$KD/msg" >"$KD/msg.sha256"
+dg=$(b64file "$KD/msg.sha256")
+c keyvault key sign "${K[@]}" --name cli-imp-rsa -a RS256 --digest "$dg"
+c_ok "key sign -a RS256"
+expect_eq "sign: result members" "algorithm keyId signature" "$(q '" ".join(sorted(d))')"
+q 'd["signature"]' | base64 -d >"$KD/sig.rs256" 2>/dev/null
+if openssl pkeyutl -verify -pubin -inkey "$KD/rsa.pub.pem" -in "$KD/msg.sha256" -sigfile "$KD/sig.rs256" \
+    -pkeyopt digest:sha256 >/dev/null 2>&1; then pass "openssl verifies coffer's RS256 signature"
+else fail "openssl verifies coffer's RS256 signature"; fi
+c keyvault key verify "${K[@]}" --name cli-imp-rsa -a RS256 --digest "$dg" --signature "$(b64file "$KD/sig.rs256")"
+expect_eq "key verify: isValid" true "$(q 'd["isValid"]')"
+openssl pkeyutl -sign -inkey "$KD/ec.pem" -in "$KD/msg.sha256" -out "$KD/sig.der" 2>/dev/null
+# openssl makes DER; the service wants r||s (JOSE).
+"$PY" - "$KD/sig.der" "$KD/sig.es256" <<'PYEOF'
+import sys
+der = open(sys.argv[1], "rb").read()
+def read_int(b, i):
+    assert b[i] == 2; n = b[i + 1]; return int.from_bytes(b[i + 2:i + 2 + n], "big"), i + 2 + n
+i = 2 if der[1] < 0x80 else 3
+r, i = read_int(der, i); s, _ = read_int(der, i)
+open(sys.argv[2], "wb").write(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+PYEOF
+c keyvault key verify "${K[@]}" --name cli-imp-ec -a ES256 --digest "$dg" --signature "$(b64file "$KD/sig.es256")"
+c_ok "key verify -a ES256 (openssl's signature)"
+expect_eq "coffer verifies openssl's ES256 signature" true "$(q 'd["isValid"]')"
+c keyvault key sign "${K[@]}" --name cli-imp-ec -a ES256 --digest "$dg"
+expect_eq "ES256 signature is 64 bytes (r||s)" 64 "$(q 'len(__import__("base64").b64decode(d["signature"]))')"
+c keyvault key verify "${K[@]}" --name cli-imp-ec -a ES256 --digest "$dg" --signature "$(q 'd["signature"]')"
+expect_eq "coffer verifies its own ES256 signature" true "$(q 'd["isValid"]')"
+c keyvault key sign "${K[@]}" --name cli-imp-rsa -a RS256 --digest "$(printf 'short' | base64)"
+c_fails "sign with a 5-byte digest fails"
+if grep -q 'RS256 requires 32 bytes' "$CE"; then pass "wrong digest length: service message"
+else fail "wrong digest length: service message (got: $(head -c 200 "$CE"))"; fi
+c keyvault key sign "${K[@]}" --name cli-imp-rsa -a XS256 --digest "$dg"
+c_fails "sign with an unknown algorithm fails"
+
+# Encrypt / decrypt across coffer and openssl.
+printf 'plain text for OAEP' >"$KD/pt"
+openssl pkeyutl -encrypt -pubin -inkey "$KD/rsa.pub.pem" -in "$KD/pt" -out "$KD/ct" \
+    -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 2>/dev/null
+c keyvault key decrypt "${K[@]}" --name cli-imp-rsa -a RSA-OAEP-256 --value "$(b64file "$KD/ct")" --data-type plaintext
+c_ok "key decrypt -a RSA-OAEP-256 --data-type plaintext"
+expect_eq "coffer decrypts openssl's RSA-OAEP-256" "plain text for OAEP" "$(q 'd["result"]')"
+c keyvault key encrypt "${K[@]}" --name cli-imp-rsa -a RSA-OAEP --value "secret words" --data-type plaintext
+c_ok "key encrypt -a RSA-OAEP --data-type plaintext"
+expect_eq "encrypt: result members" "aad algorithm iv kid result tag" "$(q '" ".join(sorted(d))')"
+q 'd["result"]' | base64 -d >"$KD/ct2" 2>/dev/null
+expect_eq "openssl decrypts coffer's RSA-OAEP" "secret words" \
+    "$(openssl pkeyutl -decrypt -inkey "$KD/rsa.pem" -in "$KD/ct2" -pkeyopt rsa_padding_mode:oaep 2>/dev/null)"
+c keyvault key decrypt "${K[@]}" --name cli-imp-rsa -a RSA-OAEP --value "$(b64file "$KD/ct2")"
+expect_eq "decrypt (base64 result)" "$(printf 'secret words' | base64)" "$(q 'd["result"]')"
+c keyvault key encrypt "${K[@]}" --name cli-imp-ec -a RSA-OAEP --value aGk=
+c_fails "encrypt with an EC key fails"
+
+# Attributes, disabled key, key_ops.
+c keyvault key set-attributes "${K[@]}" --name cli-imp-rsa --enabled false --tags t=1 --expires 2031-01-01T00:00:00Z
+c_ok "key set-attributes --enabled false --tags --expires"
+expect_eq "set-attributes: enabled/expires/tags" "False 2031-01-01T00:00:00+00:00 {'t': '1'}" \
+    "$(q 'str(d["attributes"]["enabled"]) + " " + d["attributes"]["expires"] + " " + str(d["tags"])')"
+c keyvault key sign "${K[@]}" --name cli-imp-rsa -a RS256 --digest "$dg"
+c_fails "sign with a disabled key fails"
+if grep -q -i forbidden "$CE"; then pass "disabled key: stderr says Forbidden"
+else fail "disabled key: stderr says Forbidden (got: $(head -c 200 "$CE"))"; fi
+c keyvault key set-attributes "${K[@]}" --name cli-imp-rsa --enabled true --ops verify
+c_ok "key set-attributes --enabled true --ops verify"
+expect_eq "set-attributes --ops" verify "$(q '" ".join(d["key"]["keyOps"])')"
+c keyvault key sign "${K[@]}" --name cli-imp-rsa -a RS256 --digest "$dg"
+c_fails "sign outside key_ops fails"
+
+# Rotation and its policy.
+printf '%s' '{"lifetime_actions":[{"trigger":{"time_after_create":"P90D"},"action":{"type":"Rotate"}},{"trigger":{"time_before_expiry":"P30D"},"action":{"type":"Notify"}}],"attributes":{"expiry_time":"P2Y"}}' >"$KD/policy.json"
+c keyvault key rotation-policy update "${K[@]}" --name cli-ec --value "$KD/policy.json"
+c_ok "key rotation-policy update --value FILE (az's snake_case form)"
+expect_eq "policy: expiresIn" P2Y "$(q 'd["expiresIn"]')"
+c keyvault key rotation-policy show "${K[@]}" --name cli-ec
+c_ok "key rotation-policy show"
+expect_eq "policy: actions" "Notify::P30D Rotate:P90D:" \
+    "$(q '" ".join(sorted("%s:%s:%s" % (a["action"], a["timeAfterCreate"] or "", a["timeBeforeExpiry"] or "") for a in d["lifetimeActions"]))')"
+c keyvault key rotate "${K[@]}" --name cli-ec
+c_ok "key rotate"
+expect_eq "rotate: same type and curve" "EC P-384" "$(q 'd["key"]["kty"] + " " + d["key"]["crv"]')"
+expect_eq "rotate: expiry from the policy (about 2 years)" true \
+    "$(q '700 < (__import__("datetime").datetime.fromisoformat(d["attributes"]["expires"]).timestamp() - __import__("time").time()) / 86400 < 760')"
+c keyvault key list-versions "${K[@]}" --name cli-ec --query "length(@)"
+expect_eq "rotate added a version" 2 "$(out)"
+
+# Backup, delete, recover, purge, restore.
+c keyvault key backup "${K[@]}" --name cli-rsa --file "$KD/rsa.bak"
+c_ok "key backup --file"
+c keyvault key delete "${K[@]}" --name cli-rsa
+c_ok "key delete"
+expect_eq "delete: recoveryId" "https://$COFFER_VAULT_NAME.$COFFER_DNS_SUFFIX:$COFFER_PORT/deletedkeys/cli-rsa" "$(q 'd["recoveryId"]')"
+c keyvault key show "${K[@]}" --name cli-rsa
+c_fails "show of a deleted key fails"
+c keyvault key show-deleted "${K[@]}" --name cli-rsa --query key.kty -o tsv
+expect_eq "key show-deleted" RSA "$(out)"
+c keyvault key list-deleted "${K[@]}" --query "[?name=='cli-rsa'] | length(@)"
+expect_eq "key list-deleted has it" 1 "$(out)"
+c keyvault key create "${K[@]}" --name cli-rsa
+c_fails "create on a soft-deleted name fails"
+c keyvault key recover "${K[@]}" --name cli-rsa
+c_ok "key recover"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    c keyvault key show "${K[@]}" --name cli-rsa --query key.kid -o tsv
+    [ "$RC" -eq 0 ] && break
+    sleep 0.2
+done
+expect_eq "recovered: latest version kept" "$rsa_v2" "$(out | sed 's|.*/||')"
+c keyvault key delete "${K[@]}" --name cli-rsa
+c keyvault key purge "${K[@]}" --name cli-rsa
+c_ok "key purge"
+expect_eq "purge prints nothing" "" "$(out)"
+c keyvault key restore "${K[@]}" --file "$KD/rsa.bak"
+c_ok "key restore --file"
+c keyvault key list-versions "${K[@]}" --name cli-rsa --query "[].kid" -o tsv
+expect_eq "restore: both version ids back" "$(printf '%s\n' "$rsa_v1" "$rsa_v2" | sort | tr '\n' ' ')" \
+    "$(sed 's|.*/||' "$CO" | sort | tr '\n' ' ')"
+
+c keyvault key random "${K[@]}" --count 16
+c_ok "key random --count 16"
+expect_eq "random: 16 bytes" 16 "$(q 'len(__import__("base64").b64decode(d["value"]))')"
+c keyvault key create "${K[@]}" --name cli-table --kty EC -o table
+c_ok "key create -o table"
+rm -rf "$KD"
+fi
 e2e_stop
 exit 0
