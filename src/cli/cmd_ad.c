@@ -47,7 +47,7 @@ void cf_cli_graph_url(struct cf_cli_run *r, const char *path, char *out, size_t 
 static int graph_call(struct cf_cli_run *r, const char *method, const char *path,
                       const struct cf_val *body, bool ok404, struct cf_cli_http *h)
 {
-    char url[3072], aud[600];
+    char url[4096], aud[600];
     cf_cli_graph_url(r, path, url, sizeof(url));
     cf_cli_mgmt_audience(r, aud, sizeof(aud));
     return cf_cli_call(r, method, url, aud, body, ok404, h);
@@ -69,7 +69,7 @@ int cf_cli_id_client(struct cf_cli_run *r)
 static void quiet_get(struct cf_cli_run *r, const char *path, struct cf_val **out)
 {
     struct cf_client_resp resp;
-    char url[3072], aud[600], *tok = NULL;
+    char url[4096], aud[600], *tok = NULL;
     FILE *saved = r->ctx->err, *null = fopen("/dev/null", "w");
 
     *out = NULL;

@@ -213,7 +213,7 @@ static int role_scope(struct cf_cli_run *r, char *out, size_t n)
 static int list_definitions(struct cf_cli_run *r, const char *scope, const char *filter,
                             struct cf_val **out)
 {
-    char base[2048], url[3072], aud[600], enc[1024] = "";
+    char base[2048], url[4096], aud[600], enc[1024] = "";
     scope_base(r, scope, base, sizeof(base));
     cf_cli_mgmt_audience(r, aud, sizeof(aud));
     if (filter)
@@ -277,7 +277,7 @@ int cf_cli_role_assign(struct cf_cli_run *r, const char *role, const char *oid,
     struct cf_val *body = cf_val_obj(), *props = cf_val_obj();
     struct cf_client_resp resp;
     struct cf_buf bb;
-    char role_id[600], base[2048], url[3072], aud[600], guid[37], *tok = NULL;
+    char role_id[600], base[2048], url[4096], aud[600], guid[37], *tok = NULL;
     int rc;
 
     if (out)
@@ -389,7 +389,7 @@ static int search_assignments(struct cf_cli_run *r, const char *scope, const cha
                               struct cf_val **out)
 {
     struct cf_val *all = NULL, *kept;
-    char base[2048], url[3072], aud[600], filter[300] = "", enc[600] = "";
+    char base[2048], url[4096], aud[600], filter[300] = "", enc[600] = "";
     int rc;
 
     *out = NULL;
@@ -524,7 +524,7 @@ out:
 static int delete_by_id(struct cf_cli_run *r, const char *id)
 {
     struct cf_cli_http h;
-    char aud[600], url[3072];
+    char aud[600], url[4096];
     int rc;
     cf_cli_mgmt_audience(r, aud, sizeof(aud));
     snprintf(url, sizeof(url), "%s%s%s?" ROLE_API, aud, id[0] == '/' ? "" : "/", id);
@@ -649,7 +649,7 @@ int cf_cli_cmd_role_definition_create(struct cf_cli_run *r)
     struct cf_val *input = NULL, *body = NULL;
     struct cf_cli_http h = {0};
     struct cf_buf file;
-    char err[300], guid[37], base[2048], url[3072], aud[600];
+    char err[300], guid[37], base[2048], url[4096], aud[600];
     const char *text = arg;
     size_t tlen = strlen(arg);
     int rc = 0;
@@ -695,7 +695,7 @@ int cf_cli_cmd_role_definition_delete(struct cf_cli_run *r)
 {
     const char *name = cf_cli_arg(r, "--name");
     struct cf_val *defs = NULL;
-    char scope[1024], base[2048], url[3072], aud[600];
+    char scope[1024], base[2048], url[4096], aud[600];
     int rc;
 
     if ((rc = find_definitions(r, name, custom_only(r), scope, sizeof(scope),
