@@ -110,7 +110,7 @@ static inline void test_free_lines(struct test_lines *t)
 
 static inline void test_event(struct cf_audit_event *ev, int i)
 {
-    static char uri[128];
+    static _Thread_local char uri[128]; /* per thread: the sync test appends from 4 */
     memset(ev, 0, sizeof(*ev));
     ev->time_ms = 1740910542123 + i;
     ev->resource_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/app-rg/"
