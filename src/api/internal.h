@@ -167,6 +167,32 @@ void api_secret_purge(struct api_req *r);
 void api_secret_backup(struct api_req *r);
 void api_secret_restore(struct api_req *r);
 
+/* ---- handlers: h_keys.c ---- */
+void api_key_create(struct api_req *r);
+void api_key_import(struct api_req *r);
+void api_key_get(struct api_req *r);
+void api_key_update(struct api_req *r);
+void api_key_list(struct api_req *r);
+void api_key_list_versions(struct api_req *r);
+void api_key_delete(struct api_req *r);
+void api_key_get_deleted(struct api_req *r);
+void api_key_list_deleted(struct api_req *r);
+void api_key_recover(struct api_req *r);
+void api_key_purge(struct api_req *r);
+void api_key_backup(struct api_req *r);
+void api_key_restore(struct api_req *r);
+void api_key_rotate(struct api_req *r);
+void api_key_policy_get(struct api_req *r);
+void api_key_policy_set(struct api_req *r);
+void api_key_sign(struct api_req *r);
+void api_key_verify(struct api_req *r);
+void api_key_encrypt(struct api_req *r);
+void api_key_decrypt(struct api_req *r);
+void api_key_wrap(struct api_req *r);
+void api_key_unwrap(struct api_req *r);
+void api_key_release(struct api_req *r);
+void api_key_random(struct api_req *r); /* POST /rng */
+
 /* ---- handlers: h_authority.c (token authority) ---- */
 void api_oidc_config(struct api_req *r);      /* /{tenant}/v2.0/.well-known/openid-configuration */
 void api_oidc_config_adfs(struct api_req *r); /* /adfs[/x]/.well-known/openid-configuration */

@@ -31,6 +31,46 @@ const struct api_route api_routes[] = {
     {D, CF_HTTP_POST, "deletedsecrets/*/recover", api_secret_recover, API_WRITE, "SecretRecover", "secrets/recover"},
     {D, CF_HTTP_DELETE, "deletedsecrets/*", api_secret_purge, API_WRITE, "SecretPurge", "secrets/purge"},
 
+    /* ---- keys (azure-kv-keys.md §5-§6). Crypto operations run on the blocking pool although
+     * they commit nothing: an RSA private-key operation costs milliseconds of CPU (key
+     * generation up to seconds), which the event loop must not spend. ---- */
+    {D, CF_HTTP_POST, "keys/restore", api_key_restore, API_WRITE, "KeyRestore", "keys/restore"},
+    {D, CF_HTTP_GET, "keys", api_key_list, 0, "KeyList", "keys/list"},
+    {D, CF_HTTP_GET, "keys/*/versions", api_key_list_versions, 0, "KeyListVersions", "keys/list"},
+    {D, CF_HTTP_GET, "keys/*/rotationpolicy", api_key_policy_get, 0, "KeyRotationPolicyGet", "keys/getrotationpolicy"},
+    {D, CF_HTTP_PUT, "keys/*/rotationpolicy", api_key_policy_set, API_WRITE, "KeyRotationPolicySet", "keys/setrotationpolicy"},
+    {D, CF_HTTP_POST, "keys/*/create", api_key_create, API_WRITE, "KeyCreate", "keys/create"},
+    {D, CF_HTTP_POST, "keys/*/backup", api_key_backup, 0, "KeyBackup", "keys/backup"},
+    {D, CF_HTTP_POST, "keys/*/rotate", api_key_rotate, API_WRITE, "KeyRotate", "keys/rotate"},
+    /* "/keys/{name}/{op}" and "/keys/{name}//{op}" (empty version) address the latest version */
+    {D, CF_HTTP_POST, "keys/*/sign", api_key_sign, API_WRITE, "KeySign", "keys/sign"},
+    {D, CF_HTTP_POST, "keys/*/verify", api_key_verify, API_WRITE, "KeyVerify", "keys/verify"},
+    {D, CF_HTTP_POST, "keys/*/encrypt", api_key_encrypt, API_WRITE, "KeyEncrypt", "keys/encrypt"},
+    {D, CF_HTTP_POST, "keys/*/decrypt", api_key_decrypt, API_WRITE, "KeyDecrypt", "keys/decrypt"},
+    {D, CF_HTTP_POST, "keys/*/wrapkey", api_key_wrap, API_WRITE, "KeyWrap", "keys/wrapKey"},
+    {D, CF_HTTP_POST, "keys/*/unwrapkey", api_key_unwrap, API_WRITE, "KeyUnwrap", "keys/unwrapKey"},
+    {D, CF_HTTP_POST, "keys/*/release", api_key_release, 0, "KeyRelease", "keys/release"},
+    {D, CF_HTTP_POST, "keys/*/*/sign", api_key_sign, API_WRITE, "KeySign", "keys/sign"},
+    {D, CF_HTTP_POST, "keys/*/*/verify", api_key_verify, API_WRITE, "KeyVerify", "keys/verify"},
+    {D, CF_HTTP_POST, "keys/*/*/encrypt", api_key_encrypt, API_WRITE, "KeyEncrypt", "keys/encrypt"},
+    {D, CF_HTTP_POST, "keys/*/*/decrypt", api_key_decrypt, API_WRITE, "KeyDecrypt", "keys/decrypt"},
+    {D, CF_HTTP_POST, "keys/*/*/wrapkey", api_key_wrap, API_WRITE, "KeyWrap", "keys/wrapKey"},
+    {D, CF_HTTP_POST, "keys/*/*/unwrapkey", api_key_unwrap, API_WRITE, "KeyUnwrap", "keys/unwrapKey"},
+    {D, CF_HTTP_POST, "keys/*/*/release", api_key_release, 0, "KeyRelease", "keys/release"},
+    {D, CF_HTTP_PUT, "keys/*", api_key_import, API_WRITE, "KeyImport", "keys/import"},
+    {D, CF_HTTP_GET, "keys/*", api_key_get, 0, "KeyGet", "keys/get"},
+    {D, CF_HTTP_GET, "keys/*/*", api_key_get, 0, "KeyGet", "keys/get"},
+    {D, CF_HTTP_PATCH, "keys/*", api_key_update, API_WRITE, "KeyUpdate", "keys/update"},
+    {D, CF_HTTP_PATCH, "keys/*/*", api_key_update, API_WRITE, "KeyUpdate", "keys/update"},
+    {D, CF_HTTP_DELETE, "keys/*", api_key_delete, API_WRITE, "KeyDelete", "keys/delete"},
+    {D, CF_HTTP_GET, "deletedkeys", api_key_list_deleted, 0, "KeyListDeleted", "keys/list"},
+    {D, CF_HTTP_GET, "deletedkeys/*", api_key_get_deleted, 0, "KeyGetDeleted", "keys/get"},
+    {D, CF_HTTP_POST, "deletedkeys/*/recover", api_key_recover, API_WRITE, "KeyRecover", "keys/recover"},
+    {D, CF_HTTP_DELETE, "deletedkeys/*", api_key_purge, API_WRITE, "KeyPurge", "keys/purge"},
+    /* random bytes (§5.10): no key involved; Azure names no vault permission for it (Managed
+     * HSM has "rng"), so it needs what reading a key needs */
+    {D, CF_HTTP_POST, "rng", api_key_random, 0, "KeyRandomBytes", "keys/get"},
+
     /* ---- token authority (clients.md §1) ---- */
     {A, CF_HTTP_GET, "adfs/.well-known/openid-configuration", api_oidc_config_adfs, API_NOAUTH, "OidcDiscovery", "public"},
     {A, CF_HTTP_GET, "adfs/*/.well-known/openid-configuration", api_oidc_config_adfs, API_NOAUTH, "OidcDiscovery", "public"},
