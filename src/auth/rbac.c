@@ -391,15 +391,17 @@ cf_err cf_rbac_scope_vault(char *out, size_t outsz, const char *subscription,
 
 /* ---------------------------------------------------------------- custom roles */
 
+/* Every string is on the heap: a crole is copied by value into rb->custom, so r must never
+ * point into the struct itself. */
 struct crole {
     struct cf_rbac_role r;
-    char id[37];
-    char *name, *description;
+    char *id, *name, *description;
     char **lists[5]; /* scopes, actions, not_actions, data_actions, not_data_actions */
 };
 
 static void crole_release(struct crole *c)
 {
+    free(c->id);
     free(c->name);
     free(c->description);
     for (int i = 0; i < 5; i++) {
@@ -466,15 +468,15 @@ static cf_err crole_compile(const struct cf_rec_role_def *d, struct crole *c)
     cf_err e;
 
     memset(c, 0, sizeof(*c));
-    snprintf(c->id, sizeof(c->id), "%s", d->id);
-    for (char *p = c->id; *p; p++)
-        *p = lc(*p);
+    c->id = strdup(d->id);
     c->name = strdup(d->name);
     c->description = strdup(d->description ? d->description : "");
-    if (!c->name || !c->description) {
+    if (!c->id || !c->name || !c->description) {
         e = CF_ENOMEM;
         goto fail;
     }
+    for (char *p = c->id; *p; p++)
+        *p = lc(*p);
     if (cf_json_parse(sj, strlen(sj), &scopes, NULL, 0) != CF_OK ||
         cf_json_parse(pj, strlen(pj), &perms, NULL, 0) != CF_OK ||
         cf_json_type(perms) != CF_JSON_OBJECT) {

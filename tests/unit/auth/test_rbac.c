@@ -460,6 +460,13 @@ static cf_err name_cb(const struct cf_rbac_role *r, void *arg)
     return CF_OK;
 }
 
+static cf_err id_cb(const struct cf_rbac_role *r, void *arg)
+{
+    if (!r->builtin)
+        snprintf(arg, 64, "%s", r->id);
+    return CF_OK;
+}
+
 static void custom_roles(void **state)
 {
     struct fx *f = *state;
@@ -479,6 +486,12 @@ static void custom_roles(void **state)
     assert_string_equal(name, "Key Vault Secret Rotator");
     assert_int_equal(cf_rbac_role_list(f->rb, count_cb, &n), CF_OK);
     assert_int_equal(n, 17); /* 16 built-ins + 1 */
+    /* the listed id is the role's own (it once pointed at a dead copy) */
+    name[0] = '\0';
+    assert_int_equal(cf_rbac_role_list(f->rb, id_cb, name), CF_OK);
+    assert_string_equal(name, ROT);
+    assert_int_equal(cf_rbac_role_get(f->rb, ROT, id_cb, name), CF_OK);
+    assert_string_equal(name, ROT);
 
     assert_int_equal(assign(f, ME, ROT, VA), CF_OK);
     assert_true(can(f, VA "/secrets/x", SET, true));
