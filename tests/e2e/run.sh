@@ -4,8 +4,10 @@
 #   tests/e2e/run.sh <build-dir> [--subset] [--only SUITE[,SUITE...]]
 #
 # Suites (each starts its own cofferd --dev on a fresh data dir and a free port):
-#   js        @azure/identity 4.13 + @azure/keyvault-secrets 4.11 on the system Node 20
-#   js-next   @azure/identity 4.14 + @azure/keyvault-secrets 4.12 on Node 22 from npm
+#   js        @azure/identity 4.13 + @azure/keyvault-secrets 4.11 + @azure/keyvault-keys 4.10.0 on
+#             the system Node 20
+#   js-next   @azure/identity 4.14 + @azure/keyvault-secrets 4.12 + @azure/keyvault-keys 4.10.2 on
+#             Node 22 from npm
 #   python    Debian python3-azure on /usr/bin/python3 (unittest)
 #   az        Debian azure-cli 2.45 (login, az rest, get-access-token, az group)
 #   cli       the coffer CLI from <build-dir>
@@ -43,9 +45,9 @@ COFFER=$BUILD/coffer
 E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/coffer-e2e.XXXXXX")
 E2E_RESULTS=$E2E_WORK/results
 : >"$E2E_RESULTS"
-# Keys suites (keys.test.mjs, test_keys.py, the keys section of cli.sh): on with
-# COFFER_E2E_KEYS=1.
-COFFER_E2E_KEYS=${COFFER_E2E_KEYS:-0}
+# Keys suites (keys.test.mjs, test_keys.py, the keys section of cli.sh): on unless
+# COFFER_E2E_KEYS=0.
+COFFER_E2E_KEYS=${COFFER_E2E_KEYS:-1}
 export E2E_DIR E2E_WORK E2E_RESULTS COFFERD COFFER BUILD SUBSET COFFER_E2E_KEYS
 T0=$(date +%s)
 

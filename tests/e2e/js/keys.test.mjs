@@ -147,8 +147,10 @@ test("keys: create RSA 2048/3072/4096 (public exponent, default ops, exact n/e)"
   // Default size (2048) when the caller gives none; createKey with an explicit exponent.
   const d = await client.createKey(uniqueName("rsadef"), "RSA");
   assert.equal(d.key.n.length, 256);
-  const x = await client.createRsaKey(uniqueName("rsaexp"), { keySize: 2048, publicExponent: 3 });
-  assert.deepEqual([...x.key.e], [3]);
+  // public_exponent through REST: keyvault-keys 4.10 drops the publicExponent option.
+  const xr = await rest("POST", `/keys/${uniqueName("rsaexp")}/create`, { kty: "RSA", key_size: 2048, public_exponent: 3 });
+  assert.equal(xr.status, 200, JSON.stringify(xr.body));
+  assert.equal(xr.body.key.e, "Aw");
   await rejectsWith(() => client.createRsaKey(uniqueName("rsabad"), { keySize: 1000 }), 400, "BadParameter");
 });
 
@@ -407,7 +409,12 @@ test("keys: RSA sign with every alg; verify remotely (digest), locally (verifyDa
     assert.equal(s.result.length, 256, `${alg} signature is k bytes`);
     assert.ok(nodeVerify(alg, data, pub, s.result), `${alg}: node verifies`);
     assert.equal((await cc.verify(alg, dg, s.result)).result, true, `${alg}: remote verify`);
-    assert.equal((await cc.verifyData(alg, data, s.result)).result, true, `${alg}: local verifyData`);
+    // Local verifyData: keyvault-keys' local provider verifies PS* with PKCS#1 v1.5 padding
+    // (node createVerify without PSS options), so it answers false for any PSS signature; only
+    // RS* is meaningful locally. PS* is checked by node:crypto above and remotely.
+    if (alg.startsWith("RS")) {
+      assert.equal((await cc.verifyData(alg, data, s.result)).result, true, `${alg}: local verifyData`);
+    }
     const bad = Buffer.from(s.result);
     bad[10] ^= 1;
     assert.equal((await cc.verify(alg, dg, bad)).result, false, `${alg}: remote verify of a bad signature is false`);

@@ -4,6 +4,7 @@ backup/restore, rotate + policy, random bytes, and crypto on both paths (Python 
 and verifies locally with the public key; sign/decrypt/unwrap go to the service), cross-checked
 with the `cryptography` package. Run by tests/e2e/suites/python.sh with cofferd's DIR/env."""
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -86,7 +87,27 @@ def verify_ec(pub, alg, size, dg, sig):
     pub.verify(der, dg, ec.ECDSA(Prehashed(h)))
 
 
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 class KeysTest(unittest.TestCase):
+    # The SDK logs "Local <op> operation failed" and silently retries on the service when its
+    # local provider breaks: every test asserts that did not happen, so the local path is real.
+    def setUp(self):
+        self.records = _Records()
+        logging.getLogger("azure.keyvault.keys").addHandler(self.records)
+
+    def tearDown(self):
+        logging.getLogger("azure.keyvault.keys").removeHandler(self.records)
+        local = [m for m in self.records.messages if m.startswith("Local ")]
+        self.assertEqual(local, [], "the SDK's local crypto failed and fell back to the service")
+
     @classmethod
     def setUpClass(cls):
         cls.vault_url = env("COFFER_VAULT_URL")
@@ -218,12 +239,13 @@ class KeysTest(unittest.TestCase):
         k = self.client.create_rsa_key(unique("pycr"), size=2048)
         cc = CryptographyClient(k.id, self.cred)  # from the id: GETs the key, then local + remote
         pub = rsa_public(k.key)
-        for alg, h in RSA_SIGN.items():
+        for name, h in RSA_SIGN.items():
+            alg = SignatureAlgorithm(name)  # the local provider needs the enum, not a str
             dg = hashlib.new(h.name, b"py data").digest()
             s = cc.sign(alg, dg)  # remote
             self.assertEqual(s.key_id, k.id)
             self.assertEqual(len(s.signature), 256)
-            verify_rsa(pub, alg, dg, s.signature)  # the cryptography package
+            verify_rsa(pub, name, dg, s.signature)  # the cryptography package
             self.assertTrue(cc.verify(alg, dg, s.signature).is_valid)  # SDK local verify
             bad = bytes([s.signature[0] ^ 1]) + s.signature[1:]
             self.assertFalse(cc.verify(alg, dg, bad).is_valid)
@@ -241,7 +263,8 @@ class KeysTest(unittest.TestCase):
         self.assertStatus(cm, 400, "BadParameter")
 
     def test_crypto_ec_every_curve(self):
-        for crv, alg, h, size, _ in CURVES:
+        for crv, name, h, size, _ in CURVES:
+            alg = SignatureAlgorithm(name)
             k = self.client.create_ec_key(unique("pyecs"), curve=crv)
             cc = CryptographyClient(k, self.cred)
             dg = h(b"ec data").digest()
@@ -251,8 +274,8 @@ class KeysTest(unittest.TestCase):
                 int.from_bytes(k.key.x, "big"), int.from_bytes(k.key.y, "big"),
                 {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1(),
                  "P-256K": ec.SECP256K1()}[crv]).public_key()
-            verify_ec(pub, alg, size, dg, s.signature)
-            self.assertTrue(cc.verify(alg, dg, s.signature).is_valid, alg)
+            verify_ec(pub, name, size, dg, s.signature)
+            self.assertTrue(cc.verify(alg, dg, s.signature).is_valid, name)
 
     def test_import_and_cross_check(self):
         priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -263,9 +286,9 @@ class KeysTest(unittest.TestCase):
         cc = CryptographyClient(k, self.cred)
         dg = hashlib.sha256(b"imported").digest()
         # Coffer's signature verifies with our own public key; ours verifies through Coffer.
-        verify_rsa(priv.public_key(), "PS256", dg, cc.sign("PS256", dg).signature)
+        verify_rsa(priv.public_key(), "PS256", dg, cc.sign(SignatureAlgorithm.ps256, dg).signature)
         mine = priv.sign(dg, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
-        self.assertTrue(cc.verify("RS256", dg, mine).is_valid)
+        self.assertTrue(cc.verify(SignatureAlgorithm.rs256, dg, mine).is_valid)
         # We encrypt with the public key, Coffer decrypts.
         ct = priv.public_key().encrypt(b"to coffer", padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
                                                                    algorithm=hashes.SHA256(), label=None))
@@ -276,7 +299,8 @@ class KeysTest(unittest.TestCase):
             self.assertEqual(ek.key.crv, crv)
             self.assertEqual(int.from_bytes(ek.key.x, "big"), epriv.public_key().public_numbers().x)
             dg = h(b"imported ec").digest()
-            verify_ec(epriv.public_key(), alg, size, dg, CryptographyClient(ek, self.cred).sign(alg, dg).signature)
+            sig = CryptographyClient(ek, self.cred).sign(SignatureAlgorithm(alg), dg).signature
+            verify_ec(epriv.public_key(), alg, size, dg, sig)
 
     def test_disabled_and_key_ops(self):
         name = unique("pydis")

@@ -252,8 +252,8 @@ c_fails "dev vault: missing secret"
 
 # ==== keys (issue 12): coffer keyvault key ... against the dev vault ==========================
 # Cross-checked with openssl: imported PEM keys, downloaded public keys, signatures and
-# ciphertexts made on either side. Runs when COFFER_E2E_KEYS=1 (run.sh's default).
-if [ "${COFFER_E2E_KEYS:-0}" = 1 ]; then
+# ciphertexts made on either side. Runs unless COFFER_E2E_KEYS=0.
+if [ "${COFFER_E2E_KEYS:-1}" = 1 ]; then
 K=(--vault-name "$COFFER_VAULT_NAME")
 KD="$E2E_WORK/$SUITE-keys"
 rm -rf "$KD"; mkdir -p "$KD"
@@ -300,8 +300,8 @@ openssl pkey -in "$KD/ec.pem" -pubout -out "$KD/ec.pub.pem" 2>/dev/null
 c keyvault key import "${K[@]}" --name cli-imp-rsa --pem-file "$KD/rsa.pem"
 c_ok "key import --pem-file (RSA)"
 expect_eq "import: no private member echoed" None "$(q 'str(d["key"]["d"])')"
-c keyvault key import "${K[@]}" --name cli-imp-ec --pem-string "$(cat "$KD/ec.pem")" --ops sign verify
-c_ok "key import --pem-string (EC) --ops"
+c keyvault key import "${K[@]}" --name cli-imp-ec --pem-string="$(cat "$KD/ec.pem")" --ops sign verify
+c_ok "key import --pem-string=PEM (EC) --ops"
 expect_eq "import EC: crv" P-256 "$(q 'd["key"]["crv"]')"
 for k in rsa ec; do
     c keyvault key download "${K[@]}" --name "cli-imp-$k" --file "$KD/$k.dl.pem"

@@ -50,8 +50,8 @@ if [ "${SUBSET:-0}" = 1 ]; then
 else
     mapfile -t files < <(cd "$TESTDIR" && ls -- *.test.mjs)
 fi
-# keys.test.mjs (@azure/keyvault-keys) runs when COFFER_E2E_KEYS=1 (run.sh's default).
-if [ "${COFFER_E2E_KEYS:-0}" != 1 ]; then
+# keys.test.mjs (@azure/keyvault-keys) runs unless COFFER_E2E_KEYS=0.
+if [ "${COFFER_E2E_KEYS:-1}" != 1 ]; then
     mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -vx keys.test.mjs)
 fi
 echo "  running ${files[*]}"
