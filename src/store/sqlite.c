@@ -332,6 +332,12 @@ static const char *const migrations[] = {
     "substr(hex(randomblob(2)),2)||'-'||hex(randomblob(6))), 0, 'secret', '', secret_hash,"
     " '', '', NULL, created, 253402300799, created FROM principals WHERE secret_hash<>'';"
     "UPDATE principals SET secret_hash='';",
+    /* locks (sqlite_locks.c): management locks, keyed by the normalised lower-case scope they
+     * sit on and the lower-cased name; the primary key also serves the subtree range scan. */
+    "CREATE TABLE locks(scope TEXT NOT NULL, name_lc TEXT NOT NULL, name TEXT NOT NULL,"
+    " level INTEGER NOT NULL, notes TEXT NOT NULL, owners_json TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY(scope, name_lc))"
+    " WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
 
