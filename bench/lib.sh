@@ -47,7 +47,7 @@ create_vault() {
     local code
     code=$(curl -s -o "$TMP/vault.json" -w '%{http_code}' --cacert "$COFFER_CA_FILE" -X PUT \
         -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
-        -d "{\"location\":\"westus\",\"properties\":{\"tenantId\":\"$AZURE_TENANT_ID\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"accessPolicies\":[]}}" \
+        -d "{\"location\":\"westus\",\"properties\":{\"tenantId\":\"$AZURE_TENANT_ID\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"enableRbacAuthorization\":true}}" \
         "$COFFER_MANAGEMENT_URL/subscriptions/$COFFER_SUBSCRIPTION_ID/resourceGroups/bench-rg/providers/Microsoft.KeyVault/vaults/$2?api-version=2023-07-01")
     case $code in 200 | 201) ;; *) echo "bench: creating vault $2 answered $code" >&2; return 1 ;; esac
 }

@@ -29,6 +29,8 @@ MEASURES = [
      "GET secret, keep-alive, while tokens are issued", None),
     ("get", "newconn", "coffer", ("nginx", "newconn"), "GET secret, new TLS connection per request", None),
     ("set", "newconn", "coffer", None, "SET secret, new TLS connection per request", None),
+    ("sign", "rsa2048", "coffer", ("openssl-speed", "rsa2048"), "key sign RSA-2048 (RS256), keep-alive", None),
+    ("sign", "es256", "coffer", ("openssl-speed", "es256"), "key sign EC P-256 (ES256), keep-alive", None),
 ]
 BASELINE_LABEL = {
     "nginx": "nginx, same body and TLS, bearer check",
@@ -36,6 +38,7 @@ BASELINE_LABEL = {
     "sqlite-64-per-commit": "SQLite, 64 writes per durable commit",
     "crypto-floor": "PBKDF2 check + ES256 sign on all cores",
     "coffer": "Coffer GET alone (same connections)",
+    "openssl-speed": "`openssl speed` signatures/s on every core",
 }
 
 
@@ -172,6 +175,17 @@ def main():
     if mixr:
         extra.append(f"- GET while tokens are issued: {mixr[0].get('token_conns')} connections asked for tokens "
                      f"(median {statistics.median(r.get('token_rps', 0) for r in mixr):.0f} tokens/s) during the GET run")
+    wa, _ = find("get", "keepalive-with-assignments", "coffer")
+    wn, _ = find("get", "keepalive-with-assignments", "nginx")
+    g0, _ = find("get", "keepalive", "coffer")
+    n0, _ = find("get", "keepalive", "nginx")
+    if wa and wn and g0 and n0 and wn["rps"] and n0["rps"] and g0["rps"]:
+        ra = (wa["rps"] / wn["rps"]) / (g0["rps"] / n0["rps"])
+        ratios["get_with_assignments_vs_without"] = ra
+        nasg = next((r.get("assignments") for r in raw if r.get("mode") == "keepalive-with-assignments"), "?")
+        extra.append(f"- GET with {nasg} role assignments in the server: {fmt_rps(wa['rps'])}/s "
+                     f"(nginx in the same rounds {fmt_rps(wn['rps'])}/s); against GET without them, both "
+                     f"relative to nginx: **{ra:.2f}** (bar ≥ 0.95 {'ok' if ra >= 0.95 else 'SHORT'})")
     cf, _ = find("token", "cpu", "crypto-floor")
     if cf:
         r0 = next(r for r in raw if r["target"] == "crypto-floor")

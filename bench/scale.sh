@@ -133,7 +133,7 @@ fi
 
 # ---- vaults ----
 if fits $((VAULTS * 2)) $((SCALE_DUR * 2 + 5)); then
-    vbody="{\"location\":\"westus\",\"properties\":{\"tenantId\":\"$AZURE_TENANT_ID\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"accessPolicies\":[]}}"
+    vbody="{\"location\":\"westus\",\"properties\":{\"tenantId\":\"$AZURE_TENANT_ID\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"enableRbacAuthorization\":true}}"
     out=$(tls_load_run --connect "[::1]:$PORT" --host management.localhost --ca "$COFFER_CA_FILE" --keepalive \
         --conns 8 --requests "$VAULTS" --duration 3600 --method PUT \
         --path "/subscriptions/$COFFER_SUBSCRIPTION_ID/resourceGroups/bench-rg/providers/Microsoft.KeyVault/vaults/bv{n}?api-version=2023-07-01" \

@@ -10,7 +10,8 @@
  *
  * The Host header is --host plus ":PORT"; the TLS server name (SNI, and the name the certificate
  * is checked against) is --sni, by default --host. In --host, --path and --body, "{n}" is
- * replaced by a request number taken from one shared counter starting at --start (so
+ * replaced by a request number ("{N}": the same as 12 digits, a GUID's last group) taken
+ * from one shared counter starting at --start (so
  * concurrent clients never repeat a name), taken modulo --mod M when given (to write new
  * versions of M names rather than new names). Each of --conns threads runs one client:
  * connect, handshake, send, read the whole response (Content-Length, chunked or until close),
@@ -82,6 +83,9 @@ static size_t expand(char *out, size_t cap, const char *t, long n)
     for (const char *p = t; *p && len + 24 < cap;) {
         if (p[0] == '{' && p[1] == 'n' && p[2] == '}') {
             len += (size_t)snprintf(out + len, cap - len, "%ld", n);
+            p += 3;
+        } else if (p[0] == '{' && p[1] == 'N' && p[2] == '}') { /* 12 digits: a GUID's tail */
+            len += (size_t)snprintf(out + len, cap - len, "%012ld", n);
             p += 3;
         } else {
             out[len++] = *p++;
