@@ -24,6 +24,7 @@
 
 /* ---- option tables ---- */
 
+/* clang-format off */
 #define O_VAULT {"--vault-name", NULL, OPT_STR, false, "Name of the Key Vault."}
 #define O_NAME {"--name", "-n", OPT_STR, false, "Name of the key. Required if --id is not specified."}
 #define O_ID {"--id", NULL, OPT_STR, false, "Id of the key. If specified all other 'Id' arguments should be omitted."}
@@ -136,6 +137,7 @@ const struct cf_cli_col cf_cli_t_key_list[] = {
     {"Enabled", "attributes.enabled", true},
     {"Expires", "attributes.expires", true},
     {NULL, NULL, false}};
+/* clang-format on */
 
 /* ---- addressing ---- */
 
@@ -189,8 +191,9 @@ static int resolve(struct cf_cli_run *r, struct addr *a, bool need_name)
     memset(a, 0, sizeof(*a));
     if (id) {
         if (vault || name)
-            return cf_cli_fail(r, 2, need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
-                                               : "usage error: --id ID | --vault-name VAULT");
+            return cf_cli_fail(r, 2,
+                               need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
+                                         : "usage error: --id ID | --vault-name VAULT");
         if (need_name) {
             if (!parse_id(id, a))
                 return cf_cli_fail(r, 2, "argument --id: invalid key id: '%s'", id);
@@ -201,8 +204,9 @@ static int resolve(struct cf_cli_run *r, struct addr *a, bool need_name)
         }
     } else {
         if (!vault || (need_name && !name))
-            return cf_cli_fail(r, 2, need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
-                                               : "usage error: --id ID | --vault-name VAULT");
+            return cf_cli_fail(r, 2,
+                               need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
+                                         : "usage error: --id ID | --vault-name VAULT");
         cf_cli_vault_url(r, vault, a->base, sizeof(a->base));
         if (need_name)
             cf_cli_pct(name, a->name, sizeof(a->name));
@@ -256,7 +260,8 @@ static struct cf_val *shape_attributes(const struct cf_val *a)
 /* The JWK as az prints it: every member of JsonWebKey._FIELDS, key_ops as keyOps. */
 static struct cf_val *shape_jwk(const struct cf_val *k)
 {
-    static const char *const bin[] = {"d", "dp", "dq", "e", "k", "n", "p", "q", "qi", "t", "x", "y"};
+    static const char *const bin[] = {"d", "dp", "dq", "e", "k", "n",
+                                      "p", "q",  "qi", "t", "x", "y"};
     struct cf_val *o = cf_val_obj();
     cf_err e;
     if (!o)
@@ -355,7 +360,8 @@ struct cf_val *cf_cli_shape_rotation_policy(const struct cf_val *p)
         if (!e)
             e = cf_val_set(x, "timeAfterCreate", cf_cli_copy(cf_val_get(trig, "timeAfterCreate")));
         if (!e)
-            e = cf_val_set(x, "timeBeforeExpiry", cf_cli_copy(cf_val_get(trig, "timeBeforeExpiry")));
+            e = cf_val_set(x, "timeBeforeExpiry",
+                           cf_cli_copy(cf_val_get(trig, "timeBeforeExpiry")));
         if (e)
             cf_val_unref(x);
         else
@@ -548,7 +554,7 @@ out:
     return rc;
 }
 
-static const char *const KEY_OPS[] = {"encrypt", "decrypt", "sign", "verify",
+static const char *const KEY_OPS[] = {"encrypt", "decrypt",   "sign",   "verify",
                                       "wrapKey", "unwrapKey", "import", "export"};
 
 /* --ops a b c -> ["a","b","c"] in canonical case (az's enum type is case-insensitive). */
@@ -786,8 +792,10 @@ int cf_cli_cmd_key_create(struct cf_cli_run *r)
     if (prot && !strcmp(prot, "hsm") && !strstr(ktybuf, "-HSM"))
         snprintf(ktybuf, sizeof(ktybuf), "%s-HSM", kty);
     else if (prot && !strcmp(prot, "software") && strstr(ktybuf, "-HSM"))
-        return cf_cli_fail(r, 1, "The key type %s is invalid for software protected keys. "
-                                 "Omit --protection", ktybuf);
+        return cf_cli_fail(r, 1,
+                           "The key type %s is invalid for software protected keys. "
+                           "Omit --protection",
+                           ktybuf);
     body = cf_val_obj();
     if (!body || cf_val_set(body, "kty", cf_val_str(ktybuf))) {
         rc = cf_cli_fail(r, 1, "out of memory");
@@ -833,18 +841,21 @@ int cf_cli_cmd_key_import(struct cf_cli_run *r)
     if ((rc = resolve(r, &a, true)) != 0)
         goto out;
     if (nsrc != 1) {
-        rc = cf_cli_fail(r, 2, "supply exactly one: --byok-file, --byok-string, --pem-file, "
-                               "--pem-string");
+        rc = cf_cli_fail(r, 2,
+                         "supply exactly one: --byok-file, --byok-string, --pem-file, "
+                         "--pem-string");
         goto out;
     }
     if (cf_cli_has(r, "--byok-file") || cf_cli_has(r, "--byok-string")) {
-        rc = cf_cli_fail(r, 1, "BYOK import needs an HSM key exchange key, which Coffer does not "
-                               "provide; import the key from PEM instead");
+        rc = cf_cli_fail(r, 1,
+                         "BYOK import needs an HSM key exchange key, which Coffer does not "
+                         "provide; import the key from PEM instead");
         goto out;
     }
     if (cf_cli_has(r, "--pem-password")) {
-        rc = cf_cli_fail(r, 1, "Import failed: encrypted PEM is not supported; decrypt the key "
-                               "first (openssl pkey -in KEY.pem -out PLAIN.pem)");
+        rc = cf_cli_fail(r, 1,
+                         "Import failed: encrypted PEM is not supported; decrypt the key "
+                         "first (openssl pkey -in KEY.pem -out PLAIN.pem)");
         goto out;
     }
     if (prot && (rc = choice(r, "--protection", prot, PROTECTIONS, 2, &prot)) != 0)
@@ -1257,8 +1268,8 @@ int cf_cli_cmd_key_decrypt(struct cf_cli_run *r)
         rc = cf_cli_fail(r, 1, "The server returned no plaintext.");
     } else if (!o || cf_val_set(o, "algorithm", cf_val_str(alg)) ||
                cf_val_set(o, "kid", kid_of(h.body, &a)) ||
-               cf_val_set(o, "result", plain ? cf_val_strn(pt.data ? pt.data : "", pt.len)
-                                             : std_b64(res))) {
+               cf_val_set(o, "result",
+                          plain ? cf_val_strn(pt.data ? pt.data : "", pt.len) : std_b64(res))) {
         rc = cf_cli_fail(r, 1, "out of memory");
     }
     cf_cli_http_release(&h);

@@ -72,6 +72,8 @@ extern const struct cf_cli_opt cf_cli_o_key_create[], cf_cli_o_key_import[], cf_
     cf_cli_o_key_sign[], cf_cli_o_key_verify[], cf_cli_o_key_download[], cf_cli_o_key_random[];
 extern const struct cf_cli_col cf_cli_t_key_list[];
 
+/* One table row per line, as in commands.c. */
+/* clang-format off */
 #define CF_CLI_KEY_GROUPS                                                                          \
     {"keyvault key", "Manage keys."},                                                              \
     {"keyvault key rotation-policy", "Manage key's rotation policy."}
@@ -99,5 +101,6 @@ extern const struct cf_cli_col cf_cli_t_key_list[];
     {"keyvault key", "random", cf_cli_cmd_key_random, CMD_LOGIN, "Get the requested number of random bytes.", cf_cli_o_key_random, NULL}, \
     {"keyvault key rotation-policy", "show", cf_cli_cmd_key_policy_show, CMD_LOGIN | CMD_SHOW, "Get the rotation policy of a Key Vault key.", cf_cli_o_key_named, NULL}, \
     {"keyvault key rotation-policy", "update", cf_cli_cmd_key_policy_update, CMD_LOGIN, "Update the rotation policy of a Key Vault key.", cf_cli_o_key_policy_update, NULL}
+/* clang-format on */
 
 #endif

@@ -79,8 +79,9 @@ static cf_err pem_unwrap(const char *pem, size_t n, struct cf_buf *der, int *kin
         if (!le)
             break;
         if ((size_t)(le - b) == 21 && !memcmp(b, "ENCRYPTED PRIVATE KEY", 21)) {
-            set_why(why, whysz, "encrypted PEM is not supported: decrypt the key first "
-                                "(openssl pkey -in KEY.pem -out PLAIN.pem)");
+            set_why(why, whysz,
+                    "encrypted PEM is not supported: decrypt the key first "
+                    "(openssl pkey -in KEY.pem -out PLAIN.pem)");
             goto out;
         }
         for (int i = 0; i < 3; i++)
@@ -96,8 +97,9 @@ static cf_err pem_unwrap(const char *pem, size_t n, struct cf_buf *der, int *kin
         if (!stop)
             break;
         if (memmem(body, (size_t)(stop - body), "ENCRYPTED", 9)) {
-            set_why(why, whysz, "encrypted PEM is not supported: decrypt the key first "
-                                "(openssl pkey -in KEY.pem -out PLAIN.pem)");
+            set_why(why, whysz,
+                    "encrypted PEM is not supported: decrypt the key first "
+                    "(openssl pkey -in KEY.pem -out PLAIN.pem)");
             goto out;
         }
         for (const char *q = body; q < stop; q++) {
@@ -243,8 +245,9 @@ static cf_err parse_ec(struct der in, const struct curve *c, struct cf_val *jwk,
         if (t == 0xA0 && der_expect(&inner, 0x06, &v)) {
             const struct curve *c0 = curve_by_oid(v);
             if (!c0 || (c && c0 != c)) {
-                set_why(why, whysz, "unsupported or inconsistent EC curve "
-                                    "(supported: P-256, P-384, P-521, P-256K)");
+                set_why(why, whysz,
+                        "unsupported or inconsistent EC curve "
+                        "(supported: P-256, P-384, P-521, P-256K)");
                 return CF_EINVAL;
             }
             c = c0;
@@ -320,7 +323,7 @@ cf_err cf_cli_pem_to_jwk(const char *pem, size_t n, struct cf_val **out, char *w
     }
     d.p = (const unsigned char *)der.data;
     d.n = der.len;
-    e = kind == 0 ? parse_pkcs8(d, jwk, why, whysz)
+    e = kind == 0   ? parse_pkcs8(d, jwk, why, whysz)
         : kind == 1 ? parse_rsa(d, jwk, why, whysz)
                     : parse_ec(d, NULL, jwk, why, whysz);
     if (e == CF_ENOMEM)

@@ -121,14 +121,18 @@ static void test_pem_refusals(void **state)
     (void)state;
     expect_refusal(ED25519_P8, "unsupported key type");
     expect_refusal(EC256_ENC, "encrypted PEM is not supported");
-    expect_refusal("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+    expect_refusal("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: "
+                   "AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
                    "encrypted PEM is not supported");
     expect_refusal("", "no private key found");
     expect_refusal("hello world", "no private key found");
-    expect_refusal("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", "no private key found");
+    expect_refusal("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n",
+                   "no private key found");
     expect_refusal("-----BEGIN PRIVATE KEY-----\nMIIB\n", "unterminated");
-    expect_refusal("-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n", "not valid base64");
-    expect_refusal("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n", "malformed PKCS#8");
+    expect_refusal("-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n",
+                   "not valid base64");
+    expect_refusal("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+                   "malformed PKCS#8");
     /* A truncated body: the DER lengths run past the end. */
     n = strlen(RSA_P1);
     snprintf(buf, sizeof(buf), "%.*s\n-----END RSA PRIVATE KEY-----\n", (int)(n / 2), RSA_P1);
@@ -156,11 +160,16 @@ static void test_spki_refusals_and_pem(void **state)
     assert_int_equal(cf_cli_jwk_to_spki(j, &der, why, sizeof(why)), CF_EINVAL);
     assert_non_null(strstr(why, "only RSA and EC"));
     cf_val_unref(j);
-    assert_int_equal(cf_val_parse("{\"kty\":\"RSA-HSM\",\"n\":\"AQAB\"}", strlen("{\"kty\":\"RSA-HSM\",\"n\":\"AQAB\"}"), &j), CF_OK);
+    assert_int_equal(cf_val_parse("{\"kty\":\"RSA-HSM\",\"n\":\"AQAB\"}",
+                                  strlen("{\"kty\":\"RSA-HSM\",\"n\":\"AQAB\"}"), &j),
+                     CF_OK);
     assert_int_equal(cf_cli_jwk_to_spki(j, &der, why, sizeof(why)), CF_EINVAL);
     assert_non_null(strstr(why, "lacks n or e"));
     cf_val_unref(j);
-    assert_int_equal(cf_val_parse("{\"kty\":\"EC\",\"crv\":\"P-192\",\"x\":\"AQ\",\"y\":\"AQ\"}", strlen("{\"kty\":\"EC\",\"crv\":\"P-192\",\"x\":\"AQ\",\"y\":\"AQ\"}"), &j), CF_OK);
+    assert_int_equal(
+        cf_val_parse("{\"kty\":\"EC\",\"crv\":\"P-192\",\"x\":\"AQ\",\"y\":\"AQ\"}",
+                     strlen("{\"kty\":\"EC\",\"crv\":\"P-192\",\"x\":\"AQ\",\"y\":\"AQ\"}"), &j),
+        CF_OK);
     assert_int_equal(cf_cli_jwk_to_spki(j, &der, why, sizeof(why)), CF_EINVAL);
     assert_non_null(strstr(why, "unsupported EC curve"));
     cf_val_unref(j);
@@ -262,33 +271,37 @@ static void test_rotation_policy(void **state)
                "\"attributes\":{\"expiryTime\":\"P2Y\",\"created\":0,\"updated\":60}}");
     o = cf_cli_shape_rotation_policy(in);
     s = dump(o);
-    assert_string_equal(s, "{\"createdOn\":\"1970-01-01T00:00:00+00:00\",\"expiresIn\":\"P2Y\","
-                           "\"id\":\"https://v/keys/k/rotationpolicy\",\"lifetimeActions\":["
-                           "{\"action\":\"Rotate\",\"timeAfterCreate\":\"P90D\",\"timeBeforeExpiry\":null},"
-                           "{\"action\":\"Notify\",\"timeAfterCreate\":null,\"timeBeforeExpiry\":\"P30D\"}],"
-                           "\"updatedOn\":\"1970-01-01T00:01:00+00:00\"}");
+    assert_string_equal(
+        s, "{\"createdOn\":\"1970-01-01T00:00:00+00:00\",\"expiresIn\":\"P2Y\","
+           "\"id\":\"https://v/keys/k/rotationpolicy\",\"lifetimeActions\":["
+           "{\"action\":\"Rotate\",\"timeAfterCreate\":\"P90D\",\"timeBeforeExpiry\":null},"
+           "{\"action\":\"Notify\",\"timeAfterCreate\":null,\"timeBeforeExpiry\":\"P30D\"}],"
+           "\"updatedOn\":\"1970-01-01T00:01:00+00:00\"}");
     free(s);
     cf_val_unref(o);
     /* The REST form given to update passes through unchanged in meaning. */
     o = cf_cli_rotation_policy_body(in, why, sizeof(why));
     s = dump(o);
-    assert_string_equal(s, "{\"lifetimeActions\":["
-                           "{\"trigger\":{\"timeAfterCreate\":\"P90D\"},\"action\":{\"type\":\"Rotate\"}},"
-                           "{\"trigger\":{\"timeBeforeExpiry\":\"P30D\"},\"action\":{\"type\":\"Notify\"}}],"
-                           "\"attributes\":{\"expiryTime\":\"P2Y\"}}");
+    assert_string_equal(
+        s, "{\"lifetimeActions\":["
+           "{\"trigger\":{\"timeAfterCreate\":\"P90D\"},\"action\":{\"type\":\"Rotate\"}},"
+           "{\"trigger\":{\"timeBeforeExpiry\":\"P30D\"},\"action\":{\"type\":\"Notify\"}}],"
+           "\"attributes\":{\"expiryTime\":\"P2Y\"}}");
     free(s);
     cf_val_unref(o);
     cf_val_unref(in);
     /* az's documented snake_case form, action as a string and as {type}, flat triggers. */
-    in = parse("{\"lifetime_actions\":[{\"trigger\":{\"time_after_create\":\"P1M\"},"
-               "\"action\":{\"type\":\"rotate\"}},{\"time_before_expiry\":\"P7D\",\"action\":\"Notify\"}],"
-               "\"attributes\":{\"expiry_time\":\"P3M\"}}");
+    in = parse(
+        "{\"lifetime_actions\":[{\"trigger\":{\"time_after_create\":\"P1M\"},"
+        "\"action\":{\"type\":\"rotate\"}},{\"time_before_expiry\":\"P7D\",\"action\":\"Notify\"}],"
+        "\"attributes\":{\"expiry_time\":\"P3M\"}}");
     o = cf_cli_rotation_policy_body(in, why, sizeof(why));
     s = dump(o);
-    assert_string_equal(s, "{\"lifetimeActions\":["
-                           "{\"trigger\":{\"timeAfterCreate\":\"P1M\"},\"action\":{\"type\":\"rotate\"}},"
-                           "{\"trigger\":{\"timeBeforeExpiry\":\"P7D\"},\"action\":{\"type\":\"Notify\"}}],"
-                           "\"attributes\":{\"expiryTime\":\"P3M\"}}");
+    assert_string_equal(
+        s, "{\"lifetimeActions\":["
+           "{\"trigger\":{\"timeAfterCreate\":\"P1M\"},\"action\":{\"type\":\"rotate\"}},"
+           "{\"trigger\":{\"timeBeforeExpiry\":\"P7D\"},\"action\":{\"type\":\"Notify\"}}],"
+           "\"attributes\":{\"expiryTime\":\"P3M\"}}");
     free(s);
     cf_val_unref(o);
     cf_val_unref(in);
@@ -424,7 +437,8 @@ static void test_usage_errors(void **state)
     EXPECT(&r, 2, "argument --kty: invalid choice: 'DSA'");
     RUN(&r, "keyvault", "key", "create", "--vault-name", "v", "--name", "k", "--curve", "P-999");
     EXPECT(&r, 2, "argument --curve: invalid choice: 'P-999'");
-    RUN(&r, "keyvault", "key", "create", "--vault-name", "v", "--name", "k", "--ops", "sign", "fly");
+    RUN(&r, "keyvault", "key", "create", "--vault-name", "v", "--name", "k", "--ops", "sign",
+        "fly");
     EXPECT(&r, 2, "argument --ops: invalid choice: 'fly'");
     RUN(&r, "keyvault", "key", "create", "--vault-name", "v", "--name", "k", "-p", "cloud");
     EXPECT(&r, 2, "argument --protection: invalid choice: 'cloud'");
@@ -501,14 +515,10 @@ static void test_usage_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pem_ec),
-        cmocka_unit_test(test_pem_rsa),
-        cmocka_unit_test(test_pem_refusals),
-        cmocka_unit_test(test_spki_refusals_and_pem),
-        cmocka_unit_test(test_shape_key),
-        cmocka_unit_test(test_rotation_policy),
-        cmocka_unit_test(test_help),
-        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_pem_ec),       cmocka_unit_test(test_pem_rsa),
+        cmocka_unit_test(test_pem_refusals), cmocka_unit_test(test_spki_refusals_and_pem),
+        cmocka_unit_test(test_shape_key),    cmocka_unit_test(test_rotation_policy),
+        cmocka_unit_test(test_help),         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
