@@ -17,8 +17,9 @@
 #include "base/cf.h"
 #include "store/store.h"
 
-/* 219 bytes of the longest vault scope (vault.h CF_VAULT_SCOPE_MAX) with room to spare. */
-#define CF_STORE_LOCK_SCOPE_MAX 256
+/* The longest vault scope is 219 bytes with its NUL: the same bound as vault.h's
+ * CF_VAULT_SCOPE_MAX (locks.c asserts they agree). */
+#define CF_STORE_LOCK_SCOPE_MAX 224
 /* ARM: lock names up to 260 characters. */
 #define CF_STORE_LOCK_NAME_MAX 260
 

@@ -412,4 +412,64 @@ cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
  * timeBeforeExpiry before its exp) and purges soft-deleted keys past their purge date. */
 cf_err cf_vault_keys_rotate_due(struct cf_vault_svc *svc);
 
+/* ---- locks ---- */
+/* Management locks (azure-kv-security-ops.md §9, locks.c): CanNotDelete or ReadOnly on the
+ * subscription, a resource group or a vault, inherited downwards (a lock on a group covers its
+ * vaults); the strongest lock covering a resource wins. They guard the management plane only:
+ * api/ asks before vault and group writes, deletes and purges. The secrets, keys and
+ * certificates inside a vault are not frozen by them (soft delete, purge protection and
+ * authorization guard those). Scopes are normalised resource ids, lower case:
+ * "/subscriptions/{s}[/resourcegroups/{g}[/providers/microsoft.keyvault/vaults/{v}]]". */
+enum cf_lock_level { CF_LOCK_NONE = 0, CF_LOCK_CAN_NOT_DELETE = 1, CF_LOCK_READ_ONLY = 2 };
+#define CF_LOCK_NAME_MAX 260
+#define CF_LOCK_NOTES_MAX 512 /* characters (UTF-8 bytes may be more) */
+#define CF_LOCK_SCOPE_MAX CF_VAULT_SCOPE_MAX
+struct cf_lock {
+    char scope[CF_LOCK_SCOPE_MAX];
+    char name[CF_LOCK_NAME_MAX + 1]; /* as first created; compared case-insensitively */
+    enum cf_lock_level level;
+    char *notes;       /* owned, "" when none */
+    char *owners_json; /* owned, a JSON array text ("[]" when none) */
+    int64_t created, updated;
+};
+void cf_lock_release(struct cf_lock *l);
+/* "CanNotDelete" / "ReadOnly" (ARM's spelling), NULL for CF_LOCK_NONE. */
+const char *cf_lock_level_name(enum cf_lock_level l);
+/* Case-insensitive; false for anything else. */
+bool cf_lock_level_parse(struct cf_str s, enum cf_lock_level *out);
+/* ARM's rule: 1-260 characters, none of < > % & : \ ? / or control characters. */
+bool cf_lock_name_valid(struct cf_str name);
+/* The normalised scope of the subscription (rg NULL), a group (vault NULL) or a vault.
+ * CF_EINVAL when a name does not fit. */
+cf_err cf_lock_scope(const char *sub, const char *rg, const char *vault,
+                     char out[CF_LOCK_SCOPE_MAX]);
+/* Create or update in->scope/in->name (level, notes, owners). CF_EBADNAME for an invalid
+ * name, CF_EBADPARAM for a level of NONE or notes over the limit. The caller checks that the
+ * resource at the scope exists. */
+cf_err cf_lock_put(struct cf_vault_svc *svc, const struct cf_lock *in, bool *created,
+                   struct cf_lock *out);
+/* CF_ENOTFOUND if absent. */
+cf_err cf_lock_get(struct cf_vault_svc *svc, const char *scope, struct cf_str name,
+                   struct cf_lock *out);
+cf_err cf_lock_delete(struct cf_vault_svc *svc, const char *scope, struct cf_str name);
+/* A lock handed to a list callback (its strings borrowed: valid during the call only). */
+typedef cf_err (*cf_lock_cb)(const struct cf_lock *l, void *arg);
+/* The locks at scope and above it (those that apply to it), from the subscription down;
+ * with below, then those under it too (ARM's list without $filter=atScope()). */
+cf_err cf_lock_list(struct cf_vault_svc *svc, const char *scope, bool below, cf_lock_cb cb,
+                    void *arg);
+/* The strongest lock covering a resource: its level and the scope it sits on ("" / NONE
+ * when none). below: count the locks under the resource too (deleting a group needs every
+ * vault in it unlocked). */
+struct cf_lock_hit {
+    enum cf_lock_level level;
+    char scope[CF_LOCK_SCOPE_MAX];
+};
+cf_err cf_vault_lock_check(struct cf_vault_svc *svc, const char *sub, const char *rg,
+                           const char *vault, bool below, struct cf_lock_hit *out);
+/* The strongest lock level covering the subscription (rg NULL), a group (vault NULL) or a
+ * vault, inherited downwards; CF_LOCK_NONE when nothing covers it. */
+cf_err cf_vault_lock_level(struct cf_vault_svc *svc, const char *sub, const char *rg,
+                           const char *vault, enum cf_lock_level *level);
+
 #endif
