@@ -161,8 +161,8 @@ static cf_err parse_release(const struct cf_json *p, struct key_body *b, char *w
     cf_buf_release(&dec);
     if (e)
         return bad(why, n, "Property 'release_policy.data' must be base64url.");
-    if (given(ct) && (!(cts = cf_json_str(ct, &clen)) || clen > CF_MAX_CONTENT_TYPE ||
-                      memchr(cts, '\0', clen)))
+    if (given(ct) &&
+        (!(cts = cf_json_str(ct, &clen)) || clen > CF_MAX_CONTENT_TYPE || memchr(cts, '\0', clen)))
         return bad(why, n, "Property 'release_policy.contentType' must be a short string.");
     if (given(imm) && !cf_json_bool(imm, &immutable))
         return bad(why, n, "Property 'release_policy.immutable' must be a boolean.");
@@ -532,8 +532,8 @@ static void reply_bundle(struct api_req *r, enum key_shape s, const struct cf_ke
 static bool body_or_400(struct api_req *r, const struct cf_json *ops_holder_of_body,
                         struct key_body *b, char *why, size_t n)
 {
-    cf_err e = key_body_parse(r->body, ops_holder_of_body ? ops_holder_of_body : r->body, b, why,
-                              n);
+    cf_err e =
+        key_body_parse(r->body, ops_holder_of_body ? ops_holder_of_body : r->body, b, why, n);
     if (e) {
         key_body_release(b);
         api_error(r, 400, "BadParameter", NULL, "%s", why);
@@ -933,10 +933,9 @@ static void put_policy(struct key_writer *kw, const char *name, const struct cf_
         cf_jw_obj_begin(w);
         cf_jw_key(w, "trigger");
         cf_jw_obj_begin(w);
-        cf_jw_kstr(w,
-                   p->rotate == CF_KEY_TRIGGER_AFTER_CREATE ? "timeAfterCreate"
-                                                            : "timeBeforeExpiry",
-                   p->rotate_dur);
+        cf_jw_kstr(
+            w, p->rotate == CF_KEY_TRIGGER_AFTER_CREATE ? "timeAfterCreate" : "timeBeforeExpiry",
+            p->rotate_dur);
         cf_jw_obj_end(w);
         cf_jw_key(w, "action");
         cf_jw_obj_begin(w);
@@ -977,8 +976,7 @@ static bool duration_arg(const struct cf_json *j, const char *what, char out[40]
     const char *s = cf_json_str(j, &len);
 
     if (!s || len >= 40 || !cf_key_duration_valid((struct cf_str){s, len})) {
-        bad(why, n, "Property '%s' must be an ISO-8601 duration such as P90D, P1Y or PT48H.",
-            what);
+        bad(why, n, "Property '%s' must be an ISO-8601 duration such as P90D, P1Y or PT48H.", what);
         return false;
     }
     memcpy(out, s, len);
@@ -986,8 +984,7 @@ static bool duration_arg(const struct cf_json *j, const char *what, char out[40]
     return true;
 }
 
-static cf_err parse_policy(const struct cf_json *body, struct cf_key_policy *p, char *why,
-                           size_t n)
+static cf_err parse_policy(const struct cf_json *body, struct cf_key_policy *p, char *why, size_t n)
 {
     const struct cf_json *acts = cf_json_get(body, "lifetimeActions");
     const struct cf_json *attrs = cf_json_get(body, "attributes");
@@ -1019,8 +1016,8 @@ static cf_err parse_policy(const struct cf_json *body, struct cf_key_policy *p, 
             seen_rotate = true;
             p->rotate = given(after) ? CF_KEY_TRIGGER_AFTER_CREATE : CF_KEY_TRIGGER_BEFORE_EXPIRY;
             if (!duration_arg(given(after) ? after : before,
-                              given(after) ? "timeAfterCreate" : "timeBeforeExpiry",
-                              p->rotate_dur, why, n))
+                              given(after) ? "timeAfterCreate" : "timeBeforeExpiry", p->rotate_dur,
+                              why, n))
                 return CF_EBADPARAM;
         } else {
             if (p->notify_dur[0])
@@ -1136,8 +1133,8 @@ static cf_err b64_member(const struct cf_json *body, const char *key, bool requi
     return CF_OK;
 }
 
-static const char *const op_wire[] = {"sign", "verify", "encrypt", "decrypt", "wrapKey",
-                                      "unwrapKey"};
+static const char *const op_wire[] = {"sign",    "verify",  "encrypt",
+                                      "decrypt", "wrapKey", "unwrapKey"};
 
 static void crypto_op(struct api_req *r, enum cf_key_opkind kind)
 {

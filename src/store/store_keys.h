@@ -34,17 +34,17 @@ struct cf_rec_key_ver {
     int64_t object_id;
     int64_t seq;
     char version[33];
-    char kty[16];           /* "RSA", "EC", "oct" (an -HSM type once HSMs exist) */
-    int key_size;           /* RSA modulus / oct bits; 0 for EC */
-    char crv[16];           /* EC curve name ("P-256"...), "" otherwise */
-    unsigned key_ops;       /* bit set of CF_KEY_OP_* (vault.h) */
+    char kty[16];     /* "RSA", "EC", "oct" (an -HSM type once HSMs exist) */
+    int key_size;     /* RSA modulus / oct bits; 0 for EC */
+    char crv[16];     /* EC curve name ("P-256"...), "" otherwise */
+    unsigned key_ops; /* bit set of CF_KEY_OP_* (vault.h) */
     int64_t created, updated;
     bool enabled, exportable, managed, imported;
-    int64_t nbf, exp;       /* 0 = unset */
-    char *public_jwk;       /* owned: JSON object of the public members (n,e / crv,x,y / {}) */
-    char *tags_json;        /* owned, NULL if never set */
-    char *release_policy;   /* owned JSON object text, NULL if none */
-    struct cf_buf priv;     /* sealed private key; filled only when asked for (with_priv) */
+    int64_t nbf, exp;     /* 0 = unset */
+    char *public_jwk;     /* owned: JSON object of the public members (n,e / crv,x,y / {}) */
+    char *tags_json;      /* owned, NULL if never set */
+    char *release_policy; /* owned JSON object text, NULL if none */
+    struct cf_buf priv;   /* sealed private key; filled only when asked for (with_priv) */
 };
 void cf_rec_key_ver_release(struct cf_rec_key_ver *v);
 
@@ -81,14 +81,17 @@ cf_err cf_store_key_list_versions(struct cf_store_txn *t, int64_t object_id, int
 cf_err cf_store_key_purge_expired(struct cf_store_txn *t, int64_t now, int max, int *n);
 
 /* ---------------- rotation policies (at most one per key object) ---------------- */
-enum cf_rec_rotate { CF_REC_ROTATE_NONE = 0, CF_REC_ROTATE_AFTER_CREATE = 1,
-                     CF_REC_ROTATE_BEFORE_EXPIRY = 2 };
+enum cf_rec_rotate {
+    CF_REC_ROTATE_NONE = 0,
+    CF_REC_ROTATE_AFTER_CREATE = 1,
+    CF_REC_ROTATE_BEFORE_EXPIRY = 2
+};
 struct cf_rec_key_policy {
     int64_t object_id;
-    int rotate;             /* enum cf_rec_rotate: the trigger of the Rotate action, if any */
-    char rotate_dur[40];    /* its ISO-8601 duration, "" when rotate is NONE */
-    char notify_dur[40];    /* timeBeforeExpiry of the Notify action, "" when none */
-    char expiry_time[40];   /* attributes.expiryTime, "" when unset */
+    int rotate;           /* enum cf_rec_rotate: the trigger of the Rotate action, if any */
+    char rotate_dur[40];  /* its ISO-8601 duration, "" when rotate is NONE */
+    char notify_dur[40];  /* timeBeforeExpiry of the Notify action, "" when none */
+    char expiry_time[40]; /* attributes.expiryTime, "" when unset */
     int64_t created, updated;
 };
 /* CF_ENOTFOUND when the object has no policy. */

@@ -66,8 +66,7 @@ static cf_err bad(char *why, size_t n, const char *fmt, ...)
 }
 
 /* AAD "key\0<vault id>\0<name_lc>\0<version>". */
-size_t cf_key_aad(char out[KEY_AAD_MAX], int64_t vault_id, const char *name_lc,
-                      const char *version)
+size_t cf_key_aad(char out[KEY_AAD_MAX], int64_t vault_id, const char *name_lc, const char *version)
 {
     size_t n, l;
     int k;
@@ -281,7 +280,6 @@ void cf_key_meta_take(struct cf_key_meta *m, const struct cf_rec_key_obj *o,
     v->public_jwk = v->tags_json = v->release_policy = NULL;
 }
 
-
 cf_err cf_key_ctx_init(struct cf_key_ctx *c, struct cf_vault_svc *svc, const struct cf_vault_ref *v,
                        struct cf_str name)
 {
@@ -330,8 +328,8 @@ cf_err cf_key_find_obj(struct cf_store_txn *t, struct cf_key_ctx *c, bool want_d
 static cf_err find_ver(struct cf_store_txn *t, struct cf_key_ctx *c)
 {
     cf_rec_key_ver_release(&c->ver);
-    return cf_store_key_ver_get(t, c->obj.id, c->obj.latest_seq,
-                                c->version[0] ? c->version : NULL, c->with_priv, &c->ver);
+    return cf_store_key_ver_get(t, c->obj.id, c->obj.latest_seq, c->version[0] ? c->version : NULL,
+                                c->with_priv, &c->ver);
 }
 
 /* Whether a release policy text says "immutable": true. */
@@ -433,7 +431,9 @@ static cf_err fill_from_key(struct cf_key_ctx *c, const struct cf_kvkey *k)
     cf_err e;
 
     snprintf(c->ver.kty, sizeof(c->ver.kty), "%s",
-             kty == CF_KTY_RSA ? "RSA" : kty == CF_KTY_EC ? "EC" : "oct");
+             kty == CF_KTY_RSA  ? "RSA"
+             : kty == CF_KTY_EC ? "EC"
+                                : "oct");
     c->ver.key_size = kty == CF_KTY_EC ? 0 : cf_kvkey_bits(k);
     snprintf(c->ver.crv, sizeof(c->ver.crv), "%s",
              kty == CF_KTY_EC ? cf_crv_name(cf_kvkey_curve(k)) : "");
@@ -472,8 +472,9 @@ static cf_err fill_from_key(struct cf_key_ctx *c, const struct cf_kvkey *k)
 }
 
 /* The common end of a new version: apply the input, write, hand the result over. */
-static cf_err add_version(struct cf_key_ctx *c, const struct cf_kvkey *k, const struct cf_key_input *in,
-                          bool imported, struct cf_key_meta *out, char *why, size_t whysz)
+static cf_err add_version(struct cf_key_ctx *c, const struct cf_kvkey *k,
+                          const struct cf_key_input *in, bool imported, struct cf_key_meta *out,
+                          char *why, size_t whysz)
 {
     cf_err e = fill_from_key(c, k);
 
@@ -495,8 +496,7 @@ static bool has_hsm_suffix(const char *kty)
     return n > 4 && strcmp(kty + n - 4, "-HSM") == 0;
 }
 
-static cf_err generate(const struct cf_key_spec *spec, struct cf_kvkey **k, char *why,
-                       size_t whysz)
+static cf_err generate(const struct cf_key_spec *spec, struct cf_kvkey **k, char *why, size_t whysz)
 {
     const char *kty = spec->kty ? spec->kty : "";
     enum cf_crv crv = CF_CRV_P256;
@@ -520,16 +520,15 @@ static cf_err generate(const struct cf_key_spec *spec, struct cf_kvkey **k, char
     }
     if (strcmp(kty, "EC") == 0) {
         if (spec->crv && !cf_crv_parse(cf_str_from(spec->crv), &crv))
-            return bad(why, whysz,
-                       "Invalid curve name %.32s: use P-256, P-384, P-521 or P-256K.", spec->crv);
+            return bad(why, whysz, "Invalid curve name %.32s: use P-256, P-384, P-521 or P-256K.",
+                       spec->crv);
         return cf_kvkey_generate_ec(crv, k);
     }
     if (strcmp(kty, "oct") == 0) {
         if (size == 0)
             size = 256;
         if (size != 128 && size != 192 && size != 256)
-            return bad(why, whysz, "Invalid key size %d for oct keys: use 128, 192 or 256.",
-                       size);
+            return bad(why, whysz, "Invalid key size %d for oct keys: use 128, 192 or 256.", size);
         return cf_kvkey_generate_oct(size, k);
     }
     return bad(why, whysz, "Invalid key type %.32s: use RSA, EC or oct.", kty);
@@ -653,8 +652,8 @@ static cf_err write_and_take(struct cf_key_ctx *c, cf_store_fn fn, struct cf_key
 }
 
 cf_err cf_key_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
-                     struct cf_str version, const struct cf_key_input *in,
-                     struct cf_key_meta *out, char *why, size_t whysz)
+                     struct cf_str version, const struct cf_key_input *in, struct cf_key_meta *out,
+                     char *why, size_t whysz)
 {
     static const struct cf_key_input nothing;
     struct cf_key_ctx c;
@@ -897,8 +896,8 @@ cf_err cf_key_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, stru
 
 /* ---------------- crypto operations ---------------- */
 
-static const char *const opkind_name[] = {"sign", "verify", "encrypt", "decrypt", "wrapKey",
-                                          "unwrapKey"};
+static const char *const opkind_name[] = {"sign",    "verify",  "encrypt",
+                                          "decrypt", "wrapKey", "unwrapKey"};
 static const unsigned opkind_bit[] = {CF_KEY_OP_SIGN,    CF_KEY_OP_VERIFY, CF_KEY_OP_ENCRYPT,
                                       CF_KEY_OP_DECRYPT, CF_KEY_OP_WRAP,   CF_KEY_OP_UNWRAP};
 
@@ -997,8 +996,7 @@ static cf_err run_op(const struct cf_kvkey *k, const struct cf_key_op_args *a,
     }
     if (a->tag.p) {
         if (a->tag.len != CF_KVKEY_TAG_LEN)
-            return bad(why, whysz, "Invalid length of 'tag': %zu bytes, 16 expected.",
-                       a->tag.len);
+            return bad(why, whysz, "Invalid length of 'tag': %zu bytes, 16 expected.", a->tag.len);
         memcpy(sym.tag, a->tag.p, a->tag.len);
         sym.tag_len = a->tag.len;
     }
@@ -1046,8 +1044,8 @@ cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     if (!e)
         e = run_op(k, a, res, why, whysz);
     if (e == CF_EINVAL) /* the crypto layer's "missing parameter" is the caller's doing */
-        e = why && why[0] ? CF_EBADPARAM : bad(why, whysz, "Invalid parameters for %s.",
-                                               opkind_name[a->op]);
+        e = why && why[0] ? CF_EBADPARAM
+                          : bad(why, whysz, "Invalid parameters for %s.", opkind_name[a->op]);
 
 out:
     cf_kvkey_free(k);
@@ -1160,8 +1158,8 @@ static cf_err policy_get_fn(struct cf_store_txn *t, void *arg)
     return e == CF_ENOTFOUND ? CF_OK : e;
 }
 
-cf_err cf_key_policy_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
-                         struct cf_str name, struct cf_key_policy *out)
+cf_err cf_key_policy_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                         struct cf_key_policy *out)
 {
     struct cf_key_ctx c;
     cf_err e;
@@ -1196,9 +1194,9 @@ static cf_err policy_set_fn(struct cf_store_txn *t, void *arg)
     return cf_store_key_policy_put(t, &c->pol);
 }
 
-cf_err cf_key_policy_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
-                         struct cf_str name, const struct cf_key_policy *in,
-                         struct cf_key_policy *out, char *why, size_t whysz)
+cf_err cf_key_policy_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                         const struct cf_key_policy *in, struct cf_key_policy *out, char *why,
+                         size_t whysz)
 {
     struct dur rot, exp, notify;
     bool has_exp;
@@ -1359,7 +1357,7 @@ cf_err cf_vault_keys_rotate_due(struct cf_vault_svc *svc)
 {
     struct key_purge_ctx pc;
     struct due_ctx *c;
-    cf_err e, first = CF_OK;
+    cf_err e = CF_OK, first = CF_OK;
 
     if (!svc)
         return CF_EINVAL;

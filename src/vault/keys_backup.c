@@ -104,8 +104,7 @@ static cf_err backup_ver_cb(const struct cf_rec_key_obj *o, const struct cf_rec_
     e = cf_aead_open(c->dek, aad, cf_key_aad(aad, c->k.v->id, c->k.name_lc, v->version),
                      v->priv.data, v->priv.len, &pt);
     if (e) {
-        cf_error("vault: backup: a key version in vault %lld does not open",
-                 (long long)c->k.v->id);
+        cf_error("vault: backup: a key version in vault %lld does not open", (long long)c->k.v->id);
         return e;
     }
     if ((e = put_bytes(b, v->version, CF_VERSION_HEX_LEN)) || (e = put_uint(b, flags, 1)) ||
@@ -331,8 +330,8 @@ static cf_err parse_version(struct reader *r, const unsigned char dek[CF_AEAD_KE
         e = e == CF_ENOMEM ? e : CF_EBADPARAM;
     cf_kvkey_free(k);
     if (!e)
-        e = cf_aead_seal(dek, aad, cf_key_aad(aad, c->v->id, c->name_lc, v->version), p, (size_t)len,
-                         &v->priv);
+        e = cf_aead_seal(dek, aad, cf_key_aad(aad, c->v->id, c->name_lc, v->version), p,
+                         (size_t)len, &v->priv);
     return e;
 }
 

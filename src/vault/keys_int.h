@@ -31,8 +31,8 @@ struct cf_key_ctx {
 
 /* Validates the name (CF_EBADNAME) and fills the common fields; release with _release even on
  * failure. */
-cf_err cf_key_ctx_init(struct cf_key_ctx *c, struct cf_vault_svc *svc,
-                       const struct cf_vault_ref *v, struct cf_str name);
+cf_err cf_key_ctx_init(struct cf_key_ctx *c, struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                       struct cf_str name);
 void cf_key_ctx_release(struct cf_key_ctx *c);
 /* c->obj for the name, live (or soft-deleted when want_deleted); CF_ENOTFOUND otherwise. */
 cf_err cf_key_find_obj(struct cf_store_txn *t, struct cf_key_ctx *c, bool want_deleted);

@@ -333,8 +333,9 @@ static void create_get_update_list(void **state)
 
     /* update a version, then the latest */
     snprintf(path, sizeof(path), "/keys/ec1/%s", ver_of(kid1));
-    r = call(f, CF_HTTP_PATCH, path,
-             "{\"key_ops\":[\"verify\"],\"tags\":{\"x\":\"1\"},\"attributes\":{\"enabled\":false}}");
+    r = call(
+        f, CF_HTTP_PATCH, path,
+        "{\"key_ops\":[\"verify\"],\"tags\":{\"x\":\"1\"},\"attributes\":{\"enabled\":false}}");
     assert_int_equal(r->status, 200);
     assert_string_equal(jstr(r, "key.kid"), kid1);
     assert_int_equal(cf_json_size(jget(r, "key.key_ops")), 1);
@@ -347,8 +348,7 @@ static void create_get_update_list(void **state)
     done(r);
     expect(call(f, CF_HTTP_PATCH, "/keys/ec1", "{\"key_ops\":[\"fly\"]}"), 400, "BadParameter",
            NULL);
-    expect(call(f, CF_HTTP_PATCH, "/keys/ec1", "{\"tags\":{\"a\":1}}"), 400, "BadParameter",
-           NULL);
+    expect(call(f, CF_HTTP_PATCH, "/keys/ec1", "{\"tags\":{\"a\":1}}"), 400, "BadParameter", NULL);
     expect(call(f, CF_HTTP_PATCH, "/keys/ec1", "{\"attributes\":{\"enabled\":\"yes\"}}"), 400,
            "BadParameter", NULL);
     expect(call(f, CF_HTTP_PATCH, "/keys/ec1", "{\"attributes\":{\"exportable\":true}}"), 400,
@@ -395,8 +395,8 @@ static void create_get_update_list(void **state)
     done(r);
     expect(call_on(f, V1, CF_HTTP_GET, "/keys", AV "&maxresults=26", NULL), 400, "BadParameter",
            NULL);
-    expect(call_on(f, V1, CF_HTTP_GET, "/keys", AV "&$skiptoken=%21%21", NULL), 400,
-           "BadParameter", NULL);
+    expect(call_on(f, V1, CF_HTTP_GET, "/keys", AV "&$skiptoken=%21%21", NULL), 400, "BadParameter",
+           NULL);
 }
 
 static void create_and_import_refusals(void **state)
@@ -407,13 +407,12 @@ static void create_and_import_refusals(void **state)
     expect(call(f, CF_HTTP_POST, "/keys/k/create", "{bad json"), 400, "BadParameter", NULL);
     expect(call(f, CF_HTTP_POST, "/keys/k/create", "[]"), 400, "BadParameter", NULL);
     expect(call(f, CF_HTTP_POST, "/keys/k/create", "{}"), 400, "BadParameter", NULL);
-    expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"DSA\"}"), 400, "BadParameter",
-           NULL);
+    expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"DSA\"}"), 400, "BadParameter", NULL);
     expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":7}"), 400, "BadParameter", NULL);
     expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"RSA\",\"key_size\":1024}"), 400,
            "BadParameter", NULL);
-    expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"RSA\",\"key_size\":\"big\"}"),
-           400, "BadParameter", NULL);
+    expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"RSA\",\"key_size\":\"big\"}"), 400,
+           "BadParameter", NULL);
     expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"EC\",\"crv\":\"P-123\"}"), 400,
            "BadParameter", NULL);
     /* HSM types: a clear refusal, never a software key */
@@ -421,8 +420,8 @@ static void create_and_import_refusals(void **state)
     assert_int_equal(r->status, 400);
     assert_non_null(strstr(jstr(r, "error.message"), "hardware security module"));
     done(r);
-    expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"oct-HSM\"}"), 400,
-           "BadParameter", NULL);
+    expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"oct-HSM\"}"), 400, "BadParameter",
+           NULL);
     expect(call(f, CF_HTTP_PUT, "/keys/k", "{\"key\":" EC_JWK ",\"Hsm\":true}"), 400,
            "BadParameter", NULL);
     expect(call(f, CF_HTTP_GET, "/keys/k", NULL), 404, "KeyNotFound", NULL);
@@ -443,8 +442,8 @@ static void create_and_import_refusals(void **state)
 }
 
 /* Signs DIGEST with alg on path; returns the signature (base64url) in sig. */
-static void sign(struct fx *f, const char *path, const char *alg, char *sig, size_t n,
-                 char *kid, size_t kn)
+static void sign(struct fx *f, const char *path, const char *alg, char *sig, size_t n, char *kid,
+                 size_t kn)
 {
     char body[256];
     struct fake_req *r;
@@ -465,8 +464,8 @@ static bool verify(struct fx *f, const char *path, const char *alg, const char *
     struct fake_req *r;
     bool v = false;
 
-    snprintf(body, sizeof(body), "{\"alg\":\"%s\",\"digest\":\"" DIGEST "\",\"value\":\"%s\"}",
-             alg, sig);
+    snprintf(body, sizeof(body), "{\"alg\":\"%s\",\"digest\":\"" DIGEST "\",\"value\":\"%s\"}", alg,
+             sig);
     r = call(f, CF_HTTP_POST, path, body);
     if (r->status != 200)
         fail_msg("verify %s: %d %s", path, r->status, r->body);
@@ -514,8 +513,8 @@ static void crypto_operations(void **state)
     assert_int_equal(r->status, 400);
     assert_non_null(strstr(jstr(r, "error.message"), "3 bytes"));
     done(r);
-    expect(call(f, CF_HTTP_POST, "/keys/ec/verify", "{\"alg\":\"ES256\",\"value\":\"AAAA\"}"),
-           400, "BadParameter", NULL); /* no digest */
+    expect(call(f, CF_HTTP_POST, "/keys/ec/verify", "{\"alg\":\"ES256\",\"value\":\"AAAA\"}"), 400,
+           "BadParameter", NULL); /* no digest */
     expect(call(f, CF_HTTP_POST, "/keys/ec/sign", "not json"), 400, "BadParameter", NULL);
     {
         /* an oversized value: 100 KB of base64url */
@@ -533,7 +532,8 @@ static void crypto_operations(void **state)
     assert_string_equal(jstr(r, "key.e"), "AQAB");
     assert_int_equal(strlen(jstr(r, "key.n")), 342);
     done(r);
-    r = call(f, CF_HTTP_POST, "/keys/rsa/encrypt", "{\"alg\":\"RSA-OAEP-256\",\"value\":\"aGVsbG8\"}");
+    r = call(f, CF_HTTP_POST, "/keys/rsa/encrypt",
+             "{\"alg\":\"RSA-OAEP-256\",\"value\":\"aGVsbG8\"}");
     take_str(r, "value", ct, sizeof(ct));
     assert_int_equal(strlen(ct), 342);
     snprintf(body, sizeof(body), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}", ct);
@@ -545,7 +545,8 @@ static void crypto_operations(void **state)
     ct[5] = ct[5] == 'A' ? 'B' : 'A';
     snprintf(body, sizeof(body), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}", ct);
     expect(call(f, CF_HTTP_POST, "/keys/rsa/decrypt", body), 400, "BadParameter", NULL);
-    r = call(f, CF_HTTP_POST, "/keys/rsa/wrapkey", "{\"alg\":\"RSA-OAEP\",\"value\":\"" DIGEST "\"}");
+    r = call(f, CF_HTTP_POST, "/keys/rsa/wrapkey",
+             "{\"alg\":\"RSA-OAEP\",\"value\":\"" DIGEST "\"}");
     take_str(r, "value", wrapped, sizeof(wrapped));
     snprintf(body, sizeof(body), "{\"alg\":\"RSA-OAEP\",\"value\":\"%s\"}", wrapped);
     r = call(f, CF_HTTP_POST, "/keys/rsa//unwrapKey", body);
@@ -595,7 +596,8 @@ static void state_rules(void **state)
     expect(call(f, CF_HTTP_PATCH, "/keys/st", "{\"attributes\":{\"enabled\":false}}"), 200, NULL,
            NULL);
     r = call(f, CF_HTTP_POST, "/keys/st/sign", "{\"alg\":\"ES256\",\"value\":\"" DIGEST "\"}");
-    assert_string_equal(jstr(r, "error.message"), "Operation sign is not allowed on a disabled key.");
+    assert_string_equal(jstr(r, "error.message"),
+                        "Operation sign is not allowed on a disabled key.");
     expect(r, 403, "Forbidden", "KeyDisabled");
     assert_true(verify(f, "/keys/st/verify", "ES256", sig));
     /* the disabled key is still readable (crypto clients GET it first) */
@@ -608,7 +610,8 @@ static void state_rules(void **state)
     assert_string_equal(jstr(r, "error.message"), "Operation sign is not permitted on this key.");
     expect(r, 403, "Forbidden", "KeyOperationForbidden");
     /* not yet valid, then expired: sign refused, verify allowed */
-    snprintf(body, sizeof(body), "{\"key_ops\":[\"sign\",\"verify\"],\"attributes\":{\"nbf\":%lld}}",
+    snprintf(body, sizeof(body),
+             "{\"key_ops\":[\"sign\",\"verify\"],\"attributes\":{\"nbf\":%lld}}",
              (long long)(now + 3600));
     expect(call(f, CF_HTTP_PATCH, "/keys/st", body), 200, NULL, NULL);
     expect(call(f, CF_HTTP_POST, "/keys/st/sign", "{\"alg\":\"ES256\",\"value\":\"" DIGEST "\"}"),
@@ -621,8 +624,7 @@ static void state_rules(void **state)
     expect(r, 403, "Forbidden", NULL);
     assert_true(verify(f, "/keys/st/verify", "ES256", sig));
     /* release: refused (no attestation), unknown key 404 */
-    expect(call(f, CF_HTTP_POST, "/keys/st/release", "{\"target\":\"x\"}"), 403, "Forbidden",
-           NULL);
+    expect(call(f, CF_HTTP_POST, "/keys/st/release", "{\"target\":\"x\"}"), 403, "Forbidden", NULL);
     expect(call(f, CF_HTTP_POST, "/keys/none/release", "{\"target\":\"x\"}"), 404, "KeyNotFound",
            NULL);
 }
@@ -701,8 +703,7 @@ static void soft_delete_backup_restore(void **state)
     /* garbage */
     expect(call(f, CF_HTTP_POST, "/keys/restore", "{\"value\":\"AAAA\"}"), 400, "BadParameter",
            NULL);
-    expect(call(f, CF_HTTP_POST, "/keys/restore", "{\"value\":\"**\"}"), 400, "BadParameter",
-           NULL);
+    expect(call(f, CF_HTTP_POST, "/keys/restore", "{\"value\":\"**\"}"), 400, "BadParameter", NULL);
     expect(call(f, CF_HTTP_POST, "/keys/restore", "{}"), 400, "BadParameter", NULL);
 }
 
@@ -757,7 +758,8 @@ static void rotation_and_policy(void **state)
                 "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P3D\"},"
                 "\"action\":{\"type\":\"Explode\"}}]}"),
            400, "BadParameter", NULL);
-    expect(call(f, CF_HTTP_PUT, "/keys/rot/rotationpolicy", "{\"attributes\":{\"expiryTime\":\"P7D\"}}"),
+    expect(call(f, CF_HTTP_PUT, "/keys/rot/rotationpolicy",
+                "{\"attributes\":{\"expiryTime\":\"P7D\"}}"),
            400, "BadParameter", NULL);
     expect(call(f, CF_HTTP_PUT, "/keys/rot/rotationpolicy", "{\"lifetimeActions\":{}}"), 400,
            "BadParameter", NULL);

@@ -20,18 +20,17 @@
 #define OCT_JWK "{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}"
 
 static const unsigned char zero64[64];
-static const unsigned char digest32[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                           17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
-                                           31, 32};
+static const unsigned char digest32[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                           12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                           23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
-static struct cf_str S(const char *s)
-{
+static struct cf_str S(const char *s) {
     return cf_str_from(s);
 }
 
-static cf_err create(struct fx *f, const struct cf_vault_ref *ref, const char *name,
-                     const char *kty, int size, const char *crv, const struct cf_key_input *in,
-                     struct cf_key_meta *m)
+static cf_err
+create(struct fx *f, const struct cf_vault_ref *ref, const char *name, const char *kty, int size,
+       const char *crv, const struct cf_key_input *in, struct cf_key_meta *m)
 {
     struct cf_key_spec spec = {kty, size, 0, crv};
     char why[256];
@@ -110,14 +109,16 @@ static void create_types_and_defaults(void **state)
     cf_key_meta_release(&m);
     assert_int_equal(create(f, &f->ref, "oct1", "oct", 0, NULL, NULL, &m), CF_OK);
     assert_int_equal(m.key_size, 256);
-    assert_int_equal(m.key_ops, CF_KEY_OP_ENCRYPT | CF_KEY_OP_DECRYPT | CF_KEY_OP_WRAP |
-                                    CF_KEY_OP_UNWRAP);
+    assert_int_equal(m.key_ops,
+                     CF_KEY_OP_ENCRYPT | CF_KEY_OP_DECRYPT | CF_KEY_OP_WRAP | CF_KEY_OP_UNWRAP);
     assert_string_equal(m.public_jwk, "{}");
     cf_key_meta_release(&m);
 
     /* a second create is a new latest version; the name keeps its first casing */
     fx_advance(f, 10);
-    struct cf_key_input in = {.has_tags = true, .tags_json = "{\"a\":\"b\"}", .has_key_ops = true,
+    struct cf_key_input in = {.has_tags = true,
+                              .tags_json = "{\"a\":\"b\"}",
+                              .has_key_ops = true,
                               .key_ops = CF_KEY_OP_SIGN};
     assert_int_equal(create(f, &f->ref, "EC1", "EC", 0, "P-256K", &in, &m), CF_OK);
     assert_string_equal(m.name, "Ec1");
@@ -205,9 +206,9 @@ static void import_keys(void **state)
     /* HSM, BYOK, public-only and garbage are refused */
     assert_int_equal(import(f, "x", EC_JWK, true, &m, why, sizeof(why)), CF_EBADPARAM);
     assert_non_null(strstr(why, "hardware security module"));
-    assert_int_equal(import(f, "x", "{\"kty\":\"RSA-HSM\",\"key_hsm\":\"AAAA\"}", false, &m, why,
-                            sizeof(why)),
-                     CF_EBADPARAM);
+    assert_int_equal(
+        import(f, "x", "{\"kty\":\"RSA-HSM\",\"key_hsm\":\"AAAA\"}", false, &m, why, sizeof(why)),
+        CF_EBADPARAM);
     assert_int_equal(import(f, "x",
                             "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"ujgoG_433ui3YNwcLceLm02-c-"
                             "E7xCBhfaYMBnyyLEY\",\"y\":\"uvWq2tohl_VhxnOl7NmV5I54cdqdbxrBgiFKRe_"
@@ -216,8 +217,7 @@ static void import_keys(void **state)
                      CF_EBADPARAM);
     assert_int_equal(import(f, "x", "{\"kty\":\"DSA\"}", false, &m, why, sizeof(why)),
                      CF_EBADPARAM);
-    assert_int_equal(import(f, "x", "{\"k\":\"AAAA\"}", false, &m, why, sizeof(why)),
-                     CF_EBADPARAM);
+    assert_int_equal(import(f, "x", "{\"k\":\"AAAA\"}", false, &m, why, sizeof(why)), CF_EBADPARAM);
     assert_int_equal(import(f, "x", "{\"kty\":\"oct\",\"k\":\"@@@\"}", false, &m, why, sizeof(why)),
                      CF_EBADPARAM);
     assert_int_equal(cf_key_get(f->svc, &f->ref, S("x"), S(""), &m), CF_ENOTFOUND);
@@ -252,25 +252,31 @@ static void get_update_list(void **state)
     /* by version (any case), unknown and malformed versions */
     char upper[33];
     for (int i = 0; i < 33; i++)
-        upper[i] = (char)((first.version[i] >= 'a' && first.version[i] <= 'f')
-                              ? first.version[i] - 32 : first.version[i]);
+        upper[i] =
+            (char)((first.version[i] >= 'a' && first.version[i] <= 'f') ? first.version[i] - 32
+                                                                        : first.version[i]);
     assert_int_equal(cf_key_get(f->svc, &f->ref, S("K1"), S(upper), &m), CF_OK);
     assert_string_equal(m.version, first.version);
     cf_key_meta_release(&m);
-    assert_int_equal(cf_key_get(f->svc, &f->ref, S("k1"), S("00000000000000000000000000000000"),
-                                &m),
-                     CF_ENOTFOUND);
+    assert_int_equal(
+        cf_key_get(f->svc, &f->ref, S("k1"), S("00000000000000000000000000000000"), &m),
+        CF_ENOTFOUND);
     assert_int_equal(cf_key_get(f->svc, &f->ref, S("k1"), S("xyz"), &m), CF_ENOTFOUND);
     assert_int_equal(cf_key_get(f->svc, &f->ref, S("nope"), S(""), &m), CF_ENOTFOUND);
 
     /* update the first version: disabled keys stay readable */
-    in = (struct cf_key_input){.has_enabled = true, .enabled = false, .has_exp = true,
-                               .exp = T0 + 1000, .has_tags = true, .tags_json = "{\"t\":\"1\"}",
-                               .has_key_ops = true, .key_ops = CF_KEY_OP_VERIFY};
+    in = (struct cf_key_input){.has_enabled = true,
+                               .enabled = false,
+                               .has_exp = true,
+                               .exp = T0 + 1000,
+                               .has_tags = true,
+                               .tags_json = "{\"t\":\"1\"}",
+                               .has_key_ops = true,
+                               .key_ops = CF_KEY_OP_VERIFY};
     fx_advance(f, 5);
-    assert_int_equal(cf_key_update(f->svc, &f->ref, S("k1"), S(first.version), &in, &m, why,
-                                   sizeof(why)),
-                     CF_OK);
+    assert_int_equal(
+        cf_key_update(f->svc, &f->ref, S("k1"), S(first.version), &in, &m, why, sizeof(why)),
+        CF_OK);
     assert_false(m.attrs.enabled);
     assert_int_equal(m.attrs.exp, T0 + 1000);
     assert_int_equal(m.attrs.updated, T0 + 10);
@@ -282,9 +288,9 @@ static void get_update_list(void **state)
     assert_string_equal(m.tags_json, "{\"t\":\"1\"}");
     cf_key_meta_release(&m);
     in = (struct cf_key_input){.has_nbf = true, .nbf = T0 + 2000};
-    assert_int_equal(cf_key_update(f->svc, &f->ref, S("k1"), S(first.version), &in, &m, why,
-                                   sizeof(why)),
-                     CF_EBADPARAM); /* nbf after exp */
+    assert_int_equal(
+        cf_key_update(f->svc, &f->ref, S("k1"), S(first.version), &in, &m, why, sizeof(why)),
+        CF_EBADPARAM); /* nbf after exp */
     assert_int_equal(cf_key_update(f->svc, &f->ref, S("zz"), S(""), &in, &m, why, sizeof(why)),
                      CF_ENOTFOUND);
 
@@ -304,14 +310,12 @@ static void get_update_list(void **state)
     assert_string_equal(got, "k1");
     assert_true(next[0] != '\0');
     snprintf(tok, sizeof(tok), "%s", next);
-    assert_int_equal(cf_key_list_versions(f->svc, &f->ref, S("k1"), S(tok), 1, collect, got,
-                                          next),
+    assert_int_equal(cf_key_list_versions(f->svc, &f->ref, S("k1"), S(tok), 1, collect, got, next),
                      CF_OK);
     assert_string_equal(got, "k1,k1");
     assert_string_equal(next, "");
     got[0] = '\0';
-    assert_int_equal(cf_key_list_versions(f->svc, &f->ref, S("none"), S(""), 5, collect, got,
-                                          next),
+    assert_int_equal(cf_key_list_versions(f->svc, &f->ref, S("none"), S(""), 5, collect, got, next),
                      CF_OK);
     assert_string_equal(got, "");
     cf_key_meta_release(&first);
@@ -383,7 +387,8 @@ static void backup_restore(void **state)
     struct cf_key_meta m, orig;
     struct cf_vault_ref other;
     struct cf_key_op_result sig, ver;
-    struct cf_key_policy pol = {.rotate = CF_KEY_TRIGGER_AFTER_CREATE, .rotate_dur = "P90D",
+    struct cf_key_policy pol = {.rotate = CF_KEY_TRIGGER_AFTER_CREATE,
+                                .rotate_dur = "P90D",
                                 .expiry_time = "P1Y"},
                          pout;
     struct cf_buf blob, sblob;
@@ -534,11 +539,11 @@ static void rotation(void **state)
     cf_key_meta_release(&r);
 
     /* before expiry: due 10 days before exp; a deleted key is left alone */
-    assert_int_equal(create(f, &f->ref, "rot2", "EC", 0, NULL,
-                            &(struct cf_key_input){.has_exp = true,
-                                                   .exp = cf_clock_s(&f->clock.c) + 20 * 86400},
-                            &m),
-                     CF_OK);
+    assert_int_equal(
+        create(f, &f->ref, "rot2", "EC", 0, NULL,
+               &(struct cf_key_input){.has_exp = true, .exp = cf_clock_s(&f->clock.c) + 20 * 86400},
+               &m),
+        CF_OK);
     memset(&in, 0, sizeof(in));
     in.rotate = CF_KEY_TRIGGER_BEFORE_EXPIRY;
     snprintf(in.rotate_dur, sizeof(in.rotate_dur), "P10D");
@@ -579,9 +584,9 @@ static void crypto_operations(void **state)
     assert_int_equal(res.out.len, 256);
     assert_int_equal(res.iv_len, 0);
     memset(&res2, 0, sizeof(res2));
-    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_DECRYPT, "RSA-OAEP-256", res.out.data,
-                        res.out.len, &res2),
-                     CF_OK);
+    assert_int_equal(
+        op(f, &f->ref, "rsa", CF_KEY_DECRYPT, "RSA-OAEP-256", res.out.data, res.out.len, &res2),
+        CF_OK);
     assert_int_equal(res2.plain->len, 5);
     assert_memory_equal(res2.plain->p, "hello", 5);
     assert_string_equal(res2.name, "rsa");
@@ -589,9 +594,9 @@ static void crypto_operations(void **state)
     res_release(&res2);
     /* a tampered ciphertext fails without detail */
     res.out.data[10] ^= 1;
-    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_DECRYPT, "RSA-OAEP-256", res.out.data,
-                        res.out.len, &res2),
-                     CF_ECRYPTO);
+    assert_int_equal(
+        op(f, &f->ref, "rsa", CF_KEY_DECRYPT, "RSA-OAEP-256", res.out.data, res.out.len, &res2),
+        CF_ECRYPTO);
     res_release(&res2);
     res_release(&res);
     /* sign and verify (RS256, PS256), wrong digest length, wrong alg for the type */
@@ -602,36 +607,29 @@ static void crypto_operations(void **state)
     a.digest = (struct cf_str){(const char *)digest32, 32};
     a.value = cf_buf_str(&res.out);
     cf_buf_init(&res2.out, 64);
-    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("rsa"), S(""), &a, &res2, why,
-                                    sizeof(why)),
+    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("rsa"), S(""), &a, &res2, why, sizeof(why)),
                      CF_OK);
     assert_true(res2.valid);
     a.digest.len = 31;
-    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("rsa"), S(""), &a, &res2, why,
-                                    sizeof(why)),
+    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("rsa"), S(""), &a, &res2, why, sizeof(why)),
                      CF_EBADPARAM);
     a.digest.len = 32;
     a.value.len--; /* a wrong signature is a valid "false" */
-    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("rsa"), S(""), &a, &res2, why,
-                                    sizeof(why)),
+    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("rsa"), S(""), &a, &res2, why, sizeof(why)),
                      CF_OK);
     assert_false(res2.valid);
     res_release(&res2);
     res_release(&res);
-    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_SIGN, "ES256", digest32, 32, &res),
-                     CF_EBADPARAM);
+    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_SIGN, "ES256", digest32, 32, &res), CF_EBADPARAM);
     res_release(&res);
-    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_SIGN, "XX999", digest32, 32, &res),
-                     CF_EBADPARAM);
+    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_SIGN, "XX999", digest32, 32, &res), CF_EBADPARAM);
     res_release(&res);
-    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_SIGN, "RS256", digest32, 20, &res),
-                     CF_EBADPARAM);
+    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_SIGN, "RS256", digest32, 20, &res), CF_EBADPARAM);
     res_release(&res);
     /* wrap / unwrap */
     assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_WRAP, "RSA1_5", digest32, 32, &res), CF_OK);
-    assert_int_equal(op(f, &f->ref, "rsa", CF_KEY_UNWRAP, "RSA1_5", res.out.data, res.out.len,
-                        &res2),
-                     CF_OK);
+    assert_int_equal(
+        op(f, &f->ref, "rsa", CF_KEY_UNWRAP, "RSA1_5", res.out.data, res.out.len, &res2), CF_OK);
     assert_memory_equal(res2.plain->p, digest32, 32);
     res_release(&res2);
     res_release(&res);
@@ -656,18 +654,15 @@ static void crypto_operations(void **state)
     a.tag = (struct cf_str){(const char *)res.tag, res.tag_len};
     memset(&res2, 0, sizeof(res2));
     cf_buf_init(&res2.out, 64);
-    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("aes"), S(""), &a, &res2, why,
-                                    sizeof(why)),
+    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("aes"), S(""), &a, &res2, why, sizeof(why)),
                      CF_OK);
     assert_string_equal((const char *)res2.plain->p, "secret text");
     res_release(&res2);
     a.aad = S("other");
-    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("aes"), S(""), &a, &res2, why,
-                                    sizeof(why)),
+    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("aes"), S(""), &a, &res2, why, sizeof(why)),
                      CF_ECRYPTO);
     a.tag.len = 5;
-    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("aes"), S(""), &a, &res2, why,
-                                    sizeof(why)),
+    assert_int_equal(cf_key_operate(f->svc, &f->ref, S("aes"), S(""), &a, &res2, why, sizeof(why)),
                      CF_EBADPARAM);
     res_release(&res2);
     res_release(&res);
@@ -702,23 +697,23 @@ static void state_rules(void **state)
     assert_false(res.valid);
     res_release(&res);
     /* key_ops without sign */
-    in = (struct cf_key_input){.has_enabled = true, .enabled = true, .has_key_ops = true,
-                               .key_ops = CF_KEY_OP_VERIFY};
+    in = (struct cf_key_input){
+        .has_enabled = true, .enabled = true, .has_key_ops = true, .key_ops = CF_KEY_OP_VERIFY};
     assert_int_equal(cf_key_update(f->svc, &f->ref, S("st"), S(""), &in, &m, why, sizeof(why)),
                      CF_OK);
     cf_key_meta_release(&m);
-    assert_int_equal(op(f, &f->ref, "st", CF_KEY_SIGN, "ES256", digest32, 32, &res),
-                     CF_EFORBIDDEN);
+    assert_int_equal(op(f, &f->ref, "st", CF_KEY_SIGN, "ES256", digest32, 32, &res), CF_EFORBIDDEN);
     assert_int_equal(res.refused, CF_KEY_REFUSED_OP);
     res_release(&res);
     /* nbf in the future, exp in the past: sign refused */
-    in = (struct cf_key_input){.has_key_ops = true, .key_ops = CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY,
-                               .has_nbf = true, .nbf = T0 + 100};
+    in = (struct cf_key_input){.has_key_ops = true,
+                               .key_ops = CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY,
+                               .has_nbf = true,
+                               .nbf = T0 + 100};
     assert_int_equal(cf_key_update(f->svc, &f->ref, S("st"), S(""), &in, &m, why, sizeof(why)),
                      CF_OK);
     cf_key_meta_release(&m);
-    assert_int_equal(op(f, &f->ref, "st", CF_KEY_SIGN, "ES256", digest32, 32, &res),
-                     CF_EFORBIDDEN);
+    assert_int_equal(op(f, &f->ref, "st", CF_KEY_SIGN, "ES256", digest32, 32, &res), CF_EFORBIDDEN);
     assert_int_equal(res.refused, CF_KEY_REFUSED_NOT_YET_VALID);
     res_release(&res);
     fx_advance(f, 100);
@@ -729,39 +724,34 @@ static void state_rules(void **state)
                      CF_OK);
     cf_key_meta_release(&m);
     fx_advance(f, 100);
-    assert_int_equal(op(f, &f->ref, "st", CF_KEY_SIGN, "ES256", digest32, 32, &res),
-                     CF_EFORBIDDEN);
+    assert_int_equal(op(f, &f->ref, "st", CF_KEY_SIGN, "ES256", digest32, 32, &res), CF_EFORBIDDEN);
     assert_int_equal(res.refused, CF_KEY_REFUSED_EXPIRED);
     res_release(&res);
     assert_int_equal(op(f, &f->ref, "st", CF_KEY_VERIFY, "ES256", zero64, 64, &res), CF_OK);
     res_release(&res);
 
     /* RSA past exp: decrypt of old data still works, encrypt does not */
-    assert_int_equal(create(f, &f->ref, "rs", "RSA", 2048, NULL,
-                            &(struct cf_key_input){.has_exp = true,
-                                                   .exp = cf_clock_s(&f->clock.c) + 10},
-                            &m),
-                     CF_OK);
+    assert_int_equal(
+        create(f, &f->ref, "rs", "RSA", 2048, NULL,
+               &(struct cf_key_input){.has_exp = true, .exp = cf_clock_s(&f->clock.c) + 10}, &m),
+        CF_OK);
     cf_key_meta_release(&m);
     assert_int_equal(op(f, &f->ref, "rs", CF_KEY_ENCRYPT, "RSA-OAEP", "x", 1, &res), CF_OK);
     fx_advance(f, 10);
     struct cf_key_op_result res2;
     memset(&res2, 0, sizeof(res2));
-    assert_int_equal(op(f, &f->ref, "rs", CF_KEY_DECRYPT, "RSA-OAEP", res.out.data, res.out.len,
-                        &res2),
-                     CF_OK);
+    assert_int_equal(
+        op(f, &f->ref, "rs", CF_KEY_DECRYPT, "RSA-OAEP", res.out.data, res.out.len, &res2), CF_OK);
     res_release(&res2);
     res_release(&res);
-    assert_int_equal(op(f, &f->ref, "rs", CF_KEY_ENCRYPT, "RSA-OAEP", "x", 1, &res),
-                     CF_EFORBIDDEN);
+    assert_int_equal(op(f, &f->ref, "rs", CF_KEY_ENCRYPT, "RSA-OAEP", "x", 1, &res), CF_EFORBIDDEN);
     res_release(&res);
     /* a disabled oct key does nothing at all */
     assert_int_equal(create(f, &f->ref, "o", "oct", 128, NULL,
                             &(struct cf_key_input){.has_enabled = true, .enabled = false}, &m),
                      CF_OK);
     cf_key_meta_release(&m);
-    assert_int_equal(op(f, &f->ref, "o", CF_KEY_WRAP, "A128KW", digest32, 16, &res),
-                     CF_EDISABLED);
+    assert_int_equal(op(f, &f->ref, "o", CF_KEY_WRAP, "A128KW", digest32, 16, &res), CF_EDISABLED);
     res_release(&res);
 }
 
@@ -801,8 +791,7 @@ static void private_part_is_sealed(void **state)
     assert_int_equal(cf_kvkey_from_blob(c.v.priv.data, c.v.priv.len, &k), CF_ECORRUPT);
     assert_null(memmem(c.v.priv.data, c.v.priv.len, "CFK", 3));
     /* nor openable with the master key, or with the right key and another slot's AAD */
-    assert_int_equal(cf_aead_open(f->mk, "key", 4, c.v.priv.data, c.v.priv.len, &pt),
-                     CF_ECORRUPT);
+    assert_int_equal(cf_aead_open(f->mk, "key", 4, c.v.priv.data, c.v.priv.len, &pt), CF_ECORRUPT);
     memset(dek, 0, sizeof(dek));
     assert_int_equal(cf_aead_open(dek, "", 0, c.v.priv.data, c.v.priv.len, &pt), CF_ECORRUPT);
     cf_rec_key_ver_release(&c.v);
