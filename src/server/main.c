@@ -104,6 +104,9 @@ static void *janitor_main(void *arg)
         pthread_mutex_unlock(&j->mu);
         if (cf_vault_purge_expired(j->vault) != CF_OK)
             cf_warn("scheduled purge failed; will retry");
+        /* keys: due rotations (rotation policies) and purges of soft-deleted keys */
+        if (cf_vault_keys_rotate_due(j->vault) != CF_OK)
+            cf_warn("scheduled key rotation or purge failed; will retry");
         pthread_mutex_lock(&j->mu);
     }
     pthread_mutex_unlock(&j->mu);
