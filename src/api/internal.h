@@ -220,6 +220,15 @@ void api_arm_deleted_hsm_list(struct api_req *r);
 void api_arm_deleted_get(struct api_req *r);
 void api_arm_deleted_purge(struct api_req *r);
 void api_arm_check_name(struct api_req *r);
+/* PUT .../vaults/{v}/accessPolicies/{add|replace|remove} (Vaults_UpdateAccessPolicy) */
+void api_arm_vault_policy(struct api_req *r);
+
+/* ---- handlers: h_locks.c (Microsoft.Authorization/locks at a subscription, a group or a
+ * vault: the "**" span is the scope, cap[0] the name) ---- */
+void api_lock_put(struct api_req *r);
+void api_lock_get(struct api_req *r);
+void api_lock_delete(struct api_req *r);
+void api_lock_list(struct api_req *r);
 
 /* ---- handlers: h_rbac.c (Microsoft.Authorization role assignments and definitions at any
  * scope: the "**" span is the scope, cap[0] the name). Answer 404 InvalidResourceType, as

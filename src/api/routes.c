@@ -103,6 +103,8 @@ const struct api_route api_routes[] = {
     {M, CF_HTTP_PATCH, VAULTS "/*", api_arm_vault_patch, API_WRITE, "VaultPatch", "vaults/write"},
     {M, CF_HTTP_GET, VAULTS "/*", api_arm_vault_get, 0, "VaultGet", "vaults/read"},
     {M, CF_HTTP_DELETE, VAULTS "/*", api_arm_vault_delete, API_WRITE, "VaultDelete", "vaults/delete"},
+    /* incremental access policies (azure-kv-security-ops.md §3.4): cap[3] is add|replace|remove */
+    {M, CF_HTTP_PUT, VAULTS "/*/accesspolicies/*", api_arm_vault_policy, API_WRITE, "VaultAccessPolicyUpdate", "vaults/accessPolicies/write"},
 
     /* ---- access control (azure-kv-security-ops.md §2.7) at any scope: "/", a subscription,
      * a group, a vault, an object. Last: "**" rows never shadow the rows above. ---- */
@@ -114,6 +116,11 @@ const struct api_route api_routes[] = {
     {M, CF_HTTP_PUT, AUTHZ "/roledefinitions/*", api_rbac_definition_put, API_WRITE, "RoleDefinitionWrite", "roleDefinitions/write"},
     {M, CF_HTTP_GET, AUTHZ "/roledefinitions/*", api_rbac_definition_get, 0, "RoleDefinitionGet", "roleDefinitions/read"},
     {M, CF_HTTP_DELETE, AUTHZ "/roledefinitions/*", api_rbac_definition_delete, API_WRITE, "RoleDefinitionDelete", "roleDefinitions/delete"},
+    /* management locks (§9) at the subscription, a group or a vault */
+    {M, CF_HTTP_GET, AUTHZ "/locks", api_lock_list, 0, "ManagementLockList", "locks/read"},
+    {M, CF_HTTP_PUT, AUTHZ "/locks/*", api_lock_put, API_WRITE, "ManagementLockWrite", "locks/write"},
+    {M, CF_HTTP_GET, AUTHZ "/locks/*", api_lock_get, 0, "ManagementLockGet", "locks/read"},
+    {M, CF_HTTP_DELETE, AUTHZ "/locks/*", api_lock_delete, API_WRITE, "ManagementLockDelete", "locks/delete"},
 
     /* ---- the directory, Microsoft Graph v1.0 shapes (identity-contract.md): no api-version.
      * Literal rows first; the "v1.0/ *" rows (no space) last: they catch the keyed forms

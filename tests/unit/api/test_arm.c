@@ -350,6 +350,39 @@ cf_err cf_vault_resolve(struct cf_vault_svc *svc, struct cf_str name, struct cf_
     return CF_OK;
 }
 
+/* Locks: one fake lock on a lower-case scope (set by the lock tests). */
+static struct {
+    enum cf_lock_level level;
+    char scope[CF_LOCK_SCOPE_MAX];
+    bool fail;
+} flk;
+
+cf_err cf_vault_lock_check(struct cf_vault_svc *svc, const char *sub, const char *rg,
+                           const char *vault, bool below, struct cf_lock_hit *out)
+{
+    char target[CF_LOCK_SCOPE_MAX];
+    size_t n;
+    (void)svc;
+    memset(out, 0, sizeof(*out));
+    if (flk.fail)
+        return CF_ESTORE;
+    if (vault)
+        snprintf(target, sizeof(target), "/subscriptions/%s/resourcegroups/%s/providers/"
+                 "microsoft.keyvault/vaults/%s", sub, rg, vault);
+    else
+        snprintf(target, sizeof(target), "/subscriptions/%s/resourcegroups/%s", sub, rg);
+    cf_str_lower(cf_str_from(target), target);
+    n = strlen(flk.scope);
+    /* covered: the lock is at or above the target (or below it, when asked) */
+    if (flk.level && ((strncmp(target, flk.scope, n) == 0 && (target[n] == '\0' || target[n] == '/')) ||
+                     (below && strncmp(flk.scope, target, strlen(target)) == 0 &&
+                      flk.scope[strlen(target)] == '/'))) {
+        out->level = flk.level;
+        snprintf(out->scope, sizeof(out->scope), "%s", flk.scope);
+    }
+    return CF_OK;
+}
+
 static void add_vault(const char *name, const char *rg, bool deleted, bool protect)
 {
     struct cf_vault *v = &fv.vaults[fv.nvaults++];
@@ -383,6 +416,7 @@ static int setup(void **state)
     (void)state;
     memset(&got, 0, sizeof(got));
     memset(&fv, 0, sizeof(fv));
+    memset(&flk, 0, sizeof(flk));
     memset(&the_api, 0, sizeof(the_api));
     memset(&the_http, 0, sizeof(the_http));
     the_api.cfg.dns_suffix = "vault.localhost";
@@ -1018,6 +1052,250 @@ static void vault_patch_get_delete(void **state)
     assert_int_equal(got.status, 204);
 }
 
+/* ---------------- access policies ---------------- */
+
+static void policy_names_normalised(void **state)
+{
+    struct cf_vault v;
+    enum cf_vault_put_mode m;
+    struct arm_fail f;
+    (void)state;
+
+    /* case-insensitive names, ARM's casing and order, duplicates dropped, applicationId kept,
+     * null applicationId and unknown members dropped */
+    assert_true(parse_body(
+        "{\"location\":\"eastus\",\"properties\":{" MIN_PROPS ",\"accessPolicies\":["
+        "{\"tenantId\":\"t\",\"objectId\":\"o\",\"applicationId\":null,\"extra\":1,"
+        "\"permissions\":{\"keys\":[\"GetRotationPolicy\",\"WRAPKEY\",\"get\",\"Get\"],"
+        "\"secrets\":[\"List\",\"get\"],\"certificates\":[],\"storage\":null}},"
+        "{\"tenantId\":\"t\",\"objectId\":\"o2\",\"applicationId\":\"a\","
+        "\"permissions\":{\"secrets\":[\"All\"]}}]}}",
+        NULL, false, false, &v, &m, &f));
+    assert_string_equal(
+        v.access_policies_json,
+        "[{\"tenantId\":\"t\",\"objectId\":\"o\",\"permissions\":{\"keys\":[\"wrapKey\","
+        "\"get\",\"getrotationpolicy\"],\"secrets\":[\"get\",\"list\"],\"certificates\":[]}},"
+        "{\"tenantId\":\"t\",\"objectId\":\"o2\",\"applicationId\":\"a\",\"permissions\":"
+        "{\"secrets\":[\"all\"]}}]");
+    vault_in_release(&v);
+
+    /* an unknown permission name, a number, a permission of another kind */
+    static const char *const bad[] = {
+        "{\"secrets\":[\"read\"]}", "{\"secrets\":[1]}", "{\"secrets\":[\"wrapKey\"]}",
+        "{\"keys\":\"get\"}"};
+    for (size_t i = 0; i < CF_ARRAY_LEN(bad); i++) {
+        char body[512];
+        snprintf(body, sizeof(body),
+                 "{\"location\":\"eastus\",\"properties\":{" MIN_PROPS ",\"accessPolicies\":["
+                 "{\"tenantId\":\"t\",\"objectId\":\"o\",\"permissions\":%s}]}}",
+                 bad[i]);
+        assert_false(parse_body(body, NULL, false, false, &v, &m, &f));
+        assert_int_equal(f.status, 400);
+        vault_in_release(&v);
+    }
+    assert_false(parse_body("{\"location\":\"eastus\",\"properties\":{" MIN_PROPS
+                            ",\"accessPolicies\":[{\"tenantId\":\"t\",\"objectId\":\"\","
+                            "\"permissions\":{}}]}}",
+                            NULL, false, false, &v, &m, &f));
+    vault_in_release(&v);
+}
+
+static struct api_req *policy_req(const char *kind, const char *body)
+{
+    struct api_req *r = req(CF_HTTP_PUT, "/x", SUB, "rg", "kv1", body);
+    r->cap[r->ncap++] = cf_str_from(kind);
+    return r;
+}
+
+#define POL(oid, perms)                                                                            \
+    "{\"tenantId\":\"" TID "\",\"objectId\":\"" oid "\",\"permissions\":" perms "}"
+
+static void policy_incremental(void **state)
+{
+    (void)state;
+    add_vault("kv1", "rg", false, false);
+    fv.vaults[0].rbac = false;
+    fv.vaults[0].access_policies_json =
+        (char *)"[" POL("o1", "{\"secrets\":[\"get\"],\"keys\":[\"list\"]}") "]";
+
+    /* add: merges into the matching entry (another spelling of the ids), appends a new one */
+    api_arm_vault_policy(policy_req(
+        "Add", "{\"properties\":{\"accessPolicies\":[{\"tenantId\":\"" TID "\",\"objectId\":"
+               "\"O1\",\"permissions\":{\"secrets\":[\"Set\",\"get\"]}}," POL(
+                   "o2", "{\"secrets\":[\"list\"]}") "]}}"));
+    assert_int_equal(got.status, 200);
+    assert_string_equal(fv.put_in.access_policies_json,
+                        "[" POL("o1", "{\"keys\":[\"list\"],\"secrets\":[\"get\",\"set\"]}")
+                        "," POL("o2", "{\"secrets\":[\"list\"]}") "]");
+    assert_true(body_has("\"id\":\"/subscriptions/" SUB "/resourceGroups/rg/providers/"
+                         "Microsoft.KeyVault/vaults/kv1/accessPolicies/add\""));
+    assert_true(body_has("\"type\":\"Microsoft.KeyVault/vaults/accessPolicies\""));
+    assert_true(body_has("\"properties\":{\"accessPolicies\":[{"));
+    assert_int_equal(fv.put_mode, CF_VAULT_PUT_DEFAULT);
+    assert_false(fv.put_in.rbac);
+
+    /* replace: the given lists become the entry's permissions */
+    got.replied = false;
+    api_arm_vault_policy(policy_req(
+        "REPLACE", "{\"properties\":{\"accessPolicies\":[" POL("o1", "{\"certificates\":[\"get\"]}")
+                   "]}}"));
+    assert_int_equal(got.status, 200);
+    assert_string_equal(fv.put_in.access_policies_json,
+                        "[" POL("o1", "{\"certificates\":[\"get\"]}") "]");
+
+    /* remove: strips permissions; an entry left with none goes; no match is no change */
+    got.replied = false;
+    api_arm_vault_policy(policy_req(
+        "remove", "{\"properties\":{\"accessPolicies\":[" POL("o1", "{\"keys\":[\"list\"]}")
+                  "," POL("nobody", "{\"keys\":[\"list\"]}") "]}}"));
+    assert_int_equal(got.status, 200);
+    assert_string_equal(fv.put_in.access_policies_json,
+                        "[" POL("o1", "{\"keys\":[],\"secrets\":[\"get\"]}") "]");
+    got.replied = false;
+    api_arm_vault_policy(policy_req(
+        "remove", "{\"properties\":{\"accessPolicies\":[" POL("o1", "{\"secrets\":[\"get\","
+                                                                    "\"list\"],\"keys\":"
+                                                                    "[\"list\"]}") "]}}"));
+    assert_int_equal(got.status, 200);
+    assert_string_equal(fv.put_in.access_policies_json, "[]");
+    assert_true(body_has("\"accessPolicies\":[]"));
+
+    /* refusals: kind, api-version, body, names, missing vault */
+    got.replied = false;
+    api_arm_vault_policy(policy_req("merge", "{\"properties\":{\"accessPolicies\":[]}}"));
+    assert_int_equal(got.status, 400);
+    got.replied = false;
+    {
+        struct api_req *r = policy_req("add", "{\"properties\":{\"accessPolicies\":[]}}");
+        snprintf(r->api_version, sizeof(r->api_version), "2018-02-14");
+        api_arm_vault_policy(r);
+    }
+    assert_int_equal(got.status, 400);
+    assert_true(body_has("InvalidApiVersionParameter"));
+    got.replied = false;
+    api_arm_vault_policy(policy_req("add", "{\"properties\":{}}"));
+    assert_int_equal(got.status, 400);
+    got.replied = false;
+    api_arm_vault_policy(policy_req(
+        "add", "{\"properties\":{\"accessPolicies\":[" POL("o1", "{\"secrets\":[\"peek\"]}") "]}}"));
+    assert_int_equal(got.status, 400);
+    assert_true(body_has("Invalid value found at accessPolicies[0].permissions.secrets[0]: "
+                         "'peek'"));
+    got.replied = false;
+    {
+        struct api_req *r = req(CF_HTTP_PUT, "/x", SUB, "rg", "kv9", "{\"properties\":"
+                                                                    "{\"accessPolicies\":[]}}");
+        r->cap[r->ncap++] = cf_str_from("add");
+        api_arm_vault_policy(r);
+    }
+    assert_int_equal(got.status, 404);
+    fv.vaults[0].access_policies_json = NULL;
+}
+
+/* ---------------- locks ---------------- */
+
+#define GRP_SCOPE "/subscriptions/" SUB "/resourcegroups/rg"
+#define KV1_SCOPE GRP_SCOPE "/providers/microsoft.keyvault/vaults/kv1"
+
+static void expect_locked(const char *op, const char *target, const char *locked)
+{
+    char want[900];
+    assert_int_equal(got.status, 409);
+    assert_true(body_has("\"code\":\"ScopeLocked\""));
+    snprintf(want, sizeof(want),
+             "The scope '%s' cannot perform %s operation because following scope(s) are "
+             "locked: '%s'. Please remove the lock and try again.",
+             target, op, locked);
+    if (!body_has(want))
+        fail_msg("got %s, wanted %s", got.body, want);
+    got.replied = false;
+}
+
+#define T_KV1 "/subscriptions/" SUB "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1"
+#define T_RG "/subscriptions/" SUB "/resourceGroups/rg"
+#define LOCK_PUT_BODY "{\"location\":\"eastus\",\"properties\":{" MIN_PROPS ",\"accessPolicies\":[]}}"
+
+static void locks_read_only(void **state)
+{
+    (void)state;
+    add_vault("kv1", "rg", false, false);
+    add_vault("gone", "rg", true, false);
+    flk.level = CF_LOCK_READ_ONLY;
+    snprintf(flk.scope, sizeof(flk.scope), GRP_SCOPE);
+
+    /* every write and delete of the vault resource and the group is refused */
+    api_arm_vault_put(req(CF_HTTP_PUT, "/x", SUB, "rg", "kv1", LOCK_PUT_BODY));
+    expect_locked("write", T_KV1, T_RG);
+    api_arm_vault_put(req(CF_HTTP_PUT, "/x", SUB, "RG", "newvault", LOCK_PUT_BODY));
+    assert_int_equal(got.status, 409); /* nothing new in a ReadOnly group */
+    got.replied = false;
+    api_arm_vault_patch(req(CF_HTTP_PATCH, "/x", SUB, "rg", "kv1", "{\"tags\":{}}"));
+    expect_locked("write", T_KV1, T_RG);
+    api_arm_vault_policy(policy_req("add", "{\"properties\":{\"accessPolicies\":[]}}"));
+    expect_locked("write", T_KV1, T_RG);
+    api_arm_vault_delete(req(CF_HTTP_DELETE, "/x", SUB, "rg", "kv1", NULL));
+    expect_locked("delete", T_KV1, T_RG);
+    api_arm_deleted_purge(req(CF_HTTP_POST, "/x", SUB, "eastus", "gone", NULL));
+    assert_int_equal(got.status, 409);
+    got.replied = false;
+    api_arm_group_delete(req(CF_HTTP_DELETE, "/x", SUB, "rg", NULL, NULL));
+    expect_locked("delete", T_RG, T_RG);
+    api_arm_group_put(req(CF_HTTP_PUT, "/x", SUB, "rg", NULL, "{\"location\":\"eastus\"}"));
+    expect_locked("write", T_RG, T_RG);
+    assert_false(fv.put_called);
+    assert_string_equal(fv.deleted, "");
+    assert_string_equal(fv.purged, "");
+    assert_true(fv.group_exists);
+
+    /* reads go on; other groups are not covered */
+    api_arm_vault_get(req(CF_HTTP_GET, "/x", SUB, "rg", "kv1", NULL));
+    assert_int_equal(got.status, 200);
+    got.replied = false;
+    api_arm_vault_put(req(CF_HTTP_PUT, "/x", SUB, "other", "kv7", LOCK_PUT_BODY));
+    assert_int_equal(got.status, 201);
+    got.replied = false;
+
+    /* a store failure refuses rather than letting the write through */
+    flk.fail = true;
+    api_arm_vault_delete(req(CF_HTTP_DELETE, "/x", SUB, "rg", "kv1", NULL));
+    assert_int_equal(got.status, 500);
+    assert_string_equal(fv.deleted, "");
+}
+
+static void locks_can_not_delete(void **state)
+{
+    (void)state;
+    add_vault("kv1", "rg", false, false);
+    add_vault("kv2", "rg", false, false);
+    add_vault("gone", "rg", true, false);
+    flk.level = CF_LOCK_CAN_NOT_DELETE;
+    snprintf(flk.scope, sizeof(flk.scope), KV1_SCOPE);
+
+    /* updates and policy changes pass, deletion does not */
+    api_arm_vault_patch(req(CF_HTTP_PATCH, "/x", SUB, "rg", "kv1", "{\"tags\":{\"a\":\"b\"}}"));
+    assert_int_equal(got.status, 200);
+    got.replied = false;
+    api_arm_vault_policy(policy_req("add", "{\"properties\":{\"accessPolicies\":[]}}"));
+    assert_int_equal(got.status, 200);
+    got.replied = false;
+    api_arm_vault_delete(req(CF_HTTP_DELETE, "/x", SUB, "rg", "KV1", NULL));
+    expect_locked("delete",
+                  "/subscriptions/" SUB "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/KV1",
+                  T_KV1);
+    /* the group holding a locked vault cannot go either; its other vaults can */
+    api_arm_group_delete(req(CF_HTTP_DELETE, "/x", SUB, "rg", NULL, NULL));
+    expect_locked("delete", T_RG, T_KV1);
+    api_arm_group_put(req(CF_HTTP_PUT, "/x", SUB, "rg", NULL, "{\"location\":\"eastus\"}"));
+    assert_int_equal(got.status, 200);
+    got.replied = false;
+    api_arm_vault_delete(req(CF_HTTP_DELETE, "/x", SUB, "rg", "kv2", NULL));
+    assert_int_equal(got.status, 200);
+    got.replied = false;
+    api_arm_deleted_purge(req(CF_HTTP_POST, "/x", SUB, "eastus", "gone", NULL));
+    assert_int_equal(got.status, 200);
+    assert_string_equal(fv.purged, "gone");
+}
+
 static void check_name(void **state)
 {
     (void)state;
@@ -1090,6 +1368,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(vault_put_statuses, setup, teardown),
         cmocka_unit_test_setup_teardown(vault_patch_get_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(check_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(policy_names_normalised, setup, teardown),
+        cmocka_unit_test_setup_teardown(policy_incremental, setup, teardown),
+        cmocka_unit_test_setup_teardown(locks_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(locks_can_not_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(metadata, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
