@@ -36,7 +36,15 @@ struct write_job {
      * done after the batch is durable, outside its lock, then frees the job. */
     cf_store_done_fn done_fn;
     void *done_arg;
+    /* The audit record bound to the submitting thread (cf_store_audit_bind), inserted into
+     * audit_outbox in the job's savepoint; audit_row: that insert happened (and survives iff
+     * the batch commits). */
+    struct cf_store_audit *audit;
+    bool audit_row;
 };
+
+/* The thread's bound audit record (store.h allows this one piece of per-thread state). */
+static _Thread_local struct cf_store_audit *tl_audit;
 
 struct cf_store {
     int max_batch;
@@ -69,6 +77,12 @@ struct cf_store {
     bool ck_pending, ck_stop, ck_running;
     int wal_frames; /* frames in the WAL after the last commit (written under ckmu) */
     pthread_t ckpt;
+
+    /* audit outbox: the insert is prepared on the writer connection and used only by the
+     * writer thread; the notify hook is set before writes start */
+    sqlite3_stmt *outbox_ins;
+    void (*outbox_fn)(void *ctx);
+    void *outbox_ctx;
 };
 
 #define CKPT_FRAMES 2000
@@ -338,6 +352,10 @@ static const char *const migrations[] = {
     " level INTEGER NOT NULL, notes TEXT NOT NULL, owners_json TEXT NOT NULL,"
     " created INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY(scope, name_lc))"
     " WITHOUT ROWID;",
+    /* audit outbox (store.h): a write's audit record, inserted in the write's own savepoint
+     * and deleted once the drainer has it durable in the audit log. AUTOINCREMENT: ids never
+     * come back after a delete (the log skips an id it already holds). */
+    "CREATE TABLE audit_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
 
@@ -471,22 +489,51 @@ static cf_err migrate(sqlite3 *db)
 
 /* ---------------- writer thread ---------------- */
 
-static void run_batch(struct cf_store *s, struct write_job *batch, bool fail_commit)
+/* Inserts the job's audit record into the outbox (inside the job's savepoint). */
+static cf_err outbox_insert(struct cf_store *s, struct write_job *j)
+{
+    struct cf_sq_conn *c = &s->wconn;
+    int rc;
+
+    if (!s->outbox_ins) {
+        rc = sqlite3_prepare_v3(c->db, "INSERT INTO audit_outbox(line) VALUES(?1)", -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->outbox_ins, NULL);
+        if (rc != SQLITE_OK) {
+            s->outbox_ins = NULL;
+            return cf_sq_err(c->db, rc, "outbox prepare");
+        }
+    }
+    sqlite3_bind_text64(s->outbox_ins, 1, j->audit->line.p, (sqlite3_uint64)j->audit->line.len,
+                        SQLITE_STATIC, SQLITE_UTF8);
+    rc = sqlite3_step(s->outbox_ins);
+    sqlite3_reset(s->outbox_ins);
+    sqlite3_clear_bindings(s->outbox_ins);
+    if (rc != SQLITE_DONE)
+        return cf_sq_err(c->db, rc, "outbox insert");
+    j->audit_row = true;
+    return CF_OK;
+}
+
+/* Runs one batch; true when it committed outbox rows. */
+static bool run_batch(struct cf_store *s, struct write_job *batch, bool fail_commit)
 {
     struct cf_sq_conn *c = &s->wconn;
     struct cf_store_txn txn = {c, true};
     struct write_job *j, *k;
     cf_err abort_err = CF_OK;
+    bool rows = false;
     int rc;
 
-    for (j = batch; j; j = j->next)
+    for (j = batch; j; j = j->next) {
         j->result = CF_OK; /* also what a job never run looks like: failed below on abort */
+        j->audit_row = false;
+    }
     rc = conn_run(c, CF_SQ_TX_BEGIN_IMMEDIATE);
     if (rc != SQLITE_OK) {
         abort_err = cf_sq_err(c->db, rc, "begin");
         for (j = batch; j; j = j->next)
             j->result = abort_err;
-        return;
+        return false;
     }
     for (j = batch; j; j = j->next) {
         rc = conn_run(c, CF_SQ_TX_SAVEPOINT);
@@ -495,14 +542,19 @@ static void run_batch(struct cf_store *s, struct write_job *batch, bool fail_com
             break;
         }
         j->result = j->fn(&txn, j->arg);
+        /* The record commits with the job's changes or not at all. */
+        if (j->result == CF_OK && j->audit && !sqlite3_get_autocommit(c->db))
+            j->result = outbox_insert(s, j);
         if (sqlite3_get_autocommit(c->db)) {
             /* SQLite rolled the whole transaction back (disk full, I/O error): every job
              * before this one is lost with it. */
             abort_err = j->result ? j->result : CF_ESTORE;
             break;
         }
-        if (j->result)
+        if (j->result) {
+            j->audit_row = false;
             rc = conn_run(c, CF_SQ_TX_ROLLBACK_TO);
+        }
         if (rc == SQLITE_OK)
             rc = conn_run(c, CF_SQ_TX_RELEASE);
         if (rc != SQLITE_OK) {
@@ -528,14 +580,24 @@ static void run_batch(struct cf_store *s, struct write_job *batch, bool fail_com
             if (k->result == CF_OK)
                 k->result = abort_err;
         }
+        return false;
     }
+    /* Committed: tell the owners of the records before their waiters wake (under wmu) or
+     * their done callbacks run (later on this thread). */
+    for (j = batch; j; j = j->next) {
+        if (j->audit_row) {
+            j->audit->committed = true;
+            rows = true;
+        }
+    }
+    return rows;
 }
 
 static void *writer_main(void *arg)
 {
     struct cf_store *s = arg;
     struct write_job *batch, *last, *j, *next, *async;
-    bool fail;
+    bool fail, rows;
     int n;
 
     for (;;) {
@@ -559,7 +621,7 @@ static void *writer_main(void *arg)
             s->fail_commits--;
         pthread_mutex_unlock(&s->wmu);
 
-        run_batch(s, batch, fail);
+        rows = run_batch(s, batch, fail);
 
         pthread_mutex_lock(&s->wmu);
         s->stats.jobs += (uint64_t)n;
@@ -587,13 +649,28 @@ static void *writer_main(void *arg)
             j->done_fn(j->result, j->done_arg);
             free(j);
         }
+        if (rows && s->outbox_fn)
+            s->outbox_fn(s->outbox_ctx);
     }
     return NULL;
 }
 
+/* The thread's bound record, if a write should still carry it. */
+static struct cf_store_audit *audit_capture(void)
+{
+    struct cf_store_audit *a = tl_audit;
+    return a && !a->committed && a->line.p && a->line.len ? a : NULL;
+}
+
+void cf_store_audit_bind(struct cf_store_audit *rec)
+{
+    tl_audit = rec;
+}
+
 cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg)
 {
-    struct write_job job = {fn, arg, CF_OK, false, NULL, PTHREAD_COND_INITIALIZER, NULL, NULL};
+    struct write_job job = {fn, arg, CF_OK, false, NULL, PTHREAD_COND_INITIALIZER, NULL, NULL,
+                            audit_capture(), false};
 
     if (!s || !fn)
         return CF_EINVAL;
@@ -682,6 +759,7 @@ cf_err cf_store_write_async(struct cf_store *s, cf_store_fn fn, void *arg, cf_st
     job->arg = arg;
     job->done_fn = done;
     job->done_arg = done_arg;
+    job->audit = audit_capture();
     pthread_mutex_lock(&s->wmu);
     if (s->stop || s->qlen >= CF_STORE_MAX_QUEUE) {
         bool busy = !s->stop;
@@ -840,6 +918,7 @@ void cf_store_close(struct cf_store *s)
             conn_close(&s->rconns[i]);
         free(s->rconns);
     }
+    sqlite3_finalize(s->outbox_ins); /* before its connection closes */
     conn_close(&s->wconn); /* last connection: checkpoints the WAL */
     pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->rcv);
@@ -1000,4 +1079,130 @@ cf_err cf_store_principal_get(struct cf_store_txn *t, const char *tenant_id, con
     }
     cf_sq_done(st);
     return e;
+}
+
+/* ---------------- audit outbox (store.h) ---------------- */
+
+struct outbox_read_arg {
+    int64_t after;
+    size_t max;
+    cf_store_outbox_fn fn;
+    void *ctx;
+};
+
+/* Prepared per call: the drainer reads once per commit batch at most, not per request. */
+static cf_err outbox_read_fn(struct cf_store_txn *t, void *arg)
+{
+    struct outbox_read_arg *a = arg;
+    sqlite3_stmt *st = NULL;
+    cf_err e = CF_OK;
+    int rc;
+
+    rc = sqlite3_prepare_v2(CF_SQ_DB(t), "SELECT id, line FROM audit_outbox WHERE id>?1 "
+                                         "ORDER BY id LIMIT ?2", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return cf_sq_err(CF_SQ_DB(t), rc, "outbox read");
+    sqlite3_bind_int64(st, 1, a->after);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(a->max > INT64_MAX ? INT64_MAX : (int64_t)a->max));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cf_str line = {(const char *)sqlite3_column_text(st, 1),
+                              (size_t)sqlite3_column_bytes(st, 1)};
+        if (!line.p)
+            line = CF_STR("");
+        if (!a->fn(a->ctx, sqlite3_column_int64(st, 0), line)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        e = cf_sq_err(CF_SQ_DB(t), rc, "outbox read");
+    sqlite3_finalize(st);
+    return e;
+}
+
+cf_err cf_store_outbox_read(struct cf_store *s, int64_t after, size_t max, cf_store_outbox_fn fn,
+                            void *ctx)
+{
+    struct outbox_read_arg a = {after, max, fn, ctx};
+    if (!s || !fn)
+        return CF_EINVAL;
+    if (max == 0)
+        return CF_OK;
+    return cf_store_read(s, outbox_read_fn, &a);
+}
+
+/* One statement with one int64 parameter, run in a write job. */
+struct outbox_exec_arg {
+    const char *sql;
+    int64_t v;
+};
+
+static cf_err outbox_exec_fn(struct cf_store_txn *t, void *arg)
+{
+    struct outbox_exec_arg *a = arg;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), a->sql, -1, &st, NULL);
+
+    if (rc != SQLITE_OK)
+        return cf_sq_err(CF_SQ_DB(t), rc, "outbox");
+    sqlite3_bind_int64(st, 1, a->v);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? CF_OK : cf_sq_err(CF_SQ_DB(t), rc, "outbox");
+}
+
+cf_err cf_store_outbox_delete(struct cf_store *s, int64_t upto)
+{
+    struct outbox_exec_arg a = {"DELETE FROM audit_outbox WHERE id<=?1", upto};
+    return cf_store_write(s, outbox_exec_fn, &a);
+}
+
+static cf_err outbox_floor_fn(struct cf_store_txn *t, void *arg)
+{
+    /* sqlite_sequence holds AUTOINCREMENT's high-water mark; its row for the table appears
+     * with the first insert, so create it when missing. */
+    struct outbox_exec_arg up = {"UPDATE sqlite_sequence SET seq=max(seq,?1) "
+                                 "WHERE name='audit_outbox'", *(int64_t *)arg};
+    struct outbox_exec_arg ins = {"INSERT INTO sqlite_sequence(name,seq) SELECT 'audit_outbox',?1 "
+                                  "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence "
+                                  "WHERE name='audit_outbox')", *(int64_t *)arg};
+    cf_err e = outbox_exec_fn(t, &up);
+    return e ? e : outbox_exec_fn(t, &ins);
+}
+
+cf_err cf_store_outbox_floor(struct cf_store *s, int64_t floor)
+{
+    if (floor <= 0)
+        return CF_OK;
+    return cf_store_write(s, outbox_floor_fn, &floor);
+}
+
+static cf_err outbox_count_fn(struct cf_store_txn *t, void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), "SELECT count(*) FROM audit_outbox", -1, &st, NULL);
+    cf_err e = CF_OK;
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *(int64_t *)arg = sqlite3_column_int64(st, 0);
+    else
+        e = cf_sq_err(CF_SQ_DB(t), rc, "outbox count");
+    sqlite3_finalize(st);
+    return e;
+}
+
+cf_err cf_store_outbox_count(struct cf_store *s, int64_t *n)
+{
+    *n = 0;
+    return cf_store_read(s, outbox_count_fn, n);
+}
+
+void cf_store_outbox_notify(struct cf_store *s, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->wmu);
+    s->outbox_fn = fn;
+    s->outbox_ctx = ctx;
+    pthread_mutex_unlock(&s->wmu);
 }

@@ -71,6 +71,45 @@ cf_err cf_store_principal_put(struct cf_store_txn *t, const struct cf_rec_princi
 cf_err cf_store_principal_get(struct cf_store_txn *t, const char *tenant_id,
                               const char *client_id, struct cf_rec_principal *out);
 
+/* ---- audit outbox (DESIGN.md §6: "a write's audit record commits with the write") ----
+ * A caller that wants its writes to carry an audit record binds the record to its thread with
+ * cf_store_audit_bind before it calls into the layers that write (the vault service knows
+ * nothing of audit). cf_store_write and cf_store_write_async capture the bound record at
+ * submission; the writer inserts it into the audit_outbox table inside the job's SAVEPOINT,
+ * after fn succeeded, so the row exists iff the job's changes committed. An insert that fails
+ * fails the job (its changes roll back: fail closed). After the COMMIT the writer sets
+ * committed (before the job's waiter returns or its done callback runs) and a later write of
+ * the same thread no longer captures the record: one row per record even when a request
+ * writes several times. A job that fails, or a batch whose COMMIT fails, leaves committed
+ * false and no row.
+ * The binding is the store's one piece of per-thread state (a _Thread_local pointer in
+ * sqlite.c, allowed by this header): bind right before the call, unbind (NULL) right after,
+ * on the same thread. The record (and its line) must stay valid until the write that carries
+ * it returned or its done callback ran. Writes from threads without a binding carry nothing. */
+struct cf_store_audit {
+    struct cf_str line; /* one formatted record (JSON, no newline); empty: nothing to insert */
+    bool committed;     /* set by the writer once a write carrying line committed */
+};
+void cf_store_audit_bind(struct cf_store_audit *rec);
+
+/* The outbox, for the one drainer that moves rows to the audit log (in id order) and deletes
+ * them once they are durable there. Ids only grow (AUTOINCREMENT), also across deletes. */
+typedef bool (*cf_store_outbox_fn)(void *ctx, int64_t id, struct cf_str line);
+/* Calls fn for up to max rows with id > after, in id order, in one read snapshot; fn returns
+ * false to stop early. CF_OK, or the read's error. */
+cf_err cf_store_outbox_read(struct cf_store *s, int64_t after, size_t max, cf_store_outbox_fn fn,
+                            void *ctx);
+/* Deletes every row with id <= upto (a durable write). */
+cf_err cf_store_outbox_delete(struct cf_store *s, int64_t upto);
+/* Makes the next row's id greater than floor (the audit log's last outbox id: a store that
+ * was replaced or restored must not hand out ids the log would take for ones it has). */
+cf_err cf_store_outbox_floor(struct cf_store *s, int64_t floor);
+/* Rows waiting (tests, metrics). */
+cf_err cf_store_outbox_count(struct cf_store *s, int64_t *n);
+/* fn(ctx) runs on the writer thread after every COMMIT that added outbox rows, outside the
+ * store's locks; it must not block (wake a drainer). Set before writes start; NULL: none. */
+void cf_store_outbox_notify(struct cf_store *s, void (*fn)(void *ctx), void *ctx);
+
 /* ---- resource groups, vaults, secrets: declared in store_vault.h (the vault domain's part) */
 
 #endif
