@@ -1,20 +1,13 @@
-/* auth.c - the token authority's state: life cycle, signing keys, tenants, principals, JWKS.
+/* auth.c - the token authority's state: life cycle, tenants, principals.
  *
  * Map:
- *   signing keys  - meta "auth.signing_key" holds a small JSON document
- *                     {"v":1,"active":kid,"keys":[{"kid","alg":"ES256","created","sealed"}]}
- *                   where "sealed" is base64url of cf_aead_seal(K, AAD, PKCS#8 DER) with
- *                   K = HKDF-SHA256(master key, info "coffer auth signing v1") and
- *                   AAD = "coffer auth signing key:" + kid (so a blob cannot be moved to
- *                   another kid). kid = base64url of the first 16 bytes of the RFC 7638 JWK
- *                   thumbprint (SHA-256 of the canonical public JWK). The list form leaves room
- *                   for rotation: every listed key verifies, "active" signs.
+ *   signing keys  - the key ring lives in signing.c (stored form, rotation, JWKS); external
+ *                   issuers' keys in issuer.c.
  *   tenants       - meta "auth.default_tenant" (the id as text) and "auth.tenants" (JSON array
  *                   of every tenant that is the default or holds a principal).
  *   principals    - cf_store_principal_* (the service principal), its cf_store_app_* record
  *                   and its credentials (cf_store_cred_*; secrets stored only as cf_pwhash);
  *                   the rest of the directory (Graph objects, groups) is in directory.c.
- *   JWKS          - cf_auth_write_jwks.
  * Token issue lives in token.c, verification and its cache in verify.c. */
 #include "base/cf.h"
 #include "auth/auth_int.h"
@@ -25,8 +18,6 @@
 #include "base/secret.h"
 #include "store/store_auth.h"
 
-#define SIGNING_INFO "coffer auth signing v1"
-#define SIGNING_AAD_PREFIX "coffer auth signing key:"
 #define META_MAX (64 * 1024)
 
 /* ---------------------------------------------------------------- small helpers */
@@ -61,17 +52,6 @@ bool cf_auth__tenant_syntax_ok(struct cf_str t)
 }
 
 /* ---------------------------------------------------------------- store plumbing */
-
-struct meta_get_arg {
-    const char *key;
-    struct cf_buf *out;
-};
-
-static cf_err meta_get_fn(struct cf_store_txn *t, void *arg)
-{
-    struct meta_get_arg *m = arg;
-    return cf_store_meta_get(t, m->key, m->out);
-}
 
 struct principal_get_arg {
     const char *tid;
@@ -288,292 +268,6 @@ release:
     return e;
 }
 
-/* ---------------------------------------------------------------- signing keys */
-
-/* kid = base64url(first 16 bytes of the RFC 7638 thumbprint of the public JWK). */
-static cf_err compute_kid(const struct cf_pkey *k, char kid[AUTH_KID_MAX + 1])
-{
-    struct cf_buf jwk, canon, enc;
-    struct cf_jw w;
-    struct cf_json *root = NULL;
-    const char *x, *y;
-    unsigned char h[CF_SHA256_LEN];
-    cf_err e;
-
-    cf_buf_init(&jwk, 4096);
-    cf_buf_init(&canon, 4096);
-    cf_buf_init(&enc, 128);
-    cf_jw_init(&w, &jwk);
-    e = cf_pkey_write_jwk(k, "-", &w);
-    if (!e)
-        e = cf_jw_err(&w);
-    if (e)
-        goto release;
-    e = cf_json_parse(jwk.data, jwk.len, &root, NULL, 0);
-    if (e)
-        goto release;
-    x = cf_json_str(cf_json_get(root, "x"), NULL);
-    y = cf_json_str(cf_json_get(root, "y"), NULL);
-    if (!x || !y) {
-        e = CF_ECRYPTO;
-        goto release;
-    }
-    /* Members in lexicographic order, no whitespace (RFC 7638 §3.2). */
-    e = cf_buf_printf(&canon, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
-    if (e)
-        goto release;
-    e = cf_sha256(canon.data, canon.len, h);
-    if (e)
-        goto release;
-    e = cf_b64url_encode(&enc, h, 16);
-    if (e)
-        goto release;
-    if (!copy_cstr(kid, AUTH_KID_MAX + 1, cf_buf_str(&enc)))
-        e = CF_EINTERNAL;
-release:
-    cf_json_free(root);
-    cf_buf_release(&jwk);
-    cf_buf_release(&canon);
-    cf_buf_release(&enc);
-    return e;
-}
-
-static cf_err signing_aad(const char *kid, struct cf_buf *aad)
-{
-    return cf_buf_printf(aad, SIGNING_AAD_PREFIX "%s", kid);
-}
-
-/* Makes a new key and its meta document. */
-static cf_err signing_doc_new(const unsigned char seal_key[32], int64_t now, struct cf_buf *doc)
-{
-    struct cf_pkey *k = NULL;
-    struct cf_secret *der = NULL;
-    struct cf_buf sealed, aad, b64;
-    char kid[AUTH_KID_MAX + 1];
-    struct cf_jw w;
-    cf_err e;
-
-    cf_buf_init(&sealed, 8192);
-    cf_buf_init(&aad, 256);
-    cf_buf_init(&b64, 16384);
-    e = cf_pkey_generate_ec_p256(&k);
-    if (e)
-        goto release;
-    e = compute_kid(k, kid);
-    if (e)
-        goto release;
-    e = cf_pkey_to_der(k, &der);
-    if (e)
-        goto release;
-    e = signing_aad(kid, &aad);
-    if (e)
-        goto release;
-    e = cf_aead_seal(seal_key, aad.data, aad.len, der->p, der->len, &sealed);
-    if (e)
-        goto release;
-    e = cf_b64url_encode(&b64, sealed.data, sealed.len);
-    if (e)
-        goto release;
-    cf_jw_init(&w, doc);
-    cf_jw_obj_begin(&w);
-    cf_jw_kint(&w, "v", 1);
-    cf_jw_kstr(&w, "active", kid);
-    cf_jw_key(&w, "keys");
-    cf_jw_arr_begin(&w);
-    cf_jw_obj_begin(&w);
-    cf_jw_kstr(&w, "kid", kid);
-    cf_jw_kstr(&w, "alg", "ES256");
-    cf_jw_kint(&w, "created", now);
-    cf_jw_kstr(&w, "sealed", b64.data);
-    cf_jw_obj_end(&w);
-    cf_jw_arr_end(&w);
-    cf_jw_obj_end(&w);
-    e = cf_jw_err(&w);
-release:
-    cf_secret_free(der);
-    cf_pkey_free(k);
-    cf_buf_release(&sealed);
-    cf_buf_release(&aad);
-    cf_buf_release(&b64);
-    return e;
-}
-
-/* Opens one sealed key and checks that it is the key its kid names. */
-static cf_err signing_key_open(const unsigned char seal_key[32], const char *kid,
-                               struct cf_str sealed_b64, struct cf_pkey **out)
-{
-    struct cf_buf sealed, aad;
-    struct cf_secret *der = NULL;
-    struct cf_pkey *k = NULL;
-    char check[AUTH_KID_MAX + 1];
-    cf_err e;
-
-    cf_buf_init(&sealed, 8192);
-    cf_buf_init(&aad, 256);
-    e = cf_b64_decode(&sealed, sealed_b64);
-    if (e) {
-        e = CF_ECORRUPT;
-        goto release;
-    }
-    e = signing_aad(kid, &aad);
-    if (e)
-        goto release;
-    e = cf_aead_open(seal_key, aad.data, aad.len, sealed.data, sealed.len, &der);
-    if (e)
-        goto release;
-    e = cf_pkey_from_der(der->p, der->len, &k);
-    if (e)
-        goto release;
-    e = compute_kid(k, check);
-    if (e)
-        goto release;
-    if (strcmp(check, kid) != 0) {
-        e = CF_ECORRUPT;
-        goto release;
-    }
-    *out = k;
-    k = NULL;
-release:
-    cf_pkey_free(k);
-    cf_secret_free(der);
-    cf_buf_release(&sealed);
-    cf_buf_release(&aad);
-    return e;
-}
-
-static cf_err signing_doc_load(struct cf_auth *a, const unsigned char seal_key[32],
-                               const struct cf_buf *doc)
-{
-    struct cf_json *root = NULL;
-    const struct cf_json *keys;
-    const char *active;
-    bool have_active = false;
-    int64_t v;
-    cf_err e;
-
-    e = cf_json_parse(doc->data, doc->len, &root, NULL, 0);
-    if (e) {
-        e = CF_ECORRUPT;
-        goto release;
-    }
-    keys = cf_json_get(root, "keys");
-    active = cf_json_str(cf_json_get(root, "active"), NULL);
-    if (!cf_json_int(cf_json_get(root, "v"), &v) || v != 1 || !active ||
-        cf_json_type(keys) != CF_JSON_ARRAY || cf_json_size(keys) == 0 ||
-        cf_json_size(keys) > AUTH_MAX_KEYS) {
-        e = CF_ECORRUPT;
-        goto release;
-    }
-    for (size_t i = 0; i < cf_json_size(keys); i++) {
-        const struct cf_json *k = cf_json_at(keys, i);
-        size_t kidlen, slen;
-        const char *kid = cf_json_str(cf_json_get(k, "kid"), &kidlen);
-        const char *alg = cf_json_str(cf_json_get(k, "alg"), NULL);
-        const char *sealed = cf_json_str(cf_json_get(k, "sealed"), &slen);
-        struct auth_key *slot = &a->keys[a->nkeys];
-
-        if (!kid || !sealed || !alg || strcmp(alg, "ES256") != 0 ||
-            !copy_cstr(slot->kid, sizeof(slot->kid), (struct cf_str){kid, kidlen}) ||
-            kidlen == 0) {
-            e = CF_ECORRUPT;
-            goto release;
-        }
-        e = signing_key_open(seal_key, slot->kid, (struct cf_str){sealed, slen}, &slot->pkey);
-        if (e)
-            goto release;
-        if (strcmp(slot->kid, active) == 0) {
-            a->active = a->nkeys;
-            have_active = true;
-        }
-        a->nkeys++;
-    }
-    if (!have_active)
-        e = CF_ECORRUPT;
-release:
-    cf_json_free(root);
-    return e;
-}
-
-struct signing_create_arg {
-    const struct cf_buf *fresh; /* the document to store if none exists */
-    struct cf_buf *existing;    /* receives a document another writer stored first */
-};
-
-static cf_err signing_create_fn(struct cf_store_txn *t, void *arg)
-{
-    struct signing_create_arg *c = arg;
-    cf_err e = cf_store_meta_get(t, AUTH_META_SIGNING, c->existing);
-    if (e != CF_ENOTFOUND)
-        return e; /* CF_OK: someone else created it; keep theirs */
-    return cf_store_meta_put(t, AUTH_META_SIGNING, c->fresh->data, c->fresh->len);
-}
-
-static cf_err signing_keys_init(struct cf_auth *a, const unsigned char master_key[32])
-{
-    unsigned char seal_key[CF_AEAD_KEY_LEN];
-    struct cf_buf doc, fresh;
-    struct meta_get_arg m = {AUTH_META_SIGNING, &doc};
-    struct signing_create_arg c = {&fresh, &doc};
-    cf_err e;
-
-    cf_buf_init(&doc, META_MAX);
-    cf_buf_init(&fresh, META_MAX);
-    e = cf_hkdf_sha256(master_key, 32, NULL, 0, SIGNING_INFO, strlen(SIGNING_INFO), seal_key,
-                       sizeof(seal_key));
-    if (e)
-        goto wipe;
-    e = cf_store_read(a->store, meta_get_fn, &m);
-    if (e == CF_ENOTFOUND) {
-        e = signing_doc_new(seal_key, cf_clock_s(a->clock), &fresh);
-        if (e)
-            goto wipe;
-        cf_buf_reset(&doc);
-        e = cf_store_write(a->store, signing_create_fn, &c);
-        if (e)
-            goto wipe;
-        if (doc.len == 0) {
-            e = cf_buf_append(&doc, fresh.data, fresh.len);
-            if (e)
-                goto wipe;
-        } else {
-            cf_info("auth: another writer created the token signing key first");
-        }
-    }
-    if (e)
-        goto wipe;
-    e = signing_doc_load(a, seal_key, &doc);
-    if (e == CF_ECORRUPT)
-        cf_error("auth: the stored token signing key cannot be opened (wrong master key or "
-                 "damaged record)");
-wipe:
-    cf_wipe(seal_key, sizeof(seal_key));
-    cf_buf_release(&doc);
-    cf_buf_release(&fresh);
-    return e;
-}
-
-const struct auth_key *cf_auth__key_by_kid(const struct cf_auth *a, const char *kid)
-{
-    for (size_t i = 0; i < a->nkeys; i++)
-        if (strcmp(a->keys[i].kid, kid) == 0)
-            return &a->keys[i];
-    return NULL;
-}
-
-cf_err cf_auth_write_jwks(struct cf_auth *a, struct cf_jw *w)
-{
-    cf_err e = CF_OK;
-
-    cf_jw_obj_begin(w);
-    cf_jw_key(w, "keys");
-    cf_jw_arr_begin(w);
-    for (size_t i = 0; i < a->nkeys && !e; i++)
-        e = cf_pkey_write_jwk(a->keys[i].pkey, a->keys[i].kid, w);
-    cf_jw_arr_end(w);
-    cf_jw_obj_end(w);
-    return e ? e : cf_jw_err(w);
-}
-
 /* ---------------------------------------------------------------- life cycle */
 
 struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock,
@@ -592,7 +286,8 @@ struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock
     /* Tokens carry issuer + "/" + tid: a trailing '/' would double it. */
     if (iss.len && iss.p[iss.len - 1] == '/')
         iss.len--;
-    if (iss.len == 0 || opts->token_lifetime_s < 0 || opts->token_lifetime_s > 86400) {
+    if (iss.len == 0 || opts->token_lifetime_s < 0 || opts->token_lifetime_s > 86400 ||
+        opts->signing_key_rotate_days < 0 || opts->signing_key_rotate_days > 3650) {
         e = CF_EINVAL;
         goto fail;
     }
@@ -608,12 +303,16 @@ struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock
     a->store = store;
     a->clock = clock;
     a->lifetime_s = opts->token_lifetime_s ? opts->token_lifetime_s : 3600;
+    a->rotate_days = opts->signing_key_rotate_days;
     atomic_init(&a->ntenants, 0);
     atomic_init(&a->default_idx, -1);
     pthread_mutex_init(&a->admin_mu, NULL);
     pthread_mutex_init(&a->dummy_mu, NULL);
     pthread_mutex_init(&a->cred_mu, NULL);
     pthread_mutex_init(&a->jti_mu, NULL);
+    pthread_rwlock_init(&a->keys_mu, NULL);
+    pthread_mutex_init(&a->ring_mu, NULL);
+    pthread_rwlock_init(&a->iss_mu, NULL);
     for (size_t i = 0; i < AUTH_LOCK_STRIPES; i++) {
         pthread_mutex_init(&a->cache_mu[i], NULL);
         pthread_mutex_init(&a->pstate_mu[i], NULL);
@@ -621,7 +320,7 @@ struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock
     e = cf_random(a->cred_key, sizeof(a->cred_key));
     if (e)
         goto free_a;
-    e = signing_keys_init(a, master_key);
+    e = cf_auth__signing_init(a, master_key);
     if (e)
         goto free_a;
     e = tenants_load(a);
@@ -642,8 +341,11 @@ void cf_auth_free(struct cf_auth *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; i < a->nkeys; i++)
-        cf_pkey_free(a->keys[i].pkey);
+    cf_auth__signing_free(a);
+    cf_auth__issuers_free(a);
+    pthread_rwlock_destroy(&a->keys_mu);
+    pthread_mutex_destroy(&a->ring_mu);
+    pthread_rwlock_destroy(&a->iss_mu);
     pthread_mutex_destroy(&a->admin_mu);
     pthread_mutex_destroy(&a->dummy_mu);
     pthread_mutex_destroy(&a->cred_mu);

@@ -1,11 +1,15 @@
 /* auth.h - the token authority and token verification (enough for the clients in issue 8; the
  * full access-control model - RBAC, policies, groups - builds on this).
  *
- * Tokens are ES256 JWTs signed with a key kept sealed in the store (meta "auth.signing_key",
- * AES-256-GCM under a key derived from the master key). Claims: aud, iss, iat, nbf, exp, tid,
- * oid, appid, azp, sub, ver "2.0". Verification fixes the algorithm (ES256), checks the kid,
- * the signature, iss, aud, exp and nbf (60 s skew), then that the principal still exists,
- * is enabled and has the generation the token was issued under. Verified tokens are cached by
+ * Tokens are ES256 JWTs signed with the newest key of a key ring kept sealed in the store (meta
+ * "auth.signing_key", AES-256-GCM under a key derived from the master key; signing.c). Keys
+ * rotate (every signing_key_rotate_days, or on demand); a retired key stays in the ring and the
+ * JWKS, and its tokens verify, until token lifetime + 5 min after it stopped signing; then it is
+ * dropped and its kid refused. Claims: aud, iss, iat, nbf, exp, tid, oid, appid, azp, sub, ver
+ * "2.0". Verification fixes the algorithm (ES256), checks the kid against the ring, the
+ * signature, iss, aud, exp and nbf (60 s skew), then that the principal still exists, is
+ * enabled and has the generation the token was issued under. Tokens of trusted external OIDC
+ * issuers (cf_auth_trust_issuer) are verified with the issuer's JWKS instead. Verified tokens are cached by
  * SHA-256 of the token text until they expire, so a request costs one hash, not one ECDSA
  * verification. Client secrets are stored as cf_pwhash; comparisons are constant-time.
  * Thread-safe. */
@@ -27,6 +31,9 @@ struct cf_auth_opts {
      * iss = issuer + "/" + tid + "/v2.0" whatever Host a client used, and verification requires
      * exactly that. Copied. */
     const char *issuer;
+    /* Rotate the signing key when the signing one is this many days old (checked by
+     * cf_auth_rotate_due and at token issuance); 0: never. At most 3650. */
+    int signing_key_rotate_days;
 };
 
 struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock,
@@ -95,8 +102,56 @@ cf_err cf_auth_set_default_tenant(struct cf_auth *a, const char *tenant_id);
 /* True if tenant_id names a tenant this server serves (the aliases count when a default
  * tenant is set). */
 bool cf_auth_tenant_known(const struct cf_auth *a, struct cf_str tenant_id);
-/* Writes the JWKS document {"keys":[...]} with w. */
+/* Writes the JWKS document {"keys":[...]} with w: every ring key whose tokens may still be
+ * valid, the signing key first. */
 cf_err cf_auth_write_jwks(struct cf_auth *a, struct cf_jw *w);
+
+/* ---- signing key ring ---- */
+struct cf_auth_signing_key {
+    char kid[44];
+    char alg[8];          /* "ES256" */
+    int64_t created;      /* unix s */
+    int64_t retired;      /* when it stopped signing; 0 for the signing key */
+    int64_t retire_after; /* its tokens verify until then; 0 for the signing key */
+    bool active;          /* signs new tokens */
+};
+/* The keys JWKS lists (newest first) into out[0..max); returns how many there are. */
+size_t cf_auth_signing_keys(struct cf_auth *a, struct cf_auth_signing_key *out, size_t max);
+/* Rotates now: a new key signs from now on, the previous one retires (verifies until
+ * retire_after). Ring of 8 at most: past that the oldest retired key is dropped early. *out
+ * (may be NULL) gets the new key. */
+cf_err cf_auth_rotate_signing_key(struct cf_auth *a, struct cf_auth_signing_key *out);
+/* The periodic check (cofferd's janitor calls it every minute): rotates when the signing key
+ * is signing_key_rotate_days old, drops retired keys past retire_after from the store, and
+ * picks up a ring another process changed. Cheap when nothing is due (one read). */
+cf_err cf_auth_rotate_due(struct cf_auth *a);
+
+/* ---- trusted external OIDC issuers ----
+ * Tokens whose "iss" equals a trusted issuer exactly are verified with that issuer's JWKS: alg
+ * RS256, PS256 (RSA keys >= 2048 bits) or ES256 (EC P-256), chosen from that list and fitting
+ * the key (and the JWK's "alg" when it names one); a kid is required and must be in the JWKS;
+ * "aud" (a string or an array) must contain the configured audience (trailing '/' and ASCII case
+ * ignored) - the request's own audiences are not applied: the configured audience names this
+ * server as a whole; "exp" is required, "nbf" optional (60 s skew both). The principal is the
+ * token's "oid" (else "sub"; at most 36 characters) in the configured served tenant (the
+ * issuer's own "tid" claim is not compared: "iss" already names the external tenant); its
+ * groups are the token's "groups" claim (strings of at most 36 characters, the first
+ * CF_AUTH_MAX_GROUPS). No principal record is looked up: RBAC assignments name the oid.
+ * client_id is "azp", else "appid", else the oid. External tokens are not cached (each request
+ * verifies the signature). */
+/* Trusts issuer (the exact "iss" text, 1..255 characters) for audience, mapping its principals
+ * into tenant (a served tenant; NULL: the default tenant), with the keys of jwks_json (a JWKS
+ * document; keys of other types, curves or "use" are skipped, kid required). Called again for
+ * the same issuer it replaces audience, tenant and keys (a JWKS refresh). CF_EINVAL for bad
+ * arguments, a JWKS that does not parse or has no usable key; CF_ENOTFOUND for an unknown
+ * tenant; CF_ETOOBIG past AUTH_MAX_ISSUERS (8) issuers. Thread-safe. */
+cf_err cf_auth_trust_issuer(struct cf_auth *a, const char *issuer, const char *audience,
+                            const char *tenant, const char *jwks_json, size_t jwks_len);
+/* Called (on the verifying thread, no lock held, must not block) when a token of a trusted
+ * issuer names a kid its JWKS lacks: the server refreshes that issuer's JWKS (rate limited on
+ * its side). Set before serving. */
+typedef void (*cf_auth_issuer_hook)(void *ctx, const char *issuer);
+void cf_auth_set_issuer_hook(struct cf_auth *a, cf_auth_issuer_hook fn, void *ctx);
 
 /* ---- verification ---- */
 #define CF_AUTH_MAX_GROUPS 32
@@ -112,6 +167,7 @@ struct cf_principal {
      * but only the first CF_AUTH_MAX_GROUPS (in group id order) count. */
     char groups[CF_AUTH_MAX_GROUPS][37];
     size_t ngroups;
+    bool external; /* a trusted external issuer's token (groups from its "groups" claim) */
 };
 enum cf_auth_fail {
     CF_AUTH_OK,

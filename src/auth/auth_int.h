@@ -1,8 +1,12 @@
 /* auth_int.h - what the files of src/auth/ share; nothing outside src/auth/ includes this.
  *
  * Layout of struct cf_auth and its invariants:
- *  - keys[0..nkeys) are loaded once by cf_auth_new and never change afterwards (rotation will
- *    replace the whole set under a lock when it exists); keys[active] signs, any kid verifies.
+ *  - keys[0..nkeys) is the signing key ring (signing.c), oldest first; keys[active] (the last)
+ *    signs, a retired key verifies until its retire_after. Readers hold keys_mu shared; the
+ *    ring is replaced whole under keys_mu exclusive by ring_load, whose callers hold ring_mu
+ *    (so there is one writer at a time). seal_key is the ring's AEAD key, wiped at free.
+ *  - issuers[0..nissuers) are the trusted external OIDC issuers (issuer.c) under iss_mu: an
+ *    entry is replaced whole (new keys) under iss_mu exclusive; readers verify under it shared.
  *  - tenants[] is append-only: an entry is written completely before ntenants is raised
  *    (release), so readers need no lock and a pointer to an entry stays valid until
  *    cf_auth_free. default_idx is -1 or an index below ntenants. Writers hold admin_mu, which
@@ -41,6 +45,14 @@
 #define AUTH_LOCK_STRIPES 64
 #define AUTH_SECRET_MAX 256 /* longest client secret accepted */
 
+/* A retired signing key verifies (and stays in JWKS) until it stopped signing + the token
+ * lifetime + this much. */
+#define AUTH_RETIRE_GRACE_S 300
+#define AUTH_MAX_ISSUERS 8
+#define AUTH_ISSUER_KEYS 32
+#define AUTH_EXT_KID_MAX 127
+#define AUTH_EXT_ISS_MAX 255
+
 #define AUTH_META_SIGNING "auth.signing_key"
 #define AUTH_META_DEFAULT_TENANT "auth.default_tenant"
 #define AUTH_META_TENANTS "auth.tenants"
@@ -48,6 +60,24 @@
 struct auth_key {
     char kid[AUTH_KID_MAX + 1];
     struct cf_pkey *pkey;
+    int64_t created;
+    int64_t retired;      /* 0 while it signs */
+    int64_t retire_after; /* 0 while it signs; verifies while now < retire_after */
+    bool shared;          /* ring_load scratch: pkey taken over from the previous ring */
+};
+
+struct auth_ext_key {
+    char kid[AUTH_EXT_KID_MAX + 1];
+    char alg[8]; /* the JWK's "alg", "" when it names none */
+    bool rsa;    /* RSA (RS256/PS256); else EC P-256 (ES256) */
+    struct cf_pkey *pkey;
+};
+struct auth_issuer {
+    char iss[AUTH_EXT_ISS_MAX + 1];
+    char aud[AUTH_AUD_MAX + 1];
+    char tid[AUTH_TENANT_MAX + 1]; /* the served tenant its principals belong to */
+    size_t nkeys;
+    struct auth_ext_key keys[AUTH_ISSUER_KEYS];
 };
 
 struct auth_cache_entry {
@@ -56,6 +86,7 @@ struct auth_cache_entry {
     int64_t exp;
     int64_t nbf;
     int64_t gen;
+    char kid[AUTH_KID_MAX + 1]; /* the signing key: a hit needs it still in the ring */
     char aud[AUTH_AUD_MAX + 1]; /* as in the token, trailing '/' kept */
     char tid[AUTH_TENANT_MAX + 1];
     char oid[37];
@@ -96,11 +127,21 @@ struct cf_auth {
     struct cf_store *store;
     const struct cf_clock *clock;
     int lifetime_s;
+    int rotate_days; /* 0: never */
     char issuer[AUTH_ISSUER_MAX + 1];
 
+    pthread_rwlock_t keys_mu;
+    pthread_mutex_t ring_mu;
+    unsigned char seal_key[CF_AEAD_KEY_LEN];
     struct auth_key keys[AUTH_MAX_KEYS];
     size_t nkeys;
     size_t active;
+
+    pthread_rwlock_t iss_mu;
+    struct auth_issuer *issuers[AUTH_MAX_ISSUERS];
+    size_t nissuers;
+    cf_auth_issuer_hook issuer_hook; /* set before serving; called without locks */
+    void *issuer_hook_ctx;
 
     pthread_mutex_t admin_mu;
     char tenants[AUTH_MAX_TENANTS][AUTH_TENANT_MAX + 1];
@@ -140,8 +181,6 @@ struct cf_auth {
 const char *cf_auth__resolve_tenant(const struct cf_auth *a, struct cf_str t);
 /* Syntax of a tenant id: 1..36 of [A-Za-z0-9._-], not a reserved alias. */
 bool cf_auth__tenant_syntax_ok(struct cf_str t);
-/* The signing key with that kid, or NULL. */
-const struct auth_key *cf_auth__key_by_kid(const struct cf_auth *a, const char *kid);
 /* Reads a principal; CF_ENOTFOUND when absent. */
 cf_err cf_auth__principal_get(struct cf_auth *a, const char *tid, const char *appid,
                               struct cf_rec_principal *out);
@@ -157,6 +196,30 @@ bool cf_auth__uuid_ok(const char *s);
 /* directory.c */
 /* Inside a write transaction: bumps the generation of the principal (tid, appid). */
 cf_err cf_auth__bump_generation(struct cf_store_txn *t, const char *tid, const char *appid);
+
+/* signing.c */
+/* Derives the seal key and loads (creates, migrates, prunes) the ring. */
+cf_err cf_auth__signing_init(struct cf_auth *a, const unsigned char master_key[32]);
+void cf_auth__signing_free(struct cf_auth *a);
+/* Signs claims with the active key (rotating first when rotation is due). */
+cf_err cf_auth__sign(struct cf_auth *a, const char *claims, size_t len, struct cf_buf *out);
+/* kid is in the ring (live or not yet dropped). */
+bool cf_auth__kid_known(struct cf_auth *a, const char *kid);
+/* kid is in the ring and its tokens may still verify at now. */
+bool cf_auth__kid_live(struct cf_auth *a, const char *kid, int64_t now);
+/* ES256 signature of jwt by the live ring key its kid names. */
+bool cf_auth__key_verify(struct cf_auth *a, const struct cf_jwt *jwt, int64_t now);
+
+/* issuer.c */
+void cf_auth__issuers_free(struct cf_auth *a);
+/* True when at least one external issuer is trusted (no lock: set before serving or grows). */
+bool cf_auth__have_issuers(struct cf_auth *a);
+/* A token whose iss claim (in claims, not yet trusted) may name a trusted issuer: verifies its
+ * signature with that issuer's keys and its claims, and fills who. *handled is false when iss
+ * names no trusted issuer (then nothing else happened). */
+enum cf_auth_fail cf_auth__verify_external(struct cf_auth *a, const struct cf_jwt *jwt,
+                                           const struct cf_json *claims, int64_t now,
+                                           struct cf_principal *who, bool *handled);
 
 /* verify.c */
 uint32_t cf_auth__pstate_slot(const char *tid, const char *appid);

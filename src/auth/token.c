@@ -670,8 +670,7 @@ cf_err cf_auth_issue_token(struct cf_auth *a, const struct cf_token_request *req
     now = cf_clock_s(a->clock);
     e = build_claims(a, &l->rec, aud, now, &claims);
     if (!e)
-        e = cf_jwt_sign_es256(a->keys[a->active].pkey, a->keys[a->active].kid, claims.data,
-                              claims.len, token_out);
+        e = cf_auth__sign(a, claims.data, claims.len, token_out);
     if (e) {
         e = fail_internal(err_out, e);
         goto release;

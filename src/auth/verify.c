@@ -1,9 +1,11 @@
 /* verify.c - bearer token verification and the verified-token cache (DESIGN.md §5).
  *
  * Map:
- *   cf_auth_verify         - cache lookup by SHA-256 of the token text; on a miss the full
- *                            path (decode, kid, ES256 signature, claims, iss), then on every
- *                            path the per-request checks (time, audience, principal).
+ *   cf_auth_verify         - cache lookup by SHA-256 of the token text (a hit needs its kid
+ *                            still live in the ring); on a miss the full path (decode, kid,
+ *                            ES256 signature, claims, iss) or, for a kid not in the ring, the
+ *                            trusted-issuer path (issuer.c, not cached), then on every path
+ *                            the per-request checks (time, audience, principal).
  *   cache_*                - the set-associative cache of verified claims (auth_int.h).
  *   pstate_*               - per-principal generations (and direct groups) last read from
  *                            the store; the groups fill cf_principal.groups on every path.
@@ -266,26 +268,41 @@ static bool claim_str(const struct cf_json *root, const char *name, char *out, s
     return true;
 }
 
-/* Everything that does not change between requests: signature, kid, claims, issuer. */
-static enum cf_auth_fail verify_full(const struct cf_auth *a, struct cf_str token,
-                                     struct auth_cache_entry *ent)
+/* Everything that does not change between requests: signature, kid, claims, issuer. A token
+ * whose kid is not in the ring may be a trusted external issuer's: then *external is set and
+ * the result (and who) are that path's. */
+static enum cf_auth_fail verify_full(struct cf_auth *a, struct cf_str token, int64_t now,
+                                     struct auth_cache_entry *ent, struct cf_principal *who,
+                                     bool *external)
 {
     struct cf_jwt jwt;
     struct cf_json *root = NULL;
-    const struct auth_key *key;
     char iss[AUTH_ISSUER_MAX + AUTH_TENANT_MAX + 16];
     char want[AUTH_ISSUER_MAX + AUTH_TENANT_MAX + 16];
     enum cf_auth_fail why = CF_AUTH_MALFORMED;
 
+    *external = false;
     memset(&jwt, 0, sizeof(jwt));
     if (cf_jwt_decode(token, &jwt) != CF_OK)
         goto release;
-    /* The algorithm is ours to fix, never the token's ("none", HS256 with the public key...). */
-    if (strcmp(jwt.alg, "ES256") != 0)
+    /* Ours: the algorithm is ours to fix, never the token's ("none", HS256 with the public
+     * key...), and the kid must be in the ring and still live. */
+    if (strcmp(jwt.alg, "ES256") == 0 && cf_auth__kid_known(a, jwt.kid)) {
+        if (!cf_auth__key_verify(a, &jwt, now))
+            goto release;
+    } else {
+        /* Maybe a trusted issuer's: its iss (read before trusting anything) picks the keys. */
+        bool handled = false;
+        if (!cf_auth__have_issuers(a) ||
+            cf_json_parse(jwt.payload.data, jwt.payload.len, &root, NULL, 0) != CF_OK ||
+            cf_json_type(root) != CF_JSON_OBJECT)
+            goto release;
+        why = cf_auth__verify_external(a, &jwt, root, now, who, &handled);
+        *external = handled;
+        if (!handled)
+            why = CF_AUTH_MALFORMED;
         goto release;
-    key = cf_auth__key_by_kid(a, jwt.kid);
-    if (!key || cf_jwt_verify_es256(key->pkey, &jwt) != CF_OK)
-        goto release;
+    }
     if (cf_json_parse(jwt.payload.data, jwt.payload.len, &root, NULL, 0) != CF_OK ||
         cf_json_type(root) != CF_JSON_OBJECT)
         goto release;
@@ -303,6 +320,7 @@ static enum cf_auth_fail verify_full(const struct cf_auth *a, struct cf_str toke
         why = CF_AUTH_BAD_ISSUER;
         goto release;
     }
+    memcpy(ent->kid, jwt.kid, sizeof(ent->kid));
     why = CF_AUTH_OK;
 release:
     cf_json_free(root);
@@ -340,8 +358,14 @@ cf_err cf_auth_verify(struct cf_auth *a, struct cf_str token, const struct cf_st
     if (e)
         return e;
     hit = cache_get(a, ent.hash, &ent);
+    /* A cached token of a key dropped from the ring since is refused like any other. */
+    if (hit && !cf_auth__kid_live(a, ent.kid, now))
+        return CF_EUNAUTH;
     if (!hit) {
-        *why = verify_full(a, token, &ent);
+        bool external = false;
+        *why = verify_full(a, token, now, &ent, who, &external);
+        if (external)
+            return *why == CF_AUTH_OK ? CF_OK : CF_EUNAUTH;
         if (*why != CF_AUTH_OK)
             return CF_EUNAUTH;
     }
@@ -361,5 +385,6 @@ cf_err cf_auth_verify(struct cf_auth *a, struct cf_str token, const struct cf_st
     memcpy(who->object_id, ent.oid, sizeof(who->object_id));
     memcpy(who->client_id, ent.appid, sizeof(who->client_id));
     who->expires = ent.exp;
+    who->external = false;
     return CF_OK;
 }
