@@ -741,6 +741,7 @@ int cf_cli_cmd_vault_update(struct cf_cli_run *r)
     const struct cf_val *cur, *cp;
     const char *name = cf_cli_arg(r, "--name"), *days = cf_cli_arg(r, "--retention-days");
     const char *pna = cf_cli_arg(r, "--public-network-access");
+    const char *def_action = cf_cli_arg(r, "--default-action"), *bypass = cf_cli_arg(r, "--bypass");
     const struct cf_cli_arg *tags = cf_cli_argv(r, "--tags");
     char rg[256], url[2048], aud[600];
     int64_t nd = 0;
@@ -748,6 +749,12 @@ int cf_cli_cmd_vault_update(struct cf_cli_run *r)
 
     if (days && (!cf_str_to_i64(cf_str_from(days), &nd) || nd < 7 || nd > 90))
         return cf_cli_fail(r, 2, "--retention-days must be between 7 and 90.");
+    if (def_action && strcasecmp(def_action, "Allow") && strcasecmp(def_action, "Deny"))
+        return cf_cli_fail(r, 2, "argument --default-action: invalid choice: '%s' (choose from "
+                                 "'Allow', 'Deny')", def_action);
+    if (bypass && strcasecmp(bypass, "AzureServices") && strcasecmp(bypass, "None"))
+        return cf_cli_fail(r, 2, "argument --bypass: invalid choice: '%s' (choose from "
+                                 "'AzureServices', 'None')", bypass);
     if ((rc = vault_rg(r, name, rg, sizeof(rg))) != 0 || (rc = get_vault(r, rg, name, &h)) != 0)
         return rc;
     /* az's generic update: GET, change, PUT the whole resource back. */
@@ -767,6 +774,32 @@ int cf_cli_cmd_vault_update(struct cf_cli_run *r)
     for (size_t i = 0; i < CF_ARRAY_LEN(flags); i++) {
         bool b;
         if (opt_bool(r, flags[i][0], &b) && cf_val_set(props, flags[i][1], cf_val_bool(b))) {
+            rc = cf_cli_fail(r, 1, "out of memory");
+            goto out;
+        }
+    }
+    if (def_action || bypass) {
+        /* networkAcls: a fresh object keeping the current rules, with the given members */
+        const struct cf_val *cur_acls = cf_val_get(cp, "networkAcls");
+        struct cf_val *acls = cf_val_obj();
+        static const char *const keep[] = {"bypass", "defaultAction", "ipRules",
+                                           "virtualNetworkRules"};
+        for (size_t i = 0; acls && i < CF_ARRAY_LEN(keep); i++) {
+            const struct cf_val *v = cf_val_get(cur_acls, keep[i]);
+            if (v && cf_val_set(acls, keep[i], cf_cli_copy(v)) != CF_OK) {
+                cf_val_unref(acls);
+                acls = NULL;
+            }
+        }
+        if (acls &&
+            ((def_action && cf_val_set(acls, "defaultAction",
+                                       cf_val_str(strcasecmp(def_action, "Deny") ? "Allow" : "Deny"))) ||
+             (bypass && cf_val_set(acls, "bypass",
+                                   cf_val_str(strcasecmp(bypass, "None") ? "AzureServices" : "None"))))) {
+            cf_val_unref(acls);
+            acls = NULL;
+        }
+        if (!acls || cf_val_set(props, "networkAcls", acls)) {
             rc = cf_cli_fail(r, 1, "out of memory");
             goto out;
         }

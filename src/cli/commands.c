@@ -8,6 +8,7 @@
 #include "cli/cmd_audit.h"
 #include "cli/cmd_identity.h"
 #include "cli/cmd_key.h"
+#include "cli/cmd_lock.h"
 
 #include <unistd.h>
 
@@ -82,6 +83,8 @@ static const struct cf_cli_opt o_vault_update[] = {
     {"--enabled-for-template-deployment", NULL, OPT_BOOL, false, "Allow ARM templates."},
     {"--public-network-access", NULL, OPT_STR, false, "Enabled or Disabled."},
     {"--tags", NULL, OPT_LIST, false, "Space-separated tags (replace the vault's tags)."},
+    {"--default-action", NULL, OPT_STR, false, "Default action to apply when no rule matches: Allow or Deny."},
+    {"--bypass", NULL, OPT_STR, false, "Bypass traffic for space-separated uses: AzureServices or None."},
     {"--no-wait", NULL, OPT_FLAG, false, "Accepted for az compatibility."},
     END_OPT};
 static const struct cf_cli_opt o_vault_deleted[] = {
@@ -260,6 +263,7 @@ const struct cf_cli_group cf_cli_groups[] = {
     {"keyvault secret", "Manage secrets."},
     CF_CLI_AUDIT_GROUPS,
     CF_CLI_KEY_GROUPS,
+    CF_CLI_LOCK_GROUPS,
     {"ad", "Manage Microsoft Entra ID (Graph) entities: service principals, applications, groups."},
     {"ad sp", "Manage service principals."},
     {"ad sp credential", "Manage a service principal's password or certificate credentials."},
@@ -304,6 +308,7 @@ const struct cf_cli_cmd cf_cli_commands[] = {
     {"keyvault secret", "download", cf_cli_cmd_secret_download, CMD_LOGIN, "Download a secret from a KeyVault.", o_secret_download, NULL},
     CF_CLI_AUDIT_COMMANDS,
     CF_CLI_KEY_COMMANDS,
+    CF_CLI_LOCK_COMMANDS,
     {"ad sp", "create-for-rbac", cf_cli_cmd_ad_sp_create_for_rbac, CMD_LOGIN, "Create an application and its service principal, optionally with RBAC role assignments.", o_rbac_create, NULL},
     {"ad sp credential", "reset", cf_cli_cmd_ad_sp_credential_reset, CMD_LOGIN, "Reset a service principal's password or certificate credential.", o_cred_reset, NULL},
     {"ad sp", "list", cf_cli_cmd_ad_sp_list, CMD_LOGIN, "List service principals.", o_ad_list, NULL},
