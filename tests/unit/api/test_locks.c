@@ -267,12 +267,10 @@ static void expect(struct fake_req *r, int status, const char *code)
 #define API20 "api-version=2020-05-01"
 #define KVAPI "api-version=2023-07-01"
 
-static char *path_of(struct fx *f, const char *fmt, const char *tail)
-{
-    static char p[1024];
-    snprintf(p, sizeof(p), fmt, f->sub, tail);
-    return p;
-}
+/* The path fmt (a literal with the subscription's %s, then the tail's) in a shared buffer:
+ * one request at a time uses it. */
+static char path_buf[1024];
+#define path_of(f, fmt, tail) (snprintf(path_buf, sizeof(path_buf), fmt, (f)->sub, tail), path_buf)
 
 #define RG_PATH "/subscriptions/%s/resourceGroups/rg%s"
 #define VONE_PATH "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone%s"
@@ -521,8 +519,7 @@ static void policies_incremental(void **state)
                 "{\"value\":\"w\"}"),
            403, "Forbidden");
     /* remove it again */
-    path[strlen(path) - 3] = '\0';
-    strcat(path, "remove");
+    snprintf(path + strlen(path) - 3, 8, "remove");
     expect(mgmt(f, CF_HTTP_PUT, path, KVAPI, body), 200, NULL);
     expect(call(f, CF_HTTP_GET, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5", bearer,
                 NULL),
