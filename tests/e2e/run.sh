@@ -12,6 +12,8 @@
 #   az        Debian azure-cli 2.45 (login, az rest, get-access-token, az group)
 #   cli       the coffer CLI from <build-dir>
 #   identity  coffer ad/role commands, SP logins (CLI, python ClientSecretCredential, certificate)
+#   locks     coffer lock / set-policy / delete-policy / network-rule: locks, access policies,
+#             the firewall over IPv4 and IPv6
 #   badinput  curl/openssl/python sockets: malformed and hostile requests
 #   plaintext no secret value, client secret or token at rest or in the logs
 #   config    production mode: cofferd --config with an operator certificate
@@ -145,6 +147,7 @@ if ((prep_ok)); then
     run_suite az       bash "$E2E_DIR/suites/az.sh"
     run_suite cli      bash "$E2E_DIR/suites/cli.sh"
     run_suite identity bash "$E2E_DIR/suites/identity.sh"
+    run_suite locks    bash "$E2E_DIR/suites/locks.sh"
     run_suite plaintext bash "$E2E_DIR/suites/plaintext.sh"
     run_suite config   bash "$E2E_DIR/suites/config.sh"
 fi
