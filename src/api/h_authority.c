@@ -519,3 +519,86 @@ fail:
         te_set(&te, "server_error", 500, 90100, "The server could not issue a token right now.");
     reply_token_error(r, &te);
 }
+
+/* ---------------------------------------------------------------- signing keys (management) */
+
+/* One key as an ARM-shaped resource; times ISO-8601, null when not set. */
+static void write_signing_key(struct cf_jw *w, const struct cf_auth_signing_key *k)
+{
+    char id[128], ts[32];
+
+    snprintf(id, sizeof(id), "/providers/Microsoft.Coffer/signingKeys/%s", k->kid);
+    cf_jw_obj_begin(w);
+    cf_jw_kstr(w, "id", id);
+    cf_jw_kstr(w, "name", k->kid);
+    cf_jw_kstr(w, "type", "Microsoft.Coffer/signingKeys");
+    cf_jw_key(w, "properties");
+    cf_jw_obj_begin(w);
+    cf_jw_kstr(w, "kid", k->kid);
+    cf_jw_kstr(w, "alg", k->alg);
+    cf_jw_kbool(w, "active", k->active);
+    cf_time_iso8601(k->created, ts);
+    cf_jw_kstr(w, "created", ts);
+    cf_jw_key(w, "retired");
+    if (k->retired) {
+        cf_time_iso8601(k->retired, ts);
+        cf_jw_str(w, ts);
+    } else {
+        cf_jw_null(w);
+    }
+    cf_jw_key(w, "retireAfter");
+    if (k->retire_after) {
+        cf_time_iso8601(k->retire_after, ts);
+        cf_jw_str(w, ts);
+    } else {
+        cf_jw_null(w);
+    }
+    cf_jw_obj_end(w);
+    cf_jw_obj_end(w);
+}
+
+/* GET /providers/Microsoft.Coffer/signingKeys: the keys JWKS publishes, newest first. */
+void api_signing_key_list(struct api_req *r)
+{
+    struct cf_auth_signing_key keys[16];
+    size_t n = cf_auth_signing_keys(r->api->cfg.auth, keys, CF_ARRAY_LEN(keys));
+    struct cf_jw w;
+    cf_err e;
+
+    cf_jw_init(&w, &r->out);
+    cf_jw_obj_begin(&w);
+    cf_jw_key(&w, "value");
+    cf_jw_arr_begin(&w);
+    for (size_t i = 0; i < CF_MIN(n, CF_ARRAY_LEN(keys)); i++)
+        write_signing_key(&w, &keys[i]);
+    cf_jw_arr_end(&w);
+    cf_jw_obj_end(&w);
+    e = cf_jw_err(&w);
+    if (e) {
+        api_error_err(r, e);
+        return;
+    }
+    api_reply(r, 200);
+}
+
+/* POST /providers/Microsoft.Coffer/signingKeys/rotate: a new key signs from now on; the
+ * previous one keeps verifying its tokens until they expire. Answers the new key. */
+void api_signing_key_rotate(struct api_req *r)
+{
+    struct cf_auth_signing_key k;
+    struct cf_jw w;
+    cf_err e = cf_auth_rotate_signing_key(r->api->cfg.auth, &k);
+
+    if (e) {
+        api_error_err(r, e);
+        return;
+    }
+    cf_jw_init(&w, &r->out);
+    write_signing_key(&w, &k);
+    e = cf_jw_err(&w);
+    if (e) {
+        api_error_err(r, e);
+        return;
+    }
+    api_reply(r, 200);
+}

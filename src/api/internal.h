@@ -197,6 +197,9 @@ void api_key_random(struct api_req *r); /* POST /rng */
 void api_oidc_config(struct api_req *r);      /* /{tenant}/v2.0/.well-known/openid-configuration */
 void api_oidc_config_adfs(struct api_req *r); /* /adfs[/x]/.well-known/openid-configuration */
 void api_jwks(struct api_req *r);
+/* management: the token signing key ring (h_authority.c) */
+void api_signing_key_list(struct api_req *r);
+void api_signing_key_rotate(struct api_req *r);
 void api_token(struct api_req *r);            /* /{tenant}/oauth2/v2.0/token, /adfs/oauth2/token */
 
 /* ---- handlers: h_arm.c (management) ---- */

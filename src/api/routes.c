@@ -106,6 +106,10 @@ const struct api_route api_routes[] = {
     /* incremental access policies (azure-kv-security-ops.md §3.4): cap[3] is add|replace|remove */
     {M, CF_HTTP_PUT, VAULTS "/*/accesspolicies/*", api_arm_vault_policy, API_WRITE, "VaultAccessPolicyUpdate", "vaults/accessPolicies/write"},
 
+    /* the token signing key ring (Coffer's own provider; authorized at "/" like the directory) */
+    {M, CF_HTTP_GET, "providers/microsoft.coffer/signingkeys", api_signing_key_list, 0, "SigningKeyList", "directory/read"},
+    {M, CF_HTTP_POST, "providers/microsoft.coffer/signingkeys/rotate", api_signing_key_rotate, API_WRITE, "SigningKeyRotate", "directory/write"},
+
     /* ---- access control (azure-kv-security-ops.md §2.7) at any scope: "/", a subscription,
      * a group, a vault, an object. Last: "**" rows never shadow the rows above. ---- */
     {M, CF_HTTP_GET, AUTHZ "/roleassignments", api_rbac_assignment_list, 0, "RoleAssignmentList", "roleAssignments/read"},

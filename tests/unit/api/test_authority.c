@@ -189,6 +189,42 @@ cf_err cf_auth_write_jwks(struct cf_auth *a, struct cf_jw *w)
     return cf_jw_err(w);
 }
 
+static struct {
+    int rotations;
+    cf_err rotate_err;
+    size_t nkeys; /* as the ring reports it (may exceed what the handler asks for) */
+} fk;
+
+static void fake_key(struct cf_auth_signing_key *k, int i)
+{
+    memset(k, 0, sizeof(*k));
+    snprintf(k->kid, sizeof(k->kid), "kid-%d", i);
+    snprintf(k->alg, sizeof(k->alg), "ES256");
+    k->created = 1796423024 - 100 * i;
+    k->active = i == 0;
+    k->retired = i ? 1796423024 - 10 * i : 0;
+    k->retire_after = i ? 1796423024 + 3900 : 0;
+}
+
+size_t cf_auth_signing_keys(struct cf_auth *a, struct cf_auth_signing_key *out, size_t max)
+{
+    (void)a;
+    for (size_t i = 0; i < fk.nkeys && i < max; i++)
+        fake_key(&out[i], (int)i);
+    return fk.nkeys;
+}
+
+cf_err cf_auth_rotate_signing_key(struct cf_auth *a, struct cf_auth_signing_key *out)
+{
+    (void)a;
+    if (fk.rotate_err)
+        return fk.rotate_err;
+    fk.rotations++;
+    fake_key(out, 0);
+    snprintf(out->kid, sizeof(out->kid), "new-kid");
+    return CF_OK;
+}
+
 /* ---------------- requests ---------------- */
 
 static int64_t fixed_now(const struct cf_clock *c)
@@ -207,6 +243,7 @@ static int setup(void **state)
     memset(&got, 0, sizeof(got));
     memset(&hdr, 0, sizeof(hdr));
     memset(&fa, 0, sizeof(fa));
+    memset(&fk, 0, sizeof(fk));
     memset(&the_api, 0, sizeof(the_api));
     memset(&the_http, 0, sizeof(the_http));
     the_api.cfg.clock = &the_clock;
@@ -588,6 +625,64 @@ static void jwks(void **state)
     assert_string_equal(got.body, "{\"keys\":[{\"kty\":\"EC\"}]}");
 }
 
+static void signing_key_list(void **state)
+{
+    struct cf_json *root = NULL;
+    const struct cf_json *v, *p;
+
+    (void)state;
+    fk.nkeys = 2;
+    api_signing_key_list(req(NULL, NULL));
+    assert_int_equal(got.status, 200);
+    assert_int_equal(cf_json_parse(got.body, strlen(got.body), &root, NULL, 0), CF_OK);
+    v = cf_json_get(root, "value");
+    assert_int_equal(cf_json_size(v), 2);
+    assert_string_equal(cf_json_str(cf_json_get(cf_json_at(v, 0), "id"), NULL),
+                        "/providers/Microsoft.Coffer/signingKeys/kid-0");
+    assert_string_equal(cf_json_str(cf_json_get(cf_json_at(v, 0), "type"), NULL),
+                        "Microsoft.Coffer/signingKeys");
+    p = cf_json_get(cf_json_at(v, 0), "properties");
+    assert_int_equal(cf_json_type(cf_json_get(p, "active")), CF_JSON_TRUE);
+    assert_int_equal(cf_json_type(cf_json_get(p, "retired")), CF_JSON_NULL);
+    assert_int_equal(cf_json_type(cf_json_get(p, "retireAfter")), CF_JSON_NULL);
+    assert_string_equal(cf_json_str(cf_json_get(p, "alg"), NULL), "ES256");
+    assert_string_equal(cf_json_str(cf_json_get(p, "created"), NULL), "2026-12-04T22:23:44Z");
+    p = cf_json_get(cf_json_at(v, 1), "properties");
+    assert_int_equal(cf_json_type(cf_json_get(p, "active")), CF_JSON_FALSE);
+    assert_string_equal(cf_json_str(cf_json_get(p, "retired"), NULL), "2026-12-04T22:23:34Z");
+    assert_string_equal(cf_json_str(cf_json_get(p, "retireAfter"), NULL),
+                        "2026-12-04T23:28:44Z");
+    cf_json_free(root);
+    /* more keys than the handler's array: it lists what it has room for */
+    teardown(state);
+    setup(state);
+    fk.nkeys = 40;
+    api_signing_key_list(req(NULL, NULL));
+    assert_int_equal(got.status, 200);
+    assert_int_equal(cf_json_parse(got.body, strlen(got.body), &root, NULL, 0), CF_OK);
+    assert_int_equal(cf_json_size(cf_json_get(root, "value")), 16);
+    cf_json_free(root);
+}
+
+static void signing_key_rotate(void **state)
+{
+    struct cf_json *root = NULL;
+
+    (void)state;
+    api_signing_key_rotate(req(NULL, NULL));
+    assert_int_equal(got.status, 200);
+    assert_int_equal(fk.rotations, 1);
+    assert_int_equal(cf_json_parse(got.body, strlen(got.body), &root, NULL, 0), CF_OK);
+    assert_string_equal(cf_json_str(cf_json_get(root, "name"), NULL), "new-kid");
+    cf_json_free(root);
+    teardown(state);
+    setup(state);
+    fk.rotate_err = CF_ESTORE;
+    api_signing_key_rotate(req(NULL, NULL));
+    assert_int_equal(got.status, 500);
+    assert_int_equal(fk.rotations, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +700,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(discovery_adfs, setup, teardown),
         cmocka_unit_test_setup_teardown(discovery_without_port, setup, teardown),
         cmocka_unit_test_setup_teardown(jwks, setup, teardown),
+        cmocka_unit_test_setup_teardown(signing_key_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(signing_key_rotate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
