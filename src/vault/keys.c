@@ -8,11 +8,14 @@
  *   create / import  key material made outside any store transaction (RSA generation takes
  *                    up to seconds), sealed, then one write
  *   get ... purge    as secrets.c: one object per name, all versions deleted together
- *   crypto           cf_key_operate: read (sealed), state rules, unseal, cf_kvkey_* operation
+ *   crypto           cf_key_operate: the opened key from the key cache (kcache.c), or read
+ *                    (sealed), state rules, unseal, cache; then the cf_kvkey_* operation.
+ *                    Every write to a name drops its cached versions after the commit.
  *   rotation         cf_key_rotate, policies, cf_vault_keys_rotate_due
  * Backup and restore are in keys_backup.c; what the two files share is keys_int.h.
  *
- * Plaintext key material exists only in a struct cf_kvkey (OpenSSL clears it on free), in the
+ * Plaintext key material exists only in a struct cf_kvkey (OpenSSL clears it on free; cached
+ * ones are shared by reference count and freed by their last user), in the
  * cf_secret of a serialised key, and in the backup payload buffer, which is wiped. */
 #include "base/cf.h"
 #include "base/codec.h"
@@ -481,8 +484,12 @@ static cf_err add_version(struct cf_key_ctx *c, const struct cf_kvkey *k,
     c->ver.imported = imported;
     if (!e)
         e = apply_input(&c->ver, in, why, whysz);
-    if (!e)
+    if (!e) {
         e = cf_store_write(c->svc->store, new_version_fn, c);
+        /* after the commit (or the attempt): kcache.c's rule. The new version is the latest,
+         * so "latest" entries of the name are stale now. */
+        cf_kcache_forget(c->svc->kcache, c->v->id, c->name_lc);
+    }
     if (!e)
         cf_key_meta_take(out, &c->obj, &c->ver);
     return e;
@@ -607,21 +614,51 @@ static cf_err get_fn(struct cf_store_txn *t, void *arg)
     return e ? e : find_ver(t, c);
 }
 
+/* out from a cached entry: its texts copied (out owns them). */
+static cf_err meta_from_ent(struct cf_key_meta *out, const struct cf_kcache_ent *ent)
+{
+    cf_err e = CF_OK;
+
+    meta_fill(out, &ent->obj, &ent->ver);
+    out->public_jwk = dup_opt(ent->ver.public_jwk, &e);
+    out->tags_json = dup_opt(ent->ver.tags_json, &e);
+    out->release_policy = dup_opt(ent->ver.release_policy, &e);
+    return e;
+}
+
+/* GET: the cached version's metadata, or a store read whose result is cached (kcache.c). */
 cf_err cf_key_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
                   struct cf_str version, struct cf_key_meta *out)
 {
+    struct cf_kcache_ent *ent = NULL;
     struct cf_key_ctx c;
+    uint64_t gen = 0;
     cf_err e;
 
     if (out)
         memset(out, 0, sizeof(*out));
     e = cf_key_ctx_init(&c, svc, v, name);
-    if (!e && !set_version(&c, version))
-        e = CF_ENOTFOUND;
-    if (!e)
-        e = cf_store_read(svc->store, get_fn, &c);
-    if (!e)
-        cf_key_meta_take(out, &c.obj, &c.ver);
+    if (!e && (!set_version(&c, version) || !out))
+        e = out ? CF_ENOTFOUND : CF_EINVAL;
+    if (e)
+        goto out;
+    ent = cf_kcache_get(svc->kcache, v->id, c.name_lc, c.version, CF_KCACHE_META, &gen);
+    if (ent) {
+        e = meta_from_ent(out, ent);
+        goto out;
+    }
+    e = cf_store_read(svc->store, get_fn, &c);
+    if (e)
+        goto out;
+    if (cf_kcache_ent_new(v, &c.obj, &c.ver, NULL, &ent) == CF_OK)
+        cf_kcache_put(svc->kcache, gen, ent); /* without memory we still answer */
+    cf_key_meta_take(out, &c.obj, &c.ver);
+out:
+    if (e && out) {
+        cf_key_meta_release(out);
+        memset(out, 0, sizeof(*out));
+    }
+    cf_kcache_unref(ent);
     cf_key_ctx_release(&c);
     return e;
 }
@@ -641,10 +678,12 @@ static cf_err update_fn(struct cf_store_txn *t, void *arg)
     return cf_store_key_ver_update(t, &c->ver);
 }
 
-/* The common end of a write to one name: commit fn, hand the resulting metadata over. */
+/* The common end of a write to one name: commit fn, drop the cached versions (after the
+ * commit: see kcache.c), hand the resulting metadata over. */
 static cf_err write_and_take(struct cf_key_ctx *c, cf_store_fn fn, struct cf_key_meta *out)
 {
     cf_err e = cf_store_write(c->svc->store, fn, c);
+    cf_kcache_forget(c->svc->kcache, c->v->id, c->name_lc);
     if (!e && out)
         cf_key_meta_take(out, &c->obj, &c->ver);
     cf_key_ctx_release(c);
@@ -1010,11 +1049,47 @@ static cf_err op_read_fn(struct cf_store_txn *t, void *arg)
     return e ? e : find_ver(t, c);
 }
 
+/* The opened key of c's version for op, checked against the state rules: a cached entry, or
+ * the version read (with its sealed private part), checked, opened and cached. *out is the
+ * caller's reference (set whenever the key was found, even when refused). */
+static cf_err op_key(struct cf_key_ctx *c, enum cf_key_opkind op, struct cf_key_op_result *res,
+                     struct cf_kcache_ent **out)
+{
+    struct cf_kcache *kc = c->svc->kcache;
+    struct cf_kvkey *k = NULL;
+    uint64_t gen;
+    cf_err e;
+
+    *out = cf_kcache_get(kc, c->v->id, c->name_lc, c->version, CF_KCACHE_KEY, &gen);
+    if (*out) {
+        snprintf(res->name, sizeof(res->name), "%s", (*out)->obj.name);
+        memcpy(res->version, (*out)->ver.version, sizeof(res->version));
+        return state_rules(&(*out)->ver, op, c->now, &res->refused);
+    }
+    c->with_priv = true;
+    e = cf_store_read(c->svc->store, op_read_fn, c);
+    if (e)
+        return e;
+    snprintf(res->name, sizeof(res->name), "%s", c->obj.name);
+    memcpy(res->version, c->ver.version, sizeof(res->version));
+    e = state_rules(&c->ver, op, c->now, &res->refused);
+    if (!e)
+        e = open_key(c, &k);
+    if (!e) {
+        e = cf_kcache_ent_new(c->v, &c->obj, &c->ver, k, out);
+        if (e)
+            cf_kvkey_free(k);
+        else
+            cf_kcache_put(kc, gen, *out);
+    }
+    return e;
+}
+
 cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
                       struct cf_str version, const struct cf_key_op_args *a,
                       struct cf_key_op_result *res, char *why, size_t whysz)
 {
-    struct cf_kvkey *k = NULL;
+    struct cf_kcache_ent *ent = NULL;
     struct cf_key_ctx c;
     cf_err e;
 
@@ -1032,23 +1107,15 @@ cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
         e = CF_ENOTFOUND;
         goto out;
     }
-    c.with_priv = true;
-    e = cf_store_read(svc->store, op_read_fn, &c);
-    if (e)
-        goto out;
-    snprintf(res->name, sizeof(res->name), "%s", c.obj.name);
-    memcpy(res->version, c.ver.version, sizeof(res->version));
-    e = state_rules(&c.ver, a->op, c.now, &res->refused);
+    e = op_key(&c, a->op, res, &ent);
     if (!e)
-        e = open_key(&c, &k);
-    if (!e)
-        e = run_op(k, a, res, why, whysz);
+        e = run_op(ent->key, a, res, why, whysz);
     if (e == CF_EINVAL) /* the crypto layer's "missing parameter" is the caller's doing */
         e = why && why[0] ? CF_EBADPARAM
                           : bad(why, whysz, "Invalid parameters for %s.", opkind_name[a->op]);
 
 out:
-    cf_kvkey_free(k);
+    cf_kcache_unref(ent);
     cf_key_ctx_release(&c);
     return e;
 }

@@ -458,6 +458,7 @@ cf_err cf_key_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
     if (e)
         goto out;
     e = cf_store_write(svc->store, restore_fn, &c);
+    cf_kcache_forget(svc->kcache, v->id, c.name_lc); /* after the commit: kcache.c */
     if (!e)
         cf_key_meta_take(out, &c.obj, &c.vers[c.n - 1]);
 

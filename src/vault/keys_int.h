@@ -29,6 +29,35 @@ struct cf_key_ctx {
     size_t whysz;
 };
 
+/* kcache.c: one cached key version, immutable once built and shared by reference count. */
+struct cf_kcache_ent {
+    unsigned refs; /* atomic: the table's reference and one per user */
+    int64_t vault_id;
+    char vault_lc[CF_VAULT_NAME_MAX + 1];
+    struct cf_rec_key_obj obj; /* as read with the version (latest_seq then) */
+    struct cf_rec_key_ver ver; /* attributes; the texts only when meta; never priv */
+    bool meta;                 /* the texts are here: GET can be served */
+    struct cf_kvkey *key;      /* the opened private key, or NULL (metadata only) */
+};
+enum cf_kcache_want { CF_KCACHE_KEY, CF_KCACHE_META };
+/* A new entry (one reference, the caller's) from records of the live vault v, copying what it
+ * keeps; takes key (may be NULL) only on success. */
+cf_err cf_kcache_ent_new(const struct cf_vault_ref *v, const struct cf_rec_key_obj *obj,
+                         const struct cf_rec_key_ver *ver, struct cf_kvkey *key,
+                         struct cf_kcache_ent **out);
+/* The cached entry of (vault, name) at version ("" = the latest) that has what want asks for,
+ * with a reference for the caller (cf_kcache_unref), or NULL. *gen is the generation to pass to
+ * cf_kcache_put after a miss; read it before the store read. */
+struct cf_kcache_ent *cf_kcache_get(struct cf_kcache *c, int64_t vault_id, const char *name_lc,
+                                    const char *version, enum cf_kcache_want want, uint64_t *gen);
+/* Caches e (adding the table's own reference) unless the generation moved since gen. */
+void cf_kcache_put(struct cf_kcache *c, uint64_t gen, struct cf_kcache_ent *e);
+void cf_kcache_unref(struct cf_kcache_ent *e);
+/* Call after every committed (or attempted) write to the name: drops its versions. */
+void cf_kcache_forget(struct cf_kcache *c, int64_t vault_id, const char *name_lc);
+/* Entries cached now (tests). */
+size_t cf_kcache_count(struct cf_kcache *c);
+
 /* Validates the name (CF_EBADNAME) and fills the common fields; release with _release even on
  * failure. */
 cf_err cf_key_ctx_init(struct cf_key_ctx *c, struct cf_vault_svc *svc, const struct cf_vault_ref *v,

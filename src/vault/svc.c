@@ -2,6 +2,8 @@
  * each vault's unwrapped data key, cf_vault_resolve (the per-request hot path), data-key
  * wrapping and unwrapping, and small helpers shared by the other files.
  *
+ * Also owns the key cache (kcache.c), emptied of a vault's keys whenever its entry goes.
+ *
  * The cache is a fixed hash table of chained entries under a rwlock: a hit takes the read lock,
  * copies the ref (or the key) out, and allocates nothing. Misses read the store and insert under
  * the write lock following the generation rule in vault_int.h. */
@@ -45,8 +47,10 @@ struct cf_vault_svc *cf_vault_svc_new(struct cf_store *store, const struct cf_cl
         return NULL;
     }
     svc->scache = cf_scache_new(CF_SCACHE_SLOTS);
-    if (!svc->scache || pthread_rwlock_init(&svc->lock, NULL) != 0) {
+    svc->kcache = cf_kcache_new(CF_KCACHE_ENTRIES);
+    if (!svc->scache || !svc->kcache || pthread_rwlock_init(&svc->lock, NULL) != 0) {
         cf_scache_free(svc->scache);
+        cf_kcache_free(svc->kcache);
         cf_wipe(svc, sizeof(*svc));
         free(svc);
         *err = CF_EINTERNAL;
@@ -76,6 +80,7 @@ void cf_vault_svc_free(struct cf_vault_svc *svc)
     }
     pthread_rwlock_destroy(&svc->lock);
     cf_scache_free(svc->scache);
+    cf_kcache_free(svc->kcache);
     cf_wipe(svc, sizeof(*svc));
     free(svc);
 }
@@ -115,6 +120,8 @@ void cf_vault_cache_invalidate(struct cf_vault_svc *svc, const char *name_lc)
     }
     svc->gen++;
     pthread_rwlock_unlock(&svc->lock);
+    /* the data key is gone from memory: so are the keys opened with it (kcache.c) */
+    cf_kcache_drop_vault(svc->kcache, name_lc);
 }
 
 /* Inserts a new entry (allocated by the caller) unless the generation moved or the name is

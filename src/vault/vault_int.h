@@ -55,9 +55,19 @@ void cf_scache_put(struct cf_scache *c, uint64_t gen, const struct cf_rec_secret
 /* Call after every committed (or attempted) write to the name. */
 void cf_scache_forget(struct cf_scache *c, int64_t vault_id, const char *name_lc);
 
+/* kcache.c: opened key versions (see the invariant there; the rest of its API is in
+ * keys_int.h). drop_vault removes every entry of a vault (lower-case name) and is called with
+ * every vault-cache invalidation, i.e. whenever the vault's data key leaves memory. */
+struct cf_kcache;
+#define CF_KCACHE_ENTRIES 1024
+struct cf_kcache *cf_kcache_new(size_t entries);
+void cf_kcache_free(struct cf_kcache *c);
+void cf_kcache_drop_vault(struct cf_kcache *c, const char *vault_lc);
+
 struct cf_vault_svc {
     struct cf_store *store;
     struct cf_scache *scache;
+    struct cf_kcache *kcache;
     const struct cf_clock *clock;
     unsigned char master_key[32];
     unsigned char backup_key[CF_AEAD_KEY_LEN]; /* HKDF(master, "coffer backup v1") */
