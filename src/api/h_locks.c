@@ -124,8 +124,8 @@ static bool locks_enter(struct api_req *r, struct lock_target *t)
             return false;
         }
     }
-    if (cf_lock_scope(c->subscription_id, rg[0] ? rg : NULL, vault[0] ? vault : NULL,
-                      t->scope) != CF_OK) {
+    if (cf_lock_scope(c->subscription_id, rg[0] ? rg : NULL, vault[0] ? vault : NULL, t->scope) !=
+        CF_OK) {
         api_error(r, 400, "InvalidScope", NULL, "The scope is too long.");
         return false;
     }
@@ -293,8 +293,8 @@ void api_lock_put(struct api_req *r)
     in.owners_json = owners.data;
     e = cf_lock_put(r->api->cfg.vault, &in, &created, &out);
     if (e == CF_EBADPARAM) {
-        api_error(r, 400, "LockNotesTooLong", NULL,
-                  "The lock notes must not exceed %d characters.", CF_LOCK_NOTES_MAX);
+        api_error(r, 400, "LockNotesTooLong", NULL, "The lock notes must not exceed %d characters.",
+                  CF_LOCK_NOTES_MAX);
         goto release;
     }
     if (e) {

@@ -11,6 +11,7 @@
 #define LOCK_API "api-version=2016-09-01"
 #define LOCKS "/providers/Microsoft.Authorization/locks"
 
+/* clang-format off */
 #define O_RG {"--resource-group", "-g", OPT_STR, false, "Name of resource group (omit for a subscription lock)."}
 #define O_RES {"--resource", NULL, OPT_STR, false, "Name or ID of the resource being locked (a Key Vault)."}
 #define O_RTYPE {"--resource-type", NULL, OPT_STR, false, "The resource type of the resource being locked: Microsoft.KeyVault/vaults (or vaults with --namespace)."}
@@ -33,6 +34,7 @@ const struct cf_cli_opt cf_cli_o_lock_named[] = {
     O_RG, O_RES, O_RTYPE, O_NS, O_PARENT,
     {"--ids", NULL, OPT_STR, false, "The ID of the lock. If provided, no other 'Resource Id' arguments should be specified."},
     O_END};
+/* clang-format on */
 
 /* ---- shape ---- */
 
@@ -170,8 +172,9 @@ int cf_cli_cmd_lock_create(struct cf_cli_run *r)
     else if (!strcasecmp(type, "ReadOnly"))
         level = "ReadOnly";
     else
-        return cf_cli_fail(r, 2, "argument --lock-type/-t: invalid choice: '%s' (choose from "
-                                 "'CanNotDelete', 'ReadOnly')",
+        return cf_cli_fail(r, 2,
+                           "argument --lock-type/-t: invalid choice: '%s' (choose from "
+                           "'CanNotDelete', 'ReadOnly')",
                            type);
     if ((rc = lock_url(r, cf_cli_arg(r, "--name"), url, sizeof(url))) != 0)
         return rc;

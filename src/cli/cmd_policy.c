@@ -15,6 +15,7 @@
 
 #define VAULT_API "api-version=2023-07-01"
 
+/* clang-format off */
 #define O_NAME {"--name", "-n", OPT_STR, true, "Name of the Key Vault."}
 #define O_RG {"--resource-group", "-g", OPT_STR, false, "Proceed only if Key Vault belongs to the specified resource group."}
 #define O_END {NULL, NULL, OPT_STR, false, NULL}
@@ -47,6 +48,7 @@ const struct cf_cli_opt cf_cli_o_network_rule[] = {
     {"--no-wait", NULL, OPT_FLAG, false, "Accepted for az compatibility."},
     O_END};
 const struct cf_cli_opt cf_cli_o_network_rule_list[] = {O_NAME, O_RG, O_END};
+/* clang-format on */
 
 /* ---- vault lookup ---- */
 
@@ -56,9 +58,10 @@ static void vault_url(struct cf_cli_run *r, const char *rg, const char *name, ch
     cf_cli_mgmt_audience(r, aud, sizeof(aud));
     cf_cli_pct(rg, erg, sizeof(erg));
     cf_cli_pct(name, en, sizeof(en));
-    snprintf(url, n,
-             "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.KeyVault/vaults/%s?" VAULT_API,
-             aud, r->prof.subscription_id, erg, en);
+    snprintf(
+        url, n,
+        "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.KeyVault/vaults/%s?" VAULT_API,
+        aud, r->prof.subscription_id, erg, en);
 }
 
 /* GETs vault --name (its group from -g, else found by listing the subscription's vaults) into
@@ -242,8 +245,9 @@ static int principal_oid(struct cf_cli_run *r, char oid[37])
     if (n != 1)
         return cf_cli_fail(r, 2, "specify exactly one: --object-id, --spn, --upn");
     if (cf_cli_arg(r, "--upn"))
-        return cf_cli_fail(r, 1, "--upn is not supported: Coffer has no user principals. Use "
-                                 "--object-id or --spn.");
+        return cf_cli_fail(r, 1,
+                           "--upn is not supported: Coffer has no user principals. Use "
+                           "--object-id or --spn.");
     if (o) {
         if (!cf_cli_is_guid(o))
             return cf_cli_fail(r, 2, "--object-id '%s' is not a GUID.", o);
@@ -268,13 +272,15 @@ static int policy_cmd(struct cf_cli_run *r, bool set)
     int rc;
 
     if (set && !(perms[0] || perms[1] || perms[2] || perms[3]))
-        return cf_cli_fail(r, 2, "specify at least one: --key-permissions, --secret-permissions, "
-                                 "--certificate-permissions --storage-permissions");
+        return cf_cli_fail(r, 2,
+                           "specify at least one: --key-permissions, --secret-permissions, "
+                           "--certificate-permissions --storage-permissions");
     if ((rc = principal_oid(r, oid)) != 0 || (rc = vault_get(r, rg, sizeof(rg), &h)) != 0)
         return rc;
     if (cf_val_truthy(cf_val_path(h.body, "properties.enableRbacAuthorization"))) {
-        rc = cf_cli_fail(r, 1, "Cannot %s policies to a vault with "
-                               "'--enable-rbac-authorization' specified",
+        rc = cf_cli_fail(r, 1,
+                         "Cannot %s policies to a vault with "
+                         "'--enable-rbac-authorization' specified",
                          set ? "set" : "delete");
         goto out;
     }
@@ -331,8 +337,9 @@ static int network_rule_cmd(struct cf_cli_run *r, bool add)
     int rc;
 
     if (cf_cli_arg(r, "--vnet-name") || cf_cli_arg(r, "--subnet"))
-        return cf_cli_fail(r, 1, "virtual network rules are not supported: Coffer has no "
-                                 "virtual networks. Use --ip-address.");
+        return cf_cli_fail(r, 1,
+                           "virtual network rules are not supported: Coffer has no "
+                           "virtual networks. Use --ip-address.");
     if (!ips || ips->nlist == 0)
         return cf_cli_fail(r, 2, "the following arguments are required: --ip-address");
     if ((rc = vault_get(r, rg, sizeof(rg), &h)) != 0)

@@ -199,8 +199,7 @@ cf_err cf_lock_put(struct cf_vault_svc *svc, const struct cf_lock *in, bool *cre
     name = cf_str_from(in->name);
     if (!cf_lock_name_valid(name))
         return CF_EBADNAME;
-    if (!cf_lock_level_name(in->level) ||
-        (in->notes && utf8_chars(in->notes) > CF_LOCK_NOTES_MAX))
+    if (!cf_lock_level_name(in->level) || (in->notes && utf8_chars(in->notes) > CF_LOCK_NOTES_MAX))
         return CF_EBADPARAM;
     memset(&c, 0, sizeof(c));
     c.in = in;
@@ -278,8 +277,8 @@ static cf_err list_each(const struct cf_rec_lock *r, void *arg)
     struct cf_lock l;
 
     if (!c->cb) {
-        enum cf_lock_level lv = r->level == CF_LOCK_READ_ONLY ? CF_LOCK_READ_ONLY
-                                                               : CF_LOCK_CAN_NOT_DELETE;
+        enum cf_lock_level lv =
+            r->level == CF_LOCK_READ_ONLY ? CF_LOCK_READ_ONLY : CF_LOCK_CAN_NOT_DELETE;
         if (lv > c->hit->level) {
             c->hit->level = lv;
             snprintf(c->hit->scope, sizeof(c->hit->scope), "%s", r->scope);
