@@ -17,6 +17,8 @@ struct cf_vault_svc;
 struct cf_auth;
 struct cf_rbac;
 struct cf_throttle;
+struct cf_audit;
+struct cf_store;
 struct cf_api;
 
 struct cf_api_config {
@@ -32,6 +34,12 @@ struct cf_api_config {
     const char *tenant_id;       /* the server's default tenant */
     const char *region;          /* location label for x-ms-keyvault-region, "local" */
     int pool_threads;            /* blocking pool size (default 64) */
+    /* The audit log (audit_rec.c, DESIGN.md §6): one AuditEvent record per request, fail
+     * closed. NULL: no records. With it, store is the store whose outbox (the records that
+     * commit with writes) cf_api_new drains into the log first and then on a thread of its
+     * own; cf_api_free drains once more and stops it. Both must outlive the api. */
+    struct cf_audit *audit;
+    struct cf_store *store;
 };
 
 struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err);

@@ -46,7 +46,7 @@ static void *pool_main(void *arg)
         p->head = (p->head + 1) % p->cap;
         p->len--;
         pthread_mutex_unlock(&p->mu);
-        r->route->handler(r);
+        api_audit_run(r);
     }
 }
 
@@ -112,19 +112,22 @@ static void pool_free(struct api_pool *p)
 /* ---------------- request objects ---------------- */
 
 #define API_FREE_MAX 1024
+#define API_AUDIT_LINE_MAX (128 * 1024) /* above CF_AUDIT_MAX_LINE, which format stays under */
 
 static void req_clear(struct api_req *r)
 {
-    struct cf_buf scratch = r->scratch, out = r->out;
+    struct cf_buf scratch = r->scratch, out = r->out, aline = r->audit.line;
 
     cf_json_free(r->body);
     if (out.data)
         cf_wipe(out.data, out.cap); /* may have held a secret value or a token */
     cf_buf_reset(&scratch);
     cf_buf_reset(&out);
+    cf_buf_reset(&aline); /* a record holds nothing secret */
     memset(r, 0, sizeof(*r));
     r->scratch = scratch;
     r->out = out;
+    r->audit.line = aline;
 }
 
 struct api_req *api_req_get(struct cf_api *api)
@@ -146,6 +149,7 @@ struct api_req *api_req_get(struct cf_api *api)
             return NULL;
         cf_buf_init(&r->scratch, CF_MAX_HEADER_BYTES * 2);
         cf_buf_init(&r->out, 4 * CF_MAX_BODY_BYTES);
+        cf_buf_init(&r->audit.line, API_AUDIT_LINE_MAX);
     }
     r->api = api;
     return r;
@@ -157,11 +161,13 @@ void api_req_put(struct api_req *r)
 
     req_clear(r);
     /* Oversized buffers (a 25 KB secret, a long list) are not kept. */
-    if (r->out.cap > 16384 || r->scratch.cap > 16384) {
+    if (r->out.cap > 16384 || r->scratch.cap > 16384 || r->audit.line.cap > 16384) {
         cf_buf_release(&r->out);
         cf_buf_release(&r->scratch);
+        cf_buf_release(&r->audit.line);
         cf_buf_init(&r->scratch, CF_MAX_HEADER_BYTES * 2);
         cf_buf_init(&r->out, 4 * CF_MAX_BODY_BYTES);
+        cf_buf_init(&r->audit.line, API_AUDIT_LINE_MAX);
     }
     pthread_mutex_lock(&api->free_mu);
     if (api->free_count < API_FREE_MAX) {
@@ -174,6 +180,7 @@ void api_req_put(struct api_req *r)
     if (r) {
         cf_buf_release(&r->out);
         cf_buf_release(&r->scratch);
+        cf_buf_release(&r->audit.line);
         free(r);
     }
 }
@@ -202,7 +209,11 @@ struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err)
         *err = CF_ENOMEM;
         return NULL;
     }
-    *err = CF_OK;
+    if ((*err = api_audit_start(api)) != CF_OK) {
+        pool_free(api->pool);
+        free(api);
+        return NULL;
+    }
     return api;
 }
 
@@ -211,11 +222,13 @@ void cf_api_free(struct cf_api *api)
     if (!api)
         return;
     pool_free(api->pool);
+    api_audit_stop(api); /* after the last handler: one more drain of the outbox */
     while (api->free_list) {
         struct api_req *r = api->free_list;
         api->free_list = r->next_free;
         cf_buf_release(&r->out);
         cf_buf_release(&r->scratch);
+        cf_buf_release(&r->audit.line);
         free(r);
     }
     pthread_mutex_destroy(&api->free_mu);
@@ -478,8 +491,10 @@ static bool authenticate(struct api_req *r)
     auds[0] = cf_str_from(aud[0]);
     auds[1] = cf_str_from(aud[1]);
     e = cf_auth_verify(c->auth, token, auds, 2, &r->who, &why);
-    if (e == CF_OK)
+    if (e == CF_OK) {
+        r->audit.authed = true;
         return true;
+    }
     if (e != CF_EUNAUTH) { /* the store could not be read: not the caller's fault */
         api_error_err(r, e);
         return false;
@@ -685,9 +700,13 @@ void cf_api_handle(struct cf_http_req *http, void *ctx)
             return;
         }
     }
+    r->audit.authz_checked = true;
     if (!api_authorize(r))
         return;
+    r->audit.authorized = true;
     if (r->plane == API_PLANE_DATA && api->cfg.throttle && !admit(r))
+        return;
+    if (!api_audit_write_ok(r))
         return;
     if (r->route->flags & API_WRITE) {
         if (!pool_submit(api->pool, r)) {
@@ -696,5 +715,5 @@ void cf_api_handle(struct cf_http_req *http, void *ctx)
         }
         return;
     }
-    r->route->handler(r);
+    api_audit_run(r);
 }

@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "http/http.h"
+#include "store/store.h"
 #include "vault/vault.h"
 
 enum api_plane { API_PLANE_NONE, API_PLANE_DATA, API_PLANE_AUTHORITY, API_PLANE_MGMT };
@@ -53,8 +54,11 @@ struct api_kv {
     struct cf_str key, val;
 };
 
+struct api_audit_log; /* audit_rec.c: the log, its failing state and the outbox drainer */
+
 struct cf_api {
     struct cf_api_config cfg;
+    struct api_audit_log *alog; /* NULL when cfg.audit is */
     /* x-ms-request-id = random per-process prefix + a counter: unique without a CSPRNG call
      * per response (measured at 3 % of a GET). */
     uint64_t rid_prefix;
@@ -96,7 +100,35 @@ struct api_req {
     char location[512];     /* Location value, when one is sent */
     size_t nextra;
     int64_t start_ms;
+    /* The request's audit record (audit_rec.c). line is kept with the request like out. */
+    struct {
+        struct cf_buf line;          /* the formatted record */
+        struct cf_store_audit slot;  /* a write route's success record, carried by its write */
+        const char *desc, *inner;    /* the error being sent: message and inner code */
+        bool authed;                 /* the bearer token verified (identity is known) */
+        bool authz_checked, authorized; /* api_authorize ran / let the request through */
+        bool recorded;               /* the record is written or carried by a commit */
+    } audit;
 };
+
+/* ---- the audit record of a request (audit_rec.c) ----
+ * Every response leaves through api_audit_reply (reply.c) before it is sent: the request's
+ * AuditEvent record is appended (written, synced in groups within 10 ms) unless a write
+ * already committed it through the store's outbox. A write route's handler runs inside
+ * api_audit_run, which binds the write's success record to the thread so the store commits
+ * it with the write (store.h). */
+/* False when the request must not be answered as is: the record could not be written (the
+ * caller answers 503 instead, with no record: the log is failing). */
+bool api_audit_reply(struct api_req *r, int status);
+/* Routes that write: refused with 503 (and false) while the audit log is failing, so a
+ * broken log changes nothing. True for every other route and when there is no log. */
+bool api_audit_write_ok(struct api_req *r);
+/* Runs r's handler (with the write's record bound to the thread for write routes). */
+void api_audit_run(struct api_req *r);
+/* Life cycle (cf_api_new / cf_api_free): drains the outbox left by an earlier run, then
+ * starts the drainer; stop drains once more. */
+cf_err api_audit_start(struct cf_api *api);
+void api_audit_stop(struct cf_api *api);
 
 /* ---- the one route table (routes.c) ---- */
 extern const struct api_route api_routes[];

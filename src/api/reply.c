@@ -1,4 +1,5 @@
-/* reply.c - every response leaves through here: the standard Key Vault headers
+/* reply.c - every response leaves through here: its audit record (audit_rec.c: written
+ * before the response, or the response becomes 503), the standard Key Vault headers
  * (azure-kv-common.md §6), the JSON error envelope (§5), then the request is freed. */
 #include "base/cf.h"
 #include "api/internal.h"
@@ -53,6 +54,30 @@ static void request_id(struct api_req *r)
     o[36] = '\0';
 }
 
+/* r->out = the Azure error envelope (wiping what it held: it may have been a secret). */
+static void error_body(struct api_req *r, const char *code, const char *inner, const char *msg)
+{
+    struct cf_jw w;
+
+    if (r->out.data)
+        cf_wipe(r->out.data, r->out.len);
+    cf_buf_reset(&r->out);
+    cf_jw_init(&w, &r->out);
+    cf_jw_obj_begin(&w);
+    cf_jw_key(&w, "error");
+    cf_jw_obj_begin(&w);
+    cf_jw_kstr(&w, "code", code);
+    cf_jw_kstr(&w, "message", msg);
+    if (inner) {
+        cf_jw_key(&w, "innererror");
+        cf_jw_obj_begin(&w);
+        cf_jw_kstr(&w, "code", inner);
+        cf_jw_obj_end(&w);
+    }
+    cf_jw_obj_end(&w);
+    cf_jw_obj_end(&w);
+}
+
 static void send(struct api_req *r, int status, bool with_body)
 {
     struct cf_http_hdr h[MAX_HDRS];
@@ -60,6 +85,17 @@ static void send(struct api_req *r, int status, bool with_body)
     const char *client_rid = cf_http_header(r->http, "x-ms-client-request-id");
     char crid[80];
 
+    /* Fail closed: no record, no answer - a 503 instead (nothing else changes: a read changed
+     * nothing, a failed write rolled back). */
+    if (!api_audit_reply(r, status)) {
+        error_body(r, "ServiceUnavailable", NULL,
+                   "The audit log cannot be written: the request was not processed. Retry "
+                   "later.");
+        status = 503;
+        with_body = true;
+        r->nextra = 0; /* no Location, challenge or Retry-After of the answer it replaces */
+        api_add_header(r, "Retry-After", "1");
+    }
     request_id(r);
     if (with_body)
         h[n++] = (struct cf_http_hdr){"Content-Type", "application/json; charset=utf-8"};
@@ -106,28 +142,14 @@ void api_error(struct api_req *r, int status, const char *code, const char *inne
 {
     char msg[1024];
     va_list ap;
-    struct cf_jw w;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (r->out.data)
-        cf_wipe(r->out.data, r->out.len);
-    cf_buf_reset(&r->out);
-    cf_jw_init(&w, &r->out);
-    cf_jw_obj_begin(&w);
-    cf_jw_key(&w, "error");
-    cf_jw_obj_begin(&w);
-    cf_jw_kstr(&w, "code", code);
-    cf_jw_kstr(&w, "message", msg);
-    if (inner) {
-        cf_jw_key(&w, "innererror");
-        cf_jw_obj_begin(&w);
-        cf_jw_kstr(&w, "code", inner);
-        cf_jw_obj_end(&w);
-    }
-    cf_jw_obj_end(&w);
-    cf_jw_obj_end(&w);
+    error_body(r, code, inner, msg);
+    /* the record's resultDescription (audit_rec.c; valid while send runs) */
+    r->audit.desc = msg;
+    r->audit.inner = inner;
     if (status == 429 || status == 503) {
         bool has = false;
         for (size_t i = 0; i < r->nextra; i++)

@@ -3,9 +3,12 @@
  * others, even briefly. */
 #include "base/cf.h"
 #include "server/bootstrap.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/rbac.h"
 #include "base/buf.h"
+#include "base/codec.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "crypto/crypto.h"
@@ -59,6 +62,12 @@ cf_err cf_boot_paths(const struct cf_config *c, struct cf_paths *p)
         if (!e)
             e = join(p->key, sizeof(p->key), p->tls_dir, "server.key");
     }
+    if (!e && c->audit_dir[0])
+        snprintf(p->audit_dir, sizeof(p->audit_dir), "%s", c->audit_dir);
+    else if (!e)
+        e = join(p->audit_dir, sizeof(p->audit_dir), abs, "audit");
+    if (e)
+        return e;
     /* The env file announces readiness: one left from an earlier run must not. */
     if (unlink(p->env) != 0 && errno != ENOENT) {
         cf_error("cannot remove %s: %s", p->env, strerror(errno));
@@ -460,5 +469,200 @@ cf_err cf_boot_admin_roles(struct cf_store *s, struct cf_rbac *rb, const char *t
     if (!e)
         e = cf_rbac_ensure_assignment(rb, "/", CF_ROLE_KV_ADMINISTRATOR, l.oid,
                                       "ServicePrincipal");
+    return e;
+}
+
+/* ---------------- audit log ---------------- */
+
+#define AUDIT_MAC_INFO "coffer audit mac v1"
+#define AUDIT_SEAL_INFO "coffer audit signing seal v1"
+#define AUDIT_SIGN_AAD "coffer audit signing key v1:"
+#define AUDIT_SIGN_META "audit.signing_key" /* {"v":1,"kid":..,"sealed":b64url(aead)} */
+#define AUDIT_JWK_FILE "audit-signing-key.jwk"
+
+struct audit_key_arg {
+    const unsigned char *seal_key;
+    char kid[40];
+    struct cf_pkey *key;
+};
+
+static cf_err audit_key_open(struct audit_key_arg *a, const struct cf_buf *doc)
+{
+    struct cf_json *root = NULL;
+    struct cf_buf sealed, aad;
+    struct cf_secret *der = NULL;
+    const char *kid, *b64;
+    size_t blen = 0;
+    cf_err e;
+
+    cf_buf_init(&sealed, 8192);
+    cf_buf_init(&aad, 256);
+    if ((e = cf_json_parse(doc->data, doc->len, &root, NULL, 0)))
+        goto release;
+    kid = cf_json_str(cf_json_get(root, "kid"), NULL);
+    b64 = cf_json_str(cf_json_get(root, "sealed"), &blen);
+    e = CF_ECORRUPT;
+    if (!kid || !b64 || strlen(kid) >= sizeof(a->kid))
+        goto release;
+    snprintf(a->kid, sizeof(a->kid), "%s", kid);
+    if ((e = cf_b64_decode(&sealed, (struct cf_str){b64, blen})) ||
+        (e = cf_buf_printf(&aad, AUDIT_SIGN_AAD "%s", a->kid)) ||
+        (e = cf_aead_open(a->seal_key, aad.data, aad.len, sealed.data, sealed.len, &der)) ||
+        (e = cf_pkey_from_der(der->p, der->len, &a->key)))
+        goto release;
+release:
+    cf_secret_free(der);
+    cf_json_free(root);
+    cf_buf_release(&sealed);
+    cf_buf_release(&aad);
+    return e;
+}
+
+static cf_err audit_key_new(struct audit_key_arg *a, struct cf_buf *doc)
+{
+    struct cf_secret *der = NULL;
+    struct cf_buf sealed, aad, b64;
+    unsigned char rnd[8];
+    char hex[17];
+    struct cf_jw w;
+    cf_err e;
+
+    cf_buf_init(&sealed, 8192);
+    cf_buf_init(&aad, 256);
+    cf_buf_init(&b64, 16384);
+    if ((e = cf_random(rnd, sizeof(rnd))))
+        goto release;
+    cf_hex_encode(hex, rnd, sizeof(rnd));
+    snprintf(a->kid, sizeof(a->kid), "coffer-audit-%s", hex);
+    if ((e = cf_pkey_generate_ec_p256(&a->key)) || (e = cf_pkey_to_der(a->key, &der)) ||
+        (e = cf_buf_printf(&aad, AUDIT_SIGN_AAD "%s", a->kid)) ||
+        (e = cf_aead_seal(a->seal_key, aad.data, aad.len, der->p, der->len, &sealed)) ||
+        (e = cf_b64url_encode(&b64, sealed.data, sealed.len)))
+        goto release;
+    cf_jw_init(&w, doc);
+    cf_jw_obj_begin(&w);
+    cf_jw_kint(&w, "v", 1);
+    cf_jw_kstr(&w, "kid", a->kid);
+    cf_jw_kstr(&w, "alg", "ES256");
+    cf_jw_kstr(&w, "sealed", b64.data);
+    cf_jw_obj_end(&w);
+    e = cf_jw_err(&w);
+release:
+    cf_secret_free(der);
+    cf_buf_release(&sealed);
+    cf_buf_release(&aad);
+    cf_buf_release(&b64);
+    return e;
+}
+
+/* Loads the sealed key, or creates and stores it (one write transaction: two nodes of one
+ * store would still agree). */
+static cf_err audit_key_fn(struct cf_store_txn *t, void *arg)
+{
+    struct audit_key_arg *a = arg;
+    struct cf_buf doc;
+    cf_err e;
+
+    cf_buf_init(&doc, 65536);
+    e = cf_store_meta_get(t, AUDIT_SIGN_META, &doc);
+    if (e == CF_OK) {
+        e = audit_key_open(a, &doc);
+        if (e)
+            cf_error("audit: the checkpoint signing key in the store cannot be opened with "
+                     "this master key (%s)", cf_err_name(e));
+    } else if (e == CF_ENOTFOUND) {
+        cf_buf_reset(&doc);
+        e = audit_key_new(a, &doc);
+        if (!e)
+            e = cf_store_meta_put(t, AUDIT_SIGN_META, doc.data, doc.len);
+        if (!e)
+            cf_info("audit: created checkpoint signing key %s", a->kid);
+    }
+    if (e) {
+        cf_pkey_free(a->key);
+        a->key = NULL;
+    }
+    cf_buf_release(&doc);
+    return e;
+}
+
+static cf_err write_jwk(const char *dir, const struct cf_pkey *k, const char *kid)
+{
+    char path[PATH_MAX];
+    struct cf_buf b;
+    struct cf_jw w;
+    cf_err e;
+
+    if ((e = join(path, sizeof(path), dir, AUDIT_JWK_FILE)))
+        return e;
+    cf_buf_init(&b, 4096);
+    cf_jw_init(&w, &b);
+    e = cf_pkey_write_jwk(k, kid, &w);
+    if (!e)
+        e = cf_jw_err(&w);
+    if (!e)
+        e = cf_buf_putc(&b, '\n');
+    if (!e)
+        e = write_file(path, b.data, b.len, 0644); /* public: auditors verify with it */
+    cf_buf_release(&b);
+    return e;
+}
+
+cf_err cf_boot_audit(const struct cf_config *c, const struct cf_paths *p, struct cf_store *s,
+                     const unsigned char master[32], struct cf_audit **log,
+                     struct cf_pkey **sign_key)
+{
+    unsigned char mac[CF_AUDIT_KEY_LEN], seal[CF_AEAD_KEY_LEN];
+    struct audit_key_arg ka;
+    struct cf_audit_config ac;
+    cf_err e;
+
+    *log = NULL;
+    *sign_key = NULL;
+    memset(&ka, 0, sizeof(ka));
+    if (mkdir(p->audit_dir, 0700) != 0 && errno != EEXIST) {
+        cf_error("cannot create the audit directory %s: %s", p->audit_dir, strerror(errno));
+        return CF_EIO;
+    }
+    if ((e = cf_hkdf_sha256(master, 32, NULL, 0, AUDIT_MAC_INFO, strlen(AUDIT_MAC_INFO), mac,
+                            sizeof(mac))) ||
+        (e = cf_hkdf_sha256(master, 32, NULL, 0, AUDIT_SEAL_INFO, strlen(AUDIT_SEAL_INFO), seal,
+                            sizeof(seal))))
+        goto wipe;
+    ka.seal_key = seal;
+    if ((e = cf_store_write(s, audit_key_fn, &ka)))
+        goto wipe;
+    if ((e = write_jwk(p->audit_dir, ka.key, ka.kid))) {
+        cf_error("cannot write %s/%s", p->audit_dir, AUDIT_JWK_FILE);
+        goto wipe;
+    }
+    memset(&ac, 0, sizeof(ac));
+    ac.dir = p->audit_dir;
+    ac.mac_key = mac;
+    ac.node_id = c->node_id;
+    ac.rotate_bytes = (uint64_t)c->audit_rotate_mb * 1024 * 1024;
+    ac.keep_files = (unsigned)c->audit_keep_files;
+    ac.sign_key = ka.key;
+    ac.sign_kid = ka.kid;
+    *log = cf_audit_open(&ac, &e);
+    if (!*log) {
+        if (e == CF_ECORRUPT)
+            cf_error("audit: the newest audit file of node %s in %s does not verify under this "
+                     "server's audit key (another master key, or the file was altered). Check "
+                     "it with `coffer audit verify --dir %s`; move the directory aside to start "
+                     "a new log. Refusing to serve without an audit log.",
+                     c->node_id, p->audit_dir, p->audit_dir);
+        else
+            cf_error("audit: cannot open the audit log in %s (%s)", p->audit_dir,
+                     cf_err_name(e));
+        goto wipe;
+    }
+    *sign_key = ka.key;
+    ka.key = NULL;
+    cf_info("audit: log in %s, node %s, signing key %s", p->audit_dir, c->node_id, ka.kid);
+wipe:
+    cf_pkey_free(ka.key);
+    cf_wipe(mac, sizeof(mac));
+    cf_wipe(seal, sizeof(seal));
     return e;
 }

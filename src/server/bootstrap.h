@@ -10,6 +10,8 @@
 #include <limits.h>
 
 struct cf_store;
+struct cf_audit;
+struct cf_pkey;
 struct cf_auth;
 struct cf_vault_svc;
 
@@ -23,6 +25,7 @@ struct cf_paths {
     char key[PATH_MAX];
     char dev_admin[PATH_MAX];
     char env[PATH_MAX];
+    char audit_dir[PATH_MAX]; /* config audit_dir, or DIR/audit */
 };
 
 /* Creates data_dir (0700) and fills absolute paths. Removes a stale env file. */
@@ -49,6 +52,15 @@ cf_err cf_boot_prod_admin(struct cf_store *s, struct cf_auth *a, const char *ten
 struct cf_rbac;
 cf_err cf_boot_admin_roles(struct cf_store *s, struct cf_rbac *rb, const char *tenant,
                            const char *client_id);
+/* The audit log: creates p->audit_dir (0700), derives the MAC key from the master key
+ * (HKDF-SHA256, info "coffer audit mac v1"), loads the checkpoint signing key (EC P-256)
+ * kept sealed in the store's meta table - creating it on the first start - and writes its
+ * public JWK to <audit_dir>/audit-signing-key.jwk (for `coffer audit verify --public-key`),
+ * then opens the log. *sign_key must outlive the log (free it after cf_audit_close). A log
+ * that does not verify under the key (CF_ECORRUPT) is reported and fails start-up. */
+cf_err cf_boot_audit(const struct cf_config *c, const struct cf_paths *p, struct cf_store *s,
+                     const unsigned char master[32], struct cf_audit **log,
+                     struct cf_pkey **sign_key);
 /* Writes the env file atomically and prints the same lines on stdout. */
 cf_err cf_boot_write_env(const struct cf_config *c, const struct cf_paths *p, const char *sub,
                          const char *tenant, const char *client_id, const char *secret);

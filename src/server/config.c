@@ -2,6 +2,7 @@
 #include "base/cf.h"
 #include "server/config.h"
 
+#include <ctype.h>
 #include <ini.h>
 
 enum kind { K_STR, K_INT, K_BOOL };
@@ -38,12 +39,23 @@ static const struct key keys[] = {
     I(idle_timeout_s, "keep-alive idle timeout in seconds"),
     I(token_lifetime_s, "access token lifetime in seconds"),
     I(pool_threads, "threads that wait for durable writes"),
+    I(signing_key_rotate_days, "rotate the token signing key after this many days (0: never)"),
+    S(trusted_issuer, "trust tokens of this external OIDC issuer (exact iss)"),
+    S(trusted_issuer_jwks, "the trusted issuer's JWKS: a file path or an https URL"),
+    S(trusted_issuer_audience, "audience the trusted issuer's tokens must carry"),
+    S(trusted_issuer_tenant, "tenant the trusted issuer's principals belong to (default: the server's)"),
+    S(trusted_issuer_ca_file, "CA bundle for an https JWKS URL (default: the system's)"),
     S(throttle, "service limits: on, off (default: on, off with --dev)"),
     I(throttle_secret_create, "secret sets + key/certificate imports per vault per 10 s"),
     I(throttle_key_create, "key creations per vault per 10 s"),
     I(throttle_key_other, "other key operations per vault per 10 s"),
     I(throttle_other, "other operations per vault per 10 s"),
     I(throttle_principal_factor, "a principal's budget as a multiple of a vault's"),
+    S(audit, "audit log: on (default) or off"),
+    S(audit_dir, "audit log directory (default <data_dir>/audit)"),
+    S(node_id, "this node's name in the audit log (letters, digits, '.', '_')"),
+    I(audit_rotate_mb, "start a new audit file past this many MiB"),
+    I(audit_keep_files, "audit files kept (the newest; 0: all)"),
 };
 
 static const struct key *find_key(const char *name)
@@ -104,6 +116,17 @@ static void usage(void)
         printf("  --%-18s %s\n", keys[i].name, keys[i].help);
 }
 
+static bool node_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_')
+            return false;
+    return true;
+}
+
 /* Host names under the suffix's parent: "vault.localhost" -> "login.localhost". */
 static void derive_host(char *out, size_t n, const char *label, const char *suffix)
 {
@@ -126,11 +149,18 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     c->idle_timeout_s = 120;
     c->token_lifetime_s = 3600;
     c->pool_threads = 64;
+    c->signing_key_rotate_days = 30;
     c->throttle_secret_create = 300;
     c->throttle_key_create = 20;
     c->throttle_key_other = 4000;
     c->throttle_other = 4000;
     c->throttle_principal_factor = 5;
+    snprintf(c->audit, sizeof(c->audit), "on");
+    /* "node-1" would be the obvious name, but the audit log's file names use '-' as their
+     * separator, so node ids are [A-Za-z0-9._] */
+    snprintf(c->node_id, sizeof(c->node_id), "node_1");
+    c->audit_rotate_mb = 64;
+    c->audit_keep_files = 30;
 
     /* First pass finds --config so that flags override the file. */
     for (int i = 1; i < argc - 1; i++)
@@ -192,6 +222,18 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
         snprintf(c->throttle, sizeof(c->throttle), "%s", c->dev ? "off" : "on");
     if (c->throttle_principal_factor < 1) {
         fprintf(stderr, "cofferd: throttle_principal_factor must be at least 1\n");
+        return CF_EINVAL;
+    }
+    if (strcmp(c->audit, "on") != 0 && strcmp(c->audit, "off") != 0) {
+        fprintf(stderr, "cofferd: audit must be on or off\n");
+        return CF_EINVAL;
+    }
+    if (!node_id_ok(c->node_id)) {
+        fprintf(stderr, "cofferd: node_id must be 1-64 letters, digits, '.' or '_'\n");
+        return CF_EINVAL;
+    }
+    if (c->audit_rotate_mb < 1 || c->audit_rotate_mb > 1024 * 1024) {
+        fprintf(stderr, "cofferd: audit_rotate_mb must be 1 to 1048576\n");
         return CF_EINVAL;
     }
     if (!c->login_host[0])

@@ -28,6 +28,14 @@ struct cf_config {
     int idle_timeout_s;
     int token_lifetime_s;
     int pool_threads;
+    /* Token signing key rotation (auth.h) and trusted external OIDC issuers; more issuers as
+     * [issuer.NAME] sections of the config file (server/authkeep.h). */
+    int signing_key_rotate_days; /* default 30; 0: never */
+    char trusted_issuer[256];    /* exact "iss" of the issuer's tokens */
+    char trusted_issuer_jwks[PATH_MAX]; /* JWKS file path or https URL */
+    char trusted_issuer_audience[256];
+    char trusted_issuer_tenant[64];     /* served tenant it maps to; "" = the default */
+    char trusted_issuer_ca_file[PATH_MAX]; /* CA bundle for an https JWKS ("" = system) */
     /* Service limits (azure-kv-common.md §11): "on", "off", or "" = on except in dev mode. */
     char throttle[8];
     int throttle_secret_create; /* per vault per 10 s: secret set + key/cert import */
@@ -35,6 +43,12 @@ struct cf_config {
     int throttle_key_other;
     int throttle_other;
     int throttle_principal_factor; /* a principal's budget = factor x a vault's */
+    /* The audit log (DESIGN.md §6): one record per request, fail closed. */
+    char audit[8];             /* "on" (default) or "off" */
+    char audit_dir[PATH_MAX];  /* default <data_dir>/audit */
+    char node_id[65];          /* this node's name in the log: 1-64 of [A-Za-z0-9._] */
+    int audit_rotate_mb;       /* start a new file past this size (default 64) */
+    int audit_keep_files;      /* newest files kept (default 30; 0: all) */
 };
 
 /* Fills *c from defaults, the config file and argv. On a usage error prints one line to stderr

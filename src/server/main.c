@@ -1,11 +1,14 @@
 /* main.c - cofferd: configuration, ordered start-up, serving, and teardown in reverse.
  *
  * Start-up order: config -> logging -> core dumps off -> data dir -> custody (master key) ->
- * TLS material -> store -> auth (signing key, tenant) -> vault service -> dev identities ->
- * HTTP listeners bound -> api -> env file (ready) -> serve. Signals (SIGINT/SIGTERM) stop the
- * HTTP loops; everything is then released in reverse order and the master key wiped. */
+ * TLS material -> store -> audit log -> auth (signing key, tenant) -> vault service -> dev
+ * identities -> api (moves the audit outbox an earlier run left into the log) -> HTTP
+ * listeners bound -> env file (ready) -> serve. Signals (SIGINT/SIGTERM) stop the HTTP loops;
+ * everything is then released in reverse order (the audit log after the api and the store:
+ * nothing appends any more) and the master key wiped. */
 #include "base/cf.h"
 #include "api/api.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/rbac.h"
 #include "auth/throttle.h"
@@ -135,6 +138,8 @@ int main(int argc, char **argv)
     struct cf_rbac *rbac = NULL;
     struct cf_throttle *throttle = NULL;
     struct cf_api *api = NULL;
+    struct cf_audit *audit = NULL;
+    struct cf_pkey *audit_key = NULL;
     struct janitor jan = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     pthread_t jan_thread;
     bool jan_started = false;
@@ -162,6 +167,12 @@ int main(int argc, char **argv)
     store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
     if (!store)
         goto out;
+    if (strcmp(cfg.audit, "on") == 0) {
+        if ((e = cf_boot_audit(&cfg, &paths, store, master, &audit, &audit_key)))
+            goto out;
+    } else {
+        cf_warn("audit log off (audit = off): requests leave no audit record");
+    }
     snprintf(issuer, sizeof(issuer), "https://%s%s%d", cfg.login_host, cfg.port == 443 ? "" : ":",
              cfg.port);
     if (cfg.port == 443)
@@ -216,7 +227,9 @@ int main(int argc, char **argv)
                                              .subscription_id = sub,
                                              .tenant_id = tenant,
                                              .region = "local",
-                                             .pool_threads = cfg.pool_threads},
+                                             .pool_threads = cfg.pool_threads,
+                                             .audit = audit,
+                                             .store = store},
                      &e);
     if (!api)
         goto out;
@@ -271,6 +284,8 @@ out:
     cf_vault_svc_free(vault);
     cf_auth_free(auth);
     cf_store_close(store);
+    cf_audit_close(audit); /* after the HTTP server and the api: nothing appends any more */
+    cf_pkey_free(audit_key);
     cf_wipe(master, sizeof(master));
     cf_wipe(secret, sizeof(secret));
     return rc;

@@ -1,0 +1,500 @@
+/* audit_rec.c - one AuditEvent record per request, fail closed (DESIGN.md §6, issue 11,
+ * azure-kv-security-ops.md §5), and the drainer of the store's audit outbox.
+ *
+ *   api_audit_reply     builds the request's record and appends it before the response is
+ *                       sent (non-durable: the log syncs in groups within 10 ms), unless the
+ *                       request's write already committed it through the outbox
+ *   api_audit_run       runs a handler; a write route's success record is formatted first and
+ *                       bound to the thread, so the store commits it with the write (store.h)
+ *   api_audit_write_ok  refuses write routes with 503 while the log is failing
+ *   drainer             moves outbox rows into the log in id order, durably, then deletes
+ *                       them; at start-up the rows an earlier run left are moved first
+ *
+ * Fail closed: a record that cannot be appended turns the response into 503 (nothing else
+ * changes: a read changed nothing, a failed write rolled back); a write's record is in the
+ * same transaction as the write, so it exists iff the write committed, and reaches the log
+ * (idempotently, by outbox id) even across a crash. "Failing" is the state after an append
+ * (direct or drained) failed and until one succeeds; the 503 a refused write gets is itself
+ * an append attempt, so the first request after the disk recovers clears it.
+ *
+ * What a record never holds: a secret value, a token, a client secret, a request body or a
+ * query string. id and requestUri are https://host + path; the token endpoint's identity is
+ * the client_id of its form (or the HTTP Basic user name) and nothing else of it;
+ * resultDescription is the error message sent, cut before the JSON parser's "near '...'"
+ * excerpt of the body and dropped when it holds anything JWT-like.
+ *
+ * Cost on the read path: the event is a struct of borrowed pointers; two URIs are built on
+ * the stack; the line is formatted into the request's own buffer (kept with the recycled
+ * request, so no malloc in the steady state) and appended under the log's one mutex. */
+#include "base/cf.h"
+#include "api/internal.h"
+#include "audit/audit.h"
+#include "base/codec.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define DRAIN_BATCH 256
+#define DRAIN_IDLE_MS 500 /* re-check period: retries after a failure, rows of a lost wakeup */
+#define URI_MAX 2100      /* cf_audit_format caps id and requestUri at 2048 */
+
+struct api_audit_log {
+    struct cf_audit *log;
+    struct cf_store *store;
+    int failing; /* atomic: the last append (direct or drained) failed */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    bool stop, kick, started;
+    pthread_t thr;
+    int64_t last; /* highest outbox id moved (durable in the log; its row may await deletion) */
+};
+
+/* ---------------- failing state ---------------- */
+
+static bool is_failing(const struct api_audit_log *al)
+{
+    return __atomic_load_n(&al->failing, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Logged once per transition, not per request: a full disk would flood the log otherwise. */
+static void set_failing(struct api_audit_log *al, cf_err e, const char *what)
+{
+    if (__atomic_exchange_n(&al->failing, 1, __ATOMIC_ACQ_REL) == 0)
+        cf_error("audit: %s failed (%s): requests answer 503 until the audit log can be "
+                 "written again",
+                 what, cf_err_name(e));
+}
+
+static void clear_failing(struct api_audit_log *al)
+{
+    if (__atomic_load_n(&al->failing, __ATOMIC_RELAXED) &&
+        __atomic_exchange_n(&al->failing, 0, __ATOMIC_ACQ_REL))
+        cf_info("audit: the audit log is writable again");
+}
+
+/* ---------------- building the record ---------------- */
+
+/* Routes whose handler may commit to the store: their success record rides on the write. */
+static bool route_writes(const struct api_route *rt)
+{
+    return rt && ((rt->flags & API_WRITE) || rt->handler == api_secret_set);
+}
+
+/* The status a write route answers when it succeeds, recorded in its outbox line before the
+ * handler runs (it commits before the reply exists). Where a route answers 200 or 201
+ * (create or update) the record says 200. */
+static int success_status(const char *op)
+{
+    static const struct {
+        const char *op;
+        int status;
+    } t[] = {
+        {"SecretPurge", 204},       {"KeyPurge", 204},
+        {"ApplicationCreate", 201}, {"GroupCreate", 201},
+        {"ApplicationUpdate", 204}, {"ApplicationDelete", 204},
+        {"GroupDelete", 204},       {"GroupMemberAdd", 204},
+        {"GroupMemberRemove", 204}, {"ApplicationRemovePassword", 204},
+    };
+    for (size_t i = 0; i < CF_ARRAY_LEN(t); i++)
+        if (strcmp(t[i].op, op) == 0)
+            return t[i].status;
+    return 200;
+}
+
+/* The error message as a record may carry it: never an excerpt of the request body. */
+static const char *description(const struct api_req *r, char *buf, size_t n)
+{
+    const char *d = r->audit.desc, *near;
+    if (!d || !*d)
+        return "";
+    if (strstr(d, "eyJ"))
+        return "(message withheld from the audit log)";
+    near = strstr(d, " near '");
+    if (!near)
+        return d;
+    snprintf(buf, n, "%.*s", (int)(near - d), d);
+    return buf;
+}
+
+/* The vault being addressed: resolved by dispatch, or (401 before resolution) by name. */
+static const char *vault_scope(struct api_req *r)
+{
+    const struct cf_api_config *c = &r->api->cfg;
+    size_t sl = strlen(c->dns_suffix);
+    struct cf_str hn = r->hostname, name;
+
+    if (r->vault.id)
+        return r->vault.scope;
+    if (hn.len <= sl + 1)
+        return NULL;
+    name = (struct cf_str){hn.p, hn.len - sl - 1};
+    if (cf_vault_resolve(c->vault, name, &r->vault) != CF_OK) {
+        memset(&r->vault, 0, sizeof(r->vault));
+        return NULL;
+    }
+    return r->vault.scope;
+}
+
+/* properties.id: the object the request touched - https://host/{kind}/{name}[/{version}] on
+ * the data plane (the vault's URI for lists and vault-wide operations), the ARM path on the
+ * management host; NULL for the token authority. */
+static const char *object_id(const struct api_req *r, char *out, size_t n)
+{
+    const char *p;
+    int k;
+
+    if (r->plane == API_PLANE_MGMT) {
+        snprintf(out, n, "%.*s", CF_STR_FMT(r->http->path));
+        return out;
+    }
+    if (r->plane != API_PLANE_DATA)
+        return NULL;
+    k = snprintf(out, n, "https://%.*s%.*s/", CF_STR_FMT(r->hostname), CF_STR_FMT(r->port));
+    p = r->route ? r->route->pattern : "";
+    /* patterns "secrets/NAME", "keys/NAME/VERSION/sign", "deletedsecrets/NAME" (with "*" for
+     * NAME and VERSION): a kind literal, then the name */
+    if (k > 0 && (size_t)k < n && r->ncap > 0 && r->nseg > 1 && strncmp(p, "**", 2) != 0 &&
+        strchr(p, '/') && strncmp(strchr(p, '/'), "/*", 2) == 0) {
+        int m = snprintf(out + k, n - (size_t)k, "%.*s/%.*s", CF_STR_FMT(r->seg[0]),
+                         CF_STR_FMT(r->cap[0]));
+        if (m > 0 && (size_t)(k + m) < n && r->ncap > 1)
+            snprintf(out + k + m, n - (size_t)(k + m), "/%.*s", CF_STR_FMT(r->cap[1]));
+    }
+    return out;
+}
+
+/* The token endpoint's caller: the client_id field of the form, else the HTTP Basic user.
+ * Only that field is decoded; the rest of the body (the client secret) is never looked at. */
+static const char *token_client(const struct api_req *r, char *out, size_t n)
+{
+    struct cf_str body = r->http->body, rest = body, kv, k, v;
+    const char *authz = cf_http_header(r->http, "Authorization");
+    struct cf_buf b;
+    const char *res = NULL;
+
+    cf_buf_init(&b, 512);
+    while (rest.len) {
+        if (!cf_str_split(rest, '&', &kv, &rest)) {
+            kv = rest;
+            rest = CF_STR("");
+        }
+        if (cf_str_split(kv, '=', &k, &v) && cf_str_eq_cstr(k, "client_id")) {
+            if (cf_pct_decode(&b, v, true) == CF_OK && b.len)
+                res = b.data;
+            break;
+        }
+    }
+    if (!res && authz && strncasecmp(authz, "Basic ", 6) == 0 &&
+        cf_b64_decode(&b, cf_str_from(authz + 6)) == CF_OK) {
+        const char *colon = memchr(b.data, ':', b.len);
+        if (colon) {
+            b.data[colon - b.data] = '\0';
+            res = b.data;
+        }
+    }
+    if (res) {
+        snprintf(out, n, "%s", res);
+        res = out;
+    }
+    cf_buf_wipe(&b); /* the Basic form held the secret after the colon */
+    return res;
+}
+
+/* Fills ev from r; the strings live in the caller's buffers or in r. */
+struct rec_bufs {
+    char uri[URI_MAX], id[URI_MAX], desc[1024], client[128], tid[64];
+};
+
+static void build(struct api_req *r, int status, struct cf_audit_event *ev, struct rec_bufs *b)
+{
+    const struct cf_api_config *c = &r->api->cfg;
+    int64_t dur = cf_mono_ms() - r->start_ms;
+    enum cf_audit_flag *model = NULL;
+
+    memset(ev, 0, sizeof(*ev));
+    ev->time_ms = cf_clock_ms(c->clock) - dur; /* when the request arrived */
+    ev->duration_ms = dur < 0 ? 0 : dur;
+    ev->http_status = status;
+    if (status == 401)
+        ev->operation_name = "Authentication";
+    else
+        ev->operation_name = r->route ? r->route->operation : "Unknown";
+    ev->operation_version = r->api_version;
+    ev->result_description = description(r, b->desc, sizeof(b->desc));
+    ev->caller_ip = r->http->peer_ip;
+    ev->correlation_id = cf_http_header(r->http, "x-ms-client-request-id");
+    ev->client_info = cf_http_header(r->http, "User-Agent");
+    snprintf(b->uri, sizeof(b->uri), "https://%.*s%.*s%.*s", CF_STR_FMT(r->hostname),
+             CF_STR_FMT(r->port), CF_STR_FMT(r->http->path));
+    ev->request_uri = b->uri;
+    ev->id = object_id(r, b->id, sizeof(b->id));
+
+    switch (r->plane) {
+    case API_PLANE_DATA:
+        ev->resource_id = vault_scope(r);
+        model = r->vault.id && !r->vault.rbac ? &ev->is_access_policy_match
+                                              : &ev->is_rbac_authorized;
+        break;
+    case API_PLANE_MGMT:
+        /* the ARM id of what the path addresses (a collection's path for lists) */
+        ev->resource_id = b->id;
+        model = &ev->is_rbac_authorized;
+        break;
+    case API_PLANE_AUTHORITY:
+        /* /{tenant}/oauth2/v2.0/token; /adfs/... serves the server's tenant */
+        if (r->nseg && !cf_str_eq_ci(r->seg[0], CF_STR("adfs")))
+            snprintf(b->tid, sizeof(b->tid), "/TENANTS/%.*s", (int)CF_MIN(r->seg[0].len, 40),
+                     r->seg[0].p);
+        else
+            snprintf(b->tid, sizeof(b->tid), "/TENANTS/%s", c->tenant_id);
+        ev->resource_id = b->tid;
+        if (r->route && r->route->handler == api_token)
+            ev->identity.appid = token_client(r, b->client, sizeof(b->client));
+        break;
+    default:
+        break;
+    }
+    if (r->audit.authed) {
+        ev->identity.oid = r->who.object_id;
+        ev->identity.appid = r->who.client_id;
+        ev->identity.tid = r->who.tenant_id;
+    }
+    /* What authorization decided, where it is known: let through (any status but a 403 the
+     * handler itself chose for role assignments) or refused by the model in force. A
+     * network-rule refusal says nothing about RBAC or policies. */
+    if (model && c->rbac && r->route && !(r->route->flags & API_NOAUTH) && r->audit.authed) {
+        bool net = r->audit.inner && (strcmp(r->audit.inner, "ForbiddenByFirewall") == 0 ||
+                                      strcmp(r->audit.inner, "ForbiddenByConnection") == 0);
+        if (status == 403 && !net && (r->audit.authz_checked || r->audit.authorized))
+            *model = CF_AUDIT_NO;
+        else if (r->audit.authorized && status != 403)
+            *model = CF_AUDIT_YES;
+    }
+}
+
+static cf_err format(struct api_req *r, int status)
+{
+    struct rec_bufs b;
+    struct cf_audit_event ev;
+
+    build(r, status, &ev, &b);
+    cf_buf_reset(&r->audit.line);
+    return cf_audit_format(&ev, &r->audit.line);
+}
+
+/* ---------------- the request path ---------------- */
+
+bool api_audit_reply(struct api_req *r, int status)
+{
+    struct api_audit_log *al = r->api->alog;
+    cf_err e;
+
+    if (!al || r->audit.recorded)
+        return true;
+    r->audit.recorded = true;
+    /* Committed with the write: the outbox line says what a success answers. */
+    if (r->audit.slot.committed && status >= 200 && status < 300)
+        return true;
+    e = format(r, status);
+    if (!e)
+        e = cf_audit_append(al->log, cf_buf_str(&r->audit.line), false);
+    if (e) {
+        set_failing(al, e, "appending a record");
+        return false;
+    }
+    clear_failing(al);
+    return true;
+}
+
+bool api_audit_write_ok(struct api_req *r)
+{
+    struct api_audit_log *al = r->api->alog;
+    if (!al || !route_writes(r->route) || !is_failing(al))
+        return true;
+    api_error(r, 503, "ServiceUnavailable", NULL,
+              "The audit log cannot be written: the request was not processed. Retry later.");
+    return false;
+}
+
+void api_audit_run(struct api_req *r)
+{
+    const struct api_route *rt = r->route;
+    bool bind = r->api->alog && route_writes(rt);
+
+    if (bind) {
+        /* fail closed: a write whose record cannot even be formatted does not run */
+        if (format(r, success_status(rt->operation)) != CF_OK) {
+            api_error(r, 503, "ServiceUnavailable", NULL,
+                      "The audit record could not be prepared. Retry later.");
+            return;
+        }
+        r->audit.slot = (struct cf_store_audit){cf_buf_str(&r->audit.line), false};
+        cf_store_audit_bind(&r->audit.slot);
+    }
+    rt->handler(r); /* r may be answered and recycled from here on */
+    if (bind)
+        cf_store_audit_bind(NULL);
+}
+
+/* ---------------- the drainer ---------------- */
+
+struct drain_ctx {
+    struct api_audit_log *al;
+    int64_t last;
+    size_t n;
+    cf_err e;
+};
+
+static bool drain_row(void *ctx, int64_t id, struct cf_str line)
+{
+    struct drain_ctx *d = ctx;
+    d->e = cf_audit_append_outbox(d->al->log, line, id, false);
+    if (d->e == CF_EINVAL || d->e == CF_ETOOBIG) {
+        /* a row the log refuses would block every later one: keep it out, say so */
+        cf_error("audit: outbox row %lld is not a valid record; skipped", (long long)id);
+        d->e = CF_OK;
+    }
+    if (d->e)
+        return false;
+    d->last = id;
+    d->n++;
+    return true;
+}
+
+/* Moves what the outbox holds into the log: appended, synced once, then deleted. Returns
+ * true when a full batch was moved (more may wait). */
+static bool drain_once(struct api_audit_log *al)
+{
+    struct drain_ctx d = {al, 0, 0, CF_OK};
+    cf_err e = cf_store_outbox_read(al->store, al->last, DRAIN_BATCH, drain_row, &d);
+
+    if (e) {
+        cf_warn("audit: reading the outbox failed (%s); will retry", cf_err_name(e));
+        return false;
+    }
+    if (d.n && !d.e)
+        d.e = cf_audit_sync(al->log);
+    if (d.e) {
+        set_failing(al, d.e, "moving write records from the outbox");
+        return false;
+    }
+    if (!d.n)
+        return false;
+    clear_failing(al);
+    al->last = d.last;
+    /* Only durable records leave the outbox; a failed delete is redone with the next batch
+     * (the log skips ids it holds). */
+    e = cf_store_outbox_delete(al->store, d.last);
+    if (e)
+        cf_warn("audit: deleting drained outbox rows failed (%s); will retry", cf_err_name(e));
+    return d.n == DRAIN_BATCH && !e;
+}
+
+static void on_commit(void *ctx)
+{
+    struct api_audit_log *al = ctx;
+    pthread_mutex_lock(&al->mu);
+    al->kick = true;
+    pthread_cond_signal(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+}
+
+static void *drain_main(void *arg)
+{
+    struct api_audit_log *al = arg;
+
+    pthread_mutex_lock(&al->mu);
+    while (!al->stop) {
+        if (!al->kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += DRAIN_IDLE_MS / 1000;
+            ts.tv_nsec += (long)(DRAIN_IDLE_MS % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&al->cv, &al->mu, &ts);
+            if (al->stop)
+                break;
+        }
+        al->kick = false;
+        pthread_mutex_unlock(&al->mu);
+        while (drain_once(al))
+            ;
+        pthread_mutex_lock(&al->mu);
+    }
+    pthread_mutex_unlock(&al->mu);
+    return NULL;
+}
+
+cf_err api_audit_start(struct cf_api *api)
+{
+    struct api_audit_log *al;
+    pthread_condattr_t ca;
+    int64_t floor;
+    cf_err e;
+
+    if (!api->cfg.audit)
+        return CF_OK;
+    if (!api->cfg.store)
+        return CF_EINVAL;
+    al = calloc(1, sizeof(*al));
+    if (!al)
+        return CF_ENOMEM;
+    al->log = api->cfg.audit;
+    al->store = api->cfg.store;
+    pthread_mutex_init(&al->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&al->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    /* Rows of an earlier run first (ids the log holds are skipped), then make sure the store
+     * never hands out an id the log already has (a replaced or restored database). */
+    while (drain_once(al))
+        ;
+    if (is_failing(al))
+        cf_error("audit: the outbox could not be moved into the audit log at start-up; "
+                 "writes are refused until it can");
+    floor = cf_audit_last_outbox_id(al->log);
+    if ((e = cf_store_outbox_floor(al->store, floor)))
+        goto fail;
+    cf_store_outbox_notify(al->store, on_commit, al);
+    if (pthread_create(&al->thr, NULL, drain_main, al) != 0) {
+        cf_store_outbox_notify(al->store, NULL, NULL);
+        e = CF_ENOMEM;
+        goto fail;
+    }
+    al->started = true;
+    api->alog = al;
+    return CF_OK;
+fail:
+    pthread_cond_destroy(&al->cv);
+    pthread_mutex_destroy(&al->mu);
+    free(al);
+    return e;
+}
+
+void api_audit_stop(struct cf_api *api)
+{
+    struct api_audit_log *al = api->alog;
+
+    if (!al)
+        return;
+    cf_store_outbox_notify(al->store, NULL, NULL);
+    pthread_mutex_lock(&al->mu);
+    al->stop = true;
+    pthread_cond_signal(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+    if (al->started)
+        pthread_join(al->thr, NULL);
+    while (drain_once(al)) /* what committed while it stopped; the rest waits for the next run */
+        ;
+    pthread_cond_destroy(&al->cv);
+    pthread_mutex_destroy(&al->mu);
+    free(al);
+    api->alog = NULL;
+}
