@@ -17,6 +17,8 @@
 #   badinput  curl/openssl/python sockets: malformed and hostile requests
 #   plaintext no secret value, client secret or token at rest or in the logs
 #   config    production mode: cofferd --config with an operator certificate
+#   authz     authorization matrix (roles x operations x scopes, access policies), SDK sample,
+#             token attacks, throttling on 127.0.0.1 and ::1 (three cofferd; about a minute)
 # --subset (the ASan build): js core flow, badinput, python.
 # Ends with "N passed, N failed"; exit status 1 on any failure.
 set -uo pipefail
@@ -91,7 +93,7 @@ want_suite() {
     fi
     return 0
 }
-if want_suite js || want_suite plaintext; then
+if want_suite js || want_suite plaintext || want_suite authz; then
     prepare_npm js || { record FAIL "setup: npm ci in tests/e2e/js"; prep_ok=0; }
 fi
 if want_suite js-next; then
@@ -150,6 +152,7 @@ if ((prep_ok)); then
     run_suite locks    bash "$E2E_DIR/suites/locks.sh"
     run_suite plaintext bash "$E2E_DIR/suites/plaintext.sh"
     run_suite config   bash "$E2E_DIR/suites/config.sh"
+    run_suite authz    bash "$E2E_DIR/suites/authz.sh"
 fi
 
 # ---- summary ------------------------------------------------------------------------------
