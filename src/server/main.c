@@ -17,6 +17,7 @@
 #include "base/secret.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
+#include "server/authkeep.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
 #include "store/store.h"
@@ -136,6 +137,7 @@ int main(int argc, char **argv)
     struct cf_vault_svc *vault = NULL;
     struct cf_http_server *srv = NULL;
     struct cf_rbac *rbac = NULL;
+    struct cf_authkeep *keep = NULL; /* signing key checks, trusted issuers' JWKS */
     struct cf_throttle *throttle = NULL;
     struct cf_api *api = NULL;
     struct cf_audit *audit = NULL;
@@ -179,7 +181,9 @@ int main(int argc, char **argv)
         snprintf(issuer, sizeof(issuer), "https://%s", cfg.login_host);
     auth = cf_auth_new(store, &clock, master,
                        &(struct cf_auth_opts){.token_lifetime_s = cfg.token_lifetime_s,
-                                              .issuer = issuer},
+                                              .issuer = issuer,
+                                              .signing_key_rotate_days =
+                                                  cfg.signing_key_rotate_days},
                        &e);
     if (!auth)
         goto out;
@@ -198,6 +202,8 @@ int main(int argc, char **argv)
                     (e = cf_boot_dev_vault(vault, sub, tenant))))
         goto out;
     if (!cfg.dev && (e = cf_boot_prod_admin(store, auth, tenant)))
+        goto out;
+    if (!(keep = cf_authkeep_start(&cfg, auth, &e)))
         goto out;
     rbac = cf_rbac_new(store, &clock, &e);
     if (!rbac)
@@ -282,6 +288,7 @@ out:
     cf_rbac_free(rbac);
     cf_throttle_free(throttle);
     cf_vault_svc_free(vault);
+    cf_authkeep_stop(keep); /* before auth: it holds auth's issuer hook */
     cf_auth_free(auth);
     cf_store_close(store);
     cf_audit_close(audit); /* after the HTTP server and the api: nothing appends any more */
