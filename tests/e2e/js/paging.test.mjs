@@ -16,7 +16,13 @@ let names;
 test.before(async () => {
   client = secretClient(await createVault(vaultName));
   names = Array.from({ length: N }, (_, i) => `page-${String(i).padStart(2, "0")}`);
-  for (let i = 0; i < N; i += 10) {
+  // One request first: @azure/keyvault-common's challenge policy keeps one "started" state per
+  // client, and when several first requests race, the one sent bodyless can get its 401
+  // answered after another's has completed the state - it is then retried without its body
+  // (keyvault-common 2.1.0, keyVaultAuthenticationPolicy.js handleChallenge). An SDK race,
+  // not a server one: real Key Vault answers that empty PUT with 400 as well.
+  await client.setSecret(names[0], `value-${names[0]}`);
+  for (let i = 1; i < N; i += 10) {
     await Promise.all(names.slice(i, i + 10).map((n) => client.setSecret(n, `value-${n}`)));
   }
 });
