@@ -153,6 +153,7 @@ if ((prep_ok)); then
     run_suite plaintext bash "$E2E_DIR/suites/plaintext.sh"
     run_suite config   bash "$E2E_DIR/suites/config.sh"
     run_suite authz    bash "$E2E_DIR/suites/authz.sh"
+    run_suite oidc     bash "$E2E_DIR/suites/oidc.sh"
 fi
 
 # ---- summary ------------------------------------------------------------------------------
