@@ -87,6 +87,20 @@ def role_allows(data_actions, action):
     return any(glob_ok(p, action) for p in data_actions)
 
 
+def grants_allow(grants, action):
+    """§2.6: union over assignments of (DataActions - NotDataActions); Not is no deny."""
+    return any(role_allows(d, action) and not role_allows(n, action) for d, n in grants)
+
+
+# A custom role with wildcards and NotDataActions (issue 10: "Custom roles with wildcards and
+# NotDataActions"): every secret and key action except secret delete/purge and every key
+# "/action" (so keys/read and keys/delete remain).
+CUSTOM = ("e2e-authz-custom", "E2E Authz Secrets No Delete",
+          [KV + "vaults/secrets/*", KV + "vaults/keys/*"],
+          [KV + "vaults/secrets/delete", KV + "vaults/secrets/purge/action",
+           KV + "vaults/keys/*/action"])
+
+
 # ---------------------------------------------------------------- operations (§2.4)
 # Each: id, kind ("secret"/"key"), DataAction (without the KV/vaults/ prefix), policy
 # permission "<kind>/<name>" (§3.2 casing), level ("object": the resource is the object;
@@ -371,6 +385,8 @@ class Matrix:
                     "vault": vscope}
         other = self.make_objects(vault, "other")
         b_obj = self.make_objects(vault_b, "inb")
+        s.put_vault(vault + "x", rbac=True)
+        x_obj = self.make_objects(vault + "x", "inx")
         vscope_b = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.KeyVault/vaults/%s" % (
             s.sub, rg_b, vault_b)
         principals = []
@@ -382,17 +398,19 @@ class Matrix:
                 p["label"] = "rbac %s @%s" % (name, sk)
                 obj = self.make_objects(vault, tag)
                 if sk == "object":
+                    obj["sib"] = self.make_objects(vault, tag + "x")
                     s.assign(vscope + "/secrets/" + obj["secret"], guid, p["oid"])
                     s.assign(vscope + "/keys/" + obj["key"], guid, p["oid"])
                 else:
                     s.assign(scope_of[sk], guid, p["oid"])
                 p["token"] = s.token(p["appId"], p["secret"])
-                principals.append((p, sk, das, obj))
+                principals.append((p, sk, [(das, [])], obj))
+        principals += self.extra_principals(vault, vscope)
         print("  setup: %d RBAC principals, their objects and assignments in %.1f s" %
               (len(principals), time.time() - t0), flush=True)
         t0 = time.time()
         before = self.cells
-        for p, sk, das, obj in principals:
+        for p, sk, das, obj in principals:  # das: the grants [(DataActions, NotDataActions)]
             bad = 0
             for oid in SEQ:
                 o = OPS[oid]
@@ -400,10 +418,30 @@ class Matrix:
                     vscope, "secrets" if o["kind"] == "secret" else "keys",
                     obj["secret"] if o["kind"] == "secret" else obj["key"])
                 covers = sk != "object" or o["level"] == "object"
-                allowed = covers and role_allows(das, o["action"])
+                allowed = covers and grants_allow(das, o["action"])
                 r, want = self.run_op(oid, obj, p["token"])
                 bad += not self.check_cell(p, oid, r, want, allowed, "rbac", res_path)
             if sk == "object":
+                # the same object named in upper case: object names are case-insensitive
+                up = dict(obj, secret=obj["secret"].upper(), key=obj["key"].upper())
+                for oid in ("secret.get", "key.get"):
+                    o = OPS[oid]
+                    res_path = "%s/%s/%s" % (vscope, "secrets" if o["kind"] == "secret" else "keys",
+                                             up["secret"] if o["kind"] == "secret" else up["key"])
+                    r, want = self.run_op(oid, up, p["token"])
+                    bad += not self.check_cell(dict(p, label=p["label"] + " (name in upper case)"),
+                                               oid, r, want, grants_allow(das, o["action"]), "rbac",
+                                               res_path)
+                # an object whose name extends this one's: a scope is a path prefix, not a
+                # string prefix (§2.5)
+                for oid in ("secret.get", "key.get"):
+                    o = OPS[oid]
+                    sib = obj["sib"]
+                    res_path = "%s/%s/%s" % (vscope, "secrets" if o["kind"] == "secret" else "keys",
+                                             sib["secret"] if o["kind"] == "secret" else sib["key"])
+                    r, want = self.run_op(oid, sib, p["token"])
+                    bad += not self.check_cell(dict(p, label=p["label"] + " (object " + sib["secret"]
+                                                    + ")"), oid, r, want, False, "rbac", res_path)
                 for oid in OTHER_OBJECT:
                     o = OPS[oid]
                     res_path = "%s/%s/%s" % (vscope, "secrets" if o["kind"] == "secret"
@@ -412,6 +450,15 @@ class Matrix:
                     r, want = self.run_op(oid, other, p["token"])
                     bad += not self.check_cell(dict(p, label=p["label"] + " (other object)"),
                                                oid, r, want, False, "rbac", res_path)
+            # a vault in the same group whose name extends this vault's: only "/" .. group
+            for oid in ("secret.get",):
+                o = OPS[oid]
+                covers = sk in ("server", "subscription", "group")
+                res_path = "%s/secrets/%s" % (self.s.vault_scope(vault + "x"), x_obj["secret"])
+                r, want = self.run_op(oid, x_obj, p["token"])
+                bad += not self.check_cell(dict(p, label=p["label"] + " (vault %sx)" % vault),
+                                           oid, r, want, covers and grants_allow(das, o["action"]),
+                                           "rbac", res_path)
             # a vault in another resource group: covered only by "/" and the subscription
             for oid in ("secret.get", "key.get"):
                 o = OPS[oid]
@@ -420,11 +467,59 @@ class Matrix:
                                          b_obj["secret"] if o["kind"] == "secret" else b_obj["key"])
                 r, want = self.run_op(oid, b_obj, p["token"])
                 bad += not self.check_cell(dict(p, label=p["label"] + " (vault in other group)"),
-                                           oid, r, want, covers and role_allows(das, o["action"]),
+                                           oid, r, want, covers and grants_allow(das, o["action"]),
                                            "rbac", res_path)
         n = self.cells - before
         print("  RBAC: %d cells in %.1f s" % (n, time.time() - t0), flush=True)
         return n, len(principals)
+
+    def extra_principals(self, vault, vscope):
+        """Custom role; custom role + a built-in granting what it subtracts (union); a
+        built-in role held through a group."""
+        s = self.s
+        out = []
+        import uuid as _uuid
+        cid = str(_uuid.uuid4())
+        r = s.mgmt.request("PUT", "/subscriptions/%s/providers/Microsoft.Authorization/"
+                           "roleDefinitions/%s?api-version=2022-04-01" % (s.sub, cid),
+                           {"properties": {"roleName": CUSTOM[1], "type": "CustomRole",
+                                           "description": "authz matrix",
+                                           "assignableScopes": ["/subscriptions/" + s.sub],
+                                           "permissions": [{"actions": [], "notActions": [],
+                                                            "dataActions": CUSTOM[2],
+                                                            "notDataActions": CUSTOM[3]}]}},
+                           s.admin_mgmt)
+        if not self.res.rec(r.status in (200, 201), "custom role with NotDataActions created",
+                            "HTTP %d %s" % (r.status, r.err())):
+            return out
+        officer = [x for x in ROLES if x[0] == "secrets-officer"][0]
+        su = [x for x in ROLES if x[0] == "secrets-user"][0]
+        rows = [("custom", [(cid, CUSTOM[2], CUSTOM[3])], False),
+                ("custom-plus-secrets-officer", [(cid, CUSTOM[2], CUSTOM[3]),
+                                            (officer[2], officer[3], [])], False),
+                ("group-secrets-user", [(su[2], su[3], [])], True)]
+        for tag, roles, via_group in rows:
+            p = s.new_principal("authz-" + tag)
+            p["label"] = "rbac %s @vault" % tag
+            obj = self.make_objects(vault, tag)
+            target = p["oid"]
+            if via_group:
+                g = s.mgmt.request("POST", "/v1.0/groups", {"displayName": "authz-" + tag,
+                                                           "mailNickname": "authz-" + tag,
+                                                           "securityEnabled": True},
+                                   s.admin_mgmt)
+                assert g.status == 201, "group create: %d" % g.status
+                target = g.json["id"]
+                m = s.mgmt.request("POST", "/v1.0/groups/%s/members/$ref" % target,
+                                   {"@odata.id": "%s/v1.0/directoryObjects/%s" % (s.mgmt_url,
+                                                                                  p["oid"])},
+                                   s.admin_mgmt)
+                assert m.status == 204, "group member add: %d" % m.status
+            for guid, _, _ in roles:
+                s.assign(vscope, guid, target, "Group" if via_group else "ServicePrincipal")
+            p["token"] = s.token(p["appId"], p["secret"])
+            out.append((p, "vault", [(d, n) for _, d, n in roles], obj))
+        return out
 
     # -- access policies -----------------------------------------------------------------------
     def policies(self, vault, rbac_vault):
@@ -542,8 +637,9 @@ def main():
         return 1
     nops = len(set(SEQ))
     res.rec(m.fail_lines == 0,
-            "RBAC matrix: %d roles x %d scope kinds x %d operations (%d principals), %d cells "
-            "checked (incl. other-object and other-group cells)" %
+            "RBAC matrix: %d built-in roles x %d scope kinds x %d operations + a custom role "
+            "with NotDataActions, a union and a group (%d principals), %d cells checked "
+            "(incl. other-object, prefix, upper-case-name, other-vault cells)" %
             (len(ROLES), len(SCOPES), nops, rbac_p, rbac_cells),
             "%d failing cells" % rbac_fail)
     res.rec(m.fail_lines == rbac_fail,
