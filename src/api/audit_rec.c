@@ -218,7 +218,9 @@ static void build(struct api_req *r, int status, struct cf_audit_event *ev, stru
     ev->time_ms = cf_clock_ms(c->clock) - dur; /* when the request arrived */
     ev->duration_ms = dur < 0 ? 0 : dur;
     ev->http_status = status;
-    if (status == 401)
+    /* A refused bearer token is Azure's "Authentication"; the token endpoint's own 401 (a bad
+     * client credential) stays TokenIssue. */
+    if (status == 401 && !(r->route && (r->route->flags & API_NOAUTH)))
         ev->operation_name = "Authentication";
     else
         ev->operation_name = r->route ? r->route->operation : "Unknown";

@@ -1,0 +1,860 @@
+/* test_audit_rec.c - the audit record of every request (audit_rec.c) through the api's public
+ * entry, cf_api_handle, with the real route table, handlers, vault, auth, RBAC, a SQLite store
+ * and a real audit log in a temp dir; only the HTTP layer is replaced (as test_dispatch.c).
+ * Covers: the fields of read, write, refused (401, 403, 404, 400) and management records; the
+ * write record carried by the store's outbox and drained into the log; no secret value, query,
+ * body excerpt, client secret or token in any record; fail closed (an unwritable log turns a
+ * read into 503, refuses writes with 503 and changes nothing, and recovers); outbox rows of an
+ * earlier run drained at start-up, idempotently; the chain verifies afterwards. */
+#include "base/cf.h"
+#include "api/api.h"
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "auth/rbac.h"
+#include "base/codec.h"
+#include "base/json.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "vault/vault.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define SUFFIX "vault.localhost"
+#define PORT ":8443"
+#define V1 "vone." SUFFIX PORT
+#define MGMT "management.localhost" PORT
+#define LOGIN "login.localhost" PORT
+#define CRID "11111111-2222-3333-4444-555555555555"
+#define MARK "Zq8pLmN3vX7tR2wK9sJ4hF6d" /* stands for a secret: must appear in no record */
+
+/* ---------------- the fake HTTP layer ---------------- */
+
+struct fake_req {
+    struct cf_http_req req;
+    const char *hdr_names[8];
+    const char *hdr_values[8];
+    size_t nhdr;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool answered;
+    int status;
+    char body[1 << 16];
+};
+
+const char *cf_http_header(const struct cf_http_req *req, const char *name)
+{
+    const struct fake_req *f = (const struct fake_req *)(const void *)req;
+    for (size_t i = 0; i < f->nhdr; i++)
+        if (strcasecmp(f->hdr_names[i], name) == 0)
+            return f->hdr_values[i];
+    return NULL;
+}
+
+void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_hdr *hdrs,
+                     size_t nhdrs, const char *body, size_t len)
+{
+    struct fake_req *f = (struct fake_req *)(void *)req;
+    (void)hdrs;
+    (void)nhdrs;
+    pthread_mutex_lock(&f->mu);
+    f->status = status;
+    len = CF_MIN(len, sizeof(f->body) - 1);
+    if (body && len)
+        memcpy(f->body, body, len);
+    f->body[len] = '\0';
+    f->answered = true;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* ---------------- audit I/O that can be made to fail ---------------- */
+
+static int g_fail_writes; /* atomic: the audit log's writes fail with ENOSPC */
+
+static ssize_t io_pwrite(void *ctx, int fd, const void *p, size_t n, off_t off)
+{
+    (void)ctx;
+    if (__atomic_load_n(&g_fail_writes, __ATOMIC_ACQUIRE)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return pwrite(fd, p, n, off);
+}
+
+static int io_fsync(void *ctx, int fd)
+{
+    (void)ctx;
+    return fdatasync(fd);
+}
+
+static const struct cf_audit_io fail_io = {io_pwrite, io_fsync, NULL};
+
+/* ---------------- fixture ---------------- */
+
+struct fx {
+    char dir[64], adir[96];
+    struct cf_clock clock;
+    unsigned char master[32], mac[32];
+    struct cf_store *store;
+    struct cf_audit *audit;
+    struct cf_auth *auth;
+    struct cf_vault_svc *vault;
+    struct cf_rbac *rbac;
+    struct cf_api *api;
+    char tenant[37], sub[37], client_id[64], secret[128], oid[37];
+    char bearer[2048], mgmt_bearer[2048];
+};
+
+static void mint_as(struct fx *f, const char *client_id, const char *secret, const char *scope,
+                    char *out, size_t outlen)
+{
+    struct cf_token_request tr = {
+        .tenant = cf_str_from(f->tenant),
+        .grant_type = CF_STR("client_credentials"),
+        .client_id = cf_str_from(client_id),
+        .client_secret = cf_str_from(secret),
+        .scope = cf_str_from(scope),
+    };
+    struct cf_buf tok;
+    struct cf_token_error te;
+    int64_t exp_in;
+
+    cf_buf_init(&tok, 8192);
+    assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
+    snprintf(out, outlen, "Bearer %s", tok.data);
+    cf_buf_release(&tok);
+}
+
+static void open_audit(struct fx *f)
+{
+    struct cf_audit_config ac = {.dir = f->adir, .mac_key = f->mac, .node_id = "n1",
+                                 .io = &fail_io};
+    cf_err e;
+    f->audit = cf_audit_open(&ac, &e);
+    assert_int_equal(e, CF_OK);
+    assert_non_null(f->audit);
+}
+
+static void new_api(struct fx *f)
+{
+    cf_err e;
+    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
+                                                .auth = f->auth,
+                                                .rbac = f->rbac,
+                                                .clock = &f->clock,
+                                                .dns_suffix = SUFFIX,
+                                                .login_host = "login.localhost",
+                                                .management_host = "management.localhost",
+                                                .subscription_id = f->sub,
+                                                .tenant_id = f->tenant,
+                                                .pool_threads = 2,
+                                                .audit = f->audit,
+                                                .store = f->store},
+                        &e);
+    assert_int_equal(e, CF_OK);
+    assert_non_null(f->api);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct cf_store_opts so = {0};
+    char db[128];
+    struct cf_vault in, out;
+    bool created;
+    cf_err e;
+
+    __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/cf-auditrec-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(db, sizeof(db), "%s/db", f->dir);
+    snprintf(f->adir, sizeof(f->adir), "%s/audit", f->dir);
+    assert_int_equal(mkdir(f->adir, 0700), 0);
+    so.path = db;
+    f->store = cf_store_open_sqlite(&so, &e);
+    assert_non_null(f->store);
+    f->clock = cf_clock_system();
+    assert_int_equal(cf_random(f->master, sizeof(f->master)), CF_OK);
+    assert_int_equal(cf_random(f->mac, sizeof(f->mac)), CF_OK);
+    f->auth = cf_auth_new(f->store, &f->clock, f->master,
+                          &(struct cf_auth_opts){.issuer = "https://login.localhost:8443"}, &e);
+    assert_non_null(f->auth);
+    assert_int_equal(cf_uuid4(f->tenant), CF_OK);
+    assert_int_equal(cf_uuid4(f->sub), CF_OK);
+    assert_int_equal(cf_auth_set_default_tenant(f->auth, f->tenant), CF_OK);
+    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "t", NULL, f->client_id, f->oid,
+                                       f->secret, sizeof(f->secret)),
+                     CF_OK);
+    f->vault = cf_vault_svc_new(f->store, &f->clock, f->master, &e);
+    assert_non_null(f->vault);
+    memset(&in, 0, sizeof(in));
+    snprintf(in.name, sizeof(in.name), "vone");
+    snprintf(in.subscription, sizeof(in.subscription), "%s", f->sub);
+    snprintf(in.resource_group, sizeof(in.resource_group), "rg");
+    snprintf(in.location, sizeof(in.location), "local");
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", f->tenant);
+    snprintf(in.sku, sizeof(in.sku), "standard");
+    in.retention_days = 90;
+    in.soft_delete = true;
+    in.rbac = true;
+    assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
+    cf_vault_release(&out);
+    f->rbac = cf_rbac_new(f->store, &f->clock, &e);
+    assert_non_null(f->rbac);
+    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_OWNER, f->oid,
+                                               "ServicePrincipal"),
+                     CF_OK);
+    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_KV_ADMINISTRATOR, f->oid,
+                                               "ServicePrincipal"),
+                     CF_OK);
+    open_audit(f);
+    new_api(f);
+    mint_as(f, f->client_id, f->secret, "https://" SUFFIX PORT "/.default", f->bearer,
+            sizeof(f->bearer));
+    mint_as(f, f->client_id, f->secret, "https://management.localhost" PORT "/.default",
+            f->mgmt_bearer, sizeof(f->mgmt_bearer));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
+    cf_api_free(f->api);
+    cf_rbac_free(f->rbac);
+    cf_vault_svc_free(f->vault);
+    cf_auth_free(f->auth);
+    cf_store_close(f->store);
+    cf_audit_close(f->audit);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* ---------------- requests ---------------- */
+
+/* Sends one request and waits for its answer; returns the status, body in out (optional). */
+static int call_h(struct fx *f, enum cf_http_method m, const char *host, const char *path,
+                  const char *query, const char *auth, const char *body, const char *ua,
+                  char *out, size_t outn)
+{
+    struct fake_req *r = calloc(1, sizeof(*r));
+    int status;
+
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->req.method = m;
+    r->req.path = cf_str_from(path);
+    r->req.query = cf_str_from(query ? query : "");
+    r->req.host = cf_str_from(host);
+    r->req.body = cf_str_from(body ? body : "");
+    snprintf(r->req.peer_ip, sizeof(r->req.peer_ip), "192.0.2.7");
+    if (auth) {
+        r->hdr_names[r->nhdr] = "Authorization";
+        r->hdr_values[r->nhdr++] = auth;
+    }
+    r->hdr_names[r->nhdr] = "x-ms-client-request-id";
+    r->hdr_values[r->nhdr++] = CRID;
+    r->hdr_names[r->nhdr] = "User-Agent";
+    r->hdr_values[r->nhdr++] = ua ? ua : "unit-test/1.0";
+    r->hdr_names[r->nhdr] = "Content-Type";
+    r->hdr_values[r->nhdr++] = strstr(host, "login.") == host ? "application/x-www-form-urlencoded"
+                                                              : "application/json";
+    cf_api_handle(&r->req, f->api);
+    pthread_mutex_lock(&r->mu);
+    while (!r->answered)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    status = r->status;
+    if (out) {
+        size_t n = CF_MIN(strlen(r->body), outn - 1);
+        memcpy(out, r->body, n);
+        out[n] = '\0';
+    }
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+    return status;
+}
+
+static int call(struct fx *f, enum cf_http_method m, const char *host, const char *path,
+                const char *query, const char *auth, const char *body)
+{
+    return call_h(f, m, host, path, query, auth, body, NULL, NULL, 0);
+}
+
+/* ---------------- reading the log ---------------- */
+
+#define MAX_RECS 256
+struct recs {
+    size_t n;
+    char *line[MAX_RECS];
+};
+
+static bool collect(void *ctx, const char *line, size_t len, const struct cf_json *rec)
+{
+    struct recs *rs = ctx;
+    (void)rec;
+    if (rs->n < MAX_RECS)
+        rs->line[rs->n++] = cf_str_dup((struct cf_str){line, len});
+    return true;
+}
+
+static void recs_free(struct recs *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        free(rs->line[i]);
+    rs->n = 0;
+}
+
+static void read_recs(struct fx *f, struct recs *rs)
+{
+    memset(rs, 0, sizeof(*rs));
+    assert_int_equal(cf_audit_read(f->adir, NULL, collect, rs), CF_OK);
+}
+
+static const char *sget(const struct cf_json *j, const char *path1, const char *path2)
+{
+    const struct cf_json *v = cf_json_get(j, path1);
+    if (path2)
+        v = cf_json_get(v, path2);
+    return cf_json_str(v, NULL);
+}
+
+static int64_t status_of(const struct cf_json *j)
+{
+    int64_t s = 0;
+    (void)cf_json_int(cf_json_get(cf_json_get(j, "properties"), "httpStatusCode"), &s);
+    return s;
+}
+
+/* The newest record with this operationName and status, waiting up to 3 s (write records
+ * reach the log through the drainer). The caller frees the result. */
+static struct cf_json *find(struct fx *f, const char *op, int status)
+{
+    for (int tries = 0; tries < 300; tries++) {
+        struct recs rs;
+        struct cf_json *hit = NULL;
+        read_recs(f, &rs);
+        for (size_t i = rs.n; i-- > 0 && !hit;) {
+            struct cf_json *j = NULL;
+            if (cf_json_parse(rs.line[i], strlen(rs.line[i]), &j, NULL, 0) != CF_OK)
+                continue;
+            if (strcmp(sget(j, "operationName", NULL), op) == 0 && status_of(j) == status)
+                hit = j;
+            else
+                cf_json_free(j);
+        }
+        recs_free(&rs);
+        if (hit)
+            return hit;
+        usleep(10000);
+    }
+    fail_msg("no %s record with status %d", op, status);
+    return NULL;
+}
+
+static size_t count_op(struct fx *f, const char *op)
+{
+    struct recs rs;
+    size_t n = 0;
+    char want[96];
+    snprintf(want, sizeof(want), "\"operationName\":\"%s\"", op);
+    read_recs(f, &rs);
+    for (size_t i = 0; i < rs.n; i++)
+        n += strstr(rs.line[i], want) != NULL;
+    recs_free(&rs);
+    return n;
+}
+
+/* Every byte of every file in the audit dir, for the "never in a record" checks. */
+static bool log_contains(struct fx *f, const char *needle)
+{
+    DIR *d = opendir(f->adir);
+    struct dirent *de;
+    bool found = false;
+    assert_non_null(d);
+    while (!found && (de = readdir(d))) {
+        char path[512], buf[1 << 16];
+        size_t n;
+        FILE *fp;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", f->adir, de->d_name);
+        fp = fopen(path, "rb");
+        assert_non_null(fp);
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        buf[n] = '\0';
+        fclose(fp);
+        found = memmem(buf, n, needle, strlen(needle)) != NULL;
+    }
+    closedir(d);
+    return found;
+}
+
+static void wait_outbox_empty(struct fx *f)
+{
+    int64_t n = -1;
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
+        if (n == 0)
+            return;
+        usleep(10000);
+    }
+    fail_msg("the outbox still holds %lld rows", (long long)n);
+}
+
+/* ---------------- tests ---------------- */
+
+static void read_record_fields(void **state)
+{
+    struct fx *f = *state;
+    char want_rid[256], want_id[128];
+    struct cf_json *j;
+    bool b = false;
+
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/alpha", "api-version=7.5", f->bearer,
+                          "{\"value\":\"v1\"}"),
+                     200);
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", f->bearer,
+                            NULL, "azsdk-python-keyvault-secrets/4.8.0", NULL, 0),
+                     200);
+    j = find(f, "SecretGet", 200);
+    snprintf(want_rid, sizeof(want_rid),
+             "/SUBSCRIPTIONS/%s/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/VONE",
+             f->sub);
+    for (char *p = want_rid; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    assert_string_equal(sget(j, "resourceId", NULL), want_rid);
+    assert_string_equal(sget(j, "operationVersion", NULL), "7.5");
+    assert_string_equal(sget(j, "category", NULL), "AuditEvent");
+    assert_string_equal(sget(j, "resultType", NULL), "Success");
+    assert_string_equal(sget(j, "resultSignature", NULL), "OK");
+    assert_string_equal(sget(j, "resultDescription", NULL), "");
+    assert_string_equal(sget(j, "callerIpAddress", NULL), "192.0.2.7");
+    assert_string_equal(sget(j, "correlationId", NULL), CRID);
+    assert_non_null(sget(j, "durationMs", NULL));
+    assert_string_equal(sget(cf_json_get(j, "identity"), "claim",
+                             "http://schemas.microsoft.com/identity/claims/objectidentifier"),
+                        f->oid);
+    assert_string_equal(sget(cf_json_get(j, "identity"), "claim", "appid"), f->client_id);
+    assert_string_equal(sget(cf_json_get(j, "identity"), "claim",
+                             "http://schemas.microsoft.com/identity/claims/tenantid"),
+                        f->tenant);
+    snprintf(want_id, sizeof(want_id), "https://" V1 "/secrets/alpha");
+    assert_string_equal(sget(j, "properties", "id"), want_id);
+    assert_string_equal(sget(j, "properties", "requestUri"), want_id); /* no query */
+    assert_string_equal(sget(j, "properties", "clientInfo"), "azsdk-python-keyvault-secrets/4.8.0");
+    assert_true(cf_json_bool(cf_json_get(cf_json_get(j, "properties"), "isRbacAuthorized"), &b));
+    assert_true(b);
+    cf_json_free(j);
+
+    /* a version in the path is part of the object id */
+    {
+        char body[4096], path[128], ver[64] = "";
+        const char *id;
+        struct cf_json *g = NULL;
+        assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5",
+                                f->bearer, NULL, NULL, body, sizeof(body)),
+                         200);
+        assert_int_equal(cf_json_parse(body, strlen(body), &g, NULL, 0), CF_OK);
+        id = cf_json_str(cf_json_get(g, "id"), NULL);
+        snprintf(ver, sizeof(ver), "%s", strrchr(id, '/') + 1);
+        cf_json_free(g);
+        snprintf(path, sizeof(path), "/secrets/alpha/%s", ver);
+        assert_int_equal(call(f, CF_HTTP_GET, V1, path, "api-version=7.5", f->bearer, NULL), 200);
+        j = find(f, "SecretGet", 200);
+        snprintf(want_id, sizeof(want_id), "https://" V1 "/secrets/alpha/%s", ver);
+        assert_string_equal(sget(j, "properties", "id"), want_id);
+        cf_json_free(j);
+    }
+    /* a list: the vault's URI */
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5&maxresults=5",
+                          f->bearer, NULL),
+                     200);
+    j = find(f, "SecretList", 200);
+    assert_string_equal(sget(j, "properties", "id"), "https://" V1 "/");
+    assert_string_equal(sget(j, "properties", "requestUri"), "https://" V1 "/secrets");
+    cf_json_free(j);
+}
+
+static void write_record_through_outbox(void **state)
+{
+    struct fx *f = *state;
+    struct cf_json *j;
+    struct cf_audit_stats st;
+
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/beta", "api-version=7.5", f->bearer,
+                          "{\"value\":\"" MARK "\"}"),
+                     200);
+    j = find(f, "SecretSet", 200);
+    assert_string_equal(sget(j, "resultSignature", NULL), "OK");
+    assert_string_equal(sget(j, "properties", "id"), "https://" V1 "/secrets/beta");
+    assert_string_equal(sget(cf_json_get(j, "identity"), "claim", "appid"), f->client_id);
+    /* it went through the outbox: its chain entry names the outbox id */
+    assert_non_null(cf_json_get(cf_json_get(j, "chain"), "outbox"));
+    cf_json_free(j);
+    wait_outbox_empty(f);
+    cf_audit_get_stats(f->audit, &st);
+    assert_true(st.synced_seq >= st.seq - 1); /* drained records are synced */
+    /* pool writes (delete, purge 204) too, exactly one record each */
+    assert_int_equal(call(f, CF_HTTP_DELETE, V1, "/secrets/beta", "api-version=7.5", f->bearer,
+                          NULL),
+                     200);
+    j = find(f, "SecretDelete", 200);
+    assert_non_null(cf_json_get(cf_json_get(j, "chain"), "outbox"));
+    cf_json_free(j);
+    assert_int_equal(call(f, CF_HTTP_DELETE, V1, "/deletedsecrets/beta", "api-version=7.5",
+                          f->bearer, NULL),
+                     204);
+    j = find(f, "SecretPurge", 204);
+    assert_string_equal(sget(j, "resultSignature", NULL), "NoContent");
+    cf_json_free(j);
+    wait_outbox_empty(f);
+    assert_int_equal(count_op(f, "SecretSet"), 1);
+    assert_int_equal(count_op(f, "SecretDelete"), 1);
+    assert_int_equal(count_op(f, "SecretPurge"), 1);
+    assert_false(log_contains(f, MARK));
+}
+
+static void refused_and_failed_requests(void **state)
+{
+    struct fx *f = *state;
+    char cid[64], coid[37], csecret[128], cbearer[2048];
+    struct cf_json *j;
+    bool b = true;
+
+    /* 401 without a token: Authentication, no identity */
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", NULL, NULL),
+                     401);
+    j = find(f, "Authentication", 401);
+    assert_string_equal(sget(j, "resultSignature", NULL), "Unauthorized");
+    assert_string_equal(sget(j, "resultType", NULL), "Failure");
+    assert_null(cf_json_get(j, "identity"));
+    assert_non_null(strstr(sget(j, "resultDescription", NULL), "AKV10000"));
+    assert_true(strlen(sget(j, "resourceId", NULL)) > 0); /* the vault, resolved by name */
+    cf_json_free(j);
+    /* 403 for a principal without roles: its identity, isRbacAuthorized false */
+    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "noroles", NULL, cid, coid, csecret,
+                                       sizeof(csecret)),
+                     CF_OK);
+    mint_as(f, cid, csecret, "https://" SUFFIX PORT "/.default", cbearer, sizeof(cbearer));
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", cbearer,
+                          NULL),
+                     403);
+    j = find(f, "SecretGet", 403);
+    assert_string_equal(sget(j, "resultSignature", NULL), "Forbidden");
+    assert_string_equal(sget(cf_json_get(j, "identity"), "claim", "appid"), cid);
+    assert_true(cf_json_bool(cf_json_get(cf_json_get(j, "properties"), "isRbacAuthorized"), &b));
+    assert_false(b);
+    cf_json_free(j);
+    /* a refused write: one record, no outbox row, nothing written */
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/gamma", "api-version=7.5", cbearer,
+                          "{\"value\":\"x\"}"),
+                     403);
+    j = find(f, "SecretSet", 403);
+    cf_json_free(j);
+    /* 404 */
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", f->bearer,
+                          NULL),
+                     404);
+    j = find(f, "SecretGet", 404);
+    assert_string_equal(sget(j, "resultSignature", NULL), "NotFound");
+    cf_json_free(j);
+    /* a write that fails validation: its record says why, never the body */
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/bad_name", "api-version=7.5",
+                          f->bearer, "{\"value\":\"" MARK "\"}"),
+                     400);
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/delta", "api-version=7.5", f->bearer,
+                          "{\"value\":\"" MARK),
+                     400);
+    j = find(f, "SecretSet", 400);
+    assert_string_equal(sget(j, "resultSignature", NULL), "BadRequest");
+    assert_non_null(strstr(sget(j, "resultDescription", NULL), "not valid JSON"));
+    cf_json_free(j);
+    /* an unknown route */
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/nothing/here", "api-version=7.5", f->bearer,
+                          NULL),
+                     404);
+    cf_json_free(find(f, "Unknown", 404));
+    wait_outbox_empty(f);
+    assert_false(log_contains(f, MARK));
+}
+
+static void management_and_token_records(void **state)
+{
+    struct fx *f = *state;
+    char path[256], want[256], form[512], basic[256];
+    struct cf_json *j;
+
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone",
+             f->sub);
+    assert_int_equal(call(f, CF_HTTP_GET, MGMT, path, "api-version=2023-07-01", f->mgmt_bearer,
+                          NULL),
+                     200);
+    j = find(f, "VaultGet", 200);
+    snprintf(want, sizeof(want),
+             "/SUBSCRIPTIONS/%s/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/VONE",
+             f->sub);
+    for (char *p = want; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    assert_string_equal(sget(j, "resourceId", NULL), want);
+    assert_string_equal(sget(j, "operationVersion", NULL), "2023-07-01");
+    assert_string_equal(sget(j, "properties", "id"), path);
+    cf_json_free(j);
+
+    /* the token endpoint: the client id, never the secret, the query or the token */
+    snprintf(form, sizeof(form),
+             "client_id=%s&client_secret=%s&grant_type=client_credentials&scope=https%%3A%%2F%%2F"
+             "vault.localhost%%3A8443%%2F.default",
+             f->client_id, f->secret);
+    snprintf(path, sizeof(path), "/%s/oauth2/v2.0/token", f->tenant);
+    {
+        char body[8192];
+        const char *tok;
+        struct cf_json *t = NULL;
+        assert_int_equal(call_h(f, CF_HTTP_POST, LOGIN, path, "client_secret=" MARK, NULL, form,
+                                NULL, body, sizeof(body)),
+                         200);
+        assert_int_equal(cf_json_parse(body, strlen(body), &t, NULL, 0), CF_OK);
+        tok = cf_json_str(cf_json_get(t, "access_token"), NULL);
+        assert_non_null(tok);
+        j = find(f, "TokenIssue", 200);
+        assert_string_equal(sget(cf_json_get(j, "identity"), "claim", "appid"), f->client_id);
+        cf_json_free(j);
+        assert_false(log_contains(f, tok + 20)); /* any part of it */
+        cf_json_free(t);
+    }
+    /* a wrong secret in HTTP Basic: the client id still named */
+    {
+        struct cf_buf b64;
+        char cred[256];
+        cf_buf_init(&b64, 1024);
+        snprintf(cred, sizeof(cred), "%s:%s", f->client_id, MARK);
+        assert_int_equal(cf_b64_encode(&b64, cred, strlen(cred)), CF_OK);
+        snprintf(basic, sizeof(basic), "Basic %s", b64.data);
+        cf_buf_release(&b64);
+    }
+    assert_int_equal(call(f, CF_HTTP_POST, LOGIN, path, NULL, basic,
+                          "grant_type=client_credentials&scope=https%3A%2F%2Fvault.localhost%3A"
+                          "8443%2F.default"),
+                     401);
+    j = find(f, "TokenIssue", 401);
+    assert_string_equal(sget(cf_json_get(j, "identity"), "claim", "appid"), f->client_id);
+    cf_json_free(j);
+    wait_outbox_empty(f);
+    assert_false(log_contains(f, f->secret));
+    assert_false(log_contains(f, MARK));
+    assert_false(log_contains(f, "eyJ"));
+    assert_false(log_contains(f, "api-version="));
+}
+
+static void read_fails_closed(void **state)
+{
+    struct fx *f = *state;
+    char body[4096];
+
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/eps", "api-version=7.5", f->bearer,
+                          "{\"value\":\"old\"}"),
+                     200);
+    wait_outbox_empty(f);
+    __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", f->bearer,
+                            NULL, NULL, body, sizeof(body)),
+                     503);
+    assert_non_null(strstr(body, "ServiceUnavailable"));
+    assert_null(strstr(body, "old")); /* the value never left */
+    /* a 401 is refused the same way: nothing is answered unrecorded */
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", NULL, NULL),
+                     503);
+    __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", f->bearer,
+                            NULL, NULL, body, sizeof(body)),
+                     200);
+    assert_non_null(strstr(body, "\"value\":\"old\""));
+    assert_int_equal(cf_audit_sync(f->audit), CF_OK);
+    {
+        struct cf_audit_verify_report rep;
+        assert_int_equal(cf_audit_verify_dir(f->adir, f->mac, NULL, NULL, NULL, &rep), CF_OK);
+        assert_int_equal(rep.brk, CF_AUDIT_INTACT);
+    }
+}
+
+static void write_fails_closed(void **state)
+{
+    struct fx *f = *state;
+    char body[4096];
+    int64_t n = -1;
+
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                          "{\"value\":\"old\"}"),
+                     200);
+    wait_outbox_empty(f);
+    __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
+    /* the log is found failing (a read's append) ... */
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                          NULL),
+                     503);
+    /* ... and writes are refused before they run: asynchronous set and pool writes */
+    assert_int_equal(call_h(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                            "{\"value\":\"new\"}", NULL, body, sizeof(body)),
+                     503);
+    assert_non_null(strstr(body, "ServiceUnavailable"));
+    assert_int_equal(call(f, CF_HTTP_DELETE, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                          NULL),
+                     503);
+    assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
+    assert_int_equal(n, 0);
+    __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
+    /* the first request after recovery is answered and clears the state */
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                            NULL, NULL, body, sizeof(body)),
+                     200);
+    assert_non_null(strstr(body, "\"value\":\"old\""));
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                          "{\"value\":\"new\"}"),
+                     200);
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                            NULL, NULL, body, sizeof(body)),
+                     200);
+    assert_non_null(strstr(body, "\"value\":\"new\""));
+    wait_outbox_empty(f);
+    assert_int_equal(count_op(f, "SecretSet"), 2);
+}
+
+/* A write committed while the log could not take its record: the row waits in the outbox and
+ * reaches the log when it recovers. */
+static void drain_waits_for_the_log(void **state)
+{
+    struct fx *f = *state;
+    int64_t n = -1;
+
+    __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
+    /* not yet known to be failing: the write commits with its record */
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer,
+                          "{\"value\":\"v\"}"),
+                     200);
+    usleep(100000);
+    assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(count_op(f, "SecretSet"), 0);
+    /* the drainer found the log failing: writes are refused now */
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer,
+                          "{\"value\":\"w\"}"),
+                     503);
+    __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
+    wait_outbox_empty(f); /* the drainer retries on its own */
+    assert_int_equal(count_op(f, "SecretSet"), 1);
+}
+
+/* Rows an earlier run left (one of them already in the log: a crash between the append and
+ * the delete) are moved at start-up, each exactly once; later ids are above them. */
+static cf_err meta_fn(struct cf_store_txn *t, void *arg)
+{
+    return cf_store_meta_put(t, arg, "x", 1);
+}
+
+struct ids {
+    size_t n;
+    int64_t id[8];
+};
+
+static bool ids_cb(void *ctx, int64_t id, struct cf_str line)
+{
+    struct ids *v = ctx;
+    (void)line;
+    if (v->n < 8)
+        v->id[v->n++] = id;
+    return true;
+}
+
+static void leftovers_drained_at_start(void **state)
+{
+    struct fx *f = *state;
+    struct cf_store_audit a = {CF_STR("{\"operationName\":\"LeftA\",\"category\":\"AuditEvent\"}"),
+                               false},
+                          b = {CF_STR("{\"operationName\":\"LeftB\",\"category\":\"AuditEvent\"}"),
+                               false};
+    struct ids v = {0};
+    int64_t n = -1;
+
+    cf_api_free(f->api); /* the earlier run ends */
+    f->api = NULL;
+    cf_store_audit_bind(&a);
+    assert_int_equal(cf_store_write(f->store, meta_fn, "left.a"), CF_OK);
+    cf_store_audit_bind(&b);
+    assert_int_equal(cf_store_write(f->store, meta_fn, "left.b"), CF_OK);
+    cf_store_audit_bind(NULL);
+    assert_true(a.committed && b.committed);
+    assert_int_equal(cf_store_outbox_read(f->store, 0, 8, ids_cb, &v), CF_OK);
+    assert_int_equal(v.n, 2);
+    /* the first one reached the log before the "crash" */
+    assert_int_equal(cf_audit_append_outbox(f->audit, a.line, v.id[0], true), CF_OK);
+    new_api(f); /* start-up: moved before it returns */
+    assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(count_op(f, "LeftA"), 1);
+    assert_int_equal(count_op(f, "LeftB"), 1);
+    assert_true(cf_audit_last_outbox_id(f->audit) >= v.id[1]);
+    /* and a new write's record follows them */
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/theta", "api-version=7.5", f->bearer,
+                          "{\"value\":\"v\"}"),
+                     200);
+    wait_outbox_empty(f);
+    assert_int_equal(count_op(f, "SecretSet"), 1);
+    assert_true(cf_audit_last_outbox_id(f->audit) > v.id[1]);
+}
+
+/* The outbox ids continue above what the log holds even for a new, empty database. */
+static void floor_after_new_store(void **state)
+{
+    struct fx *f = *state;
+    struct cf_store_audit a = {CF_STR("{\"operationName\":\"Hi\",\"category\":\"AuditEvent\"}"),
+                               false};
+    struct ids v = {0};
+
+    /* records with outbox ids up to 50 already in the log */
+    assert_int_equal(cf_audit_append_outbox(f->audit, a.line, 50, true), CF_OK);
+    cf_api_free(f->api);
+    f->api = NULL;
+    new_api(f); /* raises the store's sequence to 50 */
+    cf_api_free(f->api);
+    f->api = NULL;
+    cf_store_audit_bind(&a);
+    assert_int_equal(cf_store_write(f->store, meta_fn, "floor"), CF_OK);
+    cf_store_audit_bind(NULL);
+    assert_int_equal(cf_store_outbox_read(f->store, 0, 8, ids_cb, &v), CF_OK);
+    assert_int_equal(v.n, 1);
+    assert_true(v.id[0] > 50);
+    new_api(f);
+    assert_int_equal(count_op(f, "Hi"), 2); /* not mistaken for one the log holds */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(read_record_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(write_record_through_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(refused_and_failed_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(management_and_token_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_fails_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(write_fails_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(drain_waits_for_the_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(leftovers_drained_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(floor_after_new_store, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
