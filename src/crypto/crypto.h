@@ -283,4 +283,68 @@ cf_err cf_jws_sign(const struct cf_pkey *k, const char *alg, const char *header_
 cf_err cf_x509_cred_self_signed(bool rsa, const char *cn, int days, struct cf_buf *cert_der,
                                 struct cf_pkey **key) CF_NODISCARD;
 
+/* ==== certificates (issue 13): Key Vault certificates' X.509 work (pkcs12.c) ====
+ * A chain is a buffer of concatenated DER certificates, leaf first. Keys are cf_kvkey (RSA or
+ * EC). CF_EBADPARAM for caller input, with a short reason in why (never key bytes or
+ * passwords); why may be NULL/0. Secret outputs (PKCS#12, PEM with a key) are appended to
+ * buffers the caller wipes. */
+#define CF_CERT_KU_COUNT 9
+/* Key usage names in this order (bit i = 1u << i): digitalSignature, nonRepudiation,
+ * keyEncipherment, dataEncipherment, keyAgreement, keyCertSign, cRLSign, encipherOnly,
+ * decipherOnly. _parse is case-sensitive and returns 0 for anything else. */
+const char *cf_cert_ku_name(int i);
+unsigned cf_cert_ku_parse(struct cf_str name);
+enum cf_cert_san_kind { CF_SAN_DNS, CF_SAN_EMAIL, CF_SAN_UPN, CF_SAN_URI, CF_SAN_IP };
+struct cf_cert_san {
+    enum cf_cert_san_kind kind;
+    const char *value;
+};
+struct cf_cert_req {
+    const char *subject; /* "CN=a, O=b" (',' or ';' separated; "" allowed with SANs) */
+    const struct cf_cert_san *sans;
+    size_t nsans;
+    const char *const *ekus; /* dotted OIDs */
+    size_t nekus;
+    unsigned key_usage;              /* CF_CERT_KU bits; 0: no keyUsage extension */
+    int64_t not_before, not_after;   /* unix s (self-signed certificates only) */
+};
+/* PKCS#10 request (DER appended to der) for k with req's subject and extensions. */
+cf_err cf_cert_csr(const struct cf_kvkey *k, const struct cf_cert_req *req, struct cf_buf *der,
+                   char *why, size_t whysz) CF_NODISCARD;
+/* Self-signed certificate (DER): 16-byte random serial, keyUsage critical, basicConstraints
+ * CA:FALSE, EKU, SAN, SKI/AKI; SHA-256 (RSA, P-256, P-256K), SHA-384 (P-384), SHA-512 (P-521). */
+cf_err cf_cert_self_signed(const struct cf_kvkey *k, const struct cf_cert_req *req,
+                           struct cf_buf *der, char *why, size_t whysz) CF_NODISCARD;
+struct cf_cert_info {
+    unsigned char sha1[20]; /* x5t before base64url */
+    int64_t not_before, not_after;
+};
+/* One DER certificate (the whole input). CF_EBADPARAM when it does not parse. */
+cf_err cf_cert_info(const void *der, size_t len, struct cf_cert_info *out) CF_NODISCARD;
+/* Writes the x509_props members derived from a certificate into an open JSON object: subject,
+ * sans {dns_names, emails, upns}, ekus, key_usage, validity_months (§3.3). */
+cf_err cf_cert_write_props(const void *der, size_t len, struct cf_jw *w) CF_NODISCARD;
+/* *match: the certificate's public key is k's. */
+cf_err cf_cert_key_matches(const void *der, size_t len, const struct cf_kvkey *k,
+                           bool *match) CF_NODISCARD;
+/* Walks a chain: the certificate at *off (advanced past it). False at the end or on a
+ * malformed element. */
+bool cf_cert_chain_next(const void *chain, size_t n, size_t *off, const unsigned char **der,
+                        size_t *len);
+/* Import: the private key and the chain (the certificate matching the key first, unless
+ * preserve keeps the input order). pwd NULL or "" = no password. PEM: PKCS#8 (or traditional)
+ * key, encrypted ones with pwd; certificates as "CERTIFICATE" blocks. */
+cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preserve,
+                           struct cf_kvkey **key, struct cf_buf *chain, char *why,
+                           size_t whysz) CF_NODISCARD;
+cf_err cf_cert_from_pem(const char *pem, size_t n, const char *pwd, bool preserve,
+                        struct cf_kvkey **key, struct cf_buf *chain, char *why,
+                        size_t whysz) CF_NODISCARD;
+/* Export: PKCS#12 with an empty password / PEM (PKCS#8 "PRIVATE KEY" then the chain, leaf
+ * first); k NULL leaves the key out (a non-exportable certificate). */
+cf_err cf_cert_to_pkcs12(const struct cf_kvkey *k, const void *chain, size_t n,
+                         struct cf_buf *pfx) CF_NODISCARD;
+cf_err cf_cert_to_pem(const struct cf_kvkey *k, const void *chain, size_t n,
+                      struct cf_buf *pem) CF_NODISCARD;
+
 #endif

@@ -1,0 +1,905 @@
+/* pkcs12.c - X.509 for Key Vault certificates (azure-kv-certificates.md §1, §8, §11): CSRs and
+ * self-signed certificates for a cf_kvkey, certificate facts (thumbprint, validity, derived
+ * x509_props), PKCS#12 and PEM in (import) and out (the certificate's secret).
+ *
+ * Map:
+ *   key bridge     cf_kvkey <-> EVP_PKEY through the kvkey blob ("CFK" 1 <kty> || PKCS#8 DER),
+ *                  the one serialised form kvkey.c exports, so kvkey.c stays untouched
+ *   names          subject text "CN=a, O=b" -> X509_NAME; key usage names <-> bits
+ *   extensions     keyUsage (critical), basicConstraints CA:FALSE, EKU, SAN (DNS, email, UPN
+ *                  as otherName, URI, IP), SKI/AKI - built as structures, never from text
+ *   csr / cert     PKCS#10 with an extensionRequest; self-signed X509 (16-byte random serial,
+ *                  notBefore/notAfter as given by the caller's clock)
+ *   facts          SHA-1 thumbprint, validity, the x509_props JSON members of an import
+ *   pkcs12 / pem   parse (password, leaf first unless preserve) and write (empty password)
+ *
+ * A chain is a buffer of concatenated DER certificates (DER is self-delimiting). Private key
+ * bytes only pass through cf_secret or OpenSSL memory that is cleared when freed; secret
+ * outputs are appended to buffers the caller wipes. */
+#include "base/cf.h"
+#include "base/buf.h"
+#include "base/secret.h"
+#include "crypto/crypto.h"
+#include "crypto/crypto_int.h"
+
+#include <ctype.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#define KV_BLOB_HDR 5 /* "CFK" 1 <kty+1> (kvkey.c) */
+#define CHAIN_MAX_CERTS 16
+#define UPN_OID "1.3.6.1.4.1.311.20.2.3"
+
+static cf_err badp(char *why, size_t n, const char *msg)
+{
+    if (why && n)
+        snprintf(why, n, "%s", msg);
+    cf_crypto_clear();
+    return CF_EBADPARAM;
+}
+
+/* ---------------- key usage names ---------------- */
+
+static const char *const ku_names[CF_CERT_KU_COUNT] = {
+    "digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement",
+    "keyCertSign",      "cRLSign",        "encipherOnly",    "decipherOnly"};
+/* OpenSSL's KU_* bit of each name, same order. */
+static const unsigned ku_ossl[CF_CERT_KU_COUNT] = {
+    KU_DIGITAL_SIGNATURE, KU_NON_REPUDIATION, KU_KEY_ENCIPHERMENT, KU_DATA_ENCIPHERMENT,
+    KU_KEY_AGREEMENT,     KU_KEY_CERT_SIGN,   KU_CRL_SIGN,         KU_ENCIPHER_ONLY,
+    KU_DECIPHER_ONLY};
+
+const char *cf_cert_ku_name(int i)
+{
+    return i >= 0 && i < CF_CERT_KU_COUNT ? ku_names[i] : NULL;
+}
+
+unsigned cf_cert_ku_parse(struct cf_str name)
+{
+    for (int i = 0; i < CF_CERT_KU_COUNT; i++)
+        if (cf_str_eq(name, cf_str_from(ku_names[i])))
+            return 1u << i;
+    return 0;
+}
+
+/* ---------------- the key bridge ---------------- */
+
+static cf_err kv_to_evp(const struct cf_kvkey *k, EVP_PKEY **out)
+{
+    struct cf_secret *blob = NULL;
+    struct cf_pkey *pk = NULL;
+    cf_err e;
+
+    *out = NULL;
+    if (!k || cf_kvkey_type(k) == CF_KTY_OCT)
+        return CF_EINVAL;
+    if ((e = cf_kvkey_to_blob(k, &blob)) != CF_OK)
+        return e;
+    e = cf_pkey_from_der(blob->p + KV_BLOB_HDR, blob->len - KV_BLOB_HDR, &pk);
+    cf_secret_free(blob);
+    if (e)
+        return e;
+    *out = pk->pk;
+    free(pk); /* the wrapper only; the EVP_PKEY is the caller's now */
+    return CF_OK;
+}
+
+/* A kvkey holding a copy of pk's private key. CF_EBADPARAM for a type or size Key Vault keys
+ * cannot have. */
+static cf_err evp_to_kv(EVP_PKEY *pk, struct cf_kvkey **out)
+{
+    struct cf_pkey tmp = {pk};
+    struct cf_secret *der = NULL, *blob = NULL;
+    int id = EVP_PKEY_get_base_id(pk);
+    cf_err e;
+
+    *out = NULL;
+    if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC)
+        return CF_EBADPARAM;
+    if ((e = cf_pkey_to_der(&tmp, &der)) != CF_OK)
+        return e;
+    blob = cf_secret_new(KV_BLOB_HDR + der->len);
+    if (!blob) {
+        e = CF_ENOMEM;
+        goto free_der;
+    }
+    memcpy(blob->p, "CFK\001", 4);
+    blob->p[4] = (unsigned char)(id == EVP_PKEY_RSA ? CF_KTY_RSA + 1 : CF_KTY_EC + 1);
+    memcpy(blob->p + KV_BLOB_HDR, der->p, der->len);
+    e = cf_kvkey_from_blob(blob->p, blob->len, out);
+    if (e == CF_ECORRUPT)
+        e = CF_EBADPARAM; /* a size or curve Key Vault does not support */
+    cf_secret_free(blob);
+free_der:
+    cf_secret_free(der);
+    return e;
+}
+
+static const EVP_MD *md_for(EVP_PKEY *pk)
+{
+    if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC) {
+        int bits = EVP_PKEY_get_bits(pk);
+        return bits > 384 ? EVP_sha512() : bits > 256 ? EVP_sha384() : EVP_sha256();
+    }
+    return EVP_sha256();
+}
+
+/* ---------------- subject ---------------- */
+
+/* "CN=a, O=b" (',' or ';' separated; "\," escapes a separator) into a new X509_NAME. An empty
+ * subject is an empty name (the SANs then identify the certificate). */
+static cf_err parse_subject(const char *s, X509_NAME **out, char *why, size_t whysz)
+{
+    X509_NAME *name = X509_NAME_new();
+    char key[64], val[1024];
+    size_t kl, vl;
+    cf_err e = CF_OK;
+
+    *out = NULL;
+    if (!name)
+        return cf_crypto_fail("subject");
+    while (s && *s) {
+        while (*s == ' ' || *s == ',' || *s == ';')
+            s++;
+        if (!*s)
+            break;
+        kl = 0;
+        while (*s && *s != '=' && kl < sizeof(key) - 1)
+            key[kl++] = *s++;
+        while (kl && key[kl - 1] == ' ')
+            kl--;
+        key[kl] = '\0';
+        if (*s != '=' || kl == 0) {
+            e = badp(why, whysz, "The certificate policy's subject is not a valid X.500 name.");
+            goto fail;
+        }
+        s++;
+        while (*s == ' ')
+            s++;
+        vl = 0;
+        while (*s && *s != ',' && *s != ';') {
+            if (*s == '\\' && s[1])
+                s++;
+            if (vl >= sizeof(val) - 1) {
+                e = badp(why, whysz, "The certificate policy's subject is too long.");
+                goto fail;
+            }
+            val[vl++] = *s++;
+        }
+        while (vl && val[vl - 1] == ' ')
+            vl--;
+        val[vl] = '\0';
+        int nid = strcasecmp(key, "E") == 0 ? NID_pkcs9_emailAddress
+                  : strcasecmp(key, "S") == 0 ? NID_stateOrProvinceName
+                                              : OBJ_txt2nid(key);
+        if (nid == NID_undef) {
+            /* OpenSSL's short names are case-sensitive ("CN"); the service keeps "cn=" */
+            for (size_t i = 0; i < kl; i++)
+                key[i] = (char)toupper((unsigned char)key[i]);
+            nid = OBJ_txt2nid(key);
+        }
+        if (nid == NID_undef || vl == 0 ||
+            X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (unsigned char *)val, (int)vl, -1,
+                                       0) != 1) {
+            e = badp(why, whysz, "The certificate policy's subject is not a valid X.500 name.");
+            goto fail;
+        }
+    }
+    *out = name;
+    return CF_OK;
+fail:
+    X509_NAME_free(name);
+    return e;
+}
+
+/* ---------------- extensions ---------------- */
+
+static cf_err push_ext(STACK_OF(X509_EXTENSION) * exts, int nid, int crit, void *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_i2d(nid, crit, value);
+    if (!ext || !sk_X509_EXTENSION_push(exts, ext)) {
+        X509_EXTENSION_free(ext);
+        return cf_crypto_fail("certificate extension");
+    }
+    return CF_OK;
+}
+
+static cf_err add_gen(GENERAL_NAMES *gens, const struct cf_cert_san *san, char *why, size_t whysz)
+{
+    GENERAL_NAME *gn = NULL;
+    ASN1_IA5STRING *ia5 = NULL;
+
+    if (!san->value || !san->value[0])
+        return badp(why, whysz, "A subject alternative name is empty.");
+    if (san->kind == CF_SAN_IP) {
+        gn = a2i_GENERAL_NAME(NULL, NULL, NULL, GEN_IPADD, san->value, 0);
+        if (!gn)
+            return badp(why, whysz, "An ipAddresses entry is not an IPv4 or IPv6 address.");
+    } else if (san->kind == CF_SAN_UPN) {
+        ASN1_TYPE *t = ASN1_TYPE_new();
+        ASN1_UTF8STRING *u = ASN1_UTF8STRING_new();
+        ASN1_OBJECT *oid = OBJ_txt2obj(UPN_OID, 1);
+        gn = GENERAL_NAME_new();
+        if (!t || !u || !oid || !gn || ASN1_STRING_set(u, san->value, -1) != 1) {
+            ASN1_TYPE_free(t);
+            ASN1_UTF8STRING_free(u);
+            ASN1_OBJECT_free(oid);
+            GENERAL_NAME_free(gn);
+            return cf_crypto_fail("subjectAltName");
+        }
+        ASN1_TYPE_set(t, V_ASN1_UTF8STRING, u);
+        if (GENERAL_NAME_set0_othername(gn, oid, t) != 1) {
+            ASN1_TYPE_free(t);
+            ASN1_OBJECT_free(oid);
+            GENERAL_NAME_free(gn);
+            return cf_crypto_fail("subjectAltName");
+        }
+    } else {
+        int type = san->kind == CF_SAN_DNS ? GEN_DNS : san->kind == CF_SAN_EMAIL ? GEN_EMAIL : GEN_URI;
+        for (const char *p = san->value; *p; p++)
+            if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+                return badp(why, whysz, "A subject alternative name must be printable ASCII.");
+        ia5 = ASN1_IA5STRING_new();
+        gn = GENERAL_NAME_new();
+        if (!ia5 || !gn || ASN1_STRING_set(ia5, san->value, -1) != 1) {
+            ASN1_IA5STRING_free(ia5);
+            GENERAL_NAME_free(gn);
+            return cf_crypto_fail("subjectAltName");
+        }
+        GENERAL_NAME_set0_value(gn, type, ia5);
+    }
+    if (!sk_GENERAL_NAME_push(gens, gn)) {
+        GENERAL_NAME_free(gn);
+        return cf_crypto_fail("subjectAltName");
+    }
+    return CF_OK;
+}
+
+/* The extensions of req (no key ids: those need the certificate). */
+static cf_err build_exts(const struct cf_cert_req *req, STACK_OF(X509_EXTENSION) * *out, char *why,
+                         size_t whysz)
+{
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    ASN1_BIT_STRING *ku = NULL;
+    BASIC_CONSTRAINTS *bc = NULL;
+    EXTENDED_KEY_USAGE *eku = NULL;
+    GENERAL_NAMES *gens = NULL;
+    cf_err e = CF_OK;
+
+    *out = NULL;
+    if (!exts)
+        return cf_crypto_fail("extensions");
+    if (req->key_usage) {
+        ku = ASN1_BIT_STRING_new();
+        if (!ku) {
+            e = cf_crypto_fail("keyUsage");
+            goto fail;
+        }
+        for (int i = 0; i < CF_CERT_KU_COUNT; i++) {
+            if (!(req->key_usage & (1u << i)))
+                continue;
+            /* KU_* values are the bits of the first two DER octets, most significant first */
+            unsigned b = ku_ossl[i];
+            int bit = b == KU_DECIPHER_ONLY ? 8 : 7 - (int)(__builtin_ctz(b));
+            if (ASN1_BIT_STRING_set_bit(ku, bit, 1) != 1) {
+                e = cf_crypto_fail("keyUsage");
+                goto fail;
+            }
+        }
+        if ((e = push_ext(exts, NID_key_usage, 1, ku)) != CF_OK)
+            goto fail;
+    }
+    bc = BASIC_CONSTRAINTS_new();
+    if (!bc || (e = push_ext(exts, NID_basic_constraints, 0, bc)) != CF_OK) {
+        e = e ? e : cf_crypto_fail("basicConstraints");
+        goto fail;
+    }
+    if (req->nekus) {
+        eku = sk_ASN1_OBJECT_new_null();
+        if (!eku) {
+            e = cf_crypto_fail("extendedKeyUsage");
+            goto fail;
+        }
+        for (size_t i = 0; i < req->nekus; i++) {
+            ASN1_OBJECT *o = OBJ_txt2obj(req->ekus[i], 1);
+            if (!o) {
+                e = badp(why, whysz, "An ekus entry is not a dotted object identifier.");
+                goto fail;
+            }
+            if (!sk_ASN1_OBJECT_push(eku, o)) {
+                ASN1_OBJECT_free(o);
+                e = cf_crypto_fail("extendedKeyUsage");
+                goto fail;
+            }
+        }
+        if ((e = push_ext(exts, NID_ext_key_usage, 0, eku)) != CF_OK)
+            goto fail;
+    }
+    if (req->nsans) {
+        gens = GENERAL_NAMES_new();
+        if (!gens) {
+            e = cf_crypto_fail("subjectAltName");
+            goto fail;
+        }
+        for (size_t i = 0; i < req->nsans; i++)
+            if ((e = add_gen(gens, &req->sans[i], why, whysz)) != CF_OK)
+                goto fail;
+        if ((e = push_ext(exts, NID_subject_alt_name, 0, gens)) != CF_OK)
+            goto fail;
+    }
+    *out = exts;
+    exts = NULL;
+fail:
+    ASN1_BIT_STRING_free(ku);
+    BASIC_CONSTRAINTS_free(bc);
+    sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+    GENERAL_NAMES_free(gens);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return e;
+}
+
+static cf_err append_der(struct cf_buf *out, int len, unsigned char *der)
+{
+    cf_err e;
+    if (len <= 0 || !der)
+        return cf_crypto_fail("DER encoding");
+    e = cf_buf_append(out, der, (size_t)len);
+    OPENSSL_free(der);
+    return e;
+}
+
+/* ---------------- CSR and self-signed certificate ---------------- */
+
+cf_err cf_cert_csr(const struct cf_kvkey *k, const struct cf_cert_req *req, struct cf_buf *der,
+                   char *why, size_t whysz)
+{
+    EVP_PKEY *pk = NULL;
+    X509_REQ *x = NULL;
+    X509_NAME *name = NULL;
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    unsigned char *p = NULL;
+    cf_err e;
+
+    if (!k || !req || !der)
+        return CF_EINVAL;
+    if ((e = kv_to_evp(k, &pk)) != CF_OK)
+        return e;
+    if ((e = parse_subject(req->subject, &name, why, whysz)) != CF_OK ||
+        (e = build_exts(req, &exts, why, whysz)) != CF_OK)
+        goto done;
+    x = X509_REQ_new();
+    if (!x || X509_REQ_set_version(x, 0) != 1 || X509_REQ_set_subject_name(x, name) != 1 ||
+        X509_REQ_set_pubkey(x, pk) != 1 || X509_REQ_add_extensions(x, exts) != 1 ||
+        X509_REQ_sign(x, pk, md_for(pk)) <= 0) {
+        e = cf_crypto_fail("CSR");
+        goto done;
+    }
+    e = append_der(der, i2d_X509_REQ(x, &p), p);
+done:
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    X509_NAME_free(name);
+    X509_REQ_free(x);
+    EVP_PKEY_free(pk);
+    return e;
+}
+
+static cf_err set_time(ASN1_TIME *t, int64_t unix_s)
+{
+    return ASN1_TIME_set(t, (time_t)unix_s) ? CF_OK : cf_crypto_fail("certificate validity");
+}
+
+cf_err cf_cert_self_signed(const struct cf_kvkey *k, const struct cf_cert_req *req,
+                           struct cf_buf *der, char *why, size_t whysz)
+{
+    unsigned char serial[16], *p = NULL;
+    EVP_PKEY *pk = NULL;
+    X509 *x = NULL;
+    X509_NAME *name = NULL;
+    BIGNUM *bn = NULL;
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    X509V3_CTX ctx;
+    cf_err e;
+
+    if (!k || !req || !der || req->not_after <= req->not_before)
+        return CF_EINVAL;
+    if ((e = kv_to_evp(k, &pk)) != CF_OK)
+        return e;
+    if ((e = parse_subject(req->subject, &name, why, whysz)) != CF_OK ||
+        (e = build_exts(req, &exts, why, whysz)) != CF_OK || (e = cf_random(serial, 16)) != CF_OK)
+        goto done;
+    serial[0] &= 0x7f; /* a positive DER INTEGER */
+    serial[0] |= 0x40;
+    x = X509_new();
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    if (!x || !bn || X509_set_version(x, X509_VERSION_3) != 1 ||
+        !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || X509_set_subject_name(x, name) != 1 ||
+        X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, pk) != 1) {
+        e = cf_crypto_fail("certificate fields");
+        goto done;
+    }
+    if ((e = set_time(X509_getm_notBefore(x), req->not_before)) != CF_OK ||
+        (e = set_time(X509_getm_notAfter(x), req->not_after)) != CF_OK)
+        goto done;
+    for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+        if (X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1) != 1) {
+            e = cf_crypto_fail("certificate extension");
+            goto done;
+        }
+    }
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    {
+        X509_EXTENSION *ski = X509V3_EXT_nconf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
+        if (!ski || X509_add_ext(x, ski, -1) != 1) {
+            X509_EXTENSION_free(ski);
+            e = cf_crypto_fail("subjectKeyIdentifier");
+            goto done;
+        }
+        X509_EXTENSION_free(ski);
+        X509_EXTENSION *aki =
+            X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+        if (!aki || X509_add_ext(x, aki, -1) != 1) {
+            X509_EXTENSION_free(aki);
+            e = cf_crypto_fail("authorityKeyIdentifier");
+            goto done;
+        }
+        X509_EXTENSION_free(aki);
+    }
+    if (X509_sign(x, pk, md_for(pk)) <= 0) {
+        e = cf_crypto_fail("certificate signing");
+        goto done;
+    }
+    e = append_der(der, i2d_X509(x, &p), p);
+done:
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    BN_free(bn);
+    X509_NAME_free(name);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    return e;
+}
+
+/* ---------------- facts ---------------- */
+
+static X509 *parse_der(const void *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x;
+
+    if (!der || len == 0 || len > CF_X509_CRED_MAX_DER * 4)
+        return NULL;
+    x = d2i_X509(NULL, &p, (long)len);
+    if (x && p != (const unsigned char *)der + len) {
+        X509_free(x);
+        x = NULL;
+    }
+    if (!x)
+        cf_crypto_clear();
+    return x;
+}
+
+static int64_t asn1_unix(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+cf_err cf_cert_info(const void *der, size_t len, struct cf_cert_info *out)
+{
+    X509 *x = parse_der(der, len);
+    cf_err e;
+
+    memset(out, 0, sizeof(*out));
+    if (!x)
+        return CF_EBADPARAM;
+    e = cf_sha1(der, len, out->sha1);
+    out->not_before = asn1_unix(X509_get0_notBefore(x));
+    out->not_after = asn1_unix(X509_get0_notAfter(x));
+    X509_free(x);
+    return e;
+}
+
+cf_err cf_cert_write_props(const void *der, size_t len, struct cf_jw *w)
+{
+    X509 *x = parse_der(der, len);
+    BIO *bio;
+    char *text = NULL;
+    long n;
+    GENERAL_NAMES *gens;
+    EXTENDED_KEY_USAGE *eku;
+    uint32_t ku;
+    int64_t nb, na;
+
+    if (!x)
+        return CF_EBADPARAM;
+    bio = BIO_new(BIO_s_mem());
+    if (!bio) {
+        X509_free(x);
+        return cf_crypto_fail("subject text");
+    }
+    /* RFC 2253 order reversed to the certificate's (CN first as the service prints it) */
+    X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
+                       (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_DN_REV) | XN_FLAG_SEP_CPLUS_SPC);
+    n = BIO_get_mem_data(bio, &text);
+    cf_jw_key(w, "subject");
+    cf_jw_strn(w, text ? text : "", n > 0 ? (size_t)n : 0);
+    BIO_free(bio);
+
+    cf_jw_key(w, "sans");
+    cf_jw_obj_begin(w);
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    static const struct {
+        const char *key;
+        int type;
+    } kinds[] = {{"dns_names", GEN_DNS}, {"emails", GEN_EMAIL}, {"upns", GEN_OTHERNAME}};
+    for (size_t k = 0; gens && k < CF_ARRAY_LEN(kinds); k++) {
+        bool any = false;
+        for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+            const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+            const ASN1_STRING *s = NULL;
+            if (g->type != kinds[k].type)
+                continue;
+            if (g->type == GEN_OTHERNAME) {
+                if (OBJ_obj2nid(g->d.otherName->type_id) != NID_ms_upn ||
+                    g->d.otherName->value->type != V_ASN1_UTF8STRING)
+                    continue;
+                s = g->d.otherName->value->value.utf8string;
+            } else {
+                s = g->d.ia5;
+            }
+            if (!any) {
+                cf_jw_key(w, kinds[k].key);
+                cf_jw_arr_begin(w);
+                any = true;
+            }
+            cf_jw_strn(w, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+        }
+        if (any)
+            cf_jw_arr_end(w);
+    }
+    GENERAL_NAMES_free(gens);
+    cf_jw_obj_end(w);
+
+    cf_jw_key(w, "ekus");
+    cf_jw_arr_begin(w);
+    eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+    for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++) {
+        char oid[80];
+        if (OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, i), 1) > 0)
+            cf_jw_str(w, oid);
+    }
+    sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+    cf_jw_arr_end(w);
+
+    cf_jw_key(w, "key_usage");
+    cf_jw_arr_begin(w);
+    ku = X509_get_key_usage(x);
+    if (ku != UINT32_MAX)
+        for (int i = 0; i < CF_CERT_KU_COUNT; i++)
+            if (ku & ku_ossl[i])
+                cf_jw_str(w, ku_names[i]);
+    cf_jw_arr_end(w);
+
+    nb = asn1_unix(X509_get0_notBefore(x));
+    na = asn1_unix(X509_get0_notAfter(x));
+    /* a month is a twelfth of 365 days, as the service counts 12 months = 365 days */
+    cf_jw_kint(w, "validity_months", na > nb ? (na - nb + 2627999) / 2628000 : 0);
+    X509_free(x);
+    cf_crypto_clear();
+    return cf_jw_err(w);
+}
+
+/* Whether cert's public key equals pk's. */
+static bool key_matches(X509 *x, EVP_PKEY *pk)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(x);
+    bool ok = pub && EVP_PKEY_eq(pub, pk) == 1;
+    cf_crypto_clear();
+    return ok;
+}
+
+cf_err cf_cert_key_matches(const void *der, size_t len, const struct cf_kvkey *k, bool *match)
+{
+    X509 *x = parse_der(der, len);
+    EVP_PKEY *pk = NULL;
+    cf_err e;
+
+    *match = false;
+    if (!x)
+        return CF_EBADPARAM;
+    e = kv_to_evp(k, &pk);
+    if (!e)
+        *match = key_matches(x, pk);
+    EVP_PKEY_free(pk);
+    X509_free(x);
+    return e;
+}
+
+/* ---------------- chains ---------------- */
+
+bool cf_cert_chain_next(const void *chain, size_t n, size_t *off, const unsigned char **der,
+                        size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)chain + *off;
+    size_t left = n - *off, hdr, body = 0;
+
+    if (*off >= n || left < 2 || p[0] != 0x30)
+        return false;
+    if (p[1] < 0x80) {
+        hdr = 2;
+        body = p[1];
+    } else {
+        size_t nb = p[1] & 0x7f;
+        if (nb == 0 || nb > 3 || left < 2 + nb)
+            return false;
+        for (size_t i = 0; i < nb; i++)
+            body = body << 8 | p[2 + i];
+        hdr = 2 + nb;
+    }
+    if (body > left - hdr)
+        return false;
+    *der = p;
+    *len = hdr + body;
+    *off += hdr + body;
+    return true;
+}
+
+/* Orders certs into chain: the one matching pk first (unless preserve), then the rest in the
+ * given order. CF_EBADPARAM when no certificate matches the key. */
+static cf_err chain_out(STACK_OF(X509) * certs, EVP_PKEY *pk, bool preserve, struct cf_buf *chain,
+                        char *why, size_t whysz)
+{
+    int leaf = -1, n = sk_X509_num(certs);
+    size_t start = chain->len;
+    cf_err e = CF_OK;
+
+    if (n <= 0)
+        return badp(why, whysz, "The certificate data contains no certificate.");
+    if (n > CHAIN_MAX_CERTS)
+        return badp(why, whysz, "The certificate chain is too long.");
+    for (int i = 0; i < n && leaf < 0; i++)
+        if (key_matches(sk_X509_value(certs, i), pk))
+            leaf = i;
+    if (leaf < 0)
+        return badp(why, whysz, "The private key does not match the certificate.");
+    for (int pass = 0; pass < 2 && !e; pass++) {
+        for (int i = 0; i < n && !e; i++) {
+            unsigned char *p = NULL;
+            bool first = preserve ? pass == 0 : (pass == 0) == (i == leaf);
+            if (!first || (preserve && pass == 1))
+                continue;
+            e = append_der(chain, i2d_X509(sk_X509_value(certs, i), &p), p);
+        }
+    }
+    if (e)
+        chain->len = start;
+    return e;
+}
+
+cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preserve,
+                           struct cf_kvkey **key, struct cf_buf *chain, char *why, size_t whysz)
+{
+    const unsigned char *q = p;
+    PKCS12 *p12;
+    EVP_PKEY *pk = NULL;
+    X509 *cert = NULL;
+    STACK_OF(X509) *ca = NULL, *all = NULL;
+    cf_err e;
+
+    *key = NULL;
+    if (!p || n == 0 || n > 256 * 1024)
+        return badp(why, whysz, "The certificate data is not a valid PKCS#12 (PFX) file.");
+    p12 = d2i_PKCS12(NULL, &q, (long)n);
+    if (!p12)
+        return badp(why, whysz, "The certificate data is not a valid PKCS#12 (PFX) file.");
+    /* an empty password is tried both as "" and as absent, as PFX tools differ */
+    if (PKCS12_parse(p12, pwd ? pwd : "", &pk, &cert, &ca) != 1 &&
+        (pwd && pwd[0] ? true : PKCS12_parse(p12, NULL, &pk, &cert, &ca) != 1)) {
+        e = badp(why, whysz,
+                 "The specified PKCS#12 (PFX) data could not be opened: wrong password or "
+                 "corrupt data.");
+        goto done;
+    }
+    if (!pk) {
+        e = badp(why, whysz, "The PKCS#12 (PFX) data contains no private key.");
+        goto done;
+    }
+    all = sk_X509_new_null();
+    if (!all || (cert && !sk_X509_push(all, cert))) {
+        e = cf_crypto_fail("certificate list");
+        goto done;
+    }
+    if (cert)
+        cert = NULL; /* owned by all now */
+    for (int i = 0; ca && i < sk_X509_num(ca); i++) {
+        if (!sk_X509_push(all, sk_X509_value(ca, i))) {
+            e = cf_crypto_fail("certificate list");
+            goto done;
+        }
+        sk_X509_set(ca, i, NULL);
+    }
+    if ((e = chain_out(all, pk, preserve, chain, why, whysz)) != CF_OK)
+        goto done;
+    e = evp_to_kv(pk, key);
+    if (e == CF_EBADPARAM)
+        badp(why, whysz, "The certificate's key type or size is not supported.");
+done:
+    sk_X509_pop_free(all, X509_free);
+    sk_X509_pop_free(ca, X509_free);
+    X509_free(cert);
+    EVP_PKEY_free(pk);
+    PKCS12_free(p12);
+    cf_crypto_clear();
+    return e;
+}
+
+static int pem_pwd_cb(char *buf, int size, int rwflag, void *u)
+{
+    const char *pwd = u;
+    size_t n = pwd ? strlen(pwd) : 0;
+    (void)rwflag;
+    if (!pwd || n >= (size_t)size)
+        return -1;
+    memcpy(buf, pwd, n);
+    return (int)n;
+}
+
+cf_err cf_cert_from_pem(const char *pem, size_t n, const char *pwd, bool preserve,
+                        struct cf_kvkey **key, struct cf_buf *chain, char *why, size_t whysz)
+{
+    BIO *bio;
+    STACK_OF(X509_INFO) *infos = NULL;
+    STACK_OF(X509) *certs = NULL;
+    EVP_PKEY *pk = NULL;
+    cf_err e = CF_OK;
+
+    *key = NULL;
+    if (!pem || n == 0 || n > 256 * 1024)
+        return badp(why, whysz, "The certificate data is not valid PEM.");
+    bio = BIO_new_mem_buf(pem, (int)n);
+    if (!bio)
+        return cf_crypto_fail("PEM buffer");
+    infos = PEM_X509_INFO_read_bio(bio, NULL, pem_pwd_cb, (void *)(uintptr_t)pwd);
+    certs = sk_X509_new_null();
+    if (!infos || !certs) {
+        e = badp(why, whysz, "The certificate data is not valid PEM.");
+        goto done;
+    }
+    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *in = sk_X509_INFO_value(infos, i);
+        if (in->x509) {
+            if (!sk_X509_push(certs, in->x509)) {
+                e = cf_crypto_fail("certificate list");
+                goto done;
+            }
+            in->x509 = NULL;
+        }
+        if (in->x_pkey && in->x_pkey->dec_pkey && !pk) {
+            pk = in->x_pkey->dec_pkey;
+            in->x_pkey->dec_pkey = NULL;
+        }
+    }
+    if (!pk) {
+        e = badp(why, whysz, "The PEM data contains no (readable) private key.");
+        goto done;
+    }
+    if ((e = chain_out(certs, pk, preserve, chain, why, whysz)) != CF_OK)
+        goto done;
+    e = evp_to_kv(pk, key);
+    if (e == CF_EBADPARAM)
+        badp(why, whysz, "The certificate's key type or size is not supported.");
+done:
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    EVP_PKEY_free(pk);
+    BIO_free(bio);
+    cf_crypto_clear();
+    return e;
+}
+
+/* Parses every certificate of chain into a new stack. */
+static cf_err chain_stack(const void *chain, size_t n, STACK_OF(X509) * *out)
+{
+    STACK_OF(X509) *st = sk_X509_new_null();
+    const unsigned char *der;
+    size_t off = 0, len;
+
+    *out = NULL;
+    if (!st)
+        return cf_crypto_fail("certificate list");
+    while (cf_cert_chain_next(chain, n, &off, &der, &len)) {
+        X509 *x = parse_der(der, len);
+        if (!x || !sk_X509_push(st, x)) {
+            X509_free(x);
+            sk_X509_pop_free(st, X509_free);
+            return CF_EBADPARAM;
+        }
+    }
+    if (off != n || sk_X509_num(st) == 0) {
+        sk_X509_pop_free(st, X509_free);
+        return CF_EBADPARAM;
+    }
+    *out = st;
+    return CF_OK;
+}
+
+cf_err cf_cert_to_pkcs12(const struct cf_kvkey *k, const void *chain, size_t n, struct cf_buf *pfx)
+{
+    STACK_OF(X509) *st = NULL, *ca = NULL;
+    EVP_PKEY *pk = NULL;
+    PKCS12 *p12 = NULL;
+    unsigned char *p = NULL;
+    int len;
+    cf_err e;
+
+    if ((e = chain_stack(chain, n, &st)) != CF_OK)
+        return e;
+    if (k && (e = kv_to_evp(k, &pk)) != CF_OK)
+        goto done;
+    ca = sk_X509_new_null();
+    for (int i = 1; ca && i < sk_X509_num(st); i++)
+        if (!sk_X509_push(ca, sk_X509_value(st, i)))
+            break;
+    /* empty password, as the service's certificate secrets are (§1); AES/SHA-256 defaults of
+     * OpenSSL 3 which node and openssl read */
+    p12 = ca ? PKCS12_create("", NULL, pk, sk_X509_value(st, 0), ca, 0, 0, 0, 0, 0) : NULL;
+    if (!p12) {
+        e = cf_crypto_fail("PKCS#12 create");
+        goto done;
+    }
+    len = i2d_PKCS12(p12, &p);
+    if (len <= 0 || !p) {
+        e = cf_crypto_fail("PKCS#12 encode");
+        goto done;
+    }
+    e = cf_buf_append(pfx, p, (size_t)len);
+    OPENSSL_clear_free(p, (size_t)len);
+done:
+    PKCS12_free(p12);
+    sk_X509_free(ca); /* the certificates belong to st */
+    sk_X509_pop_free(st, X509_free);
+    EVP_PKEY_free(pk);
+    return e;
+}
+
+cf_err cf_cert_to_pem(const struct cf_kvkey *k, const void *chain, size_t n, struct cf_buf *pem)
+{
+    STACK_OF(X509) *st = NULL;
+    EVP_PKEY *pk = NULL;
+    BIO *bio = NULL;
+    char *data = NULL;
+    long len;
+    cf_err e;
+
+    if ((e = chain_stack(chain, n, &st)) != CF_OK)
+        return e;
+    if (k && (e = kv_to_evp(k, &pk)) != CF_OK)
+        goto done;
+    bio = BIO_new(BIO_s_secmem());
+    if (!bio || (pk && PEM_write_bio_PKCS8PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL) != 1)) {
+        e = cf_crypto_fail("PEM write");
+        goto done;
+    }
+    for (int i = 0; i < sk_X509_num(st); i++) {
+        if (PEM_write_bio_X509(bio, sk_X509_value(st, i)) != 1) {
+            e = cf_crypto_fail("PEM write");
+            goto done;
+        }
+    }
+    len = BIO_get_mem_data(bio, &data);
+    e = len > 0 && data ? cf_buf_append(pem, data, (size_t)len) : cf_crypto_fail("PEM buffer");
+done:
+    BIO_free(bio);
+    sk_X509_pop_free(st, X509_free);
+    EVP_PKEY_free(pk);
+    return e;
+}
