@@ -356,6 +356,36 @@ static const char *const migrations[] = {
      * and deleted once the drainer has it durable in the audit log. AUTOINCREMENT: ids never
      * come back after a delete (the log skips an id it already holds). */
     "CREATE TABLE audit_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);",
+    /* certificates (sqlite_certs.c): objects with their policy JSON, versions with the X.509
+     * DER, its chain and the key/secret versions they own, one pending operation per object
+     * (CSR, sealed pending key), the vault's contacts and issuers (credentials sealed) */
+    "CREATE TABLE cert_objects(id INTEGER PRIMARY KEY,"
+    " vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    " name_lc TEXT NOT NULL, name TEXT NOT NULL, latest_seq INTEGER NOT NULL,"
+    " latest_version TEXT NOT NULL, deleted INTEGER NOT NULL, deleted_date INTEGER NOT NULL,"
+    " scheduled_purge INTEGER NOT NULL, policy TEXT NOT NULL, policy_created INTEGER NOT NULL,"
+    " policy_updated INTEGER NOT NULL, UNIQUE(vault_id, name_lc));"
+    "CREATE INDEX cert_objects_by_state ON cert_objects(vault_id, deleted, name_lc);"
+    "CREATE INDEX cert_objects_by_purge ON cert_objects(deleted, scheduled_purge);"
+    "CREATE TABLE cert_versions(id INTEGER PRIMARY KEY,"
+    " object_id INTEGER NOT NULL REFERENCES cert_objects(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, version TEXT NOT NULL, created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL, enabled INTEGER NOT NULL, nbf INTEGER NOT NULL,"
+    " exp INTEGER NOT NULL, x5t TEXT NOT NULL, cer BLOB NOT NULL, chain BLOB NOT NULL,"
+    " tags_json TEXT, key_version TEXT NOT NULL, secret_version TEXT NOT NULL,"
+    " preserve_order INTEGER NOT NULL, UNIQUE(object_id, seq), UNIQUE(object_id, version));"
+    "CREATE TABLE cert_pending(object_id INTEGER PRIMARY KEY"
+    " REFERENCES cert_objects(id) ON DELETE CASCADE, request_id TEXT NOT NULL,"
+    " status TEXT NOT NULL, status_details TEXT, error_json TEXT, cancel INTEGER NOT NULL,"
+    " issuer_json TEXT NOT NULL, csr BLOB NOT NULL, priv BLOB NOT NULL, input_json TEXT,"
+    " target_version TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE cert_contacts(vault_id INTEGER PRIMARY KEY"
+    " REFERENCES vaults(id) ON DELETE CASCADE, contacts_json TEXT NOT NULL,"
+    " updated INTEGER NOT NULL);"
+    "CREATE TABLE cert_issuers(vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    " name_lc TEXT NOT NULL, name TEXT NOT NULL, provider TEXT NOT NULL,"
+    " account_id TEXT NOT NULL, creds BLOB NOT NULL, org_json TEXT, enabled INTEGER NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY(vault_id, name_lc));",
 };
 #define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
 
