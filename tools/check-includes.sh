@@ -9,17 +9,18 @@ declare -A allowed=(
   [store]="base store"
   [vault]="base crypto store vault"
   [auth]="base crypto store auth"
+  [custody]="base crypto custody"
   [http]="base http"
   [audit]="base crypto audit"
   [api]="base crypto store vault auth audit http api"
-  [server]="base crypto store vault auth audit http api server"
+  [server]="base crypto store vault auth audit http api custody server"
   [client]="base client"
   # cli: the audit module is base+crypto only, so `coffer audit verify` can check files offline
   [cli]="base crypto audit client cli"
 )
 declare -A third=(
   [openssl]="crypto http" [event2]="http" [sqlite3.h]="store" [jansson.h]="base"
-  [curl]="client" [ini.h]="server"
+  [curl]="client" [ini.h]="server" [p11-kit-1]="custody"
 )
 bad=0
 for f in $(git ls-files 'src/*.c' 'src/*.h'); do

@@ -1,0 +1,160 @@
+/* custody.h - the master key and its providers (DESIGN.md §2, §4) behind a small,
+ * message-shaped API, so custody can later run as a separate, privilege-separated process.
+ *
+ * Providers:
+ *   dev     the 32-byte key file <dir>/master.key (0600), created on first use. Always
+ *           unsealed; cf_custody_seal refuses (CF_EINVAL). Dev mode only.
+ *   shamir  the master key is split into N shares (Shamir over GF(256), threshold T); only a
+ *           verifier is kept, in <dir>/custody.json. Starts SEALED (or UNINITIALISED before
+ *           `coffer operator init`); T distinct shares unseal it.
+ *   pkcs11  the master key is kept in <dir>/custody.json encrypted (CKM_AES_CBC_PAD) under a
+ *           non-extractable AES-256 key in a PKCS#11 token, and checked against a verifier;
+ *           it unseals itself at open.
+ *
+ * Invariants: the master key exists in clear only in this object's memory while UNSEALED and in
+ * the caller's copy (cf_custody_master_key); seal wipes it. The state file never holds the key:
+ * shamir stores HMAC-SHA256(master, "coffer custody verifier v1"); pkcs11 the token-encrypted
+ * key plus that verifier. Nothing here logs key material or shares.
+ *
+ * Share text (what `coffer operator init` prints once): base64url (no padding) of 43 bytes
+ *   version 0x01 | key id (4) | threshold (1) | index x (1, 1..255) | y (32) | check (4)
+ * check = the first 4 bytes of SHA-256 over the 39 bytes before it: a mistyped share is refused
+ * on its own (CF_EBADPARAM) before it is combined; a share of another init (key id) likewise.
+ *
+ * Threads: every function takes the object's mutex; the object may be shared. */
+#ifndef CF_CUSTODY_H
+#define CF_CUSTODY_H
+
+#include "base/cf.h"
+#include "base/buf.h"
+
+#define CF_CUSTODY_KEY_LEN 32
+#define CF_SHAMIR_MAX_SHARES 16
+#define CF_SHARE_BYTES 43
+#define CF_SHARE_TEXT_MAX 64 /* 58 base64url characters + NUL, with room */
+
+/* ---- Shamir over GF(256) (shamir.c), usable on its own ---- */
+struct cf_share {
+    uint8_t key_id[4];
+    uint8_t threshold;
+    uint8_t x; /* 1..255 */
+    uint8_t y[CF_CUSTODY_KEY_LEN];
+};
+/* Splits key into n shares (2 <= t <= n <= CF_SHAMIR_MAX_SHARES, else CF_EINVAL) with x = 1..n
+ * and random polynomials of degree t-1 (one per byte). out[] is secret: wipe it after use. */
+cf_err cf_shamir_split(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_id[4], int t,
+                       int n, struct cf_share *out) CF_NODISCARD;
+/* Lagrange interpolation at 0 of k shares (k >= 2; distinct non-zero x, else CF_EBADPARAM).
+ * With fewer than the threshold, or a wrong share, the result is a wrong key: callers check
+ * it against a verifier. */
+cf_err cf_shamir_combine(const struct cf_share *s, int k,
+                         uint8_t key[CF_CUSTODY_KEY_LEN]) CF_NODISCARD;
+/* Share text form (see above). encode writes a NUL-terminated string into out. decode:
+ * CF_EBADPARAM for bad base64, a wrong length or version, a bad check value, x = 0. */
+cf_err cf_share_encode(const struct cf_share *s, char out[CF_SHARE_TEXT_MAX]) CF_NODISCARD;
+cf_err cf_share_decode(const char *text, struct cf_share *out) CF_NODISCARD;
+
+/* ---- the custody object ---- */
+enum cf_custody_provider { CF_CUSTODY_DEV, CF_CUSTODY_SHAMIR, CF_CUSTODY_PKCS11 };
+enum cf_custody_state {
+    CF_CUSTODY_UNINITIALISED, /* shamir before `operator init`: no master key yet */
+    CF_CUSTODY_SEALED,
+    CF_CUSTODY_UNSEALED,
+};
+
+struct cf_custody_cfg {
+    enum cf_custody_provider provider;
+    const char *dir; /* data dir: master.key, custody.json */
+    /* pkcs11 */
+    const char *p11_module; /* path of the PKCS#11 module (.so) */
+    const char *p11_token;  /* token label */
+    const char *p11_pin;    /* user PIN */
+};
+
+struct cf_custody;
+
+/* "dev" / "shamir" / "pkcs11". */
+bool cf_custody_provider_parse(const char *name, enum cf_custody_provider *out);
+const char *cf_custody_state_name(enum cf_custody_state s);
+
+/* Opens custody: dev reads or creates the key file; shamir reads custody.json (absent =
+ * UNINITIALISED); pkcs11 opens the token, creates its wrapping key and the master key on the
+ * first start (taking over an existing dev master.key so a data dir keeps its data) and
+ * unseals. NULL and *err on failure (CF_ECORRUPT: the state file or the token's answer does
+ * not match the verifier). */
+struct cf_custody *cf_custody_open(const struct cf_custody_cfg *cfg, cf_err *err);
+void cf_custody_close(struct cf_custody *c);
+
+enum cf_custody_state cf_custody_state(struct cf_custody *c);
+enum cf_custody_provider cf_custody_provider(const struct cf_custody *c);
+
+/* Shamir only, UNINITIALISED only (else CF_EEXISTS / CF_EINVAL): generates the master key - or
+ * takes over <dir>/master.key when a dev key file exists (the file is removed once custody.json
+ * is durable) - writes the verifier and returns n share texts in out[0..n). Leaves the object
+ * SEALED: the operators unseal it with their shares. */
+cf_err cf_custody_init_shamir(struct cf_custody *c, int n, int t,
+                              char (*out)[CF_SHARE_TEXT_MAX]) CF_NODISCARD;
+
+struct cf_custody_progress {
+    int have;      /* distinct shares held */
+    int threshold; /* shares needed */
+    bool unsealed;
+};
+/* Shamir: adds one share. CF_EBADPARAM for a malformed share (nothing is kept),
+ * CF_EEXISTS for an index already given (harmless), CF_EUNAUTH when the threshold is reached
+ * but the shares do not reproduce the master key (all shares held are dropped: start again),
+ * CF_EINVAL when not SEALED. The progress is filled in every case. */
+cf_err cf_custody_unseal_share(struct cf_custody *c, const char *share,
+                               struct cf_custody_progress *p) CF_NODISCARD;
+/* The progress (state, shares held, threshold) without changing anything. */
+void cf_custody_progress(struct cf_custody *c, struct cf_custody_progress *p);
+/* Wipes the master key and any shares held: SEALED. pkcs11 seals too (until the next open);
+ * dev refuses (CF_EINVAL). */
+cf_err cf_custody_seal(struct cf_custody *c) CF_NODISCARD;
+/* Copies the master key; CF_ESEALED unless UNSEALED. */
+cf_err cf_custody_master_key(struct cf_custody *c,
+                             unsigned char out[CF_CUSTODY_KEY_LEN]) CF_NODISCARD;
+
+/* Master-key rotation, two steps so the caller can re-wrap everything in between:
+ * _begin (UNSEALED only) makes a new random key and returns it (and, for shamir, n share texts
+ * of the new key in shares, n/t as at init when 0) without changing anything durable; the
+ * caller re-wraps its data under it; _commit makes it the master key (state file replaced
+ * atomically; dev: key file replaced). _abort forgets it. One rotation at a time (CF_EBUSY). */
+cf_err cf_custody_rotate_begin(struct cf_custody *c, int n, int t,
+                               unsigned char new_key[CF_CUSTODY_KEY_LEN],
+                               char (*shares)[CF_SHARE_TEXT_MAX], int *nshares) CF_NODISCARD;
+cf_err cf_custody_rotate_commit(struct cf_custody *c) CF_NODISCARD;
+void cf_custody_rotate_abort(struct cf_custody *c);
+
+/* ---- the message interface (msg.c) ----
+ * One JSON request object in, one JSON response object out: the protocol of the custody
+ * socket and of a future custody process.
+ *   {"op":"status"}                          -> {"state","provider","have","threshold"}
+ *   {"op":"init","shares":5,"threshold":3}   -> {"state","shares":[...]} (printed once)
+ *   {"op":"unseal","share":"..."}            -> {"state","have","threshold"}
+ *   {"op":"seal"}                            -> {"state":"sealed"}
+ *   {"op":"rotate"}                          -> {"state", "shares":[...] for shamir}
+ * Failures: {"error":{"code":"CF_E...","message":"..."}} (never key material). seal and rotate
+ * call back into the server (the hooks below) so it can drop or re-wrap what the key opened. */
+struct cf_custody_hooks {
+    void *ctx;
+    /* After a successful unseal / seal (the server starts or stops serving). */
+    void (*unsealed)(void *ctx);
+    void (*sealed)(void *ctx);
+    /* Rotation: re-wrap everything under new_key (old_key still valid). A failure aborts. */
+    cf_err (*rewrap)(void *ctx, const unsigned char old_key[CF_CUSTODY_KEY_LEN],
+                     const unsigned char new_key[CF_CUSTODY_KEY_LEN]);
+};
+cf_err cf_custody_handle_msg(struct cf_custody *c, const struct cf_custody_hooks *hooks,
+                             const char *req, size_t len, struct cf_buf *resp) CF_NODISCARD;
+
+/* ---- the custody socket (sock.c) ----
+ * A unix stream socket (0600, in the 0700 data dir; peers must have this process's uid or be
+ * root, checked with SO_PEERCRED) served by one thread: one request line, one response line,
+ * per connection. The listener fd is close-on-exec. */
+struct cf_custody_sock;
+struct cf_custody_sock *cf_custody_sock_start(struct cf_custody *c, const char *path,
+                                              const struct cf_custody_hooks *hooks, cf_err *err);
+void cf_custody_sock_stop(struct cf_custody_sock *s);
+
+#endif
