@@ -20,9 +20,11 @@
 #include "server/authkeep.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
+#include "server/sealgate.h"
 #include "store/store.h"
 #include "vault/vault.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -137,6 +139,7 @@ int main(int argc, char **argv)
     struct cf_vault_svc *vault = NULL;
     struct cf_http_server *srv = NULL;
     struct cf_rbac *rbac = NULL;
+    struct cf_sealgate *gate = NULL; /* custody: provider, socket, seal */
     struct cf_authkeep *keep = NULL; /* signing key checks, trusted issuers' JWKS */
     struct cf_throttle *throttle = NULL;
     struct cf_api *api = NULL;
@@ -162,8 +165,10 @@ int main(int argc, char **argv)
     fit_open_files(&cfg);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((e = cf_boot_paths(&cfg, &paths)) || (e = cf_boot_master_key(&paths, master)))
+    if ((e = cf_boot_paths(&cfg, &paths)) || (e = cf_boot_custody(&cfg, &paths, &gate, master))) {
+        rc = e == CF_ENOTFOUND ? 0 : 1; /* stopped while sealed */
         goto out;
+    }
     if (cfg.dev && (e = cf_boot_dev_tls(&cfg, &paths)))
         goto out;
     store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
@@ -255,6 +260,7 @@ int main(int argc, char **argv)
         cf_api_handle, api, &e);
     if (!srv)
         goto out;
+    cf_sealgate_serving(gate, srv);
 
     jan.vault = vault;
     jan_started = pthread_create(&jan_thread, NULL, janitor_main, &jan) == 0;
@@ -295,5 +301,13 @@ out:
     cf_pkey_free(audit_key);
     cf_wipe(master, sizeof(master));
     cf_wipe(secret, sizeof(secret));
+    if (cf_sealgate_resealed(gate)) { /* sealed by an operator: start again, sealed */
+        cf_sealgate_free(gate);
+        fflush(NULL);
+        execv("/proc/self/exe", argv);
+        cf_error("cofferd: cannot restart sealed: %s", strerror(errno));
+        return 1;
+    }
+    cf_sealgate_free(gate);
     return rc;
 }

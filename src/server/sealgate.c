@@ -1,0 +1,220 @@
+/* sealgate.c - custody at start-up and while serving (the custody part of DESIGN.md §4).
+ *
+ * cf_boot_custody opens the configured provider (environment: COFFER_CUSTODY = dev | shamir |
+ * pkcs11, default dev; COFFER_PKCS11_MODULE, COFFER_PKCS11_TOKEN, COFFER_PKCS11_PIN), serves the
+ * custody socket <data_dir>/custody.sock for `coffer operator`, and while custody is sealed
+ * answers every HTTPS request with 503 and an Azure-shaped error (health routes say "sealed")
+ * until enough shares arrive. Then the caller builds the server with the master key.
+ *
+ * Sealing a running server (`coffer operator seal`): the seal hook stops the HTTP server; main
+ * tears everything down in reverse order - which wipes the master key copies, every cached data
+ * key, the token signing keys and the audit keys - and re-executes itself, so the new image
+ * starts sealed with nothing of the old key in its address space. */
+#include "base/cf.h"
+#include "server/sealgate.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "custody/custody.h"
+#include "http/http.h"
+#include "server/bootstrap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+
+struct cf_sealgate {
+    struct cf_custody *custody;
+    struct cf_custody_sock *sock;
+    pthread_mutex_t mu;
+    struct cf_http_server *srv; /* the full server, once serving */
+    bool resealed;
+};
+
+static void on_sealed(void *ctx)
+{
+    struct cf_sealgate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->resealed = true;
+    if (g->srv)
+        cf_http_server_stop(g->srv);
+    pthread_mutex_unlock(&g->mu);
+    cf_info("custody: sealed by the operator: stopping, wiping keys, restarting sealed");
+}
+
+static void sealed_handler(struct cf_http_req *req, void *ctx)
+{
+    struct cf_sealgate *g = ctx;
+    static const struct cf_http_hdr h[] = {{"Content-Type", "application/json; charset=utf-8"}};
+    bool uninit = cf_custody_state(g->custody) == CF_CUSTODY_UNINITIALISED;
+    const char *body;
+
+    if (cf_str_eq_cstr(req->path, "/healthz") || cf_str_eq_cstr(req->path, "/readyz"))
+        body = uninit ? "{\"status\":\"uninitialised\",\"sealed\":true}"
+                      : "{\"status\":\"sealed\",\"sealed\":true}";
+    else if (uninit)
+        body = "{\"error\":{\"code\":\"ServiceUnavailable\",\"message\":\"The server is not "
+               "initialised; run coffer operator init, then unseal it with coffer operator "
+               "unseal\"}}";
+    else
+        body = "{\"error\":{\"code\":\"ServiceUnavailable\",\"message\":\"The server is "
+               "sealed; unseal it with coffer operator unseal\"}}";
+    cf_http_respond(req, 503, h, CF_ARRAY_LEN(h), body, strlen(body));
+}
+
+struct sealed_run {
+    struct cf_http_server *srv;
+    pthread_t thread;
+};
+
+static void *sealed_main(void *arg)
+{
+    struct sealed_run *r = arg;
+    if (cf_http_server_run(r->srv) != CF_OK)
+        cf_warn("custody: the sealed listener stopped with an error");
+    return NULL;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : dflt;
+}
+
+/* Waits (signals blocked, polled with sigtimedwait) until custody is unsealed. CF_ENOTFOUND when
+ * SIGINT/SIGTERM asked to stop. */
+static cf_err wait_unsealed(struct cf_sealgate *g, const sigset_t *sigs)
+{
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    while (cf_custody_state(g->custody) != CF_CUSTODY_UNSEALED) {
+        int s = sigtimedwait(sigs, NULL, &ts);
+        if (s == SIGINT || s == SIGTERM)
+            return CF_ENOTFOUND;
+    }
+    return CF_OK;
+}
+
+cf_err cf_boot_custody(const struct cf_config *c, struct cf_paths *p, struct cf_sealgate **out,
+                       unsigned char master[32])
+{
+    char data_dir[PATH_MAX], sock_path[PATH_MAX + 16];
+    struct cf_custody_cfg cc = {.provider = CF_CUSTODY_DEV};
+    struct cf_custody_hooks hooks;
+    struct cf_sealgate *g;
+    const char *prov = env_or("COFFER_CUSTODY", "dev");
+    char *slash;
+    sigset_t sigs, old;
+    cf_err e = CF_OK;
+
+    *out = NULL;
+    if (!cf_custody_provider_parse(prov, &cc.provider)) {
+        cf_error("COFFER_CUSTODY must be dev, shamir or pkcs11 (got %s)", prov);
+        return CF_EINVAL;
+    }
+    if (cc.provider == CF_CUSTODY_DEV && !c->dev)
+        cf_warn("custody: the dev provider keeps the master key in a file; use "
+                "COFFER_CUSTODY=shamir or pkcs11 in production");
+    snprintf(data_dir, sizeof(data_dir), "%s", p->master_key); /* <abs data dir>/master.key */
+    if ((slash = strrchr(data_dir, '/')))
+        *slash = '\0';
+    cc.dir = data_dir;
+    cc.p11_module = env_or("COFFER_PKCS11_MODULE", "");
+    cc.p11_token = env_or("COFFER_PKCS11_TOKEN", "");
+    cc.p11_pin = env_or("COFFER_PKCS11_PIN", "");
+    if (!(g = calloc(1, sizeof(*g))))
+        return CF_ENOMEM;
+    pthread_mutex_init(&g->mu, NULL);
+    if (!(g->custody = cf_custody_open(&cc, &e)))
+        goto fail;
+    if (cc.provider != CF_CUSTODY_DEV) {
+        hooks = (struct cf_custody_hooks){.ctx = g, .sealed = on_sealed};
+        snprintf(sock_path, sizeof(sock_path), "%s/custody.sock", data_dir);
+        if (!(g->sock = cf_custody_sock_start(g->custody, sock_path, &hooks, &e)))
+            goto fail;
+    }
+    if (cf_custody_state(g->custody) != CF_CUSTODY_UNSEALED) {
+        struct sealed_run run;
+        const char *addrs[8];
+        char listen_buf[256];
+        size_t naddrs = 0;
+        char *save = NULL;
+
+        if (c->dev && (e = cf_boot_dev_tls(c, p)))
+            goto fail;
+        snprintf(listen_buf, sizeof(listen_buf), "%s", c->listen);
+        for (char *t = strtok_r(listen_buf, ", ", &save); t && naddrs < CF_ARRAY_LEN(addrs);
+             t = strtok_r(NULL, ", ", &save))
+            addrs[naddrs++] = t;
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &sigs, &old); /* threads made now inherit it */
+        run.srv = cf_http_server_new(&(struct cf_http_opts){.addrs = addrs,
+                                                            .naddrs = naddrs,
+                                                            .port = c->port,
+                                                            .cert_file = p->cert,
+                                                            .key_file = p->key,
+                                                            .threads = 1,
+                                                            .max_connections = 256},
+                                     sealed_handler, g, &e);
+        if (!run.srv || pthread_create(&run.thread, NULL, sealed_main, &run) != 0) {
+            cf_http_server_free(run.srv);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            e = e ? e : CF_EINTERNAL;
+            goto fail;
+        }
+        cf_info("custody: %s; every request answers 503 until `coffer operator %s` (socket "
+                "%s)",
+                cf_custody_state_name(cf_custody_state(g->custody)),
+                cf_custody_state(g->custody) == CF_CUSTODY_UNINITIALISED ? "init" : "unseal",
+                sock_path);
+        printf("Coffer is sealed. Unseal it with: coffer operator unseal --socket %s\n",
+               sock_path);
+        fflush(stdout);
+        e = wait_unsealed(g, &sigs);
+        cf_http_server_stop(run.srv);
+        pthread_join(run.thread, NULL);
+        cf_http_server_free(run.srv);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (e)
+            goto fail;
+    }
+    if ((e = cf_custody_master_key(g->custody, master)))
+        goto fail;
+    *out = g;
+    return CF_OK;
+fail:
+    cf_sealgate_free(g);
+    return e;
+}
+
+void cf_sealgate_serving(struct cf_sealgate *g, struct cf_http_server *srv)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->mu);
+    g->srv = srv;
+    if (g->resealed && srv) /* sealed between unseal and now */
+        cf_http_server_stop(srv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+bool cf_sealgate_resealed(struct cf_sealgate *g)
+{
+    bool r;
+    if (!g)
+        return false;
+    pthread_mutex_lock(&g->mu);
+    r = g->resealed;
+    pthread_mutex_unlock(&g->mu);
+    return r;
+}
+
+void cf_sealgate_free(struct cf_sealgate *g)
+{
+    if (!g)
+        return;
+    cf_custody_sock_stop(g->sock); /* first: no hook runs after this */
+    cf_custody_close(g->custody);
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+}
