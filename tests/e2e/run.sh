@@ -154,6 +154,7 @@ if ((prep_ok)); then
     run_suite config   bash "$E2E_DIR/suites/config.sh"
     run_suite authz    bash "$E2E_DIR/suites/authz.sh"
     run_suite oidc     bash "$E2E_DIR/suites/oidc.sh"
+    run_suite custody  bash "$E2E_DIR/suites/custody.sh"
 fi
 
 # ---- summary ------------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# custody suite (issue 12, key custody): master-key providers on dev servers.
+#   shamir  COFFER_CUSTODY=shamir: starts uninitialised (503), `coffer operator init` prints 5
+#           shares, still sealed (503, health "sealed"); a mistyped share and a foreign one are
+#           refused; 3 of 5 unseal; a secret is written; `operator seal` -> 503 with the sealed
+#           message; a different 3 of 5 unseal the same process (re-executed) and the secret reads.
+#   pkcs11  COFFER_CUSTODY=pkcs11 on a SoftHSM2 token made here: unsealed at start, a secret is
+#           written, restart -> unseals itself, the secret reads; no master.key left in the dir.
+set -uo pipefail
+. "$E2E_DIR/lib.sh"
+
+dir=$E2E_WORK/custody
+rm -rf "$dir"
+mkdir -p "$dir"
+PID=""
+cleanup() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; wait 2>/dev/null; }
+trap cleanup EXIT
+
+start() { # start <name> <port> [env...]: cofferd --dev in $dir/<name>
+    local name=$1 port=$2
+    shift 2
+    env "$@" "$COFFERD" --dev --data-dir "$dir/$name" --port "$port" \
+        >>"$dir/$name.out" 2>>"$E2E_WORK/$SUITE-main.$name.log" &
+    PID=$!
+}
+wait_for() { # wait_for <file-or-socket>
+    for _ in $(seq 1 100); do [ -e "$1" ] && return 0; sleep 0.1; done
+    return 1
+}
+code() { curl -sk -o "$dir/body" -w '%{http_code}' --cacert "$1" "$2"; }
+op() { "$COFFER" operator "$@" -o json; }
+share() { python3 -c "import json,sys;print(json.load(open('$dir/shares.json'))['shares'][$1])"; }
+has() { case "$3" in *"$2"*) pass "$1" ;; *) fail "$1 (no '$2' in '$3')" ;; esac; }
+jf() { python3 -c "import json,sys;print(json.load(open(sys.argv[1])).get(sys.argv[2],''))" "$1" "$2" 2>/dev/null; }
+secret_env() { ( . "$1/env"; export AZURE_CONFIG_DIR="$1/cli"; shift; "$COFFER" "$@" ); }
+
+# ---- shamir ----
+port=$(free_port)
+start shamir "$port" COFFER_CUSTODY=shamir
+S=$dir/shamir/custody.sock
+wait_for "$S" && pass "shamir: custody socket up" || fail "shamir: custody socket up"
+wait_for "$dir/shamir/tls/ca.pem"
+CA=$dir/shamir/tls/ca.pem
+for _ in $(seq 1 50); do [ "$(code "$CA" "https://localhost:$port/healthz")" != 000 ] && break; sleep 0.1; done
+expect_eq "uninitialised: data request 503" 503 "$(code "$CA" "https://coffer.vault.localhost:$port/secrets?api-version=7.4")"
+has "uninitialised: says run init" "coffer operator init" "$(cat "$dir/body")"
+op status --socket "$S" >"$dir/st.json"
+expect_eq "status: uninitialised" uninitialised "$(jf "$dir/st.json" state)"
+op init --socket "$S" --shares 5 --threshold 3 >"$dir/shares.json" 2>/dev/null
+expect_eq "init prints 5 shares" 5 "$(python3 -c "import json;print(len(json.load(open('$dir/shares.json'))['shares']))")"
+expect_eq "init twice refused" 1 "$(op init --socket "$S" >/dev/null 2>&1; echo $?)"
+expect_eq "sealed: data request 503" 503 "$(code "$CA" "https://coffer.vault.localhost:$port/secrets?api-version=7.4")"
+has "sealed: Azure-shaped error" '"code":"ServiceUnavailable"' "$(cat "$dir/body")"
+has "sealed: says how to unseal" "coffer operator unseal" "$(cat "$dir/body")"
+expect_eq "sealed: token endpoint 503" 503 "$(code "$CA" "https://login.localhost:$port/common/v2.0/.well-known/openid-configuration")"
+expect_eq "sealed: healthz 503" 503 "$(code "$CA" "https://localhost:$port/healthz")"
+has "sealed: healthz says sealed" '"sealed":true' "$(cat "$dir/body")"
+bad=$(share 0 | sed 's/^\(.\{10\}\)./\1Z/;s/^\(.\{10\}\)Z\(.*\)$/\1Y\2/')
+expect_eq "mistyped share refused" 1 "$(op unseal --socket "$S" --share "${bad}x" >/dev/null 2>&1; echo $?)"
+share 1 | op unseal --socket "$S" >"$dir/u.json"
+expect_eq "share from stdin: 1 of 3" 1 "$(jf "$dir/u.json" have)"
+expect_eq "same share twice refused" 1 "$(op unseal --socket "$S" --share "$(share 1)" >/dev/null 2>&1; echo $?)"
+op unseal --socket "$S" --share "$(share 3)" >/dev/null
+op unseal --socket "$S" --share "$(share 4)" >"$dir/u.json"
+expect_eq "3 of 5 unseal" unsealed "$(jf "$dir/u.json" state)"
+wait_for "$dir/shamir/env" && pass "shamir: serving after unseal" || fail "shamir: serving after unseal"
+secret_env "$dir/shamir" login >/dev/null 2>&1
+expect_eq "secret set" sealed-value "$(secret_env "$dir/shamir" keyvault secret set --vault-name coffer -n c1 --value sealed-value --query value -o tsv 2>/dev/null)"
+op seal --socket "$S" >/dev/null
+sleep 1.5
+expect_eq "after seal: 503" 503 "$(code "$CA" "https://coffer.vault.localhost:$port/secrets?api-version=7.4")"
+has "after seal: sealed message" "The server is sealed" "$(cat "$dir/body")"
+kill -0 "$PID" 2>/dev/null && pass "seal keeps the process (re-exec)" || fail "seal keeps the process (re-exec)"
+rm -f "$dir/shamir/env"
+for i in 0 2 3; do op unseal --socket "$S" --share "$(share $i)" >"$dir/u.json"; done
+expect_eq "another 3 of 5 unseal" unsealed "$(jf "$dir/u.json" state)"
+wait_for "$dir/shamir/env"
+expect_eq "secret readable after re-unseal" sealed-value "$(secret_env "$dir/shamir" keyvault secret show --vault-name coffer -n c1 --query value -o tsv 2>/dev/null)"
+grep -q "$(share 0)" "$dir/shamir/custody.json" "$E2E_WORK/$SUITE-main.shamir.log" &&
+    fail "no share in the state file or the log" || pass "no share in the state file or the log"
+cleanup
+PID=""
+
+# ---- pkcs11 (SoftHSM2) ----
+LIB=/usr/lib/softhsm/libsofthsm2.so
+if [ ! -r "$LIB" ] || ! command -v softhsm2-util >/dev/null; then
+    fail "pkcs11: softhsm2 is not installed (tools/install-deps.sh installs it)"
+    exit 0
+fi
+mkdir -p "$dir/hsm/tokens"
+printf 'directories.tokendir = %s/hsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$dir" >"$dir/hsm/softhsm2.conf"
+export SOFTHSM2_CONF=$dir/hsm/softhsm2.conf
+softhsm2-util --init-token --free --label coffer-e2e --so-pin 87654321 --pin 12345678 >/dev/null &&
+    pass "pkcs11: token initialised" || fail "pkcs11: token initialised"
+P11=(COFFER_CUSTODY=pkcs11 COFFER_PKCS11_MODULE=$LIB COFFER_PKCS11_TOKEN=coffer-e2e COFFER_PKCS11_PIN=12345678 SOFTHSM2_CONF=$SOFTHSM2_CONF)
+port=$(free_port)
+start p11 "$port" "${P11[@]}"
+wait_for "$dir/p11/env" && pass "pkcs11: unsealed at start" || fail "pkcs11: unsealed at start"
+secret_env "$dir/p11" login >/dev/null 2>&1
+expect_eq "pkcs11: secret set" hsm-value "$(secret_env "$dir/p11" keyvault secret set --vault-name coffer -n h1 --value hsm-value --query value -o tsv 2>/dev/null)"
+[ ! -e "$dir/p11/master.key" ] && pass "pkcs11: no master.key in the data dir" || fail "pkcs11: no master.key in the data dir"
+cleanup
+PID=""
+rm -f "$dir/p11/env"
+start p11 "$port" "${P11[@]}"
+wait_for "$dir/p11/env" && pass "pkcs11: restart unseals itself" || fail "pkcs11: restart unseals itself"
+expect_eq "pkcs11: secret readable after restart" hsm-value "$(secret_env "$dir/p11" keyvault secret show --vault-name coffer -n h1 --query value -o tsv 2>/dev/null)"
+cleanup
+PID=""
+start p11bad "$(free_port)" COFFER_CUSTODY=pkcs11 COFFER_PKCS11_MODULE=$LIB COFFER_PKCS11_TOKEN=coffer-e2e COFFER_PKCS11_PIN=0000 SOFTHSM2_CONF=$SOFTHSM2_CONF
+wait "$PID"
+expect_eq "pkcs11: wrong PIN refuses to start" 1 "$?"
+PID=""
