@@ -202,6 +202,8 @@ void cf_kcache_put(struct cf_kcache *c, uint64_t gen, struct cf_kcache_ent *e)
     struct cf_kcache_ent *old = NULL;
     size_t slot = WAYS;
 
+    if (!e->key && !e->meta)
+        return; /* serves nobody */
     pthread_mutex_lock(&s->mu);
     if (s->gen != gen)
         goto unlock; /* a write to the name (or its vault) committed since e was read */

@@ -135,6 +135,37 @@ static void test_hit_and_get(void **state)
     assert_int_equal(cf_kcache_count(f->svc->kcache), 1);
 }
 
+/* Metadata beyond the cache's bound: the key is still cached for operations, GET reads the
+ * store and answers in full. */
+static void test_large_metadata(void **state)
+{
+    struct fx *f = *state;
+    struct cf_key_input in;
+    struct cf_key_meta m;
+    char *tags = malloc(6000);
+
+    assert_non_null(tags);
+    memset(tags, 'x', 5999);
+    memcpy(tags, "{\"t\":\"", 6);
+    memcpy(tags + 5996, "\"}", 3);
+    assert_int_equal(make_key(f, "big", "EC", NULL), CF_OK);
+    memset(&in, 0, sizeof(in));
+    in.has_tags = true;
+    in.tags_json = tags;
+    update(f, "big", &in);
+    assert_int_equal(sign(f, "big", "ES256", NULL, NULL), CF_OK);
+    assert_non_null(cached(f, "big", CF_KCACHE_KEY));
+    assert_null(cached(f, "big", CF_KCACHE_META));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(cf_key_get(f->svc, &f->ref, CF_STR("big"), CF_STR(""), &m), CF_OK);
+        assert_string_equal(m.tags_json, tags);
+        cf_key_meta_release(&m);
+    }
+    assert_int_equal(cf_kcache_count(f->svc->kcache), 1);
+    assert_non_null(cached(f, "big", CF_KCACHE_KEY));
+    free(tags);
+}
+
 static void test_every_change_invalidates(void **state)
 {
     struct fx *f = *state;
@@ -561,6 +592,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hit_and_get, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_large_metadata, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_every_change_invalidates, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_vault_change_drops, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_race_rule, fx_setup, fx_teardown),
