@@ -12,8 +12,9 @@ declare -A allowed=(
   [custody]="base crypto custody"
   [http]="base http"
   [audit]="base crypto audit"
-  [api]="base crypto store vault auth audit http api"
-  [server]="base crypto store vault auth audit http api custody server"
+  [metrics]="base metrics"
+  [api]="base crypto store vault auth audit http metrics api"
+  [server]="base crypto store vault auth audit http metrics api custody server"
   [client]="base client"
   # cli: the audit module is base+crypto only, so `coffer audit verify` can check files offline
   [cli]="base crypto audit client cli"
