@@ -25,7 +25,8 @@
  *
  * Cost on the read path: the event is a struct of borrowed pointers; two URIs are built on
  * the stack; the line is formatted into the request's own buffer (kept with the recycled
- * request, so no malloc in the steady state) and appended under the log's one mutex. */
+ * request, so no malloc in the steady state) and appended under the mutex of the receiving
+ * event loop's own lane (chain), which no other loop takes. */
 #include "base/cf.h"
 #include "api/internal.h"
 #include "audit/audit.h"
@@ -42,7 +43,8 @@
 #define URI_MAX 2100      /* cf_audit_format caps id and requestUri at 2048 */
 
 struct api_audit_log {
-    struct cf_audit *log;
+    struct cf_audit *const *lanes; /* lanes[0] also takes the outbox's records */
+    size_t nlanes;
     struct cf_store *store;
     int failing; /* atomic: the last append (direct or drained) failed */
     pthread_mutex_t mu;
@@ -302,7 +304,9 @@ bool api_audit_reply(struct api_req *r, int status)
         return true;
     e = format(r, status);
     if (!e)
-        e = cf_audit_append(al->log, cf_buf_str(&r->audit.line), false);
+        e = cf_audit_append(al->lanes[(size_t)(r->http->worker < 0 ? 0 : r->http->worker) %
+                                      al->nlanes],
+                            cf_buf_str(&r->audit.line), false);
     if (e) {
         set_failing(al, e, "appending a record");
         return false;
@@ -353,7 +357,7 @@ struct drain_ctx {
 static bool drain_row(void *ctx, int64_t id, struct cf_str line)
 {
     struct drain_ctx *d = ctx;
-    d->e = cf_audit_append_outbox(d->al->log, line, id, false);
+    d->e = cf_audit_append_outbox(d->al->lanes[0], line, id, false);
     if (d->e == CF_EINVAL || d->e == CF_ETOOBIG) {
         /* a row the log refuses would block every later one: keep it out, say so */
         cf_error("audit: outbox row %lld is not a valid record; skipped", (long long)id);
@@ -378,7 +382,7 @@ static bool drain_once(struct api_audit_log *al)
         return false;
     }
     if (d.n && !d.e)
-        d.e = cf_audit_sync(al->log);
+        d.e = cf_audit_sync(al->lanes[0]);
     if (d.e) {
         set_failing(al, d.e, "moving write records from the outbox");
         return false;
@@ -440,14 +444,18 @@ cf_err api_audit_start(struct cf_api *api)
     int64_t floor;
     cf_err e;
 
-    if (!api->cfg.audit)
+    if (!api->cfg.audit || !api->cfg.audit_lanes)
         return CF_OK;
     if (!api->cfg.store)
         return CF_EINVAL;
+    for (size_t i = 0; i < api->cfg.audit_lanes; i++)
+        if (!api->cfg.audit[i])
+            return CF_EINVAL;
     al = calloc(1, sizeof(*al));
     if (!al)
         return CF_ENOMEM;
-    al->log = api->cfg.audit;
+    al->lanes = api->cfg.audit;
+    al->nlanes = api->cfg.audit_lanes;
     al->store = api->cfg.store;
     pthread_mutex_init(&al->mu, NULL);
     pthread_condattr_init(&ca);
@@ -461,7 +469,7 @@ cf_err api_audit_start(struct cf_api *api)
     if (is_failing(al))
         cf_error("audit: the outbox could not be moved into the audit log at start-up; "
                  "writes are refused until it can");
-    floor = cf_audit_last_outbox_id(al->log);
+    floor = cf_audit_last_outbox_id(al->lanes[0]);
     if ((e = cf_store_outbox_floor(al->store, floor)))
         goto fail;
     cf_store_outbox_notify(al->store, on_commit, al);

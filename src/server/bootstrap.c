@@ -609,17 +609,22 @@ static cf_err write_jwk(const char *dir, const struct cf_pkey *k, const char *ki
 }
 
 cf_err cf_boot_audit(const struct cf_config *c, const struct cf_paths *p, struct cf_store *s,
-                     const unsigned char master[32], struct cf_audit **log,
+                     const unsigned char master[32], size_t nlanes, struct cf_audit **logs,
                      struct cf_pkey **sign_key)
 {
     unsigned char mac[CF_AUDIT_KEY_LEN], seal[CF_AEAD_KEY_LEN];
     struct audit_key_arg ka;
     struct cf_audit_config ac;
+    char node[CF_AUDIT_MAX_NODE + 1];
+    size_t i = 0;
     cf_err e;
 
-    *log = NULL;
     *sign_key = NULL;
     memset(&ka, 0, sizeof(ka));
+    if (nlanes < 1 || nlanes > CF_BOOT_AUDIT_LANES_MAX)
+        return CF_EINVAL;
+    for (i = 0; i < nlanes; i++)
+        logs[i] = NULL;
     if (mkdir(p->audit_dir, 0700) != 0 && errno != EEXIST) {
         cf_error("cannot create the audit directory %s: %s", p->audit_dir, strerror(errno));
         return CF_EIO;
@@ -636,30 +641,46 @@ cf_err cf_boot_audit(const struct cf_config *c, const struct cf_paths *p, struct
         cf_error("cannot write %s/%s", p->audit_dir, AUDIT_JWK_FILE);
         goto wipe;
     }
-    memset(&ac, 0, sizeof(ac));
-    ac.dir = p->audit_dir;
-    ac.mac_key = mac;
-    ac.node_id = c->node_id;
-    ac.rotate_bytes = (uint64_t)c->audit_rotate_mb * 1024 * 1024;
-    ac.keep_files = (unsigned)c->audit_keep_files;
-    ac.sign_key = ka.key;
-    ac.sign_kid = ka.kid;
-    *log = cf_audit_open(&ac, &e);
-    if (!*log) {
+    for (i = 0; i < nlanes; i++) {
+        if (i == 0)
+            snprintf(node, sizeof(node), "%s", c->node_id);
+        else if (snprintf(node, sizeof(node), "%s.w%zu", c->node_id, i) >= (int)sizeof(node)) {
+            cf_error("audit: node_id %s is too long for its worker lanes", c->node_id);
+            e = CF_EINVAL;
+            goto close_lanes;
+        }
+        memset(&ac, 0, sizeof(ac));
+        ac.dir = p->audit_dir;
+        ac.mac_key = mac;
+        ac.node_id = node;
+        ac.rotate_bytes = (uint64_t)c->audit_rotate_mb * 1024 * 1024;
+        ac.keep_files = (unsigned)c->audit_keep_files;
+        ac.sign_key = ka.key;
+        ac.sign_kid = ka.kid;
+        logs[i] = cf_audit_open(&ac, &e);
+        if (logs[i])
+            continue;
         if (e == CF_ECORRUPT)
             cf_error("audit: the newest audit file of node %s in %s does not verify under this "
                      "server's audit key (another master key, or the file was altered). Check "
                      "it with `coffer audit verify --dir %s`; move the directory aside to start "
                      "a new log. Refusing to serve without an audit log.",
-                     c->node_id, p->audit_dir, p->audit_dir);
+                     node, p->audit_dir, p->audit_dir);
         else
-            cf_error("audit: cannot open the audit log in %s (%s)", p->audit_dir,
-                     cf_err_name(e));
-        goto wipe;
+            cf_error("audit: cannot open the audit log of node %s in %s (%s)", node,
+                     p->audit_dir, cf_err_name(e));
+        goto close_lanes;
     }
     *sign_key = ka.key;
     ka.key = NULL;
-    cf_info("audit: log in %s, node %s, signing key %s", p->audit_dir, c->node_id, ka.kid);
+    cf_info("audit: log in %s, node %s (%zu lane%s), signing key %s", p->audit_dir, c->node_id,
+            nlanes, nlanes == 1 ? "" : "s", ka.kid);
+    goto wipe;
+close_lanes:
+    while (i-- > 0) {
+        cf_audit_close(logs[i]);
+        logs[i] = NULL;
+    }
 wipe:
     cf_pkey_free(ka.key);
     cf_wipe(mac, sizeof(mac));

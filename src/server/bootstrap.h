@@ -56,10 +56,13 @@ cf_err cf_boot_admin_roles(struct cf_store *s, struct cf_rbac *rb, const char *t
  * (HKDF-SHA256, info "coffer audit mac v1"), loads the checkpoint signing key (EC P-256)
  * kept sealed in the store's meta table - creating it on the first start - and writes its
  * public JWK to <audit_dir>/audit-signing-key.jwk (for `coffer audit verify --public-key`),
- * then opens the log. *sign_key must outlive the log (free it after cf_audit_close). A log
- * that does not verify under the key (CF_ECORRUPT) is reported and fails start-up. */
+ * then opens nlanes logs (1..CF_BOOT_AUDIT_LANES_MAX): lane 0 is node node_id, lane k the
+ * node "<node_id>.w<k>" (one chain per HTTP worker: see cf_api_config.audit). *sign_key
+ * must outlive the logs (free it after cf_audit_close). A log that does not verify under the
+ * key (CF_ECORRUPT) is reported and fails start-up; on failure nothing stays open. */
+#define CF_BOOT_AUDIT_LANES_MAX 16
 cf_err cf_boot_audit(const struct cf_config *c, const struct cf_paths *p, struct cf_store *s,
-                     const unsigned char master[32], struct cf_audit **log,
+                     const unsigned char master[32], size_t nlanes, struct cf_audit **logs,
                      struct cf_pkey **sign_key);
 /* Writes the env file atomically and prints the same lines on stdout. */
 cf_err cf_boot_write_env(const struct cf_config *c, const struct cf_paths *p, const char *sub,

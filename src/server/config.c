@@ -119,7 +119,7 @@ static void usage(void)
 static bool node_id_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 64)
+    if (n == 0 || n > 60) /* room for the worker lanes' ".w<k>" */
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_')
@@ -229,7 +229,7 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
         return CF_EINVAL;
     }
     if (!node_id_ok(c->node_id)) {
-        fprintf(stderr, "cofferd: node_id must be 1-64 letters, digits, '.' or '_'\n");
+        fprintf(stderr, "cofferd: node_id must be 1-60 letters, digits, '.' or '_'\n");
         return CF_EINVAL;
     }
     if (c->audit_rotate_mb < 1 || c->audit_rotate_mb > 1024 * 1024) {

@@ -46,7 +46,7 @@ struct cf_config {
     /* The audit log (DESIGN.md §6): one record per request, fail closed. */
     char audit[8];             /* "on" (default) or "off" */
     char audit_dir[PATH_MAX];  /* default <data_dir>/audit */
-    char node_id[65];          /* this node's name in the log: 1-64 of [A-Za-z0-9._] */
+    char node_id[65];          /* this node's name in the log: 1-60 of [A-Za-z0-9._] */
     int audit_rotate_mb;       /* start a new file past this size (default 64) */
     int audit_keep_files;      /* newest files kept (default 30; 0: all) */
 };

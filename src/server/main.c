@@ -143,7 +143,8 @@ int main(int argc, char **argv)
     struct cf_authkeep *keep = NULL; /* signing key checks, trusted issuers' JWKS */
     struct cf_throttle *throttle = NULL;
     struct cf_api *api = NULL;
-    struct cf_audit *audit = NULL;
+    struct cf_audit *audit[CF_BOOT_AUDIT_LANES_MAX] = {0};
+    size_t audit_lanes = 0;
     struct cf_pkey *audit_key = NULL;
     struct janitor jan = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     pthread_t jan_thread;
@@ -175,8 +176,15 @@ int main(int argc, char **argv)
     if (!store)
         goto out;
     if (strcmp(cfg.audit, "on") == 0) {
-        if ((e = cf_boot_audit(&cfg, &paths, store, master, &audit, &audit_key)))
+        /* one chain per HTTP worker (as many as the server will start), up to the maximum */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        audit_lanes = cfg.threads > 0 ? (size_t)cfg.threads : (size_t)(ncpu > 0 ? ncpu : 1);
+        if (audit_lanes > CF_BOOT_AUDIT_LANES_MAX)
+            audit_lanes = CF_BOOT_AUDIT_LANES_MAX;
+        if ((e = cf_boot_audit(&cfg, &paths, store, master, audit_lanes, audit, &audit_key))) {
+            audit_lanes = 0;
             goto out;
+        }
     } else {
         cf_warn("audit log off (audit = off): requests leave no audit record");
     }
@@ -240,6 +248,7 @@ int main(int argc, char **argv)
                                              .region = "local",
                                              .pool_threads = cfg.pool_threads,
                                              .audit = audit,
+                                             .audit_lanes = audit_lanes,
                                              .store = store},
                      &e);
     if (!api)
@@ -297,7 +306,8 @@ out:
     cf_authkeep_stop(keep); /* before auth: it holds auth's issuer hook */
     cf_auth_free(auth);
     cf_store_close(store);
-    cf_audit_close(audit); /* after the HTTP server and the api: nothing appends any more */
+    for (size_t i = 0; i < audit_lanes; i++)
+        cf_audit_close(audit[i]); /* after the HTTP server and the api: nothing appends now */
     cf_pkey_free(audit_key);
     cf_wipe(master, sizeof(master));
     cf_wipe(secret, sizeof(secret));

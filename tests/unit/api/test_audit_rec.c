@@ -157,7 +157,8 @@ static void new_api(struct fx *f)
                                                 .subscription_id = f->sub,
                                                 .tenant_id = f->tenant,
                                                 .pool_threads = 2,
-                                                .audit = f->audit,
+                                                .audit = &f->audit,
+                                                .audit_lanes = 1,
                                                 .store = f->store},
                         &e);
     assert_int_equal(e, CF_OK);
