@@ -472,4 +472,195 @@ cf_err cf_vault_lock_check(struct cf_vault_svc *svc, const char *sub, const char
 cf_err cf_vault_lock_level(struct cf_vault_svc *svc, const char *sub, const char *rg,
                            const char *vault, enum cf_lock_level *level);
 
+/* ---- certificates ---- */
+struct cf_jw;
+/* Key Vault certificates (azure-kv-certificates.md, certs.c). A certificate version owns a key
+ * version (kid: the keys API signs/decrypts with it, "managed") and a secret version (sid: the
+ * PFX or PEM, with the private key when exportable, "managed") of the same name and version
+ * id; all three are written in one transaction and deleted, recovered and purged together.
+ * Issuers: Self (issued synchronously, the operation reads "completed"), Unknown (CSR out,
+ * merge in). Functions taking why fill it on CF_EBADPARAM with a short sentence (never key
+ * material or passwords). Policies travel as JSON (the wire's shape), validated here. */
+#define CF_CERT_MAX_SANS 32
+#define CF_CERT_MAX_EKUS 16
+#define CF_CERT_MAX_ACTIONS 4
+#define CF_CERT_SUBJECT_MAX 512
+#define CF_CERT_ISSUER_MAX 127
+enum cf_cert_action { CF_CERT_AUTORENEW = 1, CF_CERT_EMAIL = 2 };
+struct cf_cert_lifetime {
+    int pct;  /* lifetime_percentage, 0 when days is the trigger */
+    int days; /* days_before_expiry */
+    enum cf_cert_action action;
+};
+struct cf_cert_policy {
+    bool exportable, reuse_key;
+    char kty[16]; /* "RSA" | "EC" */
+    int key_size; /* RSA bits; 0 for EC */
+    char crv[16]; /* EC curve, "" for RSA */
+    bool pem;     /* secret_props.contentType application/x-pem-file (else x-pkcs12) */
+    char subject[CF_CERT_SUBJECT_MAX];
+    struct {
+        int kind; /* enum cf_cert_san_kind (crypto.h) */
+        char value[256];
+    } sans[CF_CERT_MAX_SANS];
+    size_t nsans;
+    char ekus[CF_CERT_MAX_EKUS][64];
+    size_t nekus;
+    unsigned key_usage; /* CF_CERT_KU bits (crypto.h) */
+    int validity_months;
+    struct cf_cert_lifetime actions[CF_CERT_MAX_ACTIONS];
+    size_t nactions;
+    char issuer[CF_CERT_ISSUER_MAX + 1]; /* "Self", "Unknown" or a configured issuer */
+    char cty[64];
+    bool has_ct, cert_transparency;
+    bool enabled;
+    int64_t created, updated;
+};
+/* Writes the policy object (with "id" when id is not NULL). */
+void cf_cert_policy_write(const struct cf_cert_policy *p, const char *id, struct cf_jw *w);
+
+struct cf_cert_meta {
+    char name[CF_MAX_NAME_LEN + 1];
+    char version[33];
+    bool enabled;
+    int64_t nbf, exp, created, updated;
+    char x5t[32];
+    struct cf_buf cer;             /* leaf DER on bundles (init'd by the call), empty on items */
+    char *tags_json;               /* owned, NULL if never set */
+    struct cf_cert_policy *policy; /* owned, on bundles */
+    bool pending;                  /* a pending operation object exists */
+    bool preserve_order;
+    int64_t deleted_date, scheduled_purge;
+};
+void cf_cert_meta_release(struct cf_cert_meta *m);
+
+/* The pending operation. */
+struct cf_cert_op {
+    char name[CF_MAX_NAME_LEN + 1];
+    char request_id[33];
+    char status[16]; /* inProgress | completed | failed | cancelled */
+    char *status_details; /* owned, NULL when none */
+    char *error_json;     /* owned {"code","message"}, NULL unless failed */
+    bool cancel_requested;
+    char issuer[CF_CERT_ISSUER_MAX + 1];
+    char cty[64];
+    bool has_ct, cert_transparency;
+    struct cf_buf csr; /* DER (init'd by the call) */
+    bool completed;    /* target = the certificate's base id */
+};
+void cf_cert_op_release(struct cf_cert_op *o);
+
+/* Attributes/tags of create, import, merge and update. */
+struct cf_cert_input {
+    bool has_enabled, enabled;
+    bool has_tags;
+    const char *tags_json; /* validated by api/ */
+    bool preserve_order;
+};
+
+/* Create: policy is the request's policy object (NULL: none, which Azure refuses: 400).
+ * CF_EDELETED (soft-deleted name), CF_EBUSY (an operation is inProgress: 409), CF_EEXISTS (a
+ * key or secret of the name that no certificate owns), CF_ENOTFOUND-free. *out = the op. */
+cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      const struct cf_json *policy, const struct cf_cert_input *in,
+                      struct cf_cert_op *out, char *why, size_t whysz);
+/* CF_ENOTFOUND: no operation (PendingCertificateNotFound). */
+cf_err cf_cert_op_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_cert_op *out);
+/* CF_EFORBIDDEN when the operation is not inProgress. */
+cf_err cf_cert_op_cancel(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                         struct cf_str name, struct cf_cert_op *out);
+cf_err cf_cert_op_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                         struct cf_str name, struct cf_cert_op *out);
+/* chain: concatenated DER certificates, leaf first. CF_ENOTFOUND without an inProgress
+ * Unknown-issuer operation, CF_EBADPARAM for a leaf whose key is not the pending one. */
+cf_err cf_cert_merge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_str chain, const struct cf_cert_input *in,
+                     struct cf_cert_meta *out, char *why, size_t whysz);
+/* value: PEM text, or base64 of a PFX; pwd may be NULL. policy may be NULL. */
+cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_str value, const char *pwd, const struct cf_json *policy,
+                      const struct cf_cert_input *in, struct cf_cert_meta *out, char *why,
+                      size_t whysz);
+/* version empty = latest. Bundles carry cer and the policy. */
+cf_err cf_cert_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                   struct cf_str version, struct cf_cert_meta *out);
+/* enabled and tags of the version (and of its key and secret); policy (may be NULL) as
+ * cf_cert_policy_update. */
+cf_err cf_cert_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_str version, const struct cf_cert_input *in,
+                      const struct cf_json *policy, struct cf_cert_meta *out, char *why,
+                      size_t whysz);
+cf_err cf_cert_policy_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str name, struct cf_cert_policy *out);
+/* Members present replace those of the stored policy. */
+cf_err cf_cert_policy_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                             struct cf_str name, const struct cf_json *policy,
+                             struct cf_cert_policy *out, char *why, size_t whysz);
+typedef cf_err (*cf_cert_cb)(const struct cf_cert_meta *m, void *arg);
+cf_err cf_cert_list(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str after,
+                    int max, cf_cert_cb cb, void *arg, char next[CF_PAGE_TOKEN_MAX]);
+cf_err cf_cert_list_versions(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                             struct cf_str name, struct cf_str after, int max, cf_cert_cb cb,
+                             void *arg, char next[CF_PAGE_TOKEN_MAX]);
+cf_err cf_cert_list_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                            struct cf_str after, int max, cf_cert_cb cb, void *arg,
+                            char next[CF_PAGE_TOKEN_MAX]);
+/* Soft delete of the certificate with its key and secret; *out = the latest version. */
+cf_err cf_cert_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_cert_meta *out);
+cf_err cf_cert_get_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                           struct cf_str name, struct cf_cert_meta *out);
+cf_err cf_cert_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                       struct cf_str name, struct cf_cert_meta *out);
+/* CF_EPURGEPROTECT with purge protection. */
+cf_err cf_cert_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name);
+/* Every version with its key and secret and the policy, sealed under the backup key. */
+cf_err cf_cert_backup(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                      struct cf_buf *out);
+/* CF_EBADPARAM (bad blob), CF_EEXISTS (live name), CF_EDELETED (soft-deleted name). */
+cf_err cf_cert_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                       struct cf_str blob_b64url, struct cf_cert_meta *out);
+
+/* Contacts: *json = owned JSON array text of {email,name?,phone?}. get: "[]" when none. */
+cf_err cf_cert_contacts_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, char **json);
+/* contacts: the request's "contacts" array (CF_EBADPARAM unless objects with an email). */
+cf_err cf_cert_contacts_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                            const struct cf_json *contacts, char **json, char *why, size_t whysz);
+/* *json = what was deleted ("[]" when nothing was set). */
+cf_err cf_cert_contacts_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                               char **json);
+
+/* Issuers. Credentials' pwd is sealed and never returned. */
+struct cf_cert_issuer {
+    char name[CF_CERT_ISSUER_MAX + 1];
+    char provider[128];
+    char account_id[256]; /* "" when none */
+    char *org_json;       /* owned org_details text, NULL when none */
+    bool enabled;
+    int64_t created, updated;
+};
+void cf_cert_issuer_release(struct cf_cert_issuer *i);
+/* 1-127 of [0-9a-zA-Z-], not Self/Unknown (case-insensitive). */
+bool cf_cert_issuer_name_valid(struct cf_str name);
+cf_err cf_cert_issuer_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str name, struct cf_cert_issuer *out);
+/* body: the IssuerBundle request. update: merge into the existing one (CF_ENOTFOUND). */
+cf_err cf_cert_issuer_set(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str name, const struct cf_json *body, bool update,
+                          struct cf_cert_issuer *out, char *why, size_t whysz);
+cf_err cf_cert_issuer_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                             struct cf_str name, struct cf_cert_issuer *out);
+typedef cf_err (*cf_cert_issuer_cb)(const struct cf_cert_issuer *i, void *arg);
+cf_err cf_cert_issuer_list(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                           struct cf_str after, int max, cf_cert_issuer_cb cb, void *arg,
+                           char next[CF_PAGE_TOKEN_MAX]);
+
+/* The janitor's certificate work: runs every due lifetime action of live certificates
+ * (AutoRenew of Self-issued ones at lifetime_percentage or days_before_expiry: a new version,
+ * a fresh key unless reuse_key; EmailContacts: a log line naming the vault, certificate and
+ * contact count, once per version) and purges soft-deleted certificates past their date.
+ * *renewed (may be NULL) counts the new versions. */
+cf_err cf_vault_certs_renew_due(struct cf_vault_svc *svc, int *renewed);
+
 #endif
