@@ -16,6 +16,8 @@
 #             the firewall over IPv4 and IPv6
 #   badinput  curl/openssl/python sockets: malformed and hostile requests
 #   plaintext no secret value, client secret or token at rest or in the logs
+#   audit     the audit log: records of typical operations, coffer audit verify/show, a
+#             hand-edited record caught, fail closed with the audit directory gone
 #   config    production mode: cofferd --config with an operator certificate
 #   authz     authorization matrix (roles x operations x scopes, access policies), SDK sample,
 #             token attacks, throttling on 127.0.0.1 and ::1 (three cofferd; about a minute)
@@ -151,6 +153,7 @@ if ((prep_ok)); then
     run_suite identity bash "$E2E_DIR/suites/identity.sh"
     run_suite locks    bash "$E2E_DIR/suites/locks.sh"
     run_suite plaintext bash "$E2E_DIR/suites/plaintext.sh"
+    run_suite audit    bash "$E2E_DIR/suites/audit.sh"
     run_suite config   bash "$E2E_DIR/suites/config.sh"
     run_suite authz    bash "$E2E_DIR/suites/authz.sh"
     run_suite oidc     bash "$E2E_DIR/suites/oidc.sh"

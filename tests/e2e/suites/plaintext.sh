@@ -76,6 +76,14 @@ m=$(marker); MARKERS+=("$m")
 req PUT "$V/secrets/pt-x?api-version=7.4" "${AUTH[@]}" --data-binary "{\"value\":\"$m\""
 expect_eq "malformed JSON carrying a marker -> 400" 400 "$CODE"
 
+# The token endpoint with a marker as client secret, in the form and in a query string (the
+# audit log records the client id of a token request, never its body or query).
+m=$(marker); MARKERS+=("$m")
+req POST "$AZURE_AUTHORITY_HOST/$AZURE_TENANT_ID/oauth2/v2.0/token?client_secret=$m" \
+    --data-urlencode "client_id=$AZURE_CLIENT_ID" --data-urlencode "client_secret=$m" \
+    --data-urlencode "grant_type=client_credentials" --data-urlencode "scope=$(vault_resource)/.default"
+expect_eq "token request with a marker as a wrong client secret -> 401" 401 "$CODE"
+
 # Positive control: the search method finds a marker where it is known to be.
 printf 'xx%syy' "${MARKERS[0]}" >"$E2E_WORK/$SUITE-control.bin"
 grep -a -q -F "${MARKERS[0]}" "$E2E_WORK/$SUITE-control.bin" && pass "control: grep finds a marker" ||
@@ -112,6 +120,29 @@ if grep -a -q -F -- "$AZURE_CLIENT_SECRET" "$SRV_LOG"; then fail "client secret 
 if grep -a -q -F -- "$TOKEN" "$SRV_LOG"; then fail "the access token not in the log"; else
     pass "the access token not in the log"; fi
 if grep -a -q -F -- "eyJ" "$SRV_LOG"; then fail "no 'eyJ' (JWT) in the log"; else pass "no 'eyJ' (JWT) in the log"; fi
+# The audit log (under the data dir, so the marker search above covered it): it holds the
+# records of this run, and no token, client secret or query string.
+afiles=()
+while IFS= read -r -d '' f; do afiles+=("$f"); done < <(find "$dir/audit" -type f -name 'audit-*.jsonl' -print0 2>/dev/null)
+nrec=$(cat "${afiles[@]}" /dev/null 2>/dev/null | grep -c '"category":"AuditEvent"')
+[ "$nrec" -ge 30 ] && pass "the audit log holds this run's records ($nrec in ${#afiles[@]} files)" ||
+    fail "the audit log holds this run's records ($nrec in ${#afiles[@]} files)"
+cat "${afiles[@]}" /dev/null 2>/dev/null | grep -a '"category":"AuditEvent"' >"$E2E_WORK/$SUITE-records.txt"
+for what in "the access token:$TOKEN" "the client secret:$AZURE_CLIENT_SECRET"; do
+    if grep -a -q -F -- "${what#*:}" "${afiles[@]}" /dev/null; then
+        fail "no ${what%%:*} in the audit files"
+    else
+        pass "no ${what%%:*} in the audit files"
+    fi
+done
+# in the records (a checkpoint line carries its own JWS, which starts "eyJ" too)
+for what in "a JWT:eyJ" "a query string:api-version=" "a client_secret field:client_secret"; do
+    if grep -a -q -F -- "${what#*:}" "$E2E_WORK/$SUITE-records.txt"; then
+        fail "no ${what%%:*} in the audit records"
+    else
+        pass "no ${what%%:*} in the audit records"
+    fi
+done
 if [ -s "$SRV_LOG" ]; then pass "the debug log is not empty ($(wc -l <"$SRV_LOG") lines)"; else
     fail "the debug log is not empty"; fi
 for f in master.key tls/ca.key tls/server.key dev-admin env; do
