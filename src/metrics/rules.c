@@ -164,6 +164,8 @@ cf_err cf_metrics_parse_duration(const char *s, int64_t *ms)
     v = strtod(s, &end);
     if (end == s || v < 0 || !isfinite(v))
         return CF_EINVAL;
+    while (*end == ' ')
+        end++;
     switch (*end) {
     case 's': unit = 1000; end++; break;
     case 'm': unit = 60000; end++; break;
@@ -214,6 +216,8 @@ static bool labels_allowed(enum src s, enum label lb)
 
 static bool parse_selector(struct lex *l, struct m_rule *r)
 {
+    const char *at;
+
     skip_ws(l);
     if (!eat(l, "{"))
         return true;
@@ -225,6 +229,8 @@ static bool parse_selector(struct lex *l, struct m_rule *r)
             return false;
         }
         mt = &r->mt[r->nmt];
+        skip_ws(l);
+        at = l->p;
         if (!ident(l, name, sizeof(name)))
             return false;
         if (strcmp(name, "vault") == 0)
@@ -234,10 +240,12 @@ static bool parse_selector(struct lex *l, struct m_rule *r)
         else if (strcmp(name, "status") == 0)
             mt->label = L_STATUS;
         else {
+            l->p = at;
             lex_fail(l, "unknown label (vault, operation, status)");
             return false;
         }
         if (!labels_allowed(r->src, mt->label)) {
+            l->p = at;
             lex_fail(l, "this metric has no such label");
             return false;
         }
