@@ -346,8 +346,11 @@ fail:
     return e;
 }
 
-static cf_err append_der(struct cf_buf *out, int len, unsigned char *der)
+/* Appends and frees the DER that an i2d call put in *der (len: its result). Takes the pointer's
+ * address so the call is evaluated before the pointer is read. */
+static cf_err append_der(struct cf_buf *out, int len, unsigned char **derp)
 {
+    unsigned char *der = *derp;
     cf_err e;
     if (len <= 0 || !der)
         return cf_crypto_fail("DER encoding");
@@ -382,7 +385,10 @@ cf_err cf_cert_csr(const struct cf_kvkey *k, const struct cf_cert_req *req, stru
         e = cf_crypto_fail("CSR");
         goto done;
     }
-    e = append_der(der, i2d_X509_REQ(x, &p), p);
+    {
+        int n = i2d_X509_REQ(x, &p);
+        e = append_der(der, n, &p);
+    }
 done:
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     X509_NAME_free(name);
@@ -456,7 +462,10 @@ cf_err cf_cert_self_signed(const struct cf_kvkey *k, const struct cf_cert_req *r
         e = cf_crypto_fail("certificate signing");
         goto done;
     }
-    e = append_der(der, i2d_X509(x, &p), p);
+    {
+        int n = i2d_X509(x, &p);
+        e = append_der(der, n, &p);
+    }
 done:
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     BN_free(bn);
@@ -528,7 +537,8 @@ cf_err cf_cert_write_props(const void *der, size_t len, struct cf_jw *w)
     }
     /* RFC 2253 order reversed to the certificate's (CN first as the service prints it) */
     X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
-                       (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_DN_REV) | XN_FLAG_SEP_CPLUS_SPC);
+                       (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_DN_REV & ~XN_FLAG_SEP_MASK) |
+                           XN_FLAG_SEP_CPLUS_SPC);
     n = BIO_get_mem_data(bio, &text);
     cf_jw_key(w, "subject");
     cf_jw_strn(w, text ? text : "", n > 0 ? (size_t)n : 0);
@@ -677,7 +687,8 @@ static cf_err chain_out(STACK_OF(X509) * certs, EVP_PKEY *pk, bool preserve, str
             bool first = preserve ? pass == 0 : (pass == 0) == (i == leaf);
             if (!first || (preserve && pass == 1))
                 continue;
-            e = append_der(chain, i2d_X509(sk_X509_value(certs, i), &p), p);
+            int dl = i2d_X509(sk_X509_value(certs, i), &p);
+            e = append_der(chain, dl, &p);
         }
     }
     if (e)

@@ -1794,7 +1794,6 @@ static cf_err list_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v
     cf_err e;
 
     memset(&c, 0, sizeof(c));
-    next[0] = '\0';
     c.v = v;
     c.deleted = deleted;
     c.max = page_max(max);
@@ -1802,6 +1801,7 @@ static cf_err list_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v
     c.arg = arg;
     if ((e = token_decode(after, c.after)) != CF_OK)
         return e;
+    next[0] = '\0'; /* after may point into next: decoded first */
     e = cf_store_read(svc->store, list_fn, &c);
     if (!e && c.more)
         token_encode(c.last, next);
@@ -1844,7 +1844,6 @@ cf_err cf_cert_list_versions(struct cf_vault_svc *svc, const struct cf_vault_ref
     cf_err e;
 
     memset(&c, 0, sizeof(c));
-    next[0] = '\0';
     c.v = v;
     c.max = page_max(max);
     c.cb = cb;
@@ -1853,6 +1852,7 @@ cf_err cf_cert_list_versions(struct cf_vault_svc *svc, const struct cf_vault_ref
         return e;
     if ((e = token_decode(after, tok)) != CF_OK)
         return e;
+    next[0] = '\0';
     if (tok[0]) {
         int64_t n;
         if (!cf_str_to_i64(cf_str_from(tok), &n) || n < 0)
@@ -2396,13 +2396,13 @@ cf_err cf_cert_issuer_list(struct cf_vault_svc *svc, const struct cf_vault_ref *
     cf_err e;
 
     memset(&c, 0, sizeof(c));
-    next[0] = '\0';
     c.v = v;
     c.max = page_max(max);
     c.cb = cb;
     c.arg = arg;
     if ((e = token_decode(after, tok)) != CF_OK)
         return e;
+    next[0] = '\0';
     snprintf(c.after, sizeof(c.after), "%s", tok);
     e = cf_store_read(svc->store, issuer_list_fn, &c);
     if (!e && c.more)
