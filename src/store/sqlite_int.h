@@ -66,6 +66,7 @@
     X(VAULT_LIST_RG, "SELECT " CF_SQL_VAULT_COLS " FROM vaults WHERE subscription=?2 AND "         \
                      "rg_lc=?3 AND deleted=?1 ORDER BY name_lc")                                   \
     X(VAULT_DELETE, "DELETE FROM vaults WHERE id=?1")                                              \
+    X(VAULT_SET_DEK, "UPDATE vaults SET dek=?2 WHERE id=?1")                                       \
     X(VAULT_EXPIRED, "SELECT id,name FROM vaults WHERE deleted=1 AND scheduled_purge<=?1 "         \
                      "ORDER BY scheduled_purge LIMIT ?2")                                          \
     X(OBJ_GET, "SELECT " CF_SQL_OBJ_COLS " FROM secret_objects WHERE vault_id=?1 AND name_lc=?2")  \

@@ -335,6 +335,21 @@ cf_err cf_store_vault_delete(struct cf_store_txn *t, int64_t id)
     return cf_sq_step_change(t, st, "vault delete", true);
 }
 
+cf_err cf_store_vault_set_dek(struct cf_store_txn *t, int64_t id, const void *dek, size_t len)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st;
+
+    if (!t->writable || !dek || len == 0)
+        return CF_EINVAL;
+    st = cf_sq_stmt(t, CF_SQ_VAULT_SET_DEK, &e);
+    if (!st)
+        return e;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_blob64(st, 2, dek, len, SQLITE_STATIC);
+    return cf_sq_step_change(t, st, "vault set dek", true);
+}
+
 cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids, char (*names)[25],
                               size_t max, size_t *n)
 {

@@ -80,6 +80,10 @@ cf_err cf_store_vault_list(struct cf_store_txn *t, bool deleted, const char *sub
 /* Destroys the vault row and, by cascade, its secret objects and versions. CF_ENOTFOUND if
  * absent. */
 cf_err cf_store_vault_delete(struct cf_store_txn *t, int64_t id);
+/* Rewrites only the wrapped data key of vault id (live or deleted): master-key rotation
+ * re-wraps every vault's data key without touching anything else (updated stays). len > 0.
+ * CF_ENOTFOUND if absent. */
+cf_err cf_store_vault_set_dek(struct cf_store_txn *t, int64_t id, const void *dek, size_t len);
 /* Fills ids/names (names[i] is 25 bytes) of up to max deleted vaults whose scheduled purge is
  * <= now; *n gets the count. */
 cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids, char (*names)[25],
