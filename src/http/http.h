@@ -24,6 +24,7 @@
 #define CF_HTTP_H
 
 #include "base/cf.h"
+#include "base/buf.h"
 #include "base/str.h"
 
 enum cf_http_method {
@@ -98,5 +99,36 @@ const char *cf_http_header(const struct cf_http_req *req, const char *name);
  * body. */
 void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_hdr *hdrs,
                      size_t nhdrs, const char *body, size_t len);
+
+/* ---- the admin listener (admin.c): /metrics, /healthz, /readyz ----
+ * A second, small HTTP/1.1 server on one address with its own thread and event loop, plain or
+ * TLS (cert_file and key_file both set), GET and HEAD only, no request body, heads up to
+ * 8 KiB, connections closed after timeout_s of silence. The handler runs on that thread and
+ * answers synchronously by filling *out (status, Content-Type, body; HEAD sends the length
+ * only); it must be quick (a scrape or a trivial store read). */
+struct cf_http_admin_reply {
+    int status;               /* default 500 */
+    const char *content_type; /* static string; default "text/plain; charset=utf-8" */
+    struct cf_buf body;       /* initialised by http/ (max 32 MiB) */
+};
+typedef void (*cf_http_admin_fn)(void *ctx, enum cf_http_method method, struct cf_str path,
+                                 struct cf_http_admin_reply *out);
+struct cf_http_admin_opts {
+    const char *addr;      /* numeric IPv4 or IPv6 ("::1" or "[::1]") */
+    int port;              /* 0: the kernel picks (cf_http_admin_port) */
+    const char *cert_file; /* PEM chain and key for TLS; both NULL: plain HTTP */
+    const char *key_file;
+    int timeout_s;         /* default 10 */
+};
+struct cf_http_admin;
+/* Binds (refusing a port someone listens on) and loads the certificate; NULL and *err on
+ * failure, with a log line. */
+struct cf_http_admin *cf_http_admin_new(const struct cf_http_admin_opts *opts,
+                                        cf_http_admin_fn fn, void *ctx, cf_err *err);
+int cf_http_admin_port(const struct cf_http_admin *a);
+/* Starts the thread that serves (once). */
+cf_err cf_http_admin_start(struct cf_http_admin *a);
+/* Stops the thread (if started) and closes everything. Accepts NULL. */
+void cf_http_admin_free(struct cf_http_admin *a);
 
 #endif
