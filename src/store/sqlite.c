@@ -81,8 +81,10 @@ struct cf_store {
     /* audit outbox: the insert is prepared on the writer connection and used only by the
      * writer thread; the notify hook is set before writes start */
     sqlite3_stmt *outbox_ins;
-    void (*outbox_fn)(void *ctx);
+    void (*outbox_fn)(void *ctx); /* guarded by wmu */
     void *outbox_ctx;
+    bool outbox_busy;             /* the writer is calling outbox_fn (wmu) */
+    pthread_cond_t outbox_cv;     /* outbox_busy went false */
 };
 
 #define CKPT_FRAMES 2000
@@ -623,6 +625,27 @@ static bool run_batch(struct cf_store *s, struct write_job *batch, bool fail_com
     return rows;
 }
 
+/* Calls the notify hook outside wmu; cf_store_outbox_notify waits for a call in progress, so
+ * its caller may free the hook's context once it returns. */
+static void outbox_hook(struct cf_store *s)
+{
+    void (*fn)(void *ctx);
+    void *ctx;
+
+    pthread_mutex_lock(&s->wmu);
+    fn = s->outbox_fn;
+    ctx = s->outbox_ctx;
+    s->outbox_busy = fn != NULL;
+    pthread_mutex_unlock(&s->wmu);
+    if (!fn)
+        return;
+    fn(ctx);
+    pthread_mutex_lock(&s->wmu);
+    s->outbox_busy = false;
+    pthread_cond_broadcast(&s->outbox_cv);
+    pthread_mutex_unlock(&s->wmu);
+}
+
 static void *writer_main(void *arg)
 {
     struct cf_store *s = arg;
@@ -679,8 +702,8 @@ static void *writer_main(void *arg)
             j->done_fn(j->result, j->done_arg);
             free(j);
         }
-        if (rows && s->outbox_fn)
-            s->outbox_fn(s->outbox_ctx);
+        if (rows)
+            outbox_hook(s);
     }
     return NULL;
 }
@@ -875,6 +898,7 @@ struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *
     pthread_cond_init(&s->rcv, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->outbox_cv, NULL);
     pthread_mutex_init(&s->ckmu, NULL);
     pthread_cond_init(&s->ckcv, NULL);
 
@@ -954,6 +978,7 @@ void cf_store_close(struct cf_store *s)
     pthread_cond_destroy(&s->rcv);
     pthread_mutex_destroy(&s->wmu);
     pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->outbox_cv);
     pthread_mutex_destroy(&s->ckmu);
     pthread_cond_destroy(&s->ckcv);
     free(s);
@@ -1232,6 +1257,8 @@ cf_err cf_store_outbox_count(struct cf_store *s, int64_t *n)
 void cf_store_outbox_notify(struct cf_store *s, void (*fn)(void *ctx), void *ctx)
 {
     pthread_mutex_lock(&s->wmu);
+    while (s->outbox_busy) /* a call with the old hook must end before its context goes */
+        pthread_cond_wait(&s->outbox_cv, &s->wmu);
     s->outbox_fn = fn;
     s->outbox_ctx = ctx;
     pthread_mutex_unlock(&s->wmu);

@@ -107,7 +107,8 @@ cf_err cf_store_outbox_floor(struct cf_store *s, int64_t floor);
 /* Rows waiting (tests, metrics). */
 cf_err cf_store_outbox_count(struct cf_store *s, int64_t *n);
 /* fn(ctx) runs on the writer thread after every COMMIT that added outbox rows, outside the
- * store's locks; it must not block (wake a drainer). Set before writes start; NULL: none. */
+ * store's locks; it must not block (wake a drainer) nor call this function. NULL: none.
+ * Returns once no call of the previous hook is running (its ctx may then be freed). */
 void cf_store_outbox_notify(struct cf_store *s, void (*fn)(void *ctx), void *ctx);
 
 /* ---- resource groups, vaults, secrets: declared in store_vault.h (the vault domain's part) */

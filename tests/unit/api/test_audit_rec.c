@@ -79,6 +79,7 @@ void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_h
 /* ---------------- audit I/O that can be made to fail ---------------- */
 
 static int g_fail_writes; /* atomic: the audit log's writes fail with ENOSPC */
+static int g_worker;      /* the HTTP worker the next request arrives on */
 
 static ssize_t io_pwrite(void *ctx, int fd, const void *p, size_t n, off_t off)
 {
@@ -262,6 +263,7 @@ static int call_h(struct fx *f, enum cf_http_method m, const char *host, const c
     r->req.host = cf_str_from(host);
     r->req.body = cf_str_from(body ? body : "");
     snprintf(r->req.peer_ip, sizeof(r->req.peer_ip), "192.0.2.7");
+    r->req.worker = g_worker;
     if (auth) {
         r->hdr_names[r->nhdr] = "Authorization";
         r->hdr_values[r->nhdr++] = auth;
@@ -844,6 +846,79 @@ static void floor_after_new_store(void **state)
     assert_int_equal(count_op(f, "Hi"), 2); /* not mistaken for one the log holds */
 }
 
+/* Two lanes: a request's record goes to the chain of the worker that received it. */
+static size_t count_node(struct fx *f, const char *node, const char *op)
+{
+    struct cf_audit_filter flt = {.node = node, .operation = op};
+    struct recs rs;
+    size_t n;
+    memset(&rs, 0, sizeof(rs));
+    assert_int_equal(cf_audit_read(f->adir, &flt, collect, &rs), CF_OK);
+    n = rs.n;
+    recs_free(&rs);
+    return n;
+}
+
+static void lanes_by_worker(void **state)
+{
+    struct fx *f = *state;
+    struct cf_audit_config ac = {.dir = f->adir, .mac_key = f->mac, .node_id = "n1.w1",
+                                 .io = &fail_io};
+    struct cf_audit *lanes[2];
+    struct cf_api *api2;
+    cf_err e;
+
+    lanes[0] = f->audit;
+    lanes[1] = cf_audit_open(&ac, &e);
+    assert_non_null(lanes[1]);
+    cf_api_free(f->api);
+    api2 = cf_api_new(&(struct cf_api_config){.vault = f->vault,
+                                              .auth = f->auth,
+                                              .rbac = f->rbac,
+                                              .clock = &f->clock,
+                                              .dns_suffix = SUFFIX,
+                                              .login_host = "login.localhost",
+                                              .management_host = "management.localhost",
+                                              .subscription_id = f->sub,
+                                              .tenant_id = f->tenant,
+                                              .pool_threads = 2,
+                                              .audit = lanes,
+                                              .audit_lanes = 2,
+                                              .store = f->store},
+                      &e);
+    assert_non_null(api2);
+    f->api = api2;
+    g_worker = 1;
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->bearer, NULL),
+                     200);
+    g_worker = 2; /* 2 % 2: lane 0 */
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/none", "api-version=7.5", f->bearer,
+                          NULL),
+                     404);
+    /* a write's record (outbox) goes to lane 0 whatever the worker */
+    g_worker = 1;
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/iota", "api-version=7.5", f->bearer,
+                          "{\"value\":\"v\"}"),
+                     200);
+    g_worker = 0;
+    wait_outbox_empty(f);
+    assert_int_equal(count_node(f, "n1.w1", "SecretList"), 1);
+    assert_int_equal(count_node(f, "n1", "SecretList"), 0);
+    assert_int_equal(count_node(f, "n1", "SecretGet"), 1);
+    assert_int_equal(count_node(f, "n1", "SecretSet"), 1);
+    assert_int_equal(count_node(f, "n1.w1", "SecretSet"), 0);
+    cf_api_free(f->api);
+    f->api = NULL;
+    cf_audit_close(lanes[1]);
+    new_api(f);
+    {
+        struct cf_audit_verify_report rep;
+        assert_int_equal(cf_audit_sync(f->audit), CF_OK);
+        assert_int_equal(cf_audit_verify_dir(f->adir, f->mac, NULL, NULL, NULL, &rep), CF_OK);
+        assert_int_equal(rep.brk, CF_AUDIT_INTACT);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -856,6 +931,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(drain_waits_for_the_log, setup, teardown),
         cmocka_unit_test_setup_teardown(leftovers_drained_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(floor_after_new_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(lanes_by_worker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
