@@ -84,6 +84,9 @@ struct cf_store {
     void (*outbox_fn)(void *ctx); /* guarded by wmu */
     void *outbox_ctx;
     bool outbox_busy;             /* the writer is calling outbox_fn (wmu) */
+    /* commit hook (store_debug.h): guarded by wmu, read by the writer with each batch */
+    void (*commit_fn)(void *ctx, int64_t dur_us, size_t jobs);
+    void *commit_ctx;
     pthread_cond_t outbox_cv;     /* outbox_busy went false */
 };
 
@@ -646,9 +649,19 @@ static void outbox_hook(struct cf_store *s)
     pthread_mutex_unlock(&s->wmu);
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void *writer_main(void *arg)
 {
     struct cf_store *s = arg;
+    void (*commit_fn)(void *ctx, int64_t dur_us, size_t jobs);
+    void *commit_ctx;
+    int64_t t0_us;
     struct write_job *batch, *last, *j, *next, *async;
     bool fail, rows;
     int n;
@@ -672,9 +685,14 @@ static void *writer_main(void *arg)
         fail = s->fail_commits > 0;
         if (fail)
             s->fail_commits--;
+        commit_fn = s->commit_fn;
+        commit_ctx = s->commit_ctx;
         pthread_mutex_unlock(&s->wmu);
 
+        t0_us = commit_fn ? mono_us() : 0; /* no clock read without a hook */
         rows = run_batch(s, batch, fail);
+        if (commit_fn)
+            commit_fn(commit_ctx, mono_us() - t0_us, (size_t)n);
 
         pthread_mutex_lock(&s->wmu);
         s->stats.jobs += (uint64_t)n;
@@ -1024,6 +1042,16 @@ void cf_store_stats(struct cf_store *s, struct cf_store_stats *out)
 {
     pthread_mutex_lock(&s->wmu);
     *out = s->stats;
+    out->queue_len = s->qlen;
+    pthread_mutex_unlock(&s->wmu);
+}
+
+void cf_store_debug_on_commit(struct cf_store *s,
+                              void (*fn)(void *ctx, int64_t dur_us, size_t jobs), void *ctx)
+{
+    pthread_mutex_lock(&s->wmu);
+    s->commit_fn = fn;
+    s->commit_ctx = ctx;
     pthread_mutex_unlock(&s->wmu);
 }
 
