@@ -317,8 +317,20 @@ static void put_secret(struct sec_writer *sw, enum sec_shape s, const struct cf_
         cf_jw_key(w, "tags");
         cf_jw_raw(w, m->tags_json, strlen(m->tags_json));
     }
-    if (bundle && m->kid[0])
+    if (bundle && m->kid[0] == '/') {
+        /* a certificate's secret keeps its key as the path "/keys/{name}/{version}" (the
+         * vault knows no host): the id takes the request's base URL like every other id */
+        cf_buf_reset(&sw->tmp);
+        if (cf_buf_append_str(&sw->tmp, cf_buf_str(&sw->base)) != CF_OK ||
+            cf_buf_append_str(&sw->tmp, cf_str_from(m->kid)) != CF_OK) {
+            if (!sw->err)
+                sw->err = CF_ENOMEM;
+        }
+        cf_jw_key(w, "kid");
+        cf_jw_strn(w, sw->tmp.data ? sw->tmp.data : "", sw->tmp.len);
+    } else if (bundle && m->kid[0]) {
         cf_jw_kstr(w, "kid", m->kid);
+    }
     cf_jw_obj_end(w);
 }
 

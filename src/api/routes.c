@@ -4,6 +4,7 @@
  * A unit test walks this table and fails on a row without an operation or permission. */
 #include "base/cf.h"
 #include "api/internal.h"
+#include "api/h_certs.h"
 
 #define D API_PLANE_DATA
 #define A API_PLANE_AUTHORITY
@@ -73,6 +74,40 @@ const struct api_route api_routes[] = {
     /* random bytes (§5.10): no key involved; Azure names no vault permission for it (Managed
      * HSM has "rng"), so it needs what reading a key needs */
     {D, CF_HTTP_POST, "rng", api_key_random, 0, "KeyRandomBytes", "keys/get"},
+
+    /* ---- certificates (azure-kv-certificates.md §5): contacts, issuers and restore are
+     * reserved second segments, matched before the name capture; "pending" and "policy"
+     * before the version capture. Create, merge and import generate keys or sign: the
+     * blocking pool. ---- */
+    {D, CF_HTTP_POST, "certificates/restore", api_cert_restore, API_WRITE, "CertificateRestore", "certificates/restore"},
+    {D, CF_HTTP_GET, "certificates/contacts", api_cert_contacts_get, 0, "CertificateContactsGet", "certificates/managecontacts"},
+    {D, CF_HTTP_PUT, "certificates/contacts", api_cert_contacts_set, API_WRITE, "CertificateContactsSet", "certificates/managecontacts"},
+    {D, CF_HTTP_DELETE, "certificates/contacts", api_cert_contacts_delete, API_WRITE, "CertificateContactsDelete", "certificates/managecontacts"},
+    {D, CF_HTTP_GET, "certificates/issuers", api_cert_issuer_list, 0, "CertificateIssuersList", "certificates/listissuers"},
+    {D, CF_HTTP_GET, "certificates/issuers/*", api_cert_issuer_get, 0, "CertificateIssuerGet", "certificates/getissuers"},
+    {D, CF_HTTP_PUT, "certificates/issuers/*", api_cert_issuer_set, API_WRITE, "CertificateIssuerSet", "certificates/setissuers"},
+    {D, CF_HTTP_PATCH, "certificates/issuers/*", api_cert_issuer_update, API_WRITE, "CertificateIssuerUpdate", "certificates/manageissuers"},
+    {D, CF_HTTP_DELETE, "certificates/issuers/*", api_cert_issuer_delete, API_WRITE, "CertificateIssuerDelete", "certificates/deleteissuers"},
+    {D, CF_HTTP_GET, "certificates", api_cert_list, 0, "CertificateList", "certificates/list"},
+    {D, CF_HTTP_GET, "certificates/*/versions", api_cert_list_versions, 0, "CertificateListVersions", "certificates/list"},
+    {D, CF_HTTP_POST, "certificates/*/create", api_cert_create, API_WRITE, "CertificateCreate", "certificates/create"},
+    {D, CF_HTTP_POST, "certificates/*/import", api_cert_import, API_WRITE, "CertificateImport", "certificates/import"},
+    {D, CF_HTTP_POST, "certificates/*/backup", api_cert_backup, API_WRITE, "CertificateBackup", "certificates/backup"},
+    {D, CF_HTTP_GET, "certificates/*/pending", api_cert_op_get, 0, "CertificatePendingGet", "certificates/get"},
+    {D, CF_HTTP_PATCH, "certificates/*/pending", api_cert_op_cancel, API_WRITE, "CertificatePendingUpdate", "certificates/update"},
+    {D, CF_HTTP_DELETE, "certificates/*/pending", api_cert_op_delete, API_WRITE, "CertificatePendingDelete", "certificates/delete"},
+    {D, CF_HTTP_POST, "certificates/*/pending/merge", api_cert_merge, API_WRITE, "CertificatePendingMerge", "certificates/create"},
+    {D, CF_HTTP_GET, "certificates/*/policy", api_cert_policy_get, 0, "CertificatePolicyGet", "certificates/get"},
+    {D, CF_HTTP_PATCH, "certificates/*/policy", api_cert_policy_update, API_WRITE, "CertificatePolicyUpdate", "certificates/update"},
+    {D, CF_HTTP_GET, "certificates/*", api_cert_get, 0, "CertificateGet", "certificates/get"},
+    {D, CF_HTTP_GET, "certificates/*/*", api_cert_get, 0, "CertificateGet", "certificates/get"},
+    {D, CF_HTTP_PATCH, "certificates/*", api_cert_update, API_WRITE, "CertificateUpdate", "certificates/update"},
+    {D, CF_HTTP_PATCH, "certificates/*/*", api_cert_update, API_WRITE, "CertificateUpdate", "certificates/update"},
+    {D, CF_HTTP_DELETE, "certificates/*", api_cert_delete, API_WRITE, "CertificateDelete", "certificates/delete"},
+    {D, CF_HTTP_GET, "deletedcertificates", api_cert_list_deleted, 0, "CertificateListDeleted", "certificates/list"},
+    {D, CF_HTTP_GET, "deletedcertificates/*", api_cert_get_deleted, 0, "CertificateGetDeleted", "certificates/get"},
+    {D, CF_HTTP_POST, "deletedcertificates/*/recover", api_cert_recover, API_WRITE, "CertificateRecover", "certificates/recover"},
+    {D, CF_HTTP_DELETE, "deletedcertificates/*", api_cert_purge, API_WRITE, "CertificatePurge", "certificates/purge"},
 
     /* ---- token authority (clients.md §1) ---- */
     {A, CF_HTTP_GET, "adfs/.well-known/openid-configuration", api_oidc_config_adfs, API_NOAUTH, "OidcDiscovery", "public"},
