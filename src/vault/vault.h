@@ -22,10 +22,43 @@
 struct cf_store;
 struct cf_vault_svc;
 
-/* master_key: 32 bytes from custody; copied (and wiped on free). */
+/* master_key: 32 bytes from custody; copied (and wiped on free). The master key is also the
+ * derivation root (below) of this form: tests and tools; cofferd uses cf_vault_svc_new_rooted. */
 struct cf_vault_svc *cf_vault_svc_new(struct cf_store *store, const struct cf_clock *clock,
                                       const unsigned char master_key[32], cf_err *err);
 void cf_vault_svc_free(struct cf_vault_svc *svc);
+
+/* ---------------- the derivation root and master-key rotation ----------------
+ * The master key only wraps: each vault's data key (AAD "dek\0<vault id>") and the derivation
+ * root. The derivation root is a random 32-byte secret made once and kept in the store's meta
+ * CF_VAULT_META_DERIVE_ROOT, sealed (AES-256-GCM) under the master key with AAD
+ * CF_VAULT_DERIVE_ROOT_AAD. Every key that must survive a master-key rotation is derived from
+ * it: the backup key here (HKDF "coffer backup v1"), the token signing ring's seal key (auth),
+ * the audit MAC and checkpoint-seal keys (server). A store from before the root existed (it has
+ * a vault, or meta auth.signing_key / audit.signing_key / server.subscription) gets the master
+ * key itself as its root, so its backups, audit chains and sealed keys keep working.
+ *
+ * cf_vault_derive_root: opens the stored root, or (absent) makes and stores it (one write).
+ * CF_ECORRUPT when the stored root does not open under master_key (another master key). */
+#define CF_VAULT_META_DERIVE_ROOT "custody.derive_root"
+#define CF_VAULT_DERIVE_ROOT_AAD "coffer derive root v1"
+cf_err cf_vault_derive_root(struct cf_store *store, const unsigned char master_key[32],
+                            unsigned char root[32]) CF_NODISCARD;
+/* The service with the master key (wraps data keys) and the derivation root (backup key). */
+struct cf_vault_svc *cf_vault_svc_new_rooted(struct cf_store *store, const struct cf_clock *clock,
+                                             const unsigned char master_key[32],
+                                             const unsigned char derive_root[32], cf_err *err);
+/* Master-key rotation, without downtime: in ONE store write, every vault's data key (live and
+ * deleted) is opened under old_master and sealed under new_master (same AAD) and the stored
+ * derivation root re-sealed likewise; then the service wraps new data keys under new_master.
+ * The data keys themselves do not change: cached keys, secrets and backups stay valid. Requests
+ * keep flowing: readers see the old or the new rows, and a data key that is not cached is
+ * opened under whichever key wraps the row read. A failure (a row that opens under neither key:
+ * CF_ECORRUPT; the store: its error) changes nothing, neither in the store nor in memory.
+ * old_master must be the service's master key (CF_EINVAL). Calling it again with the keys
+ * swapped undoes a rotation (custody does when it cannot make the new key durable). */
+cf_err cf_vault_svc_rewrap(struct cf_vault_svc *svc, const unsigned char old_master[32],
+                           const unsigned char new_master[32]) CF_NODISCARD;
 
 /* ---------------- names ---------------- */
 /* ^[0-9a-zA-Z-]{1,127}$ */

@@ -69,9 +69,19 @@ struct cf_vault_svc {
     struct cf_scache *scache;
     struct cf_kcache *kcache;
     const struct cf_clock *clock;
+    /* Master-key rotation (cf_vault_svc_rewrap). master_key wraps the data keys; it, other_key,
+     * other_ready and key_epoch are read and written under `lock` only (copy them out).
+     * other_ready: a rotation is in its window (from the moment the writer thread re-wrapped
+     * the rows, before their commit, until the caller knows the outcome) and a stored data key
+     * may be wrapped under other_key instead; readers try both. key_epoch grows with every
+     * change of the pair, so a reader whose store read raced a change tries again. */
     unsigned char master_key[32];
-    unsigned char backup_key[CF_AEAD_KEY_LEN]; /* HKDF(master, "coffer backup v1") */
-    pthread_rwlock_t lock;                     /* guards buckets and gen */
+    unsigned char other_key[32];
+    bool other_ready;
+    uint64_t key_epoch;
+    pthread_mutex_t rotate_mu; /* one rotation at a time */
+    unsigned char backup_key[CF_AEAD_KEY_LEN]; /* HKDF(derivation root, "coffer backup v1") */
+    pthread_rwlock_t lock; /* guards buckets, gen and the master-key fields above */
     struct cf_vault_cache_entry *buckets[CF_VAULT_CACHE_BUCKETS];
     uint64_t gen;
 };
