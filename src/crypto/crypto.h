@@ -346,5 +346,12 @@ cf_err cf_cert_to_pkcs12(const struct cf_kvkey *k, const void *chain, size_t n,
                          struct cf_buf *pfx) CF_NODISCARD;
 cf_err cf_cert_to_pem(const struct cf_kvkey *k, const void *chain, size_t n,
                       struct cf_buf *pem) CF_NODISCARD;
+/* A CA's signature on a PKCS#10 request (DER): subject, public key and requested extensions
+ * copied, issuer = the CA certificate's subject, random serial, the given validity. For the
+ * private-CA issuer and for tests of the merge flow. CF_EBADPARAM when the CSR does not parse
+ * or its self-signature does not verify. */
+cf_err cf_cert_sign_csr(const struct cf_kvkey *ca_key, const void *ca_der, size_t ca_len,
+                        const void *csr_der, size_t csr_len, int64_t not_before,
+                        int64_t not_after, struct cf_buf *der) CF_NODISCARD;
 
 #endif

@@ -914,3 +914,68 @@ done:
     EVP_PKEY_free(pk);
     return e;
 }
+
+/* ---------------- signing a CSR (a CA's side of the Unknown-issuer flow) ---------------- */
+
+cf_err cf_cert_sign_csr(const struct cf_kvkey *ca_key, const void *ca_der, size_t ca_len,
+                        const void *csr_der, size_t csr_len, int64_t not_before,
+                        int64_t not_after, struct cf_buf *der)
+{
+    const unsigned char *p = csr_der;
+    unsigned char serial[16], *out = NULL;
+    X509_REQ *req = NULL;
+    X509 *ca = NULL, *x = NULL;
+    EVP_PKEY *pk = NULL, *sub = NULL;
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    BIGNUM *bn = NULL;
+    cf_err e;
+
+    if (!ca_key || !csr_der || csr_len == 0 || not_after <= not_before)
+        return CF_EINVAL;
+    ca = parse_der(ca_der, ca_len);
+    req = d2i_X509_REQ(NULL, &p, (long)csr_len);
+    if (!ca || !req || !(sub = X509_REQ_get_pubkey(req)) || X509_REQ_verify(req, sub) != 1) {
+        e = CF_EBADPARAM;
+        cf_crypto_clear();
+        goto done;
+    }
+    if ((e = kv_to_evp(ca_key, &pk)) != CF_OK || (e = cf_random(serial, 16)) != CF_OK)
+        goto done;
+    serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40);
+    x = X509_new();
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    exts = X509_REQ_get_extensions(req);
+    if (!x || !bn || X509_set_version(x, X509_VERSION_3) != 1 ||
+        !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+        X509_set_subject_name(x, X509_REQ_get_subject_name(req)) != 1 ||
+        X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 || X509_set_pubkey(x, sub) != 1) {
+        e = cf_crypto_fail("certificate fields");
+        goto done;
+    }
+    if ((e = set_time(X509_getm_notBefore(x), not_before)) != CF_OK ||
+        (e = set_time(X509_getm_notAfter(x), not_after)) != CF_OK)
+        goto done;
+    for (int i = 0; exts && i < sk_X509_EXTENSION_num(exts); i++) {
+        if (X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1) != 1) {
+            e = cf_crypto_fail("certificate extension");
+            goto done;
+        }
+    }
+    if (X509_sign(x, pk, md_for(pk)) <= 0) {
+        e = cf_crypto_fail("certificate signing");
+        goto done;
+    }
+    {
+        int n = i2d_X509(x, &out);
+        e = append_der(der, n, &out);
+    }
+done:
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    BN_free(bn);
+    X509_free(x);
+    X509_free(ca);
+    X509_REQ_free(req);
+    EVP_PKEY_free(sub);
+    EVP_PKEY_free(pk);
+    return e;
+}

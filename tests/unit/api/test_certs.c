@@ -1,0 +1,580 @@
+/* test_certs.c - the certificates data plane through cf_api_handle with the real route table,
+ * handlers, vault, auth, RBAC and a SQLite store in a temp dir; only the HTTP layer is
+ * replaced (the harness is test_keys.c's).
+ *
+ * Covers: create with Self (202, Location, operation; the poller's GET .../pending reads
+ * completed with target; request_id filter), the bundle (id/kid/sid same version, x5t, cer,
+ * policy with defaults, pending.id), the key usable through /keys/{name}/sign, the secret
+ * (managed, PFX, kid with the host), Unknown issuer + merge with a CSR signed by a test CA
+ * (201), conflicts (409 while inProgress), cancel (403 afterwards), import of PEM, update,
+ * policy get/patch, lists, the delete/recover/purge cycle, contacts, issuers (no pwd back),
+ * bad input (names, policies, x5c, values). */
+#include "base/cf.h"
+#include "api/api.h"
+#include "auth/auth.h"
+#include "auth/rbac.h"
+#include "base/codec.h"
+#include "base/json.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "vault/vault.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define SUFFIX "vault.localhost"
+#define PORT ":8443"
+#define V1 "vone." SUFFIX PORT
+#define V2 "vtwo." SUFFIX PORT
+#define BASE1 "https://vone." SUFFIX PORT
+#define AV "api-version=7.6"
+
+/* A P-256 private JWK (generated for these tests). */
+#define EC_JWK                                                                                     \
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"ujgoG_433ui3YNwcLceLm02-c-E7xCBhfaYMBnyyLEY\","     \
+    "\"y\":\"uvWq2tohl_VhxnOl7NmV5I54cdqdbxrBgiFKRe_IEKo\","                                       \
+    "\"d\":\"jKEg2LoT-osxgDf1a-8lefZK814nGnsMSQIE1wzuOAw\",\"key_ops\":[\"sign\",\"verify\"]}"
+/* base64url of 32 bytes 0x01..0x20 (a SHA-256-sized digest) */
+#define DIGEST "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"
+
+/* ---------------- the fake HTTP layer ---------------- */
+
+struct fake_req {
+    struct cf_http_req req;
+    const char *hdr_names[8];
+    const char *hdr_values[8];
+    size_t nhdr;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool answered;
+    int answers;
+    int status;
+    char *body;
+    size_t body_len;
+    struct cf_json *json; /* the parsed body, when it is JSON */
+};
+
+const char *cf_http_header(const struct cf_http_req *req, const char *name)
+{
+    const struct fake_req *f = (const struct fake_req *)(const void *)req;
+    for (size_t i = 0; i < f->nhdr; i++)
+        if (strcasecmp(f->hdr_names[i], name) == 0)
+            return f->hdr_values[i];
+    return NULL;
+}
+
+void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_hdr *hdrs,
+                     size_t nhdrs, const char *body, size_t len)
+{
+    struct fake_req *f = (struct fake_req *)(void *)req;
+
+    (void)hdrs;
+    (void)nhdrs;
+    pthread_mutex_lock(&f->mu);
+    f->answers++;
+    f->status = status;
+    free(f->body);
+    f->body = malloc(len + 1);
+    if (body && len)
+        memcpy(f->body, body, len);
+    f->body[len] = '\0';
+    f->body_len = len;
+    f->answered = true;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* ---------------- fixture ---------------- */
+
+struct fx {
+    char dir[64];
+    struct cf_clock clock;
+    unsigned char master[32];
+    struct cf_store *store;
+    struct cf_auth *auth;
+    struct cf_vault_svc *vault;
+    struct cf_api *api;
+    struct cf_rbac *rbac;
+    char tenant[37], sub[37], client_id[64], secret[128], oid[37];
+    char bearer[2048];
+};
+
+static void make_vault(struct fx *f, const char *name)
+{
+    struct cf_vault in, out;
+    bool created;
+
+    memset(&in, 0, sizeof(in));
+    snprintf(in.name, sizeof(in.name), "%s", name);
+    snprintf(in.subscription, sizeof(in.subscription), "%s", f->sub);
+    snprintf(in.resource_group, sizeof(in.resource_group), "rg");
+    snprintf(in.location, sizeof(in.location), "local");
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", f->tenant);
+    snprintf(in.sku, sizeof(in.sku), "standard");
+    in.retention_days = 90;
+    in.soft_delete = true;
+    in.rbac = true;
+    assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
+    cf_vault_release(&out);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct cf_store_opts so = {0};
+    struct cf_token_request tr;
+    struct cf_token_error te;
+    struct cf_buf tok;
+    int64_t exp_in;
+    char db[128];
+    cf_err e;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/cf-apicerts-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(db, sizeof(db), "%s/db", f->dir);
+    so.path = db;
+    f->store = cf_store_open_sqlite(&so, &e);
+    assert_non_null(f->store);
+    f->clock = cf_clock_system();
+    assert_int_equal(cf_random(f->master, sizeof(f->master)), CF_OK);
+    f->auth = cf_auth_new(f->store, &f->clock, f->master,
+                          &(struct cf_auth_opts){.issuer = "https://login.localhost:8443"}, &e);
+    assert_non_null(f->auth);
+    assert_int_equal(cf_uuid4(f->tenant), CF_OK);
+    assert_int_equal(cf_uuid4(f->sub), CF_OK);
+    assert_int_equal(cf_auth_set_default_tenant(f->auth, f->tenant), CF_OK);
+    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "t", NULL, f->client_id, f->oid,
+                                       f->secret, sizeof(f->secret)),
+                     CF_OK);
+    f->vault = cf_vault_svc_new(f->store, &f->clock, f->master, &e);
+    assert_non_null(f->vault);
+    make_vault(f, "vone");
+    make_vault(f, "vtwo");
+    f->rbac = cf_rbac_new(f->store, &f->clock, &e);
+    assert_non_null(f->rbac);
+    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_KV_ADMINISTRATOR, f->oid,
+                                               "ServicePrincipal"),
+                     CF_OK);
+    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
+                                                .auth = f->auth,
+                                                .rbac = f->rbac,
+                                                .clock = &f->clock,
+                                                .dns_suffix = SUFFIX,
+                                                .login_host = "login.localhost",
+                                                .management_host = "management.localhost",
+                                                .subscription_id = f->sub,
+                                                .tenant_id = f->tenant,
+                                                .pool_threads = 2},
+                        &e);
+    assert_non_null(f->api);
+    tr = (struct cf_token_request){.tenant = cf_str_from(f->tenant),
+                                   .grant_type = CF_STR("client_credentials"),
+                                   .client_id = cf_str_from(f->client_id),
+                                   .client_secret = cf_str_from(f->secret),
+                                   .scope = CF_STR("https://" SUFFIX PORT "/.default")};
+    cf_buf_init(&tok, 8192);
+    assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
+    snprintf(f->bearer, sizeof(f->bearer), "Bearer %s", tok.data);
+    cf_buf_release(&tok);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    cf_api_free(f->api);
+    cf_rbac_free(f->rbac);
+    cf_vault_svc_free(f->vault);
+    cf_auth_free(f->auth);
+    cf_store_close(f->store);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Sends one request to host and waits for its one answer. */
+static struct fake_req *call_on(struct fx *f, const char *host, enum cf_http_method m,
+                                const char *path, const char *query, const char *body)
+{
+    struct fake_req *r = calloc(1, sizeof(*r));
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->req.method = m;
+    r->req.path = cf_str_from(path);
+    r->req.query = cf_str_from(query ? query : AV);
+    r->req.host = cf_str_from(host);
+    r->req.body = cf_str_from(body ? body : "");
+    snprintf(r->req.peer_ip, sizeof(r->req.peer_ip), "127.0.0.1");
+    r->hdr_names[r->nhdr] = "Authorization";
+    r->hdr_values[r->nhdr++] = f->bearer;
+    cf_api_handle(&r->req, f->api);
+    pthread_mutex_lock(&r->mu);
+    while (!r->answered)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    usleep(500); /* a second answer would arrive now */
+    assert_int_equal(r->answers, 1);
+    if (r->body_len && cf_json_parse(r->body, r->body_len, &r->json, NULL, 0) != CF_OK)
+        r->json = NULL;
+    return r;
+}
+
+static struct fake_req *call(struct fx *f, enum cf_http_method m, const char *path,
+                             const char *body)
+{
+    return call_on(f, V1, m, path, NULL, body);
+}
+
+static void done(struct fake_req *r)
+{
+    cf_json_free(r->json);
+    free(r->body);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+/* The JSON value at a dotted path ("key.kid", "error.innererror.code"). */
+static const struct cf_json *jget(const struct fake_req *r, const char *path)
+{
+    const struct cf_json *j = r->json;
+    char part[64];
+
+    while (j && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(part, sizeof(part), "%.*s", (int)n, path);
+        j = cf_json_get(j, part);
+        path += n + (path[n] == '.');
+    }
+    return j;
+}
+
+static const char *jstr(const struct fake_req *r, const char *path)
+{
+    const char *s = cf_json_str(jget(r, path), NULL);
+    return s ? s : "";
+}
+
+/* Checks status and (when given) error.code and innererror.code, then frees r. */
+static void expect(struct fake_req *r, int status, const char *code, const char *inner)
+{
+    if (r->status != status || (code && strcmp(jstr(r, "error.code"), code) != 0) ||
+        (inner && strcmp(jstr(r, "error.innererror.code"), inner) != 0))
+        fail_msg("expected %d %s/%s, got %d: %s", status, code ? code : "", inner ? inner : "",
+                 r->status, r->body);
+    done(r);
+}
+
+/* The version at the end of a kid. */
+static const char *ver_of(const char *kid)
+{
+    const char *s = strrchr(kid, '/');
+    return s ? s + 1 : "";
+}
+
+/* ---------------- tests ---------------- */
+
+#define SELF_POLICY "{\"policy\":{\"issuer\":{\"name\":\"Self\"},\"x509_props\":{\"subject\":\"cn=MyCert\"}}}"
+
+static void self_create_and_read(void **state)
+{
+    struct fx *f = *state;
+    struct fake_req *r;
+    char kid[512], sid[512], id[512], body[1024];
+
+    r = call(f, CF_HTTP_POST, "/certificates/c1/create", SELF_POLICY);
+    if (r->status != 202)
+        fail_msg("%d %s", r->status, r->body);
+    assert_string_equal(jstr(r, "id"), BASE1 "/certificates/c1/pending");
+    assert_string_equal(jstr(r, "issuer.name"), "Self");
+    assert_true(strlen(jstr(r, "csr")) > 100);
+    assert_string_equal(jstr(r, "status"), "completed");
+    assert_string_equal(jstr(r, "target"), BASE1 "/certificates/c1");
+    snprintf(body, sizeof(body), "request_id=%s&" AV, jstr(r, "request_id"));
+    done(r);
+    /* the poller: GET .../pending (with the request_id filter of the Location) */
+    r = call_on(f, V1, CF_HTTP_GET, "/certificates/c1/pending", body, NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "status"), "completed");
+    done(r);
+    expect(call_on(f, V1, CF_HTTP_GET, "/certificates/c1/pending",
+                   "request_id=00000000000000000000000000000000&" AV, NULL),
+           404, "PendingCertificateNotFound", NULL);
+
+    r = call(f, CF_HTTP_GET, "/certificates/c1/", NULL);
+    assert_int_equal(r->status, 200);
+    snprintf(id, sizeof(id), "%s", jstr(r, "id"));
+    snprintf(kid, sizeof(kid), "%s", jstr(r, "kid"));
+    snprintf(sid, sizeof(sid), "%s", jstr(r, "sid"));
+    assert_string_equal(ver_of(id), ver_of(kid));
+    assert_string_equal(ver_of(id), ver_of(sid));
+    assert_int_equal(strlen(jstr(r, "x5t")), 27);
+    assert_true(strlen(jstr(r, "cer")) > 400);
+    assert_string_equal(jstr(r, "policy.id"), BASE1 "/certificates/c1/policy");
+    assert_string_equal(jstr(r, "policy.key_props.kty"), "RSA");
+    assert_string_equal(jstr(r, "policy.secret_props.contentType"), "application/x-pkcs12");
+    assert_string_equal(jstr(r, "policy.issuer.name"), "Self");
+    assert_string_equal(jstr(r, "pending.id"), BASE1 "/certificates/c1/pending");
+    assert_string_equal(jstr(r, "attributes.recoveryLevel"), "Recoverable+Purgeable");
+    done(r);
+
+    /* the key signs */
+    r = call(f, CF_HTTP_POST, "/keys/c1/sign", "{\"alg\":\"RS256\",\"value\":\"" DIGEST "\"}");
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "kid"), kid);
+    done(r);
+    r = call(f, CF_HTTP_GET, "/keys/c1", NULL);
+    assert_int_equal(r->status, 200);
+    assert_true(cf_json_type(jget(r, "managed")) == CF_JSON_TRUE);
+    done(r);
+    /* the secret is the PFX, managed, with the key's id */
+    r = call(f, CF_HTTP_GET, "/secrets/c1/", NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "contentType"), "application/x-pkcs12");
+    assert_string_equal(jstr(r, "kid"), kid);
+    assert_string_equal(jstr(r, "id"), sid);
+    assert_true(cf_json_type(jget(r, "managed")) == CF_JSON_TRUE);
+    assert_true(strlen(jstr(r, "value")) > 1000);
+    done(r);
+
+    /* versioned get, unknown version, policy */
+    snprintf(body, sizeof(body), "/certificates/c1/%s", ver_of(id));
+    expect(call(f, CF_HTTP_GET, body, NULL), 200, NULL, NULL);
+    expect(call(f, CF_HTTP_GET, "/certificates/c1/0123456789abcdef0123456789abcdef", NULL), 404,
+           "CertificateNotFound", NULL);
+    expect(call(f, CF_HTTP_GET, "/certificates/nope", NULL), 404, "CertificateNotFound", NULL);
+    r = call(f, CF_HTTP_GET, "/certificates/c1/policy", NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(cf_json_size(jget(r, "lifetime_actions")), 1);
+    done(r);
+    r = call(f, CF_HTTP_PATCH, "/certificates/c1/policy",
+             "{\"x509_props\":{\"validity_months\":6},\"secret_props\":{\"contentType\":"
+             "\"application/x-pem-file\"}}");
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "secret_props.contentType"), "application/x-pem-file");
+    assert_string_equal(jstr(r, "x509_props.subject"), "cn=MyCert");
+    done(r);
+    /* update: disabled, tags */
+    r = call(f, CF_HTTP_PATCH, "/certificates/c1",
+             "{\"attributes\":{\"enabled\":false},\"tags\":{\"t\":\"v\"}}");
+    assert_int_equal(r->status, 200);
+    assert_true(cf_json_type(jget(r, "attributes.enabled")) == CF_JSON_FALSE);
+    assert_string_equal(jstr(r, "tags.t"), "v");
+    done(r);
+    expect(call(f, CF_HTTP_GET, "/secrets/c1", NULL), 403, "Forbidden", "SecretDisabled");
+
+    /* lists */
+    r = call(f, CF_HTTP_GET, "/certificates", NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(cf_json_size(jget(r, "value")), 1);
+    assert_string_equal(cf_json_str(cf_json_get(cf_json_at(jget(r, "value"), 0), "id"), NULL),
+                        BASE1 "/certificates/c1");
+    assert_true(cf_json_type(jget(r, "nextLink")) == CF_JSON_NULL);
+    done(r);
+    r = call(f, CF_HTTP_GET, "/certificates/c1/versions", NULL);
+    assert_int_equal(cf_json_size(jget(r, "value")), 1);
+    done(r);
+}
+
+static void bad_input(void **state)
+{
+    struct fx *f = *state;
+
+    expect(call(f, CF_HTTP_POST, "/certificates/a_b/create", SELF_POLICY), 400, "BadParameter",
+           NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/c2/create", "{}"), 400, "BadParameter", NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/c2/create", "{\"policy\":[]}"), 400,
+           "BadParameter", NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/c2/create",
+                "{\"policy\":{\"key_props\":{\"kty\":\"RSA-HSM\"},\"x509_props\":{\"subject\":"
+                "\"CN=a\"}}}"),
+           400, "BadParameter", NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/c2/create", "{bad json"), 400, "BadParameter",
+           NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/c2/import", "{\"value\":\"AAAA\"}"), 400,
+           "BadParameter", NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/c2/import", "{}"), 400, "BadParameter", NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/c2/pending/merge", "{\"x5c\":[]}"), 400,
+           "BadParameter", NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/c2/pending/merge", "{\"x5c\":[\"AAAA\"]}"), 404,
+           "PendingCertificateNotFound", NULL);
+    expect(call(f, CF_HTTP_GET, "/certificates/c2/pending", NULL), 404,
+           "PendingCertificateNotFound", NULL);
+    expect(call_on(f, V1, CF_HTTP_GET, "/certificates", "maxresults=26&" AV, NULL), 400, "BadParameter",
+           NULL);
+    expect(call_on(f, V1, CF_HTTP_GET, "/certificates", "maxresults=0&" AV, NULL), 400,
+           "BadParameter", NULL);
+    expect(call(f, CF_HTTP_PUT, "/certificates/issuers/Self", "{\"provider\":\"x\"}"), 400,
+           "BadParameter", NULL);
+    expect(call(f, CF_HTTP_PUT, "/certificates/issuers/i1", "{}"), 400, "BadParameter", NULL);
+    expect(call(f, CF_HTTP_GET, "/certificates/issuers/i1", NULL), 404,
+           "CertificateIssuerNotFound", NULL);
+    expect(call(f, CF_HTTP_PUT, "/certificates/contacts", "{\"contacts\":[{\"name\":\"x\"}]}"),
+           400, "BadParameter", NULL);
+}
+
+static void unknown_merge_flow(void **state)
+{
+    struct fx *f = *state;
+    struct fake_req *r;
+    struct cf_buf csr, ca_der, leaf, b64ca, b64leaf;
+    struct cf_kvkey *ca = NULL;
+    char body[16384];
+    struct cf_cert_req careq = {.subject = "CN=Test CA", .key_usage = 1u << 5,
+                                .not_before = 1700000000, .not_after = 2000000000};
+
+    r = call(f, CF_HTTP_POST, "/certificates/u1/create",
+             "{\"policy\":{\"issuer\":{\"name\":\"Unknown\"},\"key_props\":{\"kty\":\"EC\"},"
+             "\"x509_props\":{\"subject\":\"CN=u1\",\"sans\":{\"dns_names\":[\"u1.example\"]}}},"
+             "\"tags\":{\"from\":\"create\"}}");
+    if (r->status != 202)
+        fail_msg("%d %s", r->status, r->body);
+    assert_string_equal(jstr(r, "status"), "inProgress");
+    assert_string_equal(jstr(r, "status_details"),
+                        "Pending certificate created. Please Perform Merge to complete the "
+                        "request.");
+    cf_buf_init(&csr, 16384);
+    assert_int_equal(cf_b64_decode(&csr, cf_str_from(jstr(r, "csr"))), CF_OK);
+    done(r);
+    expect(call(f, CF_HTTP_POST, "/certificates/u1/create", SELF_POLICY), 409, "Conflict", NULL);
+    expect(call(f, CF_HTTP_GET, "/certificates/u1", NULL), 404, "CertificateNotFound", NULL);
+
+    /* a CA signs the CSR */
+    cf_buf_init(&ca_der, 16384);
+    cf_buf_init(&leaf, 16384);
+    cf_buf_init(&b64ca, 32768);
+    cf_buf_init(&b64leaf, 32768);
+    assert_int_equal(cf_kvkey_generate_ec(CF_CRV_P256, &ca), CF_OK);
+    assert_int_equal(cf_cert_self_signed(ca, &careq, &ca_der, NULL, 0), CF_OK);
+    assert_int_equal(cf_cert_sign_csr(ca, ca_der.data, ca_der.len, csr.data, csr.len, 1700000000,
+                                      1900000000, &leaf),
+                     CF_OK);
+    assert_int_equal(cf_b64_encode(&b64leaf, leaf.data, leaf.len), CF_OK);
+    assert_int_equal(cf_b64_encode(&b64ca, ca_der.data, ca_der.len), CF_OK);
+    /* the CA certificate alone does not match the pending key */
+    snprintf(body, sizeof(body), "{\"x5c\":[\"%s\"]}", b64ca.data);
+    expect(call(f, CF_HTTP_POST, "/certificates/u1/pending/merge", body), 400, "BadParameter",
+           NULL);
+    snprintf(body, sizeof(body), "{\"x5c\":[\"%s\",\"%s\"]}", b64leaf.data, b64ca.data);
+    r = call(f, CF_HTTP_POST, "/certificates/u1/pending/merge", body);
+    if (r->status != 201)
+        fail_msg("%d %s", r->status, r->body);
+    assert_string_equal(jstr(r, "cer"), b64leaf.data);
+    assert_string_equal(jstr(r, "tags.from"), "create");
+    assert_int_equal(cf_json_int(jget(r, "attributes.exp"), &(int64_t){0}), true);
+    done(r);
+    r = call(f, CF_HTTP_GET, "/certificates/u1/pending", NULL);
+    assert_string_equal(jstr(r, "status"), "completed");
+    assert_string_equal(jstr(r, "target"), BASE1 "/certificates/u1");
+    done(r);
+    /* a merge again: nothing in progress */
+    expect(call(f, CF_HTTP_POST, "/certificates/u1/pending/merge", body), 404,
+           "PendingCertificateNotFound", NULL);
+    /* cancel is refused when not in progress; delete removes the operation */
+    expect(call(f, CF_HTTP_PATCH, "/certificates/u1/pending", "{\"cancellation_requested\":true}"),
+           403, "Forbidden", NULL);
+    expect(call(f, CF_HTTP_DELETE, "/certificates/u1/pending", NULL), 200, NULL, NULL);
+    expect(call(f, CF_HTTP_GET, "/certificates/u1/pending", NULL), 404,
+           "PendingCertificateNotFound", NULL);
+
+    /* the secret is a PEM-importable chain? import it back under another name as PFX */
+    r = call(f, CF_HTTP_GET, "/secrets/u1", NULL);
+    assert_int_equal(r->status, 200);
+    snprintf(body, sizeof(body), "{\"value\":\"%s\"}", jstr(r, "value"));
+    done(r);
+    r = call(f, CF_HTTP_POST, "/certificates/u2/import", body);
+    if (r->status != 200)
+        fail_msg("%d %s", r->status, r->body);
+    assert_string_equal(jstr(r, "cer"), b64leaf.data);
+    assert_string_equal(jstr(r, "policy.issuer.name"), "Unknown");
+    assert_string_equal(cf_json_str(cf_json_at(jget(r, "policy.x509_props.sans.dns_names"), 0),
+                                    NULL),
+                        "u1.example");
+    done(r);
+    cf_kvkey_free(ca);
+    cf_buf_release(&csr);
+    cf_buf_release(&ca_der);
+    cf_buf_release(&leaf);
+    cf_buf_release(&b64ca);
+    cf_buf_release(&b64leaf);
+}
+
+static void lifecycle_contacts_issuers(void **state)
+{
+    struct fx *f = *state;
+    struct fake_req *r;
+
+    expect(call(f, CF_HTTP_POST, "/certificates/d1/create", SELF_POLICY), 202, NULL, NULL);
+    r = call(f, CF_HTTP_DELETE, "/certificates/d1", NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "recoveryId"), BASE1 "/deletedcertificates/d1");
+    assert_string_equal(jstr(r, "policy.issuer.name"), "Self");
+    done(r);
+    expect(call(f, CF_HTTP_GET, "/keys/d1", NULL), 404, NULL, NULL);
+    expect(call(f, CF_HTTP_GET, "/secrets/d1", NULL), 404, NULL, NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/d1/create", SELF_POLICY), 409, "Conflict",
+           "ObjectIsDeletedButRecoverable");
+    r = call(f, CF_HTTP_GET, "/deletedcertificates", NULL);
+    assert_int_equal(cf_json_size(jget(r, "value")), 1);
+    done(r);
+    expect(call(f, CF_HTTP_GET, "/deletedcertificates/d1", NULL), 200, NULL, NULL);
+    expect(call(f, CF_HTTP_POST, "/deletedcertificates/d1/recover", NULL), 200, NULL, NULL);
+    expect(call(f, CF_HTTP_GET, "/keys/d1", NULL), 200, NULL, NULL);
+    expect(call(f, CF_HTTP_DELETE, "/certificates/d1", NULL), 200, NULL, NULL);
+    expect(call(f, CF_HTTP_DELETE, "/deletedcertificates/d1", NULL), 204, NULL, NULL);
+    expect(call(f, CF_HTTP_GET, "/deletedcertificates/d1", NULL), 404, "CertificateNotFound",
+           NULL);
+    expect(call(f, CF_HTTP_GET, "/deletedkeys/d1", NULL), 404, NULL, NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/d1/backup", NULL), 501, NULL, NULL);
+
+    r = call(f, CF_HTTP_GET, "/certificates/contacts", NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "id"), BASE1 "/certificates/contacts");
+    assert_int_equal(cf_json_size(jget(r, "contacts")), 0);
+    done(r);
+    r = call(f, CF_HTTP_PUT, "/certificates/contacts",
+             "{\"contacts\":[{\"email\":\"admin@contoso.com\",\"name\":\"John Doe\","
+             "\"phone\":\"1111111111\"}]}");
+    assert_int_equal(r->status, 200);
+    assert_int_equal(cf_json_size(jget(r, "contacts")), 1);
+    done(r);
+    r = call(f, CF_HTTP_DELETE, "/certificates/contacts", NULL);
+    assert_int_equal(cf_json_size(jget(r, "contacts")), 1);
+    done(r);
+
+    r = call(f, CF_HTTP_PUT, "/certificates/issuers/issuer01",
+             "{\"provider\":\"Test\",\"credentials\":{\"account_id\":\"keyvaultuser\","
+             "\"pwd\":\"hunter2\"}}");
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "id"), BASE1 "/certificates/issuers/issuer01");
+    assert_string_equal(jstr(r, "credentials.account_id"), "keyvaultuser");
+    assert_null(strstr(r->body, "hunter2"));
+    assert_null(strstr(r->body, "pwd"));
+    done(r);
+    r = call(f, CF_HTTP_PATCH, "/certificates/issuers/issuer01", "{\"provider\":\"DigiCert\"}");
+    assert_string_equal(jstr(r, "provider"), "DigiCert");
+    done(r);
+    r = call(f, CF_HTTP_GET, "/certificates/issuers", NULL);
+    assert_int_equal(cf_json_size(jget(r, "value")), 1);
+    done(r);
+    expect(call(f, CF_HTTP_DELETE, "/certificates/issuers/issuer01", NULL), 200, NULL, NULL);
+    expect(call(f, CF_HTTP_GET, "/certificates/issuers/issuer01", NULL), 404, NULL, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(self_create_and_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_merge_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(lifecycle_contacts_issuers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
