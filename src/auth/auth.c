@@ -271,14 +271,14 @@ release:
 /* ---------------------------------------------------------------- life cycle */
 
 struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock,
-                            const unsigned char master_key[32], const struct cf_auth_opts *opts,
+                            const unsigned char root[32], const struct cf_auth_opts *opts,
                             cf_err *err)
 {
     struct cf_auth *a = NULL;
     struct cf_str iss;
     cf_err e;
 
-    if (!store || !clock || !master_key || !opts || !opts->issuer) {
+    if (!store || !clock || !root || !opts || !opts->issuer) {
         e = CF_EINVAL;
         goto fail;
     }
@@ -320,7 +320,7 @@ struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock
     e = cf_random(a->cred_key, sizeof(a->cred_key));
     if (e)
         goto free_a;
-    e = cf_auth__signing_init(a, master_key);
+    e = cf_auth__signing_init(a, root);
     if (e)
         goto free_a;
     e = tenants_load(a);

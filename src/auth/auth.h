@@ -2,7 +2,9 @@
  * full access-control model - RBAC, policies, groups - builds on this).
  *
  * Tokens are ES256 JWTs signed with the newest key of a key ring kept sealed in the store (meta
- * "auth.signing_key", AES-256-GCM under a key derived from the master key; signing.c). Keys
+ * "auth.signing_key", AES-256-GCM under a key derived from the derivation root - see
+ * cf_vault_derive_root: not the master key itself, so the ring outlives a master-key rotation;
+ * signing.c). Keys
  * rotate (every signing_key_rotate_days, or on demand); a retired key stays in the ring and the
  * JWKS, and its tokens verify, until token lifetime + 5 min after it stopped signing; then it is
  * dropped and its kid refused. Claims: aud, iss, iat, nbf, exp, tid, oid, appid, azp, sub, ver
@@ -36,8 +38,10 @@ struct cf_auth_opts {
     int signing_key_rotate_days;
 };
 
+/* root: the server's derivation root (cf_vault_derive_root; for stores older than it, the
+ * master key): the signing ring's seal key is HKDF(root, "coffer auth signing v1"). */
 struct cf_auth *cf_auth_new(struct cf_store *store, const struct cf_clock *clock,
-                            const unsigned char master_key[32], const struct cf_auth_opts *opts,
+                            const unsigned char root[32], const struct cf_auth_opts *opts,
                             cf_err *err);
 void cf_auth_free(struct cf_auth *a);
 

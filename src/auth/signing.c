@@ -9,7 +9,9 @@
  *                    other key stopped signing at "retired" and verifies its tokens until
  *                    "retire_after" = retired + token lifetime (at that time) + AUTH_RETIRE_GRACE_S,
  *                    after which it is dropped. "sealed" is base64url of cf_aead_seal(K, AAD,
- *                    PKCS#8 DER) with K = HKDF-SHA256(master key, info "coffer auth signing v1")
+ *                    PKCS#8 DER) with K = HKDF-SHA256(derivation root, info
+ *                    "coffer auth signing v1") - the root (cf_auth_new) outlives master-key
+ *                    rotations; stores older than it have the master key as root -
  *                    and AAD = "coffer auth signing key:" + kid (a blob cannot move to another
  *                    kid). kid = base64url of the first 16 bytes of the RFC 7638 thumbprint.
  *                    Version 1 documents ({"v":1,"active":kid,"keys":[...]}, one key) are
@@ -479,7 +481,7 @@ unlock:
     pthread_mutex_unlock(&a->ring_mu);
     if (e == CF_ECORRUPT)
         cf_error("auth: the stored token signing keys cannot be opened (wrong master key or "
-                 "damaged record)");
+                 "derivation root, or a damaged record)");
     cf_buf_release(&p->doc);
     cf_wipe(p, sizeof(*p));
     free(p);

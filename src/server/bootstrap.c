@@ -569,7 +569,7 @@ static cf_err audit_key_fn(struct cf_store_txn *t, void *arg)
         e = audit_key_open(a, &doc);
         if (e)
             cf_error("audit: the checkpoint signing key in the store cannot be opened with "
-                     "this master key (%s)", cf_err_name(e));
+                     "this derivation root (%s)", cf_err_name(e));
     } else if (e == CF_ENOTFOUND) {
         cf_buf_reset(&doc);
         e = audit_key_new(a, &doc);
@@ -609,7 +609,7 @@ static cf_err write_jwk(const char *dir, const struct cf_pkey *k, const char *ki
 }
 
 cf_err cf_boot_audit(const struct cf_config *c, const struct cf_paths *p, struct cf_store *s,
-                     const unsigned char master[32], size_t nlanes, struct cf_audit **logs,
+                     const unsigned char root[32], size_t nlanes, struct cf_audit **logs,
                      struct cf_pkey **sign_key)
 {
     unsigned char mac[CF_AUDIT_KEY_LEN], seal[CF_AEAD_KEY_LEN];
@@ -629,9 +629,11 @@ cf_err cf_boot_audit(const struct cf_config *c, const struct cf_paths *p, struct
         cf_error("cannot create the audit directory %s: %s", p->audit_dir, strerror(errno));
         return CF_EIO;
     }
-    if ((e = cf_hkdf_sha256(master, 32, NULL, 0, AUDIT_MAC_INFO, strlen(AUDIT_MAC_INFO), mac,
+    /* from the derivation root, not the master key: the chain and the sealed checkpoint key
+     * outlive master-key rotations */
+    if ((e = cf_hkdf_sha256(root, 32, NULL, 0, AUDIT_MAC_INFO, strlen(AUDIT_MAC_INFO), mac,
                             sizeof(mac))) ||
-        (e = cf_hkdf_sha256(master, 32, NULL, 0, AUDIT_SEAL_INFO, strlen(AUDIT_SEAL_INFO), seal,
+        (e = cf_hkdf_sha256(root, 32, NULL, 0, AUDIT_SEAL_INFO, strlen(AUDIT_SEAL_INFO), seal,
                             sizeof(seal))))
         goto wipe;
     ka.seal_key = seal;

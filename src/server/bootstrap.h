@@ -52,8 +52,9 @@ cf_err cf_boot_prod_admin(struct cf_store *s, struct cf_auth *a, const char *ten
 struct cf_rbac;
 cf_err cf_boot_admin_roles(struct cf_store *s, struct cf_rbac *rb, const char *tenant,
                            const char *client_id);
-/* The audit log: creates p->audit_dir (0700), derives the MAC key from the master key
- * (HKDF-SHA256, info "coffer audit mac v1"), loads the checkpoint signing key (EC P-256)
+/* The audit log: creates p->audit_dir (0700), derives the MAC key from the derivation root
+ * (cf_vault_derive_root: the master key of stores older than the root; HKDF-SHA256, info
+ * "coffer audit mac v1"; the checkpoint key's seal key likewise), loads the checkpoint signing key (EC P-256)
  * kept sealed in the store's meta table - creating it on the first start - and writes its
  * public JWK to <audit_dir>/audit-signing-key.jwk (for `coffer audit verify --public-key`),
  * then opens nlanes logs (1..CF_BOOT_AUDIT_LANES_MAX): lane 0 is node node_id, lane k the
@@ -62,7 +63,7 @@ cf_err cf_boot_admin_roles(struct cf_store *s, struct cf_rbac *rb, const char *t
  * key (CF_ECORRUPT) is reported and fails start-up; on failure nothing stays open. */
 #define CF_BOOT_AUDIT_LANES_MAX 16
 cf_err cf_boot_audit(const struct cf_config *c, const struct cf_paths *p, struct cf_store *s,
-                     const unsigned char master[32], size_t nlanes, struct cf_audit **logs,
+                     const unsigned char root[32], size_t nlanes, struct cf_audit **logs,
                      struct cf_pkey **sign_key);
 /* Writes the env file atomically and prints the same lines on stdout. */
 cf_err cf_boot_write_env(const struct cf_config *c, const struct cf_paths *p, const char *sub,

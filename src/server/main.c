@@ -1,7 +1,9 @@
 /* main.c - cofferd: configuration, ordered start-up, serving, and teardown in reverse.
  *
  * Start-up order: config -> logging -> core dumps off -> data dir -> custody (master key) ->
- * TLS material -> store -> audit log -> auth (signing key, tenant) -> vault service -> dev
+ * TLS material -> store -> derivation root (opened with the master key; the audit, auth and
+ * backup keys come from it, so they survive a master-key rotation) -> audit log -> auth
+ * (signing key, tenant) -> vault service (registered with custody for rotations) -> dev
  * identities -> api (moves the audit outbox an earlier run left into the log) -> HTTP
  * listeners bound -> env file (ready) -> serve. Signals (SIGINT/SIGTERM) stop the HTTP loops;
  * everything is then released in reverse order (the audit log after the api and the store:
@@ -133,7 +135,7 @@ int main(int argc, char **argv)
     struct cf_config cfg;
     struct cf_paths paths;
     struct cf_clock clock = cf_clock_system();
-    unsigned char master[32];
+    unsigned char master[32], root[32];
     struct cf_store *store = NULL;
     struct cf_auth *auth = NULL;
     struct cf_vault_svc *vault = NULL;
@@ -175,13 +177,15 @@ int main(int argc, char **argv)
     store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
     if (!store)
         goto out;
+    if ((e = cf_vault_derive_root(store, master, root)))
+        goto out;
     if (strcmp(cfg.audit, "on") == 0) {
         /* one chain per HTTP worker (as many as the server will start), up to the maximum */
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         audit_lanes = cfg.threads > 0 ? (size_t)cfg.threads : (size_t)(ncpu > 0 ? ncpu : 1);
         if (audit_lanes > CF_BOOT_AUDIT_LANES_MAX)
             audit_lanes = CF_BOOT_AUDIT_LANES_MAX;
-        if ((e = cf_boot_audit(&cfg, &paths, store, master, audit_lanes, audit, &audit_key))) {
+        if ((e = cf_boot_audit(&cfg, &paths, store, root, audit_lanes, audit, &audit_key))) {
             audit_lanes = 0;
             goto out;
         }
@@ -192,7 +196,7 @@ int main(int argc, char **argv)
              cfg.port);
     if (cfg.port == 443)
         snprintf(issuer, sizeof(issuer), "https://%s", cfg.login_host);
-    auth = cf_auth_new(store, &clock, master,
+    auth = cf_auth_new(store, &clock, root,
                        &(struct cf_auth_opts){.token_lifetime_s = cfg.token_lifetime_s,
                                               .issuer = issuer,
                                               .signing_key_rotate_days =
@@ -208,9 +212,10 @@ int main(int argc, char **argv)
     }
     if ((e = cf_boot_meta_uuid(store, "server.subscription", sub)))
         goto out;
-    vault = cf_vault_svc_new(store, &clock, master, &e);
+    vault = cf_vault_svc_new_rooted(store, &clock, master, root, &e);
     if (!vault)
         goto out;
+    cf_sealgate_set_vault(gate, vault);
     if (cfg.dev && ((e = cf_boot_dev_admin(auth, &paths, tenant, client_id, secret)) ||
                     (e = cf_boot_dev_vault(vault, sub, tenant))))
         goto out;
@@ -302,6 +307,7 @@ out:
     cf_api_free(api);
     cf_rbac_free(rbac);
     cf_throttle_free(throttle);
+    cf_sealgate_set_vault(gate, NULL); /* waits for a rotation in progress */
     cf_vault_svc_free(vault);
     cf_authkeep_stop(keep); /* before auth: it holds auth's issuer hook */
     cf_auth_free(auth);
@@ -310,6 +316,7 @@ out:
         cf_audit_close(audit[i]); /* after the HTTP server and the api: nothing appends now */
     cf_pkey_free(audit_key);
     cf_wipe(master, sizeof(master));
+    cf_wipe(root, sizeof(root));
     cf_wipe(secret, sizeof(secret));
     if (cf_sealgate_resealed(gate)) { /* sealed by an operator: start again, sealed */
         cf_sealgate_free(gate);

@@ -9,7 +9,13 @@
  * Sealing a running server (`coffer operator seal`): the seal hook stops the HTTP server; main
  * tears everything down in reverse order - which wipes the master key copies, every cached data
  * key, the token signing keys and the audit keys - and re-executes itself, so the new image
- * starts sealed with nothing of the old key in its address space. */
+ * starts sealed with nothing of the old key in its address space.
+ *
+ * Rotation (`coffer operator rotate-master-key`): the rewrap hook hands the old and new key to
+ * the vault service (cf_vault_svc_rewrap: every data key and the derivation root re-wrapped in
+ * one store write while requests keep flowing), before custody makes the new key durable. The
+ * service is registered once built (cf_sealgate_set_vault) and unregistered before it is
+ * freed; g->mu is held across the hook, so it cannot go away mid-rotation. */
 #include "base/cf.h"
 #include "server/sealgate.h"
 #include "base/log.h"
@@ -17,6 +23,7 @@
 #include "custody/custody.h"
 #include "http/http.h"
 #include "server/bootstrap.h"
+#include "vault/vault.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,8 +34,22 @@ struct cf_sealgate {
     struct cf_custody_sock *sock;
     pthread_mutex_t mu;
     struct cf_http_server *srv; /* the full server, once serving */
+    struct cf_vault_svc *vault; /* re-wraps at rotation; NULL until built and after teardown */
     bool resealed;
 };
+
+static cf_err on_rewrap(void *ctx, const unsigned char old_key[CF_CUSTODY_KEY_LEN],
+                        const unsigned char new_key[CF_CUSTODY_KEY_LEN])
+{
+    struct cf_sealgate *g = ctx;
+    cf_err e;
+
+    pthread_mutex_lock(&g->mu);
+    /* Not serving yet (or stopping): nothing may be re-wrapped behind the service's back. */
+    e = g->vault && !g->resealed ? cf_vault_svc_rewrap(g->vault, old_key, new_key) : CF_ESEALED;
+    pthread_mutex_unlock(&g->mu);
+    return e;
+}
 
 static void on_sealed(void *ctx)
 {
@@ -126,7 +147,7 @@ cf_err cf_boot_custody(const struct cf_config *c, struct cf_paths *p, struct cf_
     if (!(g->custody = cf_custody_open(&cc, &e)))
         goto fail;
     if (cc.provider != CF_CUSTODY_DEV) {
-        hooks = (struct cf_custody_hooks){.ctx = g, .sealed = on_sealed};
+        hooks = (struct cf_custody_hooks){.ctx = g, .sealed = on_sealed, .rewrap = on_rewrap};
         snprintf(sock_path, sizeof(sock_path), "%s/custody.sock", data_dir);
         if (!(g->sock = cf_custody_sock_start(g->custody, sock_path, &hooks, &e)))
             goto fail;
@@ -195,6 +216,15 @@ void cf_sealgate_serving(struct cf_sealgate *g, struct cf_http_server *srv)
     g->srv = srv;
     if (g->resealed && srv) /* sealed between unseal and now */
         cf_http_server_stop(srv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void cf_sealgate_set_vault(struct cf_sealgate *g, struct cf_vault_svc *v)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->mu); /* waits for a rotation in progress */
+    g->vault = v;
     pthread_mutex_unlock(&g->mu);
 }
 

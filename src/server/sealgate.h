@@ -17,6 +17,10 @@ cf_err cf_boot_custody(const struct cf_config *c, struct cf_paths *p, struct cf_
                        unsigned char master[32]);
 /* The full server, so an operator's seal can stop it. */
 void cf_sealgate_serving(struct cf_sealgate *g, struct cf_http_server *srv);
+/* The vault service that re-wraps the data keys at a master-key rotation (without it the
+ * rotation is refused with CF_ESEALED); NULL before freeing it (waits for a rotation running). */
+struct cf_vault_svc;
+void cf_sealgate_set_vault(struct cf_sealgate *g, struct cf_vault_svc *v);
 /* True when the server stopped because it was sealed: main re-executes itself after teardown. */
 bool cf_sealgate_resealed(struct cf_sealgate *g);
 void cf_sealgate_free(struct cf_sealgate *g);
