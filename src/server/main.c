@@ -22,6 +22,7 @@
 #include "server/authkeep.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
+#include "server/metricsup.h"
 #include "server/sealgate.h"
 #include "store/store.h"
 #include "vault/vault.h"
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
     struct cf_authkeep *keep = NULL; /* signing key checks, trusted issuers' JWKS */
     struct cf_throttle *throttle = NULL;
     struct cf_api *api = NULL;
+    struct cf_metricsup *mup = NULL; /* /metrics, /healthz, /readyz, alert rules */
     struct cf_audit *audit[CF_BOOT_AUDIT_LANES_MAX] = {0};
     size_t audit_lanes = 0;
     struct cf_pkey *audit_key = NULL;
@@ -177,7 +179,7 @@ int main(int argc, char **argv)
     store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
     if (!store)
         goto out;
-    if ((e = cf_vault_derive_root(store, master, root)))
+    if ((e = cf_vault_derive_root(store, master, cf_sealgate_rotatable(gate), root)))
         goto out;
     if (strcmp(cfg.audit, "on") == 0) {
         /* one chain per HTTP worker (as many as the server will start), up to the maximum */
@@ -238,6 +240,17 @@ int main(int argc, char **argv)
             goto out;
     }
     if ((e = cf_boot_admin_roles(store, rbac, tenant, cfg.dev ? client_id : NULL)))
+        goto out;
+
+    mup = cf_metricsup_start(&cfg,
+                             &(struct cf_metricsup_deps){.store = store,
+                                                         .audit = audit,
+                                                         .audit_lanes = audit_lanes,
+                                                         .audit_dir = paths.audit_dir,
+                                                         .cert_file = paths.cert,
+                                                         .key_file = paths.key},
+                             &e);
+    if (!mup)
         goto out;
 
     api = cf_api_new(&(struct cf_api_config){.vault = vault,
@@ -305,6 +318,7 @@ out:
     g_srv = NULL;
     cf_http_server_free(srv);
     cf_api_free(api);
+    cf_metricsup_stop(mup); /* after the api (nothing records), before the store and audit */
     cf_rbac_free(rbac);
     cf_throttle_free(throttle);
     cf_sealgate_set_vault(gate, NULL); /* waits for a rotation in progress */

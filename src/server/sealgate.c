@@ -228,6 +228,11 @@ void cf_sealgate_set_vault(struct cf_sealgate *g, struct cf_vault_svc *v)
     pthread_mutex_unlock(&g->mu);
 }
 
+bool cf_sealgate_rotatable(const struct cf_sealgate *g)
+{
+    return g && cf_custody_provider(g->custody) != CF_CUSTODY_DEV;
+}
+
 bool cf_sealgate_resealed(struct cf_sealgate *g)
 {
     bool r;

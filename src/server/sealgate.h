@@ -21,6 +21,9 @@ void cf_sealgate_serving(struct cf_sealgate *g, struct cf_http_server *srv);
  * rotation is refused with CF_ESEALED); NULL before freeing it (waits for a rotation running). */
 struct cf_vault_svc;
 void cf_sealgate_set_vault(struct cf_sealgate *g, struct cf_vault_svc *v);
+/* Whether the master key can be rotated here (shamir, pkcs11; not dev, which has no custody
+ * socket): a new store then gets a random derivation root (cf_vault_derive_root). */
+bool cf_sealgate_rotatable(const struct cf_sealgate *g);
 /* True when the server stopped because it was sealed: main re-executes itself after teardown. */
 bool cf_sealgate_resealed(struct cf_sealgate *g);
 void cf_sealgate_free(struct cf_sealgate *g);

@@ -467,7 +467,7 @@ static const char *const used_store_meta[] = {"auth.signing_key", "audit.signing
 struct root_ctx {
     const unsigned char *master;
     unsigned char *root;
-    bool made, legacy;
+    bool random, made, legacy;
 };
 
 static cf_err any_vault_cb(const struct cf_rec_vault *v, void *arg)
@@ -526,7 +526,7 @@ static cf_err root_fn(struct cf_store_txn *t, void *arg)
     }
     if (e != CF_ENOTFOUND || (e = store_used(t, &c->legacy)))
         goto out;
-    if (c->legacy)
+    if (c->legacy || !c->random)
         memcpy(c->root, c->master, 32);
     else if ((e = cf_random(c->root, 32)))
         goto out;
@@ -541,9 +541,9 @@ out:
 }
 
 cf_err cf_vault_derive_root(struct cf_store *store, const unsigned char master_key[32],
-                            unsigned char root[32])
+                            bool random_root, unsigned char root[32])
 {
-    struct root_ctx c = {.master = master_key, .root = root};
+    struct root_ctx c = {.master = master_key, .root = root, .random = random_root};
     cf_err e;
 
     if (!store || !master_key || !root)
@@ -553,7 +553,9 @@ cf_err cf_vault_derive_root(struct cf_store *store, const unsigned char master_k
         cf_wipe(root, 32);
     else if (c.made)
         cf_info("vault: derivation root created (%s)",
-                c.legacy ? "the current master key: this store predates it" : "random");
+                c.legacy            ? "the current master key: this store predates it"
+                : !c.random ? "the master key"
+                                    : "random");
     return e;
 }
 

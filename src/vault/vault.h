@@ -36,14 +36,16 @@ void cf_vault_svc_free(struct cf_vault_svc *svc);
  * it: the backup key here (HKDF "coffer backup v1"), the token signing ring's seal key (auth),
  * the audit MAC and checkpoint-seal keys (server). A store from before the root existed (it has
  * a vault, or meta auth.signing_key / audit.signing_key / server.subscription) gets the master
- * key itself as its root, so its backups, audit chains and sealed keys keep working.
+ * key itself as its root, so its backups, audit chains and sealed keys keep working; so does a
+ * new store when !random_root (cofferd with the dev provider, which cannot rotate: the audit
+ * MAC key stays HKDF(master.key, ...) for `coffer audit verify --key-file`).
  *
  * cf_vault_derive_root: opens the stored root, or (absent) makes and stores it (one write).
  * CF_ECORRUPT when the stored root does not open under master_key (another master key). */
 #define CF_VAULT_META_DERIVE_ROOT "custody.derive_root"
 #define CF_VAULT_DERIVE_ROOT_AAD "coffer derive root v1"
 cf_err cf_vault_derive_root(struct cf_store *store, const unsigned char master_key[32],
-                            unsigned char root[32]) CF_NODISCARD;
+                            bool random_root, unsigned char root[32]) CF_NODISCARD;
 /* The service with the master key (wraps data keys) and the derivation root (backup key). */
 struct cf_vault_svc *cf_vault_svc_new_rooted(struct cf_store *store, const struct cf_clock *clock,
                                              const unsigned char master_key[32],

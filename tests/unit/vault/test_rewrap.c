@@ -145,7 +145,7 @@ static struct cf_vault_svc *svc_on(struct fx *f, const unsigned char mk[32],
 /* The fixture's service replaced by one on the stored derivation root (the server's way). */
 static void use_root(struct fx *f, unsigned char root[32])
 {
-    assert_int_equal(cf_vault_derive_root(f->store, f->mk, root), CF_OK);
+    assert_int_equal(cf_vault_derive_root(f->store, f->mk, true, root), CF_OK);
     cf_vault_svc_free(f->svc);
     f->svc = svc_on(f, f->mk, root);
     assert_int_equal(cf_vault_resolve(f->svc, cf_str_from("testvault"), &f->ref), CF_OK);
@@ -159,20 +159,21 @@ static void test_root_fresh_store_random(void **state)
     char path[200];
     struct cf_store *s;
     struct cf_store_opts o;
-    unsigned char r1[32], r2[32];
+    unsigned char r1[32], r2[32], other[32];
     cf_err e;
 
     snprintf(path, sizeof(path), "%s/fresh.db", f->dir);
     o = (struct cf_store_opts){path, 2, 8};
     s = cf_store_open_sqlite(&o, &e);
     assert_non_null(s);
-    assert_int_equal(cf_vault_derive_root(s, f->mk, r1), CF_OK);
+    assert_int_equal(cf_vault_derive_root(s, f->mk, true, r1), CF_OK);
     assert_memory_not_equal(r1, f->mk, 32); /* a new store gets a random root */
-    assert_int_equal(cf_vault_derive_root(s, f->mk, r2), CF_OK);
+    assert_int_equal(cf_vault_derive_root(s, f->mk, true, r2), CF_OK);
     assert_memory_equal(r1, r2, 32); /* made once */
-    unsigned char other[32];
+    assert_int_equal(cf_vault_derive_root(s, f->mk, false, r2), CF_OK);
+    assert_memory_equal(r1, r2, 32); /* the flag only matters at creation */
     assert_int_equal(cf_random(other, sizeof(other)), CF_OK);
-    assert_int_equal(cf_vault_derive_root(s, other, r2), CF_ECORRUPT);
+    assert_int_equal(cf_vault_derive_root(s, other, true, r2), CF_ECORRUPT);
     cf_store_close(s);
     for (size_t i = 0; i < 3; i++) {
         static const char *const sfx[] = {"", "-wal", "-shm"};
@@ -188,7 +189,7 @@ static void test_root_used_store_is_master(void **state)
     unsigned char root[32];
     struct cf_buf b;
 
-    assert_int_equal(cf_vault_derive_root(f->store, f->mk, root), CF_OK);
+    assert_int_equal(cf_vault_derive_root(f->store, f->mk, true, root), CF_OK);
     assert_memory_equal(root, f->mk, 32); /* backups and sealed keys of before stay valid */
     cf_buf_init(&b, 256);
     assert_int_equal(
@@ -236,9 +237,9 @@ static void test_rewrap_every_key(void **state)
     cf_vault_cache_invalidate(f->svc, "alpha");
     expect_secret(f, f->svc, "alpha", "s1", "one");
     /* the root moved with the key; the old key opens nothing any more */
-    assert_int_equal(cf_vault_derive_root(f->store, mk2, root2), CF_OK);
+    assert_int_equal(cf_vault_derive_root(f->store, mk2, true, root2), CF_OK);
     assert_memory_equal(root, root2, 32);
-    assert_int_equal(cf_vault_derive_root(f->store, f->mk, root2), CF_ECORRUPT);
+    assert_int_equal(cf_vault_derive_root(f->store, f->mk, true, root2), CF_ECORRUPT);
     fresh = svc_on(f, f->mk, root);
     assert_int_not_equal(try_secret(fresh, "alpha", "s1"), CF_OK);
     cf_vault_svc_free(fresh);
