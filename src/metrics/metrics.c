@@ -391,9 +391,14 @@ cf_err m_put_num(struct cf_buf *b, double v)
 {
     if (isinf(v))
         return cf_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+    char tmp[40];
     if (v == floor(v) && fabs(v) < 9007199254740992.0)
         return cf_buf_printf(b, "%.0f", v);
-    return cf_buf_printf(b, "%.9g", v);
+    /* the shortest of %.15g / %.17g that reads back as the same double */
+    snprintf(tmp, sizeof(tmp), "%.15g", v);
+    if (strtod(tmp, NULL) != v)
+        snprintf(tmp, sizeof(tmp), "%.17g", v);
+    return cf_buf_puts(b, tmp);
 }
 
 /* A label value with \, " and newline escaped (text format 0.0.4). */

@@ -56,6 +56,9 @@ static const struct key keys[] = {
     S(node_id, "this node's name in the audit log (letters, digits, '.', '_')"),
     I(audit_rotate_mb, "start a new audit file past this many MiB"),
     I(audit_keep_files, "audit files kept (the newest; 0: all)"),
+    S(metrics_listen, "ADDRESS:PORT of /metrics, /healthz, /readyz (\"\" = off)"),
+    S(metrics_tls, "serve metrics over TLS with the server's certificate: on or off"),
+    I(alert_interval_s, "seconds between checks of the [alert.NAME] rules"),
 };
 
 static const struct key *find_key(const char *name)
@@ -161,6 +164,9 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     snprintf(c->node_id, sizeof(c->node_id), "node_1");
     c->audit_rotate_mb = 64;
     c->audit_keep_files = 30;
+    snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9464");
+    snprintf(c->metrics_tls, sizeof(c->metrics_tls), "off");
+    c->alert_interval_s = 15;
 
     /* First pass finds --config so that flags override the file. */
     for (int i = 1; i < argc - 1; i++)
@@ -234,6 +240,14 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     }
     if (c->audit_rotate_mb < 1 || c->audit_rotate_mb > 1024 * 1024) {
         fprintf(stderr, "cofferd: audit_rotate_mb must be 1 to 1048576\n");
+        return CF_EINVAL;
+    }
+    if (strcmp(c->metrics_tls, "on") != 0 && strcmp(c->metrics_tls, "off") != 0) {
+        fprintf(stderr, "cofferd: metrics_tls must be on or off\n");
+        return CF_EINVAL;
+    }
+    if (c->alert_interval_s < 1 || c->alert_interval_s > 3600) {
+        fprintf(stderr, "cofferd: alert_interval_s must be 1 to 3600\n");
         return CF_EINVAL;
     }
     if (!c->login_host[0])

@@ -49,6 +49,11 @@ struct cf_config {
     char node_id[65];          /* this node's name in the log: 1-60 of [A-Za-z0-9._] */
     int audit_rotate_mb;       /* start a new file past this size (default 64) */
     int audit_keep_files;      /* newest files kept (default 30; 0: all) */
+    /* Metrics and health (server/metricsup.h): /metrics, /healthz, /readyz on their own
+     * listener; alert rules in [alert.NAME] sections of the config file. */
+    char metrics_listen[128];  /* ADDRESS:PORT, default "127.0.0.1:9464"; "" = off */
+    char metrics_tls[8];       /* "off" (default: plain HTTP) or "on" (the server's cert) */
+    int alert_interval_s;      /* alert rules are checked this often (default 15) */
 };
 
 /* Fills *c from defaults, the config file and argv. On a usage error prints one line to stderr
