@@ -6,6 +6,11 @@
 #           message; a different 3 of 5 unseal the same process (re-executed) and the secret reads.
 #   pkcs11  COFFER_CUSTODY=pkcs11 on a SoftHSM2 token made here: unsealed at start, a secret is
 #           written, restart -> unseals itself, the secret reads; no master.key left in the dir.
+#   rotate  (both providers) secrets in two vaults and a backup, then `coffer operator
+#           rotate-master-key`: shamir prints 5 new shares; every secret still reads, the
+#           pre-rotation backup restores; shamir: after a seal the old shares are refused and 3
+#           new ones unseal; after a restart (new shares / the token) everything is served; the
+#           audit chain and its checkpoint signatures verify across the rotation.
 set -uo pipefail
 . "$E2E_DIR/lib.sh"
 
@@ -33,6 +38,37 @@ share() { python3 -c "import json,sys;print(json.load(open('$dir/shares.json'))[
 has() { case "$3" in *"$2"*) pass "$1" ;; *) fail "$1 (no '$2' in '$3')" ;; esac; }
 jf() { python3 -c "import json,sys;print(json.load(open(sys.argv[1])).get(sys.argv[2],''))" "$1" "$2" 2>/dev/null; }
 secret_env() { ( . "$1/env"; export AZURE_CONFIG_DIR="$1/cli"; shift; "$COFFER" "$@" ); }
+nshare() { python3 -c "import json,sys;print(json.load(open('$dir/newshares.json'))['shares'][$1])"; }
+val() { secret_env "$dir/$1" keyvault secret show --vault-name "$2" -n "$3" --query value -o tsv 2>/dev/null; }
+
+# ---- master-key rotation, shared by the providers ----
+# rot_prepare <name>: a second vault, a secret in each, a backup of the first secret.
+rot_prepare() {
+    local n=$1
+    secret_env "$dir/$n" keyvault create --name rot2 --resource-group rot-rg --location westus >/dev/null 2>&1
+    expect_eq "$n: second vault created" 0 "$?"
+    expect_eq "$n: secret in vault 1" "v1-$n" "$(secret_env "$dir/$n" keyvault secret set --vault-name coffer -n r1 --value "v1-$n" --query value -o tsv 2>/dev/null)"
+    expect_eq "$n: secret in vault 2" "v2-$n" "$(secret_env "$dir/$n" keyvault secret set --vault-name rot2 -n r2 --value "v2-$n" --query value -o tsv 2>/dev/null)"
+    secret_env "$dir/$n" keyvault secret backup --vault-name coffer --name r1 --file "$dir/$n-r1.bak" >/dev/null 2>&1
+    expect_eq "$n: backup taken before the rotation" 0 "$?"
+}
+# rot_read <name> <when>: every secret reads (both vaults, and the older one of the provider).
+rot_read() {
+    expect_eq "$1: $2: vault 1 secret" "v1-$1" "$(val "$1" coffer r1)"
+    expect_eq "$1: $2: vault 2 secret" "v2-$1" "$(val "$1" rot2 r2)"
+    expect_eq "$1: $2: secret from before" "$3" "$(val "$1" coffer "$4")"
+}
+# rot_restore <name>: the pre-rotation backup restores (into the second vault: r1 is new there).
+rot_restore() {
+    secret_env "$dir/$1" keyvault secret restore --vault-name rot2 --file "$dir/$1-r1.bak" >/dev/null 2>&1
+    expect_eq "$1: pre-rotation backup restores" 0 "$?"
+    expect_eq "$1: restored value" "v1-$1" "$(val "$1" rot2 r1)"
+}
+# rot_audit <name>: after a clean stop, the chain links and checkpoint signatures verify.
+rot_audit() {
+    timeout 60 "$COFFER" audit verify --dir "$dir/$1/audit" --public-key "$dir/$1/audit/audit-signing-key.jwk" >"$dir/$1-verify.out" 2>&1
+    expect_eq "$1: coffer audit verify across the rotation" 0 "$?"
+}
 
 # ---- shamir ----
 port=$(free_port)
@@ -78,6 +114,40 @@ wait_for "$dir/shamir/env"
 expect_eq "secret readable after re-unseal" sealed-value "$(secret_env "$dir/shamir" keyvault secret show --vault-name coffer -n c1 --query value -o tsv 2>/dev/null)"
 grep -q "$(share 0)" "$dir/shamir/custody.json" "$E2E_WORK/$SUITE-main.shamir.log" &&
     fail "no share in the state file or the log" || pass "no share in the state file or the log"
+
+# ---- shamir: rotate-master-key ----
+rot_prepare shamir
+op rotate-master-key --socket "$S" >"$dir/newshares.json" 2>"$dir/rotate.err"
+expect_eq "shamir: rotate-master-key succeeds" 0 "$?"
+expect_eq "shamir: rotation prints 5 new shares" 5 "$(python3 -c "import json;print(len(json.load(open('$dir/newshares.json'))['shares']))" 2>/dev/null)"
+has "shamir: says the old shares no longer unseal" "old key shares no longer unseal" "$(cat "$dir/rotate.err")"
+[ "$(nshare 0)" != "$(share 0)" ] && pass "shamir: the new shares differ" || fail "shamir: the new shares differ"
+rot_read shamir "after rotation (no restart)" sealed-value c1
+rot_restore shamir
+expect_eq "shamir: a secret written after the rotation" after-rot "$(secret_env "$dir/shamir" keyvault secret set --vault-name rot2 -n r3 --value after-rot --query value -o tsv 2>/dev/null)"
+op seal --socket "$S" >/dev/null
+sleep 1.5
+rm -f "$dir/shamir/env"
+expect_eq "shamir: an old share is refused after the rotation" 1 "$(op unseal --socket "$S" --share "$(share 0)" >/dev/null 2>&1; echo $?)"
+for i in 1 2 4; do op unseal --socket "$S" --share "$(nshare $i)" >"$dir/u.json"; done
+expect_eq "shamir: 3 new shares unseal" unsealed "$(jf "$dir/u.json" state)"
+wait_for "$dir/shamir/env"
+rot_read shamir "after seal + new shares" sealed-value c1
+cleanup
+PID=""
+rot_audit shamir
+rm -f "$dir/shamir/env"
+start shamir "$port" COFFER_CUSTODY=shamir
+wait_for "$S"
+for _ in $(seq 1 50); do [ "$(code "$CA" "https://localhost:$port/healthz")" != 000 ] && break; sleep 0.1; done
+expect_eq "shamir: restart: old shares refused" 1 "$(op unseal --socket "$S" --share "$(share 2)" >/dev/null 2>&1; echo $?)"
+for i in 0 3 4; do op unseal --socket "$S" --share "$(nshare $i)" >"$dir/u.json"; done
+expect_eq "shamir: restart: new shares unseal" unsealed "$(jf "$dir/u.json" state)"
+wait_for "$dir/shamir/env" && pass "shamir: restart: serving" || fail "shamir: restart: serving"
+rot_read shamir "after restart" sealed-value c1
+expect_eq "shamir: restart: restored and later secrets" "v1-shamir after-rot" "$(val shamir rot2 r1) $(val shamir rot2 r3)"
+grep -q "$(nshare 0)" "$dir/shamir/custody.json" "$E2E_WORK/$SUITE-main.shamir.log" &&
+    fail "shamir: no new share in the state file or the log" || pass "shamir: no new share in the state file or the log"
 cleanup
 PID=""
 
@@ -105,6 +175,25 @@ rm -f "$dir/p11/env"
 start p11 "$port" "${P11[@]}"
 wait_for "$dir/p11/env" && pass "pkcs11: restart unseals itself" || fail "pkcs11: restart unseals itself"
 expect_eq "pkcs11: secret readable after restart" hsm-value "$(secret_env "$dir/p11" keyvault secret show --vault-name coffer -n h1 --query value -o tsv 2>/dev/null)"
+
+# ---- pkcs11: rotate-master-key ----
+rot_prepare p11
+cp "$dir/p11/custody.json" "$dir/p11-custody.before"
+op rotate-master-key --socket "$dir/p11/custody.sock" >"$dir/p11-rot.json" 2>/dev/null
+expect_eq "pkcs11: rotate-master-key succeeds" 0 "$?"
+expect_eq "pkcs11: no shares printed" "" "$(jf "$dir/p11-rot.json" shares)"
+cmp -s "$dir/p11/custody.json" "$dir/p11-custody.before" &&
+    fail "pkcs11: the token-wrapped key changed" || pass "pkcs11: the token-wrapped key changed"
+rot_read p11 "after rotation (no restart)" hsm-value h1
+rot_restore p11
+cleanup
+PID=""
+rot_audit p11
+rm -f "$dir/p11/env"
+start p11 "$port" "${P11[@]}"
+wait_for "$dir/p11/env" && pass "pkcs11: restart after rotation unseals itself" || fail "pkcs11: restart after rotation unseals itself"
+rot_read p11 "after restart" hsm-value h1
+expect_eq "pkcs11: restart: restored secret" "v1-p11" "$(val p11 rot2 r1)"
 cleanup
 PID=""
 start p11bad "$(free_port)" COFFER_CUSTODY=pkcs11 COFFER_PKCS11_MODULE=$LIB COFFER_PKCS11_TOKEN=coffer-e2e COFFER_PKCS11_PIN=0000 SOFTHSM2_CONF=$SOFTHSM2_CONF
