@@ -35,6 +35,7 @@
 #include "base/secret.h"
 #include "store/store.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -279,6 +280,204 @@ static void build(struct api_req *r, int status, struct cf_audit_event *ev, stru
     }
 }
 
+/* ---------------- the fast writer ---------------- */
+
+/* Byte for byte what cf_audit_format writes, without its general JSON writer (measured: 2.7 us
+ * a record; this path about a fifth of it): a typical record's strings are plain ASCII that
+ * need no escaping and fit their caps, so they are copied; anything else (a quote, a control
+ * character, UTF-8, an over-long field, a status without a reason word here) takes
+ * cf_audit_format. The unit test holds both to the same output. */
+#define F_URI 2048
+#define F_DESC 1024
+#define F_MID 512
+#define F_FIELD 256
+
+struct fw {
+    char *p, *end;
+    bool ok;
+};
+
+static void fw_raw(struct fw *w, const char *s, size_t n)
+{
+    if (!w->ok || (size_t)(w->end - w->p) < n) {
+        w->ok = false;
+        return;
+    }
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+#define FW_LIT(w, lit) fw_raw((w), (lit), sizeof(lit) - 1)
+
+/* A JSON string value needing no escape, within cap (else the slow path). */
+static void fw_str(struct fw *w, const char *s, size_t cap, bool upper)
+{
+    size_t n = 0;
+    if (!s)
+        s = "";
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\' || n == cap) {
+            w->ok = false;
+            return;
+        }
+    }
+    FW_LIT(w, "\"");
+    if (upper && w->ok && (size_t)(w->end - w->p) >= n) {
+        for (size_t i = 0; i < n; i++)
+            w->p[i] = (char)toupper((unsigned char)s[i]);
+        w->p += n;
+    } else {
+        fw_raw(w, s, n);
+    }
+    FW_LIT(w, "\"");
+}
+
+/* "key":"value" with a literal key (keys are plain). */
+#define FW_KSTR(w, key, s, cap) (FW_LIT((w), ",\"" key "\":"), fw_str((w), (s), (cap), false))
+#define FW_KOPT(w, key, s, cap)                                                                   \
+    do {                                                                                          \
+        if (s)                                                                                    \
+            FW_KSTR((w), key, (s), (cap));                                                        \
+    } while (0)
+
+static void fw_int(struct fw *w, int64_t v)
+{
+    char t[24];
+    char *e = t + sizeof(t), *q = e;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    fw_raw(w, q, (size_t)(e - q));
+}
+
+static void fw_flag(struct fw *w, const char *kq, size_t kn, enum cf_audit_flag f)
+{
+    if (f == CF_AUDIT_UNSET)
+        return;
+    fw_raw(w, kq, kn - 1);
+    if (f == CF_AUDIT_YES)
+        FW_LIT(w, "true");
+    else
+        FW_LIT(w, "false");
+}
+
+/* format.c's reason words for the statuses Coffer answers (NULL: take the slow path). */
+static const char *fw_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "NoContent";
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "Conflict";
+    case 429: return "TooManyRequests";
+    case 500: return "InternalServerError";
+    case 503: return "ServiceUnavailable";
+    default: return NULL;
+    }
+}
+
+static bool fast_format(const struct cf_audit_event *ev, struct cf_buf *line)
+{
+    const char *rt = ev->result_type, *rs = ev->result_signature;
+    char tbuf[32];
+    struct fw w;
+
+    if (!rs && !(rs = fw_reason(ev->http_status)))
+        return false;
+    if (!rt)
+        rt = ev->http_status > 0 && ev->http_status < 400 ? "Success" : "Failure";
+    if (cf_buf_reserve(line, 8192) != CF_OK)
+        return false;
+    w = (struct fw){line->data + line->len, line->data + line->cap - 1, true};
+    cf_audit_time(ev->time_ms, tbuf);
+    FW_LIT(&w, "{\"time\":");
+    fw_str(&w, tbuf, 32, false);
+    FW_LIT(&w, ",\"resourceId\":");
+    fw_str(&w, ev->resource_id, F_MID, true);
+    FW_KSTR(&w, "operationName", ev->operation_name, F_FIELD);
+    FW_KSTR(&w, "operationVersion", ev->operation_version, F_FIELD);
+    FW_LIT(&w, ",\"category\":\"AuditEvent\"");
+    FW_KSTR(&w, "resultType", rt, F_FIELD);
+    FW_KSTR(&w, "resultSignature", rs, F_FIELD);
+    FW_KSTR(&w, "resultDescription", ev->result_description, F_DESC);
+    FW_LIT(&w, ",\"durationMs\":\"");
+    fw_int(&w, ev->duration_ms);
+    FW_LIT(&w, "\"");
+    FW_KSTR(&w, "callerIpAddress", ev->caller_ip, F_FIELD);
+    FW_KSTR(&w, "correlationId", ev->correlation_id, F_FIELD);
+    if (ev->identity.oid || ev->identity.appid || ev->identity.tid || ev->identity.upn) {
+        bool first = true;
+        FW_LIT(&w, ",\"identity\":{\"claim\":{");
+#define CLAIM(key, s, cap)                                                                        \
+    if (s) {                                                                                      \
+        if (first)                                                                                \
+            FW_LIT(&w, "\"" key "\":");                                                           \
+        else                                                                                      \
+            FW_LIT(&w, ",\"" key "\":");                                                          \
+        fw_str(&w, (s), (cap), false);                                                            \
+        first = false;                                                                            \
+    }
+        CLAIM("http://schemas.microsoft.com/identity/claims/objectidentifier", ev->identity.oid,
+              F_FIELD)
+        CLAIM("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", ev->identity.upn,
+              F_MID)
+        CLAIM("appid", ev->identity.appid, F_FIELD)
+        CLAIM("http://schemas.microsoft.com/identity/claims/tenantid", ev->identity.tid, F_FIELD)
+#undef CLAIM
+        FW_LIT(&w, "}}");
+    }
+    FW_LIT(&w, ",\"properties\":{");
+    {
+        /* the first property has no leading comma: write them all with one, drop the first */
+        char *start = w.p;
+        FW_KOPT(&w, "id", ev->id, F_URI);
+        FW_KOPT(&w, "clientInfo", ev->client_info, F_MID);
+        FW_KOPT(&w, "requestUri", ev->request_uri, F_URI);
+        if (ev->http_status) {
+            FW_LIT(&w, ",\"httpStatusCode\":");
+            fw_int(&w, ev->http_status);
+        }
+        fw_flag(&w, ",\"isAccessPolicyMatch\":", sizeof(",\"isAccessPolicyMatch\":"),
+                ev->is_access_policy_match);
+        fw_flag(&w, ",\"isRbacAuthorized\":", sizeof(",\"isRbacAuthorized\":"),
+                ev->is_rbac_authorized);
+        FW_KOPT(&w, "appliedAssignmentId", ev->applied_assignment_id, F_MID);
+        FW_KOPT(&w, "tlsVersion", ev->tls_version, F_FIELD);
+        if (w.ok && w.p > start) {
+            memmove(start, start + 1, (size_t)(w.p - start - 1));
+            w.p--;
+        }
+    }
+    FW_LIT(&w, "}}");
+    if (!w.ok)
+        return false;
+    *w.p = '\0';
+    line->len = (size_t)(w.p - line->data);
+    return true;
+}
+
+cf_err api_audit_format(const struct cf_audit_event *ev, struct cf_buf *line)
+{
+    size_t start = line->len;
+    if (fast_format(ev, line))
+        return CF_OK;
+    line->len = start;
+    if (line->data)
+        line->data[start] = '\0';
+    return cf_audit_format(ev, line);
+}
+
 static cf_err format(struct api_req *r, int status)
 {
     struct rec_bufs b;
@@ -286,7 +485,7 @@ static cf_err format(struct api_req *r, int status)
 
     build(r, status, &ev, &b);
     cf_buf_reset(&r->audit.line);
-    return cf_audit_format(&ev, &r->audit.line);
+    return api_audit_format(&ev, &r->audit.line);
 }
 
 /* ---------------- the request path ---------------- */

@@ -8,6 +8,7 @@
  * earlier run drained at start-up, idempotently; the chain verifies afterwards. */
 #include "base/cf.h"
 #include "api/api.h"
+#include "api/internal.h"
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/rbac.h"
@@ -919,6 +920,104 @@ static void lanes_by_worker(void **state)
     }
 }
 
+/* api_audit_format writes what cf_audit_format writes, byte for byte, on its fast path and
+ * when it falls back (quotes, control characters, UTF-8, over-long fields, odd statuses). */
+static void check_same(const struct cf_audit_event *ev)
+{
+    struct cf_buf a, b;
+    cf_buf_init(&a, 1 << 18);
+    cf_buf_init(&b, 1 << 18);
+    assert_int_equal(cf_buf_puts(&a, "prefix:"), CF_OK); /* appends, as the reference does */
+    assert_int_equal(cf_buf_puts(&b, "prefix:"), CF_OK);
+    assert_int_equal(api_audit_format(ev, &a), CF_OK);
+    assert_int_equal(cf_audit_format(ev, &b), CF_OK);
+    if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+        fail_msg("fast:\n%s\nreference:\n%s", a.data, b.data);
+    assert_int_equal(a.data[a.len], '\0');
+    cf_buf_release(&a);
+    cf_buf_release(&b);
+}
+
+static void fast_format_matches_reference(void **state)
+{
+    static const int statuses[] = {0, 200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413,
+                                   429, 500, 501, 503, 418, 302};
+    static const enum cf_audit_flag flags[] = {CF_AUDIT_UNSET, CF_AUDIT_NO, CF_AUDIT_YES};
+    char longs[3000];
+    struct cf_audit_event ev;
+    (void)state;
+
+    memset(&ev, 0, sizeof(ev));
+    check_same(&ev); /* the empty event */
+    ev = (struct cf_audit_event){
+        .time_ms = 1764900000123, .resource_id = "/subscriptions/abc/resourcegroups/rg/providers/"
+                                                 "microsoft.keyvault/vaults/v1",
+        .operation_name = "SecretGet", .operation_version = "7.5", .duration_ms = 12,
+        .caller_ip = "::1", .correlation_id = CRID,
+        .identity = {.oid = "o-1", .appid = "a-1", .tid = "t-1"},
+        .id = "https://v1.vault.localhost:8443/secrets/x", .client_info = "azsdk/1.0 (x; y)",
+        .request_uri = "https://v1.vault.localhost:8443/secrets/x", .http_status = 200,
+        .is_rbac_authorized = CF_AUDIT_YES};
+    for (size_t i = 0; i < CF_ARRAY_LEN(statuses); i++) {
+        ev.http_status = statuses[i];
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 3; b++) {
+                ev.is_access_policy_match = flags[a];
+                ev.is_rbac_authorized = flags[b];
+                check_same(&ev);
+            }
+    }
+    ev.http_status = 403;
+    ev.result_type = "Denied";
+    ev.result_signature = "ForbiddenByRbac";
+    ev.result_description = "Caller is not authorized: 'x' (y)";
+    check_same(&ev);
+    ev.duration_ms = -5;
+    check_same(&ev);
+    ev.identity = (struct cf_audit_event){0}.identity;
+    check_same(&ev); /* no identity block */
+    ev.identity.upn = "someone@example.com";
+    check_same(&ev); /* only a upn */
+    ev.identity.appid = "";
+    check_same(&ev);
+    ev.id = NULL;
+    check_same(&ev); /* properties start with clientInfo */
+    ev.client_info = NULL;
+    ev.request_uri = NULL;
+    ev.http_status = 0;
+    check_same(&ev); /* properties start with a flag */
+    ev.is_access_policy_match = CF_AUDIT_UNSET;
+    ev.is_rbac_authorized = CF_AUDIT_UNSET;
+    check_same(&ev); /* empty properties */
+    ev.applied_assignment_id = "/providers/Microsoft.Authorization/roleAssignments/1";
+    ev.tls_version = "TLS1_3";
+    check_same(&ev);
+    /* what takes the slow path */
+    ev.result_description = "AKV: a \"quoted\" name\r\nnext line\ttab \\ back";
+    check_same(&ev);
+    ev.result_description = "caf\xc3\xa9 and a bad byte \xff";
+    check_same(&ev);
+    ev.client_info = "\x01\x1f control";
+    check_same(&ev);
+    memset(longs, 'a', sizeof(longs) - 1);
+    longs[sizeof(longs) - 1] = '\0';
+    ev.client_info = NULL;
+    ev.result_description = NULL;
+    ev.request_uri = longs; /* over its 2048 cap: cut by the reference */
+    check_same(&ev);
+    longs[2048] = '\0'; /* exactly the cap */
+    check_same(&ev);
+    longs[2048] = 'a';
+    ev.request_uri = NULL;
+    ev.resource_id = longs; /* upper-cased and cut at 512 */
+    check_same(&ev);
+    ev.resource_id = "/subscriptions/Mixed/Case";
+    ev.time_ms = 0;
+    check_same(&ev);
+    ev.time_ms = -1500;
+    check_same(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -932,6 +1031,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(leftovers_drained_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(floor_after_new_store, setup, teardown),
         cmocka_unit_test_setup_teardown(lanes_by_worker, setup, teardown),
+        cmocka_unit_test(fast_format_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
