@@ -116,6 +116,13 @@ static void *janitor_main(void *arg)
         /* keys: due rotations (rotation policies) and purges of soft-deleted keys */
         if (cf_vault_keys_rotate_due(j->vault) != CF_OK)
             cf_warn("scheduled key rotation or purge failed; will retry");
+        {
+            int renewed = 0; /* certificates: AutoRenew / EmailContacts lifetime actions */
+            if (cf_vault_certs_renew_due(j->vault, &renewed) != CF_OK)
+                cf_warn("scheduled certificate renewal failed; will retry");
+            else if (renewed)
+                cf_info("renewed %d certificate(s)", renewed);
+        }
         pthread_mutex_lock(&j->mu);
     }
     pthread_mutex_unlock(&j->mu);
