@@ -19,6 +19,7 @@
 #   audit     the audit log: records of typical operations, coffer audit verify/show, a
 #             hand-edited record caught, fail closed with the audit directory gone
 #   config    production mode: cofferd --config with an operator certificate
+#   metrics   /metrics (text format, counts), /healthz, /readyz, an alert rule firing on 403s
 #   authz     authorization matrix (roles x operations x scopes, access policies), SDK sample,
 #             token attacks, throttling on 127.0.0.1 and ::1 (three cofferd; about a minute)
 # --subset (the ASan build): js core flow, badinput, python.
@@ -157,6 +158,7 @@ if ((prep_ok)); then
     run_suite config   bash "$E2E_DIR/suites/config.sh"
     run_suite authz    bash "$E2E_DIR/suites/authz.sh"
     run_suite oidc     bash "$E2E_DIR/suites/oidc.sh"
+    run_suite metrics  bash "$E2E_DIR/suites/metrics.sh"
     run_suite custody  bash "$E2E_DIR/suites/custody.sh"
 fi
 
