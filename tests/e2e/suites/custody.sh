@@ -10,7 +10,8 @@
 #           rotate-master-key`: shamir prints 5 new shares; every secret still reads, the
 #           pre-rotation backup restores; shamir: after a seal the old shares are refused and 3
 #           new ones unseal; after a restart (new shares / the token) everything is served; the
-#           audit chain and its checkpoint signatures verify across the rotation.
+#           audit chain and its checkpoint signatures verify across the rotation; pkcs11: two
+#           more rotations while a reader and a writer keep going fail no request.
 set -uo pipefail
 . "$E2E_DIR/lib.sh"
 
@@ -186,6 +187,21 @@ cmp -s "$dir/p11/custody.json" "$dir/p11-custody.before" &&
     fail "pkcs11: the token-wrapped key changed" || pass "pkcs11: the token-wrapped key changed"
 rot_read p11 "after rotation (no restart)" hsm-value h1
 rot_restore p11
+# under load: a reader and a writer keep going through two more rotations; no request fails
+: >"$dir/load.fail"
+(for i in $(seq 1 12); do
+    [ "$(val p11 coffer h1)" = hsm-value ] || echo "read $i" >>"$dir/load.fail"
+    [ "$(secret_env "$dir/p11" keyvault secret set --vault-name rot2 -n "l$i" --value "l$i" --query value -o tsv 2>/dev/null)" = "l$i" ] ||
+        echo "write $i" >>"$dir/load.fail"
+done) &
+LOAD=$!
+sleep 0.5
+for k in 1 2; do
+    op rotate-master-key --socket "$dir/p11/custody.sock" >/dev/null 2>&1 || echo "rotation $k" >>"$dir/load.fail"
+    sleep 0.7
+done
+wait "$LOAD"
+expect_eq "pkcs11: two rotations under a read/write load fail nothing" "" "$(cat "$dir/load.fail")"
 cleanup
 PID=""
 rot_audit p11
@@ -194,6 +210,7 @@ start p11 "$port" "${P11[@]}"
 wait_for "$dir/p11/env" && pass "pkcs11: restart after rotation unseals itself" || fail "pkcs11: restart after rotation unseals itself"
 rot_read p11 "after restart" hsm-value h1
 expect_eq "pkcs11: restart: restored secret" "v1-p11" "$(val p11 rot2 r1)"
+expect_eq "pkcs11: restart: secrets written under load" "l1 l12" "$(val p11 rot2 l1) $(val p11 rot2 l12)"
 cleanup
 PID=""
 start p11bad "$(free_port)" COFFER_CUSTODY=pkcs11 COFFER_PKCS11_MODULE=$LIB COFFER_PKCS11_TOKEN=coffer-e2e COFFER_PKCS11_PIN=0000 SOFTHSM2_CONF=$SOFTHSM2_CONF
