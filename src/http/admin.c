@@ -54,8 +54,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
     const char *q;
     struct cf_http_admin_reply rep = {.status = 500, .content_type = "text/plain; charset=utf-8"};
     struct evkeyvalq *oh = evhttp_request_get_output_headers(ev);
-    enum cf_http_method m = evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD ? CF_HTTP_HEAD
-                                                                               : CF_HTTP_GET;
+    enum cf_http_method m =
+        evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD ? CF_HTTP_HEAD : CF_HTTP_GET;
     struct cf_str path;
 
     if (!uri)

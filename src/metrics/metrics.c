@@ -89,8 +89,7 @@ static uint32_t vault_index(struct cf_metrics *m, const char *name)
         uint32_t st = atomic_load_explicit(&k->state, memory_order_acquire);
         if (st == 0) {
             uint32_t zero = 0;
-            if (atomic_compare_exchange_strong_explicit(&k->state, &zero, 1,
-                                                        memory_order_acq_rel,
+            if (atomic_compare_exchange_strong_explicit(&k->state, &zero, 1, memory_order_acq_rel,
                                                         memory_order_acquire)) {
                 uint32_t idx = atomic_fetch_add_explicit(&m->nvaults, 1, memory_order_relaxed);
                 k->hash = h;
@@ -126,8 +125,7 @@ static uint32_t series_index(struct cf_metrics *m, uint32_t vault, const char *o
         uint32_t st = atomic_load_explicit(&k->state, memory_order_acquire);
         if (st == 0) {
             uint32_t zero = 0;
-            if (atomic_compare_exchange_strong_explicit(&k->state, &zero, 1,
-                                                        memory_order_acq_rel,
+            if (atomic_compare_exchange_strong_explicit(&k->state, &zero, 1, memory_order_acq_rel,
                                                         memory_order_acquire)) {
                 uint32_t idx = atomic_fetch_add_explicit(&m->nseries, 1, memory_order_relaxed);
                 k->hash = h;
@@ -229,8 +227,8 @@ void cf_metrics_free(struct cf_metrics *m)
 
 /* ---------------- recording ---------------- */
 
-void cf_metrics_request(struct cf_metrics *m, const char *vault, const char *operation,
-                        int status, int64_t dur_us)
+void cf_metrics_request(struct cf_metrics *m, const char *vault, const char *operation, int status,
+                        int64_t dur_us)
 {
     uint32_t v, s;
     _Atomic uint64_t *c;
@@ -308,8 +306,8 @@ void m_collect(struct cf_metrics *m)
             if (!a->sused[s])
                 continue;
             for (int w = 0; w < M_WORDS; w++)
-                a->w[s][w] += atomic_load_explicit(&base[(size_t)s * M_WORDS + w],
-                                                   memory_order_relaxed);
+                a->w[s][w] +=
+                    atomic_load_explicit(&base[(size_t)s * M_WORDS + w], memory_order_relaxed);
         }
     }
     for (uint32_t s = 0; s < NSERIES; s++) {
@@ -456,8 +454,7 @@ static int cmp_sorted(const void *pa, const void *pb)
 }
 
 /* A histogram's lines from non-cumulative bucket counts w[0..NBUCKETS) and w[M_SUM] (us). */
-static cf_err put_hist(struct cf_buf *b, const char *name, const char *labels,
-                       const uint64_t *w)
+static cf_err put_hist(struct cf_buf *b, const char *name, const char *labels, const uint64_t *w)
 {
     uint64_t cum = 0;
     cf_err e = CF_OK;
@@ -493,8 +490,7 @@ static cf_err render_requests(struct cf_metrics *m, struct cf_buf *out)
     for (uint32_t s = 0; s < NSERIES; s++) {
         if (a->count[s] == 0)
             continue;
-        v[n++] = (struct sorted){s, a->vname[a->info[s].vault], a->info[s].op,
-                                 a->info[s].status};
+        v[n++] = (struct sorted){s, a->vname[a->info[s].vault], a->info[s].op, a->info[s].status};
     }
     qsort(v, n, sizeof(*v), cmp_sorted);
     e = put_family(out, "coffer_api_requests_total", "counter",
@@ -505,9 +501,8 @@ static cf_err render_requests(struct cf_metrics *m, struct cf_buf *out)
         if (!e)
             e = put_label(&lab, "operation", v[i].op, false);
         if (!e)
-            e = cf_buf_printf(out, "coffer_api_requests_total{%s,status=\"%u\"} %llu\n",
-                              lab.data, (unsigned)v[i].status,
-                              (unsigned long long)a->count[v[i].idx]);
+            e = cf_buf_printf(out, "coffer_api_requests_total{%s,status=\"%u\"} %llu\n", lab.data,
+                              (unsigned)v[i].status, (unsigned long long)a->count[v[i].idx]);
     }
     if (!e)
         e = put_family(out, "coffer_api_latency_seconds", "histogram",
@@ -516,8 +511,7 @@ static cf_err render_requests(struct cf_metrics *m, struct cf_buf *out)
     for (size_t i = 0; !e && i < n;) {
         uint64_t w[M_WORDS] = {0};
         size_t j = i;
-        for (; j < n && strcmp(v[j].vault, v[i].vault) == 0 && strcmp(v[j].op, v[i].op) == 0;
-             j++)
+        for (; j < n && strcmp(v[j].vault, v[i].vault) == 0 && strcmp(v[j].op, v[i].op) == 0; j++)
             for (int k = 0; k < M_WORDS; k++)
                 w[k] += a->w[v[j].idx][k];
         cf_buf_reset(&lab);
@@ -541,8 +535,8 @@ static size_t vaults_sorted(struct cf_metrics *m, uint32_t *order)
         if (m_vault_used(m, v))
             order[n++] = v;
     for (size_t i = 1; i < n; i++) /* insertion sort: at most 257 */
-        for (size_t j = i; j > 0 && strcmp(m->agg->vname[order[j - 1]], m->agg->vname[order[j]]) > 0;
-             j--) {
+        for (size_t j = i;
+             j > 0 && strcmp(m->agg->vname[order[j - 1]], m->agg->vname[order[j]]) > 0; j--) {
             uint32_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
@@ -607,14 +601,14 @@ static cf_err render_process(struct cf_metrics *m, struct cf_buf *out)
         e = put_plain(out, "process_resident_memory_bytes", "gauge",
                       "Resident memory size in bytes.", p.rss_bytes);
     if (!e)
-        e = put_plain(out, "process_virtual_memory_bytes", "gauge",
-                      "Virtual memory size in bytes.", p.vsize_bytes);
+        e = put_plain(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                      p.vsize_bytes);
     if (!e)
         e = put_plain(out, "process_open_fds", "gauge", "Number of open file descriptors.",
                       p.open_fds);
     if (!e)
-        e = put_plain(out, "process_max_fds", "gauge",
-                      "Maximum number of open file descriptors.", p.max_fds);
+        e = put_plain(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                      p.max_fds);
     if (!e)
         e = put_plain(out, "process_threads", "gauge", "Number of OS threads.", p.threads);
     if (!e)
@@ -669,8 +663,7 @@ static bool name_ok(const char *s)
     if (!s || !*s || strlen(s) >= sizeof(((struct m_gauge *)0)->name))
         return false;
     for (const char *p = s; *p; p++) {
-        bool alpha = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
-                     *p == ':';
+        bool alpha = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == ':';
         if (!alpha && !(p != s && *p >= '0' && *p <= '9'))
             return false;
     }
@@ -679,10 +672,9 @@ static bool name_ok(const char *s)
 
 static bool name_reserved(const char *s)
 {
-    static const char *const prefixes[] = {"coffer_api_", "coffer_availability",
-                                           "coffer_saturation", "coffer_tokens_issued",
-                                           "coffer_store_commit", "coffer_alerts_",
-                                           "coffer_uptime", "process_"};
+    static const char *const prefixes[] = {
+        "coffer_api_",         "coffer_availability", "coffer_saturation", "coffer_tokens_issued",
+        "coffer_store_commit", "coffer_alerts_",      "coffer_uptime",     "process_"};
     for (size_t i = 0; i < CF_ARRAY_LEN(prefixes); i++)
         if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
             return true;

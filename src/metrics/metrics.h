@@ -58,7 +58,9 @@
 #define CF_METRICS_MAX_SHARDS 16
 /* Latency buckets (seconds; +Inf is implied): */
 #define CF_METRICS_BUCKETS_LE                                                                      \
-    {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+    {                                                                                              \
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10             \
+    }
 #define CF_METRICS_NBUCKETS 15 /* the 14 above and +Inf */
 
 struct cf_metrics_opts {
@@ -90,8 +92,8 @@ static inline int64_t cf_metrics_now_us(void)
 /* One answered request: vault name ("" or NULL off the data plane), the route's operation
  * name ("SecretGet"; NULL or "": "_none"), the HTTP status sent, its server-side duration.
  * m NULL: nothing. Lock-free, allocation-free. */
-void cf_metrics_request(struct cf_metrics *m, const char *vault, const char *operation,
-                        int status, int64_t dur_us);
+void cf_metrics_request(struct cf_metrics *m, const char *vault, const char *operation, int status,
+                        int64_t dur_us);
 
 /* One store commit (the shape of store_debug.h's commit hook: ctx is the struct
  * cf_metrics). */
@@ -134,8 +136,8 @@ cf_err cf_metrics_render(struct cf_metrics *m, struct cf_buf *out);
  * resolves at the first tick where it does not hold. first_read fires once per tick that saw
  * new first reads, with up to 8 of them named. Errors: CF_EINVAL and a message in err
  * ("position 12: expected ')'"); CF_EEXISTS for a taken name; CF_EFULL past MAX_RULES. */
-cf_err cf_metrics_add_rule(struct cf_metrics *m, const char *name, const char *expr,
-                           int64_t for_ms, char *err, size_t errcap);
+cf_err cf_metrics_add_rule(struct cf_metrics *m, const char *name, const char *expr, int64_t for_ms,
+                           char *err, size_t errcap);
 
 /* "90s", "1m", "2h", "15" (seconds) -> milliseconds (for the config's for = 1m). */
 cf_err cf_metrics_parse_duration(const char *s, int64_t *ms);

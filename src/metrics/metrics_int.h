@@ -103,11 +103,11 @@ struct cf_metrics {
 
     struct m_vault_key vkeys[VAULT_SLOTS];
     _Atomic uint32_t nvaults;
-    _Atomic uint64_t sat[NVAULTS][SAT_SLOTS];   /* (unix second << 24) | answers */
+    _Atomic uint64_t sat[NVAULTS][SAT_SLOTS]; /* (unix second << 24) | answers */
 
     struct m_series_key *skeys; /* SERIES_SLOTS */
     _Atomic uint32_t nseries;
-    _Atomic uint64_t *counts;    /* nshards * NSERIES * M_WORDS */
+    _Atomic uint64_t *counts; /* nshards * NSERIES * M_WORDS */
 
     _Atomic uint64_t commit[M_WORDS];
     _Atomic uint64_t commit_jobs;
@@ -128,9 +128,9 @@ struct cf_metrics {
     /* first reads */
     pthread_mutex_t fr_mu;
     struct m_first_read fr[FR_KEEP];
-    size_t nfr;      /* kept in fr[] since the last tick */
-    uint64_t fr_new; /* first reads since the last tick */
-    uint64_t *seen;  /* nsets * SEEN_WAYS fingerprints, 0 = empty */
+    size_t nfr;         /* kept in fr[] since the last tick */
+    uint64_t fr_new;    /* first reads since the last tick */
+    uint64_t *seen;     /* nsets * SEEN_WAYS fingerprints, 0 = empty */
     uint8_t *seen_next; /* per set: the way replaced next (FIFO) */
     size_t nsets;
     pthread_mutex_t seen_mu[SEEN_LOCKS];

@@ -53,7 +53,7 @@ void m_proc_read(struct m_proc *p)
         unsigned long long v[23] = {0}; /* fields 4..26 as numbers */
         char *save = NULL, *t;
         int i = 0;
-        q += 2; /* ") " */
+        q += 2;                      /* ") " */
         t = strtok_r(q, " ", &save); /* state */
         for (t = strtok_r(NULL, " ", &save); t && i < 23; t = strtok_r(NULL, " ", &save))
             v[i++] = strtoull(t, NULL, 10);

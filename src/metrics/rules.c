@@ -19,20 +19,20 @@
 #include <stdlib.h>
 
 enum src {
-    SRC_REQ,        /* coffer_api_requests_total */
-    SRC_LAT,        /* coffer_api_latency_seconds (avg only) */
+    SRC_REQ, /* coffer_api_requests_total */
+    SRC_LAT, /* coffer_api_latency_seconds (avg only) */
     SRC_LAT_SUM,
     SRC_LAT_COUNT,
     SRC_AVAIL,
     SRC_SAT,
     SRC_TOKENS,
-    SRC_COMMIT,     /* coffer_store_commit_seconds (avg only) */
+    SRC_COMMIT, /* coffer_store_commit_seconds (avg only) */
     SRC_COMMIT_SUM,
     SRC_COMMIT_COUNT,
     SRC_COMMIT_JOBS,
     SRC_UPTIME,
-    SRC_PROC,       /* proc_field says which */
-    SRC_GAUGE,      /* gauge_name */
+    SRC_PROC,  /* proc_field says which */
+    SRC_GAUGE, /* gauge_name */
     SRC_FIRST_READ,
 };
 enum fn { FN_NONE, FN_RATE, FN_INCREASE, FN_AVG };
@@ -167,11 +167,23 @@ cf_err cf_metrics_parse_duration(const char *s, int64_t *ms)
     while (*end == ' ')
         end++;
     switch (*end) {
-    case 's': unit = 1000; end++; break;
-    case 'm': unit = 60000; end++; break;
-    case 'h': unit = 3600000; end++; break;
-    case '\0': unit = 1000; break; /* a bare number is seconds */
-    default: return CF_EINVAL;
+    case 's':
+        unit = 1000;
+        end++;
+        break;
+    case 'm':
+        unit = 60000;
+        end++;
+        break;
+    case 'h':
+        unit = 3600000;
+        end++;
+        break;
+    case '\0':
+        unit = 1000;
+        break; /* a bare number is seconds */
+    default:
+        return CF_EINVAL;
     }
     while (*end == ' ')
         end++;
@@ -207,10 +219,13 @@ static bool labels_allowed(enum src s, enum label lb)
     case SRC_REQ:
     case SRC_LAT:
     case SRC_LAT_SUM:
-    case SRC_LAT_COUNT: return true;
+    case SRC_LAT_COUNT:
+        return true;
     case SRC_AVAIL:
-    case SRC_SAT: return lb == L_VAULT;
-    default: return false;
+    case SRC_SAT:
+        return lb == L_VAULT;
+    default:
+        return false;
     }
 }
 
@@ -265,10 +280,13 @@ static bool parse_selector(struct lex *l, struct m_rule *r)
     return true;
 }
 
-static const char *const proc_names[] = {
-    "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
-    "process_open_fds",          "process_max_fds",               "process_threads",
-    "process_start_time_seconds"};
+static const char *const proc_names[] = {"process_cpu_seconds_total",
+                                         "process_resident_memory_bytes",
+                                         "process_virtual_memory_bytes",
+                                         "process_open_fds",
+                                         "process_max_fds",
+                                         "process_threads",
+                                         "process_start_time_seconds"};
 
 static bool resolve_metric(struct cf_metrics *m, struct m_rule *r, const char *name)
 {
@@ -323,14 +341,17 @@ static bool is_counter(struct cf_metrics *m, const struct m_rule *r)
     case SRC_TOKENS:
     case SRC_COMMIT_SUM:
     case SRC_COMMIT_COUNT:
-    case SRC_COMMIT_JOBS: return true;
-    case SRC_PROC: return r->proc_field == 0;
+    case SRC_COMMIT_JOBS:
+        return true;
+    case SRC_PROC:
+        return r->proc_field == 0;
     case SRC_GAUGE:
         for (size_t i = 0; i < m->ngauges; i++)
             if (strcmp(m->gauges[i].name, r->gauge_name) == 0)
                 return m->gauges[i].type == CF_METRICS_COUNTER;
         return false;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -377,8 +398,7 @@ static bool parse_value(struct cf_metrics *m, struct lex *l, struct m_rule *r)
     if (!parse_selector(l, r))
         return false;
     if (r->fn != FN_NONE) {
-        if (!expect(l, "[") || !parse_dur(l, &r->window_ms) || !expect(l, "]") ||
-            !expect(l, ")"))
+        if (!expect(l, "[") || !parse_dur(l, &r->window_ms) || !expect(l, "]") || !expect(l, ")"))
             return false;
     }
     return true;
@@ -389,8 +409,8 @@ static bool parse_cond(struct cf_metrics *m, struct lex *l, struct m_rule *r)
     static const struct {
         const char *tok;
         enum cmp cmp;
-    } ops[] = {{"<=", CMP_LE}, {">=", CMP_GE}, {"==", CMP_EQ}, {"!=", CMP_NE},
-               {"<", CMP_LT},  {">", CMP_GT}};
+    } ops[] = {{"<=", CMP_LE}, {">=", CMP_GE}, {"==", CMP_EQ},
+               {"!=", CMP_NE}, {"<", CMP_LT},  {">", CMP_GT}};
     char *end;
     size_t i;
 
@@ -445,8 +465,8 @@ static void current(struct cf_metrics *m, struct m_rule *r, int64_t now, double 
                     char *detail, size_t dcap);
 static void ring_push(struct m_rule *r, int64_t t, double a, double b);
 
-cf_err cf_metrics_add_rule(struct cf_metrics *m, const char *name, const char *expr,
-                           int64_t for_ms, char *err, size_t errcap)
+cf_err cf_metrics_add_rule(struct cf_metrics *m, const char *name, const char *expr, int64_t for_ms,
+                           char *err, size_t errcap)
 {
     struct m_rule *r;
     struct lex l = {expr, expr, err, errcap, false};
@@ -533,9 +553,8 @@ static bool match(const struct m_rule *r, const char *vault, const char *op, uns
         } else {
             char code[8];
             snprintf(code, sizeof(code), "%u", status);
-            eq = strcmp(mt->val, code) == 0 ||
-                 (strlen(mt->val) == 3 && mt->val[0] == code[0] && code[0] &&
-                  strcmp(mt->val + 1, "xx") == 0);
+            eq = strcmp(mt->val, code) == 0 || (strlen(mt->val) == 3 && mt->val[0] == code[0] &&
+                                                code[0] && strcmp(mt->val + 1, "xx") == 0);
         }
         if (eq == mt->neg)
             return false;
@@ -592,7 +611,9 @@ static void current(struct cf_metrics *m, struct m_rule *r, int64_t now, double 
             *a = NAN;
         break;
     }
-    case SRC_TOKENS: *a = (double)g->tokens; break;
+    case SRC_TOKENS:
+        *a = (double)g->tokens;
+        break;
     case SRC_COMMIT:
     case SRC_COMMIT_SUM:
     case SRC_COMMIT_COUNT:
@@ -605,7 +626,9 @@ static void current(struct cf_metrics *m, struct m_rule *r, int64_t now, double 
     case SRC_COMMIT_JOBS:
         *a = (double)atomic_load_explicit(&m->commit_jobs, memory_order_relaxed);
         break;
-    case SRC_UPTIME: *a = (double)(cf_mono_ms() - m->t0_mono_ms) / 1000.0; break;
+    case SRC_UPTIME:
+        *a = (double)(cf_mono_ms() - m->t0_mono_ms) / 1000.0;
+        break;
     case SRC_PROC: {
         struct m_proc p;
         const double *f[] = {&p.cpu_s,   &p.rss_bytes, &p.vsize_bytes, &p.open_fds,
@@ -618,7 +641,9 @@ static void current(struct cf_metrics *m, struct m_rule *r, int64_t now, double 
         if (!m_gauge_value(m, r->gauge_name, a))
             *a = NAN;
         break;
-    case SRC_FIRST_READ: *a = NAN; break;
+    case SRC_FIRST_READ:
+        *a = NAN;
+        break;
     }
 }
 
@@ -659,10 +684,14 @@ static double value_of(struct cf_metrics *m, struct m_rule *r, int64_t now, char
     int64_t dt = now - r->rt[base];
     ring_push(r, now, a, b);
     switch (r->fn) {
-    case FN_INCREASE: return da;
-    case FN_RATE: return dt > 0 ? da / ((double)dt / 1000.0) : NAN;
-    case FN_AVG: return db > 0 ? da / db : NAN;
-    default: return NAN;
+    case FN_INCREASE:
+        return da;
+    case FN_RATE:
+        return dt > 0 ? da / ((double)dt / 1000.0) : NAN;
+    case FN_AVG:
+        return db > 0 ? da / db : NAN;
+    default:
+        return NAN;
     }
 }
 
@@ -671,18 +700,24 @@ static bool holds(const struct m_rule *r, double v)
     if (isnan(v))
         return false;
     switch (r->cmp) {
-    case CMP_LT: return v < r->threshold;
-    case CMP_LE: return v <= r->threshold;
-    case CMP_GT: return v > r->threshold;
-    case CMP_GE: return v >= r->threshold;
-    case CMP_EQ: return v == r->threshold;
-    case CMP_NE: return v != r->threshold;
+    case CMP_LT:
+        return v < r->threshold;
+    case CMP_LE:
+        return v <= r->threshold;
+    case CMP_GT:
+        return v > r->threshold;
+    case CMP_GE:
+        return v >= r->threshold;
+    case CMP_EQ:
+        return v == r->threshold;
+    case CMP_NE:
+        return v != r->threshold;
     }
     return false;
 }
 
-static void emit(struct cf_metrics *m, struct m_rule *r, bool firing, double v,
-                 const char *detail, int64_t now)
+static void emit(struct cf_metrics *m, struct m_rule *r, bool firing, double v, const char *detail,
+                 int64_t now)
 {
     struct cf_metrics_alert a = {r->name, r->expr, firing, v, detail ? detail : "", now};
 
@@ -843,7 +878,7 @@ cf_err m_rules_render(struct cf_metrics *m, struct cf_buf *out)
         e = cf_buf_puts(out, "# HELP coffer_alerts_fired_total Firing events of the alert rule.\n"
                              "# TYPE coffer_alerts_fired_total counter\n");
     for (size_t i = 0; !e && i < m->nrules; i++)
-        e = cf_buf_printf(out, "coffer_alerts_fired_total{rule=\"%s\"} %llu\n",
-                          m->rules[i]->name, (unsigned long long)m->rules[i]->fired);
+        e = cf_buf_printf(out, "coffer_alerts_fired_total{rule=\"%s\"} %llu\n", m->rules[i]->name,
+                          (unsigned long long)m->rules[i]->fired);
     return e;
 }

@@ -104,8 +104,8 @@ static int ini_alert_cb(void *user, const char *section, const char *name, const
     } else if (strcmp(name, "for") == 0 && strlen(value) < sizeof(r->for_s)) {
         snprintf(r->for_s, sizeof(r->for_s), "%s", value);
     } else {
-        fprintf(stderr, "cofferd: config: [%s]: bad key or value: %s (keys: expr, for)\n",
-                section, name);
+        fprintf(stderr, "cofferd: config: [%s]: bad key or value: %s (keys: expr, for)\n", section,
+                name);
         c->bad = true;
         return 0;
     }
@@ -280,8 +280,8 @@ struct cf_metricsup *cf_metricsup_start(const struct cf_config *cfg,
                                    "waiting in the store's outbox).",
                                    CF_METRICS_GAUGE, g_audit_queue, mu)) ||
          (e = cf_metrics_add_gauge(mu->m, "coffer_audit_write_errors_total",
-                                   "Audit appends that failed.", CF_METRICS_COUNTER,
-                                   g_audit_errors, mu))))
+                                   "Audit appends that failed.", CF_METRICS_COUNTER, g_audit_errors,
+                                   mu))))
         goto fail;
     if ((e = load_rules(cfg, mu->m)))
         goto fail;
@@ -313,8 +313,8 @@ struct cf_metricsup *cf_metricsup_start(const struct cf_config *cfg,
         } else if ((e = cf_http_admin_start(mu->admin))) {
             goto fail;
         } else {
-            cf_info("metrics: /metrics, /healthz, /readyz on %s%s:%d", tls ? "https://" : "",
-                    addr, cf_http_admin_port(mu->admin));
+            cf_info("metrics: /metrics, /healthz, /readyz on %s%s:%d", tls ? "https://" : "", addr,
+                    cf_http_admin_port(mu->admin));
         }
     }
     *err = CF_OK;

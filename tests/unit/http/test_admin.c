@@ -70,9 +70,9 @@ static void plain(void **state)
     assert_non_null(a);
     assert_true(cf_http_admin_port(a) > 0);
     /* the same port again: refused */
-    b = cf_http_admin_new(&(struct cf_http_admin_opts){.addr = "127.0.0.1",
-                                                       .port = cf_http_admin_port(a)},
-                          admin_fn, &s, &e);
+    b = cf_http_admin_new(
+        &(struct cf_http_admin_opts){.addr = "127.0.0.1", .port = cf_http_admin_port(a)}, admin_fn,
+        &s, &e);
     assert_null(b);
     assert_int_equal(e, CF_EEXISTS);
     assert_int_equal(cf_http_admin_start(a), CF_OK);
@@ -80,8 +80,7 @@ static void plain(void **state)
 
     fd = t_tcp("127.0.0.1", cf_http_admin_port(a));
     assert_true(fd >= 0);
-    plain_roundtrip(fd, "GET /healthz?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", buf, sizeof(buf),
-                    SIZE_MAX);
+    plain_roundtrip(fd, "GET /healthz?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", buf, sizeof(buf), SIZE_MAX);
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
     assert_non_null(strstr(buf, "Content-Type: text/plain; charset=utf-8\r\n"));
     assert_non_null(strstr(buf, "Cache-Control: no-store\r\n"));
@@ -95,8 +94,7 @@ static void plain(void **state)
     assert_non_null(strstr(buf, "Content-Type: application/json\r\n"));
     assert_non_null(strstr(buf, "\r\n\r\n{\"ready\":false}"));
     /* HEAD: the length, no body (the next response follows directly) */
-    plain_roundtrip(fd, "HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n", buf, sizeof(buf),
-                    HEAD_ONLY);
+    plain_roundtrip(fd, "HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n", buf, sizeof(buf), HEAD_ONLY);
     assert_non_null(strstr(buf, "\r\n\r\n"));
     assert_string_equal(strstr(buf, "\r\n\r\n"), "\r\n\r\n"); /* nothing after the head */
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
@@ -115,8 +113,8 @@ static void plain(void **state)
     close(fd);
     /* a body: refused */
     fd = t_tcp("127.0.0.1", cf_http_admin_port(a));
-    plain_roundtrip(fd, "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
-                    buf, sizeof(buf), SIZE_MAX);
+    plain_roundtrip(fd, "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", buf,
+                    sizeof(buf), SIZE_MAX);
     assert_null(strstr(buf, "HTTP/1.1 200 "));
     close(fd);
     assert_int_equal(s.calls, calls);
@@ -140,9 +138,9 @@ static void tls(void **state)
     (void)state;
 
     t_cert_make(&tc);
-    a = cf_http_admin_new(&(struct cf_http_admin_opts){.addr = "::1", .cert_file = tc.cert,
-                                                       .key_file = tc.key},
-                          admin_fn, &s, &e);
+    a = cf_http_admin_new(
+        &(struct cf_http_admin_opts){.addr = "::1", .cert_file = tc.cert, .key_file = tc.key},
+        admin_fn, &s, &e);
     assert_non_null(a);
     assert_int_equal(cf_http_admin_start(a), CF_OK);
     assert_true(t_cli_open(&c, "::1", cf_http_admin_port(a)));
@@ -159,12 +157,11 @@ static void tls(void **state)
     close(fd);
     cf_http_admin_free(a);
     /* one of cert/key only: refused */
-    assert_null(cf_http_admin_new(&(struct cf_http_admin_opts){.addr = "::1",
-                                                               .cert_file = tc.cert},
+    assert_null(cf_http_admin_new(&(struct cf_http_admin_opts){.addr = "::1", .cert_file = tc.cert},
                                   admin_fn, &s, &e));
     assert_int_equal(e, CF_EINVAL);
-    assert_null(cf_http_admin_new(&(struct cf_http_admin_opts){.addr = "localhost"}, admin_fn,
-                                  &s, &e));
+    assert_null(
+        cf_http_admin_new(&(struct cf_http_admin_opts){.addr = "localhost"}, admin_fn, &s, &e));
     t_cert_remove(&tc);
     free(r);
 }

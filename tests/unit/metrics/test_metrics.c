@@ -274,14 +274,13 @@ static void whole_document_is_valid(void **state)
     assert_int_equal(cf_metrics_add_gauge(m, "coffer_audit_queue_depth", "Records waiting.",
                                           CF_METRICS_GAUGE, g_const, &seven),
                      CF_OK);
-    assert_int_equal(cf_metrics_add_gauge(m, "coffer_unknown_now", "x", CF_METRICS_GAUGE,
-                                          g_const, &nan),
-                     CF_OK);
+    assert_int_equal(
+        cf_metrics_add_gauge(m, "coffer_unknown_now", "x", CF_METRICS_GAUGE, g_const, &nan), CF_OK);
     assert_int_equal(cf_metrics_add_rule(m, "r1", "availability < 0.99", 0, err, sizeof(err)),
                      CF_OK);
     for (int i = 0; i < 50; i++)
-        cf_metrics_request(m, i % 2 ? "a" : "b", i % 3 ? "SecretGet" : "KeySign",
-                           i % 5 ? 200 : 403, i * 1000);
+        cf_metrics_request(m, i % 2 ? "a" : "b", i % 3 ? "SecretGet" : "KeySign", i % 5 ? 200 : 403,
+                           i * 1000);
     cf_metrics_store_commit(m, 3000, 4);
     doc = render(m);
     check_format(doc);
@@ -329,8 +328,7 @@ static void bucket_edges(void **state)
                             "le=\"10\"}") == 7);
     assert_true(sample(doc, "coffer_api_latency_seconds_bucket{vault=\"v\",operation=\"Op\","
                             "le=\"+Inf\"}") == 8);
-    assert_true(sample(doc, "coffer_api_latency_seconds_count{vault=\"v\",operation=\"Op\"}") ==
-                8);
+    assert_true(sample(doc, "coffer_api_latency_seconds_count{vault=\"v\",operation=\"Op\"}") == 8);
     assert_true(fabs(sample(doc, "coffer_api_latency_seconds_sum{vault=\"v\",operation=\"Op\"}") -
                      20.003003) < 1e-9);
     free(doc);
@@ -453,21 +451,20 @@ static void gauge_names(void **state)
     double one = 1;
     (void)state;
 
-    assert_int_equal(cf_metrics_add_gauge(m, "coffer_sealed", "1 while sealed.",
-                                          CF_METRICS_GAUGE, g_const, &one),
-                     CF_OK);
-    assert_int_equal(cf_metrics_add_gauge(m, "coffer_sealed", "again", CF_METRICS_GAUGE,
+    assert_int_equal(cf_metrics_add_gauge(m, "coffer_sealed", "1 while sealed.", CF_METRICS_GAUGE,
                                           g_const, &one),
+                     CF_OK);
+    assert_int_equal(
+        cf_metrics_add_gauge(m, "coffer_sealed", "again", CF_METRICS_GAUGE, g_const, &one),
+        CF_EINVAL);
+    assert_int_equal(cf_metrics_add_gauge(m, "9bad", "x", CF_METRICS_GAUGE, g_const, &one),
+                     CF_EINVAL);
+    assert_int_equal(cf_metrics_add_gauge(m, "bad-name", "x", CF_METRICS_GAUGE, g_const, &one),
                      CF_EINVAL);
     assert_int_equal(
-        cf_metrics_add_gauge(m, "9bad", "x", CF_METRICS_GAUGE, g_const, &one), CF_EINVAL);
-    assert_int_equal(
-        cf_metrics_add_gauge(m, "bad-name", "x", CF_METRICS_GAUGE, g_const, &one), CF_EINVAL);
-    assert_int_equal(cf_metrics_add_gauge(m, "coffer_writes", "x", CF_METRICS_COUNTER, g_const,
-                                          &one),
-                     CF_EINVAL); /* a counter ends in _total */
-    assert_int_equal(cf_metrics_add_gauge(m, "process_foo", "x", CF_METRICS_GAUGE, g_const,
-                                          &one),
+        cf_metrics_add_gauge(m, "coffer_writes", "x", CF_METRICS_COUNTER, g_const, &one),
+        CF_EINVAL); /* a counter ends in _total */
+    assert_int_equal(cf_metrics_add_gauge(m, "process_foo", "x", CF_METRICS_GAUGE, g_const, &one),
                      CF_EINVAL); /* reserved */
     assert_int_equal(cf_metrics_add_gauge(m, "coffer_x", "x", CF_METRICS_GAUGE, NULL, NULL),
                      CF_EINVAL);
@@ -490,9 +487,10 @@ static void availability_window(void **state)
     char *doc;
     (void)state;
 
-#define AT(s) (clk.ms = t0 + (int64_t)(s) * 1000)
-#define AVAIL() (doc = render(m), avail = sample(doc, "coffer_availability_ratio{vault=\"v\"}"), \
-                 free(doc), avail)
+#define AT(s) (clk.ms = t0 + (int64_t)(s)*1000)
+#define AVAIL()                                                                                    \
+    (doc = render(m), avail = sample(doc, "coffer_availability_ratio{vault=\"v\"}"), free(doc),    \
+     avail)
     double avail;
     for (int i = 0; i < 10; i++)
         cf_metrics_request(m, "v", "SecretGet", 200, 100);
@@ -575,9 +573,9 @@ static void bad_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(exact_text),         cmocka_unit_test(whole_document_is_valid),
-        cmocka_unit_test(bucket_edges),       cmocka_unit_test(cardinality_bound),
-        cmocka_unit_test(concurrent_totals),  cmocka_unit_test(gauge_names),
+        cmocka_unit_test(exact_text),          cmocka_unit_test(whole_document_is_valid),
+        cmocka_unit_test(bucket_edges),        cmocka_unit_test(cardinality_bound),
+        cmocka_unit_test(concurrent_totals),   cmocka_unit_test(gauge_names),
         cmocka_unit_test(availability_window), cmocka_unit_test(saturation),
         cmocka_unit_test(bad_options),
     };

@@ -115,7 +115,8 @@ static void parse_good_and_bad(void **state)
         {"first_read > 1", "position 12: unexpected text after the expression"},
         {"coffer_api_requests_total{a=\"1\",b=\"2\"} > 1",
          "position 27: unknown label (vault, operation, status)"},
-        {"coffer_api_requests_total{vault=\"a\",vault=\"b\",vault=\"c\",vault=\"d\",vault=\"e\"} > 1",
+        {"coffer_api_requests_total{vault=\"a\",vault=\"b\",vault=\"c\",vault=\"d\",vault=\"e\"} > "
+         "1",
          "position 67: too many label matchers (at most 4)"},
     };
     struct events ev;
@@ -123,8 +124,7 @@ static void parse_good_and_bad(void **state)
     char err[200], name[16];
     (void)state;
 
-    assert_int_equal(cf_metrics_add_gauge(m, "coffer_sealed", "", CF_METRICS_GAUGE, g_sealed,
-                                          NULL),
+    assert_int_equal(cf_metrics_add_gauge(m, "coffer_sealed", "", CF_METRICS_GAUGE, g_sealed, NULL),
                      CF_OK);
     for (size_t i = 0; i < CF_ARRAY_LEN(good); i++) {
         snprintf(name, sizeof(name), "g%zu", i);
@@ -134,8 +134,7 @@ static void parse_good_and_bad(void **state)
     }
     for (size_t i = 0; i < CF_ARRAY_LEN(bad); i++) {
         snprintf(name, sizeof(name), "b%zu", i);
-        assert_int_equal(cf_metrics_add_rule(m, name, bad[i].expr, 0, err, sizeof(err)),
-                         CF_EINVAL);
+        assert_int_equal(cf_metrics_add_rule(m, name, bad[i].expr, 0, err, sizeof(err)), CF_EINVAL);
         if (strcmp(err, bad[i].err) != 0)
             fail_msg("'%s': got '%s', want '%s'", bad[i].expr, err, bad[i].err);
     }
@@ -209,8 +208,7 @@ static void for_duration(void **state)
     int64_t t0 = clk.ms;
     (void)state;
 
-    assert_int_equal(cf_metrics_add_rule(m, "avail", "availability < 99%", 60000, err,
-                                         sizeof(err)),
+    assert_int_equal(cf_metrics_add_rule(m, "avail", "availability < 99%", 60000, err, sizeof(err)),
                      CF_OK);
     for (int i = 0; i < 98; i++)
         cf_metrics_request(m, "good", "SecretGet", 200, 10);
@@ -233,12 +231,10 @@ static void for_duration(void **state)
     m = mk(&ev, 15000);
     t0 = clk.ms;
     sealed_value = 1;
-    assert_int_equal(cf_metrics_add_gauge(m, "coffer_sealed", "", CF_METRICS_GAUGE, g_sealed,
-                                          NULL),
+    assert_int_equal(cf_metrics_add_gauge(m, "coffer_sealed", "", CF_METRICS_GAUGE, g_sealed, NULL),
                      CF_OK);
-    assert_int_equal(cf_metrics_add_rule(m, "sealed", "coffer_sealed == 1", 30000, err,
-                                         sizeof(err)),
-                     CF_OK);
+    assert_int_equal(
+        cf_metrics_add_rule(m, "sealed", "coffer_sealed == 1", 30000, err, sizeof(err)), CF_OK);
     clk.ms = t0 + 15000;
     cf_metrics_tick(m); /* pending since 15 */
     sealed_value = 0;
@@ -265,8 +261,8 @@ static void rate_avg_matchers(void **state)
     (void)state;
 
     assert_int_equal(cf_metrics_add_rule(m, "rate",
-                                         "rate(coffer_api_requests_total{vault=\"v\"}[1m]) > 1",
-                                         0, err, sizeof(err)),
+                                         "rate(coffer_api_requests_total{vault=\"v\"}[1m]) > 1", 0,
+                                         err, sizeof(err)),
                      CF_OK);
     assert_int_equal(cf_metrics_add_rule(m, "slow",
                                          "avg(coffer_api_latency_seconds{operation=\"KeySign\"}"
@@ -305,16 +301,16 @@ static void first_read_events(void **state)
     char err[200];
     (void)state;
 
-    assert_int_equal(cf_metrics_add_rule(m, "newreader", "first_read", 0, err, sizeof(err)),
-                     CF_OK);
+    assert_int_equal(cf_metrics_add_rule(m, "newreader", "first_read", 0, err, sizeof(err)), CF_OK);
     assert_true(cf_metrics_note_read(m, "oid-1", "v", "db-password"));
     assert_false(cf_metrics_note_read(m, "oid-1", "v", "db-password"));
     assert_true(cf_metrics_note_read(m, "oid-2", "v", "db-password"));
     assert_false(cf_metrics_note_read(m, NULL, "v", "x"));
     cf_metrics_tick(m);
     assert_int_equal(ev.fired, 1);
-    assert_string_equal(ev.last_detail,
-                        "oid=oid-1 vault=v secret=db-password; oid=oid-2 vault=v secret=db-password");
+    assert_string_equal(
+        ev.last_detail,
+        "oid=oid-1 vault=v secret=db-password; oid=oid-2 vault=v secret=db-password");
     assert_true(isnan(ev.last_value));
     cf_metrics_tick(m);
     assert_int_equal(ev.fired, 1); /* nothing new */
