@@ -1,8 +1,9 @@
 /* backup.c - cf_secret_backup / cf_secret_restore (azure-kv-secrets.md §12-§13).
  *
  * Blob (before base64url, no padding):  MAGIC(8) || AES-256-GCM seal(payload), AAD = MAGIC,
- * under the backup key = HKDF-SHA256(master key, info "coffer backup v1"). Only this server
- * (this master key) can open it, and any change to it fails the tag.
+ * under the backup key = HKDF-SHA256(derivation root, info "coffer backup v1"). Only this
+ * server (its root, which outlives master-key rotations) can open it, and any change to it
+ * fails the tag.
  * Payload (big-endian integers), a binary format rather than JSON so that the plaintext values
  * only ever live in buffers this file wipes (a JSON parser would copy them into its own,
  * unwiped allocations):
