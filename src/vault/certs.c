@@ -1988,27 +1988,7 @@ cf_err cf_cert_get_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *
     return e;
 }
 
-/* ---------------- backup / restore ---------------- */
-
-cf_err cf_cert_backup(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
-                      struct cf_buf *out)
-{
-    (void)svc;
-    (void)v;
-    (void)name;
-    (void)out;
-    return CF_ENOTIMPL;
-}
-
-cf_err cf_cert_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
-                       struct cf_str blob_b64url, struct cf_cert_meta *out)
-{
-    (void)svc;
-    (void)v;
-    (void)blob_b64url;
-    meta_init(out);
-    return CF_ENOTIMPL;
-}
+/* backup / restore: certs_backup.c */
 
 /* ---------------- contacts ---------------- */
 
