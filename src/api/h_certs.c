@@ -267,10 +267,6 @@ static void reply_err(struct api_req *r, cf_err e, enum ctx ctx, struct cf_str n
         api_error(r, 400, "BadParameter", NULL, "%s",
                   why && why[0] ? why : "The request is invalid.");
         return;
-    case CF_ENOTIMPL:
-        api_error(r, 501, "NotImplemented", NULL,
-                  "Certificate backup and restore are not available on this server yet.");
-        return;
     default:
         break;
     }
@@ -878,7 +874,11 @@ void api_cert_restore(struct api_req *r)
         return;
     }
     e = cf_cert_restore(svc_of(r), &r->vault, (struct cf_str){v, len}, &m);
-    if (e)
+    if (e == CF_EEXISTS)
+        api_error(r, 409, "Conflict", NULL,
+                  "A certificate, key or secret with the name %.*s already exists in this vault.",
+                  (int)CF_MIN(strlen(m.name), NAME_SHOWN), m.name);
+    else if (e)
         reply_err(r, e, CTX_CREATE, cf_str_from(m.name), "Backup blob is invalid or corrupt.");
     else
         reply_bundle(r, BUNDLE, &m, 200);

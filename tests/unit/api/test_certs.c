@@ -532,7 +532,34 @@ static void lifecycle_contacts_issuers(void **state)
     expect(call(f, CF_HTTP_GET, "/deletedcertificates/d1", NULL), 404, "CertificateNotFound",
            NULL);
     expect(call(f, CF_HTTP_GET, "/deletedkeys/d1", NULL), 404, NULL, NULL);
-    expect(call(f, CF_HTTP_POST, "/certificates/d1/backup", NULL), 501, NULL, NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/d1/backup", NULL), 404, "CertificateNotFound",
+           NULL);
+
+    /* backup / restore: 200 with a blob; 409 while the name exists; restores after purge */
+    {
+        char body[64 * 1024];
+        expect(call(f, CF_HTTP_POST, "/certificates/b1/create", SELF_POLICY), 202, NULL, NULL);
+        r = call(f, CF_HTTP_POST, "/certificates/b1/backup", NULL);
+        assert_int_equal(r->status, 200);
+        assert_true(strlen(jstr(r, "value")) > 1000);
+        snprintf(body, sizeof(body), "{\"value\":\"%s\"}", jstr(r, "value"));
+        done(r);
+        expect(call(f, CF_HTTP_POST, "/certificates/restore", body), 409, "Conflict", NULL);
+        expect(call(f, CF_HTTP_DELETE, "/certificates/b1", NULL), 200, NULL, NULL);
+        expect(call(f, CF_HTTP_POST, "/certificates/restore", body), 409, "Conflict",
+               "ObjectIsDeletedButRecoverable");
+        expect(call(f, CF_HTTP_DELETE, "/deletedcertificates/b1", NULL), 204, NULL, NULL);
+        r = call(f, CF_HTTP_POST, "/certificates/restore", body);
+        assert_int_equal(r->status, 200);
+        assert_true(strstr(jstr(r, "id"), BASE1 "/certificates/b1/") != NULL);
+        assert_true(strlen(jstr(r, "cer")) > 100);
+        assert_string_equal(jstr(r, "policy.issuer.name"), "Self");
+        done(r);
+        expect(call(f, CF_HTTP_GET, "/keys/b1", NULL), 200, NULL, NULL);
+        expect(call(f, CF_HTTP_GET, "/secrets/b1", NULL), 200, NULL, NULL);
+        expect(call(f, CF_HTTP_POST, "/certificates/restore", "{\"value\":\"AAAA\"}"), 400,
+               "BadParameter", NULL);
+    }
 
     r = call(f, CF_HTTP_GET, "/certificates/contacts", NULL);
     assert_int_equal(r->status, 200);
