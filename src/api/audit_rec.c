@@ -240,8 +240,8 @@ static void build(struct api_req *r, int status, struct cf_audit_event *ev, stru
     switch (r->plane) {
     case API_PLANE_DATA:
         ev->resource_id = vault_scope(r);
-        model = r->vault.id && !r->vault.rbac ? &ev->is_access_policy_match
-                                              : &ev->is_rbac_authorized;
+        model =
+            r->vault.id && !r->vault.rbac ? &ev->is_access_policy_match : &ev->is_rbac_authorized;
         break;
     case API_PLANE_MGMT:
         /* the ARM id of what the path addresses (a collection's path for lists) */
@@ -335,10 +335,10 @@ static void fw_str(struct fw *w, const char *s, size_t cap, bool upper)
 
 /* "key":"value" with a literal key (keys are plain). */
 #define FW_KSTR(w, key, s, cap) (FW_LIT((w), ",\"" key "\":"), fw_str((w), (s), (cap), false))
-#define FW_KOPT(w, key, s, cap)                                                                   \
-    do {                                                                                          \
-        if (s)                                                                                    \
-            FW_KSTR((w), key, (s), (cap));                                                        \
+#define FW_KOPT(w, key, s, cap)                                                                    \
+    do {                                                                                           \
+        if (s)                                                                                     \
+            FW_KSTR((w), key, (s), (cap));                                                         \
     } while (0)
 
 static void fw_int(struct fw *w, int64_t v)
@@ -370,20 +370,34 @@ static void fw_flag(struct fw *w, const char *kq, size_t kn, enum cf_audit_flag 
 static const char *fw_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "NoContent";
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalServerError";
-    case 503: return "ServiceUnavailable";
-    default: return NULL;
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "NoContent";
+    case 400:
+        return "BadRequest";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "NotFound";
+    case 405:
+        return "MethodNotAllowed";
+    case 409:
+        return "Conflict";
+    case 429:
+        return "TooManyRequests";
+    case 500:
+        return "InternalServerError";
+    case 503:
+        return "ServiceUnavailable";
+    default:
+        return NULL;
     }
 }
 
@@ -419,19 +433,18 @@ static bool fast_format(const struct cf_audit_event *ev, struct cf_buf *line)
     if (ev->identity.oid || ev->identity.appid || ev->identity.tid || ev->identity.upn) {
         bool first = true;
         FW_LIT(&w, ",\"identity\":{\"claim\":{");
-#define CLAIM(key, s, cap)                                                                        \
-    if (s) {                                                                                      \
-        if (first)                                                                                \
-            FW_LIT(&w, "\"" key "\":");                                                           \
-        else                                                                                      \
-            FW_LIT(&w, ",\"" key "\":");                                                          \
-        fw_str(&w, (s), (cap), false);                                                            \
-        first = false;                                                                            \
+#define CLAIM(key, s, cap)                                                                         \
+    if (s) {                                                                                       \
+        if (first)                                                                                 \
+            FW_LIT(&w, "\"" key "\":");                                                            \
+        else                                                                                       \
+            FW_LIT(&w, ",\"" key "\":");                                                           \
+        fw_str(&w, (s), (cap), false);                                                             \
+        first = false;                                                                             \
     }
         CLAIM("http://schemas.microsoft.com/identity/claims/objectidentifier", ev->identity.oid,
               F_FIELD)
-        CLAIM("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", ev->identity.upn,
-              F_MID)
+        CLAIM("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", ev->identity.upn, F_MID)
         CLAIM("appid", ev->identity.appid, F_FIELD)
         CLAIM("http://schemas.microsoft.com/identity/claims/tenantid", ev->identity.tid, F_FIELD)
 #undef CLAIM
@@ -503,9 +516,9 @@ bool api_audit_reply(struct api_req *r, int status)
         return true;
     e = format(r, status);
     if (!e)
-        e = cf_audit_append(al->lanes[(size_t)(r->http->worker < 0 ? 0 : r->http->worker) %
-                                      al->nlanes],
-                            cf_buf_str(&r->audit.line), false);
+        e = cf_audit_append(
+            al->lanes[(size_t)(r->http->worker < 0 ? 0 : r->http->worker) % al->nlanes],
+            cf_buf_str(&r->audit.line), false);
     if (e) {
         set_failing(al, e, "appending a record");
         return false;

@@ -138,8 +138,8 @@ static void mint_as(struct fx *f, const char *client_id, const char *secret, con
 
 static void open_audit(struct fx *f)
 {
-    struct cf_audit_config ac = {.dir = f->adir, .mac_key = f->mac, .node_id = "n1",
-                                 .io = &fail_io};
+    struct cf_audit_config ac = {
+        .dir = f->adir, .mac_key = f->mac, .node_id = "n1", .io = &fail_io};
     cf_err e;
     f->audit = cf_audit_open(&ac, &e);
     assert_int_equal(e, CF_OK);
@@ -213,9 +213,8 @@ static int setup(void **state)
     cf_vault_release(&out);
     f->rbac = cf_rbac_new(f->store, &f->clock, &e);
     assert_non_null(f->rbac);
-    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_OWNER, f->oid,
-                                               "ServicePrincipal"),
-                     CF_OK);
+    assert_int_equal(
+        cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_OWNER, f->oid, "ServicePrincipal"), CF_OK);
     assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_KV_ADMINISTRATOR, f->oid,
                                                "ServicePrincipal"),
                      CF_OK);
@@ -250,8 +249,8 @@ static int teardown(void **state)
 
 /* Sends one request and waits for its answer; returns the status, body in out (optional). */
 static int call_h(struct fx *f, enum cf_http_method m, const char *host, const char *path,
-                  const char *query, const char *auth, const char *body, const char *ua,
-                  char *out, size_t outn)
+                  const char *query, const char *auth, const char *body, const char *ua, char *out,
+                  size_t outn)
 {
     struct fake_req *r = calloc(1, sizeof(*r));
     int status;
@@ -274,8 +273,8 @@ static int call_h(struct fx *f, enum cf_http_method m, const char *host, const c
     r->hdr_names[r->nhdr] = "User-Agent";
     r->hdr_values[r->nhdr++] = ua ? ua : "unit-test/1.0";
     r->hdr_names[r->nhdr] = "Content-Type";
-    r->hdr_values[r->nhdr++] = strstr(host, "login.") == host ? "application/x-www-form-urlencoded"
-                                                              : "application/json";
+    r->hdr_values[r->nhdr++] =
+        strstr(host, "login.") == host ? "application/x-www-form-urlencoded" : "application/json";
     cf_api_handle(&r->req, f->api);
     pthread_mutex_lock(&r->mu);
     while (!r->answered)
@@ -470,8 +469,8 @@ static void read_record_fields(void **state)
         char body[4096], path[128], ver[64] = "";
         const char *id;
         struct cf_json *g = NULL;
-        assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5",
-                                f->bearer, NULL, NULL, body, sizeof(body)),
+        assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", f->bearer,
+                                NULL, NULL, body, sizeof(body)),
                          200);
         assert_int_equal(cf_json_parse(body, strlen(body), &g, NULL, 0), CF_OK);
         id = cf_json_str(cf_json_get(g, "id"), NULL);
@@ -485,9 +484,8 @@ static void read_record_fields(void **state)
         cf_json_free(j);
     }
     /* a list: the vault's URI */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5&maxresults=5",
-                          f->bearer, NULL),
-                     200);
+    assert_int_equal(
+        call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5&maxresults=5", f->bearer, NULL), 200);
     j = find(f, "SecretList", 200);
     assert_string_equal(sget(j, "properties", "id"), "https://" V1 "/");
     assert_string_equal(sget(j, "properties", "requestUri"), "https://" V1 "/secrets");
@@ -514,15 +512,14 @@ static void write_record_through_outbox(void **state)
     cf_audit_get_stats(f->audit, &st);
     assert_true(st.synced_seq >= st.seq - 1); /* drained records are synced */
     /* pool writes (delete, purge 204) too, exactly one record each */
-    assert_int_equal(call(f, CF_HTTP_DELETE, V1, "/secrets/beta", "api-version=7.5", f->bearer,
-                          NULL),
-                     200);
+    assert_int_equal(
+        call(f, CF_HTTP_DELETE, V1, "/secrets/beta", "api-version=7.5", f->bearer, NULL), 200);
     j = find(f, "SecretDelete", 200);
     assert_non_null(cf_json_get(cf_json_get(j, "chain"), "outbox"));
     cf_json_free(j);
-    assert_int_equal(call(f, CF_HTTP_DELETE, V1, "/deletedsecrets/beta", "api-version=7.5",
-                          f->bearer, NULL),
-                     204);
+    assert_int_equal(
+        call(f, CF_HTTP_DELETE, V1, "/deletedsecrets/beta", "api-version=7.5", f->bearer, NULL),
+        204);
     j = find(f, "SecretPurge", 204);
     assert_string_equal(sget(j, "resultSignature", NULL), "NoContent");
     cf_json_free(j);
@@ -551,12 +548,11 @@ static void refused_and_failed_requests(void **state)
     assert_true(strlen(sget(j, "resourceId", NULL)) > 0); /* the vault, resolved by name */
     cf_json_free(j);
     /* 403 for a principal without roles: its identity, isRbacAuthorized false */
-    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "noroles", NULL, cid, coid, csecret,
-                                       sizeof(csecret)),
-                     CF_OK);
+    assert_int_equal(
+        cf_auth_sp_create(f->auth, f->tenant, "noroles", NULL, cid, coid, csecret, sizeof(csecret)),
+        CF_OK);
     mint_as(f, cid, csecret, "https://" SUFFIX PORT "/.default", cbearer, sizeof(cbearer));
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", cbearer,
-                          NULL),
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", cbearer, NULL),
                      403);
     j = find(f, "SecretGet", 403);
     assert_string_equal(sget(j, "resultSignature", NULL), "Forbidden");
@@ -565,21 +561,20 @@ static void refused_and_failed_requests(void **state)
     assert_false(b);
     cf_json_free(j);
     /* a refused write: one record, no outbox row, nothing written */
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/gamma", "api-version=7.5", cbearer,
-                          "{\"value\":\"x\"}"),
-                     403);
+    assert_int_equal(
+        call(f, CF_HTTP_PUT, V1, "/secrets/gamma", "api-version=7.5", cbearer, "{\"value\":\"x\"}"),
+        403);
     j = find(f, "SecretSet", 403);
     cf_json_free(j);
     /* 404 */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", f->bearer,
-                          NULL),
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", f->bearer, NULL),
                      404);
     j = find(f, "SecretGet", 404);
     assert_string_equal(sget(j, "resultSignature", NULL), "NotFound");
     cf_json_free(j);
     /* a write that fails validation: its record says why, never the body */
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/bad_name", "api-version=7.5",
-                          f->bearer, "{\"value\":\"" MARK "\"}"),
+    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/bad_name", "api-version=7.5", f->bearer,
+                          "{\"value\":\"" MARK "\"}"),
                      400);
     assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/delta", "api-version=7.5", f->bearer,
                           "{\"value\":\"" MARK),
@@ -589,8 +584,7 @@ static void refused_and_failed_requests(void **state)
     assert_non_null(strstr(sget(j, "resultDescription", NULL), "not valid JSON"));
     cf_json_free(j);
     /* an unknown route */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/nothing/here", "api-version=7.5", f->bearer,
-                          NULL),
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/nothing/here", "api-version=7.5", f->bearer, NULL),
                      404);
     cf_json_free(find(f, "Unknown", 404));
     wait_outbox_empty(f);
@@ -606,9 +600,8 @@ static void management_and_token_records(void **state)
     snprintf(path, sizeof(path),
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone",
              f->sub);
-    assert_int_equal(call(f, CF_HTTP_GET, MGMT, path, "api-version=2023-07-01", f->mgmt_bearer,
-                          NULL),
-                     200);
+    assert_int_equal(
+        call(f, CF_HTTP_GET, MGMT, path, "api-version=2023-07-01", f->mgmt_bearer, NULL), 200);
     j = find(f, "VaultGet", 200);
     snprintf(want, sizeof(want),
              "/SUBSCRIPTIONS/%s/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/VONE",
@@ -676,17 +669,16 @@ static void read_fails_closed(void **state)
                      200);
     wait_outbox_empty(f);
     __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
-    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", f->bearer,
-                            NULL, NULL, body, sizeof(body)),
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", f->bearer, NULL,
+                            NULL, body, sizeof(body)),
                      503);
     assert_non_null(strstr(body, "ServiceUnavailable"));
     assert_null(strstr(body, "old")); /* the value never left */
     /* a 401 is refused the same way: nothing is answered unrecorded */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", NULL, NULL),
-                     503);
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", NULL, NULL), 503);
     __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
-    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", f->bearer,
-                            NULL, NULL, body, sizeof(body)),
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", f->bearer, NULL,
+                            NULL, body, sizeof(body)),
                      200);
     assert_non_null(strstr(body, "\"value\":\"old\""));
     assert_int_equal(cf_audit_sync(f->audit), CF_OK);
@@ -709,30 +701,28 @@ static void write_fails_closed(void **state)
     wait_outbox_empty(f);
     __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
     /* the log is found failing (a read's append) ... */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
-                          NULL),
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL),
                      503);
     /* ... and writes are refused before they run: asynchronous set and pool writes */
     assert_int_equal(call_h(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
                             "{\"value\":\"new\"}", NULL, body, sizeof(body)),
                      503);
     assert_non_null(strstr(body, "ServiceUnavailable"));
-    assert_int_equal(call(f, CF_HTTP_DELETE, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
-                          NULL),
-                     503);
+    assert_int_equal(
+        call(f, CF_HTTP_DELETE, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL), 503);
     assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
     assert_int_equal(n, 0);
     __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
     /* the first request after recovery is answered and clears the state */
-    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
-                            NULL, NULL, body, sizeof(body)),
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL,
+                            NULL, body, sizeof(body)),
                      200);
     assert_non_null(strstr(body, "\"value\":\"old\""));
     assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
                           "{\"value\":\"new\"}"),
                      200);
-    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
-                            NULL, NULL, body, sizeof(body)),
+    assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL,
+                            NULL, body, sizeof(body)),
                      200);
     assert_non_null(strstr(body, "\"value\":\"new\""));
     wait_outbox_empty(f);
@@ -748,17 +738,17 @@ static void drain_waits_for_the_log(void **state)
 
     __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
     /* not yet known to be failing: the write commits with its record */
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer,
-                          "{\"value\":\"v\"}"),
-                     200);
+    assert_int_equal(
+        call(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer, "{\"value\":\"v\"}"),
+        200);
     usleep(100000);
     assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
     assert_int_equal(n, 1);
     assert_int_equal(count_op(f, "SecretSet"), 0);
     /* the drainer found the log failing: writes are refused now */
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer,
-                          "{\"value\":\"w\"}"),
-                     503);
+    assert_int_equal(
+        call(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer, "{\"value\":\"w\"}"),
+        503);
     __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
     wait_outbox_empty(f); /* the drainer retries on its own */
     assert_int_equal(count_op(f, "SecretSet"), 1);
@@ -863,8 +853,8 @@ static size_t count_node(struct fx *f, const char *node, const char *op)
 static void lanes_by_worker(void **state)
 {
     struct fx *f = *state;
-    struct cf_audit_config ac = {.dir = f->adir, .mac_key = f->mac, .node_id = "n1.w1",
-                                 .io = &fail_io};
+    struct cf_audit_config ac = {
+        .dir = f->adir, .mac_key = f->mac, .node_id = "n1.w1", .io = &fail_io};
     struct cf_audit *lanes[2];
     struct cf_api *api2;
     cf_err e;
@@ -890,11 +880,9 @@ static void lanes_by_worker(void **state)
     assert_non_null(api2);
     f->api = api2;
     g_worker = 1;
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->bearer, NULL),
-                     200);
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->bearer, NULL), 200);
     g_worker = 2; /* 2 % 2: lane 0 */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/none", "api-version=7.5", f->bearer,
-                          NULL),
+    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/none", "api-version=7.5", f->bearer, NULL),
                      404);
     /* a write's record (outbox) goes to lane 0 whatever the worker */
     g_worker = 1;
@@ -940,8 +928,8 @@ static void check_same(const struct cf_audit_event *ev)
 
 static void fast_format_matches_reference(void **state)
 {
-    static const int statuses[] = {0, 200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413,
-                                   429, 500, 501, 503, 418, 302};
+    static const int statuses[] = {0,   200, 201, 202, 204, 400, 401, 403, 404,
+                                   405, 409, 413, 429, 500, 501, 503, 418, 302};
     static const enum cf_audit_flag flags[] = {CF_AUDIT_UNSET, CF_AUDIT_NO, CF_AUDIT_YES};
     char longs[3000];
     struct cf_audit_event ev;
@@ -949,15 +937,20 @@ static void fast_format_matches_reference(void **state)
 
     memset(&ev, 0, sizeof(ev));
     check_same(&ev); /* the empty event */
-    ev = (struct cf_audit_event){
-        .time_ms = 1764900000123, .resource_id = "/subscriptions/abc/resourcegroups/rg/providers/"
-                                                 "microsoft.keyvault/vaults/v1",
-        .operation_name = "SecretGet", .operation_version = "7.5", .duration_ms = 12,
-        .caller_ip = "::1", .correlation_id = CRID,
-        .identity = {.oid = "o-1", .appid = "a-1", .tid = "t-1"},
-        .id = "https://v1.vault.localhost:8443/secrets/x", .client_info = "azsdk/1.0 (x; y)",
-        .request_uri = "https://v1.vault.localhost:8443/secrets/x", .http_status = 200,
-        .is_rbac_authorized = CF_AUDIT_YES};
+    ev = (struct cf_audit_event){.time_ms = 1764900000123,
+                                 .resource_id = "/subscriptions/abc/resourcegroups/rg/providers/"
+                                                "microsoft.keyvault/vaults/v1",
+                                 .operation_name = "SecretGet",
+                                 .operation_version = "7.5",
+                                 .duration_ms = 12,
+                                 .caller_ip = "::1",
+                                 .correlation_id = CRID,
+                                 .identity = {.oid = "o-1", .appid = "a-1", .tid = "t-1"},
+                                 .id = "https://v1.vault.localhost:8443/secrets/x",
+                                 .client_info = "azsdk/1.0 (x; y)",
+                                 .request_uri = "https://v1.vault.localhost:8443/secrets/x",
+                                 .http_status = 200,
+                                 .is_rbac_authorized = CF_AUDIT_YES};
     for (size_t i = 0; i < CF_ARRAY_LEN(statuses); i++) {
         ev.http_status = statuses[i];
         for (size_t a = 0; a < 3; a++)

@@ -302,8 +302,8 @@ static void test_async_and_notify(void **state)
 {
     struct fx *f = *state;
     struct cf_store_audit rec = {CF_STR("{\"op\":\"async\"}"), false};
-    struct async_state a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false,
-                            CF_EINTERNAL, &rec};
+    struct async_state a = {
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false, CF_EINTERNAL, &rec};
     struct put p = {"as", CF_OK};
 
     cf_store_outbox_notify(f->s, on_notify, &a);
