@@ -28,4 +28,10 @@ cf_err cf_key_cert_mark_txn(struct cf_store_txn *t, int64_t vault_id, const char
                             int64_t deleted_date, int64_t scheduled_purge, bool purge);
 void cf_key_cert_forget(struct cf_vault_svc *svc, int64_t vault_id, const char *name_lc);
 
+/* keys_managed.c: CF_EFORBIDDEN when the name's latest key version (live or soft-deleted) is a
+ * certificate's ("managed"); CF_OK when it is not or there is no key. For keys.c's write paths:
+ * the keys API never changes a certificate's key. */
+cf_err cf_key_refuse_managed(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                             const char *name_lc);
+
 #endif

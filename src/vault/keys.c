@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "base/log.h"
 
+#include "vault/certs_int.h"
 #include "vault/keys_int.h"
 
 #define SECONDS_PER_DAY 86400
@@ -479,8 +480,10 @@ static cf_err add_version(struct cf_key_ctx *c, const struct cf_kvkey *k,
                           const struct cf_key_input *in, bool imported, struct cf_key_meta *out,
                           char *why, size_t whysz)
 {
-    cf_err e = fill_from_key(c, k);
+    cf_err e = cf_key_refuse_managed(c->svc, c->v, c->name_lc); /* a certificate's key */
 
+    if (!e)
+        e = fill_from_key(c, k);
     c->ver.imported = imported;
     if (!e)
         e = apply_input(&c->ver, in, why, whysz);
@@ -682,7 +685,10 @@ static cf_err update_fn(struct cf_store_txn *t, void *arg)
  * commit: see kcache.c), hand the resulting metadata over. */
 static cf_err write_and_take(struct cf_key_ctx *c, cf_store_fn fn, struct cf_key_meta *out)
 {
-    cf_err e = cf_store_write(c->svc->store, fn, c);
+    cf_err e = cf_key_refuse_managed(c->svc, c->v, c->name_lc); /* a certificate's key */
+
+    if (!e)
+        e = cf_store_write(c->svc->store, fn, c);
     cf_kcache_forget(c->svc->kcache, c->v->id, c->name_lc);
     if (!e && out)
         cf_key_meta_take(out, &c->obj, &c->ver);

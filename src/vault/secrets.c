@@ -1,6 +1,7 @@
 /* secrets.c - secrets with versions and soft delete (azure-kv-secrets.md §2-§11, the state x
  * operation table of §14): set, get, update, list, list versions, delete, get deleted, list
- * deleted, recover, purge. Backup and restore are in backup.c.
+ * deleted, recover, purge. Backup and restore are in backup.c. A certificate's ("managed")
+ * secret is refused by every write here (refuse_managed): it follows its certificate.
  *
  * Sealing happens outside store transactions: set seals the value under the vault's data key
  * before queuing the write; get copies the sealed blob out of the read and opens it after.
@@ -82,6 +83,24 @@ static cf_err find_ver(struct cf_store_txn *t, struct op_ctx *c)
                                    c->version[0] ? c->version : NULL, c->with_value, &c->ver);
 }
 
+/* A certificate's secret versions are "managed" (azure-kv-certificates.md §2): they change only
+ * through the certificate (certs.c writes them without these functions), never through the
+ * secrets API. Set/update/delete/recover/purge refuse them with CF_EFORBIDDEN (403). The
+ * latest version tells: certs.c keeps every version of such a name managed. */
+static cf_err refuse_managed(struct cf_store_txn *t, const struct cf_rec_secret_obj *o)
+{
+    struct cf_rec_secret_ver latest;
+    cf_err e;
+
+    memset(&latest, 0, sizeof(latest));
+    cf_buf_init(&latest.value, 64);
+    e = cf_store_secret_ver_get(t, o->id, o->latest_seq, NULL, false, &latest);
+    if (!e && latest.managed)
+        e = CF_EFORBIDDEN;
+    cf_rec_secret_ver_release(&latest);
+    return e == CF_ENOTFOUND ? CF_OK : e;
+}
+
 static char *dup_opt(const char *s, cf_err *e)
 {
     char *d;
@@ -118,6 +137,8 @@ static cf_err set_fn(struct cf_store_txn *t, void *arg)
     exists = e == CF_OK;
     if (exists && c->obj.deleted_date != 0)
         return CF_EDELETED; /* ObjectIsDeletedButRecoverable */
+    if (exists && (e = refuse_managed(t, &c->obj)) != CF_OK)
+        return e;
 
     /* v->value is the sealed buffer, borrowed for the insert */
     v->seq = exists ? c->obj.latest_seq + 1 : 1;
@@ -356,6 +377,8 @@ static cf_err update_fn(struct cf_store_txn *t, void *arg)
         e = find_ver(t, c);
     if (e)
         return e;
+    if (v->managed)
+        return CF_EFORBIDDEN; /* a certificate's secret: update the certificate */
     if (in->has_enabled)
         v->enabled = in->enabled;
     if (in->has_nbf)
@@ -588,6 +611,8 @@ static cf_err delete_fn(struct cf_store_txn *t, void *arg)
     struct op_ctx *c = arg;
     cf_err e = find_obj(t, c, false);
 
+    if (!e)
+        e = refuse_managed(t, &c->obj);
     if (e)
         return e;
     c->obj.deleted_date = c->now;
@@ -641,6 +666,8 @@ static cf_err recover_fn(struct cf_store_txn *t, void *arg)
     struct op_ctx *c = arg;
     cf_err e = find_obj(t, c, true);
 
+    if (!e)
+        e = refuse_managed(t, &c->obj);
     if (e)
         return e;
     c->obj.deleted_date = c->obj.scheduled_purge = 0;
@@ -666,6 +693,8 @@ static cf_err purge_fn(struct cf_store_txn *t, void *arg)
     struct op_ctx *c = arg;
     cf_err e = find_obj(t, c, true);
 
+    if (!e)
+        e = refuse_managed(t, &c->obj);
     if (e)
         return e;
     if (c->v->purge_protection)

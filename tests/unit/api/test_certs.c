@@ -557,6 +557,17 @@ static void lifecycle_contacts_issuers(void **state)
         done(r);
         expect(call(f, CF_HTTP_GET, "/keys/b1", NULL), 200, NULL, NULL);
         expect(call(f, CF_HTTP_GET, "/secrets/b1", NULL), 200, NULL, NULL);
+        /* the certificate's key and secret are managed: the keys/secrets APIs refuse writes */
+        expect(call(f, CF_HTTP_PUT, "/secrets/b1", "{\"value\":\"x\"}"), 403, "Forbidden", NULL);
+        expect(call(f, CF_HTTP_PATCH, "/secrets/b1", "{\"contentType\":\"x\"}"), 403,
+               "Forbidden", NULL);
+        expect(call(f, CF_HTTP_DELETE, "/secrets/b1", NULL), 403, "Forbidden", NULL);
+        expect(call(f, CF_HTTP_DELETE, "/keys/b1", NULL), 403, "Forbidden", NULL);
+        expect(call(f, CF_HTTP_PATCH, "/keys/b1", "{\"attributes\":{\"enabled\":false}}"), 403,
+               "Forbidden", NULL);
+        expect(call(f, CF_HTTP_POST, "/keys/b1/create", "{\"kty\":\"EC\"}"), 403, "Forbidden",
+               NULL);
+        expect(call(f, CF_HTTP_POST, "/keys/b1/rotate", NULL), 403, "Forbidden", NULL);
         expect(call(f, CF_HTTP_POST, "/certificates/restore", "{\"value\":\"AAAA\"}"), 400,
                "BadParameter", NULL);
     }
