@@ -2,7 +2,8 @@
 """diskfull.py - cofferd on a full disk and on a read-only data dir (driven by diskfull.sh).
 
 Needs root (mount). A 24 MB tmpfs holds the data dir and a 3 MB filler file.
-Disk full:
+Disk full, audit log on another volume (DESIGN.md §6: keep it on its own volume to keep reads
+alive):
   - writes of 16 KB values go on until they fail; every failure is an Azure-shaped JSON 5xx
     ({"error":{"code":...}}), and 503 ServiceUnavailable (CF_EFULL's mapping);
   - while full the same process keeps serving reads (every earlier acknowledged write, exact)
@@ -10,6 +11,11 @@ Disk full:
   - once the filler is deleted writes succeed again by themselves (same pid, no restart);
   - no acknowledged write is lost (all re-read exactly, before and after a clean restart) and
     `sqlite3 coffer.db "PRAGMA integrity_check"` prints ok while the server is down.
+Disk full, audit log on the same (full) disk: audited requests fail closed:
+  - once full, reads, listings and writes answer 503 Azure-shaped (a few reads may still land
+    in the audit file's last allocated page), never a wrong value, never a 200 without a record;
+  - once space returns, reads and writes resume by themselves (same process) and every
+    acknowledged write is exact; `coffer audit verify` passes on the audit log afterwards.
 Read-only data dir:
   - `mount -o remount,ro` while cofferd runs. Linux refuses it (EBUSY) while a file on the
     mount is open for writing, which cofferd's coffer.db always is; when the kernel refuses,
@@ -23,6 +29,7 @@ Usage: diskfull.py --cofferd PATH --work DIR
 """
 import argparse
 import hashlib
+import hmac
 import os
 import subprocess
 import sys
@@ -92,14 +99,20 @@ def error_shape(st, doc):
     return ""
 
 
-def disk_full(res, a, mnt, acked):
-    data = os.path.join(mnt, "data")
-    filler = os.path.join(mnt, "filler")
+def fill_disk(filler):
     with open(filler, "wb") as f:
         f.write(b"\0" * (FILLER_MB << 20))
         f.flush()
         os.fsync(f.fileno())
-    srv = Server(a.cofferd, data, free_port(), os.path.join(a.work, "cofferd.log"))
+
+
+def disk_full(res, a, mnt, acked):
+    data = os.path.join(mnt, "data")
+    filler = os.path.join(mnt, "filler")
+    fill_disk(filler)
+    # the audit log on the work dir's (large) disk: only the data dir fills up
+    srv = Server(a.cofferd, data, free_port(), os.path.join(a.work, "cofferd.log"),
+                 extra=["--audit-dir", os.path.join(a.work, "audit-separate")])
     if not res.check(srv.start(), "cofferd starts with its data dir on a 24 MB tmpfs"):
         print(srv.log_tail())
         return None
@@ -183,6 +196,84 @@ def disk_full(res, a, mnt, acked):
     ok, out = integrity_check(data, readonly=False)
     res.check(ok, "integrity_check ok after the full-disk episode", out)
     return srv
+
+
+def disk_full_shared(res, a, mnt):
+    """The audit log on the same full disk: every audited request fails closed with 503."""
+    data = os.path.join(mnt, "data")
+    filler = os.path.join(mnt, "filler")
+    fill_disk(filler)
+    srv = Server(a.cofferd, data, free_port(), os.path.join(a.work, "cofferd-shared.log"))
+    if not res.check(srv.start(), "shared disk: cofferd starts with data and audit on a tmpfs"):
+        print(srv.log_tail())
+        return
+    pid = srv.pid
+    acked = Acked()
+    cl = Client(srv.env, get_token(srv.env), timeout=30)
+    for i in range(10):
+        acked.put(cl, f"keep-{i}", rand_value(64))
+    res.check(len(acked.w) == 10, "shared disk: 10 small secrets written before filling")
+    failures = 0
+    for i in range(20000):
+        st, _, _ = acked.put(cl, f"fill-{i}", rand_value(VALUE_LEN))
+        failures = 0 if st == 200 else failures + 1
+        if failures >= 30:
+            break
+    res.check(failures >= 30, "shared disk: writes fail once the tmpfs is full")
+    # Reads: each answer is the exact value or an Azure-shaped 503; once the audit file's last
+    # page is used up they must be refused (fail closed).
+    wrong, shapes, n503 = [], [], 0
+    names = list(acked.w.items())
+    for k in range(300):
+        name, (ver, h) = names[k % len(names)]
+        st, doc, _ = cl.request("GET", f"/secrets/{name}/{ver}")
+        if st == 200:
+            if hashlib.sha256(doc.get("value", "").encode()).hexdigest() != h:
+                wrong.append(name)
+        else:
+            if st != 503 or azure_error_code(st, doc) != "ServiceUnavailable":
+                shapes.append(f"HTTP {st} {azure_error_code(st, doc)}")
+            n503 += 1
+    res.check(not wrong, "shared disk: no read answers a wrong value", ", ".join(wrong[:3]))
+    res.check(not shapes, "shared disk: refused reads are Azure-shaped 503 ServiceUnavailable",
+              "; ".join(sorted(set(shapes))[:3]))
+    res.check(n503 > 0, "shared disk: reads fail closed once the audit log cannot be written",
+              "all 300 reads answered 200")
+    res.note(f"shared disk: {300 - n503} of 300 reads answered before the audit log was full")
+    os.unlink(filler)
+    t0, back = time.monotonic(), None
+    while time.monotonic() - t0 < 10:
+        st, _, _ = cl.request("GET", f"/secrets/{names[0][0]}/{names[0][1][0]}")
+        st2 = acked.put(cl, f"after-{int((time.monotonic() - t0) * 1000)}", "resumed")[0]
+        if st == 200 and st2 == 200:
+            back = time.monotonic() - t0
+            break
+        time.sleep(0.1)
+    res.check(back is not None and srv.pid == pid,
+              "shared disk: reads and writes resume after space is freed, same process",
+              "still failing after 10 s")
+    bad = acked.verify(cl)
+    res.check(not bad, f"shared disk: all {len(acked.w)} acknowledged writes exact",
+              "; ".join(bad[:3]))
+    cl.close()
+    st = srv.stop()
+    res.check(st == 0, "shared disk: cofferd exits 0 on SIGTERM", f"status {st}")
+    coffer = os.path.join(os.path.dirname(os.path.abspath(a.cofferd)), "coffer")
+    if os.path.exists(coffer):
+        keyfile = os.path.join(a.work, "audit-mac.key")
+        with open(os.path.join(data, "master.key"), "rb") as f:
+            ikm = f.read()
+        # dev custody: the MAC key is HKDF-SHA256(master key, info "coffer audit mac v1")
+        prk = hmac.new(b"\0" * 32, ikm, hashlib.sha256).digest()
+        okm = hmac.new(prk, b"coffer audit mac v1\x01", hashlib.sha256).digest()
+        with open(keyfile, "wb") as f:
+            f.write(okm.hex().encode())
+        rc, out = run([coffer, "audit", "verify", "--dir", os.path.join(data, "audit"),
+                       "--key-file", keyfile])
+        res.check(rc == 0, "shared disk: `coffer audit verify` passes after the episode",
+                  out.splitlines()[-1] if out else f"exit {rc}")
+    ok, out = integrity_check(data, readonly=False)
+    res.check(ok, "shared disk: integrity_check ok after the episode", out)
 
 
 def read_only(res, a, mnt, srv, acked):
@@ -295,6 +386,14 @@ def main():
         if is_mounted(mnt):
             run(["mount", "-o", "remount,rw", mnt])
             run(["umount", mnt])
+    mnt2 = os.path.join(os.path.realpath(a.work), "mnt-shared")
+    os.makedirs(mnt2, exist_ok=True)
+    rc, out = run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_MB}m,mode=0700", "tmpfs", mnt2])
+    if res.check(rc == 0, f"{TMPFS_MB} MB tmpfs mounted for data and audit together", out):
+        try:
+            disk_full_shared(res, a, mnt2)
+        finally:
+            run(["umount", mnt2])
     return res.summary()
 
 
