@@ -8,6 +8,7 @@
  *               id, written in ONE store transaction with the operation's new state, so a
  *               certificate never exists without its key and secret (or the reverse)
  *   create      Self: key, CSR, self-signed, issued at once (operation "completed");
+ *               CofferCA: the same, signed by the server's private CA (ca.c);
  *               Unknown: key (sealed in the operation row) + CSR, op "inProgress" until merge
  *   merge / import, get / update / policy, lists, delete / recover / purge (key and secret
  *   go with the certificate), contacts, issuers, cf_vault_certs_renew_due.
@@ -1013,17 +1014,73 @@ static cf_err name_setup(struct issue *s, struct cf_str name)
     return e;
 }
 
-/* A configured issuer name must exist (Self and Unknown are built in). */
-static cf_err check_issuer_fn(struct cf_store_txn *t, void *arg)
-{
-    struct issue *s = arg;
-    struct cf_rec_cert_issuer i;
+/* What signs a policy's certificates: Self and Unknown are built in; a configured issuer's
+ * provider picks the rest (CofferCA: the server's private CA, ca.c); the name CofferCA also
+ * works without an issuer object. */
+enum issuer_kind { ISS_SELF, ISS_UNKNOWN, ISS_CA, ISS_OTHER };
+
+struct kind_ctx {
+    int64_t vault_id;
     char lc[CF_CERT_ISSUER_MAX + 1];
+    char provider[128];
+};
+
+static cf_err kind_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kind_ctx *c = arg;
+    struct cf_rec_cert_issuer i;
     cf_err e;
 
-    cf_str_lower(cf_str_from(s->pol->issuer), lc);
-    e = cf_store_cert_issuer_get(t, s->v->id, lc, &i);
+    cf_rec_cert_issuer_init(&i);
+    e = cf_store_cert_issuer_get(t, c->vault_id, c->lc, &i);
+    if (!e)
+        snprintf(c->provider, sizeof(c->provider), "%s", i.provider);
     cf_rec_cert_issuer_release(&i);
+    return e;
+}
+
+/* CF_ENOTFOUND: a named issuer that is not configured in the vault. */
+static cf_err issuer_kind(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          const char *issuer, enum issuer_kind *out)
+{
+    struct kind_ctx c;
+    cf_err e;
+
+    *out = ISS_OTHER;
+    if (strcmp(issuer, "Self") == 0) {
+        *out = ISS_SELF;
+        return CF_OK;
+    }
+    if (strcmp(issuer, "Unknown") == 0) {
+        *out = ISS_UNKNOWN;
+        return CF_OK;
+    }
+    memset(&c, 0, sizeof(c));
+    c.vault_id = v->id;
+    cf_str_lower(cf_str_from(issuer), c.lc);
+    e = cf_store_read(svc->store, kind_fn, &c);
+    if (e == CF_ENOTFOUND && strcasecmp(issuer, CF_CA_ISSUER) == 0) {
+        *out = ISS_CA;
+        return CF_OK;
+    }
+    if (!e && strcasecmp(c.provider, CF_CA_ISSUER) == 0)
+        *out = ISS_CA;
+    return e;
+}
+
+/* The chain of a new certificate for k: self-signed, or the private CA's signature on csr. */
+static cf_err sign_chain(struct cf_vault_svc *svc, enum issuer_kind kind, const struct cf_kvkey *k,
+                         const struct cf_cert_req *req, const struct cf_buf *csr,
+                         struct cf_buf *chain, char *why, size_t whysz)
+{
+    cf_err e;
+
+    if (kind == ISS_SELF)
+        return cf_cert_self_signed(k, req, chain, why, whysz);
+    e = cf_ca_issue(svc, csr->data, csr->len, req->not_before, req->not_after, chain);
+    if (e == CF_ENOTFOUND)
+        e = bad(why, whysz, "This server has no private CA yet: create it with `coffer ca create` "
+                            "before issuing certificates with issuer " CF_CA_ISSUER ".");
     return e;
 }
 
@@ -1038,7 +1095,7 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     const char *ekus[CF_CERT_MAX_EKUS];
     struct cf_cert_req req;
     struct issue s;
-    bool self;
+    enum issuer_kind kind;
     cf_err e;
 
     op_init(out);
@@ -1051,17 +1108,13 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
         goto done;
     pol.created = pol.updated = s.now;
     s.pol = &pol;
-    self = strcmp(pol.issuer, "Self") == 0;
-    if (!self && strcmp(pol.issuer, "Unknown") != 0) {
-        e = cf_store_read(svc->store, check_issuer_fn, &s);
-        if (e == CF_ENOTFOUND) {
-            e = bad(why, whysz, "Issuer %s is not configured in this vault.", pol.issuer);
-            goto done;
-        }
-        if (e)
-            goto done;
-        /* No CA integration yet: a named issuer's operation fails (§6.1's design choice). */
+    e = issuer_kind(svc, v, pol.issuer, &kind);
+    if (e == CF_ENOTFOUND) {
+        e = bad(why, whysz, "Issuer %s is not configured in this vault.", pol.issuer);
+        goto done;
     }
+    if (e)
+        goto done;
     if ((e = policy_text(&pol, &s.policy_json)) != CF_OK)
         goto done;
     s.new_policy = true;
@@ -1077,13 +1130,14 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
         goto done;
     s.pend.created = s.pend.updated = s.now;
     s.pend_mode = PEND_PUT;
-    if (self) {
-        if ((e = cf_cert_self_signed(k, &req, &chain, why, whysz)) != CF_OK ||
+    if (kind == ISS_SELF || kind == ISS_CA) {
+        /* issued at once: the operation reads "completed" from the first GET */
+        if ((e = sign_chain(svc, kind, k, &req, &csr, &chain, why, whysz)) != CF_OK ||
             (e = issue_prepare(&s, k, chain.data, chain.len, in)) != CF_OK)
             goto done;
         snprintf(s.pend.status, sizeof(s.pend.status), "completed");
         memcpy(s.pend.target_version, s.cver.version, sizeof(s.pend.target_version));
-    } else if (strcmp(pol.issuer, "Unknown") == 0) {
+    } else if (kind == ISS_UNKNOWN) {
         unsigned char dek[CF_AEAD_KEY_LEN];
         char aad[CERT_AAD_MAX];
         struct cf_secret *blob = NULL;
@@ -1129,8 +1183,8 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     } else {
         snprintf(s.pend.status, sizeof(s.pend.status), "failed");
         s.pend.error_json = strdup("{\"code\":\"CertificateIssuerError\",\"message\":\"Coffer "
-                                   "cannot reach the provider of this issuer: only Self and "
-                                   "Unknown issue certificates.\"}");
+                                   "cannot reach the provider of this issuer: only Self, "
+                                   "Unknown and CofferCA issue certificates.\"}");
         if (!s.pend.error_json) {
             e = CF_ENOMEM;
             goto done;
@@ -2427,8 +2481,8 @@ static cf_err due_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_v
         const struct cf_cert_lifetime *l = &p.actions[i];
         if (due_at(l, v->nbf, v->exp) > c->now)
             continue;
-        if (l->action == CF_CERT_AUTORENEW && strcmp(p.issuer, "Self") != 0)
-            continue; /* only Self renews without a CA; others are reported */
+        if (l->action == CF_CERT_AUTORENEW && strcmp(p.issuer, "Unknown") == 0)
+            continue; /* a CSR flow renews through its own merge; renew_one sorts the rest */
         struct due_item *it = &c->items[c->n++];
         it->vault_id = o->vault_id;
         snprintf(it->name, sizeof(it->name), "%s", o->name);
@@ -2518,7 +2572,8 @@ static cf_err renew_read_fn(struct cf_store_txn *t, void *arg)
     return e;
 }
 
-/* A new Self-signed version from the current policy (fresh key unless reuse_key). */
+/* A new version from the current policy (fresh key unless reuse_key), self-signed or signed
+ * by the private CA; other issuers are not renewed here (CF_EBUSY: skipped quietly). */
 static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, const char *name,
                         const char *version)
 {
@@ -2528,13 +2583,15 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     struct cf_cert_req req;
     struct cf_kvkey *k = NULL;
     struct renew_read r;
-    struct cf_buf chain;
+    struct cf_buf chain, csr;
+    enum issuer_kind kind;
     char why[160];
     struct issue s;
     cf_err e;
 
     issue_init(&s, svc, v);
     cf_buf_init(&chain, CF_STORE_CERT_DER_MAX);
+    cf_buf_init(&csr, CF_STORE_CERT_DER_MAX);
     memset(&r, 0, sizeof(r));
     r.s = &s;
     r.pol = &pol;
@@ -2544,6 +2601,12 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
         goto done;
     if (strcmp(r.latest, version) != 0)
         goto done; /* renewed meanwhile */
+    if ((e = issuer_kind(svc, v, pol.issuer, &kind)) != CF_OK)
+        goto done;
+    if (kind != ISS_SELF && kind != ISS_CA) {
+        e = CF_EBUSY;
+        goto done;
+    }
     k = r.reuse;
     r.reuse = NULL;
     if (!k && (e = generate_key(&pol, &k)) != CF_OK)
@@ -2551,7 +2614,8 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     s.pol = &pol;
     s.pend_mode = PEND_KEEP;
     req_from_policy(&pol, sans, ekus, s.now, &req);
-    if ((e = cf_cert_self_signed(k, &req, &chain, why, sizeof(why))) != CF_OK ||
+    if ((kind == ISS_CA && (e = cf_cert_csr(k, &req, &csr, why, sizeof(why))) != CF_OK) ||
+        (e = sign_chain(svc, kind, k, &req, &csr, &chain, why, sizeof(why))) != CF_OK ||
         (e = issue_prepare(&s, k, chain.data, chain.len, NULL)) != CF_OK)
         goto done;
     e = issue_write(&s);
@@ -2562,6 +2626,7 @@ done:
     cf_kvkey_free(k);
     cf_kvkey_free(r.reuse);
     cf_buf_release(&chain);
+    cf_buf_release(&csr);
     issue_release(&s);
     return e;
 }

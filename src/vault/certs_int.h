@@ -34,4 +34,9 @@ void cf_key_cert_forget(struct cf_vault_svc *svc, int64_t vault_id, const char *
 cf_err cf_key_refuse_managed(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
                              const char *name_lc);
 
+/* ca.c: the private CA's signature on csr for [not_before, not_after) (not_after clamped to
+ * the root's); appends leaf then root to chain. CF_ENOTFOUND when the server has no CA. */
+cf_err cf_ca_issue(struct cf_vault_svc *svc, const void *csr, size_t csr_len, int64_t not_before,
+                   int64_t not_after, struct cf_buf *chain);
+
 #endif

@@ -691,6 +691,35 @@ cf_err cf_cert_issuer_list(struct cf_vault_svc *svc, const struct cf_vault_ref *
                            struct cf_str after, int max, cf_cert_issuer_cb cb, void *arg,
                            char next[CF_PAGE_TOKEN_MAX]);
 
+/* ---- the server's private CA (ca.c) ----
+ * One CA per server (not per vault), its key generated and kept sealed by the server (never
+ * exported), its root certificate public. A policy whose issuer.name is CF_CA_ISSUER, or names
+ * a configured issuer whose provider is CF_CA_ISSUER (case-insensitive), is signed by this CA
+ * at create and at AutoRenew; the secret's PFX/PEM then holds the chain leaf, CA root. */
+#define CF_CA_ISSUER "CofferCA"
+struct cf_ca_info {
+    char subject[CF_CERT_SUBJECT_MAX];
+    char kty[16];  /* "RSA" | "EC" */
+    int key_size;  /* RSA bits, 0 for EC */
+    char crv[16];  /* EC curve, "" for RSA */
+    int64_t nbf, exp, created;
+    char x5t[32];
+    struct cf_buf cer; /* the root certificate's DER (init'd by the call) */
+};
+void cf_ca_info_release(struct cf_ca_info *i);
+struct cf_ca_spec {
+    const char *subject; /* NULL/"": "CN=Coffer Internal CA" */
+    int validity_months; /* 0: 120 */
+    const char *kty;     /* "RSA" (default, 3072 bits) or "EC" (default P-256) */
+    int key_size;        /* RSA: 0 = 3072 */
+    const char *crv;     /* EC: NULL = P-256 */
+};
+/* CF_EEXISTS when the server has a CA already; CF_EBADPARAM (why) for a bad spec. */
+cf_err cf_ca_create(struct cf_vault_svc *svc, const struct cf_ca_spec *spec,
+                    struct cf_ca_info *out, char *why, size_t whysz);
+/* CF_ENOTFOUND when no CA was created. */
+cf_err cf_ca_get(struct cf_vault_svc *svc, struct cf_ca_info *out);
+
 /* The janitor's certificate work: runs every due lifetime action of live certificates
  * (AutoRenew of Self-issued ones at lifetime_percentage or days_before_expiry: a new version,
  * a fresh key unless reuse_key; EmailContacts: a log line naming the vault, certificate and
