@@ -17,6 +17,7 @@ struct cf_vault_svc;
 struct cf_auth;
 struct cf_rbac;
 struct cf_throttle;
+struct cf_metrics;
 struct cf_audit;
 struct cf_store;
 struct cf_api;
@@ -26,6 +27,7 @@ struct cf_api_config {
     struct cf_auth *auth;
     struct cf_rbac *rbac;        /* role assignments and definitions; NULL: their routes 404 */
     struct cf_throttle *throttle; /* data-plane service limits; NULL: not limited */
+    struct cf_metrics *metrics;   /* request counts and latencies; NULL: not recorded */
     const struct cf_clock *clock;
     const char *dns_suffix;      /* "vault.localhost" */
     const char *login_host;      /* "login.localhost" */

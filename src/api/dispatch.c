@@ -14,6 +14,7 @@
 #include "base/codec.h"
 #include "base/log.h"
 #include "auth/throttle.h"
+#include "metrics/metrics.h"
 #include "crypto/crypto.h"
 
 #include <pthread.h>
@@ -649,6 +650,7 @@ void cf_api_handle(struct cf_http_req *http, void *ctx)
     }
     r->http = http;
     r->start_ms = cf_mono_ms();
+    r->start_us = cf_metrics_now_us();
     r->host = http->host;
     split_host(r);
     r->plane = port_ok(r->port) ? classify(r, &vault_name) : API_PLANE_NONE;

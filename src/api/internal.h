@@ -100,6 +100,7 @@ struct api_req {
     char location[512];     /* Location value, when one is sent */
     size_t nextra;
     int64_t start_ms;
+    int64_t start_us; /* for the metrics' latency histogram (sub-millisecond buckets) */
     /* The request's audit record (audit_rec.c). line is kept with the request like out. */
     struct {
         struct cf_buf line;          /* the formatted record */

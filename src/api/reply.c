@@ -3,6 +3,7 @@
  * (azure-kv-common.md §6), the JSON error envelope (§5), then the request is freed. */
 #include "base/cf.h"
 #include "api/internal.h"
+#include "metrics/metrics.h"
 #include "base/codec.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -78,6 +79,25 @@ static void error_body(struct api_req *r, const char *code, const char *inner, c
     cf_jw_obj_end(&w);
 }
 
+/* The request in /metrics; a successful secret read also feeds first_read alert rules. */
+static void record_metrics(const struct api_req *r, int status)
+{
+    struct cf_metrics *m = r->api->cfg.metrics;
+    const char *vault = r->plane == API_PLANE_DATA ? r->vault.name : "";
+
+    if (!m)
+        return;
+    cf_metrics_request(m, vault, r->route ? r->route->operation : NULL, status,
+                       cf_metrics_now_us() - r->start_us);
+    if (status == 200 && r->route && r->ncap > 0 && r->cap[0].len <= CF_MAX_NAME_LEN &&
+        strcmp(r->route->operation, "SecretGet") == 0) {
+        char name[CF_MAX_NAME_LEN + 1];
+        memcpy(name, r->cap[0].p, r->cap[0].len);
+        name[r->cap[0].len] = '\0';
+        cf_metrics_note_read(m, r->who.object_id, vault, name);
+    }
+}
+
 static void send(struct api_req *r, int status, bool with_body)
 {
     struct cf_http_hdr h[MAX_HDRS];
@@ -122,6 +142,7 @@ static void send(struct api_req *r, int status, bool with_body)
     if (cf_log_enabled(CF_LOG_DEBUG))
         cf_debug("%s %.*s -> %d (%lld ms)", r->route ? r->route->operation : "-",
                  CF_STR_FMT(r->http->path), status, (long long)(cf_mono_ms() - r->start_ms));
+    record_metrics(r, status);
     cf_http_respond(r->http, status, h, n, with_body ? r->out.data : NULL,
                     with_body ? r->out.len : 0);
     request_free(r);

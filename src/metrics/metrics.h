@@ -161,7 +161,8 @@ void cf_metrics_tick(struct cf_metrics *m);
 /* Starts the thread that ticks every tick_ms; cf_metrics_free stops it. */
 cf_err cf_metrics_start(struct cf_metrics *m);
 
-/* A successful read of a secret by a principal (the audit path feeds it). The set of seen
+/* A successful read of a secret by a principal (the API feeds it; a no-op returning false
+ * unless a first_read rule was added). The set of seen
  * (oid, vault, name) is bounded (seen_capacity 64-bit fingerprints, 8-way sets, the oldest of
  * a full set forgotten: a forgotten pair counts as a first read again). True when this was
  * the first read in memory. Thread-safe (striped locks), allocation-free. */

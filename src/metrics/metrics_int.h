@@ -126,6 +126,7 @@ struct cf_metrics {
     size_t nrules;
 
     /* first reads */
+    _Atomic bool wants_reads; /* a first_read rule exists: only then is the seen-set fed */
     pthread_mutex_t fr_mu;
     struct m_first_read fr[FR_KEEP];
     size_t nfr;         /* kept in fr[] since the last tick */

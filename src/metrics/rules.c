@@ -513,6 +513,8 @@ cf_err cf_metrics_add_rule(struct cf_metrics *m, const char *name, const char *e
         e = CF_EFULL;
         goto out;
     }
+    if (r->src == SRC_FIRST_READ)
+        atomic_store(&m->wants_reads, true);
     if (r->fn != FN_NONE) {
         r->rcap = (size_t)(r->window_ms / m->tick_ms) + 2;
         if (r->rcap > RING_MAX)

@@ -72,6 +72,8 @@ bool cf_metrics_note_read(struct cf_metrics *m, const char *oid, const char *vau
 
     if (!m || !oid || !*oid)
         return false;
+    if (!atomic_load_explicit(&m->wants_reads, memory_order_relaxed))
+        return false; /* no first_read rule: the GET path pays nothing */
     fp = fp_of(oid, vault, name);
     set = (size_t)(fp >> 20) & (m->nsets - 1);
     ways = &m->seen[set * SEEN_WAYS];

@@ -264,6 +264,7 @@ int main(int argc, char **argv)
                                              .auth = auth,
                                              .rbac = rbac,
                                              .throttle = throttle,
+                                             .metrics = cf_metricsup_metrics(mup),
                                              .clock = &clock,
                                              .dns_suffix = cfg.dns_suffix,
                                              .login_host = cfg.login_host,

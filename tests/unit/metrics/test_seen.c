@@ -14,9 +14,24 @@
 static struct cf_metrics *mk(size_t cap)
 {
     cf_err e;
+    char err[128];
     struct cf_metrics *m = cf_metrics_new(&(struct cf_metrics_opts){.seen_capacity = cap}, &e);
     assert_non_null(m);
+    /* the set is fed only when some rule wants first reads */
+    assert_int_equal(cf_metrics_add_rule(m, "fr", "first_read", 0, err, sizeof(err)), CF_OK);
     return m;
+}
+
+/* Without a first_read rule the set is not fed at all (the GET path pays nothing). */
+static void off_without_a_rule(void **state)
+{
+    cf_err e;
+    struct cf_metrics *m = cf_metrics_new(&(struct cf_metrics_opts){.seen_capacity = 0}, &e);
+    (void)state;
+    assert_non_null(m);
+    assert_false(cf_metrics_note_read(m, "o", "v", "s"));
+    assert_false(cf_metrics_note_read(m, "o", "v", "s"));
+    cf_metrics_free(m);
 }
 
 static void first_then_seen(void **state)
@@ -100,6 +115,7 @@ static void concurrent_one_first(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(off_without_a_rule),
         cmocka_unit_test(first_then_seen),
         cmocka_unit_test(bounded),
         cmocka_unit_test(concurrent_one_first),
