@@ -8,6 +8,7 @@
  *   input      attributes/tags/preserveCertOrder (struct cf_cert_input); x5c; import value
  *   errors     reply_err: cf_err -> CertificateNotFound / PendingCertificateNotFound / the 409s
  *   handlers   one per route (routes.c "---- certificates ----")
+ *   private CA PUT/GET /providers/Microsoft.Coffer/certificateAuthority (management host)
  *
  * Every path ends in exactly one api_reply / api_error* call (internal.h). Passwords and key
  * material never reach an error message. */
@@ -19,6 +20,7 @@
 #define NAME_SHOWN 128
 #define TAGS_MAX (64 * 1024)
 #define X5C_MAX (96 * 1024)
+#define CF_STORE_CERT_DER_MAX_API (16 * 1024) /* one certificate (store_certs.h) */
 
 static struct cf_vault_svc *svc_of(const struct api_req *r)
 {
@@ -1044,4 +1046,138 @@ void api_cert_issuer_set(struct api_req *r)
 void api_cert_issuer_update(struct api_req *r)
 {
     issuer_write(r, true);
+}
+
+/* ---------------- the server's private CA (management host) ---------------- */
+
+#define CA_ID "/providers/Microsoft.Coffer/certificateAuthority"
+
+/* {"id","name","type","properties":{subject, kty, keySize?, crv?, created, notBefore,
+ * notAfter, x5t, issuerName, cer (base64 DER), pem}} */
+static void reply_ca(struct api_req *r, const struct cf_ca_info *ca, int status)
+{
+    struct cf_buf b64, pem;
+    struct cf_jw w;
+    char ts[32];
+    cf_err e;
+
+    cf_buf_init(&b64, 2 * CF_STORE_CERT_DER_MAX_API);
+    cf_buf_init(&pem, 3 * CF_STORE_CERT_DER_MAX_API);
+    e = cf_b64_encode(&b64, ca->cer.data, ca->cer.len);
+    if (!e)
+        e = cf_buf_append_str(&pem, CF_STR("-----BEGIN CERTIFICATE-----\n"));
+    for (size_t i = 0; !e && i < b64.len; i += 64) {
+        e = cf_buf_append(&pem, b64.data + i, CF_MIN((size_t)64, b64.len - i));
+        if (!e)
+            e = cf_buf_append_str(&pem, CF_STR("\n"));
+    }
+    if (!e)
+        e = cf_buf_append_str(&pem, CF_STR("-----END CERTIFICATE-----\n"));
+    cf_jw_init(&w, &r->out);
+    cf_jw_obj_begin(&w);
+    cf_jw_kstr(&w, "id", CA_ID);
+    cf_jw_kstr(&w, "name", "default");
+    cf_jw_kstr(&w, "type", "Microsoft.Coffer/certificateAuthority");
+    cf_jw_key(&w, "properties");
+    cf_jw_obj_begin(&w);
+    cf_jw_kstr(&w, "issuerName", CF_CA_ISSUER);
+    cf_jw_kstr(&w, "subject", ca->subject);
+    cf_jw_kstr(&w, "kty", ca->kty);
+    if (ca->key_size)
+        cf_jw_kint(&w, "keySize", ca->key_size);
+    if (ca->crv[0])
+        cf_jw_kstr(&w, "crv", ca->crv);
+    cf_time_iso8601(ca->created, ts);
+    cf_jw_kstr(&w, "created", ts);
+    cf_time_iso8601(ca->nbf, ts);
+    cf_jw_kstr(&w, "notBefore", ts);
+    cf_time_iso8601(ca->exp, ts);
+    cf_jw_kstr(&w, "notAfter", ts);
+    cf_jw_kstr(&w, "x5t", ca->x5t);
+    cf_jw_key(&w, "cer");
+    cf_jw_strn(&w, b64.data ? b64.data : "", b64.len);
+    cf_jw_key(&w, "pem");
+    cf_jw_strn(&w, pem.data ? pem.data : "", pem.len);
+    cf_jw_obj_end(&w);
+    cf_jw_obj_end(&w);
+    cf_buf_release(&b64);
+    cf_buf_release(&pem);
+    if (!e)
+        e = cf_jw_err(&w);
+    if (e)
+        api_error_err(r, e);
+    else
+        api_reply(r, status);
+}
+
+/* PUT: creates the CA once. Body (optional): {"properties":{"subject","validityMonths","kty",
+ * "keySize","crv"}}. 201 with the CA; 409 when the server has one. */
+void api_ca_put(struct api_req *r)
+{
+    struct cf_ca_spec spec;
+    struct cf_ca_info ca;
+    const struct cf_json *p, *j;
+    char subject[CF_CERT_SUBJECT_MAX], kty[16], crv[16];
+    char why[256] = "";
+    int64_t n;
+    size_t len;
+    const char *s;
+    cf_err e;
+
+    if (api_body_json(r, true))
+        return;
+    memset(&spec, 0, sizeof(spec));
+    p = cf_json_get(r->body, "properties");
+    if (given(p) && cf_json_type(p) != CF_JSON_OBJECT) {
+        api_error(r, 400, "BadParameter", NULL, "Property 'properties' must be an object.");
+        return;
+    }
+#define CA_STR(key, buf)                                                                               if (given(j = cf_json_get(p, key))) {                                                                  if (!(s = cf_json_str(j, &len)) || len >= sizeof(buf) || memchr(s, 0, len)) {                          api_error(r, 400, "BadParameter", NULL, "Property '%s' must be a short string.", key);             return;                                                                                        }                                                                                                  memcpy(buf, s, len + 1);                                                                       } else {                                                                                               buf[0] = '\0';                                                                                 }
+    CA_STR("subject", subject)
+    CA_STR("kty", kty)
+    CA_STR("crv", crv)
+#undef CA_STR
+    spec.subject = subject;
+    spec.kty = kty;
+    spec.crv = crv;
+    if (given(j = cf_json_get(p, "validityMonths"))) {
+        if (!cf_json_int(j, &n) || n < 1 || n > 1200) {
+            api_error(r, 400, "BadParameter", NULL, "Property 'validityMonths' must be 1 to 1200.");
+            return;
+        }
+        spec.validity_months = (int)n;
+    }
+    if (given(j = cf_json_get(p, "keySize"))) {
+        if (!cf_json_int(j, &n) || (n != 2048 && n != 3072 && n != 4096)) {
+            api_error(r, 400, "BadParameter", NULL, "Property 'keySize' must be 2048, 3072 or 4096.");
+            return;
+        }
+        spec.key_size = (int)n;
+    }
+    e = cf_ca_create(svc_of(r), &spec, &ca, why, sizeof(why));
+    if (e == CF_EEXISTS)
+        api_error(r, 409, "Conflict", NULL,
+                  "This server has a certificate authority already; it cannot be replaced.");
+    else if (e == CF_EBADPARAM)
+        api_error(r, 400, "BadParameter", NULL, "%s", why[0] ? why : "The request is invalid.");
+    else if (e)
+        api_error_err(r, e);
+    else
+        reply_ca(r, &ca, 201);
+    cf_ca_info_release(&ca);
+}
+
+void api_ca_get(struct api_req *r)
+{
+    struct cf_ca_info ca;
+    cf_err e = cf_ca_get(svc_of(r), &ca);
+
+    if (e == CF_ENOTFOUND)
+        api_error(r, 404, "CertificateAuthorityNotFound", NULL,
+                  "This server has no certificate authority: create it with `coffer ca create`.");
+    else if (e)
+        api_error_err(r, e);
+    else
+        reply_ca(r, &ca, 200);
+    cf_ca_info_release(&ca);
 }

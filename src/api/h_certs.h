@@ -32,5 +32,9 @@ void api_cert_issuer_get(struct api_req *r);
 void api_cert_issuer_set(struct api_req *r);
 void api_cert_issuer_update(struct api_req *r);
 void api_cert_issuer_delete(struct api_req *r);
+/* The server's private CA on the management host (Coffer's own provider, authorized at "/"):
+ * PUT/GET /providers/Microsoft.Coffer/certificateAuthority. */
+void api_ca_put(struct api_req *r);
+void api_ca_get(struct api_req *r);
 
 #endif

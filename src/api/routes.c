@@ -147,6 +147,9 @@ const struct api_route api_routes[] = {
     /* the token signing key ring (Coffer's own provider; authorized at "/" like the directory) */
     {M, CF_HTTP_GET, "providers/microsoft.coffer/signingkeys", api_signing_key_list, 0, "SigningKeyList", "directory/read"},
     {M, CF_HTTP_POST, "providers/microsoft.coffer/signingkeys/rotate", api_signing_key_rotate, API_WRITE, "SigningKeyRotate", "directory/write"},
+    /* the server's private CA (h_certs.c; the CofferCA certificate issuer) */
+    {M, CF_HTTP_PUT, "providers/microsoft.coffer/certificateauthority", api_ca_put, API_WRITE, "CertificateAuthorityWrite", "directory/write"},
+    {M, CF_HTTP_GET, "providers/microsoft.coffer/certificateauthority", api_ca_get, 0, "CertificateAuthorityRead", "directory/read"},
 
     /* ---- access control (azure-kv-security-ops.md §2.7) at any scope: "/", a subscription,
      * a group, a vault, an object. Last: "**" rows never shadow the rows above. ---- */

@@ -606,6 +606,75 @@ static void lifecycle_contacts_issuers(void **state)
     expect(call(f, CF_HTTP_GET, "/certificates/issuers/issuer01", NULL), 404, NULL, NULL);
 }
 
+/* The private CA on the management host, then a certificate issued by it in a vault. */
+static void private_ca(void **state)
+{
+    struct fx *f = *state;
+    struct fake_req *r;
+    struct cf_token_request tr;
+    struct cf_token_error te;
+    struct cf_buf tok;
+    int64_t exp_in;
+    char vault_bearer[2048], pem_head[64], ca_x5t[32];
+    const char *mg = "management.localhost" PORT, *path = "/providers/Microsoft.Coffer/certificateAuthority";
+    const char *q = "api-version=2024-01-01";
+
+    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_OWNER, f->oid,
+                                               "ServicePrincipal"),
+                     CF_OK);
+    tr = (struct cf_token_request){.tenant = cf_str_from(f->tenant),
+                                   .grant_type = CF_STR("client_credentials"),
+                                   .client_id = cf_str_from(f->client_id),
+                                   .client_secret = cf_str_from(f->secret),
+                                   .scope = CF_STR("https://management.localhost/.default")};
+    cf_buf_init(&tok, 8192);
+    assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
+    memcpy(vault_bearer, f->bearer, sizeof(vault_bearer));
+    snprintf(f->bearer, sizeof(f->bearer), "Bearer %s", tok.data);
+    cf_buf_release(&tok);
+
+    expect(call_on(f, mg, CF_HTTP_GET, path, q, NULL), 404, "CertificateAuthorityNotFound", NULL);
+    expect(call_on(f, mg, CF_HTTP_PUT, path, q, "{\"properties\":{\"kty\":\"DSA\"}}"), 400,
+           "BadParameter", NULL);
+    expect(call_on(f, mg, CF_HTTP_PUT, path, q, "{\"properties\":{\"validityMonths\":0}}"), 400,
+           "BadParameter", NULL);
+    r = call_on(f, mg, CF_HTTP_PUT, path, q,
+                "{\"properties\":{\"subject\":\"CN=Api Root\",\"kty\":\"EC\","
+                "\"validityMonths\":24}}");
+    if (r->status != 201)
+        fail_msg("%d %s", r->status, r->body);
+    assert_string_equal(jstr(r, "properties.subject"), "CN=Api Root");
+    assert_string_equal(jstr(r, "properties.kty"), "EC");
+    assert_string_equal(jstr(r, "properties.crv"), "P-256");
+    assert_string_equal(jstr(r, "properties.issuerName"), "CofferCA");
+    snprintf(pem_head, sizeof(pem_head), "%.27s", jstr(r, "properties.pem"));
+    assert_string_equal(pem_head, "-----BEGIN CERTIFICATE-----");
+    snprintf(ca_x5t, sizeof(ca_x5t), "%s", jstr(r, "properties.x5t"));
+    assert_int_equal(strlen(ca_x5t), 27);
+    done(r);
+    expect(call_on(f, mg, CF_HTTP_PUT, path, q, NULL), 409, "Conflict", NULL);
+    r = call_on(f, mg, CF_HTTP_GET, path, q, NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "properties.x5t"), ca_x5t);
+    done(r);
+
+    /* a vault certificate from the CA: completed at once, the chain is in the secret */
+    memcpy(f->bearer, vault_bearer, sizeof(vault_bearer));
+    r = call(f, CF_HTTP_POST, "/certificates/ca1/create",
+             "{\"policy\":{\"issuer\":{\"name\":\"CofferCA\"},\"x509_props\":{\"subject\":"
+             "\"CN=ca1.internal\"}}}");
+    if (r->status != 202)
+        fail_msg("%d %s", r->status, r->body);
+    assert_string_equal(jstr(r, "status"), "completed");
+    assert_string_equal(jstr(r, "issuer.name"), "CofferCA");
+    done(r);
+    expect(call(f, CF_HTTP_GET, "/certificates/ca1", NULL), 200, NULL, NULL);
+    expect(call(f, CF_HTTP_POST, "/certificates/ca2/create",
+                "{\"policy\":{\"issuer\":{\"name\":\"NoSuchIssuer\"},\"x509_props\":"
+                "{\"subject\":\"CN=x\"}}}"),
+           400, "BadParameter", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_merge_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(lifecycle_contacts_issuers, setup, teardown),
+        cmocka_unit_test_setup_teardown(private_ca, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
