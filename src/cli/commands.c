@@ -10,6 +10,7 @@
 #include "cli/cmd_key.h"
 #include "cli/cmd_lock.h"
 #include "cli/cmd_signing.h"
+#include "cli/cmd_ca.h"
 #include "cli/cmd_operator.h"
 
 #include <unistd.h>
@@ -267,6 +268,7 @@ const struct cf_cli_group cf_cli_groups[] = {
     CF_CLI_KEY_GROUPS,
     CF_CLI_LOCK_GROUPS,
     CF_CLI_SIGNING_GROUPS,
+    CF_CLI_CA_GROUPS,
     CF_CLI_OPERATOR_GROUPS,
     {"ad", "Manage Microsoft Entra ID (Graph) entities: service principals, applications, groups."},
     {"ad sp", "Manage service principals."},
@@ -314,6 +316,7 @@ const struct cf_cli_cmd cf_cli_commands[] = {
     CF_CLI_KEY_COMMANDS,
     CF_CLI_LOCK_COMMANDS,
     CF_CLI_SIGNING_COMMANDS,
+    CF_CLI_CA_COMMANDS,
     CF_CLI_OPERATOR_COMMANDS,
     {"ad sp", "create-for-rbac", cf_cli_cmd_ad_sp_create_for_rbac, CMD_LOGIN, "Create an application and its service principal, optionally with RBAC role assignments.", o_rbac_create, NULL},
     {"ad sp credential", "reset", cf_cli_cmd_ad_sp_credential_reset, CMD_LOGIN, "Reset a service principal's password or certificate credential.", o_cred_reset, NULL},
