@@ -428,6 +428,11 @@ enum cf_custody_state cf_custody_state(struct cf_custody *c)
     return s;
 }
 
+struct cf_p11 *cf_custody__p11(struct cf_custody *c)
+{
+    return c ? c->p11 : NULL; /* fixed at open */
+}
+
 enum cf_custody_provider cf_custody_provider(const struct cf_custody *c)
 {
     return c->provider; /* fixed at open */

@@ -27,6 +27,7 @@
 
 #include "base/cf.h"
 #include "base/buf.h"
+#include "base/secret.h"
 
 #define CF_CUSTODY_KEY_LEN 32
 #define CF_SHAMIR_MAX_SHARES 16
@@ -156,5 +157,63 @@ struct cf_custody_sock;
 struct cf_custody_sock *cf_custody_sock_start(struct cf_custody *c, const char *path,
                                               const struct cf_custody_hooks *hooks, cf_err *err);
 void cf_custody_sock_stop(struct cf_custody_sock *s);
+
+/* ---- HSM-protected keys (hsm.c): RSA-HSM, EC-HSM and oct-HSM keys generated and used inside
+ * the pkcs11 provider's token ----
+ * Decision: the key token is custody's token (COFFER_CUSTODY=pkcs11, the same module, label
+ * and PIN); other providers have no HSM (cf_hsm_open: CF_ENOTFOUND). Each key is a token
+ * object pair (RSA, EC) or one secret key (AES) with CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE
+ * true and CKA_EXTRACTABLE false, found by a CKA_ID of CF_HSM_ID_LEN random bytes the caller
+ * chooses (the only thing the store keeps, with the public JWK). What a key is (type, size,
+ * curve) is read from the token, so the id alone names it.
+ *
+ * Algorithms (Azure names, azure-kv-keys.md §6): RS256/384/512 (CKM_RSA_PKCS, DigestInfo made
+ * here), PS256/384/512 (CKM_RSA_PKCS_PSS, salt = hash length), RSNULL, ES256/ES256K/ES384/
+ * ES512 (CKM_ECDSA, raw r||s); RSA1_5 (CKM_RSA_PKCS), RSA-OAEP (CKM_RSA_PKCS_OAEP, SHA-1),
+ * RSA-OAEP-256 (CKM_RSA_X_509 with the OAEP encoding done here: SoftHSM2 2.6.1 does OAEP with
+ * SHA-1 only); oct: A*KW and CKM_AES_KEY_WRAP (RFC 3394 done here over CKM_AES_ECB),
+ * A*CBC (CKM_AES_CBC), A*CBCPAD (CKM_AES_CBC_PAD), A*GCM (CKM_AES_GCM when the token lists it,
+ * else CF_EBADPARAM "not supported by this HSM"). Public-key operations (verify, encrypt, wrap)
+ * use the public key object on the token. Errors follow cf_kvkey_* (crypto.h): CF_EBADPARAM
+ * with why (Azure-like text, never key bytes), CF_ECRYPTO for a failed decrypt/unwrap (no
+ * detail), CF_ENOTFOUND for an id with no object, CF_EIO for the module.
+ *
+ * Threads: any; operations run on a pool of sessions (at most CF_HSM_SESSIONS at once; more
+ * callers wait). The object must be closed before its custody object. */
+#define CF_HSM_ID_LEN 16
+#define CF_HSM_SESSIONS 4
+struct cf_hsm;
+struct cf_kvkey_sym; /* crypto.h */
+struct cf_jw;        /* base/json.h */
+/* CF_ENOTFOUND when custody has no token (provider dev or shamir). */
+struct cf_hsm *cf_hsm_open(struct cf_custody *c, cf_err *err);
+void cf_hsm_close(struct cf_hsm *h);
+/* kty "RSA" (bits 2048/3072/4096, exponent 0 = 65537), "EC" (crv P-256, P-384, P-521, P-256K)
+ * or "oct" (bits 128/192/256). Writes the public JWK members into the open object w: "n","e"
+ * or "crv","x","y" (base64url, Azure's form), nothing for oct. CF_EBADPARAM (why) for a size
+ * or curve the token cannot make; CF_EEXISTS when id is taken. */
+cf_err cf_hsm_generate(struct cf_hsm *h, const char *kty, int bits, uint32_t exponent,
+                       const char *crv, const unsigned char id[CF_HSM_ID_LEN], struct cf_jw *w,
+                       char *why, size_t whysz) CF_NODISCARD;
+cf_err cf_hsm_sign(struct cf_hsm *h, const unsigned char id[CF_HSM_ID_LEN], const char *alg,
+                   const void *digest, size_t dlen, struct cf_buf *sig, char *why,
+                   size_t whysz) CF_NODISCARD;
+/* A signature that does not verify is CF_OK with *valid false. */
+cf_err cf_hsm_verify(struct cf_hsm *h, const unsigned char id[CF_HSM_ID_LEN], const char *alg,
+                     const void *digest, size_t dlen, const void *sig, size_t slen, bool *valid,
+                     char *why, size_t whysz) CF_NODISCARD;
+/* wrap: wrapKey's algorithms (RSA*, A*KW, CKM_AES_KEY_WRAP) else encrypt's (RSA*, A*GCM,
+ * A*CBC, A*CBCPAD; sym as cf_kvkey_encrypt_ex, may be NULL for RSA). */
+cf_err cf_hsm_encrypt(struct cf_hsm *h, const unsigned char id[CF_HSM_ID_LEN], const char *alg,
+                      bool wrap, const void *pt, size_t n, struct cf_kvkey_sym *sym,
+                      struct cf_buf *out, char *why, size_t whysz) CF_NODISCARD;
+cf_err cf_hsm_decrypt(struct cf_hsm *h, const unsigned char id[CF_HSM_ID_LEN], const char *alg,
+                      bool unwrap, const void *ct, size_t n, const struct cf_kvkey_sym *sym,
+                      struct cf_secret **pt, char *why, size_t whysz) CF_NODISCARD;
+/* Destroys every object with that id (purge). CF_OK when there was none. */
+cf_err cf_hsm_destroy(struct cf_hsm *h, const unsigned char id[CF_HSM_ID_LEN]) CF_NODISCARD;
+/* Tests: whether the private (or secret) object says it can never leave the token. */
+cf_err cf_hsm_is_protected(struct cf_hsm *h, const unsigned char id[CF_HSM_ID_LEN],
+                           bool *yes) CF_NODISCARD;
 
 #endif

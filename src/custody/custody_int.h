@@ -6,6 +6,8 @@
 #include "base/buf.h"
 #include "base/secret.h"
 
+#include <p11-kit-1/p11-kit/pkcs11.h>
+
 /* A logged-in session on one token of a dlopen'ed PKCS#11 module. Calls are serialised by a
  * mutex (one session). */
 struct cf_p11;
@@ -22,6 +24,15 @@ cf_err cf_p11_decrypt(struct cf_p11 *p, const char *label, const void *ct, size_
                       struct cf_secret **pt);
 /* Whether the key object's attributes say it can never leave the token (for tests). */
 cf_err cf_p11_key_is_protected(struct cf_p11 *p, const char *label, bool *yes);
+
+/* The module's function list and the token's slot, for hsm.c's own sessions (which share
+ * this object's login: PKCS#11 logs in per application and token, not per session). Valid
+ * until cf_p11_close. */
+CK_FUNCTION_LIST_PTR cf_p11_funcs(const struct cf_p11 *p);
+CK_SLOT_ID cf_p11_slot(const struct cf_p11 *p);
+struct cf_custody;
+/* The custody object's token (pkcs11 provider), NULL for the others. */
+struct cf_p11 *cf_custody__p11(struct cf_custody *c);
 
 /* Atomic small-file write (tmp, fsync, rename, fsync dir) and whole-file read. */
 cf_err cf_custody__write_file(const char *path, const void *p, size_t n, unsigned mode);

@@ -18,6 +18,7 @@ struct cf_p11 {
     void *dl;
     CK_FUNCTION_LIST_PTR f;
     CK_SESSION_HANDLE session;
+    CK_SLOT_ID slot;
     bool initialized, open;
     pthread_mutex_t mu;
 };
@@ -94,6 +95,7 @@ struct cf_p11 *cf_p11_open(const char *module, const char *token_label, const ch
         if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK || !label_eq(ti.label, token_label))
             continue;
         found = true;
+        p->slot = slots[i];
         rv = p->f->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
                                  &p->session);
         if (rv != CKR_OK) {
@@ -247,4 +249,14 @@ cf_err cf_p11_key_is_protected(struct cf_p11 *p, const char *label, bool *yes)
     pthread_mutex_unlock(&p->mu);
     *yes = !e && sens == CK_TRUE && extr == CK_FALSE;
     return e;
+}
+
+CK_FUNCTION_LIST_PTR cf_p11_funcs(const struct cf_p11 *p)
+{
+    return p->f;
+}
+
+CK_SLOT_ID cf_p11_slot(const struct cf_p11 *p)
+{
+    return p->slot;
 }
