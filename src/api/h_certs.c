@@ -379,6 +379,23 @@ static const struct cf_json *policy_arg(struct api_req *r, bool *bad)
 
 /* ---------------- create, operation, merge, import ---------------- */
 
+/* A Self certificate is issued before the 202 goes out, but the 202 body still reads
+ * "inProgress" (no target), as the service's does (§6.1): Python's create poller treats an
+ * initial operation that is already finished as done without ever fetching the certificate,
+ * so its result() would be None. The first GET .../pending reads "completed". */
+static cf_err as_in_progress(struct cf_cert_op *o)
+{
+    char *d = strdup("Pending certificate created. Certificate request is in progress. This may "
+                     "take some time based on the issuer provider. Please check again later.");
+    if (!d)
+        return CF_ENOMEM;
+    free(o->status_details);
+    o->status_details = d;
+    snprintf(o->status, sizeof(o->status), "inProgress");
+    o->completed = false;
+    return CF_OK;
+}
+
 void api_cert_create(struct api_req *r)
 {
     struct cf_str name = r->cap[0];
@@ -402,6 +419,8 @@ void api_cert_create(struct api_req *r)
     }
     e = cf_cert_create(svc_of(r), &r->vault, name, pol, &b.in, &o, why, sizeof(why));
     cf_buf_release(&b.tags);
+    if (!e && o.completed)
+        e = as_in_progress(&o);
     if (e)
         reply_err(r, e, CTX_CREATE, name, why);
     else
