@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Python suite: python/test_secrets.py and test_keys.py (unittest) through Debian's python3-azure on
-# /usr/bin/python3, against a fresh cofferd. One result per test method.
+# Python suite: python/test_secrets.py, test_certificates.py and test_keys.py (unittest) through
+# Debian's python3-azure on /usr/bin/python3, against a fresh cofferd. One result per test method.
 set -uo pipefail
 . "$E2E_DIR/lib.sh"
 trap e2e_cleanup EXIT
@@ -8,7 +8,7 @@ trap e2e_cleanup EXIT
 e2e_start main || exit 1
 out="$E2E_WORK/$SUITE-unittest.out"
 # test_keys.py (azure.keyvault.keys) runs unless COFFER_E2E_KEYS=0.
-modules=(test_secrets)
+modules=(test_secrets test_certificates)
 [ "${COFFER_E2E_KEYS:-1}" != 1 ] || modules+=(test_keys)
 (cd "$E2E_DIR/python" &&
     timeout 300 /usr/bin/python3 -B -W ignore::ResourceWarning -m unittest -v "${modules[@]}") >"$out" 2>&1
