@@ -97,6 +97,47 @@ azc "rest get 2" rest --method get --url "$U" --resource "$RES" --query value -o
 az_ok "az rest get after --allow-no-subscriptions login"
 expect_eq "value read back" "from-az ✓" "$(cat "$AO")"
 
+# 3. Certificates through az rest (Debian's az cannot run `az keyvault certificate …`,
+# clients.md §7): create a Self-issued certificate, follow the operation, read it back, check
+# the cer with openssl against the thumbprint, read the PEM secret and match its key.
+CU="$COFFER_VAULT_URL/certificates/az-cert"
+azc "rest cert create" rest --method post --url "$CU/create?api-version=7.4" --resource "$RES" \
+    --body '{"policy":{"issuer":{"name":"Self"},"key_props":{"kty":"EC","crv":"P-256","exportable":true},"secret_props":{"contentType":"application/x-pem-file"},"x509_props":{"subject":"CN=az.coffer.test","sans":{"dns_names":["az.coffer.test"]},"validity_months":2}},"tags":{"by":"az"}}'
+az_ok "az rest --method post certificates/az-cert/create"
+expect_eq "az rest create: the operation's id" "$CU/pending" "$(jget "$AO" 'd["id"]')"
+expect_eq "az rest create: issuer Self" Self "$(jget "$AO" 'd["issuer"]["name"]')"
+azc "rest cert pending" rest --method get --url "$CU/pending?api-version=7.4" --resource "$RES"
+az_ok "az rest --method get certificates/az-cert/pending"
+expect_eq "the operation completed (target = the certificate)" "completed $CU" "$(jget "$AO" 'd["status"] + " " + d["target"]')"
+azc "rest cert get" rest --method get --url "$CU/?api-version=7.4" --resource "$RES"
+az_ok "az rest --method get certificates/az-cert/"
+expect_eq "az rest get: tags" '{"by": "az"}' "$(jget "$AO" 'd["tags"]')"
+expect_eq "az rest get: policy subject and key" "CN=az.coffer.test EC P-256" \
+    "$(jget "$AO" 'd["policy"]["x509_props"]["subject"] + " " + d["policy"]["key_props"]["kty"] + " " + d["policy"]["key_props"]["crv"]')"
+cver=$(jget "$AO" 'd["id"].rsplit("/", 1)[1]')
+expect_eq "kid and sid carry the certificate's version" "$COFFER_VAULT_URL/keys/az-cert/$cver $COFFER_VAULT_URL/secrets/az-cert/$cver" \
+    "$(jget "$AO" 'd["kid"] + " " + d["sid"]')"
+jget "$AO" 'd["cer"]' | base64 -d >"$E2E_WORK/$SUITE-cert.der" 2>/dev/null
+x5t=$(jget "$AO" 'd["x5t"]')
+fp=$(openssl x509 -inform DER -in "$E2E_WORK/$SUITE-cert.der" -noout -fingerprint -sha1 2>/dev/null |
+    sed 's/.*=//; s/://g' | xxd -r -p | base64 | tr '+/' '-_' | tr -d '=')
+expect_eq "x5t = base64url(SHA-1) of cer (openssl)" "$x5t" "$fp"
+expect_eq "openssl reads the cer: subject and SAN" "subject=CN = az.coffer.test DNS:az.coffer.test" \
+    "$(openssl x509 -inform DER -in "$E2E_WORK/$SUITE-cert.der" -noout -subject -ext subjectAltName 2>/dev/null |
+        grep -v 'Subject Alternative Name' | sed 's/^ *//' | tr '\n' ' ' | sed 's/ $//')"
+azc "rest cert secret" rest --method get --url "$COFFER_VAULT_URL/secrets/az-cert?api-version=7.4" --resource "$RES"
+az_ok "az rest --method get secrets/az-cert (the certificate's secret)"
+expect_eq "the secret is managed PEM" "true application/x-pem-file" "$(jget "$AO" '("true" if d["managed"] else "false") + " " + d["contentType"]')"
+jget "$AO" 'd["value"]' >"$E2E_WORK/$SUITE-cert-secret.pem"
+kpub=$(openssl pkey -in "$E2E_WORK/$SUITE-cert-secret.pem" -pubout 2>/dev/null | sha256sum)
+cpub=$(openssl x509 -inform DER -in "$E2E_WORK/$SUITE-cert.der" -noout -pubkey 2>/dev/null | sha256sum)
+expect_eq "the secret's private key matches the certificate (openssl)" "$cpub" "$kpub"
+rm -f "$E2E_WORK/$SUITE-cert-secret.pem"
+azc "rest cert list" rest --method get --url "$COFFER_VAULT_URL/certificates?api-version=7.4" --resource "$RES" \
+    --query "value[?x5t=='$x5t'] | length(@)"
+az_ok "az rest --method get certificates (list)"
+expect_eq "the list has the certificate once (by x5t)" 1 "$(cat "$AO")"
+
 # az keeps the client secret in plain files in its config dir: do not leave them behind.
 rm -rf "$E2E_WORK/$SUITE-azconfig1" "$E2E_WORK/$SUITE-azconfig2"
 e2e_stop
