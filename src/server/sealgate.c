@@ -35,7 +35,18 @@ struct cf_sealgate {
     pthread_mutex_t mu;
     struct cf_http_server *srv; /* the full server, once serving */
     struct cf_vault_svc *vault; /* re-wraps at rotation; NULL until built and after teardown */
+    struct cf_hsm *hsm;         /* pkcs11: HSM-protected keys in the custody token */
     bool resealed;
+};
+
+/* The token's key operations for the vault (vault.h's table, custody.h's functions). */
+static const struct cf_vault_hsm_ops hsm_ops = {
+    .generate = cf_hsm_generate,
+    .sign = cf_hsm_sign,
+    .verify = cf_hsm_verify,
+    .encrypt = cf_hsm_encrypt,
+    .decrypt = cf_hsm_decrypt,
+    .destroy = cf_hsm_destroy,
 };
 
 static cf_err on_rewrap(void *ctx, const unsigned char old_key[CF_CUSTODY_KEY_LEN],
@@ -225,6 +236,12 @@ void cf_sealgate_set_vault(struct cf_sealgate *g, struct cf_vault_svc *v)
         return;
     pthread_mutex_lock(&g->mu); /* waits for a rotation in progress */
     g->vault = v;
+    if (v && cf_custody_provider(g->custody) == CF_CUSTODY_PKCS11) {
+        cf_err e = CF_OK;
+        if (!g->hsm && !(g->hsm = cf_hsm_open(g->custody, &e)))
+            cf_warn("custody: HSM-protected keys are unavailable (%s)", cf_err_name(e));
+        cf_vault_svc_set_hsm(v, g->hsm, g->hsm ? &hsm_ops : NULL);
+    }
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -249,6 +266,7 @@ void cf_sealgate_free(struct cf_sealgate *g)
     if (!g)
         return;
     cf_custody_sock_stop(g->sock); /* first: no hook runs after this */
+    cf_hsm_close(g->hsm);           /* its sessions belong to the custody token */
     cf_custody_close(g->custody);
     pthread_mutex_destroy(&g->mu);
     free(g);

@@ -49,9 +49,9 @@ const char *cf_key_op_name(int i)
 /* What a create without key_ops gets (§2.3): every operation the type can do. */
 static unsigned default_ops(const char *kty)
 {
-    if (strcmp(kty, "EC") == 0)
+    if (strcmp(kty, "EC") == 0 || strcmp(kty, "EC-HSM") == 0)
         return CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY;
-    if (strcmp(kty, "oct") == 0)
+    if (strcmp(kty, "oct") == 0 || strcmp(kty, "oct-HSM") == 0)
         return CF_KEY_OP_ENCRYPT | CF_KEY_OP_DECRYPT | CF_KEY_OP_WRAP | CF_KEY_OP_UNWRAP;
     return CF_KEY_OP_ENCRYPT | CF_KEY_OP_DECRYPT | CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY |
            CF_KEY_OP_WRAP | CF_KEY_OP_UNWRAP;
@@ -482,7 +482,7 @@ static cf_err add_version(struct cf_key_ctx *c, const struct cf_kvkey *k,
 {
     cf_err e = cf_key_refuse_managed(c->svc, c->v, c->name_lc); /* a certificate's key */
 
-    if (!e)
+    if (!e && k) /* NULL: an HSM key, whose columns hsm_fill wrote */
         e = fill_from_key(c, k);
     c->ver.imported = imported;
     if (!e)
@@ -502,8 +502,137 @@ static cf_err add_version(struct cf_key_ctx *c, const struct cf_kvkey *k,
 
 static bool has_hsm_suffix(const char *kty)
 {
+    return cf_key_kty_is_hsm(kty);
+}
+
+bool cf_key_kty_is_hsm(const char *kty)
+{
     size_t n = strlen(kty);
     return n > 4 && strcmp(kty + n - 4, "-HSM") == 0;
+}
+
+/* ---------------- HSM-protected keys (the token's operations: vault.h) ----------------
+ * Such a version keeps kty "RSA-HSM" / "EC-HSM" / "oct-HSM", its public JWK, and in priv the
+ * token handle HSM_TAG || id sealed under the vault's data key with the version's AAD (so a
+ * handle cannot be moved to another key's row). Its operations are never cached: each reads
+ * the row, applies the state rules and asks the token. */
+
+void cf_vault_svc_set_hsm(struct cf_vault_svc *svc, struct cf_hsm *h,
+                          const struct cf_vault_hsm_ops *ops)
+{
+    if (!svc)
+        return;
+    svc->hsm = ops ? h : NULL;
+    svc->hsm_ops = h ? ops : NULL;
+}
+
+/* The token handle of an HSM version (c->ver.priv, sealed). */
+static cf_err hsm_handle(struct cf_key_ctx *c, const struct cf_buf *sealed,
+                         const char *version, unsigned char id[CF_VAULT_HSM_ID_LEN])
+{
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    char aad[KEY_AAD_MAX];
+    struct cf_secret *blob = NULL;
+    cf_err e = cf_vault_dek(c->svc, c->v, dek);
+
+    if (e)
+        return e;
+    e = cf_aead_open(dek, aad, cf_key_aad(aad, c->v->id, c->name_lc, version), sealed->data,
+                     sealed->len, &blob);
+    cf_wipe(dek, sizeof(dek));
+    if (!e && (blob->len != HSM_BLOB_LEN || memcmp(blob->p, HSM_TAG, HSM_TAG_LEN) != 0))
+        e = CF_ECORRUPT;
+    if (!e)
+        memcpy(id, (const unsigned char *)blob->p + HSM_TAG_LEN, CF_VAULT_HSM_ID_LEN);
+    else
+        cf_error("vault: an HSM key version in vault %lld does not open", (long long)c->v->id);
+    cf_secret_free(blob);
+    return e ? CF_ECORRUPT : CF_OK;
+}
+
+/* Generates the key of spec (kty with -HSM) on the token under a fresh id and fills c->ver
+ * as fill_from_key does. On failure nothing stays on the token. */
+static cf_err hsm_fill(struct cf_key_ctx *c, const struct cf_key_spec *spec,
+                       unsigned char id[CF_VAULT_HSM_ID_LEN], bool *made, char *why,
+                       size_t whysz)
+{
+    const struct cf_vault_hsm_ops *ops = c->svc->hsm_ops;
+    unsigned char dek[CF_AEAD_KEY_LEN], blob[HSM_BLOB_LEN];
+    char base[8], aad[KEY_AAD_MAX];
+    const char *crv = spec->crv && spec->crv[0] ? spec->crv : "P-256";
+    int size = spec->key_size;
+    struct cf_buf jwk;
+    struct cf_jw w;
+    cf_err e;
+
+    *made = false;
+    snprintf(base, sizeof(base), "%.*s", (int)(strlen(spec->kty) - 4), spec->kty);
+    if (strcmp(base, "RSA") == 0 && size == 0)
+        size = 2048;
+    if (strcmp(base, "oct") == 0 && size == 0)
+        size = 256;
+    if (strcmp(base, "RSA") != 0 && strcmp(base, "EC") != 0 && strcmp(base, "oct") != 0)
+        return bad(why, whysz, "Invalid key type %.32s: use RSA-HSM, EC-HSM or oct-HSM.",
+                   spec->kty);
+    if (strcmp(base, "RSA") == 0 &&
+        (spec->public_exponent < 0 || spec->public_exponent > UINT32_MAX ||
+         (spec->public_exponent && (spec->public_exponent < 3 || !(spec->public_exponent & 1)))))
+        return bad(why, whysz, "Invalid public exponent: it must be an odd number >= 3.");
+    if ((e = cf_random(id, CF_VAULT_HSM_ID_LEN)))
+        return e;
+    cf_buf_init(&jwk, JWK_MAX);
+    cf_jw_init(&w, &jwk);
+    cf_jw_obj_begin(&w);
+    e = ops->generate(c->svc->hsm, base, strcmp(base, "EC") == 0 ? 0 : size,
+                      (uint32_t)spec->public_exponent, strcmp(base, "EC") == 0 ? crv : NULL, id,
+                      &w, why, whysz);
+    *made = e == CF_OK;
+    cf_jw_obj_end(&w);
+    if (!e)
+        e = cf_jw_err(&w);
+    if (!e) {
+        free(c->ver.public_jwk);
+        if (!(c->ver.public_jwk = cf_buf_detach(&jwk, NULL)))
+            e = CF_ENOMEM;
+    }
+    cf_buf_release(&jwk);
+    if (e)
+        return e;
+    snprintf(c->ver.kty, sizeof(c->ver.kty), "%s-HSM", base);
+    c->ver.key_size = strcmp(base, "EC") == 0 ? 0 : size;
+    snprintf(c->ver.crv, sizeof(c->ver.crv), "%s", strcmp(base, "EC") == 0 ? crv : "");
+    c->ver.key_ops = default_ops(c->ver.kty);
+    c->ver.enabled = true;
+    c->ver.created = c->ver.updated = c->now;
+    if ((e = new_version(c->ver.version, cf_clock_ms(c->svc->clock))) ||
+        (e = cf_vault_dek(c->svc, c->v, dek)))
+        return e;
+    memcpy(blob, HSM_TAG, HSM_TAG_LEN);
+    memcpy(blob + HSM_TAG_LEN, id, CF_VAULT_HSM_ID_LEN);
+    cf_buf_reset(&c->ver.priv);
+    e = cf_aead_seal(dek, aad, cf_key_aad(aad, c->v->id, c->name_lc, c->ver.version), blob,
+                     sizeof(blob), &c->ver.priv);
+    cf_wipe(dek, sizeof(dek));
+    return e;
+}
+
+/* A new HSM version of c's name: generate on the token, write; the token objects go again
+ * when the write fails. */
+static cf_err hsm_add_version(struct cf_key_ctx *c, const struct cf_key_spec *spec,
+                              const struct cf_key_input *in, struct cf_key_meta *out, char *why,
+                              size_t whysz)
+{
+    unsigned char id[CF_VAULT_HSM_ID_LEN];
+    bool made = false;
+    cf_err e = cf_key_refuse_managed(c->svc, c->v, c->name_lc);
+
+    if (!e)
+        e = hsm_fill(c, spec, id, &made, why, whysz);
+    if (!e)
+        e = add_version(c, NULL, in, false, out, why, whysz);
+    if (e && made && c->svc->hsm_ops->destroy(c->svc->hsm, id) != CF_OK)
+        cf_warn("vault: an HSM key of a failed create stays on the token");
+    return e;
 }
 
 static cf_err generate(const struct cf_key_spec *spec, struct cf_kvkey **k, char *why, size_t whysz)
@@ -559,10 +688,15 @@ cf_err cf_key_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
     e = cf_key_ctx_init(&c, svc, v, name);
     if (!e && (!spec || !out))
         e = CF_EINVAL;
+    if (!e && spec->kty && has_hsm_suffix(spec->kty) && svc->hsm) {
+        e = hsm_add_version(&c, spec, in, out, why, whysz);
+        goto out;
+    }
     if (!e)
         e = generate(spec, &k, why, whysz);
     if (!e)
         e = add_version(&c, k, in, false, out, why, whysz);
+out:
     cf_kvkey_free(k);
     cf_key_ctx_release(&c);
     return e;
@@ -934,9 +1068,91 @@ cf_err cf_key_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     return name_op(svc, v, name, recover_fn, true, out);
 }
 
+/* The sealed token handles of a deleted key's HSM versions, read before its purge (opened
+ * after the read: opening may read the vault's data key from the store). */
+struct hsm_sealed {
+    char version[CF_VERSION_HEX_LEN + 1];
+    unsigned char blob[64];
+    size_t len;
+};
+struct hsm_ids {
+    struct cf_key_ctx *c;
+    struct hsm_sealed *v;
+    size_t n, cap;
+    int64_t last;
+};
+
+static cf_err hsm_ids_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_ver *v,
+                         void *arg)
+{
+    struct hsm_ids *h = arg;
+    (void)o;
+    h->last = v->seq;
+    if (!has_hsm_suffix(v->kty) || v->priv.len > sizeof(h->v[0].blob))
+        return CF_OK;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 8;
+        void *p = realloc(h->v, cap * sizeof(*h->v));
+        if (!p)
+            return CF_ENOMEM;
+        h->v = p;
+        h->cap = cap;
+    }
+    snprintf(h->v[h->n].version, sizeof(h->v[h->n].version), "%s", v->version);
+    memcpy(h->v[h->n].blob, v->priv.data, v->priv.len);
+    h->v[h->n].len = v->priv.len;
+    h->n++;
+    return CF_OK;
+}
+
+static cf_err hsm_ids_fn(struct cf_store_txn *t, void *arg)
+{
+    struct hsm_ids *h = arg;
+    bool more = true;
+    cf_err e = cf_key_find_obj(t, h->c, true);
+
+    while (!e && more)
+        e = cf_store_key_list_versions(t, h->c->obj.id, h->last, 100, true, hsm_ids_cb, h,
+                                       &more);
+    return e;
+}
+
+/* Purge; an HSM key's token objects are destroyed once the purge is committed. */
 cf_err cf_key_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name)
 {
-    return name_op(svc, v, name, purge_fn, true, NULL);
+    unsigned char (*ids)[CF_VAULT_HSM_ID_LEN] = NULL;
+    struct hsm_ids h = {0};
+    struct cf_key_ctx c;
+    size_t nids = 0;
+    cf_err e;
+
+    if (!svc || !svc->hsm)
+        return name_op(svc, v, name, purge_fn, true, NULL);
+    e = cf_key_ctx_init(&c, svc, v, name);
+    h.c = &c;
+    if (!e)
+        e = cf_store_read(svc->store, hsm_ids_fn, &h); /* CF_ENOTFOUND as the purge says it */
+    if (!e && h.n && !(ids = calloc(h.n, CF_VAULT_HSM_ID_LEN)))
+        e = CF_ENOMEM;
+    for (size_t i = 0; !e && i < h.n; i++) {
+        struct cf_buf b = {.data = (char *)h.v[i].blob, .len = h.v[i].len};
+        if (hsm_handle(&c, &b, h.v[i].version, ids[nids]) == CF_OK)
+            nids++; /* one that does not open stays on the token; the purge goes on */
+    }
+    free(h.v);
+    if (e) {
+        cf_key_ctx_release(&c);
+        free(ids);
+        return e;
+    }
+    e = write_and_take(&c, purge_fn, NULL); /* releases c */
+    for (size_t i = 0; !e && i < nids; i++)
+        if (svc->hsm_ops->destroy(svc->hsm, ids[i]) != CF_OK)
+            cf_warn("vault: a purged HSM key's objects could not be removed from the token");
+    if (ids)
+        cf_wipe(ids, h.n * CF_VAULT_HSM_ID_LEN);
+    free(ids);
+    return e;
 }
 
 /* ---------------- crypto operations ---------------- */
@@ -957,7 +1173,7 @@ static cf_err state_rules(const struct cf_rec_key_ver *v, enum cf_key_opkind op,
     bool public_op = op == CF_KEY_ENCRYPT || op == CF_KEY_VERIFY || op == CF_KEY_WRAP;
     bool produces = op == CF_KEY_ENCRYPT || op == CF_KEY_WRAP || op == CF_KEY_SIGN;
 
-    if (!v->enabled && (!public_op || strcmp(v->kty, "oct") == 0))
+    if (!v->enabled && (!public_op || strncmp(v->kty, "oct", 3) == 0))
         return CF_EDISABLED;
     if (!(v->key_ops & opkind_bit[op])) {
         *why = CF_KEY_REFUSED_OP;
@@ -1048,6 +1264,61 @@ static cf_err run_op(const struct cf_kvkey *k, const struct cf_key_op_args *a,
     return cf_kvkey_decrypt_ex(k, a->alg, p, v.len, &sym, &res->plain, why, whysz);
 }
 
+/* run_op for a key in the token. */
+static cf_err run_hsm_op(struct cf_vault_svc *svc, const unsigned char id[CF_VAULT_HSM_ID_LEN],
+                         const struct cf_key_op_args *a, struct cf_key_op_result *res, char *why,
+                         size_t whysz)
+{
+    const struct cf_vault_hsm_ops *ops = svc->hsm_ops;
+    struct cf_kvkey_sym sym;
+    struct cf_str v = a->value;
+    const void *p = v.p ? v.p : "";
+    cf_err e;
+
+    memset(&sym, 0, sizeof(sym));
+    switch (a->op) {
+    case CF_KEY_SIGN:
+        return ops->sign(svc->hsm, id, a->alg, p, v.len, &res->out, why, whysz);
+    case CF_KEY_VERIFY:
+        return ops->verify(svc->hsm, id, a->alg, a->digest.p ? a->digest.p : "", a->digest.len,
+                           p, v.len, &res->valid, why, whysz);
+    case CF_KEY_WRAP:
+        return ops->encrypt(svc->hsm, id, a->alg, true, p, v.len, NULL, &res->out, why, whysz);
+    case CF_KEY_UNWRAP:
+        return ops->decrypt(svc->hsm, id, a->alg, true, p, v.len, NULL, &res->plain, why, whysz);
+    case CF_KEY_ENCRYPT:
+    case CF_KEY_DECRYPT:
+        break;
+    }
+    if (a->iv.p) {
+        if (a->iv.len > sizeof(sym.iv))
+            return bad(why, whysz, "Invalid length of 'iv': %zu bytes.", a->iv.len);
+        memcpy(sym.iv, a->iv.p, a->iv.len);
+        sym.iv_len = a->iv.len;
+    }
+    if (a->aad.p) {
+        sym.aad = a->aad.p;
+        sym.aad_len = a->aad.len;
+    }
+    if (a->op == CF_KEY_ENCRYPT) {
+        e = ops->encrypt(svc->hsm, id, a->alg, false, p, v.len, &sym, &res->out, why, whysz);
+        if (!e && sym.iv_len) {
+            memcpy(res->iv, sym.iv, sym.iv_len);
+            res->iv_len = sym.iv_len;
+            memcpy(res->tag, sym.tag, sym.tag_len);
+            res->tag_len = sym.tag_len;
+        }
+        return e;
+    }
+    if (a->tag.p) {
+        if (a->tag.len != CF_KVKEY_TAG_LEN)
+            return bad(why, whysz, "Invalid length of 'tag': %zu bytes, 16 expected.", a->tag.len);
+        memcpy(sym.tag, a->tag.p, a->tag.len);
+        sym.tag_len = a->tag.len;
+    }
+    return ops->decrypt(svc->hsm, id, a->alg, false, p, v.len, &sym, &res->plain, why, whysz);
+}
+
 static cf_err op_read_fn(struct cf_store_txn *t, void *arg)
 {
     struct cf_key_ctx *c = arg;
@@ -1059,7 +1330,7 @@ static cf_err op_read_fn(struct cf_store_txn *t, void *arg)
  * the version read (with its sealed private part), checked, opened and cached. *out is the
  * caller's reference (set whenever the key was found, even when refused). */
 static cf_err op_key(struct cf_key_ctx *c, enum cf_key_opkind op, struct cf_key_op_result *res,
-                     struct cf_kcache_ent **out)
+                     struct cf_kcache_ent **out, bool *hsm, unsigned char hsm_id[CF_VAULT_HSM_ID_LEN])
 {
     struct cf_kcache *kc = c->svc->kcache;
     struct cf_kvkey *k = NULL;
@@ -1079,6 +1350,13 @@ static cf_err op_key(struct cf_key_ctx *c, enum cf_key_opkind op, struct cf_key_
     snprintf(res->name, sizeof(res->name), "%s", c->obj.name);
     memcpy(res->version, c->ver.version, sizeof(res->version));
     e = state_rules(&c->ver, op, c->now, &res->refused);
+    if (!e && has_hsm_suffix(c->ver.kty)) { /* never cached: the token holds the key */
+        *hsm = true;
+        return c->svc->hsm ? hsm_handle(c, &c->ver.priv, c->ver.version, hsm_id)
+                           : bad(c->why, c->whysz,
+                                 "This key lives in a hardware security module, and this server "
+                                 "has none configured.");
+    }
     if (!e)
         e = open_key(c, &k);
     if (!e) {
@@ -1095,8 +1373,10 @@ cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
                       struct cf_str version, const struct cf_key_op_args *a,
                       struct cf_key_op_result *res, char *why, size_t whysz)
 {
+    unsigned char hsm_id[CF_VAULT_HSM_ID_LEN];
     struct cf_kcache_ent *ent = NULL;
     struct cf_key_ctx c;
+    bool hsm = false;
     cf_err e;
 
     if (why && whysz)
@@ -1113,9 +1393,14 @@ cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
         e = CF_ENOTFOUND;
         goto out;
     }
-    e = op_key(&c, a->op, res, &ent);
-    if (!e)
+    c.why = why;
+    c.whysz = whysz;
+    e = op_key(&c, a->op, res, &ent, &hsm, hsm_id);
+    if (!e && hsm)
+        e = run_hsm_op(svc, hsm_id, a, res, why, whysz);
+    else if (!e)
         e = run_op(ent->key, a, res, why, whysz);
+    cf_wipe(hsm_id, sizeof(hsm_id));
     if (e == CF_EINVAL) /* the crypto layer's "missing parameter" is the caller's doing */
         e = why && why[0] ? CF_EBADPARAM
                           : bad(why, whysz, "Invalid parameters for %s.", opkind_name[a->op]);
@@ -1150,7 +1435,7 @@ static cf_err rotate_ctx(struct cf_key_ctx *c, struct cf_key_meta *out)
     struct cf_rec_key_ver old;
     struct cf_kvkey *k = NULL;
     struct dur d;
-    char why[160];
+    char why[160], kty[16];
     cf_err e;
 
     e = cf_store_read(c->svc->store, rotate_read_fn, c);
@@ -1160,7 +1445,7 @@ static cf_err rotate_ctx(struct cf_key_ctx *c, struct cf_key_meta *out)
     spec.kty = c->ver.kty;
     spec.key_size = c->ver.key_size;
     spec.crv = c->ver.crv[0] ? c->ver.crv : NULL;
-    e = generate(&spec, &k, why, sizeof(why));
+    e = has_hsm_suffix(spec.kty) && c->svc->hsm ? CF_OK : generate(&spec, &k, why, sizeof(why));
     if (e) {
         cf_error("vault: rotation of a %s key failed: %s", c->ver.kty, cf_err_name(e));
         return e;
@@ -1183,7 +1468,14 @@ static cf_err rotate_ctx(struct cf_key_ctx *c, struct cf_key_meta *out)
         in.has_exp = true;
         in.exp = dur_add(c->now, &d, 1);
     }
-    e = add_version(c, k, &in, false, out, why, sizeof(why));
+    if (k) {
+        e = add_version(c, k, &in, false, out, why, sizeof(why));
+    } else { /* an HSM key: a new key pair in the token */
+        snprintf(kty, sizeof(kty), "%s", old.kty);
+        spec.kty = kty;
+        spec.crv = old.crv[0] ? old.crv : NULL;
+        e = hsm_add_version(c, &spec, &in, out, why, sizeof(why));
+    }
     cf_rec_key_ver_release(&old);
     cf_kvkey_free(k);
     return e;

@@ -322,7 +322,14 @@ static cf_err parse_version(struct reader *r, const unsigned char dek[CF_AEAD_KE
     v->exportable = (flags & 2) != 0;
     v->managed = (flags & 4) != 0;
     v->imported = (flags & 8) != 0;
-    /* the blob must be a key of the type the version claims */
+    /* the blob must be a key of the type the version claims; an HSM version's is its token
+     * handle, which only opens on a server whose token holds that key */
+    if (cf_key_kty_is_hsm(v->kty)) {
+        if (len != HSM_BLOB_LEN || memcmp(p, HSM_TAG, HSM_TAG_LEN) != 0)
+            return CF_EBADPARAM;
+        return cf_aead_seal(dek, aad, cf_key_aad(aad, c->v->id, c->name_lc, v->version), p,
+                            (size_t)len, &v->priv);
+    }
     e = cf_kvkey_from_blob(p, (size_t)len, &k);
     if (e || strcmp(v->kty, cf_kvkey_type(k) == CF_KTY_RSA  ? "RSA"
                             : cf_kvkey_type(k) == CF_KTY_EC ? "EC"

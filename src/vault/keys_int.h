@@ -68,6 +68,13 @@ cf_err cf_key_find_obj(struct cf_store_txn *t, struct cf_key_ctx *c, bool want_d
 /* AAD "key\0<vault id>\0<name_lc>\0<version>" of a sealed private key; returns its length. */
 size_t cf_key_aad(char out[KEY_AAD_MAX], int64_t vault_id, const char *name_lc,
                   const char *version);
+/* HSM-protected versions (kty "RSA-HSM", "EC-HSM", "oct-HSM") keep in priv, sealed like a
+ * private key, HSM_TAG followed by the token handle (CF_VAULT_HSM_ID_LEN bytes). */
+#define HSM_TAG "CFH\x01"
+#define HSM_TAG_LEN 4
+#define HSM_BLOB_LEN (HSM_TAG_LEN + CF_VAULT_HSM_ID_LEN)
+bool cf_key_kty_is_hsm(const char *kty);
+
 /* Fills m from records, moving v's strings into m. */
 void cf_key_meta_take(struct cf_key_meta *m, const struct cf_rec_key_obj *o,
                       struct cf_rec_key_ver *v);

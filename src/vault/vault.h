@@ -337,11 +337,43 @@ struct cf_key_input {
 
 /* What to generate. */
 struct cf_key_spec {
-    const char *kty;         /* "RSA", "EC", "oct" (the -HSM types are refused) */
+    const char *kty;         /* "RSA", "EC", "oct"; the -HSM types need cf_vault_svc_set_hsm */
     int key_size;            /* 0 = default: RSA 2048, oct 256; ignored for EC */
     int64_t public_exponent; /* RSA; 0 = 65537 */
     const char *crv;         /* EC; NULL = "P-256" */
 };
+
+/* HSM-protected keys (RSA-HSM, EC-HSM, oct-HSM): the server hands the vault service the
+ * token's operations (custody.h's cf_hsm_* functions, same signatures, same error rules) once,
+ * before serving. Without them the -HSM types are refused (CF_EBADPARAM). The store then keeps
+ * for such a version only its public JWK and the token handle (CF_HSM_ID_LEN random bytes,
+ * sealed under the vault's data key like a private key would be); purge destroys the token
+ * objects. struct cf_hsm is custody's opaque token object. */
+#define CF_VAULT_HSM_ID_LEN 16
+struct cf_hsm;
+struct cf_jw;
+struct cf_kvkey_sym;
+struct cf_vault_hsm_ops {
+    cf_err (*generate)(struct cf_hsm *h, const char *kty, int bits, uint32_t exponent,
+                       const char *crv, const unsigned char id[CF_VAULT_HSM_ID_LEN],
+                       struct cf_jw *w, char *why, size_t whysz);
+    cf_err (*sign)(struct cf_hsm *h, const unsigned char id[CF_VAULT_HSM_ID_LEN], const char *alg,
+                   const void *digest, size_t dlen, struct cf_buf *sig, char *why, size_t whysz);
+    cf_err (*verify)(struct cf_hsm *h, const unsigned char id[CF_VAULT_HSM_ID_LEN],
+                     const char *alg, const void *digest, size_t dlen, const void *sig,
+                     size_t slen, bool *valid, char *why, size_t whysz);
+    cf_err (*encrypt)(struct cf_hsm *h, const unsigned char id[CF_VAULT_HSM_ID_LEN],
+                      const char *alg, bool wrap, const void *pt, size_t n,
+                      struct cf_kvkey_sym *sym, struct cf_buf *out, char *why, size_t whysz);
+    cf_err (*decrypt)(struct cf_hsm *h, const unsigned char id[CF_VAULT_HSM_ID_LEN],
+                      const char *alg, bool unwrap, const void *ct, size_t n,
+                      const struct cf_kvkey_sym *sym, struct cf_secret **pt, char *why,
+                      size_t whysz);
+    cf_err (*destroy)(struct cf_hsm *h, const unsigned char id[CF_VAULT_HSM_ID_LEN]);
+};
+/* h and ops outlive the service (NULL, NULL: no HSM). Call before serving (not thread-safe). */
+void cf_vault_svc_set_hsm(struct cf_vault_svc *svc, struct cf_hsm *h,
+                          const struct cf_vault_hsm_ops *ops);
 
 /* New version of name (the first one creates the key). CF_EDELETED if soft-deleted. */
 cf_err cf_key_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
