@@ -1,0 +1,350 @@
+/* test_keys_hsm.c - HSM-protected keys through the vault service with a fake token (a table
+ * of software keys behind struct cf_vault_hsm_ops; the real SoftHSM2 token is covered by
+ * tests/unit/custody/test_hsm.c and the custody e2e suite): create RSA-HSM / EC-HSM / oct-HSM
+ * (kty, defaults, public JWK from the token), the store row holds only the sealed handle,
+ * operations go to the token (and the state rules still apply first), a failed write takes the
+ * token object back, rotation makes a new token key, purge destroys every version's objects,
+ * backup/restore carries the handle, and without a token the -HSM types stay refused. */
+#include "base/cf.h"
+#include "base/json.h"
+#include "store/store_keys.h"
+
+#include "fixture.h"
+
+#define MAXK 16
+struct fake_tok {
+    unsigned char id[MAXK][CF_VAULT_HSM_ID_LEN];
+    struct cf_kvkey *k[MAXK];
+    int gens, destroys, ops;
+};
+static struct fake_tok g_tok;
+
+static struct cf_kvkey *lookup(const unsigned char *id)
+{
+    for (int i = 0; i < MAXK; i++)
+        if (g_tok.k[i] && memcmp(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN) == 0)
+            return g_tok.k[i];
+    return NULL;
+}
+
+static int live(void)
+{
+    int n = 0;
+    for (int i = 0; i < MAXK; i++)
+        n += g_tok.k[i] != NULL;
+    return n;
+}
+
+static cf_err f_generate(struct cf_hsm *h, const char *kty, int bits, uint32_t ex, const char *crv,
+                         const unsigned char *id, struct cf_jw *w, char *why, size_t whysz)
+{
+    struct cf_kvkey *k = NULL;
+    enum cf_crv c = CF_CRV_P256;
+    cf_err e;
+    (void)h;
+    (void)why;
+    (void)whysz;
+    if (strcmp(kty, "RSA") == 0)
+        e = cf_kvkey_generate_rsa(bits, ex, &k);
+    else if (strcmp(kty, "EC") == 0)
+        e = cf_crv_parse(cf_str_from(crv), &c) ? cf_kvkey_generate_ec(c, &k) : CF_EBADPARAM;
+    else
+        e = cf_kvkey_generate_oct(bits, &k);
+    if (e)
+        return e;
+    for (int i = 0; i < MAXK; i++)
+        if (!g_tok.k[i]) {
+            g_tok.k[i] = k;
+            memcpy(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN);
+            g_tok.gens++;
+            return strcmp(kty, "oct") == 0 ? CF_OK : cf_kvkey_write_public_jwk(k, false, w);
+        }
+    cf_kvkey_free(k);
+    return CF_EFULL;
+}
+
+static cf_err f_sign(struct cf_hsm *h, const unsigned char *id, const char *alg, const void *d,
+                     size_t n, struct cf_buf *sig, char *why, size_t whysz)
+{
+    struct cf_kvkey *k = lookup(id);
+    (void)h;
+    g_tok.ops++;
+    return k ? cf_kvkey_sign(k, alg, d, n, sig, why, whysz) : CF_ENOTFOUND;
+}
+
+static cf_err f_verify(struct cf_hsm *h, const unsigned char *id, const char *alg, const void *d,
+                       size_t n, const void *sig, size_t sl, bool *valid, char *why, size_t whysz)
+{
+    struct cf_kvkey *k = lookup(id);
+    (void)h;
+    g_tok.ops++;
+    return k ? cf_kvkey_verify(k, alg, d, n, sig, sl, valid, why, whysz) : CF_ENOTFOUND;
+}
+
+static cf_err f_encrypt(struct cf_hsm *h, const unsigned char *id, const char *alg, bool wrap,
+                        const void *pt, size_t n, struct cf_kvkey_sym *sym, struct cf_buf *out,
+                        char *why, size_t whysz)
+{
+    struct cf_kvkey *k = lookup(id);
+    (void)h;
+    g_tok.ops++;
+    if (!k)
+        return CF_ENOTFOUND;
+    return wrap ? cf_kvkey_wrap(k, alg, pt, n, out, why, whysz)
+                : cf_kvkey_encrypt_ex(k, alg, pt, n, sym, out, why, whysz);
+}
+
+static cf_err f_decrypt(struct cf_hsm *h, const unsigned char *id, const char *alg, bool unwrap,
+                        const void *ct, size_t n, const struct cf_kvkey_sym *sym,
+                        struct cf_secret **pt, char *why, size_t whysz)
+{
+    struct cf_kvkey *k = lookup(id);
+    (void)h;
+    g_tok.ops++;
+    if (!k)
+        return CF_ENOTFOUND;
+    return unwrap ? cf_kvkey_unwrap(k, alg, ct, n, pt, why, whysz)
+                  : cf_kvkey_decrypt_ex(k, alg, ct, n, sym, pt, why, whysz);
+}
+
+static cf_err f_destroy(struct cf_hsm *h, const unsigned char *id)
+{
+    (void)h;
+    for (int i = 0; i < MAXK; i++)
+        if (g_tok.k[i] && memcmp(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN) == 0) {
+            cf_kvkey_free(g_tok.k[i]);
+            g_tok.k[i] = NULL;
+            g_tok.destroys++;
+        }
+    return CF_OK;
+}
+
+static const struct cf_vault_hsm_ops fake_ops = {f_generate, f_sign,    f_verify,
+                                                 f_encrypt,  f_decrypt, f_destroy};
+
+static int setup(void **state)
+{
+    int r = fx_setup(state);
+    struct fx *f = *state;
+    memset(&g_tok, 0, sizeof(g_tok));
+    if (!r)
+        cf_vault_svc_set_hsm(f->svc, (struct cf_hsm *)&g_tok, &fake_ops);
+    return r;
+}
+
+static int teardown(void **state)
+{
+    for (int i = 0; i < MAXK; i++)
+        cf_kvkey_free(g_tok.k[i]);
+    memset(&g_tok, 0, sizeof(g_tok));
+    return fx_teardown(state);
+}
+
+static cf_err create(struct fx *f, const char *name, const char *kty, int size, const char *crv,
+                     struct cf_key_meta *m)
+{
+    struct cf_key_spec spec = {kty, size, 0, crv};
+    char why[256];
+    return cf_key_create(f->svc, &f->ref, cf_str_from(name), &spec, NULL, m, why, sizeof(why));
+}
+
+static cf_err op(struct fx *f, const char *name, enum cf_key_opkind kind, const char *alg,
+                 const void *val, size_t n, const void *digest, struct cf_key_op_result *res)
+{
+    struct cf_key_op_args a;
+    char why[256];
+    memset(&a, 0, sizeof(a));
+    a.op = kind;
+    a.alg = alg;
+    a.value = (struct cf_str){val, n};
+    if (digest)
+        a.digest = (struct cf_str){digest, 32};
+    cf_buf_init(&res->out, 8192);
+    return cf_key_operate(f->svc, &f->ref, cf_str_from(name), cf_str_from(""), &a, res, why,
+                          sizeof(why));
+}
+
+struct row {
+    const char *version;
+    size_t priv_len;
+    char kty[16];
+};
+static cf_err row_fn(struct cf_store_txn *t, void *arg)
+{
+    struct row *r = arg;
+    struct cf_rec_key_obj o;
+    struct cf_rec_key_ver v;
+    cf_err e = cf_store_key_obj_get(t, 1, "h1", &o);
+    (void)e;
+    memset(&v, 0, sizeof(v));
+    e = cf_store_key_ver_get(t, o.id, 0, r->version, true, &v);
+    if (!e) {
+        r->priv_len = v.priv.len;
+        snprintf(r->kty, sizeof(r->kty), "%s", v.kty);
+    }
+    cf_rec_key_ver_release(&v);
+    return e;
+}
+
+static void hsm_keys(void **state)
+{
+    struct fx *f = *state;
+    static const unsigned char dg[32] = {9, 8, 7};
+    struct cf_key_op_result res, res2;
+    struct cf_key_meta m, m2;
+    struct row r = {0};
+    struct cf_buf blob;
+
+    assert_int_equal(create(f, "h1", "RSA-HSM", 0, NULL, &m), CF_OK);
+    assert_string_equal(m.kty, "RSA-HSM");
+    assert_int_equal(m.key_size, 2048);
+    assert_int_equal(m.key_ops, 0x3f);
+    assert_non_null(strstr(m.public_jwk, "\"n\":"));
+    assert_int_equal(g_tok.gens, 1);
+    /* the row: kty RSA-HSM and a sealed 20-byte handle (48 bytes), no private key */
+    r.version = m.version;
+    assert_int_equal(cf_store_read(f->store, row_fn, &r), CF_OK);
+    assert_string_equal(r.kty, "RSA-HSM");
+    assert_int_equal(r.priv_len, 20 + 28);
+    /* sign on the token, verify on the token */
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(op(f, "h1", CF_KEY_SIGN, "RS256", dg, 32, NULL, &res), CF_OK);
+    assert_int_equal(res.out.len, 256);
+    assert_string_equal(res.version, m.version);
+    memset(&res2, 0, sizeof(res2));
+    assert_int_equal(op(f, "h1", CF_KEY_VERIFY, "RS256", res.out.data, res.out.len, dg, &res2),
+                     CF_OK);
+    assert_true(res2.valid);
+    cf_buf_release(&res2.out);
+    /* wrap on the token, unwrap on the token */
+    memset(&res2, 0, sizeof(res2));
+    assert_int_equal(op(f, "h1", CF_KEY_WRAP, "RSA-OAEP-256", dg, 32, NULL, &res2), CF_OK);
+    cf_buf_release(&res.out);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(op(f, "h1", CF_KEY_UNWRAP, "RSA-OAEP-256", res2.out.data, res2.out.len,
+                        NULL, &res),
+                     CF_OK);
+    assert_memory_equal(res.plain->p, dg, 32);
+    cf_secret_free(res.plain);
+    cf_buf_release(&res.out);
+    cf_buf_release(&res2.out);
+    assert_int_equal(g_tok.ops, 4);
+    /* state rules come first: a disabled key does not sign, and the token is not asked */
+    {
+        struct cf_key_input in = {.has_enabled = true, .enabled = false};
+        char why[128];
+        assert_int_equal(cf_key_update(f->svc, &f->ref, cf_str_from("h1"), cf_str_from(""), &in,
+                                       &m2, why, sizeof(why)),
+                         CF_OK);
+        cf_key_meta_release(&m2);
+        memset(&res, 0, sizeof(res));
+        assert_int_equal(op(f, "h1", CF_KEY_SIGN, "RS256", dg, 32, NULL, &res), CF_EDISABLED);
+        cf_buf_release(&res.out);
+        assert_int_equal(g_tok.ops, 4);
+        in.enabled = true;
+        assert_int_equal(cf_key_update(f->svc, &f->ref, cf_str_from("h1"), cf_str_from(""), &in,
+                                       &m2, why, sizeof(why)),
+                         CF_OK);
+        cf_key_meta_release(&m2);
+    }
+    /* get shows the -HSM type */
+    assert_int_equal(cf_key_get(f->svc, &f->ref, cf_str_from("h1"), cf_str_from(""), &m2), CF_OK);
+    assert_string_equal(m2.kty, "RSA-HSM");
+    cf_key_meta_release(&m2);
+    /* rotation: a new key in the token */
+    fx_advance(f, 5);
+    assert_int_equal(cf_key_rotate(f->svc, &f->ref, cf_str_from("h1"), &m2), CF_OK);
+    assert_string_equal(m2.kty, "RSA-HSM");
+    assert_string_not_equal(m2.version, m.version);
+    assert_int_equal(g_tok.gens, 2);
+    assert_int_equal(live(), 2);
+    cf_key_meta_release(&m2);
+    /* backup carries the handles: purge, restore, the restored key signs again... but the
+     * token objects went with the purge, so restore is checked before purging */
+    cf_buf_init(&blob, 1 << 20);
+    assert_int_equal(cf_key_backup(f->svc, &f->ref, cf_str_from("h1"), &blob), CF_OK);
+    /* delete + purge destroy both versions' objects */
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("h1"), &m2), CF_OK);
+    cf_key_meta_release(&m2);
+    assert_int_equal(live(), 2); /* soft delete keeps them: recover must work */
+    assert_int_equal(cf_key_purge(f->svc, &f->ref, cf_str_from("h1")), CF_OK);
+    assert_int_equal(live(), 0);
+    assert_int_equal(g_tok.destroys, 2);
+    /* the backup restores (same server); its operations then find no token object */
+    assert_int_equal(cf_key_restore(f->svc, &f->ref, cf_buf_str(&blob), &m2), CF_OK);
+    assert_string_equal(m2.kty, "RSA-HSM");
+    cf_key_meta_release(&m2);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(op(f, "h1", CF_KEY_SIGN, "RS256", dg, 32, NULL, &res), CF_ENOTFOUND);
+    cf_buf_release(&res.out);
+    cf_buf_release(&blob);
+    cf_key_meta_release(&m);
+}
+
+static void hsm_types(void **state)
+{
+    struct fx *f = *state;
+    struct cf_key_op_result res;
+    static const unsigned char dg[32] = {1};
+    struct cf_key_meta m;
+
+    assert_int_equal(create(f, "e1", "EC-HSM", 0, "P-384", &m), CF_OK);
+    assert_string_equal(m.kty, "EC-HSM");
+    assert_string_equal(m.crv, "P-384");
+    assert_int_equal(m.key_ops, CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY);
+    cf_key_meta_release(&m);
+    assert_int_equal(create(f, "e2", "EC-HSM", 0, NULL, &m), CF_OK);
+    assert_string_equal(m.crv, "P-256");
+    cf_key_meta_release(&m);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(op(f, "e2", CF_KEY_SIGN, "ES256", dg, 32, NULL, &res), CF_OK);
+    assert_int_equal(res.out.len, 64);
+    cf_buf_release(&res.out);
+    assert_int_equal(create(f, "o1", "oct-HSM", 0, NULL, &m), CF_OK);
+    assert_string_equal(m.kty, "oct-HSM");
+    assert_int_equal(m.key_size, 256);
+    assert_string_equal(m.public_jwk, "{}");
+    assert_int_equal(m.key_ops,
+                     CF_KEY_OP_ENCRYPT | CF_KEY_OP_DECRYPT | CF_KEY_OP_WRAP | CF_KEY_OP_UNWRAP);
+    cf_key_meta_release(&m);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(op(f, "o1", CF_KEY_ENCRYPT, "A256CBCPAD", dg, 32, NULL, &res), CF_OK);
+    assert_int_equal(res.iv_len, 16); /* the IV made on the token comes back */
+    cf_buf_release(&res.out);
+    /* bad types and exponents answer 400 without touching the token */
+    assert_int_equal(create(f, "x", "XYZ-HSM", 0, NULL, &m), CF_EBADPARAM);
+    {
+        struct cf_key_spec spec = {"RSA-HSM", 2048, 4, NULL};
+        char why[128];
+        assert_int_equal(cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, why,
+                                       sizeof(why)),
+                         CF_EBADPARAM);
+    }
+    assert_int_equal(g_tok.gens, 3);
+    /* a create on a soft-deleted name fails after generating: the object is taken back */
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("e1"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(create(f, "e1", "EC-HSM", 0, NULL, &m), CF_EDELETED);
+    assert_int_equal(live(), 3);
+    assert_int_equal(g_tok.destroys, 1);
+}
+
+static void no_hsm(void **state)
+{
+    struct fx *f = *state;
+    struct cf_key_meta m;
+    cf_vault_svc_set_hsm(f->svc, NULL, NULL);
+    assert_int_equal(create(f, "h", "RSA-HSM", 0, NULL, &m), CF_EBADPARAM);
+    assert_int_equal(create(f, "h", "oct-HSM", 0, NULL, &m), CF_EBADPARAM);
+    assert_int_equal(g_tok.gens, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(hsm_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(hsm_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_hsm, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
