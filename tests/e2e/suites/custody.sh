@@ -177,6 +177,29 @@ start p11 "$port" "${P11[@]}"
 wait_for "$dir/p11/env" && pass "pkcs11: restart unseals itself" || fail "pkcs11: restart unseals itself"
 expect_eq "pkcs11: secret readable after restart" hsm-value "$(secret_env "$dir/p11" keyvault secret show --vault-name coffer -n h1 --query value -o tsv 2>/dev/null)"
 
+# ---- pkcs11: HSM-protected keys (RSA-HSM, EC-HSM) in the same token ----
+# python3-azure creates them (hardware_protected=True), Coffer signs on the token, the SDK side
+# verifies with `cryptography` from the returned JWK; then the SQLite row of each version holds
+# only the sealed token handle (48 bytes), never a sealed private key (> 100 bytes).
+if (set -a; . "$dir/p11/env"; set +a; cd "$E2E_DIR/python" && /usr/bin/python3 -B hsm_check.py) >"$dir/hsm.out" 2>"$E2E_WORK/$SUITE-hsm.py.log"; then
+    pass "pkcs11: RSA-HSM and EC-HSM keys sign in the token; python verifies locally"
+else
+    fail "pkcs11: RSA-HSM and EC-HSM keys sign in the token; python verifies locally (see $SUITE-hsm.py.log)"
+fi
+hsm_rows=$(/usr/bin/python3 - "$dir/p11" "$dir/hsm.out" <<'PY'
+import glob, sqlite3, sys
+db = [p for p in glob.glob(sys.argv[1] + "/*.db")][0]
+lines = [l.split() for l in open(sys.argv[2]) if l.strip()]
+con = sqlite3.connect("file:" + db + "?mode=ro", uri=True)
+out = []
+for l in lines:
+    kty, n = con.execute("SELECT kty, length(priv) FROM key_versions WHERE version=?", (l[1],)).fetchone()
+    out.append(f"{kty}:{n}")
+print(" ".join(out))
+PY
+)
+expect_eq "pkcs11: the key rows hold only the sealed handle" "RSA-HSM:48 EC-HSM:48" "$hsm_rows"
+
 # ---- pkcs11: rotate-master-key ----
 rot_prepare p11
 cp "$dir/p11/custody.json" "$dir/p11-custody.before"
