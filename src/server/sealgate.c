@@ -199,8 +199,7 @@ cf_err cf_boot_custody(const struct cf_config *c, struct cf_paths *p, struct cf_
                 cf_custody_state_name(cf_custody_state(g->custody)),
                 cf_custody_state(g->custody) == CF_CUSTODY_UNINITIALISED ? "init" : "unseal",
                 sock_path);
-        printf("Coffer is sealed. Unseal it with: coffer operator unseal --socket %s\n",
-               sock_path);
+        printf("Coffer is sealed. Unseal it with: coffer operator unseal --socket %s\n", sock_path);
         fflush(stdout);
         e = wait_unsealed(g, &sigs);
         cf_http_server_stop(run.srv);
@@ -266,7 +265,7 @@ void cf_sealgate_free(struct cf_sealgate *g)
     if (!g)
         return;
     cf_custody_sock_stop(g->sock); /* first: no hook runs after this */
-    cf_hsm_close(g->hsm);           /* its sessions belong to the custody token */
+    cf_hsm_close(g->hsm);          /* its sessions belong to the custody token */
     cf_custody_close(g->custody);
     pthread_mutex_destroy(&g->mu);
     free(g);

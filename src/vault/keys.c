@@ -527,8 +527,8 @@ void cf_vault_svc_set_hsm(struct cf_vault_svc *svc, struct cf_hsm *h,
 }
 
 /* The token handle of an HSM version (c->ver.priv, sealed). */
-static cf_err hsm_handle(struct cf_key_ctx *c, const struct cf_buf *sealed,
-                         const char *version, unsigned char id[CF_VAULT_HSM_ID_LEN])
+static cf_err hsm_handle(struct cf_key_ctx *c, const struct cf_buf *sealed, const char *version,
+                         unsigned char id[CF_VAULT_HSM_ID_LEN])
 {
     unsigned char dek[CF_AEAD_KEY_LEN];
     char aad[KEY_AAD_MAX];
@@ -553,8 +553,7 @@ static cf_err hsm_handle(struct cf_key_ctx *c, const struct cf_buf *sealed,
 /* Generates the key of spec (kty with -HSM) on the token under a fresh id and fills c->ver
  * as fill_from_key does. On failure nothing stays on the token. */
 static cf_err hsm_fill(struct cf_key_ctx *c, const struct cf_key_spec *spec,
-                       unsigned char id[CF_VAULT_HSM_ID_LEN], bool *made, char *why,
-                       size_t whysz)
+                       unsigned char id[CF_VAULT_HSM_ID_LEN], bool *made, char *why, size_t whysz)
 {
     const struct cf_vault_hsm_ops *ops = c->svc->hsm_ops;
     unsigned char dek[CF_AEAD_KEY_LEN], blob[HSM_BLOB_LEN];
@@ -584,8 +583,8 @@ static cf_err hsm_fill(struct cf_key_ctx *c, const struct cf_key_spec *spec,
     cf_jw_init(&w, &jwk);
     cf_jw_obj_begin(&w);
     e = ops->generate(c->svc->hsm, base, strcmp(base, "EC") == 0 ? 0 : size,
-                      (uint32_t)spec->public_exponent, strcmp(base, "EC") == 0 ? crv : NULL, id,
-                      &w, why, whysz);
+                      (uint32_t)spec->public_exponent, strcmp(base, "EC") == 0 ? crv : NULL, id, &w,
+                      why, whysz);
     *made = e == CF_OK;
     cf_jw_obj_end(&w);
     if (!e)
@@ -1082,8 +1081,7 @@ struct hsm_ids {
     int64_t last;
 };
 
-static cf_err hsm_ids_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_ver *v,
-                         void *arg)
+static cf_err hsm_ids_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_ver *v, void *arg)
 {
     struct hsm_ids *h = arg;
     (void)o;
@@ -1112,15 +1110,14 @@ static cf_err hsm_ids_fn(struct cf_store_txn *t, void *arg)
     cf_err e = cf_key_find_obj(t, h->c, true);
 
     while (!e && more)
-        e = cf_store_key_list_versions(t, h->c->obj.id, h->last, 100, true, hsm_ids_cb, h,
-                                       &more);
+        e = cf_store_key_list_versions(t, h->c->obj.id, h->last, 100, true, hsm_ids_cb, h, &more);
     return e;
 }
 
 /* Purge; an HSM key's token objects are destroyed once the purge is committed. */
 cf_err cf_key_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name)
 {
-    unsigned char (*ids)[CF_VAULT_HSM_ID_LEN] = NULL;
+    unsigned char(*ids)[CF_VAULT_HSM_ID_LEN] = NULL;
     struct hsm_ids h = {0};
     struct cf_key_ctx c;
     size_t nids = 0;
@@ -1280,8 +1277,8 @@ static cf_err run_hsm_op(struct cf_vault_svc *svc, const unsigned char id[CF_VAU
     case CF_KEY_SIGN:
         return ops->sign(svc->hsm, id, a->alg, p, v.len, &res->out, why, whysz);
     case CF_KEY_VERIFY:
-        return ops->verify(svc->hsm, id, a->alg, a->digest.p ? a->digest.p : "", a->digest.len,
-                           p, v.len, &res->valid, why, whysz);
+        return ops->verify(svc->hsm, id, a->alg, a->digest.p ? a->digest.p : "", a->digest.len, p,
+                           v.len, &res->valid, why, whysz);
     case CF_KEY_WRAP:
         return ops->encrypt(svc->hsm, id, a->alg, true, p, v.len, NULL, &res->out, why, whysz);
     case CF_KEY_UNWRAP:
@@ -1330,7 +1327,8 @@ static cf_err op_read_fn(struct cf_store_txn *t, void *arg)
  * the version read (with its sealed private part), checked, opened and cached. *out is the
  * caller's reference (set whenever the key was found, even when refused). */
 static cf_err op_key(struct cf_key_ctx *c, enum cf_key_opkind op, struct cf_key_op_result *res,
-                     struct cf_kcache_ent **out, bool *hsm, unsigned char hsm_id[CF_VAULT_HSM_ID_LEN])
+                     struct cf_kcache_ent **out, bool *hsm,
+                     unsigned char hsm_id[CF_VAULT_HSM_ID_LEN])
 {
     struct cf_kcache *kc = c->svc->kcache;
     struct cf_kvkey *k = NULL;

@@ -221,9 +221,8 @@ static void hsm_keys(void **state)
     assert_int_equal(op(f, "h1", CF_KEY_WRAP, "RSA-OAEP-256", dg, 32, NULL, &res2), CF_OK);
     cf_buf_release(&res.out);
     memset(&res, 0, sizeof(res));
-    assert_int_equal(op(f, "h1", CF_KEY_UNWRAP, "RSA-OAEP-256", res2.out.data, res2.out.len,
-                        NULL, &res),
-                     CF_OK);
+    assert_int_equal(
+        op(f, "h1", CF_KEY_UNWRAP, "RSA-OAEP-256", res2.out.data, res2.out.len, NULL, &res), CF_OK);
     assert_memory_equal(res.plain->p, dg, 32);
     cf_secret_free(res.plain);
     cf_buf_release(&res.out);
@@ -316,9 +315,9 @@ static void hsm_types(void **state)
     {
         struct cf_key_spec spec = {"RSA-HSM", 2048, 4, NULL};
         char why[128];
-        assert_int_equal(cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, why,
-                                       sizeof(why)),
-                         CF_EBADPARAM);
+        assert_int_equal(
+            cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, why, sizeof(why)),
+            CF_EBADPARAM);
     }
     assert_int_equal(g_tok.gens, 3);
     /* a create on a soft-deleted name fails after generating: the object is taken back */
