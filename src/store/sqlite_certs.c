@@ -409,6 +409,44 @@ cf_err cf_store_cert_list_all(struct cf_store_txn *t, int64_t after_id, int max,
     return list_rows(t, st, true, false, max, cb, arg, more);
 }
 
+cf_err cf_store_cert_list_in_progress(struct cf_store_txn *t, int64_t after_id, int max,
+                                      cf_store_cert_obj_cb cb, void *arg, bool *more)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = prepare(t,
+                               "SELECT " OBJ_COLS " FROM cert_objects o JOIN cert_pending p ON "
+                               "p.object_id=o.id WHERE p.status='inProgress' AND o.deleted=0 "
+                               "AND o.id>?1 ORDER BY o.id LIMIT ?2",
+                               &e);
+    int rc, n = 0;
+
+    if (more)
+        *more = false;
+    if (!st)
+        return e;
+    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int(st, 2, max + 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cf_rec_cert_obj o;
+        if (n == max) {
+            if (more)
+                *more = true;
+            break;
+        }
+        n++;
+        e = obj_from_row(st, 0, &o);
+        if (!e)
+            e = cb(&o, arg);
+        cf_rec_cert_obj_release(&o);
+        if (e)
+            break;
+    }
+    if (!e && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = cf_sq_err(CF_SQ_DB(t), rc, "cert list in progress");
+    sqlite3_finalize(st);
+    return e;
+}
+
 cf_err cf_store_cert_purge_expired(struct cf_store_txn *t, int64_t now, int max, int *n)
 {
     cf_err e = CF_OK;

@@ -88,6 +88,11 @@ cf_err cf_store_cert_list_versions(struct cf_store_txn *t, int64_t object_id, in
  * their latest version without DER (the renewal walk). */
 cf_err cf_store_cert_list_all(struct cf_store_txn *t, int64_t after_id, int max,
                               cf_store_cert_cb cb, void *arg, bool *more);
+/* Live objects of every vault whose pending operation is "inProgress", id > after_id in id
+ * order, at most max (the walk of issuer-backed operations, e.g. ACME orders). */
+typedef cf_err (*cf_store_cert_obj_cb)(const struct cf_rec_cert_obj *o, void *arg);
+cf_err cf_store_cert_list_in_progress(struct cf_store_txn *t, int64_t after_id, int max,
+                                      cf_store_cert_obj_cb cb, void *arg, bool *more);
 /* Purges up to max soft-deleted objects whose scheduled purge is <= now; *n the count. */
 cf_err cf_store_cert_purge_expired(struct cf_store_txn *t, int64_t now, int max, int *n);
 

@@ -31,6 +31,9 @@
 
 #define PENDING_DETAILS_UNKNOWN                                                                     \
     "Pending certificate created. Please Perform Merge to complete the request."
+#define PENDING_DETAILS_ACME                                                                        \
+    "Pending certificate created. Certificate request is in progress. This may take some time "   \
+    "based on the issuer provider. Please check again later."
 #define SECRET_MAX (64 * 1024)   /* PFX base64 / PEM of a long chain */
 #define POLICY_MAX (32 * 1024)
 #define MONTH_S 2628000LL        /* 365 days / 12: 12 months = 365 days as the service does */
@@ -1017,7 +1020,7 @@ static cf_err name_setup(struct issue *s, struct cf_str name)
 /* What signs a policy's certificates: Self and Unknown are built in; a configured issuer's
  * provider picks the rest (CofferCA: the server's private CA, ca.c); the name CofferCA also
  * works without an issuer object. */
-enum issuer_kind { ISS_SELF, ISS_UNKNOWN, ISS_CA, ISS_OTHER };
+enum issuer_kind { ISS_SELF, ISS_UNKNOWN, ISS_CA, ISS_ACME, ISS_OTHER };
 
 struct kind_ctx {
     int64_t vault_id;
@@ -1065,6 +1068,57 @@ static cf_err issuer_kind(struct cf_vault_svc *svc, const struct cf_vault_ref *v
     }
     if (!e && strcasecmp(c.provider, CF_CA_ISSUER) == 0)
         *out = ISS_CA;
+    if (!e && strcasecmp(c.provider, CF_ACME_PROVIDER) == 0)
+        *out = ISS_ACME;
+    return e;
+}
+
+/* The pending side of a CSR flow (Unknown: merge; Acme: the order the server drives): k sealed
+ * into the operation (AAD certpending), the create's attributes and tags kept for the end. */
+static cf_err pending_key(struct issue *s, const struct cf_kvkey *k, const struct cf_cert_input *in,
+                          const char *details)
+{
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    char aad[CERT_AAD_MAX];
+    struct cf_secret *blob = NULL;
+    struct cf_buf inp;
+    struct cf_jw w;
+    cf_err e;
+
+    snprintf(s->pend.status, sizeof(s->pend.status), "inProgress");
+    free(s->pend.status_details);
+    if (!(s->pend.status_details = strdup(details)))
+        return CF_ENOMEM;
+    e = cf_kvkey_to_blob(k, &blob);
+    if (!e)
+        e = cf_vault_dek(s->svc, s->v, dek);
+    if (!e) {
+        cf_buf_reset(&s->pend.priv);
+        e = cf_aead_seal(dek, aad, pending_aad(aad, s->v->id, s->name_lc), blob->p, blob->len,
+                         &s->pend.priv);
+        cf_wipe(dek, sizeof(dek));
+    }
+    cf_secret_free(blob);
+    if (e)
+        return e;
+    cf_buf_init(&inp, 64 * 1024);
+    cf_jw_init(&w, &inp);
+    cf_jw_obj_begin(&w);
+    if (in && in->has_enabled)
+        cf_jw_kbool(&w, "enabled", in->enabled);
+    if (in && in->has_tags && in->tags_json) {
+        cf_jw_key(&w, "tags");
+        cf_jw_raw(&w, in->tags_json, strlen(in->tags_json));
+    }
+    if (in && in->preserve_order)
+        cf_jw_kbool(&w, "preserveCertOrder", true);
+    cf_jw_obj_end(&w);
+    e = cf_jw_err(&w);
+    free(s->pend.input_json);
+    s->pend.input_json = NULL;
+    if (!e && !(s->pend.input_json = cf_buf_detach(&inp, NULL)))
+        e = CF_ENOMEM;
+    cf_buf_release(&inp);
     return e;
 }
 
@@ -1137,47 +1191,9 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
             goto done;
         snprintf(s.pend.status, sizeof(s.pend.status), "completed");
         memcpy(s.pend.target_version, s.cver.version, sizeof(s.pend.target_version));
-    } else if (kind == ISS_UNKNOWN) {
-        unsigned char dek[CF_AEAD_KEY_LEN];
-        char aad[CERT_AAD_MAX];
-        struct cf_secret *blob = NULL;
-        struct cf_buf inp;
-        struct cf_jw w;
-
-        snprintf(s.pend.status, sizeof(s.pend.status), "inProgress");
-        s.pend.status_details = strdup(PENDING_DETAILS_UNKNOWN);
-        if (!s.pend.status_details) {
-            e = CF_ENOMEM;
-            goto done;
-        }
-        e = cf_kvkey_to_blob(k, &blob);
-        if (!e)
-            e = cf_vault_dek(svc, v, dek);
-        if (!e) {
-            e = cf_aead_seal(dek, aad, pending_aad(aad, v->id, s.name_lc), blob->p, blob->len,
-                             &s.pend.priv);
-            cf_wipe(dek, sizeof(dek));
-        }
-        cf_secret_free(blob);
-        if (e)
-            goto done;
-        /* the create's attributes and tags, applied at merge */
-        cf_buf_init(&inp, 64 * 1024);
-        cf_jw_init(&w, &inp);
-        cf_jw_obj_begin(&w);
-        if (in && in->has_enabled)
-            cf_jw_kbool(&w, "enabled", in->enabled);
-        if (in && in->has_tags && in->tags_json) {
-            cf_jw_key(&w, "tags");
-            cf_jw_raw(&w, in->tags_json, strlen(in->tags_json));
-        }
-        if (in && in->preserve_order)
-            cf_jw_kbool(&w, "preserveCertOrder", true);
-        cf_jw_obj_end(&w);
-        e = cf_jw_err(&w);
-        if (!e && !(s.pend.input_json = cf_buf_detach(&inp, NULL)))
-            e = CF_ENOMEM;
-        cf_buf_release(&inp);
+    } else if (kind == ISS_UNKNOWN || kind == ISS_ACME) {
+        /* Unknown waits for a merge; Acme for the order the server's ACME driver completes */
+        e = pending_key(&s, k, in, kind == ISS_ACME ? PENDING_DETAILS_ACME : PENDING_DETAILS_UNKNOWN);
         if (e)
             goto done;
     } else {
@@ -1280,13 +1296,99 @@ cf_err cf_cert_op_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
     return op_common(svc, v, name, 2, out);
 }
 
+/* An issuer-backed order that failed: the operation reads "failed" with the error. */
+struct fail_ctx {
+    const struct cf_vault_ref *v;
+    char name_lc[CF_MAX_NAME_LEN + 1];
+    const char *request_id;
+    char *error_json;
+    int64_t now;
+};
+
+static cf_err fail_fn(struct cf_store_txn *t, void *arg)
+{
+    struct fail_ctx *c = arg;
+    struct cf_rec_cert_obj o;
+    struct cf_rec_cert_pending p;
+    cf_err e;
+
+    cf_rec_cert_pending_init(&p);
+    e = cf_store_cert_obj_get(t, c->v->id, c->name_lc, &o);
+    if (!e && o.deleted_date)
+        e = CF_ENOTFOUND;
+    if (!e)
+        e = cf_store_cert_pending_get(t, o.id, &p);
+    if (!e && (strcmp(p.status, "inProgress") != 0 || strcmp(p.request_id, c->request_id) != 0))
+        e = CF_ENOTFOUND;
+    if (!e) {
+        snprintf(p.status, sizeof(p.status), "failed");
+        free(p.status_details);
+        p.status_details = NULL;
+        free(p.error_json);
+        p.error_json = c->error_json;
+        c->error_json = NULL;
+        cf_buf_wipe(&p.priv);
+        p.updated = c->now;
+        e = cf_store_cert_pending_put(t, &p);
+    }
+    cf_rec_cert_pending_release(&p);
+    cf_rec_cert_obj_release(&o);
+    return e;
+}
+
+cf_err cf_cert_fail_order(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str name, const char *request_id, const char *message)
+{
+    struct fail_ctx c;
+    struct cf_buf b;
+    struct cf_jw w;
+    cf_err e;
+
+    memset(&c, 0, sizeof(c));
+    c.v = v;
+    c.request_id = request_id;
+    c.now = cf_vault_now(svc);
+    if ((e = cf_secret_name_lc(name, c.name_lc)) != CF_OK)
+        return e;
+    cf_buf_init(&b, 4096);
+    cf_jw_init(&w, &b);
+    cf_jw_obj_begin(&w);
+    cf_jw_kstr(&w, "code", "CertificateIssuerError");
+    cf_jw_kstr(&w, "message", message ? message : "The certificate issuer refused the request.");
+    cf_jw_obj_end(&w);
+    e = cf_jw_err(&w);
+    if (!e && !(c.error_json = cf_buf_detach(&b, NULL)))
+        e = CF_ENOMEM;
+    cf_buf_release(&b);
+    if (!e)
+        e = cf_store_write(svc->store, fail_fn, &c);
+    free(c.error_json);
+    return e;
+}
+
+cf_err cf_cert_policy_parse(const char *text, struct cf_cert_policy *p)
+{
+    return policy_from_text(text, p);
+}
+
 /* ---------------- merge, import ---------------- */
 
 struct merge_read {
     struct issue *s;
     struct cf_rec_cert_pending p;
     struct cf_cert_policy *pol;
+    const char *request_id; /* NULL: a client's merge (Unknown operations only) */
 };
+
+/* The issuer name of an operation's issuer_json ("" when unreadable). */
+static void op_issuer_name(const char *issuer_json, char out[CF_CERT_ISSUER_MAX + 1])
+{
+    struct cf_json *j = NULL;
+    out[0] = '\0';
+    if (issuer_json && cf_json_parse(issuer_json, strlen(issuer_json), &j, NULL, 0) == CF_OK)
+        (void)str_into(cf_json_get(j, "name"), out, CF_CERT_ISSUER_MAX + 1);
+    cf_json_free(j);
+}
 
 static cf_err merge_read_fn(struct cf_store_txn *t, void *arg)
 {
@@ -1300,8 +1402,16 @@ static cf_err merge_read_fn(struct cf_store_txn *t, void *arg)
         e = cf_store_cert_pending_get(t, o.id, &m->p);
     if (!e && strcmp(m->p.status, "inProgress") != 0)
         e = CF_ENOTFOUND;
+    if (!e && m->request_id && strcmp(m->request_id, m->p.request_id) != 0)
+        e = CF_ENOTFOUND; /* the order of an operation that was replaced */
     if (!e && m->p.priv.len == 0)
         e = CF_EFORBIDDEN;
+    if (!e && !m->request_id) {
+        char iss[CF_CERT_ISSUER_MAX + 1];
+        op_issuer_name(m->p.issuer_json, iss);
+        if (strcmp(iss, "Unknown") != 0)
+            e = CF_EFORBIDDEN; /* "Merge is forbidden on pending object created with issuer" */
+    }
     if (!e)
         e = policy_from_text(o.policy, m->pol);
     cf_rec_cert_obj_release(&o);
@@ -1334,9 +1444,32 @@ static cf_err apply_input_json(const char *text, struct cf_cert_input *in, char 
     return e;
 }
 
+static cf_err merge_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                           struct cf_str name, struct cf_str chain, const struct cf_cert_input *in,
+                           const char *request_id, struct cf_cert_meta *out, char *why,
+                           size_t whysz);
+
 cf_err cf_cert_merge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
                      struct cf_str chain, const struct cf_cert_input *in,
                      struct cf_cert_meta *out, char *why, size_t whysz)
+{
+    return merge_common(svc, v, name, chain, in, NULL, out, why, whysz);
+}
+
+cf_err cf_cert_complete_order(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                              struct cf_str name, const char *request_id, struct cf_str chain,
+                              char *why, size_t whysz)
+{
+    struct cf_cert_meta m;
+    cf_err e = merge_common(svc, v, name, chain, NULL, request_id, &m, why, whysz);
+    cf_cert_meta_release(&m);
+    return e;
+}
+
+static cf_err merge_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                           struct cf_str name, struct cf_str chain, const struct cf_cert_input *in,
+                           const char *request_id, struct cf_cert_meta *out, char *why,
+                           size_t whysz)
 {
     unsigned char dek[CF_AEAD_KEY_LEN];
     char aad[CERT_AAD_MAX];
@@ -1358,6 +1491,7 @@ cf_err cf_cert_merge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
     cf_rec_cert_pending_init(&m.p);
     m.s = &s;
     m.pol = &pol;
+    m.request_id = request_id;
     if ((e = name_setup(&s, name)) != CF_OK)
         goto done;
     if ((e = cf_store_read(svc->store, merge_read_fn, &m)) != CF_OK)
@@ -2603,7 +2737,7 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
         goto done; /* renewed meanwhile */
     if ((e = issuer_kind(svc, v, pol.issuer, &kind)) != CF_OK)
         goto done;
-    if (kind != ISS_SELF && kind != ISS_CA) {
+    if (kind != ISS_SELF && kind != ISS_CA && kind != ISS_ACME) {
         e = CF_EBUSY;
         goto done;
     }
@@ -2614,6 +2748,22 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     s.pol = &pol;
     s.pend_mode = PEND_KEEP;
     req_from_policy(&pol, sans, ekus, s.now, &req);
+    if (kind == ISS_ACME) {
+        /* a new order: the operation goes inProgress until the ACME driver completes it */
+        s.create = true;
+        s.pend_mode = PEND_PUT;
+        if ((e = cf_cert_csr(k, &req, &csr, why, sizeof(why))) != CF_OK ||
+            (e = cf_random_hex32(s.pend.request_id)) != CF_OK ||
+            (e = issuer_json_of(&pol, &s.pend.issuer_json)) != CF_OK ||
+            (e = cf_buf_append(&s.pend.csr, csr.data, csr.len)) != CF_OK ||
+            (e = pending_key(&s, k, NULL, PENDING_DETAILS_ACME)) != CF_OK)
+            goto done;
+        s.pend.created = s.pend.updated = s.now;
+        if ((e = issue_write(&s)) == CF_OK)
+            cf_info("vault: certificate %s in vault %s: renewal order started (AutoRenew)", name,
+                    v->name);
+        goto done;
+    }
     if ((kind == ISS_CA && (e = cf_cert_csr(k, &req, &csr, why, sizeof(why))) != CF_OK) ||
         (e = sign_chain(svc, kind, k, &req, &csr, &chain, why, sizeof(why))) != CF_OK ||
         (e = issue_prepare(&s, k, chain.data, chain.len, NULL)) != CF_OK)

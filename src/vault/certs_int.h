@@ -39,4 +39,16 @@ cf_err cf_key_refuse_managed(struct cf_vault_svc *svc, const struct cf_vault_ref
 cf_err cf_ca_issue(struct cf_vault_svc *svc, const void *csr, size_t csr_len, int64_t not_before,
                    int64_t not_after, struct cf_buf *chain);
 
+/* certs.c, for certs_acme.c: the end of an issuer-backed order. complete: chain (DER, leaf
+ * first; the leaf's key must be the operation's) becomes the new version and the operation
+ * reads "completed"; fail: it reads "failed" with message. Both CF_ENOTFOUND unless the
+ * operation is inProgress with that request_id. */
+cf_err cf_cert_complete_order(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                              struct cf_str name, const char *request_id, struct cf_str chain,
+                              char *why, size_t whysz);
+cf_err cf_cert_fail_order(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
+                          struct cf_str name, const char *request_id, const char *message);
+/* A stored policy's JSON text into p (CF_ECORRUPT when it does not parse). */
+cf_err cf_cert_policy_parse(const char *text, struct cf_cert_policy *p);
+
 #endif

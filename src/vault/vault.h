@@ -752,6 +752,50 @@ cf_err cf_ca_create(struct cf_vault_svc *svc, const struct cf_ca_spec *spec,
 /* CF_ENOTFOUND when no CA was created. */
 cf_err cf_ca_get(struct cf_vault_svc *svc, struct cf_ca_info *out);
 
+/* ---- the ACME issuer (RFC 8555; certs_acme.c here, the protocol in server/acme.c) ----
+ * A configured issuer whose provider is CF_ACME_PROVIDER (case-insensitive): its
+ * credentials.account_id is the ACME directory URL; org_details may carry
+ * {"acme":{"ca_file":"/path/ca.pem","challenge":"http-01"|"dns-01","dns_hook":"/path/cmd",
+ * "email":"a@b"}}. Create (and AutoRenew) make the key and the CSR and leave the operation
+ * inProgress; the server's ACME driver walks these orders (cf_cert_acme_orders), runs them and
+ * ends each with cf_cert_acme_complete (the version appears, the operation reads "completed":
+ * the SDK pollers finish) or cf_cert_acme_fail. The vault does no HTTP. Each (vault, issuer)
+ * has one ACME account whose key (EC P-256) is generated and sealed here. */
+#define CF_ACME_PROVIDER "Acme"
+#define CF_ACME_URL_MAX 512
+struct cf_kvkey;
+struct cf_acme_order {
+    char vault[25];
+    char name[CF_MAX_NAME_LEN + 1];
+    char request_id[33];
+    char issuer[CF_CERT_ISSUER_MAX + 1];
+    char directory[CF_ACME_URL_MAX]; /* https://... */
+    char ca_file[512];               /* "" = the system's roots */
+    char challenge[16];              /* "http-01" (default) or "dns-01" */
+    char dns_hook[512];              /* dns-01: "<hook> set|clear <domain> <txt value>" */
+    char email[256];                 /* "" = none */
+    char domains[CF_CERT_MAX_SANS + 1][256]; /* the subject's CN and the DNS SANs, unique */
+    size_t ndomains;
+    struct cf_buf csr; /* DER (init'd by the walk) */
+};
+typedef cf_err (*cf_acme_order_cb)(const struct cf_acme_order *o, void *arg);
+/* Every inProgress operation of an Acme issuer in every live vault, oldest object first. */
+cf_err cf_cert_acme_orders(struct cf_vault_svc *svc, cf_acme_order_cb cb, void *arg);
+/* chain: DER certificates, leaf first. CF_ENOTFOUND when the operation is no longer that
+ * inProgress order (cancelled, deleted, replaced); CF_EBADPARAM (why) for a chain whose leaf
+ * is not the operation's key. */
+cf_err cf_cert_acme_complete(struct cf_vault_svc *svc, const char *vault, const char *name,
+                             const char *request_id, struct cf_str chain, char *why,
+                             size_t whysz);
+cf_err cf_cert_acme_fail(struct cf_vault_svc *svc, const char *vault, const char *name,
+                         const char *request_id, const char *message);
+/* The account of (vault, issuer): its private key (made and sealed on first use) and its URL
+ * at the ACME server ("" until registered). */
+cf_err cf_cert_acme_account(struct cf_vault_svc *svc, const char *vault, const char *issuer,
+                            struct cf_kvkey **key, char url[CF_ACME_URL_MAX]);
+cf_err cf_cert_acme_account_set_url(struct cf_vault_svc *svc, const char *vault,
+                                    const char *issuer, const char *url);
+
 /* The janitor's certificate work: runs every due lifetime action of live certificates
  * (AutoRenew of Self-issued ones at lifetime_percentage or days_before_expiry: a new version,
  * a fresh key unless reuse_key; EmailContacts: a log line naming the vault, certificate and
