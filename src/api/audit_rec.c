@@ -7,8 +7,9 @@
  *   api_audit_run       runs a handler; a write route's success record is formatted first and
  *                       bound to the thread, so the store commits it with the write (store.h)
  *   api_audit_write_ok  refuses write routes with 503 while the log is failing
- *   drainer             moves outbox rows into the log in id order, durably, then deletes
- *                       them; at start-up the rows an earlier run left are moved first
+ *   drainer             moves outbox rows into the log in id order; deletes them in bulk once
+ *                       the log has synced them (flush); at start-up the rows an earlier
+ *                       run left are moved first
  *
  * Fail closed: a record that cannot be appended turns the response into 503 (nothing else
  * changes: a read changed nothing, a failed write rolled back); a write's record is in the
@@ -41,6 +42,12 @@
 
 #define DRAIN_BATCH 256
 #define DRAIN_IDLE_MS 500 /* re-check period: retries after a failure, rows of a lost wakeup */
+/* Drained rows leave the outbox in bulk: after the log has synced them (the audit module's
+ * group sync runs every 10 ms anyway), at most every FLUSH_MS or FLUSH_ROWS rows. Deleting per
+ * drain cost every group commit of SETs a second store job and an audit fsync; the rows are
+ * safe to keep meanwhile (a later drain skips ids the log already holds). */
+#define FLUSH_MS 200
+#define FLUSH_ROWS 4096
 #define URI_MAX 2100      /* cf_audit_format caps id and requestUri at 2048 */
 
 struct api_audit_log {
@@ -52,7 +59,9 @@ struct api_audit_log {
     pthread_cond_t cv; /* CLOCK_MONOTONIC */
     bool stop, kick, started;
     pthread_t thr;
-    int64_t last; /* highest outbox id moved (durable in the log; its row may await deletion) */
+    int64_t last;    /* highest outbox id appended to the log (maybe not yet synced) */
+    int64_t flushed; /* highest outbox id synced in the log and deleted from the outbox */
+    int64_t flush_ms; /* when flush last ran (monotonic) */
 };
 
 /* ---------------- failing state ---------------- */
@@ -582,8 +591,8 @@ static bool drain_row(void *ctx, int64_t id, struct cf_str line)
     return true;
 }
 
-/* Moves what the outbox holds into the log: appended, synced once, then deleted. Returns
- * true when a full batch was moved (more may wait). */
+/* Appends what the outbox holds beyond al->last to the log (not yet synced: see flush).
+ * Returns true when a full batch was moved (more may wait). */
 static bool drain_once(struct api_audit_log *al)
 {
     struct drain_ctx d = {al, 0, 0, CF_OK};
@@ -593,8 +602,8 @@ static bool drain_once(struct api_audit_log *al)
         cf_warn("audit: reading the outbox failed (%s); will retry", cf_err_name(e));
         return false;
     }
-    if (d.n && !d.e)
-        d.e = cf_audit_sync(al->lanes[0]);
+    if (d.n)
+        al->last = d.last; /* appended (a failed row stops the batch after the good ones) */
     if (d.e) {
         set_failing(al, d.e, "moving write records from the outbox");
         return false;
@@ -602,13 +611,32 @@ static bool drain_once(struct api_audit_log *al)
     if (!d.n)
         return false;
     clear_failing(al);
-    al->last = d.last;
-    /* Only durable records leave the outbox; a failed delete is redone with the next batch
-     * (the log skips ids it holds). */
-    e = cf_store_outbox_delete(al->store, d.last);
-    if (e)
+    return d.n == DRAIN_BATCH;
+}
+
+/* Syncs the log and deletes the rows it now durably holds: when forced, or FLUSH_MS after the
+ * last flush, or past FLUSH_ROWS pending rows. Only durable records leave the outbox; a failed
+ * delete is redone next time (the log skips ids it holds). */
+static void flush(struct api_audit_log *al, bool force)
+{
+    int64_t now = cf_mono_ms();
+    cf_err e;
+
+    if (al->last <= al->flushed ||
+        (!force && now - al->flush_ms < FLUSH_MS && al->last - al->flushed < FLUSH_ROWS))
+        return;
+    al->flush_ms = now;
+    e = cf_audit_sync(al->lanes[0]);
+    if (e) {
+        set_failing(al, e, "syncing write records moved from the outbox");
+        return;
+    }
+    e = cf_store_outbox_delete(al->store, al->last);
+    if (e) {
         cf_warn("audit: deleting drained outbox rows failed (%s); will retry", cf_err_name(e));
-    return d.n == DRAIN_BATCH && !e;
+        return;
+    }
+    al->flushed = al->last;
 }
 
 static void on_commit(void *ctx)
@@ -627,10 +655,12 @@ static void *drain_main(void *arg)
     pthread_mutex_lock(&al->mu);
     while (!al->stop) {
         if (!al->kick) {
+            /* rows awaiting their flush: wake up in time for it */
+            int64_t wait_ms = al->last > al->flushed ? FLUSH_MS : DRAIN_IDLE_MS;
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += DRAIN_IDLE_MS / 1000;
-            ts.tv_nsec += (long)(DRAIN_IDLE_MS % 1000) * 1000000L;
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
             if (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
@@ -643,6 +673,7 @@ static void *drain_main(void *arg)
         pthread_mutex_unlock(&al->mu);
         while (drain_once(al))
             ;
+        flush(al, false);
         pthread_mutex_lock(&al->mu);
     }
     pthread_mutex_unlock(&al->mu);
@@ -678,6 +709,7 @@ cf_err api_audit_start(struct cf_api *api)
      * never hands out an id the log already has (a replaced or restored database). */
     while (drain_once(al))
         ;
+    flush(al, true);
     if (is_failing(al))
         cf_error("audit: the outbox could not be moved into the audit log at start-up; "
                  "writes are refused until it can");
@@ -715,6 +747,7 @@ void api_audit_stop(struct cf_api *api)
         pthread_join(al->thr, NULL);
     while (drain_once(al)) /* what committed while it stopped; the rest waits for the next run */
         ;
+    flush(al, true);
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
     free(al);

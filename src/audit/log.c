@@ -42,6 +42,7 @@ struct cf_audit {
     char dir[PATH_MAX];
     char node[CF_AUDIT_MAX_NODE + 1];
     unsigned char key[CF_AUDIT_KEY_LEN];
+    struct cf_hmac_key *hmac; /* key, scheduled once (the MAC of every record, under mu) */
     uint64_t rotate_bytes;
     unsigned keep_files, sync_ms, ckpt_every;
     const struct cf_pkey *sign_key;
@@ -155,7 +156,7 @@ static cf_err put_line(struct cf_audit *a, const char *body, size_t blen, int64_
     if (outbox > 0 && (e = cf_buf_printf(&a->rec, ",\"outbox\":%lld", (long long)outbox)))
         return e;
     canon = a->rec.len;
-    if ((e = cf_hmac_sha256(a->key, sizeof(a->key), a->rec.data, canon, mac)))
+    if ((e = cf_hmac_key_mac(a->hmac, a->rec.data, canon, mac)))
         return e;
     cf_hex_encode(hex, mac, CF_AUDIT_MAC_LEN);
     if ((e = cf_buf_printf(&a->rec, AUDIT_MAC_KEY "%s\"}}\n", hex)))
@@ -712,6 +713,9 @@ struct cf_audit *cf_audit_open(const struct cf_audit_config *cfg, cf_err *err)
     snprintf(a->dir, sizeof(a->dir), "%s", cfg->dir);
     snprintf(a->node, sizeof(a->node), "%s", cfg->node_id ? cfg->node_id : "node0");
     memcpy(a->key, cfg->mac_key, sizeof(a->key));
+    if ((e = cf_hmac_key_new(a->key, sizeof(a->key), &a->hmac)))
+        goto free_a;
+    e = CF_ENOMEM;
     a->rotate_bytes = cfg->rotate_bytes ? cfg->rotate_bytes : CF_AUDIT_DEFAULT_ROTATE_BYTES;
     a->keep_files = cfg->keep_files;
     a->sync_ms = cfg->sync_interval_ms ? cfg->sync_interval_ms : CF_AUDIT_DEFAULT_SYNC_MS;
@@ -761,6 +765,7 @@ destroy:
 free_a:
     cf_buf_release(&a->rec);
     cf_buf_release(&a->scratch);
+    cf_hmac_key_free(a->hmac);
     cf_wipe(a->key, sizeof(a->key));
     free(a);
     a = NULL;
@@ -792,6 +797,7 @@ void cf_audit_close(struct cf_audit *a)
     pthread_mutex_destroy(&a->mu);
     cf_buf_release(&a->rec);
     cf_buf_release(&a->scratch);
+    cf_hmac_key_free(a->hmac);
     cf_wipe(a->key, sizeof(a->key));
     free(a);
 }

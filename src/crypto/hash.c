@@ -1,7 +1,8 @@
-/* hash.c - digests, HMAC and HKDF, all one-shot.
+/* hash.c - digests, HMAC and HKDF (one-shot), and a keyed HMAC for many messages.
  *
  *   cf_sha256, cf_sha1  EVP_Digest
  *   cf_hmac_sha256      EVP_Q_mac (HMAC over SHA-256)
+ *   cf_hmac_key_*       one EVP_MAC_CTX keyed once, re-initialised per message
  *   cf_hkdf_sha256      EVP_KDF "HKDF" (RFC 5869 extract-and-expand) */
 #include "base/cf.h"
 #include "crypto/crypto.h"
@@ -43,6 +44,54 @@ cf_err cf_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen
         outlen != CF_SHA256_LEN)
         return cf_crypto_fail("HMAC-SHA256");
     return CF_OK;
+}
+
+struct cf_hmac_key {
+    EVP_MAC_CTX *ctx; /* initialised with the key; re-initialised per message without it */
+};
+
+cf_err cf_hmac_key_new(const void *key, size_t klen, struct cf_hmac_key **out)
+{
+    OSSL_PARAM params[2];
+    struct cf_hmac_key *k;
+    EVP_MAC *mac;
+
+    *out = NULL;
+    if (!(k = calloc(1, sizeof(*k))))
+        return CF_ENOMEM;
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    k->ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!k->ctx || !EVP_MAC_init(k->ctx, key ? key : empty, klen, params)) {
+        cf_hmac_key_free(k);
+        return cf_crypto_fail("HMAC-SHA256 key");
+    }
+    *out = k;
+    return CF_OK;
+}
+
+cf_err cf_hmac_key_mac(struct cf_hmac_key *k, const void *msg, size_t mlen,
+                       unsigned char out[CF_SHA256_LEN])
+{
+    size_t outlen = 0;
+
+    /* A NULL key re-initialises with the key already set (OpenSSL's HMAC keeps the padded key
+     * states), so no key schedule runs per message. */
+    if (!k || !EVP_MAC_init(k->ctx, NULL, 0, NULL) ||
+        !EVP_MAC_update(k->ctx, msg ? msg : empty, mlen) ||
+        !EVP_MAC_final(k->ctx, out, &outlen, CF_SHA256_LEN) || outlen != CF_SHA256_LEN)
+        return cf_crypto_fail("HMAC-SHA256");
+    return CF_OK;
+}
+
+void cf_hmac_key_free(struct cf_hmac_key *k)
+{
+    if (!k)
+        return;
+    EVP_MAC_CTX_free(k->ctx); /* OpenSSL cleanses the key material it held */
+    free(k);
 }
 
 cf_err cf_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen,
