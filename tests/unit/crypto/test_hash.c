@@ -55,6 +55,37 @@ static void test_hmac_rfc4231(void **state)
     expect_hex(d, sizeof(d), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+/* The keyed form: the RFC 4231 vectors, then many messages under one key agree with the
+ * one-shot form (the key schedule is reused, not recomputed or lost between messages). */
+static void test_hmac_key_reuse(void **state)
+{
+    unsigned char key[20], a[CF_SHA256_LEN], b[CF_SHA256_LEN], longkey[131], msg[200];
+    struct cf_hmac_key *k = NULL;
+    (void)state;
+    memset(key, 0x0b, sizeof(key));
+    assert_int_equal(cf_hmac_key_new(key, sizeof(key), &k), CF_OK);
+    assert_int_equal(cf_hmac_key_mac(k, "Hi There", 8, a), CF_OK);
+    expect_hex(a, 32, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    assert_int_equal(cf_hmac_key_mac(k, "Hi There", 8, a), CF_OK); /* same again */
+    expect_hex(a, 32, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    cf_hmac_key_free(k);
+    memset(longkey, 0xaa, sizeof(longkey)); /* longer than a block: hashed first */
+    assert_int_equal(cf_hmac_key_new(longkey, sizeof(longkey), &k), CF_OK);
+    for (size_t n = 0; n < sizeof(msg); n += 7) {
+        for (size_t i = 0; i < n; i++)
+            msg[i] = (unsigned char)(i * 31 + n);
+        assert_int_equal(cf_hmac_key_mac(k, msg, n, a), CF_OK);
+        assert_int_equal(cf_hmac_sha256(longkey, sizeof(longkey), msg, n, b), CF_OK);
+        assert_memory_equal(a, b, sizeof(a));
+    }
+    assert_int_equal(cf_hmac_key_mac(k, NULL, 0, a), CF_OK);
+    assert_int_equal(cf_hmac_sha256(longkey, sizeof(longkey), NULL, 0, b), CF_OK);
+    assert_memory_equal(a, b, sizeof(a));
+    cf_hmac_key_free(k);
+    cf_hmac_key_free(NULL);
+    assert_int_not_equal(cf_hmac_key_mac(NULL, "x", 1, a), CF_OK);
+}
+
 static void test_hkdf_rfc5869(void **state)
 {
     unsigned char ikm[22], salt[13], info[10], okm[42];
@@ -96,7 +127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_kat),   cmocka_unit_test(test_sha1_kat),
         cmocka_unit_test(test_hmac_rfc4231), cmocka_unit_test(test_hkdf_rfc5869),
-        cmocka_unit_test(test_hkdf_bounds),
+        cmocka_unit_test(test_hkdf_bounds),  cmocka_unit_test(test_hmac_key_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
