@@ -7,6 +7,7 @@
 #include "cli/cli_int.h"
 #include "cli/cmd_audit.h"
 #include "cli/cmd_identity.h"
+#include "cli/cmd_cert.h"
 #include "cli/cmd_key.h"
 #include "cli/cmd_lock.h"
 #include "cli/cmd_signing.h"
@@ -266,6 +267,7 @@ const struct cf_cli_group cf_cli_groups[] = {
     {"keyvault secret", "Manage secrets."},
     CF_CLI_AUDIT_GROUPS,
     CF_CLI_KEY_GROUPS,
+    CF_CLI_CERT_GROUPS,
     CF_CLI_LOCK_GROUPS,
     CF_CLI_SIGNING_GROUPS,
     CF_CLI_CA_GROUPS,
@@ -314,6 +316,7 @@ const struct cf_cli_cmd cf_cli_commands[] = {
     {"keyvault secret", "download", cf_cli_cmd_secret_download, CMD_LOGIN, "Download a secret from a KeyVault.", o_secret_download, NULL},
     CF_CLI_AUDIT_COMMANDS,
     CF_CLI_KEY_COMMANDS,
+    CF_CLI_CERT_COMMANDS,
     CF_CLI_LOCK_COMMANDS,
     CF_CLI_SIGNING_COMMANDS,
     CF_CLI_CA_COMMANDS,
