@@ -443,5 +443,169 @@ c keyvault key create "${K[@]}" --name cli-table --kty EC -o table
 c_ok "key create -o table"
 rm -rf "$KD"
 fi
+
+# ==== certificates (issue 13): coffer keyvault certificate ... against the dev vault ==========
+# openssl cross-checks: the downloaded PEM/DER is the certificate (thumbprint), the secret's key
+# matches it, a CSR from `pending show` signed by an openssl CA merges and verifies.
+K=(--vault-name "$COFFER_VAULT_NAME")
+CD="$E2E_WORK/$SUITE-certs"
+rm -rf "$CD"; mkdir -p "$CD"
+hexfp() { openssl x509 -in "$1" -inform "${2:-PEM}" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g'; }
+
+c keyvault certificate get-default-policy
+c_ok "certificate get-default-policy"
+expect_eq "default policy: az's subject and renewal" "CN=CLIGetDefaultPolicy AutoRenew 90" \
+    "$(q 'd["x509CertificateProperties"]["subject"] + " " + d["lifetimeActions"][0]["action"]["actionType"] + " " + str(d["lifetimeActions"][0]["trigger"]["daysBeforeExpiry"])')"
+cp "$CO" "$CD/default.json"
+c keyvault certificate create "${K[@]}" --name cli-cert --policy "@$CD/default.json" --validity 6 --tags team=e2e
+c_ok "certificate create --policy @default.json --validity 6 --tags"
+expect_eq "create: the operation completed" "completed cli-cert" "$(q 'd["status"] + " " + d["name"]')"
+c keyvault certificate show "${K[@]}" --name cli-cert
+c_ok "certificate show"
+expect_eq "show: az shape (top-level members)" "attributes cer contentType id kid name policy sid tags x509Thumbprint x509ThumbprintHex" "$(q '" ".join(sorted(d))')"
+expect_eq "show: policy keyProperties" "RSA 2048 True" "$(q 'd["policy"]["keyProperties"]["keyType"] + " " + str(d["policy"]["keyProperties"]["keySize"]) + " " + str(d["policy"]["keyProperties"]["reuseKey"])')"
+expect_eq "show: --validity overrode the policy" 6 "$(q 'd["policy"]["x509CertificateProperties"]["validityInMonths"]')"
+expect_eq "show: tags" '{"team": "e2e"}' "$(q 'd["tags"]')"
+cert_v1=$(q 'd["id"].rsplit("/", 1)[1]')
+thumb=$(q 'd["x509ThumbprintHex"]')
+c keyvault certificate download "${K[@]}" --name cli-cert --file "$CD/c.pem"
+c_ok "certificate download (PEM default)"
+expect_eq "downloaded PEM: openssl's SHA-1 fingerprint = x509ThumbprintHex" "$thumb" "$(hexfp "$CD/c.pem")"
+expect_eq "downloaded PEM: subject" "subject=CN = CLIGetDefaultPolicy" "$(openssl x509 -in "$CD/c.pem" -noout -subject)"
+if openssl verify -CAfile "$CD/c.pem" -partial_chain "$CD/c.pem" >/dev/null 2>&1 ||
+    openssl x509 -in "$CD/c.pem" -noout -text | grep -q 'Signature Algorithm: sha256WithRSAEncryption'; then
+    pass "downloaded PEM: openssl reads a sha256WithRSA self-signed certificate"
+else fail "downloaded PEM: openssl reads a sha256WithRSA self-signed certificate"; fi
+expect_eq "downloaded PEM: 76-column lines (az's encodebytes)" 76 "$(sed -n 2p "$CD/c.pem" | tr -d '\n' | wc -c)"
+c keyvault certificate download "${K[@]}" --name cli-cert --file "$CD/c.der" --encoding DER
+c_ok "certificate download --encoding DER"
+expect_eq "downloaded DER: same fingerprint" "$thumb" "$(hexfp "$CD/c.der" DER)"
+c keyvault certificate download "${K[@]}" --name cli-cert --file "$CD/c.der"
+c_fails "certificate download onto an existing file"
+# The certificate's secret (the PFX) through the secret commands; its key matches.
+c keyvault secret show "${K[@]}" --name cli-cert --query value -o tsv
+c_ok "secret show on the certificate's name"
+base64 -d <"$CO" >"$CD/c.pfx"
+openssl pkcs12 -in "$CD/c.pfx" -passin pass: -nodes -nocerts 2>/dev/null | openssl pkey -pubout 2>/dev/null >"$CD/k.pub"
+expect_eq "the PFX key matches the certificate (openssl)" "$(openssl x509 -in "$CD/c.pem" -noout -pubkey | sha256sum)" "$(sha256sum <"$CD/k.pub")"
+rm -f "$CD/c.pfx"
+
+# Versions, list, set-attributes.
+c keyvault certificate create "${K[@]}" --name cli-cert --policy "@$CD/default.json"
+c_ok "certificate create (second version)"
+c keyvault certificate list-versions "${K[@]}" --name cli-cert --query "length(@)"
+expect_eq "list-versions: two" 2 "$(out)"
+c keyvault certificate list "${K[@]}" --query "[?name=='cli-cert'] | length(@)"
+c_ok "certificate list"
+expect_eq "list: one item per name" 1 "$(out)"
+c keyvault certificate set-attributes "${K[@]}" --name cli-cert --version "$cert_v1" --enabled false --tags gen=1
+c_ok "certificate set-attributes --version --enabled false --tags"
+expect_eq "set-attributes: disabled, tags" "False gen=1" "$(q 'str(d["attributes"]["enabled"]) + " gen=" + d["tags"]["gen"]')"
+c keyvault certificate show "${K[@]}" --name cli-cert --version "$cert_v1" --query attributes.enabled
+expect_eq "show --version: disabled" false "$(out)"
+c keyvault certificate show "${K[@]}" --name cli-nothing
+expect_eq "show of a missing certificate exits 3" 3 "$RC"
+
+# Import a PFX with a password and a PEM made by openssl.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$CD/i.key" -out "$CD/i.pem" \
+    -days 3 -subj "/CN=cli-import" 2>/dev/null
+openssl pkcs12 -export -inkey "$CD/i.key" -in "$CD/i.pem" -passout pass:cli-pass -out "$CD/i.pfx" 2>/dev/null
+c keyvault certificate import "${K[@]}" --name cli-imp --file "$CD/i.pfx" --password cli-pass
+c_ok "certificate import --file PFX --password"
+expect_eq "import PFX: the same certificate" "$(hexfp "$CD/i.pem")" "$(q 'd["x509ThumbprintHex"]')"
+expect_eq "import PFX: pkcs12 content, issuer Unknown" "application/x-pkcs12 Unknown" "$(q 'd["contentType"] + " " + d["policy"]["issuerParameters"]["name"]')"
+cat "$CD/i.key" "$CD/i.pem" >"$CD/i-both.pem"
+c keyvault certificate import "${K[@]}" --name cli-imp-pem --file "$CD/i-both.pem"
+c_ok "certificate import --file PEM"
+expect_eq "import PEM: pem content type" application/x-pem-file "$(q 'd["contentType"]')"
+c keyvault secret show "${K[@]}" --name cli-imp-pem --query value -o tsv
+expect_eq "import PEM: the secret's key is the imported one" "$(openssl pkey -in "$CD/i.key" -pubout | sha256sum)" \
+    "$(openssl pkey -in "$CO" -pubout 2>/dev/null | sha256sum)"
+c keyvault certificate import "${K[@]}" --name cli-imp2 --file "$CD/i.pfx" --password wrong
+c_fails "certificate import with a wrong password"
+
+# Unknown issuer: pending show -> CSR -> openssl CA signs -> pending merge.
+cat >"$CD/unknown.json" <<'JSON'
+{"issuer_parameters": {"name": "Unknown"}, "x509_certificate_properties": {"subject": "CN=cli-merge"},
+ "key_properties": {"key_type": "RSA", "key_size": 2048}}
+JSON
+c keyvault certificate create "${K[@]}" --name cli-merge --policy "@$CD/unknown.json"
+c_ok "certificate create (Unknown issuer)"
+expect_eq "Unknown: the operation waits for a merge" inProgress "$(q 'd["status"]')"
+c keyvault certificate pending show "${K[@]}" --name cli-merge
+c_ok "certificate pending show"
+q 'd["csr"]' | base64 -d >"$CD/m.csr.der"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CD/ca.key" -out "$CD/ca.pem" -days 2 -subj "/CN=cli CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl x509 -req -inform DER -in "$CD/m.csr.der" -CA "$CD/ca.pem" -CAkey "$CD/ca.key" -set_serial 7 -days 1 \
+    -out "$CD/m.pem" 2>/dev/null
+cat "$CD/m.pem" "$CD/ca.pem" >"$CD/chain.pem"
+c keyvault certificate pending merge "${K[@]}" --name cli-merge --file "$CD/chain.pem"
+c_ok "certificate pending merge --file chain.pem"
+expect_eq "merge: the CA-signed certificate" "$(hexfp "$CD/m.pem")" "$(q 'd["x509ThumbprintHex"]')"
+c keyvault certificate download "${K[@]}" --name cli-merge --file "$CD/merged.pem"
+expect_ok "merged certificate verifies to the openssl CA" openssl verify -CAfile "$CD/ca.pem" "$CD/merged.pem"
+c keyvault certificate pending show "${K[@]}" --name cli-merge --query status -o tsv
+expect_eq "pending show after merge: completed" completed "$(out)"
+c keyvault certificate create "${K[@]}" --name cli-pend --policy "@$CD/unknown.json"
+c keyvault certificate pending delete "${K[@]}" --name cli-pend
+c_ok "certificate pending delete"
+c keyvault certificate pending show "${K[@]}" --name cli-pend
+expect_eq "pending show after delete exits 3" 3 "$RC"
+
+# Backup, delete, recover, purge, restore.
+c keyvault certificate backup "${K[@]}" --name cli-cert --file "$CD/cert.bak"
+c_ok "certificate backup --file"
+c keyvault certificate delete "${K[@]}" --name cli-cert
+c_ok "certificate delete"
+expect_eq "delete: recoveryId" "https://$COFFER_VAULT_NAME.$COFFER_DNS_SUFFIX:$COFFER_PORT/deletedcertificates/cli-cert" "$(q 'd["recoveryId"]')"
+c keyvault certificate list-deleted "${K[@]}" --query "[?name=='cli-cert'] | length(@)"
+expect_eq "list-deleted: the certificate" 1 "$(out)"
+c keyvault certificate show-deleted "${K[@]}" --name cli-cert --query name -o tsv
+expect_eq "show-deleted" cli-cert "$(out)"
+c keyvault certificate recover "${K[@]}" --name cli-cert
+c_ok "certificate recover"
+c keyvault certificate delete "${K[@]}" --name cli-cert
+c keyvault certificate purge "${K[@]}" --name cli-cert
+c_ok "certificate purge"
+expect_eq "purge prints nothing" "" "$(out)"
+c keyvault certificate restore "${K[@]}" --file "$CD/cert.bak"
+c_ok "certificate restore --file"
+c keyvault certificate list-versions "${K[@]}" --name cli-cert --query "length(@)"
+expect_eq "restore: both versions back" 2 "$(out)"
+
+# Contacts and issuers.
+c keyvault certificate contact add "${K[@]}" --email a@coffer.test --name "Ada" --phone 111
+c_ok "certificate contact add"
+c keyvault certificate contact add "${K[@]}" --email b@coffer.test
+c keyvault certificate contact list "${K[@]}" --query "contactList[].emailAddress" -o tsv
+expect_eq "contact list" "a@coffer.test b@coffer.test" "$(tr '\n' ' ' <"$CO" | sed 's/ $//')"
+c keyvault certificate contact add "${K[@]}" --email a@coffer.test
+c_fails "contact add of an existing e-mail"
+c keyvault certificate contact delete "${K[@]}" --email a@coffer.test
+c_ok "certificate contact delete"
+expect_eq "contact delete: the rest stays" b@coffer.test "$(q '" ".join(x["emailAddress"] for x in d["contactList"])')"
+c keyvault certificate contact delete "${K[@]}" --email b@coffer.test
+c keyvault certificate contact list "${K[@]}" --query "length(contactList)"
+expect_eq "contacts empty after deleting the last" 0 "$(out)"
+c keyvault certificate issuer create "${K[@]}" --issuer-name cli-iss --provider-name Test --account-id acct --password issuer-pass
+c_ok "certificate issuer create"
+expect_eq "issuer create: account, no password" "Test acct None" "$(q 'd["provider"] + " " + d["credentials"]["accountId"] + " " + str(d["credentials"]["password"])')"
+if grep -q issuer-pass "$CO"; then fail "issuer create: the password is not printed"; else pass "issuer create: the password is not printed"; fi
+c keyvault certificate issuer update "${K[@]}" --issuer-name cli-iss --account-id acct2 --enabled false
+c_ok "certificate issuer update --enabled false"
+expect_eq "issuer update" "acct2 False Test" "$(q 'd["credentials"]["accountId"] + " " + str(d["attributes"]["enabled"]) + " " + d["provider"]')"
+c keyvault certificate issuer list "${K[@]}" --query "[].provider" -o tsv
+expect_eq "issuer list" Test "$(out)"
+c keyvault certificate issuer show "${K[@]}" --issuer-name cli-iss --query provider -o tsv
+expect_eq "issuer show" Test "$(out)"
+c keyvault certificate issuer delete "${K[@]}" --issuer-name cli-iss
+c_ok "certificate issuer delete"
+c keyvault certificate issuer show "${K[@]}" --issuer-name cli-iss
+expect_eq "issuer show after delete exits 3" 3 "$RC"
+c keyvault certificate create "${K[@]}" --name cli-bad --policy '{"key_properties": 5}'
+c_fails "certificate create with a malformed policy"
+rm -rf "$CD"
+
 e2e_stop
 exit 0
