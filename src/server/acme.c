@@ -37,6 +37,7 @@ struct cf_acme {
     struct cf_vault_svc *svc;
     struct cf_acme_opts opts;
     struct cf_http_admin *listener;
+    char addr[64]; /* the listener's address parsed from http01_listen */
     pthread_mutex_t mu; /* guards chals, stop */
     pthread_cond_t cv;
     struct chal chals[MAX_CHALLENGES];
@@ -675,6 +676,27 @@ struct cf_acme *cf_acme_new(struct cf_vault_svc *svc, const struct cf_acme_opts 
         a->opts.timeout_s = 30;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
+    if (a->opts.http01_listen) {
+        /* "ADDRESS:PORT", the address possibly in brackets; "" = no listener */
+        const char *l = a->opts.http01_listen, *colon = strrchr(l, ':');
+        int64_t port = -1;
+        size_t alen;
+        if (!l[0]) {
+            a->opts.http01_port = -1;
+        } else if (!colon || !cf_str_to_i64(cf_str_from(colon + 1), &port) || port < 1 ||
+                   port > 65535 || (alen = (size_t)(colon - l)) == 0 || alen >= sizeof(a->addr)) {
+            cf_acme_free(a);
+            *err = CF_EINVAL;
+            return NULL;
+        } else {
+            if (l[0] == '[' && alen >= 2 && l[alen - 1] == ']')
+                snprintf(a->addr, sizeof(a->addr), "%.*s", (int)(alen - 2), l + 1);
+            else
+                snprintf(a->addr, sizeof(a->addr), "%.*s", (int)alen, l);
+            a->opts.http01_addr = a->addr;
+            a->opts.http01_port = (int)port;
+        }
+    }
     if (a->opts.http01_port >= 0) {
         struct cf_http_admin_opts lo = {.addr = a->opts.http01_addr ? a->opts.http01_addr
                                                                     : "127.0.0.1",

@@ -20,6 +20,9 @@
 #include "vault/vault.h"
 
 struct cf_acme_opts {
+    /* The http-01 listener as the config gives it: "ADDRESS:PORT" ("[::1]:5002"), "" for none;
+     * NULL: http01_addr and http01_port below. */
+    const char *http01_listen;
     const char *http01_addr; /* numeric address of the http-01 listener; NULL: "127.0.0.1" */
     int http01_port;         /* 0: the kernel picks (cf_acme_http01_port); -1: no listener */
     int interval_ms;         /* between passes on the driver thread; 0: 2000 */
@@ -27,7 +30,8 @@ struct cf_acme_opts {
 };
 struct cf_acme;
 
-/* Binds the http-01 listener (not serving yet). NULL and *err on failure. */
+/* Binds the http-01 listener (not serving yet). NULL and *err on failure (CF_EINVAL: a
+ * malformed http01_listen). */
 struct cf_acme *cf_acme_new(struct cf_vault_svc *svc, const struct cf_acme_opts *opts,
                             cf_err *err);
 /* The http-01 listener's port (-1 when none). */

@@ -319,9 +319,43 @@ static void http01_and_dns01(void **state)
     expect_status(f, "bad", "failed");
 }
 
+/* The listener as the config gives it (no pebble needed). */
+static void listen_spec(void **state)
+{
+    int dummy = 0;
+    struct cf_vault_svc *svc = (struct cf_vault_svc *)(void *)&dummy; /* never dereferenced */
+    static const char *const bad[] = {"nonsense", "127.0.0.1:", "127.0.0.1:0", ":80",
+                                      "127.0.0.1:70000", "127.0.0.1:8x"};
+    struct cf_acme *a;
+    char spec[64];
+    int port = free_port();
+    cf_err e;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        a = cf_acme_new(svc, &(struct cf_acme_opts){.http01_listen = bad[i]}, &e);
+        assert_null(a);
+        assert_int_equal(e, CF_EINVAL);
+    }
+    a = cf_acme_new(svc, &(struct cf_acme_opts){.http01_listen = ""}, &e);
+    assert_non_null(a);
+    assert_int_equal(cf_acme_http01_port(a), -1);
+    cf_acme_free(a);
+    snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+    a = cf_acme_new(svc, &(struct cf_acme_opts){.http01_listen = spec}, &e);
+    assert_non_null(a);
+    assert_int_equal(cf_acme_http01_port(a), port);
+    cf_acme_free(a);
+    snprintf(spec, sizeof(spec), "[::1]:%d", port);
+    a = cf_acme_new(svc, &(struct cf_acme_opts){.http01_listen = spec}, &e);
+    assert_non_null(a);
+    cf_acme_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(listen_spec),
         cmocka_unit_test_setup_teardown(http01_and_dns01, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
