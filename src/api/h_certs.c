@@ -129,7 +129,8 @@ static void put_cert(struct cw *c, enum shape s, const struct cf_cert_meta *m)
         put_id(c, "kid", "keys", m->name, m->version);
         put_id(c, "sid", "secrets", m->name, m->version);
     }
-    cf_jw_kstr(w, "x5t", m->x5t);
+    if (m->x5t[0]) /* "" while only a pending operation exists */
+        cf_jw_kstr(w, "x5t", m->x5t);
     if (bundle && m->cer.len)
         put_b64(c, "cer", m->cer.data, m->cer.len);
     cf_jw_key(w, "attributes");

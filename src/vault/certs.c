@@ -1682,6 +1682,7 @@ struct get_ctx {
     struct cf_rec_cert_obj obj;
     struct cf_rec_cert_ver ver;
     bool pending;
+    bool pending_only_ok; /* cf_cert_get: a name with only its operation reads as pending */
 };
 
 static bool version_ok(struct cf_str v, char out[33])
@@ -1719,9 +1720,29 @@ static cf_err find_fn(struct cf_store_txn *t, struct get_ctx *c)
     return CF_OK;
 }
 
+/* §6.1: until its first version is issued (Unknown issuer before the merge, a CA still
+ * working) a certificate reads by name as a disabled bundle without cer, x5t or version, with
+ * its policy and pending id: the SDK pollers start with GET /certificates/{name}/ (JS
+ * getCertificateOperation) and fail on a 404. */
 static cf_err get_fn(struct cf_store_txn *t, void *arg)
 {
-    return find_fn(t, arg);
+    struct get_ctx *c = arg;
+    struct cf_rec_cert_pending p;
+    cf_err e = find_fn(t, c);
+
+    if (e != CF_ENOTFOUND || !c->pending_only_ok || c->version[0] || !c->obj.name_lc[0] ||
+        c->obj.latest_seq != 0 || c->obj.deleted_date != 0)
+        return e;
+    cf_rec_cert_pending_init(&p);
+    if (cf_store_cert_pending_get(t, c->obj.id, &p) == CF_OK) {
+        c->ver.enabled = false;
+        c->ver.created = p.created;
+        c->ver.updated = p.updated;
+        c->pending = true;
+        e = CF_OK;
+    }
+    cf_rec_cert_pending_release(&p);
+    return e;
 }
 
 static void get_init(struct get_ctx *c, struct cf_vault_svc *svc, const struct cf_vault_ref *v)
@@ -1747,6 +1768,7 @@ cf_err cf_cert_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struc
 
     meta_init(out);
     get_init(&c, svc, v);
+    c.pending_only_ok = true;
     e = cf_secret_name_lc(name, c.name_lc);
     if (!e && !version_ok(version, c.version))
         e = CF_ENOTFOUND;

@@ -449,7 +449,23 @@ static void unknown_merge_flow(void **state)
     assert_int_equal(cf_b64_decode(&csr, cf_str_from(jstr(r, "csr"))), CF_OK);
     done(r);
     expect(call(f, CF_HTTP_POST, "/certificates/u1/create", SELF_POLICY), 409, "Conflict", NULL);
-    expect(call(f, CF_HTTP_GET, "/certificates/u1", NULL), 404, "CertificateNotFound", NULL);
+    /* before the merge the certificate reads by name: disabled, no version, cer or x5t, with
+     * its policy and pending id (JS getCertificateOperation starts with this GET) */
+    r = call(f, CF_HTTP_GET, "/certificates/u1/", NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(jstr(r, "id"), BASE1 "/certificates/u1");
+    assert_string_equal(jstr(r, "pending.id"), BASE1 "/certificates/u1/pending");
+    assert_string_equal(jstr(r, "policy.issuer.name"), "Unknown");
+    assert_null(strstr(r->body, "\"cer\""));
+    assert_null(strstr(r->body, "\"x5t\""));
+    assert_null(strstr(r->body, "\"kid\":\"" BASE1 "/keys/u1/"));
+    assert_non_null(strstr(r->body, "\"enabled\":false"));
+    done(r);
+    /* a version, the versions list and updates still know no version */
+    expect(call(f, CF_HTTP_GET, "/certificates/u1/0123456789abcdef0123456789abcdef", NULL), 404,
+           "CertificateNotFound", NULL);
+    expect(call(f, CF_HTTP_PATCH, "/certificates/u1/", "{\"tags\":{}}"), 404,
+           "CertificateNotFound", NULL);
 
     /* a CA signs the CSR */
     cf_buf_init(&ca_der, 16384);

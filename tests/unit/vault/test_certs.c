@@ -182,8 +182,20 @@ static void unknown_and_merge(void **state)
     assert_string_equal(op.status, "inProgress");
     assert_non_null(op.status_details);
     assert_false(op.completed);
-    /* no certificate yet; a second create is refused while in progress */
-    assert_int_equal(cf_cert_get(f->svc, &f->ref, CF_STR("u1"), CF_STR(""), &m), CF_ENOTFOUND);
+    /* no version yet: by name it reads as pending (disabled, no version, cer or x5t, with the
+     * policy); by version it is not found; a second create is refused while in progress */
+    assert_int_equal(cf_cert_get(f->svc, &f->ref, CF_STR("u1"), CF_STR(""), &m), CF_OK);
+    assert_false(m.enabled);
+    assert_true(m.pending);
+    assert_string_equal(m.version, "");
+    assert_string_equal(m.x5t, "");
+    assert_int_equal(m.cer.len, 0);
+    assert_non_null(m.policy);
+    assert_string_equal(m.policy->issuer, "Unknown");
+    cf_cert_meta_release(&m);
+    assert_int_equal(cf_cert_get(f->svc, &f->ref, CF_STR("u1"),
+                                 CF_STR("0123456789abcdef0123456789abcdef"), &m),
+                     CF_ENOTFOUND);
     cf_cert_meta_release(&m);
     {
         struct cf_cert_op op2;
