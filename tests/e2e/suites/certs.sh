@@ -149,10 +149,8 @@ req POST "$VU2/keys/int1/sign?$AV" "${H[@]}" --data \
     '{"alg":"ES256","value":"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"}'
 expect_eq "restored key signs in certs-two" 200 "$CODE"
 
-# ---- ACME against pebble (optional here: the acme section needs Debian's pebble) -------------
-if [ -f "$E2E_DIR/suites/certs_acme.sh" ]; then
-    # shellcheck disable=SC1091
-    . "$E2E_DIR/suites/certs_acme.sh"
-fi
-
 e2e_stop
+
+# ---- ACME against pebble (certs_acme.sh: its own cofferd, pebble and challtestsrv) ----------
+# shellcheck disable=SC1091
+. "$E2E_DIR/suites/certs_acme.sh"
