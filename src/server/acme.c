@@ -152,7 +152,7 @@ static cf_err problem(struct sess *s, const char *step, const struct cf_http_fet
         (void)jstr(j, "detail", detail, sizeof(detail));
     }
     cf_json_free(j);
-    snprintf(s->why, sizeof(s->why), "ACME %s: HTTP %d %s%s%s", step, r->status, type,
+    snprintf(s->why, sizeof(s->why), "ACME %.20s: HTTP %d %.80s%s%.150s", step, r->status, type,
              detail[0] ? ": " : "", detail);
     return CF_EBADPARAM;
 }
@@ -411,7 +411,7 @@ static cf_err authorize(struct sess *s, const char *authz_url)
     }
     if (!token[0] || strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                    "0123456789-_") != strlen(token)) {
-        snprintf(s->why, sizeof(s->why), "ACME authorization for %s offers no usable %s "
+        snprintf(s->why, sizeof(s->why), "ACME authorization for %.200s offers no usable %s "
                  "challenge.", domain, dns ? "dns-01" : "http-01");
         e = CF_EBADPARAM;
         goto out;
@@ -429,7 +429,7 @@ static cf_err authorize(struct sess *s, const char *authz_url)
         cf_buf_release(&t);
         if (!e && run_hook(s->o->dns_hook, "set", domain, txt) != CF_OK) {
             snprintf(s->why, sizeof(s->why), "ACME dns-01: the DNS hook failed to set the "
-                     "record of %s.", domain);
+                     "record of %.200s.", domain);
             e = CF_EBADPARAM;
         }
     } else {
@@ -451,7 +451,7 @@ static cf_err authorize(struct sess *s, const char *authz_url)
                 strcmp(type, dns ? "dns-01" : "http-01") == 0)
                 (void)jstr(cf_json_get(cf_json_at(c, i), "error"), "detail", detail,
                            sizeof(detail));
-        snprintf(s->why, sizeof(s->why), "ACME authorization of %s is %s%s%s", domain, status,
+        snprintf(s->why, sizeof(s->why), "ACME authorization of %.100s is %.20s%s%.150s", domain, status,
                  detail[0] ? ": " : ".", detail);
         e = CF_EBADPARAM;
     }
