@@ -26,8 +26,8 @@ const struct cf_cli_opt cf_cli_o_ca_show[] = {
 
 struct cf_val *cf_cli_shape_ca(const struct cf_val *res)
 {
-    static const char *const keys[] = {"issuerName", "subject",  "kty", "keySize", "crv",
-                                       "created",    "notBefore", "notAfter", "x5t", "pem"};
+    static const char *const keys[] = {"issuerName", "subject",   "kty",      "keySize", "crv",
+                                       "created",    "notBefore", "notAfter", "x5t",     "pem"};
     const struct cf_val *p = cf_val_get(res, "properties");
     struct cf_val *o = cf_val_obj();
 

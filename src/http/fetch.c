@@ -189,8 +189,8 @@ cf_err cf_http_fetch(const char *method, const char *url, const char *content_ty
     event_base_dispatch(base);
     if (!fc.done || fc.failed) {
         unsigned long ossl = ERR_peek_last_error();
-        cf_warn("http: fetch %s %s%s failed%s%s", method, host, target,
-                ossl ? ": " : "", ossl ? ERR_reason_error_string(ossl) : "");
+        cf_warn("http: fetch %s %s%s failed%s%s", method, host, target, ossl ? ": " : "",
+                ossl ? ERR_reason_error_string(ossl) : "");
         ERR_clear_error();
         e = CF_EIO;
     }

@@ -37,7 +37,7 @@ struct cf_acme {
     struct cf_vault_svc *svc;
     struct cf_acme_opts opts;
     struct cf_http_admin *listener;
-    char addr[64]; /* the listener's address parsed from http01_listen */
+    char addr[64];      /* the listener's address parsed from http01_listen */
     pthread_mutex_t mu; /* guards chals, stop */
     pthread_cond_t cv;
     struct chal chals[MAX_CHALLENGES];
@@ -104,9 +104,9 @@ struct sess {
     char kid[URL_MAX];
     char nonce[256];
     char new_nonce[URL_MAX], new_account[URL_MAX], new_order[URL_MAX];
-    char jwk[512];        /* canonical public JWK {"crv","kty","x","y"} */
-    char thumbprint[64];  /* base64url SHA-256 of jwk (RFC 7638) */
-    char why[300];        /* the ACME problem, for the operation's error */
+    char jwk[512];       /* canonical public JWK {"crv","kty","x","y"} */
+    char thumbprint[64]; /* base64url SHA-256 of jwk (RFC 7638) */
+    char why[300];       /* the ACME problem, for the operation's error */
 };
 
 static void sleep_ms(int ms)
@@ -218,8 +218,8 @@ static cf_err post(struct sess *s, const char *url, const char *payload,
             (payload && (e = b64url(payload, strlen(payload), &pay64)) != CF_OK) ||
             (e = cf_buf_printf(&input, "%s.%s", p64.data, payload ? pay64.data : "")) != CF_OK ||
             (e = cf_sha256(input.data, input.len, digest)) != CF_OK ||
-            (e = cf_kvkey_sign(s->key, "ES256", digest, sizeof(digest), &sig, why,
-                               sizeof(why))) != CF_OK ||
+            (e = cf_kvkey_sign(s->key, "ES256", digest, sizeof(digest), &sig, why, sizeof(why))) !=
+                CF_OK ||
             (e = b64url(sig.data, sig.len, &sig64)) != CF_OK)
             goto round;
         cf_jw_init(&w, &body);
@@ -238,8 +238,8 @@ static cf_err post(struct sess *s, const char *url, const char *payload,
         cf_buf_release(&sig);
         cf_buf_release(&sig64);
         cf_buf_release(&body);
-        if (e || r->status != 400 || attempt == 1 || !strstr(r->body.data ? r->body.data : "",
-                                                              "badNonce"))
+        if (e || r->status != 400 || attempt == 1 ||
+            !strstr(r->body.data ? r->body.data : "", "badNonce"))
             break;
         cf_http_fetch_resp_release(r); /* a rejected nonce: once more with the fresh one */
     }
@@ -286,13 +286,13 @@ static cf_err key_ids(struct sess *s)
     cf_jw_obj_end(&w);
     if (!e)
         e = cf_jw_err(&w);
-    if (!e && (cf_json_parse(b.data, b.len, &j, NULL, 0) != CF_OK ||
-               !jstr(j, "crv", crv, sizeof(crv)) || !jstr(j, "x", x, sizeof(x)) ||
-               !jstr(j, "y", y, sizeof(y))))
+    if (!e &&
+        (cf_json_parse(b.data, b.len, &j, NULL, 0) != CF_OK || !jstr(j, "crv", crv, sizeof(crv)) ||
+         !jstr(j, "x", x, sizeof(x)) || !jstr(j, "y", y, sizeof(y))))
         e = CF_EINVAL;
     if (!e)
-        snprintf(s->jwk, sizeof(s->jwk), "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
-                 crv, x, y);
+        snprintf(s->jwk, sizeof(s->jwk),
+                 "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", crv, x, y);
     if (!e)
         e = cf_sha256(s->jwk, strlen(s->jwk), d);
     if (!e)
@@ -358,8 +358,7 @@ static cf_err poll(struct sess *s, const char *what, const char *url, struct cf_
             return e;
         sleep_ms(POLL_MS);
     }
-    snprintf(s->why, sizeof(s->why), "ACME %s: still %s after %d polls.", what, status,
-             POLL_TRIES);
+    snprintf(s->why, sizeof(s->why), "ACME %s: still %s after %d polls.", what, status, POLL_TRIES);
     return CF_EIO; /* try again on a later pass */
 }
 
@@ -411,8 +410,10 @@ static cf_err authorize(struct sess *s, const char *authz_url)
     }
     if (!token[0] || strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                    "0123456789-_") != strlen(token)) {
-        snprintf(s->why, sizeof(s->why), "ACME authorization for %.200s offers no usable %s "
-                 "challenge.", domain, dns ? "dns-01" : "http-01");
+        snprintf(s->why, sizeof(s->why),
+                 "ACME authorization for %.200s offers no usable %s "
+                 "challenge.",
+                 domain, dns ? "dns-01" : "http-01");
         e = CF_EBADPARAM;
         goto out;
     }
@@ -428,8 +429,10 @@ static cf_err authorize(struct sess *s, const char *authz_url)
             snprintf(txt, sizeof(txt), "%s", t.data);
         cf_buf_release(&t);
         if (!e && run_hook(s->o->dns_hook, "set", domain, txt) != CF_OK) {
-            snprintf(s->why, sizeof(s->why), "ACME dns-01: the DNS hook failed to set the "
-                     "record of %.200s.", domain);
+            snprintf(s->why, sizeof(s->why),
+                     "ACME dns-01: the DNS hook failed to set the "
+                     "record of %.200s.",
+                     domain);
             e = CF_EBADPARAM;
         }
     } else {
@@ -451,8 +454,8 @@ static cf_err authorize(struct sess *s, const char *authz_url)
                 strcmp(type, dns ? "dns-01" : "http-01") == 0)
                 (void)jstr(cf_json_get(cf_json_at(c, i), "error"), "detail", detail,
                            sizeof(detail));
-        snprintf(s->why, sizeof(s->why), "ACME authorization of %.100s is %.20s%s%.150s", domain, status,
-                 detail[0] ? ": " : ".", detail);
+        snprintf(s->why, sizeof(s->why), "ACME authorization of %.100s is %.20s%s%.150s", domain,
+                 status, detail[0] ? ": " : ".", detail);
         e = CF_EBADPARAM;
     }
     if (dns)
@@ -656,8 +659,7 @@ static void *driver_main(void *arg)
     return NULL;
 }
 
-struct cf_acme *cf_acme_new(struct cf_vault_svc *svc, const struct cf_acme_opts *opts,
-                            cf_err *err)
+struct cf_acme *cf_acme_new(struct cf_vault_svc *svc, const struct cf_acme_opts *opts, cf_err *err)
 {
     struct cf_acme *a = calloc(1, sizeof(*a));
     cf_err e = CF_OK;
@@ -698,8 +700,8 @@ struct cf_acme *cf_acme_new(struct cf_vault_svc *svc, const struct cf_acme_opts 
         }
     }
     if (a->opts.http01_port >= 0) {
-        struct cf_http_admin_opts lo = {.addr = a->opts.http01_addr ? a->opts.http01_addr
-                                                                    : "127.0.0.1",
+        struct cf_http_admin_opts lo = {.addr =
+                                            a->opts.http01_addr ? a->opts.http01_addr : "127.0.0.1",
                                         .port = a->opts.http01_port,
                                         .timeout_s = 10};
         a->listener = cf_http_admin_new(&lo, serve, a, &e);

@@ -32,8 +32,7 @@ struct cf_acme;
 
 /* Binds the http-01 listener (not serving yet). NULL and *err on failure (CF_EINVAL: a
  * malformed http01_listen). */
-struct cf_acme *cf_acme_new(struct cf_vault_svc *svc, const struct cf_acme_opts *opts,
-                            cf_err *err);
+struct cf_acme *cf_acme_new(struct cf_vault_svc *svc, const struct cf_acme_opts *opts, cf_err *err);
 /* The http-01 listener's port (-1 when none). */
 int cf_acme_http01_port(const struct cf_acme *a);
 /* Starts the listener's thread and the driver's. */

@@ -179,11 +179,11 @@ static cf_err put_fn(struct cf_store_txn *t, void *arg)
     return cf_store_meta_put(t, META_CERT, c->cert->data, c->cert->len);
 }
 
-cf_err cf_ca_create(struct cf_vault_svc *svc, const struct cf_ca_spec *spec,
-                    struct cf_ca_info *out, char *why, size_t whysz)
+cf_err cf_ca_create(struct cf_vault_svc *svc, const struct cf_ca_spec *spec, struct cf_ca_info *out,
+                    char *why, size_t whysz)
 {
-    const char *subject = spec && spec->subject && spec->subject[0] ? spec->subject
-                                                                     : "CN=Coffer Internal CA";
+    const char *subject =
+        spec && spec->subject && spec->subject[0] ? spec->subject : "CN=Coffer Internal CA";
     const char *kty = spec && spec->kty && spec->kty[0] ? spec->kty : "RSA";
     int months = spec && spec->validity_months ? spec->validity_months : 120;
     unsigned char sk[CF_AEAD_KEY_LEN];
@@ -225,8 +225,9 @@ cf_err cf_ca_create(struct cf_vault_svc *svc, const struct cf_ca_spec *spec,
     }
     if (e) {
         if (e == CF_EBADPARAM && why && whysz)
-            snprintf(why, whysz, "The CA key must be RSA (2048, 3072, 4096) or EC (P-256, "
-                                 "P-384, P-521).");
+            snprintf(why, whysz,
+                     "The CA key must be RSA (2048, 3072, 4096) or EC (P-256, "
+                     "P-384, P-521).");
         goto out;
     }
     memset(&req, 0, sizeof(req));

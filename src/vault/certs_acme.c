@@ -199,8 +199,7 @@ cf_err cf_cert_acme_orders(struct cf_vault_svc *svc, cf_acme_order_cb cb, void *
 }
 
 cf_err cf_cert_acme_complete(struct cf_vault_svc *svc, const char *vault, const char *name,
-                             const char *request_id, struct cf_str chain, char *why,
-                             size_t whysz)
+                             const char *request_id, struct cf_str chain, char *why, size_t whysz)
 {
     struct cf_vault_ref ref;
     cf_err e = cf_vault_resolve(svc, cf_str_from(vault), &ref);
@@ -340,8 +339,8 @@ out:
     return e;
 }
 
-cf_err cf_cert_acme_account_set_url(struct cf_vault_svc *svc, const char *vault,
-                                    const char *issuer, const char *url)
+cf_err cf_cert_acme_account_set_url(struct cf_vault_svc *svc, const char *vault, const char *issuer,
+                                    const char *url)
 {
     char lc[CF_CERT_ISSUER_MAX + 1];
     struct cf_vault_ref ref;

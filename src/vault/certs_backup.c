@@ -244,8 +244,8 @@ static cf_err backup_fn(struct cf_store_txn *t, void *arg)
         goto out;
     count_at = b->len; /* the count is known after the walk: patched in place */
     if ((e = put_uint(b, 0, 2)) != CF_OK ||
-        (e = cf_store_cert_list_versions(t, co.id, 0, MAX_VERSIONS, true, cert_ver_cb, c,
-                                         &more)) != CF_OK)
+        (e = cf_store_cert_list_versions(t, co.id, 0, MAX_VERSIONS, true, cert_ver_cb, c, &more)) !=
+            CF_OK)
         goto out;
     if (more || c->ncerts == 0) {
         e = more ? CF_ETOOBIG : CF_ENOTFOUND;
@@ -254,8 +254,8 @@ static cf_err backup_fn(struct cf_store_txn *t, void *arg)
     b->data[count_at] = (char)(c->ncerts >> 8);
     b->data[count_at + 1] = (char)(c->ncerts & 0xff);
     if ((e = put_uint(b, (uint64_t)nk, 2)) != CF_OK ||
-        (e = cf_store_key_list_versions(t, ko.id, 0, MAX_VERSIONS, true, key_ver_cb, c,
-                                        &more)) != CF_OK ||
+        (e = cf_store_key_list_versions(t, ko.id, 0, MAX_VERSIONS, true, key_ver_cb, c, &more)) !=
+            CF_OK ||
         (e = put_uint(b, (uint64_t)ns, 2)) != CF_OK)
         goto out;
     e = cf_store_secret_list_versions(t, so.id, 0, MAX_VERSIONS, true, secret_ver_cb, c, &more);
