@@ -325,8 +325,8 @@ static cf_err account(struct sess *s)
     e = post(s, s->new_account, payload, &r);
     if (!e && (r.status != 200 && r.status != 201))
         e = problem(s, "newAccount", &r);
-    if (!e && !r.location[0]) {
-        snprintf(s->why, sizeof(s->why), "ACME newAccount: no account URL.");
+    if (!e && (!r.location[0] || strlen(r.location) >= sizeof(s->kid))) {
+        snprintf(s->why, sizeof(s->why), "ACME newAccount: no usable account URL.");
         e = CF_EBADPARAM;
     }
     if (!e) {
@@ -528,8 +528,8 @@ static cf_err run_order(struct sess *s, struct cf_buf *chain)
     cf_jw_obj_end(&w);
     if ((e = cf_jw_err(&w)) != CF_OK || (e = post(s, s->new_order, payload.data, &r)) != CF_OK)
         goto out;
-    if (r.status != 201 || !r.location[0] || parse_body(&r, &j) != CF_OK ||
-        !jstr(j, "finalize", finalize, sizeof(finalize)))
+    if (r.status != 201 || !r.location[0] || strlen(r.location) >= sizeof(order_url) ||
+        parse_body(&r, &j) != CF_OK || !jstr(j, "finalize", finalize, sizeof(finalize)))
         e = problem(s, "newOrder", &r);
     else
         snprintf(order_url, sizeof(order_url), "%.*s", (int)(sizeof(order_url) - 1), r.location);
