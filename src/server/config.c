@@ -59,6 +59,7 @@ static const struct key keys[] = {
     S(metrics_listen, "ADDRESS:PORT of /metrics, /healthz, /readyz (\"\" = off)"),
     S(metrics_tls, "serve metrics over TLS with the server's certificate: on or off"),
     I(alert_interval_s, "seconds between checks of the [alert.NAME] rules"),
+    S(acme_http01_listen, "ADDRESS:PORT answering ACME http-01 challenges (\"\" = off)"),
 };
 
 static const struct key *find_key(const char *name)

@@ -54,6 +54,8 @@ struct cf_config {
     char metrics_listen[128];  /* ADDRESS:PORT, default "127.0.0.1:9464"; "" = off */
     char metrics_tls[8];       /* "off" (default: plain HTTP) or "on" (the server's cert) */
     int alert_interval_s;      /* alert rules are checked this often (default 15) */
+    /* The Acme certificate issuer (server/acme.h): where its http-01 challenges are answered. */
+    char acme_http01_listen[128]; /* ADDRESS:PORT, default "" = no http-01 listener */
 };
 
 /* Fills *c from defaults, the config file and argv. On a usage error prints one line to stderr

@@ -1,8 +1,9 @@
 /* main.c - cofferd: configuration, ordered start-up, serving, and teardown in reverse.
  *
- * Start-up order: config -> logging -> core dumps off -> data dir -> custody (master key) ->
- * TLS material -> store -> derivation root (opened with the master key; the audit, auth and
- * backup keys come from it, so they survive a master-key rotation) -> audit log -> auth
+ * Start-up order: config -> logging -> core dumps off -> data dir -> store -> custody (master
+ * key, checked against the store's derivation root) -> TLS material -> derivation root (opened
+ * with the master key; the audit, auth and backup keys come from it, so they survive a
+ * master-key rotation) -> audit log -> auth
  * (signing key, tenant) -> vault service (registered with custody for rotations) -> dev
  * identities -> api (moves the audit outbox an earlier run left into the log) -> HTTP
  * listeners bound -> env file (ready) -> serve. Signals (SIGINT/SIGTERM) stop the HTTP loops;
@@ -19,6 +20,7 @@
 #include "base/secret.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
+#include "server/acme.h"
 #include "server/authkeep.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
@@ -154,6 +156,7 @@ int main(int argc, char **argv)
     struct cf_throttle *throttle = NULL;
     struct cf_api *api = NULL;
     struct cf_metricsup *mup = NULL; /* /metrics, /healthz, /readyz, alert rules */
+    struct cf_acme *acme = NULL;     /* the Acme certificate issuer's orders */
     struct cf_audit *audit[CF_BOOT_AUDIT_LANES_MAX] = {0};
     size_t audit_lanes = 0;
     struct cf_pkey *audit_key = NULL;
@@ -177,14 +180,18 @@ int main(int argc, char **argv)
     fit_open_files(&cfg);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((e = cf_boot_paths(&cfg, &paths)) || (e = cf_boot_custody(&cfg, &paths, &gate, master))) {
+    if ((e = cf_boot_paths(&cfg, &paths)))
+        goto out;
+    /* the store before custody: custody checks its key against the store's derivation root
+     * (and finishes a master-key rotation a crash interrupted) before anything uses it */
+    store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
+    if (!store)
+        goto out;
+    if ((e = cf_boot_custody(&cfg, &paths, store, &gate, master))) {
         rc = e == CF_ENOTFOUND ? 0 : 1; /* stopped while sealed */
         goto out;
     }
     if (cfg.dev && (e = cf_boot_dev_tls(&cfg, &paths)))
-        goto out;
-    store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
-    if (!store)
         goto out;
     if ((e = cf_vault_derive_root(store, master, cf_sealgate_rotatable(gate), root)))
         goto out;
@@ -299,6 +306,9 @@ int main(int argc, char **argv)
 
     jan.vault = vault;
     jan_started = pthread_create(&jan_thread, NULL, janitor_main, &jan) == 0;
+    acme = cf_acme_new(vault, &(struct cf_acme_opts){.http01_listen = cfg.acme_http01_listen}, &e);
+    if (!acme || (e = cf_acme_start(acme)) != CF_OK)
+        goto out;
     g_srv = srv;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -324,6 +334,7 @@ out:
         pthread_join(jan_thread, NULL);
     }
     g_srv = NULL;
+    cf_acme_free(acme); /* before the vault service it drives */
     cf_http_server_free(srv);
     cf_api_free(api);
     cf_metricsup_stop(mup); /* after the api (nothing records), before the store and audit */
