@@ -1,6 +1,7 @@
 /* cmd_operator.c - `coffer operator ...` (cmd_operator.h): one request to the custody socket
  * per command; the answer is printed as the command's result (init and rotate-master-key show
- * the key shares - the only time anyone sees them).
+ * the key shares; until a shamir rotation is confirmed with rotate-master-key --confirm, an
+ * unseal with the previous shares shows the new ones again - the same shares).
  *
  * Map: socket path (--socket, $COFFER_CUSTODY_SOCKET, ./coffer-data/custody.sock), ask (connect,
  * write the line, read the answer, map {"error"} to exit 1), the handlers. */
@@ -21,6 +22,12 @@ const struct cf_cli_opt cf_cli_o_operator_init[] = {
     SOCK_OPT,
     {"--shares", NULL, OPT_INT, false, "number of key shares (2-16; default 5; rotate: as before)"},
     {"--threshold", NULL, OPT_INT, false, "shares needed to unseal (default 3; rotate: as before)"},
+    {NULL, NULL, OPT_STR, false, NULL}};
+const struct cf_cli_opt cf_cli_o_operator_rotate[] = {
+    SOCK_OPT,
+    {"--shares", NULL, OPT_INT, false, "number of new key shares (2-16; default: as before)"},
+    {"--threshold", NULL, OPT_INT, false, "new shares needed to unseal (default: as before)"},
+    {"--confirm", NULL, OPT_FLAG, false, "the operators hold the new shares of the last rotation: the previous shares stop unsealing"},
     {NULL, NULL, OPT_STR, false, NULL}};
 const struct cf_cli_opt cf_cli_o_operator_unseal[] = {
     SOCK_OPT,
@@ -110,10 +117,21 @@ int cf_cli_cmd_operator_init(struct cf_cli_run *r)
 
 int cf_cli_cmd_operator_rotate(struct cf_cli_run *r)
 {
-    int rc = with_counts(r, "rotate", 0, 0);
+    int rc;
+
+    if (cf_cli_has(r, "--confirm")) {
+        if (cf_cli_arg(r, "--shares") || cf_cli_arg(r, "--threshold"))
+            return cf_cli_fail(r, 2, "--confirm takes no --shares or --threshold");
+        rc = ask(r, "{\"op\":\"confirm\"}");
+        if (rc == 0)
+            fprintf(stderr, "Rotation confirmed: only the new key shares unseal from now on.\n");
+        return rc;
+    }
+    rc = with_counts(r, "rotate", 0, 0);
     if (rc == 0 && cf_val_get(r->result, "shares"))
-        fprintf(stderr, "The master key changed: the old key shares no longer unseal. The new "
-                        "shares are shown this once.\n");
+        fprintf(stderr, "The master key changed. Give each new key share to a different "
+                        "operator, then run `coffer operator rotate-master-key --confirm`; until "
+                        "then the old shares still unseal (and show these new shares again).\n");
     return rc;
 }
 
@@ -135,6 +153,10 @@ int cf_cli_cmd_operator_unseal(struct cf_cli_run *r)
     rc = ask(r, req);
     cf_wipe(req, sizeof(req));
     cf_wipe(line, sizeof(line));
+    if (rc == 0 && cf_val_get(r->result, "shares"))
+        fprintf(stderr, "A master-key rotation is not confirmed yet: these are the NEW key "
+                        "shares. Give each to a different operator, then run `coffer operator "
+                        "rotate-master-key --confirm`.\n");
     return rc;
 }
 

@@ -19,6 +19,7 @@ int cf_cli_cmd_operator_rotate(struct cf_cli_run *r);
 extern const struct cf_cli_opt cf_cli_o_operator_sock[];
 extern const struct cf_cli_opt cf_cli_o_operator_init[];
 extern const struct cf_cli_opt cf_cli_o_operator_unseal[];
+extern const struct cf_cli_opt cf_cli_o_operator_rotate[];
 
 #define CF_CLI_OPERATOR_GROUPS {"operator", "Custody of the master key: initialise, unseal, seal, rotate (on the server's host)."}
 
@@ -27,6 +28,6 @@ extern const struct cf_cli_opt cf_cli_o_operator_unseal[];
     {"operator", "unseal", cf_cli_cmd_operator_unseal, 0, "Give one key share (--share, or a line on stdin) towards unsealing the server.", cf_cli_o_operator_unseal, NULL}, \
     {"operator", "seal", cf_cli_cmd_operator_seal, 0, "Seal the server: it forgets the master key and every key opened with it.", cf_cli_o_operator_sock, NULL}, \
     {"operator", "status", cf_cli_cmd_operator_status, 0, "Show the custody state (sealed, unsealed, shares given).", cf_cli_o_operator_sock, NULL}, \
-    {"operator", "rotate-master-key", cf_cli_cmd_operator_rotate, 0, "Re-wrap everything under a new master key (prints the new shares for shamir custody).", cf_cli_o_operator_init, NULL}
+    {"operator", "rotate-master-key", cf_cli_cmd_operator_rotate, 0, "Re-wrap everything under a new master key (prints the new shares for shamir custody; --confirm once the operators hold them).", cf_cli_o_operator_rotate, NULL}
 
 #endif

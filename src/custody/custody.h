@@ -48,6 +48,12 @@ cf_err cf_shamir_split(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_
 /* Lagrange interpolation at 0 of k shares (k >= 2; distinct non-zero x, else CF_EBADPARAM).
  * With fewer than the threshold, or a wrong share, the result is a wrong key: callers check
  * it against a verifier. */
+/* The same with the coefficients derived from seed (HKDF-SHA256(seed, info "coffer shamir
+ * coefficients v1" | key id | t)): the same (key, key id, t, n, seed) always gives the same
+ * shares, so a rotation's shares can be shown again after a crash. seed is as secret as key. */
+cf_err cf_shamir_split_seeded(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_id[4],
+                              int t, int n, const uint8_t seed[32],
+                              struct cf_share *out) CF_NODISCARD;
 cf_err cf_shamir_combine(const struct cf_share *s, int k,
                          uint8_t key[CF_CUSTODY_KEY_LEN]) CF_NODISCARD;
 /* Share text form (see above). encode writes a NUL-terminated string into out. decode:
@@ -116,38 +122,95 @@ cf_err cf_custody_seal(struct cf_custody *c) CF_NODISCARD;
 cf_err cf_custody_master_key(struct cf_custody *c,
                              unsigned char out[CF_CUSTODY_KEY_LEN]) CF_NODISCARD;
 
-/* Master-key rotation, two steps so the caller can re-wrap everything in between:
- * _begin (UNSEALED only) makes a new random key and returns it (and, for shamir, n share texts
- * of the new key in shares, n/t as at init when 0) without changing anything durable; the
- * caller re-wraps its data under it; _commit makes it the master key (state file replaced
- * atomically; dev: key file replaced). _abort forgets it. One rotation at a time (CF_EBUSY). */
+/* Master-key rotation, crash-safe (the caller - msg.c's "rotate" - runs the steps in order):
+ *   1. _begin (UNSEALED only): a new random key, key id and share seed; returns the key and in
+ *      *pending the PENDING RECORD: magic "CFPM" | 1 | new key (32) | key id (4) | n | t |
+ *      share seed (32), sealed (AES-256-GCM, AAD CF_CUSTODY_PENDING_AAD) under the CURRENT key.
+ *      Nothing durable changes. The caller commits the record to the store (meta
+ *      CF_CUSTODY_PENDING_META) before anything else, then re-wraps the store under the new key.
+ *   2. _commit makes the new key custody's key (dev: key file; pkcs11: state file wrapped by the
+ *      token; shamir: state file with the new verifier AND the previous key's verifier, key id
+ *      and n/t, so the old shares keep unsealing until the rotation is confirmed). shamir fills
+ *      shares[0..*nshares) - derived from the key and the seed, so the same shares can be
+ *      derived again from the pending record (cf_custody_settle) until confirmed.
+ *   _abort forgets a begun rotation. One rotation at a time (CF_EBUSY), and none while a
+ *      shamir rotation is unconfirmed (CF_EBUSY).
+ * n/t: shamir's new split, as at init when 0. */
+#define CF_CUSTODY_PENDING_META "custody.pending_master"
+#define CF_CUSTODY_PENDING_AAD "coffer custody pending master v1"
 cf_err cf_custody_rotate_begin(struct cf_custody *c, int n, int t,
                                unsigned char new_key[CF_CUSTODY_KEY_LEN],
-                               char (*shares)[CF_SHARE_TEXT_MAX], int *nshares) CF_NODISCARD;
-cf_err cf_custody_rotate_commit(struct cf_custody *c) CF_NODISCARD;
+                               struct cf_buf *pending) CF_NODISCARD;
+cf_err cf_custody_rotate_commit(struct cf_custody *c, char (*shares)[CF_SHARE_TEXT_MAX],
+                                int *nshares) CF_NODISCARD;
 void cf_custody_rotate_abort(struct cf_custody *c);
+/* shamir: a rotation was committed but not confirmed (the previous shares still unseal). */
+bool cf_custody_unconfirmed(struct cf_custody *c);
+
+/* Test-only crash points: when the environment variable COFFER_TEST_CRASH_AT equals point the
+ * process ends at once with _exit(137) (no clean-up, like a kill -9). Inert unless set. Points:
+ * rotate-pending (pending record committed), rotate-rewrap (store re-wrapped), rotate-custody
+ * (custody committed), settle-custody (start-up finished a rotation in custody),
+ * confirm-custody (confirm dropped the previous verifier). */
+void cf_custody_crash_point(const char *point);
 
 /* ---- the message interface (msg.c) ----
  * One JSON request object in, one JSON response object out: the protocol of the custody
  * socket and of a future custody process.
- *   {"op":"status"}                          -> {"state","provider","have","threshold"}
+ *   {"op":"status"}                          -> {"state","provider","have","threshold"
+ *                                                [,"rotation_unconfirmed":true]}
  *   {"op":"init","shares":5,"threshold":3}   -> {"state","shares":[...]} (printed once)
- *   {"op":"unseal","share":"..."}            -> {"state","have","threshold"}
+ *   {"op":"unseal","share":"..."}            -> {"state","have","threshold"} and, when the
+ *                                               unseal finished or found an unconfirmed
+ *                                               rotation, "shares":[...] (the NEW shares) and
+ *                                               "rotation_unconfirmed":true
  *   {"op":"seal"}                            -> {"state":"sealed"}
- *   {"op":"rotate"}                          -> {"state", "shares":[...] for shamir}
- * Failures: {"error":{"code":"CF_E...","message":"..."}} (never key material). seal and rotate
- * call back into the server (the hooks below) so it can drop or re-wrap what the key opened. */
+ *   {"op":"rotate"[,"shares":n,"threshold":t]} -> {"state", "shares":[...] for shamir,
+ *                                               "rotation_unconfirmed":true for shamir}
+ *   {"op":"confirm"}                         -> {"state"} (shamir: the new shares are in the
+ *                                               operators' hands: forget the old ones)
+ * Failures: {"error":{"code":"CF_E...","message":"..."}} (never key material). The hooks
+ * connect custody to the server's store. */
 struct cf_custody_hooks {
     void *ctx;
-    /* After a successful unseal / seal (the server starts or stops serving). */
+    /* After a successful unseal (and its settle) / seal (the server starts or stops serving). */
     void (*unsealed)(void *ctx);
     void (*sealed)(void *ctx);
-    /* Rotation: re-wrap everything under new_key (old_key still valid). A failure aborts. */
+    /* Rotation: re-wrap everything under new_key (old_key still valid), one store commit. A
+     * failure aborts. */
     cf_err (*rewrap)(void *ctx, const unsigned char old_key[CF_CUSTODY_KEY_LEN],
                      const unsigned char new_key[CF_CUSTODY_KEY_LEN]);
+    /* The store's derivation root: *opens tells whether it opens under key; CF_ENOTFOUND when
+     * the store has none yet. */
+    cf_err (*root_opens)(void *ctx, const unsigned char key[CF_CUSTODY_KEY_LEN], bool *opens);
+    /* The pending record (meta CF_CUSTODY_PENDING_META): get appends it to out (CF_ENOTFOUND
+     * when none), put and del each commit durably. */
+    cf_err (*pending_get)(void *ctx, struct cf_buf *out);
+    cf_err (*pending_put)(void *ctx, const void *p, size_t n);
+    cf_err (*pending_del)(void *ctx);
 };
 cf_err cf_custody_handle_msg(struct cf_custody *c, const struct cf_custody_hooks *hooks,
                              const char *req, size_t len, struct cf_buf *resp) CF_NODISCARD;
+
+/* Start-up after custody holds a key (dev and pkcs11 at open, shamir after the unseal - msg.c
+ * calls it): makes custody and the store agree after a rotation that a crash interrupted.
+ *   - the store's root opens under custody's key: any pending record is stale (the rotation
+ *     never reached the store, or finished) and is deleted; shamir: a previous verifier is
+ *     dropped (unsealing with the new shares proves the operators hold them).
+ *   - it does not: the pending record is opened with custody's key; its key must open the
+ *     root; custody then finishes the rotation (dev: key file; pkcs11: wrapped by the token;
+ *     shamir: new verifier + previous kept) and holds the new key; dev/pkcs11 delete the
+ *     record; shamir keeps it until confirmed and fills the new shares (the same ones the
+ *     rotation showed, if it got that far) into shares[0..*nshares).
+ *   - shamir unsealed with the previous shares of an unconfirmed rotation: as above (the new
+ *     shares are shown again).
+ * CF_ECORRUPT when neither custody's key nor a pending record opens the store (nothing is
+ * changed; the caller seals again); hooks without root_opens: CF_OK, nothing done. */
+cf_err cf_custody_settle(struct cf_custody *c, const struct cf_custody_hooks *hooks,
+                         char (*shares)[CF_SHARE_TEXT_MAX], int *nshares) CF_NODISCARD;
+/* shamir: the operators hold the new shares: drop the previous verifier (state file), then
+ * delete the pending record. CF_OK when nothing is unconfirmed; CF_ESEALED unless UNSEALED. */
+cf_err cf_custody_confirm(struct cf_custody *c, const struct cf_custody_hooks *hooks) CF_NODISCARD;
 
 /* ---- the custody socket (sock.c) ----
  * A unix stream socket (0600, in the 0700 data dir; peers must have this process's uid or be

@@ -1,9 +1,10 @@
 /* shamir.c - Shamir secret sharing over GF(2^8) (the AES field, polynomial x^8+x^4+x^3+x+1)
  * and the share text format of custody.h.
  *
- * Map: gf_mul / gf_inv (branch-free on secret data) -> cf_shamir_split (one random polynomial
- * of degree t-1 per key byte, f(0) = the byte, share x = f(x)) -> cf_shamir_combine (Lagrange
- * at 0) -> cf_share_encode / _decode (version, key id, threshold, x, y, SHA-256 check). */
+ * Map: gf_mul / gf_inv (branch-free on secret data) -> cf_shamir_split / _seeded (one random - or
+ * seed-derived - polynomial of degree t-1 per key byte, f(0) = the byte, share x = f(x)) ->
+ * cf_shamir_combine (Lagrange at 0) -> cf_share_encode / _decode (version, key id, threshold, x, y,
+ * SHA-256 check). */
 #include "base/cf.h"
 #include "custody/custody.h"
 #include "base/codec.h"
@@ -35,8 +36,9 @@ static uint8_t gf_inv(uint8_t a)
     return r;
 }
 
-cf_err cf_shamir_split(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_id[4], int t,
-                       int n, struct cf_share *out)
+/* coefs: NULL = random coefficients, else (t-1) per key byte, byte-major. */
+static cf_err split(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_id[4], int t, int n,
+                    const uint8_t *coefs, struct cf_share *out)
 {
     uint8_t coef[CF_SHAMIR_MAX_SHARES]; /* coef[0] = secret byte, coef[1..t-1] random */
     cf_err e = CF_OK;
@@ -50,7 +52,9 @@ cf_err cf_shamir_split(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_
     }
     for (int i = 0; i < CF_CUSTODY_KEY_LEN && !e; i++) {
         coef[0] = key[i];
-        if ((e = cf_random(coef + 1, (size_t)(t - 1))))
+        if (coefs)
+            memcpy(coef + 1, coefs + (size_t)i * (size_t)(t - 1), (size_t)(t - 1));
+        else if ((e = cf_random(coef + 1, (size_t)(t - 1))))
             break;
         for (int s = 0; s < n; s++) {
             uint8_t x = out[s].x, y = 0;
@@ -62,6 +66,33 @@ cf_err cf_shamir_split(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_
     cf_wipe(coef, sizeof(coef));
     if (e)
         cf_wipe(out, sizeof(*out) * (size_t)n);
+    return e;
+}
+
+cf_err cf_shamir_split(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_id[4], int t, int n,
+                       struct cf_share *out)
+{
+    return split(key, key_id, t, n, NULL, out);
+}
+
+cf_err cf_shamir_split_seeded(const uint8_t key[CF_CUSTODY_KEY_LEN], const uint8_t key_id[4], int t,
+                              int n, const uint8_t seed[32], struct cf_share *out)
+{
+    static const char info_tag[] = "coffer shamir coefficients v1";
+    uint8_t coefs[CF_CUSTODY_KEY_LEN * (CF_SHAMIR_MAX_SHARES - 1)];
+    uint8_t info[sizeof(info_tag) - 1 + 5];
+    cf_err e;
+
+    if (!seed || t < 2 || n < t || n > CF_SHAMIR_MAX_SHARES || !key_id)
+        return CF_EINVAL;
+    memcpy(info, info_tag, sizeof(info_tag) - 1);
+    memcpy(info + sizeof(info_tag) - 1, key_id, 4);
+    info[sizeof(info) - 1] = (uint8_t)t;
+    e = cf_hkdf_sha256(seed, 32, NULL, 0, info, sizeof(info), coefs,
+                       (size_t)CF_CUSTODY_KEY_LEN * (size_t)(t - 1));
+    if (!e)
+        e = split(key, key_id, t, n, coefs, out);
+    cf_wipe(coefs, sizeof(coefs));
     return e;
 }
 
@@ -140,8 +171,8 @@ cf_err cf_share_decode(const char *text, struct cf_share *out)
     if (!text || !out)
         return CF_EINVAL;
     in = cf_str_from(text);
-    while (in.len && (in.p[in.len - 1] == '\n' || in.p[in.len - 1] == ' ' ||
-                      in.p[in.len - 1] == '\r'))
+    while (in.len &&
+           (in.p[in.len - 1] == '\n' || in.p[in.len - 1] == ' ' || in.p[in.len - 1] == '\r'))
         in.len--;
     while (in.len && in.p[0] == ' ')
         in.p++, in.len--;

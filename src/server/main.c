@@ -1,8 +1,9 @@
 /* main.c - cofferd: configuration, ordered start-up, serving, and teardown in reverse.
  *
- * Start-up order: config -> logging -> core dumps off -> data dir -> custody (master key) ->
- * TLS material -> store -> derivation root (opened with the master key; the audit, auth and
- * backup keys come from it, so they survive a master-key rotation) -> audit log -> auth
+ * Start-up order: config -> logging -> core dumps off -> data dir -> store -> custody (master
+ * key, checked against the store's derivation root) -> TLS material -> derivation root (opened
+ * with the master key; the audit, auth and backup keys come from it, so they survive a
+ * master-key rotation) -> audit log -> auth
  * (signing key, tenant) -> vault service (registered with custody for rotations) -> dev
  * identities -> api (moves the audit outbox an earlier run left into the log) -> HTTP
  * listeners bound -> env file (ready) -> serve. Signals (SIGINT/SIGTERM) stop the HTTP loops;
@@ -179,14 +180,18 @@ int main(int argc, char **argv)
     fit_open_files(&cfg);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((e = cf_boot_paths(&cfg, &paths)) || (e = cf_boot_custody(&cfg, &paths, &gate, master))) {
+    if ((e = cf_boot_paths(&cfg, &paths)))
+        goto out;
+    /* the store before custody: custody checks its key against the store's derivation root
+     * (and finishes a master-key rotation a crash interrupted) before anything uses it */
+    store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
+    if (!store)
+        goto out;
+    if ((e = cf_boot_custody(&cfg, &paths, store, &gate, master))) {
         rc = e == CF_ENOTFOUND ? 0 : 1; /* stopped while sealed */
         goto out;
     }
     if (cfg.dev && (e = cf_boot_dev_tls(&cfg, &paths)))
-        goto out;
-    store = cf_store_open_sqlite(&(struct cf_store_opts){.path = paths.db}, &e);
-    if (!store)
         goto out;
     if ((e = cf_vault_derive_root(store, master, cf_sealgate_rotatable(gate), root)))
         goto out;

@@ -11,11 +11,19 @@
  * key, the token signing keys and the audit keys - and re-executes itself, so the new image
  * starts sealed with nothing of the old key in its address space.
  *
- * Rotation (`coffer operator rotate-master-key`): the rewrap hook hands the old and new key to
- * the vault service (cf_vault_svc_rewrap: every data key and the derivation root re-wrapped in
- * one store write while requests keep flowing), before custody makes the new key durable. The
- * service is registered once built (cf_sealgate_set_vault) and unregistered before it is
- * freed; g->mu is held across the hook, so it cannot go away mid-rotation. */
+ * Rotation (`coffer operator rotate-master-key`): custody first commits a pending record (meta
+ * custody.pending_master: the new key sealed under the old one) through the pending hooks,
+ * then the rewrap hook hands the old and new key to the vault service (cf_vault_svc_rewrap:
+ * every data key and the derivation root re-wrapped in one store write while requests keep
+ * flowing), then custody makes the new key durable. The service is registered once built
+ * (cf_sealgate_set_vault) and unregistered before it is freed; g->mu is held across the hook,
+ * so it cannot go away mid-rotation.
+ *
+ * Start-up: the store is opened before custody, so that custody can check, before anything
+ * uses its key, that the key opens the store's derivation root and finish (or forget) a
+ * rotation a crash interrupted (cf_custody_settle: at open for dev and pkcs11, inside the
+ * unseal message for shamir, whose answer then carries the new shares). The boot waits for
+ * that settled unseal (the unsealed hook), not just for custody's state. */
 #include "base/cf.h"
 #include "server/sealgate.h"
 #include "base/log.h"
@@ -23,6 +31,7 @@
 #include "custody/custody.h"
 #include "http/http.h"
 #include "server/bootstrap.h"
+#include "store/store.h"
 #include "vault/vault.h"
 
 #include <errno.h>
@@ -36,7 +45,9 @@ struct cf_sealgate {
     struct cf_http_server *srv; /* the full server, once serving */
     struct cf_vault_svc *vault; /* re-wraps at rotation; NULL until built and after teardown */
     struct cf_hsm *hsm;         /* pkcs11: HSM-protected keys in the custody token */
+    struct cf_store *store;     /* the pending record and the root check; NULL at teardown */
     bool resealed;
+    bool ready; /* unsealed and settled: the boot may take the key */
 };
 
 /* The token's key operations for the vault (vault.h's table, custody.h's functions). */
@@ -58,6 +69,81 @@ static cf_err on_rewrap(void *ctx, const unsigned char old_key[CF_CUSTODY_KEY_LE
     pthread_mutex_lock(&g->mu);
     /* Not serving yet (or stopping): nothing may be re-wrapped behind the service's back. */
     e = g->vault && !g->resealed ? cf_vault_svc_rewrap(g->vault, old_key, new_key) : CF_ESEALED;
+    pthread_mutex_unlock(&g->mu);
+    return e;
+}
+
+static void on_unsealed(void *ctx)
+{
+    struct cf_sealgate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->ready = true;
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* ---- the store side of custody's rotation (custody.h hooks) ---- */
+
+struct meta_op {
+    const void *p;
+    size_t n;
+    struct cf_buf *out;
+};
+
+static cf_err pending_get_fn(struct cf_store_txn *t, void *arg)
+{
+    struct meta_op *m = arg;
+    return cf_store_meta_get(t, CF_CUSTODY_PENDING_META, m->out);
+}
+
+static cf_err pending_put_fn(struct cf_store_txn *t, void *arg)
+{
+    struct meta_op *m = arg;
+    return cf_store_meta_put(t, CF_CUSTODY_PENDING_META, m->p, m->n);
+}
+
+static cf_err pending_del_fn(struct cf_store_txn *t, void *arg)
+{
+    (void)arg;
+    return cf_store_meta_del(t, CF_CUSTODY_PENDING_META);
+}
+
+/* Runs fn on the store (a write when write), unless it is gone (teardown: CF_ESEALED). The
+ * store outlives every call that got past the check: it is cleared under g->mu before it is
+ * closed, and calls hold g->mu. */
+static cf_err with_store(struct cf_sealgate *g, cf_store_fn fn, void *arg, bool write)
+{
+    cf_err e = CF_ESEALED;
+    pthread_mutex_lock(&g->mu);
+    if (g->store)
+        e = write ? cf_store_write(g->store, fn, arg) : cf_store_read(g->store, fn, arg);
+    pthread_mutex_unlock(&g->mu);
+    return e;
+}
+
+static cf_err on_pending_get(void *ctx, struct cf_buf *out)
+{
+    struct meta_op m = {.out = out};
+    return with_store(ctx, pending_get_fn, &m, false);
+}
+
+static cf_err on_pending_put(void *ctx, const void *p, size_t n)
+{
+    struct meta_op m = {.p = p, .n = n};
+    return with_store(ctx, pending_put_fn, &m, true);
+}
+
+static cf_err on_pending_del(void *ctx)
+{
+    return with_store(ctx, pending_del_fn, NULL, true);
+}
+
+static cf_err on_root_opens(void *ctx, const unsigned char key[CF_CUSTODY_KEY_LEN], bool *opens)
+{
+    struct cf_sealgate *g = ctx;
+    cf_err e = CF_ESEALED;
+    pthread_mutex_lock(&g->mu);
+    if (g->store)
+        e = cf_vault_root_opens(g->store, key, opens);
     pthread_mutex_unlock(&g->mu);
     return e;
 }
@@ -112,12 +198,22 @@ static const char *env_or(const char *name, const char *dflt)
     return v && v[0] ? v : dflt;
 }
 
-/* Waits (signals blocked, polled with sigtimedwait) until custody is unsealed. CF_ENOTFOUND when
- * SIGINT/SIGTERM asked to stop. */
+static bool is_ready(struct cf_sealgate *g)
+{
+    bool r;
+    pthread_mutex_lock(&g->mu);
+    r = g->ready;
+    pthread_mutex_unlock(&g->mu);
+    /* not under g->mu: custody's settle holds its own lock while it calls the hooks above */
+    return r && cf_custody_state(g->custody) == CF_CUSTODY_UNSEALED;
+}
+
+/* Waits (signals blocked, polled with sigtimedwait) until custody is unsealed and settled.
+ * CF_ENOTFOUND when SIGINT/SIGTERM asked to stop. */
 static cf_err wait_unsealed(struct cf_sealgate *g, const sigset_t *sigs)
 {
     struct timespec ts = {0, 200 * 1000 * 1000};
-    while (cf_custody_state(g->custody) != CF_CUSTODY_UNSEALED) {
+    while (!is_ready(g)) {
         int s = sigtimedwait(sigs, NULL, &ts);
         if (s == SIGINT || s == SIGTERM)
             return CF_ENOTFOUND;
@@ -125,8 +221,8 @@ static cf_err wait_unsealed(struct cf_sealgate *g, const sigset_t *sigs)
     return CF_OK;
 }
 
-cf_err cf_boot_custody(const struct cf_config *c, struct cf_paths *p, struct cf_sealgate **out,
-                       unsigned char master[32])
+cf_err cf_boot_custody(const struct cf_config *c, struct cf_paths *p, struct cf_store *store,
+                       struct cf_sealgate **out, unsigned char master[32])
 {
     char data_dir[PATH_MAX], sock_path[PATH_MAX + 16];
     struct cf_custody_cfg cc = {.provider = CF_CUSTODY_DEV};
@@ -155,15 +251,28 @@ cf_err cf_boot_custody(const struct cf_config *c, struct cf_paths *p, struct cf_
     if (!(g = calloc(1, sizeof(*g))))
         return CF_ENOMEM;
     pthread_mutex_init(&g->mu, NULL);
+    g->store = store;
+    hooks = (struct cf_custody_hooks){.ctx = g,
+                                      .unsealed = on_unsealed,
+                                      .sealed = on_sealed,
+                                      .rewrap = on_rewrap,
+                                      .root_opens = on_root_opens,
+                                      .pending_get = on_pending_get,
+                                      .pending_put = on_pending_put,
+                                      .pending_del = on_pending_del};
     if (!(g->custody = cf_custody_open(&cc, &e)))
         goto fail;
+    if (cf_custody_state(g->custody) == CF_CUSTODY_UNSEALED) { /* dev, pkcs11 */
+        if ((e = cf_custody_settle(g->custody, &hooks, NULL, NULL)))
+            goto fail;
+        g->ready = true;
+    }
     if (cc.provider != CF_CUSTODY_DEV) {
-        hooks = (struct cf_custody_hooks){.ctx = g, .sealed = on_sealed, .rewrap = on_rewrap};
         snprintf(sock_path, sizeof(sock_path), "%s/custody.sock", data_dir);
         if (!(g->sock = cf_custody_sock_start(g->custody, sock_path, &hooks, &e)))
             goto fail;
     }
-    if (cf_custody_state(g->custody) != CF_CUSTODY_UNSEALED) {
+    if (!is_ready(g)) {
         struct sealed_run run;
         const char *addrs[8];
         char listen_buf[256];
@@ -235,6 +344,8 @@ void cf_sealgate_set_vault(struct cf_sealgate *g, struct cf_vault_svc *v)
         return;
     pthread_mutex_lock(&g->mu); /* waits for a rotation in progress */
     g->vault = v;
+    if (!v)
+        g->store = NULL; /* teardown: the store closes next */
     if (v && cf_custody_provider(g->custody) == CF_CUSTODY_PKCS11) {
         cf_err e = CF_OK;
         if (!g->hsm && !(g->hsm = cf_hsm_open(g->custody, &e)))

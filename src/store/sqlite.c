@@ -83,11 +83,11 @@ struct cf_store {
     sqlite3_stmt *outbox_ins;
     void (*outbox_fn)(void *ctx); /* guarded by wmu */
     void *outbox_ctx;
-    bool outbox_busy;             /* the writer is calling outbox_fn (wmu) */
+    bool outbox_busy; /* the writer is calling outbox_fn (wmu) */
     /* commit hook (store_debug.h): guarded by wmu, read by the writer with each batch */
     void (*commit_fn)(void *ctx, int64_t dur_us, size_t jobs);
     void *commit_ctx;
-    pthread_cond_t outbox_cv;     /* outbox_busy went false */
+    pthread_cond_t outbox_cv; /* outbox_busy went false */
 };
 
 #define CKPT_FRAMES 2000
@@ -162,8 +162,7 @@ int cf_sq_bind_text(sqlite3_stmt *st, int i, const char *s)
     return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
-cf_err cf_sq_step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what,
-                         bool need_row)
+cf_err cf_sq_step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
 {
     int rc = sqlite3_step(st);
     cf_err e = CF_OK;
@@ -740,8 +739,8 @@ void cf_store_audit_bind(struct cf_store_audit *rec)
 
 cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg)
 {
-    struct write_job job = {fn, arg, CF_OK, false, NULL, PTHREAD_COND_INITIALIZER, NULL, NULL,
-                            audit_capture(), false};
+    struct write_job job = {fn,   arg,  CF_OK,           false, NULL, PTHREAD_COND_INITIALIZER,
+                            NULL, NULL, audit_capture(), false};
 
     if (!s || !fn)
         return CF_EINVAL;
@@ -806,7 +805,7 @@ static void *ckpt_main(void *arg)
         }
         s->ck_pending = false;
         mode = s->wal_frames >= CKPT_RESTART_FRAMES ? SQLITE_CHECKPOINT_RESTART
-                                                     : SQLITE_CHECKPOINT_PASSIVE;
+                                                    : SQLITE_CHECKPOINT_PASSIVE;
         s->wal_frames = 0;
         pthread_mutex_unlock(&s->ckmu);
         /* PASSIVE copies what it can without blocking the writer or readers. */
@@ -991,7 +990,7 @@ void cf_store_close(struct cf_store *s)
         free(s->rconns);
     }
     sqlite3_finalize(s->outbox_ins); /* before its connection closes */
-    conn_close(&s->wconn); /* last connection: checkpoints the WAL */
+    conn_close(&s->wconn);           /* last connection: checkpoints the WAL */
     pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->rcv);
     pthread_mutex_destroy(&s->wmu);
@@ -1105,6 +1104,27 @@ cf_err cf_store_meta_put(struct cf_store_txn *t, const char *key, const void *va
     return e;
 }
 
+cf_err cf_store_meta_del(struct cf_store_txn *t, const char *key)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!t->writable || !key)
+        return CF_EINVAL;
+    st = cf_sq_stmt(t, CF_SQ_META_DEL, &e);
+    if (!st)
+        return e;
+    cf_sq_bind_text(st, 1, key);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        e = cf_sq_err(t->conn->db, rc, "meta del");
+    else if (sqlite3_changes(t->conn->db) == 0)
+        e = CF_ENOTFOUND;
+    cf_sq_done(st);
+    return e;
+}
+
 /* ---------------- principals ---------------- */
 
 cf_err cf_store_principal_put(struct cf_store_txn *t, const struct cf_rec_principal *p)
@@ -1181,8 +1201,10 @@ static cf_err outbox_read_fn(struct cf_store_txn *t, void *arg)
     cf_err e = CF_OK;
     int rc;
 
-    rc = sqlite3_prepare_v2(CF_SQ_DB(t), "SELECT id, line FROM audit_outbox WHERE id>?1 "
-                                         "ORDER BY id LIMIT ?2", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(CF_SQ_DB(t),
+                            "SELECT id, line FROM audit_outbox WHERE id>?1 "
+                            "ORDER BY id LIMIT ?2",
+                            -1, &st, NULL);
     if (rc != SQLITE_OK)
         return cf_sq_err(CF_SQ_DB(t), rc, "outbox read");
     sqlite3_bind_int64(st, 1, a->after);
@@ -1245,10 +1267,12 @@ static cf_err outbox_floor_fn(struct cf_store_txn *t, void *arg)
     /* sqlite_sequence holds AUTOINCREMENT's high-water mark; its row for the table appears
      * with the first insert, so create it when missing. */
     struct outbox_exec_arg up = {"UPDATE sqlite_sequence SET seq=max(seq,?1) "
-                                 "WHERE name='audit_outbox'", *(int64_t *)arg};
+                                 "WHERE name='audit_outbox'",
+                                 *(int64_t *)arg};
     struct outbox_exec_arg ins = {"INSERT INTO sqlite_sequence(name,seq) SELECT 'audit_outbox',?1 "
                                   "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence "
-                                  "WHERE name='audit_outbox')", *(int64_t *)arg};
+                                  "WHERE name='audit_outbox')",
+                                  *(int64_t *)arg};
     cf_err e = outbox_exec_fn(t, &up);
     return e ? e : outbox_exec_fn(t, &ins);
 }

@@ -29,6 +29,7 @@
     X(META_GET, "SELECT value FROM meta WHERE key=?1")                                             \
     X(META_PUT, "INSERT INTO meta(key,value) VALUES(?1,?2) "                                       \
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value")                             \
+    X(META_DEL, "DELETE FROM meta WHERE key=?1")                                                   \
     X(PRINCIPAL_PUT,                                                                               \
       "INSERT INTO principals(tenant_id,client_id,object_id,display_name,secret_hash,enabled,"     \
       "generation,created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(tenant_id,client_id) DO "   \

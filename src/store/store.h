@@ -55,6 +55,8 @@ cf_err cf_store_check(struct cf_store *s);
 /* Appends the value to out; CF_ENOTFOUND if absent. */
 cf_err cf_store_meta_get(struct cf_store_txn *t, const char *key, struct cf_buf *out);
 cf_err cf_store_meta_put(struct cf_store_txn *t, const char *key, const void *val, size_t len);
+/* CF_ENOTFOUND if absent. */
+cf_err cf_store_meta_del(struct cf_store_txn *t, const char *key);
 
 /* ---- principals (service principals of the token authority) ---- */
 struct cf_rec_principal {

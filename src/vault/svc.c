@@ -310,8 +310,7 @@ static void policy_fn(const struct cf_vault_guard *g, void *arg)
 }
 
 cf_err cf_vault_check_policy(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
-                             const struct cf_vault_caller *c, const char *permission,
-                             bool *allowed)
+                             const struct cf_vault_caller *c, const char *permission, bool *allowed)
 {
     struct policy_arg a = {.caller = c, .permission = permission};
     cf_err e = with_guard(svc, v, policy_fn, &a);
@@ -553,9 +552,45 @@ cf_err cf_vault_derive_root(struct cf_store *store, const unsigned char master_k
         cf_wipe(root, 32);
     else if (c.made)
         cf_info("vault: derivation root created (%s)",
-                c.legacy            ? "the current master key: this store predates it"
+                c.legacy    ? "the current master key: this store predates it"
                 : !c.random ? "the master key"
-                                    : "random");
+                            : "random");
+    return e;
+}
+
+struct root_probe {
+    const unsigned char *key;
+    bool opens;
+};
+
+static cf_err root_probe_fn(struct cf_store_txn *t, void *arg)
+{
+    static const char aad[] = CF_VAULT_DERIVE_ROOT_AAD;
+    struct root_probe *p = arg;
+    struct cf_secret *pt = NULL;
+    struct cf_buf b;
+    cf_err e;
+
+    cf_buf_init(&b, 256);
+    e = cf_store_meta_get(t, CF_VAULT_META_DERIVE_ROOT, &b);
+    if (!e) {
+        p->opens = cf_aead_open(p->key, aad, sizeof(aad) - 1, b.data, b.len, &pt) == CF_OK &&
+                   pt->len == 32;
+        cf_secret_free(pt);
+    }
+    cf_buf_release(&b);
+    return e;
+}
+
+cf_err cf_vault_root_opens(struct cf_store *store, const unsigned char key[32], bool *opens)
+{
+    struct root_probe p = {.key = key};
+    cf_err e;
+
+    if (!store || !key || !opens)
+        return CF_EINVAL;
+    e = cf_store_read(store, root_probe_fn, &p);
+    *opens = !e && p.opens;
     return e;
 }
 

@@ -46,6 +46,11 @@ void cf_vault_svc_free(struct cf_vault_svc *svc);
 #define CF_VAULT_DERIVE_ROOT_AAD "coffer derive root v1"
 cf_err cf_vault_derive_root(struct cf_store *store, const unsigned char master_key[32],
                             bool random_root, unsigned char root[32]) CF_NODISCARD;
+/* Whether the stored derivation root opens under key (custody's start-up check after a
+ * master-key rotation a crash interrupted): CF_OK with *opens; CF_ENOTFOUND when the store has
+ * no root yet. A read, nothing changes. */
+cf_err cf_vault_root_opens(struct cf_store *store, const unsigned char key[32],
+                           bool *opens) CF_NODISCARD;
 /* The service with the master key (wraps data keys) and the derivation root (backup key). */
 struct cf_vault_svc *cf_vault_svc_new_rooted(struct cf_store *store, const struct cf_clock *clock,
                                              const unsigned char master_key[32],

@@ -73,8 +73,7 @@ static void test_dev_keeps_key_file(void **state)
     cf_custody_close(c);
 }
 
-static void unseal_with(struct cf_custody *c, char (*sh)[CF_SHARE_TEXT_MAX], const int *idx,
-                        int k)
+static void unseal_with(struct cf_custody *c, char (*sh)[CF_SHARE_TEXT_MAX], const int *idx, int k)
 {
     struct cf_custody_progress p;
     for (int i = 0; i < k; i++) {
@@ -199,48 +198,88 @@ static void test_shamir_rotate(void **state)
     unsigned char k1[32], k2[32], nk[32];
     struct cf_custody_progress p;
     struct cf_custody *c;
+    struct cf_buf pend;
     int n = 0;
     cf_err e;
     (void)state;
+    cf_buf_init(&pend, 4096);
     c = open_p(CF_CUSTODY_SHAMIR, &e);
     assert_int_equal(cf_custody_init_shamir(c, 5, 3, sh), CF_OK);
-    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, nsh, &n), CF_ESEALED);
+    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, &pend), CF_ESEALED);
     unseal_with(c, sh, (const int[]){0, 1, 2}, 3);
     assert_int_equal(cf_custody_master_key(c, k1), CF_OK);
     /* abort leaves everything as it was */
-    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, nsh, &n), CF_OK);
-    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, nsh, &n), CF_EBUSY);
+    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, &pend), CF_OK);
+    assert_true(pend.len > 32); /* the pending record, sealed */
+    assert_null(memmem(pend.data, pend.len, nk, 32));
+    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, &pend), CF_EBUSY);
     cf_custody_rotate_abort(c);
     assert_int_equal(cf_custody_master_key(c, k2), CF_OK);
     assert_memory_equal(k1, k2, 32);
-    /* commit: new key, new shares (4 of 2), old shares refused after restart */
-    assert_int_equal(cf_custody_rotate_begin(c, 4, 2, nk, nsh, &n), CF_OK);
-    assert_int_equal(n, 4);
+    assert_int_equal(cf_custody_rotate_begin(c, 4, 1, nk, &pend), CF_EINVAL);
+    /* commit: new key, new shares (4 of 2) */
+    assert_int_equal(cf_custody_rotate_begin(c, 4, 2, nk, &pend), CF_OK);
     assert_memory_not_equal(nk, k1, 32);
-    assert_int_equal(cf_custody_rotate_commit(c), CF_OK);
+    assert_int_equal(cf_custody_rotate_commit(c, nsh, &n), CF_OK);
+    assert_int_equal(n, 4);
     assert_int_equal(cf_custody_master_key(c, k2), CF_OK);
     assert_memory_equal(k2, nk, 32);
+    assert_true(cf_custody_unconfirmed(c));
+    /* unconfirmed: no other rotation */
+    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, &pend), CF_EBUSY);
     cf_custody_close(c);
+    /* restart: the old shares still unseal (to the old key: settle finishes from the store),
+     * and so do the new ones; a mix of both is refused share by share */
     c = open_p(CF_CUSTODY_SHAMIR, &e);
-    assert_int_equal(cf_custody_unseal_share(c, sh[0], &p), CF_EBADPARAM);
+    assert_true(cf_custody_unconfirmed(c));
+    assert_int_equal(cf_custody_unseal_share(c, sh[0], &p), CF_OK);
+    assert_int_equal(p.threshold, 3);
+    assert_int_equal(cf_custody_unseal_share(c, nsh[0], &p), CF_EBADPARAM);
+    assert_int_equal(cf_custody_unseal_share(c, sh[3], &p), CF_OK);
+    assert_int_equal(cf_custody_unseal_share(c, sh[4], &p), CF_OK);
+    assert_true(p.unsealed);
+    assert_int_equal(cf_custody_master_key(c, k2), CF_OK);
+    assert_memory_equal(k2, k1, 32);
+    assert_int_equal(cf_custody_seal(c), CF_OK);
     assert_int_equal(cf_custody_unseal_share(c, nsh[3], &p), CF_OK);
+    assert_int_equal(p.threshold, 2);
     assert_int_equal(cf_custody_unseal_share(c, nsh[1], &p), CF_OK);
     assert_true(p.unsealed);
     assert_int_equal(cf_custody_master_key(c, k2), CF_OK);
     assert_memory_equal(k2, nk, 32);
+    /* confirm: the old shares are void from now on, also after a restart */
+    assert_int_equal(cf_custody_confirm(c, NULL), CF_OK);
+    assert_false(cf_custody_unconfirmed(c));
     cf_custody_close(c);
+    c = open_p(CF_CUSTODY_SHAMIR, &e);
+    assert_int_equal(cf_custody_unseal_share(c, sh[0], &p), CF_EBADPARAM);
+    assert_int_equal(cf_custody_unseal_share(c, nsh[2], &p), CF_OK);
+    assert_int_equal(cf_custody_unseal_share(c, nsh[0], &p), CF_OK);
+    assert_true(p.unsealed);
+    assert_int_equal(cf_custody_master_key(c, k2), CF_OK);
+    assert_memory_equal(k2, nk, 32);
+    cf_custody_close(c);
+    cf_buf_release(&pend);
 }
 
 /* ---- the message interface and the socket ---- */
 
 struct hook_log {
-    int unsealed, sealed, rewraps;
+    int unsealed, sealed, rewraps, puts, dels;
     cf_err rewrap_result;
     unsigned char last_new[32];
+    struct cf_buf pending;
+    bool has_pending;
 };
 
-static void on_unsealed(void *ctx) { ((struct hook_log *)ctx)->unsealed++; }
-static void on_sealed(void *ctx) { ((struct hook_log *)ctx)->sealed++; }
+static void on_unsealed(void *ctx)
+{
+    ((struct hook_log *)ctx)->unsealed++;
+}
+static void on_sealed(void *ctx)
+{
+    ((struct hook_log *)ctx)->sealed++;
+}
 static cf_err on_rewrap(void *ctx, const unsigned char o[32], const unsigned char n[32])
 {
     struct hook_log *h = ctx;
@@ -249,9 +288,25 @@ static cf_err on_rewrap(void *ctx, const unsigned char o[32], const unsigned cha
     memcpy(h->last_new, n, 32);
     return h->rewrap_result;
 }
+static cf_err on_put(void *ctx, const void *p, size_t n)
+{
+    struct hook_log *h = ctx;
+    h->puts++;
+    h->has_pending = true;
+    cf_buf_reset(&h->pending);
+    return cf_buf_append(&h->pending, p, n);
+}
+static cf_err on_del(void *ctx)
+{
+    struct hook_log *h = ctx;
+    h->dels++;
+    if (!h->has_pending)
+        return CF_ENOTFOUND;
+    h->has_pending = false;
+    return CF_OK;
+}
 
-static struct cf_json *ask(struct cf_custody *c, const struct cf_custody_hooks *h,
-                           const char *req)
+static struct cf_json *ask(struct cf_custody *c, const struct cf_custody_hooks *h, const char *req)
 {
     struct cf_buf resp;
     struct cf_json *j = NULL;
@@ -263,6 +318,12 @@ static struct cf_json *ask(struct cf_custody *c, const struct cf_custody_hooks *
     return j;
 }
 
+static bool is_true(const struct cf_json *j)
+{
+    bool b = false;
+    return cf_json_bool(j, &b) && b;
+}
+
 static const char *err_code(const struct cf_json *j)
 {
     return cf_json_str(cf_json_get(cf_json_get(j, "error"), "code"), NULL);
@@ -271,7 +332,12 @@ static const char *err_code(const struct cf_json *j)
 static void test_messages(void **state)
 {
     struct hook_log log = {.rewrap_result = CF_OK};
-    struct cf_custody_hooks h = {&log, on_unsealed, on_sealed, on_rewrap};
+    struct cf_custody_hooks h = {.ctx = &log,
+                                 .unsealed = on_unsealed,
+                                 .sealed = on_sealed,
+                                 .rewrap = on_rewrap,
+                                 .pending_put = on_put,
+                                 .pending_del = on_del};
     char req[200], shares[5][CF_SHARE_TEXT_MAX];
     unsigned char k[32];
     struct cf_custody *c;
@@ -279,6 +345,7 @@ static void test_messages(void **state)
     const struct cf_json *arr;
     cf_err e;
     (void)state;
+    cf_buf_init(&log.pending, 4096);
     c = open_p(CF_CUSTODY_SHAMIR, &e);
     j = ask(c, &h, "{\"op\":\"status\"}");
     assert_string_equal(cf_json_str(cf_json_get(j, "state"), NULL), "uninitialised");
@@ -313,12 +380,27 @@ static void test_messages(void **state)
     cf_json_free(j);
     assert_int_equal(cf_custody_master_key(c, k), CF_OK);
     assert_memory_not_equal(k, log.last_new, 32);
+    assert_int_equal(log.puts, 1); /* the record went first, and was taken back */
+    assert_false(log.has_pending);
     log.rewrap_result = CF_OK;
     j = ask(c, &h, "{\"op\":\"rotate\"}");
     assert_int_equal(cf_json_size(cf_json_get(j, "shares")), 5);
+    assert_true(is_true(cf_json_get(j, "rotation_unconfirmed")));
     cf_json_free(j);
     assert_int_equal(cf_custody_master_key(c, k), CF_OK);
     assert_memory_equal(k, log.last_new, 32);
+    assert_true(log.has_pending); /* shamir: kept until confirmed */
+    j = ask(c, &h, "{\"op\":\"rotate\"}");
+    assert_string_equal(err_code(j), "CF_EBUSY");
+    cf_json_free(j);
+    j = ask(c, &h, "{\"op\":\"status\"}");
+    assert_true(is_true(cf_json_get(j, "rotation_unconfirmed")));
+    cf_json_free(j);
+    j = ask(c, &h, "{\"op\":\"confirm\"}");
+    assert_null(cf_json_get(j, "error"));
+    assert_null(cf_json_get(j, "rotation_unconfirmed"));
+    cf_json_free(j);
+    assert_false(log.has_pending);
     j = ask(c, &h, "{\"op\":\"seal\"}");
     assert_string_equal(cf_json_str(cf_json_get(j, "state"), NULL), "sealed");
     cf_json_free(j);
@@ -328,6 +410,7 @@ static void test_messages(void **state)
     assert_string_equal(err_code(j), "CF_EBADPARAM");
     cf_json_free(j);
     cf_custody_close(c);
+    cf_buf_release(&log.pending);
 }
 
 static void test_socket(void **state)
@@ -391,6 +474,7 @@ static void test_pkcs11(void **state)
                                  .p11_pin = "1234"};
     unsigned char dev[32], k1[32], k2[32], nk[32];
     struct cf_custody_progress p;
+    struct cf_buf pend;
     struct cf_custody *c;
     struct cf_p11 *tok;
     struct cf_buf doc;
@@ -421,9 +505,12 @@ static void test_pkcs11(void **state)
     assert_int_equal(cf_custody_master_key(c, k2), CF_OK);
     assert_memory_equal(k1, k2, 32);
     /* rotation re-encrypts under the token key */
-    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, NULL, &n), CF_OK);
+    cf_buf_init(&pend, 4096);
+    assert_int_equal(cf_custody_rotate_begin(c, 0, 0, nk, &pend), CF_OK);
+    assert_int_equal(cf_custody_rotate_commit(c, NULL, &n), CF_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(cf_custody_rotate_commit(c), CF_OK);
+    assert_false(cf_custody_unconfirmed(c));
+    cf_buf_release(&pend);
     cf_custody_close(c);
     /* restart: unseals itself, with the rotated key */
     c = cf_custody_open(&cfg, &e);

@@ -95,6 +95,24 @@ static cf_err meta_put(struct cf_store *s, const char *key, const char *val)
     return cf_store_write(s, put_fn, &kv);
 }
 
+static cf_err del_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kv *kv = arg;
+    return cf_store_meta_del(t, kv->key);
+}
+
+static cf_err read_del_fn(struct cf_store_txn *t, void *arg)
+{
+    struct kv *kv = arg;
+    return cf_store_meta_del(t, kv->key); /* a read transaction cannot delete */
+}
+
+static cf_err meta_del(struct cf_store *s, const char *key)
+{
+    struct kv kv = {key, NULL, {0}, CF_OK};
+    return cf_store_write(s, del_fn, &kv);
+}
+
 static void test_meta(void **state)
 {
     struct fx *f = *state;
@@ -113,11 +131,22 @@ static void test_meta(void **state)
     assert_int_equal(meta_get(f->s, "empty", &b), CF_OK);
     assert_int_equal(b.len, 0);
 
+    /* delete: gone, a second delete says so, other keys stay; a read txn cannot */
+    {
+        struct kv kv = {"empty", NULL, {0}, CF_OK};
+        assert_int_equal(cf_store_read(f->s, read_del_fn, &kv), CF_EINVAL);
+    }
+    assert_int_equal(meta_del(f->s, "empty"), CF_OK);
+    assert_int_equal(meta_get(f->s, "empty", &b), CF_ENOTFOUND);
+    assert_int_equal(meta_del(f->s, "empty"), CF_ENOTFOUND);
+    assert_int_equal(meta_get(f->s, "k", &b), CF_OK);
+
     /* survives close and reopen (schema already there: no migration error) */
     cf_store_close(f->s);
     f->s = open_store(f->path, 0);
     assert_int_equal(meta_get(f->s, "k", &b), CF_OK);
     assert_string_equal(b.data, "value-two");
+    assert_int_equal(meta_get(f->s, "empty", &b), CF_ENOTFOUND);
     assert_int_equal(cf_store_check(f->s), CF_OK);
     cf_buf_release(&b);
 }
