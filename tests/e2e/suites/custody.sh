@@ -11,7 +11,15 @@
 #           pre-rotation backup restores; shamir: after a seal the old shares are refused and 3
 #           new ones unseal; after a restart (new shares / the token) everything is served; the
 #           audit chain and its checkpoint signatures verify across the rotation; pkcs11: two
-#           more rotations while a reader and a writer keep going fail no request.
+#           more rotations while a reader and a writer keep going fail no request. shamir: the
+#           old shares unseal until `rotate-master-key --confirm`, then are refused.
+#   crash   COFFER_TEST_CRASH_AT makes cofferd _exit(137) at a point of the rotation: for each
+#           point (rotate-pending, rotate-rewrap, rotate-custody, settle-custody, and shamir's
+#           confirm-custody) cofferd is killed there, restarted, unsealed with the shares the
+#           operators have (the OLD ones; pkcs11: by itself): the secrets read, shamir shows the
+#           new shares once the rotation reached the store, those unseal after a seal, the old
+#           ones are refused afterwards, and the pending record (meta custody.pending_master)
+#           is gone when it should be.
 set -uo pipefail
 . "$E2E_DIR/lib.sh"
 
@@ -121,11 +129,18 @@ rot_prepare shamir
 op rotate-master-key --socket "$S" >"$dir/newshares.json" 2>"$dir/rotate.err"
 expect_eq "shamir: rotate-master-key succeeds" 0 "$?"
 expect_eq "shamir: rotation prints 5 new shares" 5 "$(python3 -c "import json;print(len(json.load(open('$dir/newshares.json'))['shares']))" 2>/dev/null)"
-has "shamir: says the old shares no longer unseal" "old key shares no longer unseal" "$(cat "$dir/rotate.err")"
+has "shamir: says to confirm once the new shares are given out" "rotate-master-key --confirm" "$(cat "$dir/rotate.err")"
+op status --socket "$S" >"$dir/st.json"
+expect_eq "shamir: status says the rotation is unconfirmed" True "$(jf "$dir/st.json" rotation_unconfirmed)"
+expect_eq "shamir: a second rotation before the confirm is refused" 1 "$(op rotate-master-key --socket "$S" >/dev/null 2>&1; echo $?)"
 [ "$(nshare 0)" != "$(share 0)" ] && pass "shamir: the new shares differ" || fail "shamir: the new shares differ"
 rot_read shamir "after rotation (no restart)" sealed-value c1
 rot_restore shamir
 expect_eq "shamir: a secret written after the rotation" after-rot "$(secret_env "$dir/shamir" keyvault secret set --vault-name rot2 -n r3 --value after-rot --query value -o tsv 2>/dev/null)"
+op rotate-master-key --socket "$S" --confirm >/dev/null 2>&1
+expect_eq "shamir: rotate-master-key --confirm" 0 "$?"
+op status --socket "$S" >"$dir/st.json"
+expect_eq "shamir: confirmed" "" "$(jf "$dir/st.json" rotation_unconfirmed)"
 op seal --socket "$S" >/dev/null
 sleep 1.5
 rm -f "$dir/shamir/env"
@@ -151,6 +166,99 @@ grep -q "$(nshare 0)" "$dir/shamir/custody.json" "$E2E_WORK/$SUITE-main.shamir.l
     fail "shamir: no new share in the state file or the log" || pass "shamir: no new share in the state file or the log"
 cleanup
 PID=""
+
+# ---- rotation crash points (COFFER_TEST_CRASH_AT) ----
+sh_of() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['shares'][int(sys.argv[2])])" "$1" "$2" 2>/dev/null; }
+nshares_of() { python3 -c "import json,sys;print(len(json.load(open(sys.argv[1])).get('shares',[])))" "$1" 2>/dev/null; }
+unseal_with() { # unseal_with <sock> <shares.json> <answer.json> i...
+    local s=$1 f=$2 o=$3
+    shift 3
+    for i in "$@"; do op unseal --socket "$s" --share "$(sh_of "$f" "$i")" >"$o" 2>/dev/null; done
+}
+pending_rows() { # the pending record's rows in the data dir's store
+    /usr/bin/python3 - "$dir/$1" <<'PY'
+import glob, sqlite3, sys
+con = sqlite3.connect("file:" + glob.glob(sys.argv[1] + "/*.db")[0] + "?mode=ro", uri=True)
+print(con.execute("SELECT count(*) FROM meta WHERE key='custody.pending_master'").fetchone()[0])
+PY
+}
+restart() { # restart <name> <port> [env...]: a clean start after a crash (stale socket, env gone)
+    rm -f "$dir/$1/custody.sock" "$dir/$1/env"
+    start "$@"
+}
+died() { # died <what>: cofferd (PID) ended with 137 at the crash point
+    wait "$PID"
+    expect_eq "$1: cofferd died at the crash point" 137 "$?"
+    PID=""
+}
+crash_shamir() { # crash_shamir <point>
+    local p=$1 n=cs-$1 port cs
+    port=$(free_port)
+    cs=$dir/$n/custody.sock
+    rm -rf "${dir:?}/$n"
+    start "$n" "$port" COFFER_CUSTODY=shamir COFFER_TEST_CRASH_AT="$([ "$p" = settle-custody ] && echo rotate-rewrap || echo "$p")"
+    wait_for "$cs"
+    op init --socket "$cs" >"$dir/$n-old.json" 2>/dev/null
+    unseal_with "$cs" "$dir/$n-old.json" "$dir/$n-u.json" 0 1 2
+    wait_for "$dir/$n/env"
+    secret_env "$dir/$n" login >/dev/null 2>&1
+    secret_env "$dir/$n" keyvault secret set --vault-name coffer -n k1 --value "before-$p" >/dev/null 2>&1
+    if [ "$p" = confirm-custody ]; then
+        op rotate-master-key --socket "$cs" >"$dir/$n-new.json" 2>/dev/null
+        expect_eq "crash $p: rotate-master-key" 5 "$(nshares_of "$dir/$n-new.json")"
+        op rotate-master-key --socket "$cs" --confirm >/dev/null 2>&1
+    else
+        op rotate-master-key --socket "$cs" >/dev/null 2>&1
+    fi
+    died "crash $p"
+    if [ "$p" = settle-custody ]; then # the start-up that finishes the rotation dies too
+        restart "$n" "$port" COFFER_CUSTODY=shamir COFFER_TEST_CRASH_AT=settle-custody
+        wait_for "$cs"
+        unseal_with "$cs" "$dir/$n-old.json" "$dir/$n-u.json" 0 1 2
+        died "crash $p (in the unseal)"
+    fi
+    restart "$n" "$port" COFFER_CUSTODY=shamir
+    wait_for "$cs"
+    if [ "$p" = confirm-custody ]; then
+        expect_eq "crash $p: old share refused after the confirm" 1 "$(op unseal --socket "$cs" --share "$(sh_of "$dir/$n-old.json" 0)" >/dev/null 2>&1; echo $?)"
+        unseal_with "$cs" "$dir/$n-new.json" "$dir/$n-u.json" 1 2 3
+    else
+        unseal_with "$cs" "$dir/$n-old.json" "$dir/$n-u.json" 2 3 4
+    fi
+    expect_eq "crash $p: restart unseals" unsealed "$(jf "$dir/$n-u.json" state)"
+    if [ "$p" = rotate-pending ]; then
+        expect_eq "crash $p: no rotation happened: no shares shown" 0 "$(nshares_of "$dir/$n-u.json")"
+        expect_eq "crash $p: pending record removed" 0 "$(pending_rows "$n")"
+    elif [ "$p" != confirm-custody ]; then
+        expect_eq "crash $p: the old shares' unseal shows the 5 new shares" 5 "$(nshares_of "$dir/$n-u.json")"
+        expect_eq "crash $p: rotation unconfirmed" True "$(jf "$dir/$n-u.json" rotation_unconfirmed)"
+        expect_eq "crash $p: pending record kept until confirmed" 1 "$(pending_rows "$n")"
+        cp "$dir/$n-u.json" "$dir/$n-new.json"
+    else
+        expect_eq "crash $p: stale pending record removed" 0 "$(pending_rows "$n")"
+    fi
+    wait_for "$dir/$n/env" && pass "crash $p: serving" || fail "crash $p: serving"
+    secret_env "$dir/$n" login >/dev/null 2>&1
+    expect_eq "crash $p: secret readable" "before-$p" "$(val "$n" coffer k1)"
+    [ "$p" = rotate-pending ] || [ "$p" = confirm-custody ] && { cleanup; PID=""; return; }
+    # the new shares unseal (and confirm: they reached the operators); then the old ones are void
+    op seal --socket "$cs" >/dev/null
+    sleep 1.5
+    rm -f "$dir/$n/env"
+    unseal_with "$cs" "$dir/$n-new.json" "$dir/$n-u.json" 0 3 4
+    expect_eq "crash $p: the new shares unseal" unsealed "$(jf "$dir/$n-u.json" state)"
+    wait_for "$dir/$n/env"
+    expect_eq "crash $p: secret readable with the new key" "before-$p" "$(val "$n" coffer k1)"
+    expect_eq "crash $p: pending record removed once the new shares unsealed" 0 "$(pending_rows "$n")"
+    op seal --socket "$cs" >/dev/null
+    sleep 1.5
+    expect_eq "crash $p: an old share is refused now" 1 "$(op unseal --socket "$cs" --share "$(sh_of "$dir/$n-old.json" 1)" >/dev/null 2>&1; echo $?)"
+    cleanup
+    PID=""
+}
+for p in rotate-pending rotate-rewrap rotate-custody settle-custody confirm-custody; do
+    crash_shamir "$p"
+done
 
 # ---- pkcs11 (SoftHSM2) ----
 LIB=/usr/lib/softhsm/libsofthsm2.so
@@ -240,3 +348,38 @@ start p11bad "$(free_port)" COFFER_CUSTODY=pkcs11 COFFER_PKCS11_MODULE=$LIB COFF
 wait "$PID"
 expect_eq "pkcs11: wrong PIN refuses to start" 1 "$?"
 PID=""
+
+# ---- pkcs11: rotation crash points ----
+crash_p11() { # crash_p11 <point>
+    local p=$1 n=cp-$1 port
+    port=$(free_port)
+    rm -rf "${dir:?}/$n"
+    start "$n" "$port" "${P11[@]}" COFFER_TEST_CRASH_AT="$([ "$p" = settle-custody ] && echo rotate-rewrap || echo "$p")"
+    wait_for "$dir/$n/env"
+    secret_env "$dir/$n" login >/dev/null 2>&1
+    secret_env "$dir/$n" keyvault secret set --vault-name coffer -n k1 --value "p11-$p" >/dev/null 2>&1
+    cp "$dir/$n/custody.json" "$dir/$n-custody.before"
+    op rotate-master-key --socket "$dir/$n/custody.sock" >/dev/null 2>&1
+    died "pkcs11 crash $p"
+    if [ "$p" = settle-custody ]; then # the start-up that finishes the rotation dies too
+        restart "$n" "$port" "${P11[@]}" COFFER_TEST_CRASH_AT=settle-custody
+        died "pkcs11 crash $p (at start-up)"
+    fi
+    for r in 1 2; do
+        restart "$n" "$port" "${P11[@]}"
+        wait_for "$dir/$n/env" && pass "pkcs11 crash $p: restart $r unseals itself" || fail "pkcs11 crash $p: restart $r unseals itself"
+        secret_env "$dir/$n" login >/dev/null 2>&1
+        expect_eq "pkcs11 crash $p: restart $r: secret readable" "p11-$p" "$(val "$n" coffer k1)"
+        expect_eq "pkcs11 crash $p: restart $r: no pending record" 0 "$(pending_rows "$n")"
+        cleanup
+        PID=""
+    done
+    if [ "$p" = rotate-pending ]; then
+        cmp -s "$dir/$n/custody.json" "$dir/$n-custody.before" && pass "pkcs11 crash $p: the key did not change" || fail "pkcs11 crash $p: the key did not change"
+    else
+        cmp -s "$dir/$n/custody.json" "$dir/$n-custody.before" && fail "pkcs11 crash $p: the rotation finished" || pass "pkcs11 crash $p: the rotation finished"
+    fi
+}
+for p in rotate-pending rotate-rewrap rotate-custody settle-custody; do
+    crash_p11 "$p"
+done
