@@ -135,6 +135,8 @@
       "WHERE o.vault_id=?1 AND o.deleted=?2 AND o.name_lc>?3 ORDER BY o.name_lc LIMIT ?4")         \
     X(KOBJ_EXPIRED, "DELETE FROM key_objects WHERE id IN (SELECT id FROM key_objects "            \
                     "WHERE deleted=1 AND scheduled_purge<=?1 ORDER BY scheduled_purge LIMIT ?2)")  \
+    X(KOBJ_EXPIRED_LIST, "SELECT " CF_SQL_OBJ_COLS " FROM key_objects WHERE deleted=1 AND "        \
+                         "scheduled_purge<=?1 ORDER BY scheduled_purge, id LIMIT ?2")              \
     X(KVER_INSERT, "INSERT INTO key_versions(" CF_SQL_KVER_COLS ",priv) VALUES(?1,?2,?3,?4,?5,"   \
                    "?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)")                         \
     X(KVER_UPDATE, "UPDATE key_versions SET updated=?3,enabled=?4,nbf=?5,exp=?6,exportable=?7,"    \

@@ -345,6 +345,26 @@ cf_err cf_store_key_purge_expired(struct cf_store_txn *t, int64_t now, int max, 
     return e;
 }
 
+cf_err cf_store_key_list_expired(struct cf_store_txn *t, int64_t now, struct cf_rec_key_obj *out,
+                                 int max, int *n)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_KOBJ_EXPIRED_LIST, &e);
+    int rc = SQLITE_DONE;
+
+    *n = 0;
+    if (!st)
+        return e;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, max);
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        obj_from_row(st, 0, &out[(*n)++]);
+    if (*n < max && rc != SQLITE_DONE)
+        e = cf_sq_err(CF_SQ_DB(t), rc, "key list expired");
+    cf_sq_done(st);
+    return e;
+}
+
 /* ---------------- rotation policies ---------------- */
 
 /* Columns of CF_SQL_KPOL_COLS starting at `at`. */

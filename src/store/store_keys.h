@@ -79,6 +79,11 @@ cf_err cf_store_key_list_versions(struct cf_store_txn *t, int64_t object_id, int
                                   bool *more);
 /* Purges up to max soft-deleted key objects whose scheduled purge is <= now; *n the count. */
 cf_err cf_store_key_purge_expired(struct cf_store_txn *t, int64_t now, int max, int *n);
+/* Fills out[0..*n) with up to max soft-deleted key objects whose scheduled purge is <= now
+ * (oldest first): the vault module purges them one by one when it must see each one go (HSM
+ * keys release their token objects). */
+cf_err cf_store_key_list_expired(struct cf_store_txn *t, int64_t now, struct cf_rec_key_obj *out,
+                                 int max, int *n);
 
 /* ---------------- rotation policies (at most one per key object) ---------------- */
 enum cf_rec_rotate {

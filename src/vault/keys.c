@@ -419,7 +419,12 @@ static cf_err new_version_fn(struct cf_store_txn *t, void *arg)
     if (e)
         return e;
     v->object_id = c->obj.id;
-    return cf_store_key_ver_insert(t, v);
+    e = cf_store_key_ver_insert(t, v);
+    if (!e && c->hsm_id) { /* the row now holds the token object: keys_hsm.c */
+        int64_t refs = 0;
+        e = cf_key_hsm_ref(t, c->hsm_id, +1, false, &refs);
+    }
+    return e;
 }
 
 /* Fills the key columns of c->ver from k (type, size, curve, public JWK), seals its private
@@ -627,8 +632,10 @@ static cf_err hsm_add_version(struct cf_key_ctx *c, const struct cf_key_spec *sp
 
     if (!e)
         e = hsm_fill(c, spec, id, &made, why, whysz);
+    c->hsm_id = id;
     if (!e)
         e = add_version(c, NULL, in, false, out, why, whysz);
+    c->hsm_id = NULL;
     if (e && made && c->svc->hsm_ops->destroy(c->svc->hsm, id) != CF_OK)
         cf_warn("vault: an HSM key of a failed create stays on the token");
     return e;
@@ -1017,13 +1024,21 @@ static cf_err recover_fn(struct cf_store_txn *t, void *arg)
 static cf_err purge_fn(struct cf_store_txn *t, void *arg)
 {
     struct cf_key_ctx *c = arg;
+    size_t had = c->hsm_gone ? c->hsm_gone->n : 0;
     cf_err e = cf_key_find_obj(t, c, true);
 
     if (e)
         return e;
     if (c->v->purge_protection)
         return CF_EPURGEPROTECT;
-    return cf_store_key_obj_delete(t, c->obj.id);
+    /* the versions' token references go in the same transaction as the rows */
+    if (c->hsm_gone)
+        e = cf_key_hsm_release_object(t, c->svc, &c->obj, c->hsm_gone);
+    if (!e)
+        e = cf_store_key_obj_delete(t, c->obj.id);
+    if (e && c->hsm_gone)
+        c->hsm_gone->n = had; /* rolled back */
+    return e;
 }
 
 /* One name in, one write (or read), one bundle out. */
@@ -1067,88 +1082,27 @@ cf_err cf_key_recover(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     return name_op(svc, v, name, recover_fn, true, out);
 }
 
-/* The sealed token handles of a deleted key's HSM versions, read before its purge (opened
- * after the read: opening may read the vault's data key from the store). */
-struct hsm_sealed {
-    char version[CF_VERSION_HEX_LEN + 1];
-    unsigned char blob[64];
-    size_t len;
-};
-struct hsm_ids {
-    struct cf_key_ctx *c;
-    struct hsm_sealed *v;
-    size_t n, cap;
-    int64_t last;
-};
-
-static cf_err hsm_ids_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_ver *v, void *arg)
-{
-    struct hsm_ids *h = arg;
-    (void)o;
-    h->last = v->seq;
-    if (!has_hsm_suffix(v->kty) || v->priv.len > sizeof(h->v[0].blob))
-        return CF_OK;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 8;
-        void *p = realloc(h->v, cap * sizeof(*h->v));
-        if (!p)
-            return CF_ENOMEM;
-        h->v = p;
-        h->cap = cap;
-    }
-    snprintf(h->v[h->n].version, sizeof(h->v[h->n].version), "%s", v->version);
-    memcpy(h->v[h->n].blob, v->priv.data, v->priv.len);
-    h->v[h->n].len = v->priv.len;
-    h->n++;
-    return CF_OK;
-}
-
-static cf_err hsm_ids_fn(struct cf_store_txn *t, void *arg)
-{
-    struct hsm_ids *h = arg;
-    bool more = true;
-    cf_err e = cf_key_find_obj(t, h->c, true);
-
-    while (!e && more)
-        e = cf_store_key_list_versions(t, h->c->obj.id, h->last, 100, true, hsm_ids_cb, h, &more);
-    return e;
-}
-
-/* Purge; an HSM key's token objects are destroyed once the purge is committed. */
+/* Purge; the token objects no other version row holds are destroyed once it is committed
+ * (keys_hsm.c). */
 cf_err cf_key_purge(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name)
 {
-    unsigned char(*ids)[CF_VAULT_HSM_ID_LEN] = NULL;
-    struct hsm_ids h = {0};
+    struct cf_key_hsm_gone gone = {0};
     struct cf_key_ctx c;
-    size_t nids = 0;
     cf_err e;
 
-    if (!svc || !svc->hsm)
-        return name_op(svc, v, name, purge_fn, true, NULL);
+    if (!svc)
+        return CF_EINVAL;
     e = cf_key_ctx_init(&c, svc, v, name);
-    h.c = &c;
-    if (!e)
-        e = cf_store_read(svc->store, hsm_ids_fn, &h); /* CF_ENOTFOUND as the purge says it */
-    if (!e && h.n && !(ids = calloc(h.n, CF_VAULT_HSM_ID_LEN)))
-        e = CF_ENOMEM;
-    for (size_t i = 0; !e && i < h.n; i++) {
-        struct cf_buf b = {.data = (char *)h.v[i].blob, .len = h.v[i].len};
-        if (hsm_handle(&c, &b, h.v[i].version, ids[nids]) == CF_OK)
-            nids++; /* one that does not open stays on the token; the purge goes on */
-    }
-    free(h.v);
     if (e) {
         cf_key_ctx_release(&c);
-        free(ids);
         return e;
     }
+    c.hsm_gone = &gone;
     e = write_and_take(&c, purge_fn, NULL); /* releases c */
-    for (size_t i = 0; !e && i < nids; i++)
-        if (svc->hsm_ops->destroy(svc->hsm, ids[i]) != CF_OK)
-            cf_warn("vault: a purged HSM key's objects could not be removed from the token");
-    if (ids)
-        cf_wipe(ids, h.n * CF_VAULT_HSM_ID_LEN);
-    free(ids);
+    if (!e)
+        cf_key_hsm_destroy_gone(svc, &gone);
+    else
+        cf_key_hsm_gone_release(&gone);
     return e;
 }
 
@@ -1705,36 +1659,65 @@ static cf_err rotate_item(struct cf_vault_svc *svc, const struct due_item *it)
     return e == CF_ENOTFOUND || e == CF_EDELETED ? CF_OK : e;
 }
 
+#define KEY_PURGE_BATCH 256
+
 struct key_purge_ctx {
+    struct cf_vault_svc *svc;
     int64_t now;
     int n;
+    struct cf_rec_key_obj objs[KEY_PURGE_BATCH];
+    struct cf_key_hsm_gone gone;
 };
 
+/* Retention expiry: the expired objects one by one, each releasing its token references in
+ * this same transaction (keys_hsm.c); the objects to destroy wait for the commit. */
 static cf_err key_purge_fn(struct cf_store_txn *t, void *arg)
 {
     struct key_purge_ctx *c = arg;
-    return cf_store_key_purge_expired(t, c->now, 1000, &c->n);
+    cf_err e = cf_store_key_list_expired(t, c->now, c->objs, KEY_PURGE_BATCH, &c->n);
+
+    c->gone.n = 0;
+    for (int i = 0; !e && i < c->n; i++) {
+        e = cf_key_hsm_release_object(t, c->svc, &c->objs[i], &c->gone);
+        if (!e)
+            e = cf_store_key_obj_delete(t, c->objs[i].id);
+    }
+    if (e)
+        c->gone.n = 0;
+    return e;
 }
 
 cf_err cf_vault_keys_rotate_due(struct cf_vault_svc *svc)
 {
-    struct key_purge_ctx pc;
+    struct key_purge_ctx *pc;
     struct due_ctx *c;
+    int64_t now;
     cf_err e = CF_OK, first = CF_OK;
 
     if (!svc)
         return CF_EINVAL;
-    pc.now = cf_vault_now(svc);
+    pc = calloc(1, sizeof(*pc));
+    if (!pc)
+        return CF_ENOMEM;
+    pc->svc = svc;
+    pc->now = cf_vault_now(svc);
     do { /* bounded transactions, so a large backlog does not hold the writer for long */
-        pc.n = 0;
-        e = cf_store_write(svc->store, key_purge_fn, &pc);
-    } while (!e && pc.n == 1000);
+        pc->n = 0;
+        e = cf_store_write(svc->store, key_purge_fn, pc);
+        for (int i = 0; !e && i < pc->n; i++)
+            cf_kcache_forget(svc->kcache, pc->objs[i].vault_id, pc->objs[i].name_lc);
+        if (!e && pc->gone.n)
+            cf_key_hsm_destroy_gone(svc, &pc->gone); /* releases the list */
+    } while (!e && pc->n == KEY_PURGE_BATCH);
+    now = pc->now;
+    cf_key_hsm_gone_release(&pc->gone);
+    free(pc);
     if (e)
         return e;
     c = calloc(1, sizeof(*c));
     if (!c)
         return CF_ENOMEM;
-    c->now = pc.now;
+    c->now = now;
     do {
         e = cf_store_read(svc->store, due_fn, c);
         for (size_t i = 0; !e && i < c->n; i++) {

@@ -277,10 +277,14 @@ struct restore_ctx {
     struct cf_rec_key_policy pol;
     bool has_pol;
     struct cf_rec_key_obj obj;
+    /* the token handles of the HSM versions: the restored rows share the source's objects */
+    unsigned char hsm_ids[BACKUP_MAX_VERSIONS][CF_VAULT_HSM_ID_LEN];
+    size_t nhsm;
 };
 
 static void restore_release(struct restore_ctx *c)
 {
+    cf_wipe(c->hsm_ids, sizeof(c->hsm_ids));
     for (size_t i = 0; i < c->n; i++)
         cf_rec_key_ver_release(&c->vers[i]);
     free(c->vers);
@@ -325,8 +329,10 @@ static cf_err parse_version(struct reader *r, const unsigned char dek[CF_AEAD_KE
     /* the blob must be a key of the type the version claims; an HSM version's is its token
      * handle, which only opens on a server whose token holds that key */
     if (cf_key_kty_is_hsm(v->kty)) {
-        if (len != HSM_BLOB_LEN || memcmp(p, HSM_TAG, HSM_TAG_LEN) != 0)
+        if (len != HSM_BLOB_LEN || memcmp(p, HSM_TAG, HSM_TAG_LEN) != 0 ||
+            c->nhsm >= BACKUP_MAX_VERSIONS)
             return CF_EBADPARAM;
+        memcpy(c->hsm_ids[c->nhsm++], p + HSM_TAG_LEN, CF_VAULT_HSM_ID_LEN);
         return cf_aead_seal(dek, aad, cf_key_aad(aad, c->v->id, c->name_lc, v->version), p,
                             (size_t)len, &v->priv);
     }
@@ -424,6 +430,17 @@ static cf_err restore_fn(struct cf_store_txn *t, void *arg)
     if (!e && c->has_pol) {
         c->pol.object_id = c->obj.id;
         e = cf_store_key_policy_put(t, &c->pol);
+    }
+    /* Each HSM version takes a reference on its token object - which must still exist: an
+     * object whose last row was purged is gone from the token (keys_hsm.c), and a restore
+     * must not make a key that cannot work. */
+    for (size_t i = 0; !e && i < c->nhsm; i++) {
+        int64_t refs = 0;
+        e = cf_key_hsm_ref(t, c->hsm_ids[i], +1, true, &refs);
+        if (e == CF_ENOTFOUND) {
+            cf_info("vault: restore refused: the backup's HSM key was purged from the token");
+            e = CF_EBADPARAM;
+        }
     }
     return e;
 }

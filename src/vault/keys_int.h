@@ -27,7 +27,12 @@ struct cf_key_ctx {
     bool has_pol;
     char *why; /* update's message buffer */
     size_t whysz;
+    const unsigned char *hsm_id; /* a new HSM version's token handle (its reference is taken
+                                    in the write that adds the version), else NULL */
+    struct cf_key_hsm_gone *hsm_gone; /* purge: token objects to destroy after the commit */
 };
+
+struct cf_key_hsm_gone;
 
 /* kcache.c: one cached key version, immutable once built and shared by reference count. */
 struct cf_kcache_ent {
@@ -74,6 +79,33 @@ size_t cf_key_aad(char out[KEY_AAD_MAX], int64_t vault_id, const char *name_lc,
 #define HSM_TAG_LEN 4
 #define HSM_BLOB_LEN (HSM_TAG_LEN + CF_VAULT_HSM_ID_LEN)
 bool cf_key_kty_is_hsm(const char *kty);
+
+/* keys_hsm.c: reference counts of token objects. Every version row holding a token handle
+ * holds one reference (meta "hsm.ref.<hex of SHA-256("coffer hsm ref v1" | id), 16 bytes>",
+ * decimal count): a restored copy of an HSM key shares its source's token object, so an
+ * object is destroyed only when the last row holding it is purged. All inside a write txn.
+ * _ref: count += delta; CF_ENOTFOUND when delta > 0, must_exist and no row (the object was
+ * destroyed, or predates counting); a missing row counts 1 before a decrement (versions made
+ * before counting). *left: the count after. */
+cf_err cf_key_hsm_ref(struct cf_store_txn *t, const unsigned char id[CF_VAULT_HSM_ID_LEN], int delta,
+                      bool must_exist, int64_t *left);
+/* Token objects whose last reference went: destroy them after the commit. */
+struct cf_key_hsm_gone {
+    unsigned char (*ids)[CF_VAULT_HSM_ID_LEN];
+    size_t n, cap;
+};
+/* Releases the references of every HSM version of key object o (about to be deleted in this
+ * same txn); ids that reach 0 go to gone. */
+cf_err cf_key_hsm_release_object(struct cf_store_txn *t, struct cf_vault_svc *svc,
+                                 const struct cf_rec_key_obj *o, struct cf_key_hsm_gone *gone);
+/* The same for every key object (live and deleted) of vault_id (a vault purge). */
+cf_err cf_key_hsm_release_vault(struct cf_store_txn *t, struct cf_vault_svc *svc, int64_t vault_id,
+                                struct cf_key_hsm_gone *gone);
+/* After the commit: destroys the objects (warns for those the token refuses; without a token,
+ * warns that they stay) and releases gone. */
+void cf_key_hsm_destroy_gone(struct cf_vault_svc *svc, struct cf_key_hsm_gone *gone);
+/* After a failed write: forgets gone. */
+void cf_key_hsm_gone_release(struct cf_key_hsm_gone *gone);
 
 /* Fills m from records, moving v's strings into m. */
 void cf_key_meta_take(struct cf_key_meta *m, const struct cf_rec_key_obj *o,

@@ -394,6 +394,30 @@ static cf_err dek_open(const unsigned char master[32], const unsigned char other
     return e;
 }
 
+cf_err cf_vault_dek_txn(struct cf_store_txn *t, struct cf_vault_svc *svc, int64_t vault_id,
+                        unsigned char dek[CF_AEAD_KEY_LEN])
+{
+    unsigned char mk[32], other[32];
+    struct cf_rec_vault rec;
+    struct cf_secret *key = NULL;
+    bool has_other = false;
+    cf_err e;
+
+    memset(&rec, 0, sizeof(rec));
+    /* inside a write the keys cannot change under us: rotations run on the same thread */
+    keys_snapshot(svc, mk, other, &has_other);
+    e = cf_store_vault_get_by_id(t, vault_id, &rec);
+    if (!e)
+        e = dek_open(mk, other, has_other, vault_id, &rec.dek, &key);
+    if (!e)
+        memcpy(dek, key->p, CF_AEAD_KEY_LEN);
+    cf_secret_free(key);
+    cf_rec_vault_release(&rec);
+    cf_wipe(mk, sizeof(mk));
+    cf_wipe(other, sizeof(other));
+    return e;
+}
+
 cf_err cf_vault_dek(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
                     unsigned char dek[CF_AEAD_KEY_LEN])
 {

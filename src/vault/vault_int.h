@@ -97,6 +97,10 @@ void cf_vault_cache_invalidate(struct cf_vault_svc *svc, const char *name_lc);
  * unwraps it from the store on a miss. CF_ENOTFOUND if the vault is gone. */
 cf_err cf_vault_dek(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
                     unsigned char dek[CF_AEAD_KEY_LEN]);
+/* The data key of vault id (live or deleted) read inside the transaction t (a purge about to
+ * remove the vault's rows); wipe it after use. */
+cf_err cf_vault_dek_txn(struct cf_store_txn *t, struct cf_vault_svc *svc, int64_t vault_id,
+                        unsigned char dek[CF_AEAD_KEY_LEN]);
 /* Wraps a fresh data key for vault id into out (the sealed form stored with the vault). */
 cf_err cf_vault_dek_new(struct cf_vault_svc *svc, int64_t vault_id, struct cf_buf *out);
 

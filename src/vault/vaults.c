@@ -8,6 +8,7 @@
 #include "base/cf.h"
 #include "base/log.h"
 
+#include "vault/keys_int.h" /* HSM token references released by a vault purge */
 #include "vault/vault_int.h"
 
 #define SECONDS_PER_DAY 86400
@@ -616,8 +617,10 @@ cf_err cf_vault_list_deleted(struct cf_vault_svc *svc, const char *sub, cf_vault
 
 struct vault_del_ctx {
     struct vault_get_ctx get;
+    struct cf_vault_svc *svc;
     int64_t now;
     bool purge;
+    struct cf_key_hsm_gone gone; /* token objects to destroy after the purge commits */
 };
 
 static cf_err vault_delete_fn(struct cf_store_txn *t, void *arg)
@@ -635,7 +638,12 @@ static cf_err vault_delete_fn(struct cf_store_txn *t, void *arg)
     } else if (c->get.rec.purge_protection && c->now < c->get.rec.scheduled_purge) {
         e = CF_EPURGEPROTECT;
     } else {
-        e = cf_store_vault_delete(t, c->get.rec.id); /* cascades to secrets and versions */
+        /* the keys' token references go with the rows, in this transaction */
+        e = cf_key_hsm_release_vault(t, c->svc, c->get.rec.id, &c->gone);
+        if (!e)
+            e = cf_store_vault_delete(t, c->get.rec.id); /* cascades to secrets, keys... */
+        if (e)
+            c->gone.n = 0;
     }
     cf_rec_vault_release(&c->get.rec);
     return e;
@@ -656,11 +664,16 @@ static cf_err vault_delete(struct cf_vault_svc *svc, const char *sub, const char
     c.get.rg = rg;
     c.get.deleted = purge;
     c.purge = purge;
+    c.svc = svc;
     c.now = cf_vault_now(svc);
     lower_cstr(name, c.get.name_lc, sizeof(c.get.name_lc));
     e = cf_store_write(svc->store, vault_delete_fn, &c);
     if (!e)
         cf_vault_cache_invalidate(svc, c.get.name_lc);
+    if (!e)
+        cf_key_hsm_destroy_gone(svc, &c.gone);
+    else
+        cf_key_hsm_gone_release(&c.gone);
     return e;
 }
 
@@ -681,6 +694,8 @@ cf_err cf_vault_purge(struct cf_vault_svc *svc, const char *sub, const char *nam
 #define PURGE_BATCH 64
 
 struct expired_ctx {
+    struct cf_vault_svc *svc;
+    struct cf_key_hsm_gone gone;
     int64_t now;
     int64_t ids[PURGE_BATCH];
     char names[PURGE_BATCH][25];
@@ -697,8 +712,13 @@ static cf_err expired_fn(struct cf_store_txn *t, void *arg)
     e = cf_store_secret_purge_expired(t, c->now, 1000, &c->secrets);
     if (!e)
         e = cf_store_vault_expired(t, c->now, c->ids, c->names, PURGE_BATCH, &c->n);
-    for (size_t i = 0; !e && i < c->n; i++)
-        e = cf_store_vault_delete(t, c->ids[i]);
+    for (size_t i = 0; !e && i < c->n; i++) {
+        e = cf_key_hsm_release_vault(t, c->svc, c->ids[i], &c->gone);
+        if (!e)
+            e = cf_store_vault_delete(t, c->ids[i]);
+    }
+    if (e)
+        c->gone.n = 0;
     return e;
 }
 
@@ -708,10 +728,13 @@ cf_err cf_vault_purge_expired(struct cf_vault_svc *svc)
     cf_err e;
 
     memset(&c, 0, sizeof(c));
+    c.svc = svc;
     c.now = cf_vault_now(svc);
     /* bounded transactions, so a large backlog does not hold the writer for long */
     do {
         e = cf_store_write(svc->store, expired_fn, &c);
+        if (!e && c.gone.n)
+            cf_key_hsm_destroy_gone(svc, &c.gone); /* releases the list */
         for (size_t i = 0; !e && i < c.n; i++) {
             char lc[25];
             lower_cstr(c.names[i], lc, sizeof(lc));
@@ -719,5 +742,6 @@ cf_err cf_vault_purge_expired(struct cf_vault_svc *svc)
             cf_info("vault: purged expired vault %s", c.names[i]);
         }
     } while (!e && (c.n == PURGE_BATCH || c.secrets == 1000));
+    cf_key_hsm_gone_release(&c.gone);
     return e;
 }

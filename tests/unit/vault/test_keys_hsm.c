@@ -4,7 +4,11 @@
  * (kty, defaults, public JWK from the token), the store row holds only the sealed handle,
  * operations go to the token (and the state rules still apply first), a failed write takes the
  * token object back, rotation makes a new token key, purge destroys every version's objects,
- * backup/restore carries the handle, and without a token the -HSM types stay refused. */
+ * backup/restore carries the handle, and without a token the -HSM types stay refused.
+ * Purge paths and shared objects: retention expiry (the janitor's bulk purge), a vault purge
+ * (by hand and by expiry) destroy the token objects; a restored copy shares the source's
+ * objects (reference counts), so purging one copy keeps the other working, and a backup whose
+ * objects are gone no longer restores. */
 #include "base/cf.h"
 #include "base/json.h"
 #include "store/store_keys.h"
@@ -269,13 +273,10 @@ static void hsm_keys(void **state)
     assert_int_equal(cf_key_purge(f->svc, &f->ref, cf_str_from("h1")), CF_OK);
     assert_int_equal(live(), 0);
     assert_int_equal(g_tok.destroys, 2);
-    /* the backup restores (same server); its operations then find no token object */
-    assert_int_equal(cf_key_restore(f->svc, &f->ref, cf_buf_str(&blob), &m2), CF_OK);
-    assert_string_equal(m2.kty, "RSA-HSM");
-    cf_key_meta_release(&m2);
-    memset(&res, 0, sizeof(res));
-    assert_int_equal(op(f, "h1", CF_KEY_SIGN, "RS256", dg, 32, NULL, &res), CF_ENOTFOUND);
-    cf_buf_release(&res.out);
+    /* the token objects are gone: the backup no longer restores (it would make a dead key) */
+    assert_int_equal(cf_key_restore(f->svc, &f->ref, cf_buf_str(&blob), &m2), CF_EBADPARAM);
+    assert_int_equal(cf_key_get(f->svc, &f->ref, cf_str_from("h1"), cf_str_from(""), &m2),
+                     CF_ENOTFOUND);
     cf_buf_release(&blob);
     cf_key_meta_release(&m);
 }
@@ -338,12 +339,143 @@ static void no_hsm(void **state)
     assert_int_equal(g_tok.gens, 0);
 }
 
+static const char *const SUBID = SUB;
+
+/* Retention expiry: the janitor's bulk purge destroys the objects of expired HSM keys only. */
+static void purge_by_expiry(void **state)
+{
+    struct fx *f = *state;
+    struct cf_key_meta m;
+
+    assert_int_equal(create(f, "x1", "RSA-HSM", 0, NULL, &m), CF_OK);
+    cf_key_meta_release(&m);
+    fx_advance(f, 5);
+    assert_int_equal(cf_key_rotate(f->svc, &f->ref, cf_str_from("x1"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(create(f, "x2", "EC-HSM", 0, NULL, &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(create(f, "soft", "EC", 0, NULL, &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(live(), 3);
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("x1"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("soft"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK); /* not due yet */
+    assert_int_equal(live(), 3);
+    fx_advance(f, 91 * 86400);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(live(), 1); /* x1's two versions went; x2 (live) stays */
+    assert_int_equal(g_tok.destroys, 2);
+    assert_int_equal(cf_key_get_deleted(f->svc, &f->ref, cf_str_from("x1"), &m), CF_ENOTFOUND);
+    assert_int_equal(cf_key_get_deleted(f->svc, &f->ref, cf_str_from("soft"), &m), CF_ENOTFOUND);
+    assert_int_equal(cf_key_get(f->svc, &f->ref, cf_str_from("x2"), cf_str_from(""), &m), CF_OK);
+    cf_key_meta_release(&m);
+}
+
+/* A whole vault purged (by hand, then another by retention expiry) takes its keys' objects. */
+static void purge_vault(void **state)
+{
+    struct fx *f = *state;
+    struct cf_vault_ref v2, v3;
+    struct cf_key_meta m;
+
+    fx_make_vault(f, "second", 7, false, &v2);
+    fx_make_vault(f, "third", 7, false, &v3);
+    assert_int_equal(cf_key_create(f->svc, &v2, cf_str_from("a"),
+                                   &(struct cf_key_spec){"RSA-HSM", 0, 0, NULL}, NULL, &m, NULL, 0),
+                     CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_create(f->svc, &v2, cf_str_from("b"),
+                                   &(struct cf_key_spec){"oct-HSM", 0, 0, NULL}, NULL, &m, NULL, 0),
+                     CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_delete(f->svc, &v2, cf_str_from("b"), &m), CF_OK); /* deleted too */
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_create(f->svc, &v3, cf_str_from("c"),
+                                   &(struct cf_key_spec){"EC-HSM", 0, 0, NULL}, NULL, &m, NULL, 0),
+                     CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(create(f, "keep", "EC-HSM", 0, NULL, &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(live(), 4);
+    assert_int_equal(cf_vault_delete(f->svc, SUBID, "rg1", "second"), CF_OK);
+    assert_int_equal(live(), 4); /* soft delete: recoverable */
+    assert_int_equal(cf_vault_purge(f->svc, SUBID, "second"), CF_OK);
+    assert_int_equal(live(), 2);
+    assert_int_equal(cf_vault_delete(f->svc, SUBID, "rg1", "third"), CF_OK);
+    fx_advance(f, 8 * 86400);
+    assert_int_equal(cf_vault_purge_expired(f->svc), CF_OK);
+    assert_int_equal(live(), 1); /* only the key of the vault that lives */
+    assert_int_equal(g_tok.destroys, 3);
+}
+
+/* A restored copy shares the token object: purging either copy keeps the other working; the
+ * last purge destroys it; then the backup no longer restores. */
+static void restored_copy_shares(void **state)
+{
+    struct fx *f = *state;
+    static const unsigned char dg[32] = {5};
+    struct cf_key_op_result res;
+    struct cf_vault_ref v2;
+    struct cf_key_meta m;
+    struct cf_buf blob;
+
+    fx_make_vault(f, "copyvault", 90, false, &v2);
+    assert_int_equal(create(f, "s1", "EC-HSM", 0, NULL, &m), CF_OK);
+    cf_key_meta_release(&m);
+    cf_buf_init(&blob, 1 << 20);
+    assert_int_equal(cf_key_backup(f->svc, &f->ref, cf_str_from("s1"), &blob), CF_OK);
+    assert_int_equal(cf_key_restore(f->svc, &v2, cf_buf_str(&blob), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(live(), 1); /* one object, two rows */
+    /* purge the original: the copy still signs */
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("s1"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_purge(f->svc, &f->ref, cf_str_from("s1")), CF_OK);
+    assert_int_equal(live(), 1);
+    assert_int_equal(g_tok.destroys, 0);
+    memset(&res, 0, sizeof(res));
+    {
+        struct cf_key_op_args a = {.op = CF_KEY_SIGN, .alg = "ES256"};
+        char why[128];
+        a.value = (struct cf_str){(const char *)dg, 32};
+        cf_buf_init(&res.out, 512);
+        assert_int_equal(cf_key_operate(f->svc, &v2, cf_str_from("s1"), cf_str_from(""), &a, &res,
+                                        why, sizeof(why)),
+                         CF_OK);
+        cf_buf_release(&res.out);
+    }
+    /* a second copy, back into the first vault, then the copy in v2 goes by expiry */
+    assert_int_equal(cf_key_restore(f->svc, &f->ref, cf_buf_str(&blob), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_delete(f->svc, &v2, cf_str_from("s1"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    fx_advance(f, 91 * 86400);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(live(), 1);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(op(f, "s1", CF_KEY_SIGN, "ES256", dg, 32, NULL, &res), CF_OK);
+    cf_buf_release(&res.out);
+    /* the last copy purged: the object goes, and the backup no longer restores */
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("s1"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_purge(f->svc, &f->ref, cf_str_from("s1")), CF_OK);
+    assert_int_equal(live(), 0);
+    assert_int_equal(g_tok.destroys, 1);
+    assert_int_equal(cf_key_restore(f->svc, &v2, cf_buf_str(&blob), &m), CF_EBADPARAM);
+    cf_buf_release(&blob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(hsm_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(hsm_types, setup, teardown),
         cmocka_unit_test_setup_teardown(no_hsm, setup, teardown),
+        cmocka_unit_test_setup_teardown(purge_by_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(purge_vault, setup, teardown),
+        cmocka_unit_test_setup_teardown(restored_copy_shares, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
