@@ -390,6 +390,35 @@ static const char *const migrations[] = {
     " name_lc TEXT NOT NULL, name TEXT NOT NULL, provider TEXT NOT NULL,"
     " account_id TEXT NOT NULL, creds BLOB NOT NULL, org_json TEXT, enabled INTEGER NOT NULL,"
     " created INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY(vault_id, name_lc));",
+    /* events (sqlite_events.c, events/events.h): Event Grid subscriptions per vault (the
+     * webhook signing secret sealed), the event outbox (rows inserted inside the write that
+     * made the change, fanned out by the delivery worker), one delivery row per (event,
+     * subscription) with its retry state, the dead letters, and which current versions have
+     * had their NearExpiry / Expired event (kind 0 secret, 1 key, 2 certificate). */
+    "CREATE TABLE event_subs(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    " name_lc TEXT NOT NULL, name TEXT NOT NULL, topic TEXT NOT NULL, endpoint TEXT NOT NULL,"
+    " types TEXT NOT NULL, schema TEXT NOT NULL, max_attempts INTEGER NOT NULL,"
+    " ttl_min INTEGER NOT NULL, dead_letter TEXT, state TEXT NOT NULL, secret BLOB NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, UNIQUE(vault_id, name_lc));"
+    "CREATE TABLE event_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,"
+    " vault_id INTEGER NOT NULL, type TEXT NOT NULL, subject TEXT NOT NULL,"
+    " data TEXT NOT NULL, time_ms INTEGER NOT NULL);"
+    "CREATE TABLE event_deliveries(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " sub_id INTEGER NOT NULL REFERENCES event_subs(id) ON DELETE CASCADE,"
+    " event_id TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,"
+    " publish_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, next_ms INTEGER NOT NULL,"
+    " last_outcome TEXT NOT NULL, last_ms INTEGER NOT NULL);"
+    "CREATE INDEX event_deliveries_by_due ON event_deliveries(next_ms);"
+    "CREATE TABLE event_deadletters(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " sub_id INTEGER NOT NULL REFERENCES event_subs(id) ON DELETE CASCADE,"
+    " event_id TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL, last_outcome TEXT NOT NULL, publish_ms INTEGER NOT NULL,"
+    " last_ms INTEGER NOT NULL);"
+    "CREATE INDEX event_deadletters_by_sub ON event_deadletters(sub_id, id);"
+    "CREATE TABLE event_expiry(kind INTEGER NOT NULL, object_id INTEGER NOT NULL,"
+    " version TEXT NOT NULL, near INTEGER NOT NULL, expired INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, object_id, version)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
 
