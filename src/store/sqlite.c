@@ -419,6 +419,12 @@ static const char *const migrations[] = {
     "CREATE TABLE event_expiry(kind INTEGER NOT NULL, object_id INTEGER NOT NULL,"
     " version TEXT NOT NULL, near INTEGER NOT NULL, expired INTEGER NOT NULL,"
     " PRIMARY KEY(kind, object_id, version)) WITHOUT ROWID;",
+    /* diagnostic settings (store_diag.h): Microsoft.Insights/diagnosticSettings on a vault or
+     * the subscription, naming the audit stream they feed */
+    "CREATE TABLE diag_settings(scope TEXT NOT NULL, name_lc TEXT NOT NULL, name TEXT NOT NULL,"
+    " stream TEXT NOT NULL, cats INTEGER NOT NULL, props_json TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY(scope, name_lc))"
+    " WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)CF_ARRAY_LEN(migrations))
 
