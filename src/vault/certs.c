@@ -970,7 +970,10 @@ static cf_err issue_fn(struct cf_store_txn *t, void *arg)
         s->cver.object_id = s->obj.id;
         if ((e = cf_key_cert_insert_txn(t, s->v->id, s->obj.name, s->name_lc, &s->kver)) != CF_OK ||
             (e = secret_insert_txn(t, s)) != CF_OK ||
-            (e = cf_store_cert_ver_insert(t, &s->cver)) != CF_OK)
+            (e = cf_store_cert_ver_insert(t, &s->cver)) != CF_OK ||
+            (e = cf_vault_emit(s->svc, t, "CertificateNewVersionCreated", s->v->id, s->v->name,
+                               "Certificate", s->obj.name, s->cver.version, s->cver.nbf,
+                               s->cver.exp)) != CF_OK)
             return e;
     }
     switch (s->pend_mode) {

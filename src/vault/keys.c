@@ -424,6 +424,9 @@ static cf_err new_version_fn(struct cf_store_txn *t, void *arg)
         int64_t refs = 0;
         e = cf_key_hsm_ref(t, c->hsm_id, +1, false, &refs);
     }
+    if (!e) /* the event commits with the version (vault.h) */
+        e = cf_vault_emit(c->svc, t, "KeyNewVersionCreated", c->v->id, c->v->name, "Key",
+                          c->obj.name, v->version, v->nbf, v->exp);
     return e;
 }
 

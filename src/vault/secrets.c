@@ -162,7 +162,11 @@ static cf_err set_fn(struct cf_store_txn *t, void *arg)
     v->enabled = in && in->has_enabled ? in->enabled : true;
     v->nbf = in && in->has_nbf ? in->nbf : 0;
     v->exp = in && in->has_exp ? in->exp : 0;
-    return cf_store_secret_ver_insert(t, v);
+    e = cf_store_secret_ver_insert(t, v);
+    if (!e) /* the event commits with the version (vault.h) */
+        e = cf_vault_emit(c->svc, t, "SecretNewVersionCreated", c->v->id, c->v->name, "Secret",
+                          c->obj.name, v->version, v->nbf, v->exp);
+    return e;
 }
 
 /* A new version id: 32 lowercase hex like Azure's, laid out as 12 hex of the creation time in

@@ -808,4 +808,26 @@ cf_err cf_cert_acme_account_set_url(struct cf_vault_svc *svc, const char *vault,
  * *renewed (may be NULL) counts the new versions. */
 cf_err cf_vault_certs_renew_due(struct cf_vault_svc *svc, int *renewed);
 
+/* ---------------- change events (events/events.h) ----------------
+ * The writes that create a version (secret set, key create/import/rotate, certificate
+ * create/import/merge/renewal) and those that change a vault's access policies or its
+ * permission model call the sink INSIDE their store write fn, after their own changes, with
+ * the write's txn: what the sink writes commits with the change or not at all (a sink error
+ * fails the write). Certificates' own key and secret raise no events (the certificate's does).
+ * Set once before serving (NULL: none); the sink runs on the store's writer thread. */
+struct cf_store_txn;
+struct cf_vault_event {
+    const char *type;        /* "SecretNewVersionCreated", "KeyNewVersionCreated",
+                                "CertificateNewVersionCreated", "VaultAccessPolicyChanged" */
+    int64_t vault_id;
+    const char *vault_name;  /* as created */
+    const char *object_type; /* "Secret" | "Key" | "Certificate" | "Vault" */
+    const char *object_name; /* the vault's name for VaultAccessPolicyChanged */
+    const char *version;     /* 32 hex; "" for the vault */
+    int64_t nbf, exp;        /* Unix seconds; 0 = unset */
+};
+typedef cf_err (*cf_vault_event_fn)(void *ctx, struct cf_store_txn *t,
+                                    const struct cf_vault_event *ev);
+void cf_vault_set_event_sink(struct cf_vault_svc *svc, cf_vault_event_fn fn, void *ctx);
+
 #endif

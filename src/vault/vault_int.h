@@ -83,10 +83,18 @@ struct cf_vault_svc {
     uint64_t key_epoch;
     pthread_mutex_t rotate_mu; /* one rotation at a time */
     unsigned char backup_key[CF_AEAD_KEY_LEN]; /* HKDF(derivation root, "coffer backup v1") */
+    /* change events (vault.h): set once before serving, read on the writer thread */
+    cf_vault_event_fn event_fn;
+    void *event_ctx;
     pthread_rwlock_t lock; /* guards buckets, gen and the master-key fields above */
     struct cf_vault_cache_entry *buckets[CF_VAULT_CACHE_BUCKETS];
     uint64_t gen;
 };
+
+/* Calls the event sink (vault.h) from inside a write fn; CF_OK when there is none. */
+cf_err cf_vault_emit(struct cf_vault_svc *svc, struct cf_store_txn *t, const char *type,
+                     int64_t vault_id, const char *vault_name, const char *object_type,
+                     const char *object_name, const char *version, int64_t nbf, int64_t exp);
 
 /* Unix seconds now. Never 0, so that deleted_date != 0 always means "deleted". */
 int64_t cf_vault_now(const struct cf_vault_svc *svc);

@@ -435,9 +435,16 @@ static cf_err vault_put_fn(struct cf_store_txn *t, void *arg)
     } else {
         /* update: the request replaces the properties; strings borrowed from in */
         char *tags = cur.tags_json, *pol = cur.access_policies_json, *acls = cur.network_acls_json;
+        bool rbac = cur.rbac, pol_changed;
         apply_props(&cur, c);
+        pol_changed = rbac != cur.rbac || strcmp(pol ? pol : "[]", cur.access_policies_json
+                                                                       ? cur.access_policies_json
+                                                                       : "[]") != 0;
         cur.updated = c->now;
         e = cf_store_vault_update(t, &cur);
+        if (!e && pol_changed) /* policies or the permission model (§3.3) */
+            e = cf_vault_emit(c->svc, t, "VaultAccessPolicyChanged", cur.id, cur.name, "Vault",
+                              cur.name, "", 0, 0);
         cur.tags_json = tags;
         cur.access_policies_json = pol;
         cur.network_acls_json = acls;
