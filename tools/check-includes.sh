@@ -13,8 +13,9 @@ declare -A allowed=(
   [http]="base http"
   [audit]="base crypto audit"
   [metrics]="base metrics"
-  [api]="base crypto store vault auth audit http metrics api"
-  [server]="base crypto store vault auth audit http metrics api custody server"
+  [events]="base crypto store events"
+  [api]="base crypto store vault auth audit events http metrics api"
+  [server]="base crypto store vault auth audit events http metrics api custody server"
   [client]="base client"
   # cli: the audit module is base+crypto only, so `coffer audit verify` can check files offline
   [cli]="base crypto audit client cli"
