@@ -20,6 +20,7 @@ struct cf_throttle;
 struct cf_metrics;
 struct cf_audit;
 struct cf_store;
+struct cf_events;
 struct cf_api;
 
 struct cf_api_config {
@@ -48,6 +49,9 @@ struct cf_api_config {
     struct cf_audit *const *audit;
     size_t audit_lanes;
     struct cf_store *store;
+    /* Event Grid subscriptions (h_events.c); NULL: their routes answer 404. Must outlive the
+     * api. */
+    struct cf_events *events;
 };
 
 struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err);

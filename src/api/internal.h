@@ -263,6 +263,14 @@ void api_arm_check_name(struct api_req *r);
 /* PUT .../vaults/{v}/accessPolicies/{add|replace|remove} (Vaults_UpdateAccessPolicy) */
 void api_arm_vault_policy(struct api_req *r);
 
+/* ---- handlers: h_events.c (Microsoft.EventGrid/eventSubscriptions on a vault: cap[0..3] are
+ * the subscription, group, vault and subscription name) ---- */
+void api_event_sub_put(struct api_req *r);
+void api_event_sub_get(struct api_req *r);
+void api_event_sub_list(struct api_req *r);
+void api_event_sub_delete(struct api_req *r);
+void api_event_sub_deadletters(struct api_req *r); /* Coffer's dead-letter store */
+
 /* ---- handlers: h_locks.c (Microsoft.Authorization/locks at a subscription, a group or a
  * vault: the "**" span is the scope, cap[0] the name) ---- */
 void api_lock_put(struct api_req *r);

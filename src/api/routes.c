@@ -143,6 +143,12 @@ const struct api_route api_routes[] = {
     {M, CF_HTTP_DELETE, VAULTS "/*", api_arm_vault_delete, API_WRITE, "VaultDelete", "vaults/delete"},
     /* incremental access policies (azure-kv-security-ops.md §3.4): cap[3] is add|replace|remove */
     {M, CF_HTTP_PUT, VAULTS "/*/accesspolicies/*", api_arm_vault_policy, API_WRITE, "VaultAccessPolicyUpdate", "vaults/accessPolicies/write"},
+    /* Event Grid subscriptions on a vault (§7, h_events.c); authorized at the vault */
+    {M, CF_HTTP_GET, VAULTS "/*/providers/microsoft.eventgrid/eventsubscriptions", api_event_sub_list, 0, "EventSubscriptionList", "vaults/read"},
+    {M, CF_HTTP_GET, VAULTS "/*/providers/microsoft.eventgrid/eventsubscriptions/*/deadletters", api_event_sub_deadletters, 0, "EventSubscriptionDeadLetterList", "vaults/read"},
+    {M, CF_HTTP_PUT, VAULTS "/*/providers/microsoft.eventgrid/eventsubscriptions/*", api_event_sub_put, API_WRITE, "EventSubscriptionWrite", "vaults/write"},
+    {M, CF_HTTP_GET, VAULTS "/*/providers/microsoft.eventgrid/eventsubscriptions/*", api_event_sub_get, 0, "EventSubscriptionGet", "vaults/read"},
+    {M, CF_HTTP_DELETE, VAULTS "/*/providers/microsoft.eventgrid/eventsubscriptions/*", api_event_sub_delete, API_WRITE, "EventSubscriptionDelete", "vaults/write"},
 
     /* the token signing key ring (Coffer's own provider; authorized at "/" like the directory) */
     {M, CF_HTTP_GET, "providers/microsoft.coffer/signingkeys", api_signing_key_list, 0, "SigningKeyList", "directory/read"},

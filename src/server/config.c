@@ -60,6 +60,11 @@ static const struct key keys[] = {
     S(metrics_tls, "serve metrics over TLS with the server's certificate: on or off"),
     I(alert_interval_s, "seconds between checks of the [alert.NAME] rules"),
     S(acme_http01_listen, "ADDRESS:PORT answering ACME http-01 challenges (\"\" = off)"),
+    I(events_near_expiry_days, "days before exp that NearExpiry events fire"),
+    I(events_retry_base_ms, "first webhook retry wait in ms (Event Grid's schedule scales)"),
+    I(events_scan_interval_s, "seconds between NearExpiry/Expired scans"),
+    I(events_timeout_s, "seconds a webhook has to answer"),
+    S(events_ca_file, "CA bundle for https webhooks (default: the system's)"),
 };
 
 static const struct key *find_key(const char *name)
@@ -168,6 +173,10 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9464");
     snprintf(c->metrics_tls, sizeof(c->metrics_tls), "off");
     c->alert_interval_s = 15;
+    c->events_near_expiry_days = 30;
+    c->events_retry_base_ms = 10000;
+    c->events_scan_interval_s = 60;
+    c->events_timeout_s = 30;
 
     /* First pass finds --config so that flags override the file. */
     for (int i = 1; i < argc - 1; i++)
@@ -249,6 +258,14 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     }
     if (c->alert_interval_s < 1 || c->alert_interval_s > 3600) {
         fprintf(stderr, "cofferd: alert_interval_s must be 1 to 3600\n");
+        return CF_EINVAL;
+    }
+    if (c->events_near_expiry_days < 0 || c->events_near_expiry_days > 3650 ||
+        c->events_retry_base_ms < 1 || c->events_retry_base_ms > 3600000 ||
+        c->events_scan_interval_s < 1 || c->events_scan_interval_s > 86400 ||
+        c->events_timeout_s < 1 || c->events_timeout_s > 300) {
+        fprintf(stderr, "cofferd: events_near_expiry_days 0-3650, events_retry_base_ms "
+                        "1-3600000, events_scan_interval_s 1-86400, events_timeout_s 1-300\n");
         return CF_EINVAL;
     }
     if (!c->login_host[0])

@@ -56,6 +56,12 @@ struct cf_config {
     int alert_interval_s;      /* alert rules are checked this often (default 15) */
     /* The Acme certificate issuer (server/acme.h): where its http-01 challenges are answered. */
     char acme_http01_listen[128]; /* ADDRESS:PORT, default "" = no http-01 listener */
+    /* Event Grid for vaults (server/eventsup.h, events/events.h). */
+    int events_near_expiry_days; /* NearExpiry this long before exp (default 30) */
+    int events_retry_base_ms;    /* first retry step; the schedule scales (default 10000) */
+    int events_scan_interval_s;  /* NearExpiry/Expired scan period (default 60) */
+    int events_timeout_s;        /* per webhook request (default 30) */
+    char events_ca_file[PATH_MAX]; /* CA bundle for https webhooks ("" = the system's) */
 };
 
 /* Fills *c from defaults, the config file and argv. On a usage error prints one line to stderr

@@ -24,6 +24,7 @@
 #include "server/authkeep.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
+#include "server/eventsup.h"
 #include "server/metricsup.h"
 #include "server/sealgate.h"
 #include "store/store.h"
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
     struct cf_api *api = NULL;
     struct cf_metricsup *mup = NULL; /* /metrics, /healthz, /readyz, alert rules */
     struct cf_acme *acme = NULL;     /* the Acme certificate issuer's orders */
+    struct cf_eventsup *evs = NULL;  /* Event Grid: subscriptions, webhook deliveries */
     struct cf_audit *audit[CF_BOOT_AUDIT_LANES_MAX] = {0};
     size_t audit_lanes = 0;
     struct cf_pkey *audit_key = NULL;
@@ -266,6 +268,9 @@ int main(int argc, char **argv)
                              &e);
     if (!mup)
         goto out;
+    /* events before the api (its subscription routes) and after metrics (alert events) */
+    if (!(evs = cf_eventsup_start(&cfg, store, vault, cf_metricsup_metrics(mup), root, &e)))
+        goto out;
 
     api = cf_api_new(&(struct cf_api_config){.vault = vault,
                                              .auth = auth,
@@ -282,7 +287,8 @@ int main(int argc, char **argv)
                                              .pool_threads = cfg.pool_threads,
                                              .audit = audit,
                                              .audit_lanes = audit_lanes,
-                                             .store = store},
+                                             .store = store,
+                                             .events = cf_eventsup_events(evs)},
                      &e);
     if (!api)
         goto out;
@@ -337,6 +343,7 @@ out:
     cf_acme_free(acme); /* before the vault service it drives */
     cf_http_server_free(srv);
     cf_api_free(api);
+    cf_eventsup_stop(evs); /* unhooks the vault and alert sinks: before metrics and the vault */
     cf_metricsup_stop(mup); /* after the api (nothing records), before the store and audit */
     cf_rbac_free(rbac);
     cf_throttle_free(throttle);
