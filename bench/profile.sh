@@ -116,6 +116,29 @@ if calls:
     for f, n in calls.most_common():
         print(f"  {n/reqs:8.3f}  {f}")
 PY
+if [ "${CALLGRAPH:-0}" = 1 ]; then
+    # Inclusive time: every function on a sample's stack (once per sample), µs per request.
+    perf script -i "$OUTDIR/perf.data" -F period,event,ip,sym 2>/dev/null | python3 -c '
+import sys, collections
+reqs, top = int(sys.argv[1]), int(sys.argv[2])
+incl = collections.Counter(); cur = set(); period = 0
+def flush():
+    for s in cur: incl[s] += period
+for line in sys.stdin:
+    p = line.split()
+    if not p:
+        flush(); cur = set(); period = 0; continue
+    if len(p) >= 2 and p[1].endswith(":") and p[0].isdigit():
+        period = int(p[0]); continue
+    if len(p) >= 2 and p[1] != "[unknown]":
+        cur.add(p[1].split("+")[0])
+flush()
+print("inclusive (µs per request, all threads):")
+for s, n in incl.most_common(top):
+    print(f"  {n/reqs/1000:7.2f}  {s}")
+' "$reqs" "${TOP_INCL:-120}" >"$OUTDIR/inclusive.txt"
+    echo "profile: inclusive costs in $OUTDIR/inclusive.txt"
+fi
 if [ "${MALLOCS:-0}" = callers ]; then
     perf script -i "$OUTDIR/perf.data" -F event,ip,sym 2>/dev/null | python3 -c '
 import sys, collections

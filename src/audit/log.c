@@ -43,6 +43,7 @@ struct cf_audit {
     char node[CF_AUDIT_MAX_NODE + 1];
     unsigned char key[CF_AUDIT_KEY_LEN];
     struct cf_hmac_key *hmac; /* key, scheduled once (the MAC of every record, under mu) */
+    struct cf_sha256_ctx *sha; /* the unkeyed chain's digest context (under mu) */
     uint64_t rotate_bytes;
     unsigned keep_files, sync_ms, ckpt_every;
     const struct cf_pkey *sign_key;
@@ -138,38 +139,75 @@ static cf_err write_rec(struct cf_audit *a)
     return CF_OK;
 }
 
-/* Chains body (a JSON object text without its closing '}') and writes it. */
+/* Decimal digits of v (>= 0 here: seq and outbox ids) at p; returns their count. */
+static size_t put_dec(char *p, int64_t v)
+{
+    char t[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 : (uint64_t)v;
+
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    for (size_t i = 0; i < n; i++)
+        p[i] = t[n - 1 - i];
+    return n;
+}
+
+#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
+
+/* Chains body (a JSON object text without its closing '}') and writes it. The tail is copied
+ * in place, not printf'd (this runs for every audited request): reserve once, then write
+ * ,"chain":{"seq":N,"node":"..","prev":"<hex>"[,"outbox":N] and, after the MAC over all of
+ * that, ,"mac":"<hex>"}}\n - the exact bytes the printf form wrote (the tests parse them). */
 static cf_err put_line(struct cf_audit *a, const char *body, size_t blen, int64_t outbox)
 {
-    char hex[2 * CF_AUDIT_MAC_LEN + 1];
     unsigned char mac[CF_AUDIT_MAC_LEN];
-    size_t canon;
+    size_t canon, nlen = strlen(a->node);
+    char *p;
     cf_err e;
 
     cf_buf_reset(&a->rec);
-    cf_hex_encode(hex, a->last_mac, CF_AUDIT_MAC_LEN);
-    if ((e = cf_buf_append(&a->rec, a->last_mac, CF_AUDIT_MAC_LEN)) ||
-        (e = cf_buf_append(&a->rec, body, blen)) ||
-        (e = cf_buf_printf(&a->rec, AUDIT_CHAIN_KEY "%lld,\"node\":\"%s\",\"prev\":\"%s\"",
-                           (long long)(a->seq + 1), a->node, hex)))
+    if ((e = cf_buf_reserve(&a->rec, CF_AUDIT_MAC_LEN + blen + AUDIT_TAIL_MAX)))
         return e;
-    if (outbox > 0 && (e = cf_buf_printf(&a->rec, ",\"outbox\":%lld", (long long)outbox)))
-        return e;
-    canon = a->rec.len;
+    p = a->rec.data;
+    memcpy(p, a->last_mac, CF_AUDIT_MAC_LEN);
+    p += CF_AUDIT_MAC_LEN;
+    memcpy(p, body, blen);
+    p += blen;
+    PUT_LIT(p, AUDIT_CHAIN_KEY);
+    p += put_dec(p, a->seq + 1);
+    PUT_LIT(p, ",\"node\":\"");
+    memcpy(p, a->node, nlen); /* audit_node_valid: plain characters, CF_AUDIT_MAX_NODE at most */
+    p += nlen;
+    PUT_LIT(p, "\",\"prev\":\"");
+    cf_hex_encode(p, a->last_mac, CF_AUDIT_MAC_LEN); /* writes a NUL after the digits */
+    p += 2 * CF_AUDIT_MAC_LEN;
+    *p++ = '"';
+    if (outbox > 0) {
+        PUT_LIT(p, ",\"outbox\":");
+        p += put_dec(p, outbox);
+    }
+    canon = (size_t)(p - a->rec.data);
     if ((e = cf_hmac_key_mac(a->hmac, a->rec.data, canon, mac)))
         return e;
-    cf_hex_encode(hex, mac, CF_AUDIT_MAC_LEN);
-    if ((e = cf_buf_printf(&a->rec, AUDIT_MAC_KEY "%s\"}}\n", hex)))
-        return e;
+    PUT_LIT(p, AUDIT_MAC_KEY);
+    cf_hex_encode(p, mac, CF_AUDIT_MAC_LEN);
+    p += 2 * CF_AUDIT_MAC_LEN;
+    PUT_LIT(p, "\"}}\n");
+    *p = '\0';
+    a->rec.len = (size_t)(p - a->rec.data);
     if ((e = write_rec(a)))
         return e;
     a->seq++;
     memcpy(a->last_mac, mac, sizeof(mac));
     if (outbox > a->last_outbox)
         a->last_outbox = outbox;
-    /* The unkeyed chain the checkpoints sign: h = SHA256(h || line), reusing the prefix room. */
+    /* The unkeyed chain the checkpoints sign: h = SHA256(h || line), reusing the prefix room
+     * and the lane's own digest context. */
     memcpy(a->rec.data, a->hash, CF_AUDIT_MAC_LEN);
-    (void)cf_sha256(a->rec.data, a->rec.len - 1, a->hash);
+    (void)cf_sha256_ctx_digest(a->sha, a->rec.data, a->rec.len - 1, a->hash);
     a->st.records++;
     a->st.bytes += a->rec.len - CF_AUDIT_MAC_LEN;
     return CF_OK;
@@ -713,7 +751,8 @@ struct cf_audit *cf_audit_open(const struct cf_audit_config *cfg, cf_err *err)
     snprintf(a->dir, sizeof(a->dir), "%s", cfg->dir);
     snprintf(a->node, sizeof(a->node), "%s", cfg->node_id ? cfg->node_id : "node0");
     memcpy(a->key, cfg->mac_key, sizeof(a->key));
-    if ((e = cf_hmac_key_new(a->key, sizeof(a->key), &a->hmac)))
+    if ((e = cf_hmac_key_new(a->key, sizeof(a->key), &a->hmac)) ||
+        (e = cf_sha256_ctx_new(&a->sha)))
         goto free_a;
     e = CF_ENOMEM;
     a->rotate_bytes = cfg->rotate_bytes ? cfg->rotate_bytes : CF_AUDIT_DEFAULT_ROTATE_BYTES;
@@ -766,6 +805,7 @@ free_a:
     cf_buf_release(&a->rec);
     cf_buf_release(&a->scratch);
     cf_hmac_key_free(a->hmac);
+    cf_sha256_ctx_free(a->sha);
     cf_wipe(a->key, sizeof(a->key));
     free(a);
     a = NULL;
@@ -798,6 +838,7 @@ void cf_audit_close(struct cf_audit *a)
     cf_buf_release(&a->rec);
     cf_buf_release(&a->scratch);
     cf_hmac_key_free(a->hmac);
+    cf_sha256_ctx_free(a->sha);
     cf_wipe(a->key, sizeof(a->key));
     free(a);
 }

@@ -3,6 +3,7 @@
  *   cf_sha256, cf_sha1  EVP_Digest
  *   cf_hmac_sha256      EVP_Q_mac (HMAC over SHA-256)
  *   cf_hmac_key_*       one EVP_MAC_CTX keyed once, re-initialised per message
+ *   cf_sha256_ctx_*     one EVP_MD_CTX kept across messages (begin / update / end)
  *   cf_hkdf_sha256      EVP_KDF "HKDF" (RFC 5869 extract-and-expand) */
 #include "base/cf.h"
 #include "crypto/crypto.h"
@@ -92,6 +93,83 @@ void cf_hmac_key_free(struct cf_hmac_key *k)
         return;
     EVP_MAC_CTX_free(k->ctx); /* OpenSSL cleanses the key material it held */
     free(k);
+}
+
+/* ---- reusable SHA-256 context ---- */
+
+struct cf_sha256_ctx {
+    EVP_MD_CTX *ctx; /* re-initialised with the same digest: OpenSSL keeps its state block */
+    const EVP_MD *md;
+    bool open; /* between begin and end */
+};
+
+cf_err cf_sha256_ctx_new(struct cf_sha256_ctx **out)
+{
+    struct cf_sha256_ctx *c;
+
+    *out = NULL;
+    if (!(c = calloc(1, sizeof(*c))))
+        return CF_ENOMEM;
+    c->md = cf_crypto_sha256();
+    c->ctx = EVP_MD_CTX_new();
+    if (!c->md || !c->ctx) {
+        cf_sha256_ctx_free(c);
+        return cf_crypto_fail("SHA-256 context");
+    }
+    *out = c;
+    return CF_OK;
+}
+
+cf_err cf_sha256_begin(struct cf_sha256_ctx *c)
+{
+    if (!c)
+        return CF_EINVAL;
+    c->open = false;
+    if (EVP_DigestInit_ex(c->ctx, c->md, NULL) != 1)
+        return cf_crypto_fail("SHA-256");
+    c->open = true;
+    return CF_OK;
+}
+
+cf_err cf_sha256_update(struct cf_sha256_ctx *c, const void *p, size_t n)
+{
+    if (!c || !c->open || (!p && n))
+        return CF_EINVAL;
+    if (n && EVP_DigestUpdate(c->ctx, p, n) != 1) {
+        c->open = false;
+        return cf_crypto_fail("SHA-256");
+    }
+    return CF_OK;
+}
+
+cf_err cf_sha256_end(struct cf_sha256_ctx *c, unsigned char out[CF_SHA256_LEN])
+{
+    unsigned int len = 0;
+
+    if (!c || !c->open)
+        return CF_EINVAL;
+    c->open = false;
+    if (EVP_DigestFinal_ex(c->ctx, out, &len) != 1 || len != CF_SHA256_LEN)
+        return cf_crypto_fail("SHA-256");
+    return CF_OK;
+}
+
+cf_err cf_sha256_ctx_digest(struct cf_sha256_ctx *c, const void *p, size_t n,
+                            unsigned char out[CF_SHA256_LEN])
+{
+    cf_err e;
+
+    if ((e = cf_sha256_begin(c)) || (e = cf_sha256_update(c, p, n)))
+        return e;
+    return cf_sha256_end(c, out);
+}
+
+void cf_sha256_ctx_free(struct cf_sha256_ctx *c)
+{
+    if (!c)
+        return;
+    EVP_MD_CTX_free(c->ctx);
+    free(c);
 }
 
 cf_err cf_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen,

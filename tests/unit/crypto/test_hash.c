@@ -86,6 +86,62 @@ static void test_hmac_key_reuse(void **state)
     assert_int_not_equal(cf_hmac_key_mac(NULL, "x", 1, a), CF_OK);
 }
 
+/* The reusable SHA-256 context: FIPS 180 vectors, a message fed in pieces equals the one-shot
+ * digest, the context survives many digests, and misuse (update or end without begin) fails
+ * without touching the output. */
+static void test_sha256_ctx(void **state)
+{
+    unsigned char a[CF_SHA256_LEN], b[CF_SHA256_LEN], msg[300];
+    static const char two[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    struct cf_sha256_ctx *c = NULL;
+    (void)state;
+    assert_int_equal(cf_sha256_ctx_new(&c), CF_OK);
+    assert_int_equal(cf_sha256_ctx_digest(c, "abc", 3, a), CF_OK);
+    expect_hex(a, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(cf_sha256_ctx_digest(c, NULL, 0, a), CF_OK);
+    expect_hex(a, 32, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* streaming: the two-block vector in uneven pieces, an empty update among them */
+    assert_int_equal(cf_sha256_begin(c), CF_OK);
+    assert_int_equal(cf_sha256_update(c, two, 5), CF_OK);
+    assert_int_equal(cf_sha256_update(c, NULL, 0), CF_OK);
+    assert_int_equal(cf_sha256_update(c, two + 5, 50), CF_OK);
+    assert_int_equal(cf_sha256_update(c, two + 55, 1), CF_OK);
+    assert_int_equal(cf_sha256_end(c, a), CF_OK);
+    expect_hex(a, 32, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* many messages through one context, split at every position, agree with cf_sha256 */
+    for (size_t n = 0; n <= sizeof(msg); n += 13) {
+        for (size_t i = 0; i < n; i++)
+            msg[i] = (unsigned char)(i * 7 + n);
+        assert_int_equal(cf_sha256(msg, n, b), CF_OK);
+        assert_int_equal(cf_sha256_ctx_digest(c, msg, n, a), CF_OK);
+        assert_memory_equal(a, b, sizeof(a));
+        assert_int_equal(cf_sha256_begin(c), CF_OK);
+        assert_int_equal(cf_sha256_update(c, msg, n / 3), CF_OK);
+        assert_int_equal(cf_sha256_update(c, msg + n / 3, n - n / 3), CF_OK);
+        assert_int_equal(cf_sha256_end(c, a), CF_OK);
+        assert_memory_equal(a, b, sizeof(a));
+    }
+    /* a begun digest abandoned for a new begin does not leak into the next one */
+    assert_int_equal(cf_sha256_begin(c), CF_OK);
+    assert_int_equal(cf_sha256_update(c, "junk", 4), CF_OK);
+    assert_int_equal(cf_sha256_ctx_digest(c, "abc", 3, a), CF_OK);
+    expect_hex(a, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* misuse: end twice, update after end, NULL data with a length, NULL context */
+    memset(b, 0x5a, sizeof(b));
+    memcpy(a, b, sizeof(a));
+    assert_int_equal(cf_sha256_end(c, a), CF_EINVAL);
+    assert_memory_equal(a, b, sizeof(a));
+    assert_int_equal(cf_sha256_update(c, "x", 1), CF_EINVAL);
+    assert_int_equal(cf_sha256_begin(c), CF_OK);
+    assert_int_equal(cf_sha256_update(c, NULL, 3), CF_EINVAL);
+    assert_int_equal(cf_sha256_begin(NULL), CF_EINVAL);
+    assert_int_equal(cf_sha256_update(NULL, "x", 1), CF_EINVAL);
+    assert_int_equal(cf_sha256_end(NULL, a), CF_EINVAL);
+    assert_int_equal(cf_sha256_ctx_digest(NULL, "x", 1, a), CF_EINVAL);
+    cf_sha256_ctx_free(c);
+    cf_sha256_ctx_free(NULL);
+}
+
 static void test_hkdf_rfc5869(void **state)
 {
     unsigned char ikm[22], salt[13], info[10], okm[42];
@@ -128,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_sha256_kat),   cmocka_unit_test(test_sha1_kat),
         cmocka_unit_test(test_hmac_rfc4231), cmocka_unit_test(test_hkdf_rfc5869),
         cmocka_unit_test(test_hkdf_bounds),  cmocka_unit_test(test_hmac_key_reuse),
+        cmocka_unit_test(test_sha256_ctx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
