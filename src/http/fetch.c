@@ -73,6 +73,13 @@ cf_err cf_http_fetch(const char *method, const char *url, const char *content_ty
                      const void *body, size_t n, const char *ca_file, int timeout_s,
                      struct cf_http_fetch_resp *out)
 {
+    return cf_http_fetch_ex(method, url, content_type, NULL, body, n, ca_file, timeout_s, out);
+}
+
+cf_err cf_http_fetch_ex(const char *method, const char *url, const char *content_type,
+                        const char *const *headers, const void *body, size_t n,
+                        const char *ca_file, int timeout_s, struct cf_http_fetch_resp *out)
+{
     struct evhttp_uri *uri = NULL;
     struct event_base *base = NULL;
     struct evhttp_connection *conn = NULL;
@@ -177,6 +184,17 @@ cf_err cf_http_fetch(const char *method, const char *url, const char *content_ty
         evhttp_add_header(h, "Connection", "close");
         if (content_type)
             evhttp_add_header(h, "Content-Type", content_type);
+        for (size_t i = 0; headers && headers[i]; i++) {
+            const char *colon = strchr(headers[i], ':');
+            char name[64];
+            if (!colon || (size_t)(colon - headers[i]) >= sizeof(name)) {
+                e = CF_EINVAL;
+                goto out;
+            }
+            memcpy(name, headers[i], (size_t)(colon - headers[i]));
+            name[colon - headers[i]] = '\0';
+            evhttp_add_header(h, name, colon[1] == ' ' ? colon + 2 : colon + 1);
+        }
         if (body && n)
             evbuffer_add(evhttp_request_get_output_buffer(req), body, n);
     }

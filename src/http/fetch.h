@@ -27,5 +27,11 @@ void cf_http_fetch_resp_release(struct cf_http_fetch_resp *r);
 cf_err cf_http_fetch(const char *method, const char *url, const char *content_type,
                      const void *body, size_t n, const char *ca_file, int timeout_s,
                      struct cf_http_fetch_resp *out) CF_NODISCARD;
+/* The same with extra request headers: headers is NULL or a NULL-terminated array of
+ * "Name: value" strings (e.g. an Authorization header; never logged). */
+cf_err cf_http_fetch_ex(const char *method, const char *url, const char *content_type,
+                        const char *const *headers, const void *body, size_t n,
+                        const char *ca_file, int timeout_s,
+                        struct cf_http_fetch_resp *out) CF_NODISCARD;
 
 #endif
