@@ -56,6 +56,8 @@ static const struct key keys[] = {
     S(node_id, "this node's name in the audit log (letters, digits, '.', '_')"),
     I(audit_rotate_mb, "start a new audit file past this many MiB"),
     I(audit_keep_files, "audit files kept (the newest; 0: all)"),
+    I(audit_rotate_hours, "also rotate audit files this many hours old (0: by size only)"),
+    I(audit_rotate_seconds, "rotate audit files this many seconds old (overrides the hours)"),
     S(metrics_listen, "ADDRESS:PORT of /metrics, /healthz, /readyz (\"\" = off)"),
     S(metrics_tls, "serve metrics over TLS with the server's certificate: on or off"),
     I(alert_interval_s, "seconds between checks of the [alert.NAME] rules"),
@@ -170,6 +172,7 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     snprintf(c->node_id, sizeof(c->node_id), "node_1");
     c->audit_rotate_mb = 64;
     c->audit_keep_files = 30;
+    c->audit_rotate_hours = 24;
     snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9464");
     snprintf(c->metrics_tls, sizeof(c->metrics_tls), "off");
     c->alert_interval_s = 15;
@@ -250,6 +253,10 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     }
     if (c->audit_rotate_mb < 1 || c->audit_rotate_mb > 1024 * 1024) {
         fprintf(stderr, "cofferd: audit_rotate_mb must be 1 to 1048576\n");
+        return CF_EINVAL;
+    }
+    if (c->audit_rotate_hours > 87600 || c->audit_rotate_seconds > 315360000) {
+        fprintf(stderr, "cofferd: audit_rotate_hours must be 0 to 87600 (seconds: 315360000)\n");
         return CF_EINVAL;
     }
     if (strcmp(c->metrics_tls, "on") != 0 && strcmp(c->metrics_tls, "off") != 0) {

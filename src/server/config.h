@@ -49,6 +49,9 @@ struct cf_config {
     char node_id[65];          /* this node's name in the log: 1-60 of [A-Za-z0-9._] */
     int audit_rotate_mb;       /* start a new file past this size (default 64) */
     int audit_keep_files;      /* newest files kept (default 30; 0: all) */
+    int audit_rotate_hours;    /* also start a new file when the active one is this old
+                                  (default 24; 0: size only) */
+    int audit_rotate_seconds;  /* the same in seconds, overriding the hours when > 0 */
     /* Metrics and health (server/metricsup.h): /metrics, /healthz, /readyz on their own
      * listener; alert rules in [alert.NAME] sections of the config file. */
     char metrics_listen[128];  /* ADDRESS:PORT, default "127.0.0.1:9464"; "" = off */

@@ -21,6 +21,7 @@
 #include "crypto/crypto.h"
 #include "http/http.h"
 #include "server/acme.h"
+#include "server/auditstream.h"
 #include "server/authkeep.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
     struct cf_api *api = NULL;
     struct cf_metricsup *mup = NULL; /* /metrics, /healthz, /readyz, alert rules */
     struct cf_acme *acme = NULL;     /* the Acme certificate issuer's orders */
+    struct cf_auditstream *astream = NULL; /* [stream.NAME] shippers, time rotation */
     struct cf_eventsup *evs = NULL;  /* Event Grid: subscriptions, webhook deliveries */
     struct cf_audit *audit[CF_BOOT_AUDIT_LANES_MAX] = {0};
     size_t audit_lanes = 0;
@@ -292,6 +294,19 @@ int main(int argc, char **argv)
                      &e);
     if (!api)
         goto out;
+    astream = cf_auditstream_start(
+        &(struct cf_auditstream_deps){
+            .config_file = cfg.config_file,
+            .audit_dir = paths.audit_dir,
+            .audit = audit,
+            .audit_lanes = audit_lanes,
+            .store = store,
+            .metrics = cf_metricsup_metrics(mup),
+            .rotate_s = cfg.audit_rotate_seconds > 0 ? (unsigned)cfg.audit_rotate_seconds
+                                                     : (unsigned)cfg.audit_rotate_hours * 3600u},
+        &e);
+    if (!astream)
+        goto out;
     snprintf(listen_buf, sizeof(listen_buf), "%s", cfg.listen);
     srv = cf_http_server_new(
         &(struct cf_http_opts){.addrs = addrs,
@@ -345,6 +360,7 @@ out:
     cf_api_free(api);
     cf_eventsup_stop(evs); /* unhooks the vault and alert sinks: before metrics and the vault */
     cf_metricsup_stop(mup); /* after the api (nothing records), before the store and audit */
+    cf_auditstream_stop(astream); /* after metrics (its counters), before the store and audit */
     cf_rbac_free(rbac);
     cf_throttle_free(throttle);
     cf_sealgate_set_vault(gate, NULL); /* waits for a rotation in progress */
