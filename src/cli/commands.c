@@ -8,6 +8,7 @@
 #include "cli/cmd_audit.h"
 #include "cli/cmd_identity.h"
 #include "cli/cmd_cert.h"
+#include "cli/cmd_events.h"
 #include "cli/cmd_key.h"
 #include "cli/cmd_lock.h"
 #include "cli/cmd_signing.h"
@@ -269,6 +270,7 @@ const struct cf_cli_group cf_cli_groups[] = {
     CF_CLI_KEY_GROUPS,
     CF_CLI_CERT_GROUPS,
     CF_CLI_LOCK_GROUPS,
+    CF_CLI_EVENTS_GROUPS,
     CF_CLI_SIGNING_GROUPS,
     CF_CLI_CA_GROUPS,
     CF_CLI_OPERATOR_GROUPS,
@@ -318,6 +320,7 @@ const struct cf_cli_cmd cf_cli_commands[] = {
     CF_CLI_KEY_COMMANDS,
     CF_CLI_CERT_COMMANDS,
     CF_CLI_LOCK_COMMANDS,
+    CF_CLI_EVENTS_COMMANDS,
     CF_CLI_SIGNING_COMMANDS,
     CF_CLI_CA_COMMANDS,
     CF_CLI_OPERATOR_COMMANDS,
