@@ -5,6 +5,7 @@
 #include "base/cf.h"
 #include "api/internal.h"
 #include "api/h_certs.h"
+#include "api/h_diag.h"
 
 #define D API_PLANE_DATA
 #define A API_PLANE_AUTHORITY
@@ -149,6 +150,15 @@ const struct api_route api_routes[] = {
     {M, CF_HTTP_PUT, VAULTS "/*/providers/microsoft.eventgrid/eventsubscriptions/*", api_event_sub_put, API_WRITE, "EventSubscriptionWrite", "vaults/write"},
     {M, CF_HTTP_GET, VAULTS "/*/providers/microsoft.eventgrid/eventsubscriptions/*", api_event_sub_get, 0, "EventSubscriptionGet", "vaults/read"},
     {M, CF_HTTP_DELETE, VAULTS "/*/providers/microsoft.eventgrid/eventsubscriptions/*", api_event_sub_delete, API_WRITE, "EventSubscriptionDelete", "vaults/write"},
+    /* diagnostic settings (h_diag.h) on a vault, and server-wide on the subscription */
+    {M, CF_HTTP_GET, VAULTS "/*/providers/microsoft.insights/diagnosticsettings", api_diag_list, 0, "DiagnosticSettingsList", "vaults/read"},
+    {M, CF_HTTP_PUT, VAULTS "/*/providers/microsoft.insights/diagnosticsettings/*", api_diag_put, API_WRITE, "DiagnosticSettingsWrite", "vaults/write"},
+    {M, CF_HTTP_GET, VAULTS "/*/providers/microsoft.insights/diagnosticsettings/*", api_diag_get, 0, "DiagnosticSettingsGet", "vaults/read"},
+    {M, CF_HTTP_DELETE, VAULTS "/*/providers/microsoft.insights/diagnosticsettings/*", api_diag_delete, API_WRITE, "DiagnosticSettingsDelete", "vaults/write"},
+    {M, CF_HTTP_GET, "subscriptions/*/providers/microsoft.insights/diagnosticsettings", api_diag_list, 0, "DiagnosticSettingsList", "vaults/read"},
+    {M, CF_HTTP_PUT, "subscriptions/*/providers/microsoft.insights/diagnosticsettings/*", api_diag_put, API_WRITE, "DiagnosticSettingsWrite", "vaults/write"},
+    {M, CF_HTTP_GET, "subscriptions/*/providers/microsoft.insights/diagnosticsettings/*", api_diag_get, 0, "DiagnosticSettingsGet", "vaults/read"},
+    {M, CF_HTTP_DELETE, "subscriptions/*/providers/microsoft.insights/diagnosticsettings/*", api_diag_delete, API_WRITE, "DiagnosticSettingsDelete", "vaults/write"},
 
     /* the token signing key ring (Coffer's own provider; authorized at "/" like the directory) */
     {M, CF_HTTP_GET, "providers/microsoft.coffer/signingkeys", api_signing_key_list, 0, "SigningKeyList", "directory/read"},
