@@ -52,6 +52,7 @@
 #define LISTEN_BACKLOG 1024
 #define STOP_GRACE_S 2 /* how long a stopping worker waits for queued responses to flush */
 #define RESP_JOIN_MAX 16384 /* one TLS record's worth of plaintext (send_now) */
+#define HEAD_BLOCK_MAX 4096 /* the handler's response headers as one block (send_now) */
 
 enum conn_phase { CONN_READING, CONN_HANDLING, CONN_WRITING, CONN_IDLE };
 
@@ -492,6 +493,39 @@ static void on_request(struct evhttp_request *ev, void *arg)
     w->srv->handler(&rq->pub, w->srv->ctx);
 }
 
+/* RFC 9110 token characters (a header name). */
+static bool tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* A header evhttp may add, remove or read in the response: it must be in its list. */
+static bool evhttp_reads_header(const char *name)
+{
+    return strcasecmp(name, "Connection") == 0 || strcasecmp(name, "Content-Length") == 0 ||
+           strcasecmp(name, "Transfer-Encoding") == 0 || strcasecmp(name, "Date") == 0;
+}
+
+/* A non-empty token name and a value without CR, LF or other control characters but tab
+ * (stricter than evhttp, which allows folded lines). Sets the lengths. */
+static bool header_ok(const char *name, const char *value, size_t *nl, size_t *vl)
+{
+    size_t i;
+
+    for (i = 0; name[i] != '\0'; i++)
+        if (!tchar((unsigned char)name[i]))
+            return false;
+    *nl = i;
+    for (i = 0; value[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    *vl = i;
+    return *nl > 0;
+}
+
 static void send_now(struct rq *rq, int status, const struct cf_http_hdr *hdrs, size_t nhdrs,
                      const char *body, size_t len)
 {
@@ -501,11 +535,36 @@ static void send_now(struct rq *rq, int status, const struct cf_http_hdr *hdrs, 
     struct bufferevent *bev = NULL;
     bool bodiless = status == 204 || status == 304 || (status >= 100 && status < 200);
 
+    char head[HEAD_BLOCK_MAX];
+    size_t hl = 0;
+    const char *reason = cf_http_reason(status);
+
+    /* The handler's headers ride in the status line's reason slot as one block ("OK\r\nName:
+     * value\r\nName: value"): evhttp writes "HTTP/1.1 <code> <reason>\r\n", then its own
+     * headers, then the blank line. Per header, evhttp_add_header costs three mallocs and
+     * three frees and evhttp_make_header a printf (measured: about 4 µs of a GET with 11
+     * headers). The block is checked as evhttp would check them (a token name; no CR or LF in
+     * the value, so a handler still cannot split the response); the headers evhttp itself
+     * reads (Connection, Content-Length, Transfer-Encoding, Date) and whatever does not fit
+     * go through evhttp_add_header as before. */
+    hl = (size_t)snprintf(head, sizeof(head), "%s", reason);
     for (size_t i = 0; i < nhdrs; i++) {
-        /* evhttp refuses values with CR/LF, so a handler cannot split the response. */
-        if (hdrs[i].name == NULL || hdrs[i].value == NULL ||
-            evhttp_add_header(oh, hdrs[i].name, hdrs[i].value) != 0)
+        const char *n = hdrs[i].name, *v = hdrs[i].value;
+        size_t nl, vl;
+        if (n == NULL || v == NULL || !header_ok(n, v, &nl, &vl)) {
             cf_warn("http: dropped an invalid response header");
+            continue;
+        }
+        if (!evhttp_reads_header(n) && hl + 4 + nl + vl < sizeof(head)) {
+            memcpy(head + hl, "\r\n", 2);
+            memcpy(head + hl + 2, n, nl);
+            memcpy(head + hl + 2 + nl, ": ", 2);
+            memcpy(head + hl + 4 + nl, v, vl);
+            hl += 4 + nl + vl;
+            head[hl] = '\0';
+        } else if (evhttp_add_header(oh, n, v) != 0) {
+            cf_warn("http: dropped an invalid response header");
+        }
     }
     if (!bodiless) {
         if (rq->pub.method == CF_HTTP_HEAD) {
@@ -526,7 +585,7 @@ static void send_now(struct rq *rq, int status, const struct cf_http_hdr *hdrs, 
         w->unsent++;
         bev = rq->conn->bev;
     }
-    evhttp_send_reply(ev, status, cf_http_reason(status), NULL);
+    evhttp_send_reply(ev, status, head, NULL);
     /* evhttp leaves the head and the body in separate chains of the connection's output, and
      * bufferevent_openssl writes each chain with its own SSL_write: two TLS records, two
      * write(2)s and two TCP segments per response. The write runs only when the loop next sees
