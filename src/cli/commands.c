@@ -11,6 +11,7 @@
 #include "cli/cmd_events.h"
 #include "cli/cmd_key.h"
 #include "cli/cmd_lock.h"
+#include "cli/cmd_monitor.h"
 #include "cli/cmd_signing.h"
 #include "cli/cmd_ca.h"
 #include "cli/cmd_operator.h"
@@ -270,6 +271,7 @@ const struct cf_cli_group cf_cli_groups[] = {
     CF_CLI_KEY_GROUPS,
     CF_CLI_CERT_GROUPS,
     CF_CLI_LOCK_GROUPS,
+    CF_CLI_MONITOR_GROUPS,
     CF_CLI_EVENTS_GROUPS,
     CF_CLI_SIGNING_GROUPS,
     CF_CLI_CA_GROUPS,
@@ -320,6 +322,7 @@ const struct cf_cli_cmd cf_cli_commands[] = {
     CF_CLI_KEY_COMMANDS,
     CF_CLI_CERT_COMMANDS,
     CF_CLI_LOCK_COMMANDS,
+    CF_CLI_MONITOR_COMMANDS,
     CF_CLI_EVENTS_COMMANDS,
     CF_CLI_SIGNING_COMMANDS,
     CF_CLI_CA_COMMANDS,
