@@ -31,6 +31,8 @@ MEASURES = [
     ("set", "newconn", "coffer", None, "SET secret, new TLS connection per request", None),
     ("sign", "rsa2048", "coffer", ("openssl-speed", "rsa2048"), "key sign RSA-2048 (RS256), keep-alive", None),
     ("sign", "es256", "coffer", ("openssl-speed", "es256"), "key sign EC P-256 (ES256), keep-alive", None),
+    ("certcreate", "rsa", "coffer", ("openssl-req", "rsa"), "certificate create, self-signed RSA-2048", None),
+    ("certcreate", "ec", "coffer", ("openssl-req", "ec"), "certificate create, self-signed EC P-256", None),
 ]
 BASELINE_LABEL = {
     "nginx": "nginx, same body and TLS, bearer check",
@@ -39,6 +41,7 @@ BASELINE_LABEL = {
     "crypto-floor": "PBKDF2 check + ES256 sign on all cores",
     "coffer": "Coffer GET alone (same connections)",
     "openssl-speed": "`openssl speed` signatures/s on every core",
+    "openssl-req": "`openssl req -x509 -newkey` runs/s on every core",
 }
 
 
@@ -175,6 +178,15 @@ def main():
     if mixr:
         extra.append(f"- GET while tokens are issued: {mixr[0].get('token_conns')} connections asked for tokens "
                      f"(median {statistics.median(r.get('token_rps', 0) for r in mixr):.0f} tokens/s) during the GET run")
+    for op, bar in (("get", 0.10), ("set", 0.20)):
+        on, _ = find(op, "audit-on", "coffer")
+        off, _ = find(op, "audit-off", "coffer-audit-off")
+        if on and off and off["rps"]:
+            cost = 1 - on["rps"] / off["rps"]
+            ratios[f"{op}_audit_cost"] = cost
+            extra.append(f"- {op.upper()} with the audit log {fmt_rps(on['rps'])}/s, with --audit off "
+                         f"{fmt_rps(off['rps'])}/s (alternating rounds): the audit log costs "
+                         f"**{cost * 100:.0f} %** (bar ≤ {bar * 100:.0f} % {'ok' if cost <= bar else 'SHORT'})")
     wa, _ = find("get", "keepalive-with-assignments", "coffer")
     wn, _ = find("get", "keepalive-with-assignments", "nginx")
     g0, _ = find("get", "keepalive", "coffer")

@@ -17,6 +17,8 @@
 #                                   GET also against nginx
 #   GET while tokens are issued     GET keep-alive while MIX_TOKEN_CONNS connections ask for
 #                                   tokens, vs GET alone (token issuance must not stall reads)
+#   GET / SET with the audit log    vs the same against a second cofferd with --audit off
+#                                   (alternating rounds)
 #   key sign RSA-2048 / ES256       vs `openssl speed` signatures per second on every core
 #   GET with ASSIGNMENTS role       vs nginx in the same rounds, compared with GET vs nginx
 #   assignments in the server       without them (the check must not scale with the total)
@@ -61,6 +63,7 @@ RAW=$TMP/raw.jsonl
 : >"$RAW"
 cleanup() {
     [ -n "${COFFERD_PID:-}" ] && kill "$COFFERD_PID" 2>/dev/null
+    [ -f "$TMP/noaudit/pid" ] && { kill "$(cat "$TMP/noaudit/pid")" 2>/dev/null || true; }
     [ -f "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
     wait 2>/dev/null
     rm -rf "$TMP"
@@ -177,6 +180,33 @@ for r in $(seq 1 "$ROUNDS"); do
         --header 'Content-Type: application/json' --body '{"value":"bench-value-0123456789abcdef0123456789abcdef"}' \
         --conns "$NEWCONN_CONNS" --duration "$DUR")" op=set target=coffer mode=newconn conns="$NEWCONN_CONNS" round="$r"
 done
+# The audit log's cost (issue 11: <= 10 % on GET, <= 20 % on durable SET): the same GET and
+# SET against a second cofferd started with --audit off, alternating with the first (audit on,
+# the default) so both see the same machine.
+PORT2=$((PORT + 2))
+(
+    TMP=$TMP/noaudit
+    mkdir -p "$TMP"
+    start_cofferd "$TMP/data" "$PORT2" --audit off
+    echo "$COFFERD_PID" >"$TMP/pid"
+)
+NA_TOKEN=$(
+    # shellcheck disable=SC1091
+    source "$TMP/noaudit/data/env"
+    get_token "https://vault.localhost:$PORT2/.default"
+)
+na_url="https://coffer.vault.localhost:$PORT2"
+curl -s -k -X PUT -H "Authorization: Bearer $NA_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"value":"bench-value-0123456789abcdef0123456789abcdef"}' \
+    "$na_url/secrets/bench?api-version=7.5" >/dev/null
+for r in $(seq 1 "$ROUNDS"); do
+    record "$(wrk_json bench/get.lua "$url/secrets/bench?api-version=7.5" "$CONNS" "$DUR")" op=get target=coffer mode=audit-on conns="$CONNS" round="$r"
+    record "$(TOKEN=$NA_TOKEN wrk_json bench/get.lua "$na_url/secrets/bench?api-version=7.5" "$CONNS" "$DUR")" op=get target=coffer-audit-off mode=audit-off conns="$CONNS" round="$r"
+    record "$(wrk_json bench/set.lua "$url" "$CONNS" "$DUR")" op=set target=coffer mode=audit-on conns="$CONNS" round="$r"
+    record "$(TOKEN=$NA_TOKEN wrk_json bench/set.lua "$na_url" "$CONNS" "$DUR")" op=set target=coffer-audit-off mode=audit-off conns="$CONNS" round="$r"
+done
+kill "$(cat "$TMP/noaudit/pid")" 2>/dev/null || true
+
 # Key operations: sign with RSA-2048 and EC P-256 keys of the dev vault, against what
 # `openssl speed` signs per second on every core (the crypto floor: TLS, HTTP and the JSON
 # around it are Coffer's overhead).
@@ -196,6 +226,42 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 record "{\"rps\": $(python3 -c "print(round(float('$rsa_sign') * $ncores, 1))"), \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" op=sign target=openssl-speed mode=rsa2048 conns=0 round=1
 record "{\"rps\": $(python3 -c "print(round(float('$es256') * $ncores, 1))"), \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" op=sign target=openssl-speed mode=es256 conns=0 round=1
+
+# Certificates (issue 13): self-signed RSA-2048 and EC P-256 creations per second through the
+# API, against `openssl req -x509` doing the same work (a key pair + a self-signed certificate)
+# on every core in the same run.
+cert_floor() { # KEYOPTS...: openssl req -x509 runs per second, one loop per core
+    local end=$(($(date +%s) + DUR)) n=0 pids=()
+    for c in $(seq 1 "$ncores"); do
+        (k=0; while [ "$(date +%s)" -lt "$end" ]; do
+            openssl req -x509 "$@" -nodes -keyout /dev/null -out /dev/null -subj /CN=bench \
+                -days 365 2>/dev/null && k=$((k + 1)); done; echo "$k") >"$TMP/cf.$c" &
+        pids+=($!)
+    done
+    wait "${pids[@]}" # not a bare wait: cofferd is a job of this shell too
+    for c in $(seq 1 "$ncores"); do n=$((n + $(cat "$TMP/cf.$c"))); done
+    python3 -c "print(round($n / $DUR, 1))"
+}
+for k in "rsa RSA 2048" "ec EC P-256"; do
+    set -- $k
+    if [ "$2" = RSA ]; then
+        kp='"key_props":{"kty":"RSA","key_size":2048,"exportable":true,"reuse_key":false}'
+        ossl=(-newkey rsa:2048)
+    else
+        kp='"key_props":{"kty":"EC","crv":"P-256","exportable":true,"reuse_key":false}'
+        ossl=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    fi
+    body="{\"policy\":{$kp,\"secret_props\":{\"contentType\":\"application/x-pem-file\"},\"x509_props\":{\"subject\":\"CN=bench\",\"validity_months\":12},\"issuer\":{\"name\":\"Self\"}}}"
+    for r in $(seq 1 "$ROUNDS"); do
+        record "$(tls_load_run --connect "[::1]:$PORT" --host coffer.vault.localhost --keepalive \
+            --conns 8 --duration "$DUR" --method POST --start $((r * 1000000)) \
+            --path "/certificates/bench-$1-{n}/create?api-version=7.5" --header "$auth" \
+            --header 'Content-Type: application/json' --body "$body")" \
+            op=certcreate target=coffer mode="$1" conns=8 round="$r"
+    done
+    record "{\"rps\": $(cert_floor "${ossl[@]}"), \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" \
+        op=certcreate target=openssl-req mode="$1" conns=0 round=1
+done
 
 # GET with ASSIGNMENTS role assignments in the server (for other principals, on the dev vault):
 # the check reads only the caller's assignments, so GET should not notice (issue 10: >= 95 %).
