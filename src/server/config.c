@@ -39,6 +39,7 @@ static const struct key keys[] = {
     I(idle_timeout_s, "keep-alive idle timeout in seconds"),
     I(token_lifetime_s, "access token lifetime in seconds"),
     I(pool_threads, "threads that wait for durable writes"),
+    I(janitor_interval_s, "seconds between runs of purges, key rotations and certificate renewals"),
     I(signing_key_rotate_days, "rotate the token signing key after this many days (0: never)"),
     S(trusted_issuer, "trust tokens of this external OIDC issuer (exact iss)"),
     S(trusted_issuer_jwks, "the trusted issuer's JWKS: a file path or an https URL"),
@@ -160,6 +161,7 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     c->idle_timeout_s = 120;
     c->token_lifetime_s = 3600;
     c->pool_threads = 64;
+    c->janitor_interval_s = 60;
     c->signing_key_rotate_days = 30;
     c->throttle_secret_create = 300;
     c->throttle_key_create = 20;
@@ -239,6 +241,10 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
     }
     if (!c->throttle[0])
         snprintf(c->throttle, sizeof(c->throttle), "%s", c->dev ? "off" : "on");
+    if (c->janitor_interval_s < 1) {
+        fprintf(stderr, "cofferd: janitor_interval_s must be at least 1\n");
+        return CF_EINVAL;
+    }
     if (c->throttle_principal_factor < 1) {
         fprintf(stderr, "cofferd: throttle_principal_factor must be at least 1\n");
         return CF_EINVAL;

@@ -28,6 +28,7 @@ struct cf_config {
     int idle_timeout_s;
     int token_lifetime_s;
     int pool_threads;
+    int janitor_interval_s; /* purges, key rotations, certificate renewals (default 60) */
     /* Token signing key rotation (auth.h) and trusted external OIDC issuers; more issuers as
      * [issuer.NAME] sections of the config file (server/authkeep.h). */
     int signing_key_rotate_days; /* default 30; 0: never */

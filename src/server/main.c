@@ -98,6 +98,7 @@ static void fit_open_files(struct cf_config *cfg)
 /* Background housekeeping: purge soft-deleted objects whose purge date has passed. */
 struct janitor {
     struct cf_vault_svc *vault;
+    int interval_s; /* between runs (config janitor_interval_s) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
@@ -110,7 +111,7 @@ static void *janitor_main(void *arg)
     while (!j->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 60;
+        ts.tv_sec += j->interval_s;
         pthread_cond_timedwait(&j->cv, &j->mu, &ts);
         if (j->stop)
             break;
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
     cf_sealgate_serving(gate, srv);
 
     jan.vault = vault;
+    jan.interval_s = cfg.janitor_interval_s;
     jan_started = pthread_create(&jan_thread, NULL, janitor_main, &jan) == 0;
     acme = cf_acme_new(vault, &(struct cf_acme_opts){.http01_listen = cfg.acme_http01_listen}, &e);
     if (!acme || (e = cf_acme_start(acme)) != CF_OK)

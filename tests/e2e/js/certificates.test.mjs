@@ -7,7 +7,7 @@
 // and an AutoRenew lifetime action fired by the server's janitor on a short-lived certificate.
 //
 // Cost: three RSA-2048 and a few EC keys on the server, a handful of openssl calls, and the
-// janitor wait (its tick is 60 s; the renewal is armed in the first test and checked in the
+// janitor wait (js.sh runs it every 5 s; the renewal is armed in the first test and checked in the
 // last, so only what is left of the tick is waited for).
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -153,7 +153,7 @@ test("certificates: the keyvault-certificates generation matches the Node runtim
 // Armed first, checked by the last test: a short-lived openssl certificate (one day: the smallest
 // unit of `openssl req -days`; a created certificate's policy cannot go below one month) is
 // imported, then its policy says Self + AutoRenew 2 days before expiry, so it is due at once and
-// the janitor's next tick (every 60 s) must add a Self-signed version with a fresh key and the
+// the janitor's next run (every 5 s in js.sh, 60 s by default) must add a Self-signed version with a fresh key and the
 // policy's validity.
 const renewName = uniqueName("crenew");
 let renewFirst;
