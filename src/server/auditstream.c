@@ -1454,7 +1454,7 @@ static bool nap(struct cf_auditstream *a, int64_t ms)
 static void *runner_main(void *arg)
 {
     struct runner *r = arg;
-    int64_t backoff = 0, max = (int64_t)r->sh->c.retry_max_s * 1000;
+    int64_t backoff = 0, max = (int64_t)r->sh->c.retry_max_s * 1000, logged = 0;
 
     for (;;) {
         bool progress = false;
@@ -1462,12 +1462,19 @@ static void *runner_main(void *arg)
         int64_t wait = 250;
         if (e) {
             backoff = backoff ? CF_MIN(backoff * 2, max) : CF_MIN((int64_t)1000, max);
-            if (backoff >= max || backoff == 1000)
-                cf_warn("auditstream %s: delivery failed (%s); retrying in %lld ms",
-                        r->sh->c.name, cf_err_name(e), (long long)backoff);
+            /* the first failure of an outage, then once a minute */
+            if (!logged || cf_mono_ms() - logged >= 60000) {
+                cf_warn("auditstream %s: delivery failed (%s); retrying with backoff up to "
+                        "%d s, records queue in the audit files",
+                        r->sh->c.name, cf_err_name(e), r->sh->c.retry_max_s);
+                logged = cf_mono_ms();
+            }
             wait = backoff;
         } else {
+            if (logged)
+                cf_info("auditstream %s: delivering again", r->sh->c.name);
             backoff = 0;
+            logged = 0;
             if (progress)
                 wait = 0;
         }

@@ -20,6 +20,8 @@
 #             hand-edited record caught, fail closed with the audit directory gone
 #   config    production mode: cofferd --config with an operator certificate
 #   metrics   /metrics (text format, counts), /healthz, /readyz, an alert rule firing on 403s
+#   auditstream  audit streaming: a real rsyslogd (TCP, unix socket) and an HTTPS receiver that
+#             is down for a while (queue, restart, drain in order), time rotation, settings
 #   events    Event Grid webhooks on loopback: handshake, both schemas, signature, retry,
 #             restart mid-retry, NearExpiry/Expired, dead letters
 #   certs     certificates: the private CA (coffer ca), CofferCA-issued chains verified with
@@ -164,6 +166,7 @@ if ((prep_ok)); then
     run_suite oidc     bash "$E2E_DIR/suites/oidc.sh"
     run_suite metrics  bash "$E2E_DIR/suites/metrics.sh"
     run_suite events   bash "$E2E_DIR/suites/events.sh"
+    run_suite auditstream bash "$E2E_DIR/suites/auditstream.sh"
     run_suite custody  bash "$E2E_DIR/suites/custody.sh"
     run_suite certs    bash "$E2E_DIR/suites/certs.sh"
 fi
