@@ -6,6 +6,8 @@
 #
 #   bench/ab.sh BIN_A BIN_B           e.g. /tmp/base/build/cofferd build/cofferd
 #
+# Also cofferd's own CPU time per request (user + system, from /proc/PID/stat around each run):
+# on a busy machine req/s swings with the neighbours' load, CPU per request much less.
 # Knobs: DUR (5), ROUNDS (5), CONNS (64), OP (get | set: GET and SET), WRK_THREADS (2).
 # Both servers run in --dev mode like bench/run.sh (authorization and audit on).
 set -euo pipefail
@@ -41,6 +43,7 @@ start() {
     mkdir -p "$dir"
     "$bin" --dev --data-dir "$dir/data" --port "$port" --log-level warn >"$dir/out" 2>&1 &
     PIDS+=($!)
+    echo $! >"$dir/pid"
     for _ in $(seq 1 300); do [ -f "$dir/data/env" ] && break; sleep 0.1; done
     [ -f "$dir/data/env" ] || { echo "ab: $name did not start" >&2; cat "$dir/out" >&2; exit 1; }
     # shellcheck disable=SC1091
@@ -94,6 +97,11 @@ get_b() { TOKEN=$(cat "$TMP/b/token") wrk_json bench/get.lua "https://coffer.vau
 set_a() { TOKEN=$(cat "$TMP/a/token") wrk_json bench/set.lua "https://coffer.vault.localhost:$PA" "$@"; }
 set_b() { TOKEN=$(cat "$TMP/b/token") wrk_json bench/set.lua "https://coffer.vault.localhost:$PB" "$@"; }
 get_n() { TOKEN=x wrk_json bench/get.lua "https://coffer.vault.localhost:$NPORT/secrets/bench" "$@"; }
+# cpu_ticks a|b|n: utime + stime of that server (clock ticks; nginx: 0, not measured)
+cpu_ticks() {
+    [ "$1" = n ] && { echo 0; return; }
+    awk '{print $14 + $15}' "/proc/$(cat "$TMP/$1/pid")/stat"
+}
 get_a 8 2 >/dev/null
 get_b 8 2 >/dev/null
 get_n 8 2 >/dev/null
@@ -102,10 +110,16 @@ for r in $(seq 1 "$ROUNDS"); do
     # alternate which build goes first, so neither always follows nginx
     if [ $((r % 2)) = 1 ]; then order="a n b"; else order="b n a"; fi
     for t in $order; do
-        record "$(get_$t "$CONNS" "$DUR")" op=get target="$t" round="$r"
+        c0=$(cpu_ticks "$t")
+        res=$(get_$t "$CONNS" "$DUR")
+        record "$res" op=get target="$t" round="$r" cpu_ticks="$(($(cpu_ticks "$t") - c0))"
     done
     if [ "$OP" = set ]; then
-        for t in ${order/n /}; do record "$(set_$t "$CONNS" "$DUR")" op=set target="$t" round="$r"; done
+        for t in ${order/n /}; do
+            c0=$(cpu_ticks "$t")
+            res=$(set_$t "$CONNS" "$DUR")
+            record "$res" op=set target="$t" round="$r" cpu_ticks="$(($(cpu_ticks "$t") - c0))"
+        done
     fi
 done
 python3 - "$RAW" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" "$BIN_A" "$BIN_B" <<'PY'
@@ -130,6 +144,14 @@ for op in ("get", "set"):
         print(f"{op}: A/nginx {a/n:.3f} (median of rounds {statistics.median(ra):.3f}), "
               f"B/nginx {b/n:.3f} (median of rounds {statistics.median(rb):.3f})")
     print(f"{op}: B/A {b/a:.3f}")
+    hz = 100.0
+    def cpu(t):
+        v = [r["cpu_ticks"] / hz * 1e6 / r["requests"] for r in rows
+             if r["op"] == op and r["target"] == t and r.get("requests")]
+        return statistics.median(v), v
+    ca, vca = cpu("a"); cb, vcb = cpu("b")
+    print(f"{op}: cofferd CPU per request: A {ca:.1f} µs {[round(x, 1) for x in vca]}, "
+          f"B {cb:.1f} µs {[round(x, 1) for x in vcb]}; B/A {cb/ca:.3f}")
 ga, _ = med("get", "a"); gb, _ = med("get", "b"); sa, _ = med("set", "a"); sb, _ = med("set", "b")
 if sa:
     print(f"SET/GET: A {sa/ga:.3f}, B {sb/gb:.3f}")
