@@ -368,8 +368,12 @@ cf_err cf_as_pos_load(const char *path, struct cf_as_pos *p)
             goto close_file;
         }
         l = &p->lane[p->n++];
-        snprintf(l->node, sizeof(l->node), "%s", node);
-        snprintf(l->file, sizeof(l->file), "%s", strcmp(file, "-") == 0 ? "" : file);
+        /* lengths checked above */
+        memcpy(l->node, node, strlen(node) + 1);
+        if (strcmp(file, "-") == 0)
+            l->file[0] = '\0';
+        else
+            memcpy(l->file, file, strlen(file) + 1);
         l->off = off;
         l->seq = seq;
     }
@@ -1068,7 +1072,8 @@ cf_err cf_as_shipper_pump(struct cf_as_shipper *s, bool *progress)
             goto release;
     }
     /* the batch: pending gap records first, then the merged candidates */
-    qsort(cands, ncands, sizeof(*cands), cmp_cand);
+    if (ncands)
+        qsort(cands, ncands, sizeof(*cands), cmp_cand);
     take = CF_MIN(ncands, (size_t)s->c.batch);
     if (!(items = calloc(s->ngaps + take + 1, sizeof(*items)))) {
         e = CF_ENOMEM;
@@ -1087,7 +1092,8 @@ cf_err cf_as_shipper_pump(struct cf_as_shipper *s, bool *progress)
         size_t g = CF_MIN(sent, s->ngaps);
         for (size_t i = 0; i < g; i++)
             item_free(&s->gaps[i]);
-        memmove(s->gaps, s->gaps + g, (s->ngaps - g) * sizeof(*s->gaps));
+        if (g)
+            memmove(s->gaps, s->gaps + g, (s->ngaps - g) * sizeof(*s->gaps));
         s->ngaps -= g;
         sent -= g;
     }
