@@ -43,6 +43,7 @@
 #define POS_MAGIC "coffer-auditstream-position 1"
 #define SETTINGS_TTL_MS 1000
 #define HTTPS_TIMEOUT_S 30
+#define HTTPS_BODY_MAX (4u * 1024 * 1024)
 
 /* ---- config ---- */
 
@@ -1307,19 +1308,25 @@ static cf_err https_send(struct cf_as_shipper *s, const struct cf_as_item *items
     struct cf_http_fetch_resp resp;
     cf_err e;
 
+    size_t k = 0;
+
     *sent = 0;
     cf_buf_reset(&s->out);
     e = cf_buf_putc(&s->out, '[');
-    for (size_t i = 0; i < n && !e; i++) {
-        if (i)
+    /* at most HTTPS_BODY_MAX per POST (always one record): the rest goes in the next one */
+    for (; k < n && !e; k++) {
+        if (k && s->out.len + items[k].len + 2 > HTTPS_BODY_MAX)
+            break;
+        if (k)
             e = cf_buf_putc(&s->out, ',');
         if (!e)
-            e = cf_buf_append(&s->out, items[i].line, items[i].len);
+            e = cf_buf_append(&s->out, items[k].line, items[k].len);
     }
     if (!e)
         e = cf_buf_putc(&s->out, ']');
     if (e)
         return e;
+    n = k;
     if ((e = read_bearer(s->c.bearer_file, token, sizeof(token)))) {
         cf_warn("auditstream %s: cannot read the bearer file %s", s->c.name, s->c.bearer_file);
         return e;
@@ -1367,7 +1374,7 @@ struct cf_as_shipper *cf_as_shipper_new(const struct cf_as_stream_cfg *c,
     s->d = *d;
     s->fd = -1;
     pthread_mutex_init(&s->mu, NULL);
-    cf_buf_init(&s->out, 64u * 1024 * 1024);
+    cf_buf_init(&s->out, HTTPS_BODY_MAX + CF_AUDIT_MAX_LINE + 4096);
     snprintf(s->dir, sizeof(s->dir), "%s", d->audit_dir);
     e = CF_EINVAL;
     if (snprintf(s->pin, sizeof(s->pin), "%s/.stream.%s", d->audit_dir, c->name) >=

@@ -8,6 +8,8 @@
 #include "base/json.h"
 #include "audit/audit.h"
 #include "server/auditstream.h"
+#include "store/store.h"
+#include "store/store_diag.h"
 
 #include <dirent.h>
 #include <setjmp.h>
@@ -192,14 +194,14 @@ static struct cf_audit *open_log(struct fx *f, const char *node, uint64_t rotate
     return a;
 }
 
-static void append_d(struct cf_audit *a, int i, int64_t t_ms, bool durable)
+static void append_r(struct cf_audit *a, int i, int64_t t_ms, bool durable, const char *rid)
 {
     struct cf_audit_event ev;
     struct cf_buf b;
     char uri[96];
     memset(&ev, 0, sizeof(ev));
     ev.time_ms = t_ms;
-    ev.resource_id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1";
+    ev.resource_id = rid;
     ev.operation_name = "SecretGet";
     ev.http_status = 200;
     snprintf(uri, sizeof(uri), "https://kv1.vault.localhost/secrets/s%d", i);
@@ -210,12 +212,21 @@ static void append_d(struct cf_audit *a, int i, int64_t t_ms, bool durable)
     cf_buf_release(&b);
 }
 
+#define KV1 "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1"
+#define KV2 "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv2"
+
+static void append_d(struct cf_audit *a, int i, int64_t t_ms, bool durable)
+{
+    append_r(a, i, t_ms, durable, KV1);
+}
+
 static void append(struct cf_audit *a, int i, int64_t t_ms)
 {
     append_d(a, i, t_ms, true);
 }
 
-static struct cf_as_shipper *shipper(struct fx *f, int batch, int queue_mb)
+static struct cf_as_shipper *shipper_s(struct fx *f, int batch, int queue_mb,
+                                       struct cf_store *store)
 {
     struct cf_as_stream_cfg c;
     cf_err e;
@@ -224,16 +235,21 @@ static struct cf_as_shipper *shipper(struct fx *f, int batch, int queue_mb)
     c.type = CF_AS_SYSLOG;
     snprintf(c.target, sizeof(c.target), "unix:/nonexistent");
     c.categories = CF_AS_CAT_AUDIT;
-    c.scope_all = true;
+    c.scope_all = store == NULL;
     c.batch = batch;
     c.retry_max_s = 1;
     c.queue_max_mb = queue_mb;
     struct cf_as_shipper *s = cf_as_shipper_new(
-        &c, &(struct cf_as_shipper_deps){.audit_dir = f->dir, .send = sink_send,
-                                          .send_ctx = f->sink},
+        &c, &(struct cf_as_shipper_deps){.audit_dir = f->dir, .store = store,
+                                          .send = sink_send, .send_ctx = f->sink},
         &e);
     assert_int_equal(e, CF_OK);
     return s;
+}
+
+static struct cf_as_shipper *shipper(struct fx *f, int batch, int queue_mb)
+{
+    return shipper_s(f, batch, queue_mb, NULL);
 }
 
 /* Pumps until nothing moves (or an error); returns the last error. */
@@ -485,6 +501,93 @@ static void lanes_merged_by_time(void **state)
     cf_audit_close(b);
 }
 
+struct setting {
+    const char *scope, *stream;
+    unsigned cats;
+};
+
+static cf_err put_setting(struct cf_store_txn *t, void *arg)
+{
+    const struct setting *s = arg;
+    struct cf_rec_diag d;
+    memset(&d, 0, sizeof(d));
+    snprintf(d.scope, sizeof(d.scope), "%s", s->scope);
+    snprintf(d.name, sizeof(d.name), "d");
+    snprintf(d.stream, sizeof(d.stream), "%s", s->stream);
+    d.cats = s->cats;
+    return cf_store_diag_put(t, &d, NULL);
+}
+
+static void setting(struct cf_store *st, const char *scope, const char *stream, unsigned cats)
+{
+    struct setting s = {scope, stream, cats};
+    assert_int_equal(cf_store_write(st, put_setting, &s), CF_OK);
+}
+
+/* The indexes of the delivered AuditEvent records, "0,3,5". */
+static void delivered(const struct sink *k, char *out, size_t n)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < k->n; i++) {
+        int r = rec_index(k, i);
+        if (r >= 0)
+            snprintf(out + strlen(out), n - strlen(out), "%s%d", out[0] ? "," : "", r);
+    }
+}
+
+static void settings_select_records(void **state)
+{
+    struct fx *f = *state;
+    struct cf_audit *a = open_log(f, "n1", 0, 0);
+    struct cf_store_opts so;
+    struct cf_store *st;
+    struct cf_as_shipper *s;
+    char db[128], got[128];
+    cf_err e;
+
+    snprintf(db, sizeof(db), "%s/db.sqlite", f->dir);
+    so = (struct cf_store_opts){db, 2, 0};
+    st = cf_store_open_sqlite(&so, &e);
+    assert_int_equal(e, CF_OK);
+    /* kv1 -> this stream; kv2 -> another stream; nothing server-wide yet */
+    setting(st, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv1",
+            "t1", CF_AS_CAT_AUDIT);
+    setting(st, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv2",
+            "other", CF_AS_CAT_AUDIT);
+    append_r(a, 0, 1740910542000, true, KV1);
+    append_r(a, 1, 1740910542001, true, KV2);
+    append_r(a, 2, 1740910542002, true, "/TENANTS/t1");
+    s = shipper_s(f, 50, 1024, st);
+    assert_int_equal(drain(s), CF_OK);
+    cf_as_shipper_free(s);
+    delivered(f->sink, got, sizeof(got));
+    assert_string_equal(got, "0");
+
+    /* a server-wide setting (the subscription) takes the records about no vault */
+    setting(st, "/subscriptions/s1", "t1", CF_AS_CAT_AUDIT);
+    append_r(a, 3, 1740910542003, true, KV1);
+    append_r(a, 4, 1740910542004, true, KV2);
+    append_r(a, 5, 1740910542005, true, "/TENANTS/t1");
+    s = shipper_s(f, 50, 1024, st);
+    assert_int_equal(drain(s), CF_OK);
+    cf_as_shipper_free(s);
+    delivered(f->sink, got, sizeof(got));
+    assert_string_equal(got, "0,3,5");
+
+    /* AuditEvent disabled for kv1: its records stop (skipped, not queued) */
+    setting(st, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv1",
+            "t1", 0);
+    append_r(a, 6, 1740910542006, true, KV1);
+    append_r(a, 7, 1740910542007, true, "/TENANTS/t1");
+    s = shipper_s(f, 50, 1024, st);
+    assert_int_equal(drain(s), CF_OK);
+    cf_as_shipper_free(s);
+    delivered(f->sink, got, sizeof(got));
+    assert_string_equal(got, "0,3,5,7");
+    cf_store_close(st);
+    cf_audit_close(a);
+}
+
 static void stream_config(void **state)
 {
     struct fx *f = *state;
@@ -541,6 +644,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(gap_when_removed_before_pinned, setup, teardown),
         cmocka_unit_test_setup_teardown(gap_at_queue_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(lanes_merged_by_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(settings_select_records, setup, teardown),
         cmocka_unit_test_setup_teardown(stream_config, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
