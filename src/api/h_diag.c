@@ -132,8 +132,7 @@ static void write_setting(struct cf_jw *w, const struct cf_rec_diag *d, const ch
     cf_jw_kstr(w, "type", DIAG_TYPE);
     cf_jw_kstr(w, "name", d->name);
     cf_jw_key(w, "properties");
-    cf_jw_raw(w, d->props_json ? d->props_json : "{}",
-              d->props_json ? strlen(d->props_json) : 2);
+    cf_jw_raw(w, d->props_json ? d->props_json : "{}", d->props_json ? strlen(d->props_json) : 2);
     cf_jw_obj_end(w);
 }
 
@@ -358,8 +357,8 @@ void api_diag_put(struct api_req *r)
     pa = (struct put_arg){.d = &d, .now = cf_clock_ms(r->api->cfg.clock)};
     e = cf_store_write(r->api->cfg.store, put_fn, &pa);
     if (pa.full) {
-        api_error(r, 400, "BadRequest", NULL,
-                  "A resource can have at most %d diagnostic settings.", MAX_PER_RESOURCE);
+        api_error(r, 400, "BadRequest", NULL, "A resource can have at most %d diagnostic settings.",
+                  MAX_PER_RESOURCE);
         goto release;
     }
     if (e) {
@@ -409,8 +408,8 @@ void api_diag_get(struct api_req *r)
     a.out = &d;
     e = cf_store_read(r->api->cfg.store, get_fn, &a);
     if (e == CF_ENOTFOUND) {
-        api_error(r, 404, "ResourceNotFound", NULL,
-                  "The diagnostic setting '%s' doesn't exist.", t.name);
+        api_error(r, 404, "ResourceNotFound", NULL, "The diagnostic setting '%s' doesn't exist.",
+                  t.name);
         return;
     }
     if (e) {

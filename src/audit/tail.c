@@ -86,8 +86,7 @@ cf_err cf_audit_tail_read(const char *path, uint64_t off,
         l.kind = k == AUDIT_KIND_HEADER       ? CF_AUDIT_LINE_HEADER
                  : k == AUDIT_KIND_CHECKPOINT ? CF_AUDIT_LINE_CHECKPOINT
                                               : CF_AUDIT_LINE_RECORD;
-        l.final = k == AUDIT_KIND_CHECKPOINT &&
-                  rd.len > sizeof(AUDIT_CKPT_PREFIX) - 1 + 13 &&
+        l.final = k == AUDIT_KIND_CHECKPOINT && rd.len > sizeof(AUDIT_CKPT_PREFIX) - 1 + 13 &&
                   strncmp(rd.line + sizeof(AUDIT_CKPT_PREFIX) - 1, ",\"final\":true", 13) == 0;
         count++;
         if (!cb(ctx, &l))

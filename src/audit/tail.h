@@ -19,7 +19,7 @@
 struct cf_audit_file_ref {
     char name[CF_AUDIT_FILE_NAME_MAX]; /* no directory */
     char node[CF_AUDIT_MAX_NODE + 1];
-    int64_t first_seq;                 /* chain seq of the file's header line */
+    int64_t first_seq; /* chain seq of the file's header line */
 };
 
 /* Parses "audit-<node>-<20 digit seq>-<YYYYMMDDTHHMMSSZ>.jsonl". */
@@ -42,7 +42,7 @@ struct cf_audit_tail_line {
     bool valid;             /* the chain tail parsed (seq and node are meaningful) */
     int64_t seq;
     enum cf_audit_line_kind kind;
-    bool final;             /* a final checkpoint: the file is complete */
+    bool final; /* a final checkpoint: the file is complete */
 };
 
 /* Calls cb for every whole line of path from byte off (which must be a line start), in order,

@@ -31,8 +31,9 @@ static struct cf_val *json_list(const char *text, const char *what, char *err, s
     struct cf_val *v = NULL;
     if (cf_val_parse(text, strlen(text), &v) != CF_OK || v->type != CF_VAL_ARR) {
         cf_val_unref(v);
-        snprintf(err, errlen, "argument %s: expected a JSON list, e.g. "
-                              "'[{\"category\":\"AuditEvent\",\"enabled\":true}]'",
+        snprintf(err, errlen,
+                 "argument %s: expected a JSON list, e.g. "
+                 "'[{\"category\":\"AuditEvent\",\"enabled\":true}]'",
                  what);
         return NULL;
     }

@@ -113,11 +113,11 @@ static struct cf_as_stream_cfg *cfg_section(struct cfg_ctx *c, const char *name)
     return s;
 }
 
-#define SET_STR(field)                                                                         \
-    do {                                                                                       \
-        if (strlen(value) >= sizeof(s->field))                                                 \
-            goto bad;                                                                          \
-        snprintf(s->field, sizeof(s->field), "%s", value);                                     \
+#define SET_STR(field)                                                                             \
+    do {                                                                                           \
+        if (strlen(value) >= sizeof(s->field))                                                     \
+            goto bad;                                                                              \
+        snprintf(s->field, sizeof(s->field), "%s", value);                                         \
     } while (0)
 
 static int ini_stream_cb(void *user, const char *section, const char *key, const char *value)
@@ -260,9 +260,8 @@ static void syslog_time(const char *t, char out[40])
     snprintf(out, 40, "%.19s.%.*sZ", t, (int)(frac > 6 ? 6 : frac), t + 20);
 }
 
-cf_err cf_as_syslog_frame(struct cf_buf *out, const struct cf_as_syslog_opts *o,
-                          const char *line, size_t len, const struct cf_json *rec,
-                          const char *node, int64_t seq)
+cf_err cf_as_syslog_frame(struct cf_buf *out, const struct cf_as_syslog_opts *o, const char *line,
+                          size_t len, const struct cf_json *rec, const char *node, int64_t seq)
 {
     struct cf_buf m;
     char ts[40], seqs[24];
@@ -428,8 +427,9 @@ static cf_err rules_read(struct cf_store_txn *t, void *arg)
  * MICROSOFT.KEYVAULT/VAULTS/V[/...]"), or "" when the record is not about a vault. */
 static void vault_scope_of(const char *rid, char *out, size_t n)
 {
-    static const char *const kw[] = {"subscriptions", NULL, "resourcegroups", NULL,
-                                     "providers", "microsoft.keyvault", "vaults", NULL};
+    static const char *const kw[] = {
+        "subscriptions", NULL, "resourcegroups", NULL, "providers", "microsoft.keyvault",
+        "vaults",        NULL};
     const char *p = rid;
     size_t used = 0;
 
@@ -870,8 +870,8 @@ struct readctx {
     size_t *ncands, *capcands;
     size_t budget, scanned;
     int64_t synced;
-    bool stopped;  /* budget or synced limit: not at the end of the file */
-    bool final;    /* saw the final checkpoint */
+    bool stopped; /* budget or synced limit: not at the end of the file */
+    bool final;   /* saw the final checkpoint */
     cf_err err;
 };
 
@@ -960,8 +960,7 @@ static bool read_cb(void *ctx, const struct cf_audit_tail_line *l)
 
 /* Reads the lane from its position (moving on to later files at their ends) into cands. */
 static cf_err read_lane(struct cf_as_shipper *s, size_t lane, struct fileent *f, size_t n,
-                        struct laneread *lr, struct cand **cands, size_t *ncands,
-                        size_t *capcands)
+                        struct laneread *lr, struct cand **cands, size_t *ncands, size_t *capcands)
 {
     struct cf_as_lane_pos *end = &lr->end;
     int64_t synced = synced_of(s, end->node);
@@ -969,8 +968,14 @@ static cf_err read_lane(struct cf_as_shipper *s, size_t lane, struct fileent *f,
     for (int hops = 0; hops < 64; hops++) {
         char path[PATH_MAX + CF_AUDIT_FILE_NAME_MAX];
         size_t ci = cur_index(end, f, n), ni;
-        struct readctx r = {.s = s, .lr = lr, .lane = lane, .cands = cands, .ncands = ncands,
-                            .capcands = capcands, .budget = (size_t)s->c.batch, .synced = synced};
+        struct readctx r = {.s = s,
+                            .lr = lr,
+                            .lane = lane,
+                            .cands = cands,
+                            .ncands = ncands,
+                            .capcands = capcands,
+                            .budget = (size_t)s->c.batch,
+                            .synced = synced};
         cf_err e = CF_OK;
 
         if (ci < n) {
@@ -1253,8 +1258,8 @@ static cf_err send_all(int fd, const char *p, size_t n)
 static cf_err syslog_send(struct cf_as_shipper *s, const struct cf_as_item *items, size_t n,
                           size_t *sent)
 {
-    struct cf_as_syslog_opts o = {.facility = s->c.facility, .hostname = s->host,
-                                  .procid = (long)getpid()};
+    struct cf_as_syslog_opts o = {
+        .facility = s->c.facility, .hostname = s->host, .procid = (long)getpid()};
     cf_err e;
 
     *sent = 0;
@@ -1393,8 +1398,8 @@ struct cf_as_shipper *cf_as_shipper_new(const struct cf_as_stream_cfg *c,
     }
     e = cf_as_pos_load(s->pos_path, &s->pos);
     if (e == CF_ECORRUPT)
-        cf_error("auditstream %s: %s is malformed; move it aside to start the stream anew",
-                 c->name, s->pos_path);
+        cf_error("auditstream %s: %s is malformed; move it aside to start the stream anew", c->name,
+                 s->pos_path);
     if (e && e != CF_ENOTFOUND)
         goto free_s;
     e = CF_OK;
@@ -1591,8 +1596,10 @@ struct cf_auditstream *cf_auditstream_start(const struct cf_auditstream_deps *d,
         goto ok;
     }
     for (size_t i = 0; i < n; i++) {
-        struct cf_as_shipper_deps sd = {.audit_dir = d->audit_dir, .audit = d->audit,
-                                        .audit_lanes = d->audit_lanes, .store = d->store};
+        struct cf_as_shipper_deps sd = {.audit_dir = d->audit_dir,
+                                        .audit = d->audit,
+                                        .audit_lanes = d->audit_lanes,
+                                        .store = d->store};
         a->run[i].svc = a;
         if (!(a->run[i].sh = cf_as_shipper_new(&cfgs[i], &sd, &e)))
             goto stop;
@@ -1611,8 +1618,8 @@ struct cf_auditstream *cf_auditstream_start(const struct cf_auditstream_deps *d,
                               "Audit records delivered to the configured streams.",
                               CF_METRICS_COUNTER, m_records, a) ||
          cf_metrics_add_gauge(d->metrics, "coffer_auditstream_gap_records_total",
-                              "Audit records the streams gave up (gap events).",
-                              CF_METRICS_COUNTER, m_gaps, a) ||
+                              "Audit records the streams gave up (gap events).", CF_METRICS_COUNTER,
+                              m_gaps, a) ||
          cf_metrics_add_gauge(d->metrics, "coffer_auditstream_failures_total",
                               "Failed deliveries to the audit streams (retried).",
                               CF_METRICS_COUNTER, m_failures, a)))

@@ -76,17 +76,17 @@ enum cf_as_type { CF_AS_SYSLOG = 1, CF_AS_HTTPS };
 struct cf_as_stream_cfg {
     char name[CF_AS_NAME_MAX + 1]; /* [A-Za-z0-9_.-] */
     enum cf_as_type type;
-    char target[512];        /* syslog: unix:PATH, /PATH or tcp:HOST:PORT; https: the URL */
-    char ca_file[PATH_MAX];  /* https: CA bundle ("" = the system's) */
+    char target[512];           /* syslog: unix:PATH, /PATH or tcp:HOST:PORT; https: the URL */
+    char ca_file[PATH_MAX];     /* https: CA bundle ("" = the system's) */
     char bearer_file[PATH_MAX]; /* https: file holding the bearer token ("" = none) */
-    unsigned categories;     /* CF_AS_CAT_* (default AuditEvent) */
-    bool scope_all;          /* scope = all: no diagnostic setting needed */
-    bool start_end;          /* start = end: a new stream skips what is already written */
-    int batch;               /* records per delivery (default 200, 1..5000) */
-    int retry_max_s;         /* backoff cap (default 60) */
-    int queue_max_mb;        /* pinned files held only by this stream (default 1024) */
-    int facility;            /* syslog facility (default 13, "log audit") */
-    char hostname[256];      /* syslog HOSTNAME ("" = gethostname) */
+    unsigned categories;        /* CF_AS_CAT_* (default AuditEvent) */
+    bool scope_all;             /* scope = all: no diagnostic setting needed */
+    bool start_end;             /* start = end: a new stream skips what is already written */
+    int batch;                  /* records per delivery (default 200, 1..5000) */
+    int retry_max_s;            /* backoff cap (default 60) */
+    int queue_max_mb;           /* pinned files held only by this stream (default 1024) */
+    int facility;               /* syslog facility (default 13, "log audit") */
+    char hostname[256];         /* syslog HOSTNAME ("" = gethostname) */
 };
 
 /* Reads the [stream.NAME] sections of an INI file (keys: type, target, ca_file, bearer_file,
@@ -106,9 +106,9 @@ struct cf_as_syslog_opts {
 };
 /* Appends one RFC 5424 message for the audit line (rec: its parsed JSON, may be NULL).
  * node/seq go to the structured data. */
-cf_err cf_as_syslog_frame(struct cf_buf *out, const struct cf_as_syslog_opts *o,
-                          const char *line, size_t len, const struct cf_json *rec,
-                          const char *node, int64_t seq) CF_NODISCARD;
+cf_err cf_as_syslog_frame(struct cf_buf *out, const struct cf_as_syslog_opts *o, const char *line,
+                          size_t len, const struct cf_json *rec, const char *node,
+                          int64_t seq) CF_NODISCARD;
 
 /* A shipper's place in one lane. */
 struct cf_as_lane_pos {
@@ -135,15 +135,14 @@ struct cf_as_item {
 };
 /* Delivers items[0..n) in order; *sent = how many were delivered (a prefix). An error with
  * *sent < n makes the shipper back off and retry from items[*sent]. */
-typedef cf_err (*cf_as_send_fn)(void *ctx, const struct cf_as_item *items, size_t n,
-                                size_t *sent);
+typedef cf_err (*cf_as_send_fn)(void *ctx, const struct cf_as_item *items, size_t n, size_t *sent);
 
 struct cf_as_stats {
     uint64_t records;     /* delivered */
     uint64_t gap_records; /* given up (gap events) */
     uint64_t gaps;
-    uint64_t failures;    /* failed deliveries */
-    uint64_t skipped;     /* read but not selected (category, settings) */
+    uint64_t failures; /* failed deliveries */
+    uint64_t skipped;  /* read but not selected (category, settings) */
 };
 
 struct cf_as_shipper;
@@ -151,8 +150,8 @@ struct cf_as_shipper_deps {
     const char *audit_dir;
     struct cf_audit *const *audit; /* this process's lanes (synced seq), may be NULL */
     size_t audit_lanes;
-    struct cf_store *store;        /* diagnostic settings (scope settings) */
-    cf_as_send_fn send;            /* NULL: the stream's own transport */
+    struct cf_store *store; /* diagnostic settings (scope settings) */
+    cf_as_send_fn send;     /* NULL: the stream's own transport */
     void *send_ctx;
 };
 struct cf_as_shipper *cf_as_shipper_new(const struct cf_as_stream_cfg *c,
@@ -170,10 +169,10 @@ struct cf_auditstream_deps {
     const char *config_file; /* [stream.NAME] sections; "" / NULL: none */
     const char *audit_dir;
     struct cf_audit *const *audit;
-    size_t audit_lanes;      /* 0: audit off (nothing starts) */
+    size_t audit_lanes; /* 0: audit off (nothing starts) */
     struct cf_store *store;
     struct cf_metrics *metrics; /* counters; optional */
-    unsigned rotate_s;       /* time rotation; 0: off */
+    unsigned rotate_s;          /* time rotation; 0: off */
 };
 struct cf_auditstream;
 /* Starts the shippers and the rotation timer. NULL with *err on a bad [stream.NAME] section or

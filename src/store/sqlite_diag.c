@@ -172,8 +172,7 @@ cf_err cf_store_diag_delete(struct cf_store_txn *t, const char *scope, const cha
     return change(t, st, "diag delete", true);
 }
 
-cf_err cf_store_diag_list(struct cf_store_txn *t, const char *scope, cf_store_diag_cb cb,
-                          void *arg)
+cf_err cf_store_diag_list(struct cf_store_txn *t, const char *scope, cf_store_diag_cb cb, void *arg)
 {
     sqlite3_stmt *st;
     cf_err e = CF_OK;

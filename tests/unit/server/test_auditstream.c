@@ -240,8 +240,9 @@ static struct cf_as_shipper *shipper_s(struct fx *f, int batch, int queue_mb,
     c.retry_max_s = 1;
     c.queue_max_mb = queue_mb;
     struct cf_as_shipper *s = cf_as_shipper_new(
-        &c, &(struct cf_as_shipper_deps){.audit_dir = f->dir, .store = store,
-                                          .send = sink_send, .send_ctx = f->sink},
+        &c,
+        &(struct cf_as_shipper_deps){
+            .audit_dir = f->dir, .store = store, .send = sink_send, .send_ctx = f->sink},
         &e);
     assert_int_equal(e, CF_OK);
     return s;
@@ -550,8 +551,8 @@ static void settings_select_records(void **state)
     st = cf_store_open_sqlite(&so, &e);
     assert_int_equal(e, CF_OK);
     /* kv1 -> this stream; kv2 -> another stream; nothing server-wide yet */
-    setting(st, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv1",
-            "t1", CF_AS_CAT_AUDIT);
+    setting(st, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv1", "t1",
+            CF_AS_CAT_AUDIT);
     setting(st, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv2",
             "other", CF_AS_CAT_AUDIT);
     append_r(a, 0, 1740910542000, true, KV1);
@@ -575,8 +576,8 @@ static void settings_select_records(void **state)
     assert_string_equal(got, "0,3,5");
 
     /* AuditEvent disabled for kv1: its records stop (skipped, not queued) */
-    setting(st, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv1",
-            "t1", 0);
+    setting(st, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv1", "t1",
+            0);
     append_r(a, 6, 1740910542006, true, KV1);
     append_r(a, 7, 1740910542007, true, "/TENANTS/t1");
     s = shipper_s(f, 50, 1024, st);

@@ -100,8 +100,12 @@ static cf_err list_fn(struct cf_store_txn *t, void *arg)
 static void put_get_replace(void **state)
 {
     struct fx *f = *state;
-    struct op o = {.scope = V1, .name = "ToSiem", .stream = "sl", .cats = 1,
-                   .props = "{\"streamName\":\"sl\"}", .t = 100};
+    struct op o = {.scope = V1,
+                   .name = "ToSiem",
+                   .stream = "sl",
+                   .cats = 1,
+                   .props = "{\"streamName\":\"sl\"}",
+                   .t = 100};
 
     assert_int_equal(cf_store_write(f->s, put_fn, &o), CF_OK);
     assert_true(o.created);
