@@ -42,7 +42,7 @@
 
 #define POS_MAGIC "coffer-auditstream-position 1"
 #define SETTINGS_TTL_MS 1000
-#define HTTPS_TIMEOUT_S 30
+#define HTTPS_TIMEOUT_S 15 /* also bounds how long a stop waits for a delivery */
 #define HTTPS_BODY_MAX (4u * 1024 * 1024)
 
 /* ---- config ---- */
