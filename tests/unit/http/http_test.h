@@ -100,7 +100,8 @@ static void *t_async_main(void *arg)
 }
 
 /* Routes: /async (answered 50 ms later from another thread), /nocontent (204), /big (100 KB
- * body), anything else: an echo of what the server parsed. */
+ * body), /hdrs (valid and invalid response headers), anything else: an echo of what the
+ * server parsed. */
 static void t_handler(struct cf_http_req *req, void *ctx)
 {
     char out[1024];
@@ -120,6 +121,20 @@ static void t_handler(struct cf_http_req *req, void *ctx)
         }
         free(a);
         cf_http_respond(req, 500, NULL, 0, NULL, 0);
+        return;
+    }
+    if (cf_str_eq_cstr(req->path, "/hdrs")) {
+        /* valid headers around ones the server must drop: a value that would split the
+         * response, a name that is not a token, an empty name, a NULL value */
+        struct cf_http_hdr hh[] = {{"Content-Type", "application/json"},
+                                   {"X-One", "1"},
+                                   {"X-Evil", "a\r\nX-Injected: yes"},
+                                   {"Bad Name", "v"},
+                                   {"", "v"},
+                                   {"X-Null", NULL},
+                                   {"X-Lf", "a\nb"},
+                                   {"X-Two", "two words\tand a tab"}};
+        cf_http_respond(req, 200, hh, CF_ARRAY_LEN(hh), "{}", 2);
         return;
     }
     if (cf_str_eq_cstr(req->path, "/nocontent")) {

@@ -91,6 +91,44 @@ static void test_keepalive_and_fields(void **state)
     t_srv_stop(&s);
 }
 
+/* The handler's headers leave as one block: valid ones arrive in order with their values,
+ * invalid ones are dropped without splitting the response or the keep-alive stream; evhttp's
+ * own (Date, Content-Length) still come; the next request on the connection is served. */
+static void test_response_headers(void **state)
+{
+    struct cf_http_opts o;
+    struct t_srv s;
+    char v[128];
+
+    (void)state;
+    t_opts(&o, &cert, both, 1);
+    t_srv_start(&s, &o);
+    assert_true(t_cli_open(&cli, "127.0.0.1", s.port));
+    for (int i = 0; i < 2; i++) {
+        assert_true(t_cli_sends(&cli, "GET /hdrs HTTP/1.1\r\nHost: h\r\n\r\n"));
+        assert_true(t_cli_read(&cli, &resp, false));
+        assert_int_equal(resp.status, 200);
+        assert_string_equal(resp.body, "{}");
+        assert_true(t_resp_header(&resp, "Content-Type", v, sizeof(v)));
+        assert_string_equal(v, "application/json");
+        assert_true(t_resp_header(&resp, "X-One", v, sizeof(v)));
+        assert_string_equal(v, "1");
+        assert_true(t_resp_header(&resp, "X-Two", v, sizeof(v)));
+        assert_string_equal(v, "two words\tand a tab");
+        assert_true(t_resp_header(&resp, "Content-Length", v, sizeof(v)));
+        assert_string_equal(v, "2");
+        assert_true(t_resp_header(&resp, "Date", v, sizeof(v)));
+        assert_false(t_resp_header(&resp, "X-Evil", v, sizeof(v)));
+        assert_false(t_resp_header(&resp, "X-Injected", v, sizeof(v)));
+        assert_false(t_resp_header(&resp, "Bad Name", v, sizeof(v)));
+        assert_false(t_resp_header(&resp, "X-Null", v, sizeof(v)));
+        assert_false(t_resp_header(&resp, "X-Lf", v, sizeof(v)));
+        assert_false(t_resp_header(&resp, "Connection", v, sizeof(v)));
+    }
+    t_cli_close(&cli);
+    t_srv_stop(&s);
+}
+
 static void test_head_and_204(void **state)
 {
     struct cf_http_opts o;
@@ -298,6 +336,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keepalive_and_fields),
+        cmocka_unit_test(test_response_headers),
         cmocka_unit_test(test_head_and_204),
         cmocka_unit_test(test_async_answer),
         cmocka_unit_test(test_ipv6),
