@@ -150,30 +150,53 @@ static const char *vault_scope(struct api_req *r)
     return r->vault.scope;
 }
 
+/* Appends p[0..len) to out at *at, cut at n - 1 and NUL-terminated like snprintf (n >= 1,
+ * *at < n): the record's URIs are plain concatenations, built without printf on every
+ * request. */
+static void cat(char *out, size_t n, size_t *at, const char *p, size_t len)
+{
+    size_t room = n - 1 - *at;
+    if (len > room)
+        len = room;
+    memcpy(out + *at, p, len);
+    *at += len;
+    out[*at] = '\0';
+}
+
+#define CAT_STR(out, n, at, s) cat((out), (n), (at), (s).p, (s).len)
+#define CAT_LIT(out, n, at, lit) cat((out), (n), (at), (lit), sizeof(lit) - 1)
+
 /* properties.id: the object the request touched - https://host/{kind}/{name}[/{version}] on
  * the data plane (the vault's URI for lists and vault-wide operations), the ARM path on the
  * management host; NULL for the token authority. */
 static const char *object_id(const struct api_req *r, char *out, size_t n)
 {
     const char *p;
-    int k;
+    size_t k = 0;
 
     if (r->plane == API_PLANE_MGMT) {
-        snprintf(out, n, "%.*s", CF_STR_FMT(r->http->path));
+        CAT_STR(out, n, &k, r->http->path);
         return out;
     }
     if (r->plane != API_PLANE_DATA)
         return NULL;
-    k = snprintf(out, n, "https://%.*s%.*s/", CF_STR_FMT(r->hostname), CF_STR_FMT(r->port));
+    CAT_LIT(out, n, &k, "https://");
+    CAT_STR(out, n, &k, r->hostname);
+    CAT_STR(out, n, &k, r->port);
+    CAT_LIT(out, n, &k, "/");
     p = r->route ? r->route->pattern : "";
     /* patterns "secrets/NAME", "keys/NAME/VERSION/sign", "deletedsecrets/NAME" (with "*" for
-     * NAME and VERSION): a kind literal, then the name */
-    if (k > 0 && (size_t)k < n && r->ncap > 0 && r->nseg > 1 && strncmp(p, "**", 2) != 0 &&
-        strchr(p, '/') && strncmp(strchr(p, '/'), "/*", 2) == 0) {
-        int m = snprintf(out + k, n - (size_t)k, "%.*s/%.*s", CF_STR_FMT(r->seg[0]),
-                         CF_STR_FMT(r->cap[0]));
-        if (m > 0 && (size_t)(k + m) < n && r->ncap > 1)
-            snprintf(out + k + m, n - (size_t)(k + m), "/%.*s", CF_STR_FMT(r->cap[1]));
+     * NAME and VERSION): a kind literal, then the name (a cut prefix stays cut: cat appends
+     * nothing once the buffer is full) */
+    if (r->ncap > 0 && r->nseg > 1 && strncmp(p, "**", 2) != 0 && strchr(p, '/') &&
+        strncmp(strchr(p, '/'), "/*", 2) == 0) {
+        CAT_STR(out, n, &k, r->seg[0]);
+        CAT_LIT(out, n, &k, "/");
+        CAT_STR(out, n, &k, r->cap[0]);
+        if (r->ncap > 1) {
+            CAT_LIT(out, n, &k, "/");
+            CAT_STR(out, n, &k, r->cap[1]);
+        }
     }
     return out;
 }
@@ -241,8 +264,13 @@ static void build(struct api_req *r, int status, struct cf_audit_event *ev, stru
     ev->caller_ip = r->http->peer_ip;
     ev->correlation_id = cf_http_header(r->http, "x-ms-client-request-id");
     ev->client_info = cf_http_header(r->http, "User-Agent");
-    snprintf(b->uri, sizeof(b->uri), "https://%.*s%.*s%.*s", CF_STR_FMT(r->hostname),
-             CF_STR_FMT(r->port), CF_STR_FMT(r->http->path));
+    {
+        size_t k = 0;
+        CAT_LIT(b->uri, sizeof(b->uri), &k, "https://");
+        CAT_STR(b->uri, sizeof(b->uri), &k, r->hostname);
+        CAT_STR(b->uri, sizeof(b->uri), &k, r->port);
+        CAT_STR(b->uri, sizeof(b->uri), &k, r->http->path);
+    }
     ev->request_uri = b->uri;
     ev->id = object_id(r, b->id, sizeof(b->id));
 

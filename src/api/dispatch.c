@@ -458,6 +458,21 @@ static void challenge_header(struct api_req *r)
     api_add_header(r, "WWW-Authenticate", r->challenge);
 }
 
+/* out = "https://" host port, cut at n - 1 like snprintf (n > 8). */
+static struct cf_str audience(char *out, size_t n, struct cf_str host, struct cf_str port)
+{
+    size_t k = 8, h = CF_MIN(host.len, n - 1 - k), p;
+
+    memcpy(out, "https://", 8);
+    memcpy(out + k, host.p, h);
+    k += h;
+    p = CF_MIN(port.len, n - 1 - k);
+    memcpy(out + k, port.p, p);
+    k += p;
+    out[k] = '\0';
+    return (struct cf_str){out, k};
+}
+
 static bool authenticate(struct api_req *r)
 {
     const struct cf_api_config *c = &r->api->cfg;
@@ -481,16 +496,13 @@ static bool authenticate(struct api_req *r)
         return false;
     }
     token = cf_str_from(authz + 7);
-    if (r->plane == API_PLANE_DATA) {
-        snprintf(aud[0], sizeof(aud[0]), "https://%s%.*s", c->dns_suffix, CF_STR_FMT(r->port));
-        snprintf(aud[1], sizeof(aud[1]), "https://%s", c->dns_suffix);
-    } else {
-        snprintf(aud[0], sizeof(aud[0]), "https://%s%.*s", c->management_host,
-                 CF_STR_FMT(r->port));
-        snprintf(aud[1], sizeof(aud[1]), "https://%s", c->management_host);
-    }
-    auds[0] = cf_str_from(aud[0]);
-    auds[1] = cf_str_from(aud[1]);
+    /* "https://HOST:PORT" and "https://HOST" (every request: concatenated, not printf'd) */
+    auds[1] = audience(aud[1], sizeof(aud[1]),
+                       cf_str_from(r->plane == API_PLANE_DATA ? c->dns_suffix : c->management_host),
+                       CF_STR(""));
+    auds[0] = audience(aud[0], sizeof(aud[0]),
+                       cf_str_from(r->plane == API_PLANE_DATA ? c->dns_suffix : c->management_host),
+                       r->port);
     e = cf_auth_verify(c->auth, token, auds, 2, &r->who, &why);
     if (e == CF_OK) {
         r->audit.authed = true;
