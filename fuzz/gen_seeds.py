@@ -45,6 +45,8 @@ def putc(target, name, data, flags=0):
     put(target, name, bytes([flags]) + data)
     if name in ("ec_chain_pwd", "ec_chain", "ec_chain_ca_first"):
         put(target, name + "_preserve", bytes([flags | 1]) + data)
+    if name in ("ec_chain_pwd", "rsa_pwd", "ec_chain", "rsa_traditional"):
+        put(target, name + "_pfx_reexport", bytes([flags | 6]) + data)
 
 
 def rsa_jwk(k, crt=True, kty="RSA"):
