@@ -8,7 +8,8 @@
 #
 # Also cofferd's own CPU time per request (user + system, from /proc/PID/stat around each run):
 # on a busy machine req/s swings with the neighbours' load, CPU per request much less.
-# Knobs: DUR (5), ROUNDS (5), CONNS (64), OP (get | set: GET and SET), WRK_THREADS (2).
+# Knobs: DUR (5), ROUNDS (5), CONNS (64), OP (get | set: GET and SET), WRK_THREADS (2),
+# B_ASSIGNMENTS (0: N role assignments loaded into B's server first).
 # Both servers run in --dev mode like bench/run.sh (authorization and audit on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,23 @@ PB=$((PA + 1))
 NPORT=$((PA + 2))
 start a "$BIN_A" "$PA"
 start b "$BIN_B" "$PB"
+# B_ASSIGNMENTS=N: B's server also holds N role assignments (for other principals, on its dev
+# vault) - with the same binary for A and B this measures what the assignments cost a GET.
+if [ "${B_ASSIGNMENTS:-0}" -gt 0 ]; then
+    cc -O2 -std=c17 -D_GNU_SOURCE -o "$TMP/tls_load" bench/tls_load.c -lssl -lcrypto -lpthread
+    (
+        # shellcheck disable=SC1091
+        source "$TMP/b/data/env"
+        export AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET COFFER_CA_FILE AZURE_AUTHORITY_HOST
+        mtok=$(get_token "https://management.localhost:$PB/.default")
+        "$TMP/tls_load" --connect "[::1]:$PB" --host management.localhost --keepalive --conns 8 \
+            --requests "$B_ASSIGNMENTS" --duration 600 --method PUT \
+            --path "/subscriptions/$COFFER_SUBSCRIPTION_ID/resourceGroups/$COFFER_RESOURCE_GROUP/providers/Microsoft.KeyVault/vaults/coffer/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-{N}?api-version=2022-04-01" \
+            --header "Authorization: Bearer $mtok" --header 'Content-Type: application/json' \
+            --body '{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6","principalId":"11111111-0000-4000-8000-{N}","principalType":"ServicePrincipal"}}' |
+            python3 -c 'import json,sys; d=json.load(sys.stdin); print("ab: B holds", d["requests"] - d["non2xx"] - d["errors"], "role assignments", file=sys.stderr)'
+    )
+fi
 cmp -s <(sed 's/:'"$PA"'/:X/g' "$TMP/a/body.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(d))') \
     <(sed 's/:'"$PB"'/:X/g' "$TMP/b/body.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(d))') ||
     echo "ab: warning: A and B answer GET with different fields" >&2
