@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             __builtin_trap();                                                                      \
     } while (0)
 
-#define MAXLEN 256
+#define MAXLEN 256    /* patterns: custom roles take up to 255 characters */
+#define MAX_ACTION 64 /* actions are Coffer's own names, the longest 55 characters */
 #define MAX_STARS 4
 
 static char lc(char c)
@@ -148,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nl2 = nl1 ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
     pl = nl1 ? (size_t)(nl1 - p) : size;
     al = nl1 ? (size_t)((nl2 ? nl2 : end) - nl1 - 1) : 0;
-    if (pl <= MAXLEN && al <= MAXLEN && !memchr(p, '\0', pl) &&
+    if (pl <= MAXLEN && al <= MAX_ACTION && !memchr(p, '\0', pl) &&
         (!nl1 || !memchr(nl1 + 1, '\0', al))) {
         memcpy(pat, p, pl);
         pat[pl] = '\0';
