@@ -114,6 +114,13 @@ static cf_err backup_ver_cb(const struct cf_rec_secret_obj *o, const struct cf_r
         e = CF_ECORRUPT;
         goto out;
     }
+    /* A certificate's secret is backed up with its certificate (certs_backup.c): restored on
+     * its own it would be a managed secret no certificate owns, which nothing could ever
+     * change or delete (secrets.c refuses every write to a managed secret). */
+    if (v->managed) {
+        e = CF_EFORBIDDEN;
+        goto out;
+    }
     if ((e = put_bytes(b, v->version, CF_VERSION_HEX_LEN)) || (e = put_uint(b, prev, 1)) ||
         (e = put_bytes(b, v->prev_version, prev)) ||
         (e = put_uint(b, (v->enabled ? 1u : 0u) | (v->managed ? 2u : 0u), 1)) ||
@@ -330,7 +337,8 @@ static cf_err parse_payload(struct cf_vault_svc *svc, struct restore_ctx *c,
         if (flags & ~3u)
             r.bad = true;
         v->enabled = flags & 1;
-        v->managed = (flags & 2) != 0;
+        if (flags & 2) /* managed: never in a secret backup (see the writer), refused */
+            r.bad = true;
         v->nbf = (int64_t)get_uint(&r, 8);
         v->exp = (int64_t)get_uint(&r, 8);
         v->created = (int64_t)get_uint(&r, 8);

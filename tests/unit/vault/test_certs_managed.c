@@ -37,6 +37,14 @@ static void secrets_refused(void **state)
     cf_secret_meta_release(&sm);
     assert_int_equal(cf_secret_delete(f->svc, &f->ref, CF_STR("m1"), &sm), CF_EFORBIDDEN);
     cf_secret_meta_release(&sm);
+    /* a secret backup would restore as a managed secret no certificate owns (undeletable):
+     * the certificate's backup carries it instead */
+    {
+        struct cf_buf blob;
+        cf_buf_init(&blob, 1 << 20);
+        assert_int_equal(cf_secret_backup(f->svc, &f->ref, CF_STR("m1"), &blob), CF_EFORBIDDEN);
+        cf_buf_release(&blob);
+    }
     /* still served, still enabled, one version */
     assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("m1"), CF_STR(""), &sm, NULL), CF_OK);
     assert_true(sm.managed);
