@@ -1,6 +1,6 @@
-/* libFuzzer target: DER key parsing. Coffer has no PEM, certificate or PKCS#12 parser yet (they
- * come with the certificates work); what reads DER today is cf_pkey_from_der (PKCS#8 private
- * keys, e.g. a key imported into a vault). Seeds are real PKCS#8 keys (EC P-256, P-384, RSA,
+/* libFuzzer target: DER key parsing - cf_pkey_from_der (PKCS#8 private keys, e.g. the key inside
+ * a sealed key blob). Certificate import (PEM, PKCS#12) has its own targets, fuzz_pem and
+ * fuzz_pkcs12; the key blob fuzz_kvkey_blob. Seeds are real PKCS#8 keys (EC P-256, P-384, RSA,
  * Ed25519) from openssl.
  * Checks: never crashes; an accepted key re-exports (cf_pkey_to_der) to DER that parses again
  * and exports to the same bytes (a fixed point after one round). */
