@@ -377,4 +377,28 @@ cf_err cf_cert_sign_csr(const struct cf_kvkey *ca_key, const void *ca_der, size_
                         const void *csr_der, size_t csr_len, int64_t not_before,
                         int64_t not_after, struct cf_buf *der) CF_NODISCARD;
 
+
+/* ==== certificates whose key Coffer does not hold (x509_assemble.c): HSM keys ====
+ * The same request / self-signed certificate as cf_cert_csr / cf_cert_self_signed (same names,
+ * extensions, serial, digests), but the signature comes from sign: it gets the digest of the
+ * to-be-signed DER and the keys API algorithm (RS256 for RSA; ES256, ES256K, ES384, ES512 by
+ * curve) and appends the signature as the keys API returns it (RSA: modulus-size bytes; EC:
+ * r||s). The DER is assembled here and verified with the public key before it is appended
+ * (CF_ECRYPTO when it does not verify). public_jwk: the key's public members as a JSON object
+ * text, {"n","e"} (RSA) or {"crv","x","y"} (EC) - CF_EINVAL when it is neither. */
+typedef cf_err (*cf_cert_sign_fn)(void *arg, const char *alg, const void *digest, size_t dlen,
+                                  struct cf_buf *sig);
+struct cf_cert_signer {
+    const char *public_jwk;
+    cf_cert_sign_fn sign;
+    void *arg;
+};
+cf_err cf_cert_csr_signer(const struct cf_cert_signer *s, const struct cf_cert_req *req,
+                          struct cf_buf *der, char *why, size_t whysz) CF_NODISCARD;
+cf_err cf_cert_self_signed_signer(const struct cf_cert_signer *s, const struct cf_cert_req *req,
+                                  struct cf_buf *der, char *why, size_t whysz) CF_NODISCARD;
+/* *match: the certificate's public key is the one of public_jwk (as above). */
+cf_err cf_cert_jwk_matches(const void *der, size_t len, const char *public_jwk,
+                           bool *match) CF_NODISCARD;
+
 #endif

@@ -21,6 +21,7 @@
 #include "base/secret.h"
 #include "crypto/crypto.h"
 #include "crypto/crypto_int.h"
+#include "crypto/x509_int.h"
 
 #include <ctype.h>
 
@@ -978,4 +979,17 @@ done:
     EVP_PKEY_free(sub);
     EVP_PKEY_free(pk);
     return e;
+}
+
+/* ---------------- shared with x509_assemble.c (x509_int.h) ---------------- */
+
+cf_err cf_cert_int_subject(const char *s, X509_NAME **out, char *why, size_t whysz)
+{
+    return parse_subject(s, out, why, whysz);
+}
+
+cf_err cf_cert_int_exts(const struct cf_cert_req *req, STACK_OF(X509_EXTENSION) * *out, char *why,
+                        size_t whysz)
+{
+    return build_exts(req, out, why, whysz);
 }
