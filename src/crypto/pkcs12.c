@@ -844,30 +844,52 @@ static cf_err chain_stack(const void *chain, size_t n, STACK_OF(X509) * *out)
     return CF_OK;
 }
 
+/* The chain's certificates go into the PFX in the chain's order (a preserveCertOrder import
+ * may list the CA before the leaf); the one whose public key is k's carries the key's
+ * localKeyID, as PKCS12_create marks its leaf. Same algorithms as PKCS12_create's OpenSSL 3
+ * defaults: AES-256-CBC/PBKDF2 for the bags, SHA-256 MAC. */
 cf_err cf_cert_to_pkcs12(const struct cf_kvkey *k, const void *chain, size_t n, struct cf_buf *pfx)
 {
-    STACK_OF(X509) *st = NULL, *ca = NULL;
+    STACK_OF(X509) *st = NULL;
+    STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+    STACK_OF(PKCS7) *safes = NULL;
     EVP_PKEY *pk = NULL;
     PKCS12 *p12 = NULL;
-    unsigned char *p = NULL;
-    int len;
+    unsigned char keyid[EVP_MAX_MD_SIZE], *p = NULL;
+    unsigned int keyidlen = 0;
+    int len, leaf = -1;
     cf_err e;
 
     if ((e = chain_stack(chain, n, &st)) != CF_OK)
         return e;
     if (k && (e = kv_to_evp(k, &pk)) != CF_OK)
         goto done;
-    ca = sk_X509_new_null();
-    for (int i = 1; ca && i < sk_X509_num(st); i++)
-        if (!sk_X509_push(ca, sk_X509_value(st, i)))
-            break;
-    /* empty password, as the service's certificate secrets are (§1); AES/SHA-256 defaults of
-     * OpenSSL 3 which node and openssl read */
-    p12 = ca ? PKCS12_create("", NULL, pk, sk_X509_value(st, 0), ca, 0, 0, 0, 0, 0) : NULL;
-    if (!p12) {
-        e = cf_crypto_fail("PKCS#12 create");
-        goto done;
+    for (int i = 0; pk && i < sk_X509_num(st) && leaf < 0; i++)
+        if (key_matches(sk_X509_value(st, i), pk))
+            leaf = i;
+    /* a key that matches no certificate: refused as PKCS12_create refuses it */
+    if (pk && (leaf < 0 || !X509_digest(sk_X509_value(st, leaf), EVP_sha1(), keyid, &keyidlen)))
+        goto fail;
+    for (int i = 0; i < sk_X509_num(st); i++) {
+        PKCS12_SAFEBAG *bag = PKCS12_add_cert(&bags, sk_X509_value(st, i));
+        if (!bag || (i == leaf && !PKCS12_add_localkeyid(bag, keyid, (int)keyidlen)))
+            goto fail;
     }
+    /* empty password, as the service's certificate secrets are (§1) */
+    if (!PKCS12_add_safe(&safes, bags, NID_aes_256_cbc, PKCS12_DEFAULT_ITER, ""))
+        goto fail;
+    sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+    bags = NULL;
+    if (pk) {
+        PKCS12_SAFEBAG *bag =
+            PKCS12_add_key(&bags, pk, 0, PKCS12_DEFAULT_ITER, NID_aes_256_cbc, "");
+        if (!bag || !PKCS12_add_localkeyid(bag, keyid, (int)keyidlen) ||
+            !PKCS12_add_safe(&safes, bags, -1, 0, NULL))
+            goto fail;
+    }
+    p12 = PKCS12_add_safes(safes, 0);
+    if (!p12 || !PKCS12_set_mac(p12, "", -1, NULL, 0, 1, NULL))
+        goto fail;
     len = i2d_PKCS12(p12, &p);
     if (len <= 0 || !p) {
         e = cf_crypto_fail("PKCS#12 encode");
@@ -875,9 +897,13 @@ cf_err cf_cert_to_pkcs12(const struct cf_kvkey *k, const void *chain, size_t n, 
     }
     e = cf_buf_append(pfx, p, (size_t)len);
     OPENSSL_clear_free(p, (size_t)len);
+    goto done;
+fail:
+    e = cf_crypto_fail("PKCS#12 create");
 done:
     PKCS12_free(p12);
-    sk_X509_free(ca); /* the certificates belong to st */
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
     sk_X509_pop_free(st, X509_free);
     EVP_PKEY_free(pk);
     return e;

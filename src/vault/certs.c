@@ -773,20 +773,45 @@ static void issue_release(struct issue *s)
     cf_rec_cert_obj_release(&s->obj);
 }
 
-/* Builds the three version records for key k and chain (leaf first). */
+/* The leaf of chain: the first certificate, or with preserve (a preserveCertOrder import,
+ * which may list the CA first) the one whose public key is k's - x5t, cer, the validity and
+ * the derived policy are the leaf's, while the chain keeps the order it came in. Issued and
+ * merged chains, and imports without preserve, are leaf first (cf_cert_from_*), so only a
+ * preserve import pays for the key comparisons. False on an empty or malformed chain. */
+static bool chain_leaf(const struct cf_kvkey *k, bool preserve, const void *chain, size_t n,
+                       const unsigned char **leaf, size_t *leaf_len)
+{
+    const unsigned char *der;
+    size_t off = 0, len;
+
+    if (!cf_cert_chain_next(chain, n, &off, leaf, leaf_len))
+        return false;
+    for (off = 0; preserve && cf_cert_chain_next(chain, n, &off, &der, &len);) {
+        bool match = false;
+        if (cf_cert_key_matches(der, len, k, &match) == CF_OK && match) {
+            *leaf = der;
+            *leaf_len = len;
+            break;
+        }
+    }
+    return true;
+}
+
+/* Builds the three version records for key k and chain (leaf first unless in asks to
+ * preserve the order: chain_leaf). */
 static cf_err issue_prepare(struct issue *s, const struct cf_kvkey *k, const void *chain,
                             size_t chain_len, const struct cf_cert_input *in)
 {
     unsigned char dek[CF_AEAD_KEY_LEN];
     char aad[CF_SECRET_AAD_MAX];
     const unsigned char *leaf;
-    size_t off = 0, leaf_len;
+    size_t leaf_len;
     struct cf_cert_info info;
     struct cf_buf secret, b64;
     char version[33];
     cf_err e;
 
-    if (!cf_cert_chain_next(chain, chain_len, &off, &leaf, &leaf_len))
+    if (!chain_leaf(k, in && in->preserve_order, chain, chain_len, &leaf, &leaf_len))
         return CF_EBADPARAM;
     if ((e = cf_cert_info(leaf, leaf_len, &info)) != CF_OK)
         return e;
@@ -1568,8 +1593,8 @@ cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     struct cf_kvkey *k = NULL;
     struct cf_buf chain, raw, props;
     struct cf_json *pj = NULL;
-    const unsigned char *leaf;
-    size_t off = 0, leaf_len;
+    const unsigned char *leaf = NULL;
+    size_t leaf_len = 0;
     bool pem = false, actions = false;
     struct issue s;
     cf_err e;
@@ -1604,8 +1629,7 @@ cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     snprintf(pol.crv, sizeof(pol.crv), "%s",
              cf_kvkey_type(k) == CF_KTY_EC ? cf_crv_name(cf_kvkey_curve(k)) : "");
     snprintf(pol.issuer, sizeof(pol.issuer), "Unknown");
-    off = 0;
-    (void)cf_cert_chain_next(chain.data, chain.len, &off, &leaf, &leaf_len);
+    (void)chain_leaf(k, in && in->preserve_order, chain.data, chain.len, &leaf, &leaf_len);
     {
         struct cf_jw w;
         struct cf_json *x = NULL;
