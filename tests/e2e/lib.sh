@@ -89,7 +89,16 @@ e2e_start() {
     SRV_OUT="$E2E_WORK/$SUITE-$name.$SRV_RUN.out"
     SRV_NAME=$name
     echo "  [cofferd $name: port $port, data $dir, log $SRV_LOG]"
-    "$COFFERD" --dev --data-dir "$dir" --port "$port" "$@" >"$SRV_OUT" 2>"$SRV_LOG" &
+    # For the checks at stop (server_check.py): /metrics on a free port unless the suite sets
+    # metrics_listen itself (the log line names the port); when this run began.
+    local ml=(--metrics-listen 127.0.0.1:0) a prev=""
+    for a in "$@"; do
+        case $a in --metrics-listen | --metrics-listen=*) ml=() ;; esac
+        [ "$prev" = --config ] && grep -q '^[[:space:]]*metrics_listen' "$a" 2>/dev/null && ml=()
+        prev=$a
+    done
+    printf '%s\n%s\n' "$dir" "$(date -u +%Y-%m-%dT%H:%M:%S.%3N)" >"$SRV_LOG.chk"
+    "$COFFERD" --dev --data-dir "$dir" --port "$port" "${ml[@]}" "$@" >"$SRV_OUT" 2>"$SRV_LOG" &
     SRV_PID=$!
     local i
     for ((i = 0; i < 300; i++)); do
@@ -132,6 +141,7 @@ e2e_stop() {
         show_log
         return 1
     fi
+    srv_scrape
     kill -TERM "$pid"
     for ((i = 0; i < 200; i++)); do
         kill -0 "$pid" 2>/dev/null || break
@@ -147,11 +157,37 @@ e2e_stop() {
     wait "$pid"; st=$?
     if [ "$st" -eq 0 ]; then
         pass "cofferd $SRV_NAME shut down cleanly on SIGTERM (exit 0)"
+        srv_check
     else
         fail "cofferd $SRV_NAME shut down cleanly on SIGTERM (exit status $st)"
         show_log
         return 1
     fi
+}
+
+# srv_scrape: /metrics of the server being stopped into $SRV_LOG.metrics (http or https, as
+# its log line says; nothing when the listener is off). srv_check: server_check.py on its audit
+# dir, log and that scrape, one PASS/FAIL line each; a suite sets SRV_CHECK=0 to skip it for a
+# server whose audit log it broke on purpose.
+srv_scrape() {
+    local u
+    rm -f "$SRV_LOG.metrics"
+    u=$(grep -o 'metrics: /metrics, /healthz, /readyz on [^ ]*' "$SRV_LOG" 2>/dev/null | tail -n 1)
+    u=${u##* }
+    [ -n "$u" ] || return 0
+    case $u in https://*) ;; *) u=http://$u ;; esac
+    curl -sS --max-time 10 --cacert "$COFFER_CA_FILE" -o "$SRV_LOG.metrics" "$u/metrics" 2>/dev/null ||
+        rm -f "$SRV_LOG.metrics"
+}
+srv_check() {
+    local line dir since
+    [ "${SRV_CHECK:-1}" = 1 ] && [ -f "$SRV_LOG.chk" ] || return 0
+    { read -r dir; read -r since; } <"$SRV_LOG.chk"
+    while IFS= read -r line; do
+        case $line in ok\ *) pass "cofferd $SRV_NAME: ${line#ok }" ;; *) fail "cofferd $SRV_NAME: ${line#FAIL }" ;; esac
+    done < <(CHECK_CLIENT_SECRET=${AZURE_CLIENT_SECRET:-} "$PY" "$E2E_DIR/server_check.py" \
+        --audit-dir "$dir/audit" --since "$since" --log "$SRV_LOG" --metrics "$SRV_LOG.metrics" \
+        --values "$E2E_WORK/$SUITE.values" --coffer "${COFFER:-}" --routes "$E2E_DIR/../../src/api/routes.c" 2>&1)
 }
 
 # Kills a server left running when a suite aborts.
@@ -172,6 +208,10 @@ req() {
     local m=$1 u=$2
     shift 2
     : >"$RB"; : >"$RH"
+    local a # secret values sent, for server_check.py's leak scan
+    for a in "$@"; do
+        [[ $a =~ \"value\":\"([^\"]{10,})\" ]] && printf '%s\n' "${BASH_REMATCH[1]}" >>"$E2E_WORK/$SUITE.values"
+    done
     CODE=$(curl -sS -o "$RB" -D "$RH" -w '%{http_code}' --max-time 30 \
         --cacert "$COFFER_CA_FILE" -X "$m" "$@" "$u" 2>>"$E2E_WORK/$SUITE.curl-errors")
     [ -n "$CODE" ] || CODE=000
@@ -184,6 +224,7 @@ header() {
 # get_token SCOPE [CLIENT_SECRET]: prints an access token for SCOPE (client credentials).
 get_token() {
     local scope=$1 secret=${2:-$AZURE_CLIENT_SECRET} out
+    printf '%s\n' "$secret" >>"$E2E_WORK/$SUITE.values"
     out=$(curl -sS --max-time 30 --cacert "$COFFER_CA_FILE" \
         --data-urlencode "client_id=$AZURE_CLIENT_ID" \
         --data-urlencode "client_secret=$secret" \
