@@ -717,6 +717,8 @@ static void list_reply(struct api_req *r, enum list_kind kind)
 {
     struct cf_str name = kind == L_VERSIONS ? r->cap[0] : CF_STR("");
     struct cf_str after = api_query(r, "$skiptoken"), mr = api_query(r, "maxresults");
+    /* includePending (live list; accepted on the deleted list, where it changes nothing) */
+    bool pending = cf_str_eq_ci(api_query(r, "includePending"), CF_STR("true"));
     char next[CF_PAGE_TOKEN_MAX] = "", path[32 + CF_MAX_NAME_LEN];
     struct list_ctx l;
     struct cw c;
@@ -748,7 +750,8 @@ static void list_reply(struct api_req *r, enum list_kind kind)
         cf_jw_key(&c.w, "value");
         cf_jw_arr_begin(&c.w);
         if (kind == L_LIVE)
-            e = cf_cert_list(svc_of(r), &r->vault, after, (int)max, list_item, &l, next);
+            e = cf_cert_list(svc_of(r), &r->vault, after, (int)max, pending, list_item, &l,
+                             next);
         else if (kind == L_VERSIONS)
             e = cf_cert_list_versions(svc_of(r), &r->vault, name, after, (int)max, list_item, &l,
                                       next);
@@ -771,6 +774,8 @@ static void list_reply(struct api_req *r, enum list_kind kind)
                 e = cf_pct_encode(&c.tmp, cf_str_from(next));
             if (!e)
                 e = cf_buf_printf(&c.tmp, "&maxresults=%d", (int)max);
+            if (!e && pending && kind == L_LIVE) /* the next page lists the same way */
+                e = cf_buf_append_str(&c.tmp, CF_STR("&includePending=true"));
             cf_jw_strn(&c.w, c.tmp.data ? c.tmp.data : "", c.tmp.len);
         }
         cf_jw_obj_end(&c.w);

@@ -1984,6 +1984,19 @@ cf_err cf_cert_policy_update(struct cf_vault_svc *svc, const struct cf_vault_ref
 
 /* ---------------- lists ---------------- */
 
+/* includePending (§9): a certificate whose first version is still pending (Unknown issuer
+ * before the merge, a CA order in progress) has no version row, so the store's name-ordered
+ * list does not see it; its operation is "inProgress". The store offers those only as a walk
+ * of every vault's in-progress operations (cf_store_cert_list_in_progress, few by nature),
+ * so a list with includePending keeps the page's max smallest such names above the page
+ * token and merges them into the name order. */
+struct pend_item {
+    int64_t object_id;
+    char name[CF_MAX_NAME_LEN + 1];
+    char name_lc[CF_MAX_NAME_LEN + 1];
+    int64_t created, updated;
+};
+
 struct list_ctx {
     const struct cf_vault_ref *v;
     char after[CF_MAX_NAME_LEN + 1];
@@ -1998,6 +2011,12 @@ struct list_ctx {
     bool more;
     const struct cf_rec_cert_obj *obj; /* versions: the object */
     struct cf_rec_cert_obj vobj;
+    /* includePending: pend[0..npend) sorted by name_lc, next one to emit at ipend */
+    bool include_pending;
+    struct pend_item pend[CF_PAGE_MAX + 1];
+    int npend, ipend, emitted;
+    int64_t walk_after;
+    bool walk_more, dropped;
 };
 
 static cf_err list_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_ver *v, void *arg)
@@ -2017,45 +2036,158 @@ static cf_err list_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_
     return e;
 }
 
+/* Keeps o when it is a pending-only certificate of this vault above the token, among the
+ * max smallest names (insertion into the sorted array; the largest falls off). */
+static cf_err pend_walk_cb(const struct cf_rec_cert_obj *o, void *arg)
+{
+    struct list_ctx *c = arg;
+    int at;
+
+    c->walk_after = o->id;
+    if (o->vault_id != c->v->id || o->latest_seq != 0 || o->deleted_date ||
+        strcmp(o->name_lc, c->after) <= 0)
+        return CF_OK;
+    for (at = c->npend; at > 0 && strcmp(c->pend[at - 1].name_lc, o->name_lc) > 0; at--)
+        ;
+    if (at >= c->max) {
+        c->dropped = true;
+        return CF_OK;
+    }
+    if (c->npend == c->max) {
+        c->dropped = true;
+        c->npend--;
+    }
+    memmove(&c->pend[at + 1], &c->pend[at], (size_t)(c->npend - at) * sizeof(c->pend[0]));
+    memset(&c->pend[at], 0, sizeof(c->pend[0]));
+    c->pend[at].object_id = o->id;
+    snprintf(c->pend[at].name, sizeof(c->pend[at].name), "%s", o->name);
+    snprintf(c->pend[at].name_lc, sizeof(c->pend[at].name_lc), "%s", o->name_lc);
+    c->npend++;
+    return CF_OK;
+}
+
+/* Emits the pending items that sort before bound (all of them when bound is NULL) while the
+ * page has room; an item left over means another page. */
+static cf_err pend_emit(struct list_ctx *c, const char *bound)
+{
+    cf_err e = CF_OK;
+
+    for (; !e && c->ipend < c->npend; c->ipend++) {
+        const struct pend_item *p = &c->pend[c->ipend];
+        struct cf_cert_meta m;
+        if (bound && strcmp(p->name_lc, bound) > 0)
+            break;
+        if (c->emitted >= c->max) {
+            c->more = true;
+            break;
+        }
+        /* as GET by name reads it (get_fn): disabled, no version, x5t or validity */
+        meta_init(&m);
+        snprintf(m.name, sizeof(m.name), "%s", p->name);
+        m.created = p->created;
+        m.updated = p->updated;
+        m.pending = true;
+        e = c->cb(&m, c->arg);
+        cf_cert_meta_release(&m);
+        snprintf(c->last, sizeof(c->last), "%s", p->name_lc);
+        c->emitted++;
+    }
+    return e;
+}
+
+/* The live list with includePending: store rows and pending items in one name order, at most
+ * max in all (a store row that no longer fits is left for the next page). */
+static cf_err list_merge_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_ver *v,
+                            void *arg)
+{
+    struct list_ctx *c = arg;
+    cf_err e = pend_emit(c, o->name_lc);
+
+    if (e)
+        return e;
+    if (c->emitted >= c->max) {
+        c->more = true;
+        return CF_OK;
+    }
+    c->emitted++;
+    return list_cb(o, v, arg);
+}
+
 static cf_err list_fn(struct cf_store_txn *t, void *arg)
 {
     struct list_ctx *c = arg;
-    return cf_store_cert_list(t, c->v->id, c->deleted, c->after, c->max, list_cb, c, &c->more);
+    bool more = false;
+    cf_err e;
+
+    if (!c->include_pending)
+        return cf_store_cert_list(t, c->v->id, c->deleted, c->after, c->max, list_cb, c,
+                                  &c->more);
+    c->npend = c->ipend = c->emitted = 0;
+    c->walk_after = 0;
+    c->more = c->dropped = false;
+    do {
+        e = cf_store_cert_list_in_progress(t, c->walk_after, 64, pend_walk_cb, c, &c->walk_more);
+    } while (!e && c->walk_more);
+    for (int i = 0; !e && i < c->npend; i++) {
+        struct cf_rec_cert_pending p;
+        cf_rec_cert_pending_init(&p);
+        e = cf_store_cert_pending_get(t, c->pend[i].object_id, &p);
+        if (!e) {
+            c->pend[i].created = p.created;
+            c->pend[i].updated = p.updated;
+        }
+        cf_rec_cert_pending_release(&p);
+    }
+    if (!e)
+        e = cf_store_cert_list(t, c->v->id, false, c->after, c->max, list_merge_cb, c, &more);
+    if (!e)
+        e = pend_emit(c, NULL);
+    /* more pages: an item that did not fit, store rows beyond this page, or pending names
+     * past the max kept ones */
+    c->more = c->more || more || c->dropped;
+    return e;
 }
 
 static cf_err list_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v, bool deleted,
-                          struct cf_str after, int max, cf_cert_cb cb, void *arg,
-                          char next[CF_PAGE_TOKEN_MAX])
+                          bool include_pending, struct cf_str after, int max, cf_cert_cb cb,
+                          void *arg, char next[CF_PAGE_TOKEN_MAX])
 {
-    struct list_ctx c;
+    struct list_ctx *c = calloc(1, sizeof(*c));
     cf_err e;
 
-    memset(&c, 0, sizeof(c));
-    c.v = v;
-    c.deleted = deleted;
-    c.max = page_max(max);
-    c.cb = cb;
-    c.arg = arg;
-    if ((e = token_decode(after, c.after)) != CF_OK)
-        return e;
-    next[0] = '\0'; /* after may point into next: decoded first */
-    e = cf_store_read(svc->store, list_fn, &c);
-    if (!e && c.more)
-        token_encode(c.last, next);
+    if (!c)
+        return CF_ENOMEM;
+    c->v = v;
+    c->deleted = deleted;
+    c->include_pending = include_pending && !deleted;
+    c->max = page_max(max);
+    c->cb = cb;
+    c->arg = arg;
+    e = token_decode(after, c->after);
+    if (!e) {
+        next[0] = '\0'; /* after may point into next: decoded first */
+        e = cf_store_read(svc->store, list_fn, c);
+    }
+    if (!e && c->more)
+        token_encode(c->last, next);
+    free(c);
     return e;
 }
 
 cf_err cf_cert_list(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str after,
-                    int max, cf_cert_cb cb, void *arg, char next[CF_PAGE_TOKEN_MAX])
+                    int max, bool include_pending, cf_cert_cb cb, void *arg,
+                    char next[CF_PAGE_TOKEN_MAX])
 {
-    return list_common(svc, v, false, after, max, cb, arg, next);
+    return list_common(svc, v, false, include_pending, after, max, cb, arg, next);
 }
 
+/* A certificate is soft-deleted only once it has a version (life_fn needs one), so a deleted
+ * one is never pending-only: includePending changes nothing here. */
 cf_err cf_cert_list_deleted(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
                             struct cf_str after, int max, cf_cert_cb cb, void *arg,
                             char next[CF_PAGE_TOKEN_MAX])
 {
-    return list_common(svc, v, true, after, max, cb, arg, next);
+    return list_common(svc, v, true, false, after, max, cb, arg, next);
 }
 
 static cf_err versions_fn(struct cf_store_txn *t, void *arg)

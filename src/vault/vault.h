@@ -670,8 +670,12 @@ cf_err cf_cert_policy_update(struct cf_vault_svc *svc, const struct cf_vault_ref
                              struct cf_str name, const struct cf_json *policy,
                              struct cf_cert_policy *out, char *why, size_t whysz);
 typedef cf_err (*cf_cert_cb)(const struct cf_cert_meta *m, void *arg);
+/* include_pending (includePending=true): also the certificates whose first version is still
+ * pending (an inProgress operation, no version yet), as GET reads them: disabled, no version
+ * or x5t, m->pending. Without it they are left out, as Azure does. */
 cf_err cf_cert_list(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str after,
-                    int max, cf_cert_cb cb, void *arg, char next[CF_PAGE_TOKEN_MAX]);
+                    int max, bool include_pending, cf_cert_cb cb, void *arg,
+                    char next[CF_PAGE_TOKEN_MAX]);
 cf_err cf_cert_list_versions(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
                              struct cf_str name, struct cf_str after, int max, cf_cert_cb cb,
                              void *arg, char next[CF_PAGE_TOKEN_MAX]);

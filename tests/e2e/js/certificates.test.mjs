@@ -431,6 +431,45 @@ test("certificates: import PEM (PKCS#8 key + chain) served back as PEM", T, asyn
   await rejectsWith(() => client.importCertificate(uniqueName("cpem"), Buffer.from(leaf.pem), { policy: { contentType: "application/x-pem-file" } }), 400, "BadParameter");
 });
 
+test("certificates: import PEM with the CA first and preserveCertificateOrder - leaf's x5t/cer/policy, chain kept as given", T, async () => {
+  // azure-kv-certificates.md §8: preserveCertOrder keeps the input order of the chain; the leaf
+  // is still the certificate whose key is the private key (the fuzz seed
+  // fuzz_pem/ec_chain_ca_first_preserve: x5t, policy and export used to come from the CA).
+  const ca = testCa();
+  const leaf = caIssued("orderleaf", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+  const leafX = new crypto.X509Certificate(leaf.der);
+  for (const contentType of ["application/x-pem-file", "application/x-pkcs12"]) {
+    const name = uniqueName("corder");
+    const c = await client.importCertificate(name, Buffer.from(ca.pem + leaf.pem + leaf.keyPem), {
+      policy: { contentType }, preserveCertificateOrder: true,
+    });
+    assert.deepEqual(Buffer.from(c.cer), leaf.der, `${contentType}: cer is the leaf`);
+    assert.deepEqual(Buffer.from(c.properties.x509Thumbprint), sha1(leaf.der), `${contentType}: x5t is the leaf's`);
+    assert.equal(c.preserveCertificateOrder, true);
+    assert.equal(c.policy.subject, "CN=orderleaf.coffer.test", "the derived policy is the leaf's");
+    assert.equal(c.policy.keyType, "EC");
+    assert.equal(c.properties.expiresOn.getTime(), new Date(leafX.validTo).getTime(), "exp is the leaf's");
+    const got = await client.getCertificate(name);
+    assert.deepEqual(Buffer.from(got.properties.x509Thumbprint), sha1(leaf.der));
+    // The secret lists the chain as imported (CA, then leaf); the key is the leaf's.
+    const s = await secrets.getSecret(name);
+    assert.equal(s.properties.contentType, contentType);
+    const blocks = contentType === "application/x-pem-file"
+      ? { certs: pemBlocks(s.value, "CERTIFICATE"), keyPem: pemBlocks(s.value, "PRIVATE KEY")[0] }
+      : parsePfx(s.value);
+    const certs = blocks.certs.map((p) => new crypto.X509Certificate(p));
+    assert.equal(certs.length, 2);
+    assert.ok(certs[0].raw.equals(ca.der), `${contentType}: the CA first, as imported`);
+    assert.ok(certs[1].raw.equals(leaf.der), `${contentType}: then the leaf`);
+    assertKeyMatches(blocks.keyPem, leafX, `${contentType} preserved-order secret`);
+  }
+  // Without preserveCertificateOrder the same input is stored leaf first.
+  const name = uniqueName("corder");
+  await client.importCertificate(name, Buffer.from(ca.pem + leaf.pem + leaf.keyPem), { policy: { contentType: "application/x-pem-file" } });
+  const certs = pemBlocks((await secrets.getSecret(name)).value, "CERTIFICATE").map((p) => new crypto.X509Certificate(p));
+  assert.ok(certs[0].raw.equals(leaf.der) && certs[1].raw.equals(ca.der), "leaf first by default");
+});
+
 test("certificates: Unknown issuer - CSR from the pending operation, signed by the test CA, merged", T, async () => {
   const ca = testCa();
   const name = uniqueName("cmerge");
@@ -497,6 +536,36 @@ test("certificates: getCertificateOperation on a certificate that is still pendi
   assert.equal(c.properties.enabled, false, "a pending certificate reads disabled");
   assert.equal(c.cer, undefined, "no cer before the merge");
   await client.deleteCertificateOperation(name);
+});
+
+test("certificates: includePending - a certificate still pending (Unknown issuer) is listed only when asked", T, async () => {
+  // azure-kv-certificates.md §9: pending certificates are listed only with includePending=true.
+  const name = uniqueName("cplist");
+  await client.beginCreateCertificate(name, { issuerName: "Unknown", subject: "CN=plist.coffer.test" }, POLL);
+  try {
+    const plain = (await collect(client.listPropertiesOfCertificates())).map((x) => x.name);
+    assert.ok(!plain.includes(name), "left out without includePending");
+    const all = await collect(client.listPropertiesOfCertificates({ includePending: true }));
+    const mine = all.filter((x) => x.name === name);
+    assert.equal(mine.length, 1, "listed once with includePending");
+    assert.equal(mine[0].enabled, false, "a pending certificate lists disabled");
+    assert.equal(mine[0].x509Thumbprint, undefined, "and without a thumbprint");
+    assert.ok(mine[0].createdOn instanceof Date);
+    const names = all.map((x) => x.name);
+    assert.deepEqual(names.filter((n) => n !== name), plain, "every issued certificate too, in the same order");
+    assert.deepEqual([...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1)), names, "in name order");
+    // Pages of 2: the nextLink keeps includePending.
+    const paged = [];
+    for await (const page of client.listPropertiesOfCertificates({ includePending: true }).byPage({ maxPageSize: 2 })) {
+      assert.ok(page.length <= 2);
+      paged.push(...page.map((x) => x.name));
+    }
+    assert.deepEqual(paged, names, "paged with includePending: the same list");
+  } finally {
+    await client.deleteCertificateOperation(name);
+  }
+  const after = await collect(client.listPropertiesOfCertificates({ includePending: true }));
+  assert.ok(!after.some((x) => x.name === name), "the operation deleted: nothing left to list");
 });
 
 test("certificates: delete (poller), get/list deleted, recover (poller), purge - key and secret follow", T, async () => {

@@ -413,12 +413,25 @@ static void lists_and_lifecycle(void **state)
     assert_int_equal(create(f, "pend", UNKNOWN, &op), CF_OK); /* no version: not listed */
     cf_cert_op_release(&op);
     memset(&n, 0, sizeof(n));
-    assert_int_equal(cf_cert_list(f->svc, &f->ref, CF_STR(""), 2, collect, &n, next), CF_OK);
+    assert_int_equal(cf_cert_list(f->svc, &f->ref, CF_STR(""), 2, false, collect, &n, next),
+                     CF_OK);
     assert_int_equal(n.count, 2);
     assert_true(next[0]);
-    assert_int_equal(cf_cert_list(f->svc, &f->ref, cf_str_from(next), 2, collect, &n, next), CF_OK);
+    assert_int_equal(cf_cert_list(f->svc, &f->ref, cf_str_from(next), 2, false, collect, &n, next),
+                     CF_OK);
     assert_int_equal(n.count, 3);
     assert_false(next[0]);
+    /* includePending: "pend" too, in name order (l0 l1 l2 pend), pages of 3 then 1 */
+    memset(&n, 0, sizeof(n));
+    assert_int_equal(cf_cert_list(f->svc, &f->ref, CF_STR(""), 3, true, collect, &n, next),
+                     CF_OK);
+    assert_int_equal(n.count, 3);
+    assert_true(next[0]);
+    assert_int_equal(cf_cert_list(f->svc, &f->ref, cf_str_from(next), 3, true, collect, &n, next),
+                     CF_OK);
+    assert_int_equal(n.count, 4);
+    assert_false(next[0]);
+    assert_string_equal(n.n[3], "pend/");
     memset(&n, 0, sizeof(n));
     assert_int_equal(cf_cert_list_versions(f->svc, &f->ref, CF_STR("l0"), CF_STR(""), 25, collect,
                                            &n, next),
