@@ -1,4 +1,4 @@
-/* sqlite_int.h - internals shared by the SQLite backend's files (sqlite.c, sqlite_vault.c, sqlite_auth.c).
+/* sqlite_int.h - internals shared by the SQLite backend's files (sqlite*.c).
  * Not part of the store's contract: nothing outside src/store/ includes this.
  *
  * Every SQL statement of the backend is one row of CF_SQL_TABLE. A connection prepares a row the
@@ -75,6 +75,8 @@
                   "deleted,deleted_date,scheduled_purge) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")         \
     X(OBJ_UPDATE, "UPDATE secret_objects SET latest_seq=?2,latest_version=?3,deleted=?4,"          \
                   "deleted_date=?5,scheduled_purge=?6 WHERE id=?1")                                \
+    X(OBJ_SET_LATEST, "UPDATE secret_objects SET latest_seq=?2,latest_version=?3 "               \
+                      "WHERE id=?1 AND deleted=0 AND deleted_date=0 AND scheduled_purge=0")        \
     X(OBJ_DELETE, "DELETE FROM secret_objects WHERE id=?1")                                        \
     X(OBJ_LIST,                                                                                    \
       "SELECT " CF_SQL_OBJ_COLS_O "," CF_SQL_VER_COLS_V " FROM secret_objects o "                  \
@@ -128,6 +130,8 @@
                    "deleted,deleted_date,scheduled_purge) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")        \
     X(KOBJ_UPDATE, "UPDATE key_objects SET latest_seq=?2,latest_version=?3,deleted=?4,"            \
                    "deleted_date=?5,scheduled_purge=?6 WHERE id=?1")                               \
+    X(KOBJ_SET_LATEST, "UPDATE key_objects SET latest_seq=?2,latest_version=?3 "                 \
+                       "WHERE id=?1 AND deleted=0 AND deleted_date=0 AND scheduled_purge=0")       \
     X(KOBJ_DELETE, "DELETE FROM key_objects WHERE id=?1")                                          \
     X(KOBJ_LIST,                                                                                   \
       "SELECT " CF_SQL_OBJ_COLS_O "," CF_SQL_KVER_COLS_V ",NULL FROM key_objects o "              \
@@ -237,5 +241,24 @@ cf_err cf_sq_step_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *w
                          bool need_row);
 /* ASCII lower-case copy of in, truncated to outsz - 1 characters. */
 void cf_sq_lower_copy(const char *in, char *out, size_t outsz);
+
+/* Object rows (sqlite_obj.c): secret_objects and key_objects share their columns
+ * (CF_SQL_OBJ_COLS) and their code; a table is named by its statements. The record is
+ * struct cf_rec_secret_obj (store_vault.h); struct cf_rec_key_obj has the same layout. */
+struct cf_rec_secret_obj;
+struct cf_sq_objtab {
+    enum cf_sq_id get, insert, update, set_latest, del;
+    const char *kind; /* for error messages */
+};
+extern const struct cf_sq_objtab cf_sq_secret_objs, cf_sq_key_objs;
+/* Columns of CF_SQL_OBJ_COLS starting at column `at`. */
+void cf_sq_obj_from_row(sqlite3_stmt *st, int at, struct cf_rec_secret_obj *o);
+cf_err cf_sq_obj_get(struct cf_store_txn *t, const struct cf_sq_objtab *tab, int64_t vault_id,
+                     const char *name_lc, struct cf_rec_secret_obj *out);
+cf_err cf_sq_obj_insert(struct cf_store_txn *t, const struct cf_sq_objtab *tab,
+                        struct cf_rec_secret_obj *o);
+cf_err cf_sq_obj_update(struct cf_store_txn *t, const struct cf_sq_objtab *tab,
+                        const struct cf_rec_secret_obj *o);
+cf_err cf_sq_obj_delete(struct cf_store_txn *t, const struct cf_sq_objtab *tab, int64_t id);
 
 #endif

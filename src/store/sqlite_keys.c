@@ -7,6 +7,9 @@
 
 #include "store/sqlite_int.h"
 #include "store/store_keys.h"
+#include "store/store_vault.h"
+
+#include <stddef.h>
 
 /* A sealed private key: the largest is an RSA-4096 PKCS#8 DER (~2.4 KB) plus a type tag and the
  * AEAD overhead; 16 KB leaves room for any future format. */
@@ -15,97 +18,53 @@
 
 /* ---------------- objects ---------------- */
 
-/* Columns of CF_SQL_OBJ_COLS starting at column `at`. */
+/* key_objects rows are secret_objects rows (sqlite_obj.c): the two records have one layout,
+ * so a key object converts by copy. */
+_Static_assert(sizeof(struct cf_rec_key_obj) == sizeof(struct cf_rec_secret_obj) &&
+                   offsetof(struct cf_rec_key_obj, name) == offsetof(struct cf_rec_secret_obj, name) &&
+                   offsetof(struct cf_rec_key_obj, latest_version) ==
+                       offsetof(struct cf_rec_secret_obj, latest_version) &&
+                   offsetof(struct cf_rec_key_obj, scheduled_purge) ==
+                       offsetof(struct cf_rec_secret_obj, scheduled_purge),
+               "key and secret object records differ");
+
 static void obj_from_row(sqlite3_stmt *st, int at, struct cf_rec_key_obj *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->id = sqlite3_column_int64(st, at + 0);
-    o->vault_id = sqlite3_column_int64(st, at + 1);
-    cf_sq_col_cpy(st, at + 2, o->name, sizeof(o->name));
-    cf_sq_col_cpy(st, at + 3, o->name_lc, sizeof(o->name_lc));
-    o->latest_seq = sqlite3_column_int64(st, at + 4);
-    cf_sq_col_cpy(st, at + 5, o->latest_version, sizeof(o->latest_version));
-    o->deleted_date = sqlite3_column_int64(st, at + 6);
-    o->scheduled_purge = sqlite3_column_int64(st, at + 7);
+    struct cf_rec_secret_obj so;
+    cf_sq_obj_from_row(st, at, &so);
+    memcpy(o, &so, sizeof(*o));
 }
 
 cf_err cf_store_key_obj_get(struct cf_store_txn *t, int64_t vault_id, const char *name_lc,
                             struct cf_rec_key_obj *out)
 {
-    cf_err e = CF_OK;
-    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_KOBJ_GET, &e);
-    int rc;
-
-    if (!st)
-        return e;
-    sqlite3_bind_int64(st, 1, vault_id);
-    cf_sq_bind_text(st, 2, name_lc);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        obj_from_row(st, 0, out);
-    else if (rc == SQLITE_DONE)
-        e = CF_ENOTFOUND;
-    else
-        e = cf_sq_err(CF_SQ_DB(t), rc, "key get");
-    cf_sq_done(st);
+    struct cf_rec_secret_obj so;
+    cf_err e = cf_sq_obj_get(t, &cf_sq_key_objs, vault_id, name_lc, &so);
+    if (!e)
+        memcpy(out, &so, sizeof(*out));
     return e;
 }
 
 cf_err cf_store_key_obj_insert(struct cf_store_txn *t, struct cf_rec_key_obj *o)
 {
-    cf_err e = CF_OK;
-    sqlite3_stmt *st;
-
-    if (!t->writable)
-        return CF_EINVAL;
-    st = cf_sq_stmt(t, CF_SQ_KOBJ_INSERT, &e);
-    if (!st)
-        return e;
-    sqlite3_bind_int64(st, 1, o->vault_id);
-    cf_sq_bind_text(st, 2, o->name_lc);
-    cf_sq_bind_text(st, 3, o->name);
-    sqlite3_bind_int64(st, 4, o->latest_seq);
-    cf_sq_bind_text(st, 5, o->latest_version);
-    sqlite3_bind_int(st, 6, o->deleted_date != 0);
-    sqlite3_bind_int64(st, 7, o->deleted_date);
-    sqlite3_bind_int64(st, 8, o->scheduled_purge);
-    e = cf_sq_step_change(t, st, "key insert", false);
-    if (!e)
-        o->id = sqlite3_last_insert_rowid(CF_SQ_DB(t));
+    struct cf_rec_secret_obj so;
+    cf_err e;
+    memcpy(&so, o, sizeof(so));
+    e = cf_sq_obj_insert(t, &cf_sq_key_objs, &so);
+    o->id = so.id;
     return e;
 }
 
 cf_err cf_store_key_obj_update(struct cf_store_txn *t, const struct cf_rec_key_obj *o)
 {
-    cf_err e = CF_OK;
-    sqlite3_stmt *st;
-
-    if (!t->writable)
-        return CF_EINVAL;
-    st = cf_sq_stmt(t, CF_SQ_KOBJ_UPDATE, &e);
-    if (!st)
-        return e;
-    sqlite3_bind_int64(st, 1, o->id);
-    sqlite3_bind_int64(st, 2, o->latest_seq);
-    cf_sq_bind_text(st, 3, o->latest_version);
-    sqlite3_bind_int(st, 4, o->deleted_date != 0);
-    sqlite3_bind_int64(st, 5, o->deleted_date);
-    sqlite3_bind_int64(st, 6, o->scheduled_purge);
-    return cf_sq_step_change(t, st, "key update", true);
+    struct cf_rec_secret_obj so;
+    memcpy(&so, o, sizeof(so));
+    return cf_sq_obj_update(t, &cf_sq_key_objs, &so);
 }
 
 cf_err cf_store_key_obj_delete(struct cf_store_txn *t, int64_t id)
 {
-    cf_err e = CF_OK;
-    sqlite3_stmt *st;
-
-    if (!t->writable)
-        return CF_EINVAL;
-    st = cf_sq_stmt(t, CF_SQ_KOBJ_DELETE, &e);
-    if (!st)
-        return e;
-    sqlite3_bind_int64(st, 1, id);
-    return cf_sq_step_change(t, st, "key purge", true);
+    return cf_sq_obj_delete(t, &cf_sq_key_objs, id);
 }
 
 /* ---------------- versions ---------------- */

@@ -375,97 +375,25 @@ cf_err cf_store_vault_expired(struct cf_store_txn *t, int64_t now, int64_t *ids,
 
 /* ---------------- secret objects ---------------- */
 
-/* Columns of CF_SQL_OBJ_COLS starting at column `at`. */
-static void obj_from_row(sqlite3_stmt *st, int at, struct cf_rec_secret_obj *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->id = sqlite3_column_int64(st, at + 0);
-    o->vault_id = sqlite3_column_int64(st, at + 1);
-    cf_sq_col_cpy(st, at + 2, o->name, sizeof(o->name));
-    cf_sq_col_cpy(st, at + 3, o->name_lc, sizeof(o->name_lc));
-    o->latest_seq = sqlite3_column_int64(st, at + 4);
-    cf_sq_col_cpy(st, at + 5, o->latest_version, sizeof(o->latest_version));
-    o->deleted_date = sqlite3_column_int64(st, at + 6);
-    o->scheduled_purge = sqlite3_column_int64(st, at + 7);
-}
-
 cf_err cf_store_secret_obj_get(struct cf_store_txn *t, int64_t vault_id, const char *name_lc,
                                struct cf_rec_secret_obj *out)
 {
-    cf_err e = CF_OK;
-    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_OBJ_GET, &e);
-    int rc;
-
-    if (!st)
-        return e;
-    sqlite3_bind_int64(st, 1, vault_id);
-    cf_sq_bind_text(st, 2, name_lc);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        obj_from_row(st, 0, out);
-    else if (rc == SQLITE_DONE)
-        e = CF_ENOTFOUND;
-    else
-        e = cf_sq_err(CF_SQ_DB(t), rc, "secret get");
-    cf_sq_done(st);
-    return e;
+    return cf_sq_obj_get(t, &cf_sq_secret_objs, vault_id, name_lc, out);
 }
 
 cf_err cf_store_secret_obj_insert(struct cf_store_txn *t, struct cf_rec_secret_obj *o)
 {
-    cf_err e = CF_OK;
-    sqlite3_stmt *st;
-
-    if (!t->writable)
-        return CF_EINVAL;
-    st = cf_sq_stmt(t, CF_SQ_OBJ_INSERT, &e);
-    if (!st)
-        return e;
-    sqlite3_bind_int64(st, 1, o->vault_id);
-    cf_sq_bind_text(st, 2, o->name_lc);
-    cf_sq_bind_text(st, 3, o->name);
-    sqlite3_bind_int64(st, 4, o->latest_seq);
-    cf_sq_bind_text(st, 5, o->latest_version);
-    sqlite3_bind_int(st, 6, o->deleted_date != 0);
-    sqlite3_bind_int64(st, 7, o->deleted_date);
-    sqlite3_bind_int64(st, 8, o->scheduled_purge);
-    e = cf_sq_step_change(t, st, "secret insert", false);
-    if (!e)
-        o->id = sqlite3_last_insert_rowid(CF_SQ_DB(t));
-    return e;
+    return cf_sq_obj_insert(t, &cf_sq_secret_objs, o);
 }
 
 cf_err cf_store_secret_obj_update(struct cf_store_txn *t, const struct cf_rec_secret_obj *o)
 {
-    cf_err e = CF_OK;
-    sqlite3_stmt *st;
-
-    if (!t->writable)
-        return CF_EINVAL;
-    st = cf_sq_stmt(t, CF_SQ_OBJ_UPDATE, &e);
-    if (!st)
-        return e;
-    sqlite3_bind_int64(st, 1, o->id);
-    sqlite3_bind_int64(st, 2, o->latest_seq);
-    cf_sq_bind_text(st, 3, o->latest_version);
-    sqlite3_bind_int(st, 4, o->deleted_date != 0);
-    sqlite3_bind_int64(st, 5, o->deleted_date);
-    sqlite3_bind_int64(st, 6, o->scheduled_purge);
-    return cf_sq_step_change(t, st, "secret update", true);
+    return cf_sq_obj_update(t, &cf_sq_secret_objs, o);
 }
 
 cf_err cf_store_secret_obj_delete(struct cf_store_txn *t, int64_t id)
 {
-    cf_err e = CF_OK;
-    sqlite3_stmt *st;
-
-    if (!t->writable)
-        return CF_EINVAL;
-    st = cf_sq_stmt(t, CF_SQ_OBJ_DELETE, &e);
-    if (!st)
-        return e;
-    sqlite3_bind_int64(st, 1, id);
-    return cf_sq_step_change(t, st, "secret purge", true);
+    return cf_sq_obj_delete(t, &cf_sq_secret_objs, id);
 }
 
 /* ---------------- secret versions ---------------- */
@@ -626,7 +554,7 @@ cf_err cf_store_secret_list(struct cf_store_txn *t, int64_t vault_id, bool delet
             *more = true;
             break;
         }
-        obj_from_row(st, 0, &o);
+        cf_sq_obj_from_row(st, 0, &o);
         e = ver_from_row(st, CF_SQL_OBJ_NCOLS, false, &v);
         if (e)
             break;
