@@ -40,6 +40,7 @@ static const struct key keys[] = {
     I(token_lifetime_s, "access token lifetime in seconds"),
     I(pool_threads, "threads that wait for durable writes"),
     I(janitor_interval_s, "seconds between runs of purges, key rotations and certificate renewals"),
+    I(dev_month_seconds, "TEST ONLY, needs --dev: a certificate policy month lasts this many seconds"),
     I(signing_key_rotate_days, "rotate the token signing key after this many days (0: never)"),
     S(trusted_issuer, "trust tokens of this external OIDC issuer (exact iss)"),
     S(trusted_issuer_jwks, "the trusted issuer's JWKS: a file path or an https URL"),
@@ -243,6 +244,15 @@ cf_err cf_config_load(struct cf_config *c, int argc, char **argv)
         snprintf(c->throttle, sizeof(c->throttle), "%s", c->dev ? "off" : "on");
     if (c->janitor_interval_s < 1) {
         fprintf(stderr, "cofferd: janitor_interval_s must be at least 1\n");
+        return CF_EINVAL;
+    }
+    /* a test knob that shortens every certificate: refused where real certificates live */
+    if (c->dev_month_seconds && !c->dev) {
+        fprintf(stderr, "cofferd: dev_month_seconds is a test-only setting and needs --dev\n");
+        return CF_EINVAL;
+    }
+    if (c->dev_month_seconds && (c->dev_month_seconds < 10 || c->dev_month_seconds > 2628000)) {
+        fprintf(stderr, "cofferd: dev_month_seconds must be 10 to 2628000 (0: off)\n");
         return CF_EINVAL;
     }
     if (c->throttle_principal_factor < 1) {

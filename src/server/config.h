@@ -29,6 +29,8 @@ struct cf_config {
     int token_lifetime_s;
     int pool_threads;
     int janitor_interval_s; /* purges, key rotations, certificate renewals (default 60) */
+    int dev_month_seconds;  /* TEST ONLY, --dev only: a certificate policy month in seconds
+                               (cf_vault_certs_set_month); 0 (default): 365/12 days */
     /* Token signing key rotation (auth.h) and trusted external OIDC issuers; more issuers as
      * [issuer.NAME] sections of the config file (server/authkeep.h). */
     int signing_key_rotate_days; /* default 30; 0: never */

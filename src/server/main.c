@@ -237,6 +237,11 @@ int main(int argc, char **argv)
     if (!vault)
         goto out;
     cf_sealgate_set_vault(gate, vault);
+    if (cfg.dev_month_seconds) { /* test only: config.c allows it with --dev alone */
+        cf_vault_certs_set_month(vault, cfg.dev_month_seconds);
+        cf_warn("cofferd: TEST ONLY: a certificate policy month lasts %d s (dev_month_seconds)",
+                cfg.dev_month_seconds);
+    }
     if (cfg.dev && ((e = cf_boot_dev_admin(auth, &paths, tenant, client_id, secret)) ||
                     (e = cf_boot_dev_vault(vault, sub, tenant))))
         goto out;

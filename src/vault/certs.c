@@ -38,6 +38,7 @@
 #define POLICY_MAX (32 * 1024)
 #define MONTH_S 2628000LL        /* 365 days / 12: 12 months = 365 days as the service does */
 #define BACKDATE_S 600           /* notBefore = now - 10 min (§11) */
+#define DAY_S 86400LL
 #define RENEW_BATCH 64
 #define CERT_AAD_MAX (12 + 21 + CF_MAX_NAME_LEN + 1)
 
@@ -579,9 +580,28 @@ static cf_err generate_key(const struct cf_cert_policy *p, struct cf_kvkey **k)
     return cf_kvkey_generate_rsa(p->key_size, 0, k);
 }
 
-/* The X.509 request of p (pointers into p and sans, which must outlive it). */
-static void req_from_policy(const struct cf_cert_policy *p, struct cf_cert_san *sans,
-                            const char **ekus, int64_t now, struct cf_cert_req *r)
+/* A policy month and day in seconds: 365/12 days and a day, or the test-only month of
+ * cf_vault_certs_set_month (cofferd --dev, dev_month_seconds) with 12/365 of it as the day. */
+static int64_t month_s(const struct cf_vault_svc *svc)
+{
+    return svc->cert_month_s > 0 ? svc->cert_month_s : MONTH_S;
+}
+
+static int64_t day_s(const struct cf_vault_svc *svc)
+{
+    return svc->cert_month_s > 0 ? (int64_t)svc->cert_month_s * 12 / 365 : DAY_S;
+}
+
+void cf_vault_certs_set_month(struct cf_vault_svc *svc, int seconds)
+{
+    svc->cert_month_s = seconds > 0 ? seconds : 0;
+}
+
+/* The X.509 request of p (pointers into p and sans, which must outlive it). With a test
+ * month there is no backdating: ten minutes would be many such months. */
+static void req_from_policy(const struct cf_vault_svc *svc, const struct cf_cert_policy *p,
+                            struct cf_cert_san *sans, const char **ekus, int64_t now,
+                            struct cf_cert_req *r)
 {
     memset(r, 0, sizeof(*r));
     r->subject = p->subject;
@@ -596,8 +616,8 @@ static void req_from_policy(const struct cf_cert_policy *p, struct cf_cert_san *
     r->ekus = ekus;
     r->nekus = p->nekus;
     r->key_usage = p->key_usage;
-    r->not_before = now - BACKDATE_S;
-    r->not_after = now + (int64_t)p->validity_months * MONTH_S;
+    r->not_before = now - (svc->cert_month_s > 0 ? 0 : BACKDATE_S);
+    r->not_after = now + (int64_t)p->validity_months * month_s(svc);
 }
 
 /* ---------------- records -> results ---------------- */
@@ -1203,7 +1223,7 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     s.create = true;
     if ((e = generate_key(&pol, &k)) != CF_OK)
         goto done;
-    req_from_policy(&pol, sans, ekus, s.now, &req);
+    req_from_policy(svc, &pol, sans, ekus, s.now, &req);
     if ((e = cf_cert_csr(k, &req, &csr, why, whysz)) != CF_OK)
         goto done;
     if ((e = cf_random_hex32(s.pend.request_id)) != CF_OK ||
@@ -2770,18 +2790,19 @@ struct due_item {
 
 struct due_ctx {
     int64_t now;
+    int64_t day_s; /* day_s(svc) */
     int64_t after_id;
     bool more;
     struct due_item items[RENEW_BATCH];
     size_t n;
 };
 
-/* When action l of a version valid [nbf, exp) is due. */
-static int64_t due_at(const struct cf_cert_lifetime *l, int64_t nbf, int64_t exp)
+/* When action l of a version valid [nbf, exp) is due (day: day_s). */
+static int64_t due_at(const struct cf_cert_lifetime *l, int64_t nbf, int64_t exp, int64_t day)
 {
     if (l->pct)
         return nbf + (exp - nbf) * l->pct / 100;
-    return exp - (int64_t)l->days * 86400;
+    return exp - (int64_t)l->days * day;
 }
 
 static cf_err due_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_ver *v, void *arg)
@@ -2794,7 +2815,7 @@ static cf_err due_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_v
         return CF_OK;
     for (size_t i = 0; i < p.nactions && c->n < RENEW_BATCH; i++) {
         const struct cf_cert_lifetime *l = &p.actions[i];
-        if (due_at(l, v->nbf, v->exp) > c->now)
+        if (due_at(l, v->nbf, v->exp, c->day_s) > c->now)
             continue;
         if (l->action == CF_CERT_AUTORENEW && strcmp(p.issuer, "Unknown") == 0)
             continue; /* a CSR flow renews through its own merge; renew_one sorts the rest */
@@ -2928,7 +2949,7 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
         goto done;
     s.pol = &pol;
     s.pend_mode = PEND_KEEP;
-    req_from_policy(&pol, sans, ekus, s.now, &req);
+    req_from_policy(svc, &pol, sans, ekus, s.now, &req);
     if (kind == ISS_ACME) {
         /* a new order: the operation goes inProgress until the ACME driver completes it */
         s.create = true;
@@ -2979,6 +3000,7 @@ cf_err cf_vault_certs_renew_due(struct cf_vault_svc *svc, int *renewed)
     if (!c)
         return CF_ENOMEM;
     c->now = cf_vault_now(svc);
+    c->day_s = day_s(svc);
     do {
         e = cf_store_read(svc->store, due_fn, c);
         for (size_t i = 0; !e && i < c->n; i++) {

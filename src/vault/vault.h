@@ -811,6 +811,11 @@ cf_err cf_cert_acme_account_set_url(struct cf_vault_svc *svc, const char *vault,
  * contact count, once per version) and purges soft-deleted certificates past their date.
  * *renewed (may be NULL) counts the new versions. */
 cf_err cf_vault_certs_renew_due(struct cf_vault_svc *svc, int *renewed);
+/* TEST ONLY (cofferd --dev, config dev_month_seconds): a policy month lasts month_s seconds
+ * instead of 365/12 days - for validity_months, days_before_expiry (a day = 12/365 of that
+ * month) and the issued certificates' backdating (none) - so that a renewal can be watched
+ * within minutes. 0 restores the real month. Set once before serving. */
+void cf_vault_certs_set_month(struct cf_vault_svc *svc, int month_s);
 
 /* ---------------- change events (events/events.h) ----------------
  * The writes that create a version (secret set, key create/import/rotate, certificate

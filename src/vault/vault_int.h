@@ -86,6 +86,7 @@ struct cf_vault_svc {
     /* change events (vault.h): set once before serving, read on the writer thread */
     cf_vault_event_fn event_fn;
     void *event_ctx;
+    int cert_month_s; /* cf_vault_certs_set_month (test only); 0: 365/12 days */
     pthread_rwlock_t lock; /* guards buckets, gen and the master-key fields above */
     struct cf_vault_cache_entry *buckets[CF_VAULT_CACHE_BUCKETS];
     uint64_t gen;
