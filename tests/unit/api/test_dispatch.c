@@ -1,6 +1,6 @@
 /* test_dispatch.c - the API's routing module through its public entry, cf_api_handle, with the
  * real route table, handlers, vault, auth and a SQLite store in a temp dir; only the HTTP layer
- * is replaced (this file defines cf_http_respond and cf_http_header, so the linker never pulls
+ * is replaced (fake_http.h's cf_http_respond and cf_http_header, so the linker never pulls
  * src/http's). Covers: host classification, the 401 challenge before anything else, the
  * api-version rule (missing, malformed, percent-encoded key, unknown well-formed), trailing and
  * double slashes, 405 vs 404, unknown vault, cross-tenant tokens, the standard headers, and an
@@ -22,245 +22,12 @@
 
 #include <cmocka.h>
 
-#define SUFFIX "vault.localhost"
-#define PORT ":8443"
-
-/* ---------------- the fake HTTP layer ---------------- */
-
-struct fake_req {
-    struct cf_http_req req;
-    const char *hdr_names[8];
-    const char *hdr_values[8];
-    size_t nhdr;
-    /* the response */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool answered;
-    int answers;
-    int status;
-    char body[1 << 20];
-    size_t body_len;
-    char headers[4096];
-};
-
-const char *cf_http_header(const struct cf_http_req *req, const char *name)
-{
-    const struct fake_req *f = (const struct fake_req *)(const void *)req;
-    for (size_t i = 0; i < f->nhdr; i++)
-        if (strcasecmp(f->hdr_names[i], name) == 0)
-            return f->hdr_values[i];
-    return NULL;
-}
-
-void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_hdr *hdrs,
-                     size_t nhdrs, const char *body, size_t len)
-{
-    struct fake_req *f = (struct fake_req *)(void *)req;
-    size_t off = 0;
-
-    pthread_mutex_lock(&f->mu);
-    f->answers++;
-    f->status = status;
-    f->body_len = CF_MIN(len, sizeof(f->body) - 1);
-    if (body && len)
-        memcpy(f->body, body, f->body_len);
-    f->body[f->body_len] = '\0';
-    for (size_t i = 0; i < nhdrs; i++) {
-        int n = snprintf(f->headers + off, sizeof(f->headers) - off, "%s: %s\n", hdrs[i].name,
-                         hdrs[i].value);
-        if (n > 0 && (size_t)n < sizeof(f->headers) - off)
-            off += (size_t)n;
-    }
-    f->answered = true;
-    pthread_cond_signal(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-}
-
-/* ---------------- fixture ---------------- */
-
-struct fx {
-    char dir[64];
-    struct cf_clock clock;
-    unsigned char master[32];
-    struct cf_store *store;
-    struct cf_auth *auth;
-    struct cf_vault_svc *vault;
-    struct cf_api *api;
-    struct cf_rbac *rbac;
-    char tenant[37], sub[37], client_id[64], secret[128], oid[37];
-    char bearer[2048];      /* "Bearer <token for the vault audience>" */
-    char mgmt_bearer[2048]; /* for the management audience */
-};
-
-static void mint_as(struct fx *f, const char *client_id, const char *secret, const char *scope,
-                    char *out, size_t outlen)
-{
-    struct cf_token_request tr = {
-        .tenant = cf_str_from(f->tenant),
-        .grant_type = CF_STR("client_credentials"),
-        .client_id = cf_str_from(client_id),
-        .client_secret = cf_str_from(secret),
-        .scope = cf_str_from(scope),
-    };
-    struct cf_buf tok;
-    struct cf_token_error te;
-    int64_t exp_in;
-
-    cf_buf_init(&tok, 8192);
-    assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
-    snprintf(out, outlen, "Bearer %s", tok.data);
-    cf_buf_release(&tok);
-}
-
-static void mint(struct fx *f, const char *scope, char *out, size_t outlen)
-{
-    mint_as(f, f->client_id, f->secret, scope, out, outlen);
-}
+#include "fake_http.h"
 
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    struct cf_store_opts so = {0};
-    char db[128];
-    struct cf_vault in, out;
-    bool created;
-    cf_err e;
-
-    snprintf(f->dir, sizeof(f->dir), "/tmp/cf-dispatch-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(db, sizeof(db), "%s/db", f->dir);
-    so.path = db;
-    f->store = cf_store_open_sqlite(&so, &e);
-    assert_non_null(f->store);
-    f->clock = cf_clock_system();
-    assert_int_equal(cf_random(f->master, sizeof(f->master)), CF_OK);
-    f->auth = cf_auth_new(f->store, &f->clock, f->master,
-                          &(struct cf_auth_opts){.issuer = "https://login.localhost:8443"}, &e);
-    assert_non_null(f->auth);
-    assert_int_equal(cf_uuid4(f->tenant), CF_OK);
-    assert_int_equal(cf_uuid4(f->sub), CF_OK);
-    assert_int_equal(cf_auth_set_default_tenant(f->auth, f->tenant), CF_OK);
-    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "t", NULL, f->client_id, f->oid,
-                                       f->secret, sizeof(f->secret)),
-                     CF_OK);
-    f->vault = cf_vault_svc_new(f->store, &f->clock, f->master, &e);
-    assert_non_null(f->vault);
-    memset(&in, 0, sizeof(in));
-    snprintf(in.name, sizeof(in.name), "vone");
-    snprintf(in.subscription, sizeof(in.subscription), "%s", f->sub);
-    snprintf(in.resource_group, sizeof(in.resource_group), "rg");
-    snprintf(in.location, sizeof(in.location), "local");
-    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", f->tenant);
-    snprintf(in.sku, sizeof(in.sku), "standard");
-    in.retention_days = 90;
-    in.soft_delete = true;
-    in.rbac = true;
-    assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
-    cf_vault_release(&out);
-    f->rbac = cf_rbac_new(f->store, &f->clock, &e);
-    assert_non_null(f->rbac);
-    /* the test's principal is the server's administrator, as the bootstrap admin is */
-    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_OWNER, f->oid,
-                                               "ServicePrincipal"),
-                     CF_OK);
-    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_KV_ADMINISTRATOR, f->oid,
-                                               "ServicePrincipal"),
-                     CF_OK);
-    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
-                                                .auth = f->auth,
-                                                .rbac = f->rbac,
-                                                .clock = &f->clock,
-                                                .dns_suffix = SUFFIX,
-                                                .login_host = "login.localhost",
-                                                .management_host = "management.localhost",
-                                                .subscription_id = f->sub,
-                                                .tenant_id = f->tenant,
-                                                .pool_threads = 2},
-                        &e);
-    assert_non_null(f->api);
-    mint(f, "https://" SUFFIX PORT "/.default", f->bearer, sizeof(f->bearer));
-    mint(f, "https://management.localhost" PORT "/.default", f->mgmt_bearer,
-         sizeof(f->mgmt_bearer));
-    *state = f;
-    return 0;
+    return fx_setup(state, &(struct fx_opts){.tag = "dispatch", .vaults = {"vone"}});
 }
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    char cmd[128];
-    cf_api_free(f->api);
-    cf_rbac_free(f->rbac);
-    cf_vault_svc_free(f->vault);
-    cf_auth_free(f->auth);
-    cf_store_close(f->store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
-}
-
-/* Sends one request and waits for its one answer (set is answered from another thread). */
-static struct fake_req *call(struct fx *f, enum cf_http_method m, const char *host,
-                             const char *path, const char *query, const char *auth,
-                             const char *body)
-{
-    struct fake_req *r = calloc(1, sizeof(*r));
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    r->req.method = m;
-    r->req.path = cf_str_from(path);
-    r->req.query = cf_str_from(query ? query : "");
-    r->req.host = cf_str_from(host);
-    r->req.body = cf_str_from(body ? body : "");
-    snprintf(r->req.peer_ip, sizeof(r->req.peer_ip), "127.0.0.1");
-    if (auth) {
-        r->hdr_names[r->nhdr] = "Authorization";
-        r->hdr_values[r->nhdr++] = auth;
-    }
-    r->hdr_names[r->nhdr] = "x-ms-client-request-id";
-    r->hdr_values[r->nhdr++] = "11111111-2222-3333-4444-555555555555";
-    cf_api_handle(&r->req, f->api);
-    pthread_mutex_lock(&r->mu);
-    while (!r->answered)
-        pthread_cond_wait(&r->cv, &r->mu);
-    pthread_mutex_unlock(&r->mu);
-    usleep(1000); /* a second answer would arrive now: checked by the caller */
-    assert_int_equal(r->answers, 1);
-    return r;
-}
-
-static void done(struct fake_req *r)
-{
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    free(r);
-}
-
-/* error.code of a JSON error body, "" when there is none. */
-static void error_code(const struct fake_req *r, char *out, size_t n)
-{
-    struct cf_json *j = NULL;
-    const char *c;
-    out[0] = '\0';
-    if (cf_json_parse(r->body, r->body_len, &j, NULL, 0) != CF_OK)
-        return;
-    c = cf_json_str(cf_json_get(cf_json_get(j, "error"), "code"), NULL);
-    snprintf(out, n, "%s", c ? c : "");
-    cf_json_free(j);
-}
-
-static void expect(struct fake_req *r, int status, const char *code)
-{
-    char got[64];
-    error_code(r, got, sizeof(got));
-    if (r->status != status || (code && strcmp(got, code) != 0))
-        fail_msg("expected %d %s, got %d %s: %s", status, code ? code : "", r->status, got,
-                 r->body);
-    done(r);
-}
-
-#define V1 "vone." SUFFIX PORT
 
 /* ---------------- tests ---------------- */
 
@@ -269,7 +36,7 @@ static void challenge_comes_first(void **state)
     struct fx *f = *state;
     char want[512];
     /* a bodyless PUT with a bad name and no api-version: still the challenge */
-    struct fake_req *r = call(f, CF_HTTP_PUT, V1, "/secrets/bad_name", "", NULL, NULL);
+    struct fake_req *r = call_as(f, CF_HTTP_PUT, V1, "/secrets/bad_name", "", NULL, NULL);
     snprintf(want, sizeof(want),
              "WWW-Authenticate: Bearer authorization=\"https://login.localhost:8443/%s\", "
              "resource=\"https://vault.localhost:8443\"\n",
@@ -277,68 +44,73 @@ static void challenge_comes_first(void **state)
     assert_non_null(strstr(r->headers, want));
     assert_non_null(strstr(r->headers, "x-ms-client-request-id: 11111111-2222"));
     assert_non_null(strstr(r->headers, "Cache-Control: no-cache"));
-    expect(r, 401, "Unauthorized");
+    expect_code(r, 401, "Unauthorized");
     /* a garbage token and a management token get it too */
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", "Bearer abc.def.ghi", NULL),
-           401, "Unauthorized");
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->mgmt_bearer, NULL), 401,
-           "Unauthorized");
+    expect_code(
+        call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", "Bearer abc.def.ghi", NULL), 401,
+        "Unauthorized");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->mgmt_bearer, NULL),
+                401, "Unauthorized");
 }
 
 static void api_version_rule(void **state)
 {
     struct fx *f = *state;
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "", f->bearer, NULL), 400, "BadParameter");
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=abc", f->bearer, NULL), 400,
-           "BadParameter");
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.", f->bearer, NULL), 400,
-           "BadParameter");
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=2025-7-01", f->bearer, NULL), 400,
-           "BadParameter");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets", "", f->bearer, NULL), 400, "BadParameter");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=abc", f->bearer, NULL), 400,
+                "BadParameter");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.", f->bearer, NULL), 400,
+                "BadParameter");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=2025-7-01", f->bearer, NULL),
+                400, "BadParameter");
     /* well-formed versions are all served, heard of or not */
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.9", f->bearer, NULL), 200, NULL);
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.4-preview.1", f->bearer, NULL),
-           200, NULL);
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=2031-01-01-preview", f->bearer, NULL),
-           200, NULL);
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api%2Dversion=2025-07-01", f->bearer, NULL), 200,
-           NULL);
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.9", f->bearer, NULL), 200,
+                NULL);
+    expect_code(
+        call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.4-preview.1", f->bearer, NULL), 200,
+        NULL);
+    expect_code(
+        call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=2031-01-01-preview", f->bearer, NULL),
+        200, NULL);
+    expect_code(
+        call_as(f, CF_HTTP_GET, V1, "/secrets", "api%2Dversion=2025-07-01", f->bearer, NULL), 200,
+        NULL);
     /* management: dated versions only, ARM's codes */
-    expect(call(f, CF_HTTP_GET, "management.localhost" PORT, "/subscriptions", "", f->mgmt_bearer,
-                NULL),
-           400, "MissingApiVersionParameter");
-    expect(call(f, CF_HTTP_GET, "management.localhost" PORT, "/subscriptions", "api-version=7.4",
-                f->mgmt_bearer, NULL),
-           400, "InvalidApiVersionParameter");
+    expect_code(call_as(f, CF_HTTP_GET, "management.localhost" PORT, "/subscriptions", "",
+                        f->mgmt_bearer, NULL),
+                400, "MissingApiVersionParameter");
+    expect_code(call_as(f, CF_HTTP_GET, "management.localhost" PORT, "/subscriptions",
+                        "api-version=7.4", f->mgmt_bearer, NULL),
+                400, "InvalidApiVersionParameter");
 }
 
 static void hosts_and_routes(void **state)
 {
     struct fx *f = *state;
-    expect(call(f, CF_HTTP_GET, "elsewhere.example" PORT, "/secrets", "api-version=7.5",
-                f->bearer, NULL),
-           404, "NotFound");
-    expect(call(f, CF_HTTP_GET, "a.b." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer,
-                NULL),
-           404, "NotFound");
+    expect_code(call_as(f, CF_HTTP_GET, "elsewhere.example" PORT, "/secrets", "api-version=7.5",
+                        f->bearer, NULL),
+                404, "NotFound");
+    expect_code(
+        call_as(f, CF_HTTP_GET, "a.b." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer, NULL),
+        404, "NotFound");
     /* a port that is not digits is never echoed into ids or the challenge (fuzz finding) */
-    expect(call(f, CF_HTTP_GET, "vone." SUFFIX ":8443\rx", "/secrets", "api-version=7.5",
-                f->bearer, NULL),
-           404, "NotFound");
-    expect(call(f, CF_HTTP_GET, "vone." SUFFIX ":", "/secrets", "api-version=7.5", f->bearer,
-                NULL),
-           404, "NotFound");
-    expect(call(f, CF_HTTP_GET, "nosuchvault." SUFFIX PORT, "/secrets", "api-version=7.5",
-                f->bearer, NULL),
-           404, "VaultNotFound");
-    expect(call(f, CF_HTTP_GET, V1, "/nothing/here", "api-version=7.5", f->bearer, NULL), 404,
-           "NotFound");
-    expect(call(f, CF_HTTP_POST, V1, "/secrets", "api-version=7.5", f->bearer, NULL), 405,
-           "MethodNotAllowed");
+    expect_code(call_as(f, CF_HTTP_GET, "vone." SUFFIX ":8443\rx", "/secrets", "api-version=7.5",
+                        f->bearer, NULL),
+                404, "NotFound");
+    expect_code(
+        call_as(f, CF_HTTP_GET, "vone." SUFFIX ":", "/secrets", "api-version=7.5", f->bearer, NULL),
+        404, "NotFound");
+    expect_code(call_as(f, CF_HTTP_GET, "nosuchvault." SUFFIX PORT, "/secrets", "api-version=7.5",
+                        f->bearer, NULL),
+                404, "VaultNotFound");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/nothing/here", "api-version=7.5", f->bearer, NULL),
+                404, "NotFound");
+    expect_code(call_as(f, CF_HTTP_POST, V1, "/secrets", "api-version=7.5", f->bearer, NULL), 405,
+                "MethodNotAllowed");
     /* the vault host is case-insensitive; so is the suffix */
-    expect(call(f, CF_HTTP_GET, "VONE.Vault.LocalHost" PORT, "/secrets", "api-version=7.5",
-                f->bearer, NULL),
-           200, NULL);
+    expect_code(call_as(f, CF_HTTP_GET, "VONE.Vault.LocalHost" PORT, "/secrets", "api-version=7.5",
+                        f->bearer, NULL),
+                200, NULL);
 }
 
 static void set_then_get_with_slashes(void **state)
@@ -347,31 +119,32 @@ static void set_then_get_with_slashes(void **state)
     struct fake_req *r;
     char id[256];
 
-    r = call(f, CF_HTTP_PUT, V1, "/secrets/Greeting", "api-version=7.5", f->bearer,
-             "{\"value\":\"hello\"}");
+    r = call_as(f, CF_HTTP_PUT, V1, "/secrets/Greeting", "api-version=7.5", f->bearer,
+                "{\"value\":\"hello\"}");
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->body, "\"value\":\"hello\""));
     /* ids carry the scheme, host and port the client used */
     snprintf(id, sizeof(id), "\"id\":\"https://" V1 "/secrets/Greeting/");
     assert_non_null(strstr(r->body, id));
     done(r);
-    r = call(f, CF_HTTP_GET, V1, "/secrets/greeting/", "api-version=7.5", f->bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, V1, "/secrets/greeting/", "api-version=7.5", f->bearer, NULL);
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->body, "\"value\":\"hello\""));
     done(r);
-    r = call(f, CF_HTTP_GET, V1, "//secrets//GREETING", "api-version=7.5", f->bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, V1, "//secrets//GREETING", "api-version=7.5", f->bearer, NULL);
     assert_int_equal(r->status, 200);
     done(r);
     /* a bodyless PUT with a valid token: now the body is validated */
-    expect(call(f, CF_HTTP_PUT, V1, "/secrets/x", "api-version=7.5", f->bearer, ""), 400,
-           "BadParameter");
-    expect(call(f, CF_HTTP_PUT, V1, "/secrets/x", "api-version=7.5", f->bearer, "{\"value\":"),
-           400, "BadParameter");
-    expect(call(f, CF_HTTP_PUT, V1, "/secrets/a%5Fb", "api-version=7.5", f->bearer,
-                "{\"value\":\"x\"}"),
-           400, "BadParameter");
-    expect(call(f, CF_HTTP_GET, V1, "/secrets/x", "api-version=7.5", f->bearer, NULL), 404,
-           "SecretNotFound");
+    expect_code(call_as(f, CF_HTTP_PUT, V1, "/secrets/x", "api-version=7.5", f->bearer, ""), 400,
+                "BadParameter");
+    expect_code(
+        call_as(f, CF_HTTP_PUT, V1, "/secrets/x", "api-version=7.5", f->bearer, "{\"value\":"), 400,
+        "BadParameter");
+    expect_code(call_as(f, CF_HTTP_PUT, V1, "/secrets/a%5Fb", "api-version=7.5", f->bearer,
+                        "{\"value\":\"x\"}"),
+                400, "BadParameter");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets/x", "api-version=7.5", f->bearer, NULL), 404,
+                "SecretNotFound");
 }
 
 static void cross_tenant_token_refused(void **state)
@@ -395,8 +168,8 @@ static void cross_tenant_token_refused(void **state)
     assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
     snprintf(bearer, sizeof(bearer), "Bearer %s", tok.data);
     cf_buf_release(&tok);
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", bearer, NULL), 401,
-           "Unauthorized");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", bearer, NULL), 401,
+                "Unauthorized");
 }
 
 /* ---------------- Microsoft.Authorization: the "**" scope routes ---------------- */
@@ -430,7 +203,7 @@ static void role_assignments_at_every_scope(void **state)
                  "%s/providers/Microsoft.Authorization/roleAssignments/"
                  "6f1c2d3e-0000-4000-8000-00000000000%zu",
                  scope, i);
-        r = call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1));
+        r = call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1));
         if (r->status != 201)
             fail_msg("PUT %s: %d %s", path, r->status, r->body);
         snprintf(want, sizeof(want), "\"id\":\"%s\"", path);
@@ -447,8 +220,9 @@ static void role_assignments_at_every_scope(void **state)
         assert_non_null(strstr(r->body, "\"principalId\":\"" P1 "\""));
         done(r);
         /* GET answers the same; a second identical PUT is 200 */
-        expect(call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
-        expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 200, NULL);
+        expect_code(call_as(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
+        expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 200,
+                    NULL);
     }
     /* listing at the vault: "/", sub, rg, vault (at and above) + the two objects below, and
      * the administrator's two at "/" */
@@ -456,7 +230,7 @@ static void role_assignments_at_every_scope(void **state)
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
              "providers/Microsoft.Authorization/roleAssignments",
              f->sub);
-    r = call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL);
     assert_int_equal(r->status, 200);
     {
         int n = 0;
@@ -465,28 +239,31 @@ static void role_assignments_at_every_scope(void **state)
         assert_int_equal(n, 8);
     }
     done(r);
-    r = call(f, CF_HTTP_GET, MG, path, AV "&%24filter=atScope%28%29", f->mgmt_bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, MG, path, AV "&%24filter=atScope%28%29", f->mgmt_bearer, NULL);
     assert_int_equal(r->status, 200);
     assert_null(strstr(r->body, "db-pass"));
     assert_non_null(strstr(r->body, "00000000003"));
     done(r);
-    r = call(f, CF_HTTP_GET, MG, path, AV "&%24filter=principalId+eq+%27" "11111111-0000-4000-8000-000000000000" "%27",
-             f->mgmt_bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, MG, path,
+                AV "&%24filter=principalId+eq+%27"
+                   "11111111-0000-4000-8000-000000000000"
+                   "%27",
+                f->mgmt_bearer, NULL);
     assert_int_equal(r->status, 200);
     assert_string_equal(r->body, "{\"value\":[]}");
     done(r);
-    expect(call(f, CF_HTTP_GET, MG, path, AV "&%24filter=nonsense", f->mgmt_bearer, NULL), 400,
-           "InvalidFilterInQueryString");
+    expect_code(call_as(f, CF_HTTP_GET, MG, path, AV "&%24filter=nonsense", f->mgmt_bearer, NULL),
+                400, "InvalidFilterInQueryString");
     /* delete: 200 with the body, then 204 */
     snprintf(path, sizeof(path),
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
              "secrets/db-pass/providers/Microsoft.Authorization/roleAssignments/"
              "6f1c2d3e-0000-4000-8000-000000000004",
              f->sub);
-    expect(call(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
-    expect(call(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 204, NULL);
-    expect(call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 404,
-           "RoleAssignmentNotFound");
+    expect_code(call_as(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
+    expect_code(call_as(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 204, NULL);
+    expect_code(call_as(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 404,
+                "RoleAssignmentNotFound");
 }
 
 static void role_assignment_errors(void **state)
@@ -498,63 +275,65 @@ static void role_assignment_errors(void **state)
              "/subscriptions/%s/providers/Microsoft.Authorization/roleAssignments/"
              "6f1c2d3e-0000-4000-8000-000000000001",
              f->sub);
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer,
-                RA_BODY("00000000-0000-4000-8000-00000000dead", P1)),
-           400, "RoleDefinitionDoesNotExist");
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, "not-a-guid")), 400,
-           "InvalidPrincipalId");
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, "{}"), 400,
-           "InvalidRequestContent");
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 201, NULL);
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer,
+                        RA_BODY("00000000-0000-4000-8000-00000000dead", P1)),
+                400, "RoleDefinitionDoesNotExist");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, "not-a-guid")),
+                400, "InvalidPrincipalId");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, "{}"), 400,
+                "InvalidRequestContent");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 201, NULL);
     /* the same name with another role; another name with the same triple */
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer,
-                RA_BODY("21090545-7ca7-4776-b22c-e363652d74d2", P1)),
-           400, "RoleAssignmentUpdateNotPermitted");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer,
+                        RA_BODY("21090545-7ca7-4776-b22c-e363652d74d2", P1)),
+                400, "RoleAssignmentUpdateNotPermitted");
     snprintf(path, sizeof(path),
              "/subscriptions/%s/providers/Microsoft.Authorization/roleAssignments/"
              "6f1c2d3e-0000-4000-8000-000000000002",
              f->sub);
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 409,
-           "RoleAssignmentExists");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(SU, P1)), 409,
+                "RoleAssignmentExists");
     /* the name is found only at its own scope */
-    expect(call(f, CF_HTTP_GET, MG,
-                "/providers/Microsoft.Authorization/roleAssignments/"
-                "6f1c2d3e-0000-4000-8000-000000000001",
-                AV, f->mgmt_bearer, NULL),
-           404, "RoleAssignmentNotFound");
-    expect(call(f, CF_HTTP_PUT, MG, "/providers/Microsoft.Authorization/roleAssignments/nope", AV,
-                f->mgmt_bearer, RA_BODY(SU, P1)),
-           400, "InvalidRoleAssignmentId");
+    expect_code(call_as(f, CF_HTTP_GET, MG,
+                        "/providers/Microsoft.Authorization/roleAssignments/"
+                        "6f1c2d3e-0000-4000-8000-000000000001",
+                        AV, f->mgmt_bearer, NULL),
+                404, "RoleAssignmentNotFound");
+    expect_code(call_as(f, CF_HTTP_PUT, MG,
+                        "/providers/Microsoft.Authorization/roleAssignments/nope", AV,
+                        f->mgmt_bearer, RA_BODY(SU, P1)),
+                400, "InvalidRoleAssignmentId");
     /* scopes: another subscription, shapes Coffer does not have */
-    expect(call(f, CF_HTTP_GET, MG,
-                "/subscriptions/00000000-0000-4000-8000-000000000000/providers/"
-                "Microsoft.Authorization/roleAssignments",
-                AV, f->mgmt_bearer, NULL),
-           404, "SubscriptionNotFound");
+    expect_code(call_as(f, CF_HTTP_GET, MG,
+                        "/subscriptions/00000000-0000-4000-8000-000000000000/providers/"
+                        "Microsoft.Authorization/roleAssignments",
+                        AV, f->mgmt_bearer, NULL),
+                404, "SubscriptionNotFound");
     snprintf(path, sizeof(path), "/subscriptions/%s/foo/providers/Microsoft.Authorization/roleAssignments",
              f->sub);
-    expect(call(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 400, "InvalidScope");
-    expect(call(f, CF_HTTP_GET, MG, "/x/providers/Microsoft.Authorization/roleAssignments", AV,
-                f->mgmt_bearer, NULL),
-           400, "InvalidScope");
+    expect_code(call_as(f, CF_HTTP_GET, MG, path, AV, f->mgmt_bearer, NULL), 400, "InvalidScope");
+    expect_code(call_as(f, CF_HTTP_GET, MG, "/x/providers/Microsoft.Authorization/roleAssignments",
+                        AV, f->mgmt_bearer, NULL),
+                400, "InvalidScope");
     /* method, token and api-version rules as everywhere */
-    expect(call(f, CF_HTTP_POST, MG, "/providers/Microsoft.Authorization/roleAssignments", AV,
-                f->mgmt_bearer, NULL),
-           405, "MethodNotAllowed");
-    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments", AV,
-                NULL, NULL),
-           401, "AuthenticationFailed");
-    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments", "",
-                f->mgmt_bearer, NULL),
-           400, "MissingApiVersionParameter");
+    expect_code(call_as(f, CF_HTTP_POST, MG, "/providers/Microsoft.Authorization/roleAssignments",
+                        AV, f->mgmt_bearer, NULL),
+                405, "MethodNotAllowed");
+    expect_code(call_as(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments",
+                        AV, NULL, NULL),
+                401, "AuthenticationFailed");
+    expect_code(call_as(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments",
+                        "", f->mgmt_bearer, NULL),
+                400, "MissingApiVersionParameter");
     /* the "**" rows never take a path an older row serves */
-    expect(call(f, CF_HTTP_GET, MG, "/subscriptions", AV, f->mgmt_bearer, NULL), 200, NULL);
-    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization", AV, f->mgmt_bearer,
-                NULL),
-           404, "InvalidResourceType");
-    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments/a/b", AV,
-                f->mgmt_bearer, NULL),
-           404, "InvalidResourceType");
+    expect_code(call_as(f, CF_HTTP_GET, MG, "/subscriptions", AV, f->mgmt_bearer, NULL), 200, NULL);
+    expect_code(
+        call_as(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization", AV, f->mgmt_bearer, NULL),
+        404, "InvalidResourceType");
+    expect_code(call_as(f, CF_HTTP_GET, MG,
+                        "/providers/Microsoft.Authorization/roleAssignments/a/b", AV,
+                        f->mgmt_bearer, NULL),
+                404, "InvalidResourceType");
 }
 
 #define CUSTOM "77777777-0000-4000-8000-000000000001"
@@ -572,61 +351,69 @@ static void role_definitions(void **state)
 
     snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions",
              f->sub);
-    r = call(f, CF_HTTP_GET, MG, path, AV "&%24filter=roleName+eq+%27Key+Vault+Secrets+User%27",
-             f->mgmt_bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, MG, path, AV "&%24filter=roleName+eq+%27Key+Vault+Secrets+User%27",
+                f->mgmt_bearer, NULL);
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->body, "\"name\":\"" SU "\""));
     assert_non_null(strstr(r->body, "\"type\":\"BuiltInRole\""));
     assert_non_null(strstr(r->body, "Microsoft.KeyVault/vaults/secrets/getSecret/action"));
     assert_null(strstr(r->body, "Owner"));
     done(r);
-    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
-                f->mgmt_bearer, NULL),
-           200, NULL);
-    expect(call(f, CF_HTTP_GET, MG,
-                "/providers/Microsoft.Authorization/roleDefinitions/"
-                "00000000-0000-4000-8000-000000000000",
-                AV, f->mgmt_bearer, NULL),
-           404, "RoleDefinitionDoesNotExist");
+    expect_code(call_as(f, CF_HTTP_GET, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
+                        f->mgmt_bearer, NULL),
+                200, NULL);
+    expect_code(call_as(f, CF_HTTP_GET, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/"
+                        "00000000-0000-4000-8000-000000000000",
+                        AV, f->mgmt_bearer, NULL),
+                404, "RoleDefinitionDoesNotExist");
     /* custom role: create, read, refuse a name clash, delete */
     snprintf(path, sizeof(path),
              "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM, f->sub);
-    r = call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, ROLE_BODY("Rotator"));
+    r = call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, ROLE_BODY("Rotator"));
     if (r->status != 201)
         fail_msg("%d %s", r->status, r->body);
     assert_non_null(strstr(r->body, "\"type\":\"CustomRole\""));
     assert_non_null(strstr(r->body, "\"notDataActions\":[\"Microsoft.KeyVault/vaults/secrets/purge/action\"]"));
     done(r);
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, ROLE_BODY("Rotator")), 200, NULL);
-    expect(call(f, CF_HTTP_PUT, MG,
-                "/providers/Microsoft.Authorization/roleDefinitions/"
-                "77777777-0000-4000-8000-000000000002",
-                AV, f->mgmt_bearer, ROLE_BODY("rotator")),
-           409, "RoleDefinitionWithSameNameExists");
-    expect(call(f, CF_HTTP_PUT, MG, "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
-                f->mgmt_bearer, ROLE_BODY("Mine")),
-           400, "RoleDefinitionUpdateNotPermitted");
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, "{\"properties\":{}}"), 400,
-           "InvalidRoleDefinition");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, ROLE_BODY("Rotator")), 200,
+                NULL);
+    expect_code(call_as(f, CF_HTTP_PUT, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/"
+                        "77777777-0000-4000-8000-000000000002",
+                        AV, f->mgmt_bearer, ROLE_BODY("rotator")),
+                409, "RoleDefinitionWithSameNameExists");
+    expect_code(call_as(f, CF_HTTP_PUT, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
+                        f->mgmt_bearer, ROLE_BODY("Mine")),
+                400, "RoleDefinitionUpdateNotPermitted");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, "{\"properties\":{}}"), 400,
+                "InvalidRoleDefinition");
     /* in use: 409; then deletable */
     snprintf(path, sizeof(path),
              "/subscriptions/%s/providers/Microsoft.Authorization/roleAssignments/"
              "6f1c2d3e-0000-4000-8000-000000000009",
              f->sub);
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(CUSTOM, P1)), 201, NULL);
-    expect(call(f, CF_HTTP_DELETE, MG, "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM,
-                AV, f->mgmt_bearer, NULL),
-           409, "RoleDefinitionHasAssignments");
-    expect(call(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
-    expect(call(f, CF_HTTP_DELETE, MG, "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM,
-                AV, f->mgmt_bearer, NULL),
-           200, NULL);
-    expect(call(f, CF_HTTP_DELETE, MG, "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM,
-                AV, f->mgmt_bearer, NULL),
-           204, NULL);
-    expect(call(f, CF_HTTP_DELETE, MG, "/providers/Microsoft.Authorization/roleDefinitions/" SU,
-                AV, f->mgmt_bearer, NULL),
-           400, "RoleDefinitionUpdateNotPermitted");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, f->mgmt_bearer, RA_BODY(CUSTOM, P1)), 201,
+                NULL);
+    expect_code(call_as(f, CF_HTTP_DELETE, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM, AV,
+                        f->mgmt_bearer, NULL),
+                409, "RoleDefinitionHasAssignments");
+    expect_code(call_as(f, CF_HTTP_DELETE, MG, path, AV, f->mgmt_bearer, NULL), 200, NULL);
+    expect_code(call_as(f, CF_HTTP_DELETE, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM, AV,
+                        f->mgmt_bearer, NULL),
+                200, NULL);
+    expect_code(call_as(f, CF_HTTP_DELETE, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/" CUSTOM, AV,
+                        f->mgmt_bearer, NULL),
+                204, NULL);
+    expect_code(call_as(f, CF_HTTP_DELETE, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
+                        f->mgmt_bearer, NULL),
+                400, "RoleDefinitionUpdateNotPermitted");
 }
 
 /* Without an rbac object (the server before the lead wires it) the paths answer as before. */
@@ -647,12 +434,13 @@ static void rbac_routes_absent_without_rbac(void **state)
                                                 .pool_threads = 1},
                         &e);
     assert_non_null(f->api);
-    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments", AV,
-                f->mgmt_bearer, NULL),
-           404, "InvalidResourceType");
-    expect(call(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
-                f->mgmt_bearer, NULL),
-           404, "InvalidResourceType");
+    expect_code(call_as(f, CF_HTTP_GET, MG, "/providers/Microsoft.Authorization/roleAssignments",
+                        AV, f->mgmt_bearer, NULL),
+                404, "InvalidResourceType");
+    expect_code(call_as(f, CF_HTTP_GET, MG,
+                        "/providers/Microsoft.Authorization/roleDefinitions/" SU, AV,
+                        f->mgmt_bearer, NULL),
+                404, "InvalidResourceType");
     cf_api_free(f->api);
     f->api = with;
 }
@@ -682,8 +470,8 @@ static void arm_lists_page_by_default(void **state)
         cf_vault_release(&out);
     }
     snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.KeyVault/vaults", f->sub);
-    r = call(f, CF_HTTP_GET, "management.localhost" PORT, path, "api-version=2023-07-01",
-             f->mgmt_bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, "management.localhost" PORT, path, "api-version=2023-07-01",
+                f->mgmt_bearer, NULL);
     assert_int_equal(r->status, 200);
     assert_int_equal(cf_json_parse(r->body, r->body_len, &j, NULL, 0), CF_OK);
     assert_int_equal(cf_json_size(cf_json_get(j, "value")), 200);
@@ -693,7 +481,7 @@ static void arm_lists_page_by_default(void **state)
     snprintf(query, sizeof(query), "%s", strchr(next, '?') + 1);
     cf_json_free(j);
     done(r);
-    r = call(f, CF_HTTP_GET, "management.localhost" PORT, path, query, f->mgmt_bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, "management.localhost" PORT, path, query, f->mgmt_bearer, NULL);
     assert_int_equal(r->status, 200);
     assert_int_equal(cf_json_parse(r->body, r->body_len, &j, NULL, 0), CF_OK);
     assert_int_equal(cf_json_size(cf_json_get(j, "value")), 6); /* 205 + the fixture's vault */
@@ -776,13 +564,13 @@ static void rbac_data_plane(void **state)
     char scope[300], want[400];
 
     other_principal(f, &o);
-    expect(call(f, CF_HTTP_PUT, V1, "/secrets/a", "api-version=7.5", f->bearer,
-                "{\"value\":\"x\"}"),
-           200, NULL);
-    expect(call(f, CF_HTTP_PUT, V1, "/secrets/b", "api-version=7.5", f->bearer,
-                "{\"value\":\"y\"}"),
-           200, NULL);
-    r = call(f, CF_HTTP_GET, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL);
+    expect_code(call_as(f, CF_HTTP_PUT, V1, "/secrets/a", "api-version=7.5", f->bearer,
+                        "{\"value\":\"x\"}"),
+                200, NULL);
+    expect_code(call_as(f, CF_HTTP_PUT, V1, "/secrets/b", "api-version=7.5", f->bearer,
+                        "{\"value\":\"y\"}"),
+                200, NULL);
+    r = call_as(f, CF_HTTP_GET, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL);
     snprintf(want, sizeof(want),
              "Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\\r\\nResource: "
              "'/subscriptions/%s/resourcegroups/rg/providers/microsoft.keyvault/vaults/vone/"
@@ -792,37 +580,39 @@ static void rbac_data_plane(void **state)
         fail_msg("403 body: %s", r->body);
     expect_inner(r, 403, "ForbiddenByRbac");
     /* refused before the lookup: an unknown name is 403 too, not 404 */
-    expect_inner(call(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", o.bearer, NULL),
+    expect_inner(call_as(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", o.bearer, NULL),
                  403, "ForbiddenByRbac");
     snprintf(scope, sizeof(scope),
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
              "secrets/A",
              f->sub);
     assign(f, scope, CF_ROLE_KV_SECRETS_USER, o.oid);
-    expect(call(f, CF_HTTP_GET, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL), 200, NULL);
-    expect_inner(call(f, CF_HTTP_GET, V1, "/secrets/b", "api-version=7.5", o.bearer, NULL), 403,
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL), 200,
+                NULL);
+    expect_inner(call_as(f, CF_HTTP_GET, V1, "/secrets/b", "api-version=7.5", o.bearer, NULL), 403,
                  "ForbiddenByRbac");
-    expect_inner(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", o.bearer, NULL), 403,
+    expect_inner(call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", o.bearer, NULL), 403,
                  "ForbiddenByRbac");
-    expect_inner(call(f, CF_HTTP_PUT, V1, "/secrets/a", "api-version=7.5", o.bearer,
-                      "{\"value\":\"z\"}"),
-                 403, "ForbiddenByRbac");
-    expect_inner(call(f, CF_HTTP_DELETE, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL),
+    expect_inner(
+        call_as(f, CF_HTTP_PUT, V1, "/secrets/a", "api-version=7.5", o.bearer, "{\"value\":\"z\"}"),
+        403, "ForbiddenByRbac");
+    expect_inner(call_as(f, CF_HTTP_DELETE, V1, "/secrets/a", "api-version=7.5", o.bearer, NULL),
                  403, "ForbiddenByRbac");
     /* Secrets Officer at the resource group: everything on secrets, in every vault of it */
     snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/rg", f->sub);
     assign(f, scope, CF_ROLE_KV_SECRETS_OFFICER, o.oid);
-    expect(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", o.bearer, NULL), 200, NULL);
-    expect(call(f, CF_HTTP_PUT, V1, "/secrets/b", "api-version=7.5", o.bearer,
-                "{\"value\":\"z\"}"),
-           200, NULL);
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", o.bearer, NULL), 200,
+                NULL);
+    expect_code(
+        call_as(f, CF_HTTP_PUT, V1, "/secrets/b", "api-version=7.5", o.bearer, "{\"value\":\"z\"}"),
+        200, NULL);
     /* Owner's "*" Actions never grant data actions */
     vault_with(f, "vtwo", true, NULL, NULL);
     other_principal(f, &p);
     assign(f, "/", CF_ROLE_OWNER, p.oid);
-    expect_inner(call(f, CF_HTTP_GET, "vtwo." SUFFIX PORT, "/secrets", "api-version=7.5",
-                      p.bearer, NULL),
-                 403, "ForbiddenByRbac");
+    expect_inner(
+        call_as(f, CF_HTTP_GET, "vtwo." SUFFIX PORT, "/secrets", "api-version=7.5", p.bearer, NULL),
+        403, "ForbiddenByRbac");
 }
 
 /* Access-policy vault (enableRbacAuthorization false): the policies decide, RBAC data roles
@@ -843,24 +633,24 @@ static void access_policies(void **state)
              "8000-000000000000\",\"permissions\":{\"secrets\":[\"set\"]}}]",
              f->tenant, f->oid, f->tenant, o.oid, f->tenant, o.oid);
     vault_with(f, "vpol", false, pol, NULL);
-    expect(call(f, CF_HTTP_PUT, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5", f->bearer,
-                "{\"value\":\"v\"}"),
-           200, NULL);
-    expect(call(f, CF_HTTP_GET, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5", o.bearer,
-                NULL),
-           200, NULL);
-    expect(call(f, CF_HTTP_GET, "vpol." SUFFIX PORT, "/secrets", "api-version=7.5", o.bearer,
-                NULL),
-           200, NULL);
-    r = call(f, CF_HTTP_PUT, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5", o.bearer,
-             "{\"value\":\"w\"}");
+    expect_code(call_as(f, CF_HTTP_PUT, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5",
+                        f->bearer, "{\"value\":\"v\"}"),
+                200, NULL);
+    expect_code(call_as(f, CF_HTTP_GET, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5",
+                        o.bearer, NULL),
+                200, NULL);
+    expect_code(
+        call_as(f, CF_HTTP_GET, "vpol." SUFFIX PORT, "/secrets", "api-version=7.5", o.bearer, NULL),
+        200, NULL);
+    r = call_as(f, CF_HTTP_PUT, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5", o.bearer,
+                "{\"value\":\"w\"}");
     if (!strstr(r->body, "does not have secrets set permission on key vault 'vpol;"))
         fail_msg("policy 403: %s", r->body);
     expect_inner(r, 403, "ForbiddenByPolicy");
     /* an RBAC data role does not count on a policy vault */
     assign(f, "/", CF_ROLE_KV_SECRETS_OFFICER, o.oid);
-    expect_inner(call(f, CF_HTTP_DELETE, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5",
-                      o.bearer, NULL),
+    expect_inner(call_as(f, CF_HTTP_DELETE, "vpol." SUFFIX PORT, "/secrets/s", "api-version=7.5",
+                         o.bearer, NULL),
                  403, "ForbiddenByPolicy");
 }
 
@@ -874,22 +664,22 @@ static void network_rules(void **state)
     vault_with(f, "vfw", true, NULL,
                "{\"bypass\":\"None\",\"defaultAction\":\"Deny\",\"ipRules\":[{\"value\":"
                "\"10.0.0.0/8\"},{\"value\":\"2001:db8::/32\"}],\"virtualNetworkRules\":[]}");
-    r = call(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer, NULL);
+    r = call_as(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer, NULL);
     if (!strstr(r->body, "Client address: 127.0.0.1"))
         fail_msg("firewall 403: %s", r->body);
     expect_inner(r, 403, "ForbiddenByFirewall");
     vault_with(f, "vfw", true, NULL,
                "{\"bypass\":\"None\",\"defaultAction\":\"Deny\",\"ipRules\":[{\"value\":"
                "\"10.0.0.0/8\"},{\"value\":\"127.0.0.0/30\"}],\"virtualNetworkRules\":[]}");
-    expect(call(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer,
-                NULL),
-           200, NULL);
+    expect_code(
+        call_as(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer, NULL),
+        200, NULL);
     vault_with(f, "vfw", true, NULL,
                "{\"bypass\":\"None\",\"defaultAction\":\"Allow\",\"ipRules\":[],"
                "\"virtualNetworkRules\":[]}");
-    expect(call(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer,
-                NULL),
-           200, NULL);
+    expect_code(
+        call_as(f, CF_HTTP_GET, "vfw." SUFFIX PORT, "/secrets", "api-version=7.5", f->bearer, NULL),
+        200, NULL);
 }
 
 static void ip_rules_parse(void **state)
@@ -924,36 +714,36 @@ static void rbac_management_plane(void **state)
     snprintf(path, sizeof(path),
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone",
              f->sub);
-    expect(call(f, CF_HTTP_GET, MG, path, "api-version=2023-07-01", o.mgmt_bearer, NULL), 403,
-           "AuthorizationFailed");
-    expect(call(f, CF_HTTP_GET, MG, "/subscriptions", "api-version=2022-12-01", o.mgmt_bearer,
-                NULL),
-           200, NULL);
+    expect_code(call_as(f, CF_HTTP_GET, MG, path, "api-version=2023-07-01", o.mgmt_bearer, NULL),
+                403, "AuthorizationFailed");
+    expect_code(call_as(f, CF_HTTP_GET, MG, "/subscriptions", "api-version=2022-12-01",
+                        o.mgmt_bearer, NULL),
+                200, NULL);
     snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/rg", f->sub);
     assign(f, scope, CF_ROLE_READER, o.oid);
-    expect(call(f, CF_HTTP_GET, MG, path, "api-version=2023-07-01", o.mgmt_bearer, NULL), 200,
-           NULL);
-    expect(call(f, CF_HTTP_PATCH, MG, path, "api-version=2023-07-01", o.mgmt_bearer,
-                "{\"tags\":{\"a\":\"b\"}}"),
-           403, "AuthorizationFailed");
+    expect_code(call_as(f, CF_HTTP_GET, MG, path, "api-version=2023-07-01", o.mgmt_bearer, NULL),
+                200, NULL);
+    expect_code(call_as(f, CF_HTTP_PATCH, MG, path, "api-version=2023-07-01", o.mgmt_bearer,
+                        "{\"tags\":{\"a\":\"b\"}}"),
+                403, "AuthorizationFailed");
     assign(f, scope, "8b54135c-b56d-4d72-a534-26097cfdc8d8", o.oid);
     snprintf(path, sizeof(path),
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
              "providers/Microsoft.Authorization/roleAssignments/"
              "6f1c2d3e-0000-4000-8000-0000000000a1",
              f->sub);
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, o.mgmt_bearer, RA_BODY(SU, P1)), 201, NULL);
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, o.mgmt_bearer, RA_BODY(SU, P1)), 201, NULL);
     snprintf(path, sizeof(path),
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone/"
              "providers/Microsoft.Authorization/roleAssignments/"
              "6f1c2d3e-0000-4000-8000-0000000000a2",
              f->sub);
-    expect(call(f, CF_HTTP_PUT, MG, path, AV, o.mgmt_bearer,
-                RA_BODY("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", P1)),
-           403, "AuthorizationFailed");
+    expect_code(call_as(f, CF_HTTP_PUT, MG, path, AV, o.mgmt_bearer,
+                        RA_BODY("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", P1)),
+                403, "AuthorizationFailed");
     other_principal(f, &p);
-    expect(call(f, CF_HTTP_DELETE, MG, path, AV, p.mgmt_bearer, NULL), 403,
-           "AuthorizationFailed");
+    expect_code(call_as(f, CF_HTTP_DELETE, MG, path, AV, p.mgmt_bearer, NULL), 403,
+                "AuthorizationFailed");
 }
 
 /* Group membership counts: a role assigned to a group reaches its members, for RBAC and for
@@ -969,29 +759,30 @@ static void groups_grant(void **state)
     assert_int_equal(cf_auth_group_create(f->auth, f->tenant, "readers", "readers", NULL, &g),
                      CF_OK);
     assert_int_equal(cf_auth_group_member_add(f->auth, f->tenant, g.object_id, o.oid), CF_OK);
-    expect(call(f, CF_HTTP_PUT, V1, "/secrets/g", "api-version=7.5", f->bearer,
-                "{\"value\":\"v\"}"),
-           200, NULL);
+    expect_code(call_as(f, CF_HTTP_PUT, V1, "/secrets/g", "api-version=7.5", f->bearer,
+                        "{\"value\":\"v\"}"),
+                200, NULL);
     snprintf(scope, sizeof(scope),
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone",
              f->sub);
     assert_int_equal(cf_rbac_ensure_assignment(f->rbac, scope, CF_ROLE_KV_SECRETS_USER,
                                                g.object_id, "Group"),
                      CF_OK);
-    expect(call(f, CF_HTTP_GET, V1, "/secrets/g", "api-version=7.5", o.bearer, NULL), 200, NULL);
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets/g", "api-version=7.5", o.bearer, NULL), 200,
+                NULL);
     snprintf(pol, sizeof(pol),
              "[{\"tenantId\":\"%s\",\"objectId\":\"%s\",\"permissions\":{\"secrets\":"
              "[\"get\"]}}]",
              f->tenant, g.object_id);
     vault_with(f, "vgrp", false, pol, NULL);
-    expect(call(f, CF_HTTP_GET, "vgrp." SUFFIX PORT, "/secrets/none", "api-version=7.5",
-                o.bearer, NULL),
-           404, "SecretNotFound");
+    expect_code(call_as(f, CF_HTTP_GET, "vgrp." SUFFIX PORT, "/secrets/none", "api-version=7.5",
+                        o.bearer, NULL),
+                404, "SecretNotFound");
     assert_int_equal(cf_auth_group_member_remove(f->auth, f->tenant, g.object_id, o.oid), CF_OK);
-    expect_inner(call(f, CF_HTTP_GET, V1, "/secrets/g", "api-version=7.5", o.bearer, NULL), 403,
+    expect_inner(call_as(f, CF_HTTP_GET, V1, "/secrets/g", "api-version=7.5", o.bearer, NULL), 403,
                  "ForbiddenByRbac");
-    expect_inner(call(f, CF_HTTP_GET, "vgrp." SUFFIX PORT, "/secrets/none", "api-version=7.5",
-                      o.bearer, NULL),
+    expect_inner(call_as(f, CF_HTTP_GET, "vgrp." SUFFIX PORT, "/secrets/none", "api-version=7.5",
+                         o.bearer, NULL),
                  403, "ForbiddenByPolicy");
 }
 
@@ -1024,8 +815,9 @@ static void vault_delete_forgets_assignments(void **state)
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vdelx",
              f->sub); /* a sibling whose name starts the same */
     assign(f, scope, CF_ROLE_KV_SECRETS_USER, P1);
-    expect(call(f, CF_HTTP_DELETE, MG, path, "api-version=2023-07-01", f->mgmt_bearer, NULL), 200,
-           NULL);
+    expect_code(
+        call_as(f, CF_HTTP_DELETE, MG, path, "api-version=2023-07-01", f->mgmt_bearer, NULL), 200,
+        NULL);
     snprintf(scope, sizeof(scope), "/subscriptions/%s", f->sub);
     assert_int_equal(cf_rbac_assignment_list(f->rbac, scope, CF_RBAC_LIST_ABOVE_AND_BELOW, P1,
                                              count_asg, n),
@@ -1063,14 +855,16 @@ static void throttled_past_the_budget(void **state)
                         &e);
     assert_non_null(f->api);
     for (int i = 0; i < 3; i++)
-        expect(call(f, CF_HTTP_PUT, V1, "/secrets/t", "api-version=7.5", f->bearer,
-                    "{\"value\":\"v\"}"),
-               200, NULL);
-    r = call(f, CF_HTTP_PUT, V1, "/secrets/t", "api-version=7.5", f->bearer, "{\"value\":\"v\"}");
+        expect_code(call_as(f, CF_HTTP_PUT, V1, "/secrets/t", "api-version=7.5", f->bearer,
+                            "{\"value\":\"v\"}"),
+                    200, NULL);
+    r = call_as(f, CF_HTTP_PUT, V1, "/secrets/t", "api-version=7.5", f->bearer,
+                "{\"value\":\"v\"}");
     assert_non_null(strstr(r->headers, "Retry-After: "));
     assert_non_null(strstr(r->body, "VaultRequestTypeLimitReached"));
-    expect(r, 429, "Throttled");
-    expect(call(f, CF_HTTP_GET, V1, "/secrets/t", "api-version=7.5", f->bearer, NULL), 200, NULL);
+    expect_code(r, 429, "Throttled");
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets/t", "api-version=7.5", f->bearer, NULL), 200,
+                NULL);
     cf_api_free(f->api);
     cf_throttle_free(t);
     f->api = with;

@@ -1,6 +1,6 @@
 /* test_keys.c - the keys data plane through cf_api_handle with the real route table, handlers,
- * vault, auth, RBAC and a SQLite store in a temp dir; only the HTTP layer is replaced (this
- * file defines cf_http_respond and cf_http_header, as test_dispatch.c does).
+ * vault, auth, RBAC and a SQLite store in a temp dir; only the HTTP layer is replaced (the
+ * harness is fake_http.h).
  *
  * Covers every keys route (latest, "//" and versioned forms of the crypto operations), the
  * bundle/item shapes and ids, the state rules of §7 with Azure's codes (KeyDisabled,
@@ -25,10 +25,8 @@
 
 #include <cmocka.h>
 
-#define SUFFIX "vault.localhost"
-#define PORT ":8443"
-#define V1 "vone." SUFFIX PORT
-#define V2 "vtwo." SUFFIX PORT
+#include "fake_http.h"
+
 #define BASE1 "https://vone." SUFFIX PORT
 #define AV "api-version=7.6"
 
@@ -40,235 +38,11 @@
 /* base64url of 32 bytes 0x01..0x20 (a SHA-256-sized digest) */
 #define DIGEST "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"
 
-/* ---------------- the fake HTTP layer ---------------- */
-
-struct fake_req {
-    struct cf_http_req req;
-    const char *hdr_names[8];
-    const char *hdr_values[8];
-    size_t nhdr;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool answered;
-    int answers;
-    int status;
-    char *body;
-    size_t body_len;
-    struct cf_json *json; /* the parsed body, when it is JSON */
-};
-
-const char *cf_http_header(const struct cf_http_req *req, const char *name)
-{
-    const struct fake_req *f = (const struct fake_req *)(const void *)req;
-    for (size_t i = 0; i < f->nhdr; i++)
-        if (strcasecmp(f->hdr_names[i], name) == 0)
-            return f->hdr_values[i];
-    return NULL;
-}
-
-void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_hdr *hdrs,
-                     size_t nhdrs, const char *body, size_t len)
-{
-    struct fake_req *f = (struct fake_req *)(void *)req;
-
-    (void)hdrs;
-    (void)nhdrs;
-    pthread_mutex_lock(&f->mu);
-    f->answers++;
-    f->status = status;
-    free(f->body);
-    f->body = malloc(len + 1);
-    if (body && len)
-        memcpy(f->body, body, len);
-    f->body[len] = '\0';
-    f->body_len = len;
-    f->answered = true;
-    pthread_cond_signal(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-}
-
-/* ---------------- fixture ---------------- */
-
-struct fx {
-    char dir[64];
-    struct cf_clock clock;
-    unsigned char master[32];
-    struct cf_store *store;
-    struct cf_auth *auth;
-    struct cf_vault_svc *vault;
-    struct cf_api *api;
-    struct cf_rbac *rbac;
-    char tenant[37], sub[37], client_id[64], secret[128], oid[37];
-    char bearer[2048];
-};
-
-static void make_vault(struct fx *f, const char *name)
-{
-    struct cf_vault in, out;
-    bool created;
-
-    memset(&in, 0, sizeof(in));
-    snprintf(in.name, sizeof(in.name), "%s", name);
-    snprintf(in.subscription, sizeof(in.subscription), "%s", f->sub);
-    snprintf(in.resource_group, sizeof(in.resource_group), "rg");
-    snprintf(in.location, sizeof(in.location), "local");
-    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", f->tenant);
-    snprintf(in.sku, sizeof(in.sku), "standard");
-    in.retention_days = 90;
-    in.soft_delete = true;
-    in.rbac = true;
-    assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
-    cf_vault_release(&out);
-}
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    struct cf_store_opts so = {0};
-    struct cf_token_request tr;
-    struct cf_token_error te;
-    struct cf_buf tok;
-    int64_t exp_in;
-    char db[128];
-    cf_err e;
-
-    snprintf(f->dir, sizeof(f->dir), "/tmp/cf-apikeys-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(db, sizeof(db), "%s/db", f->dir);
-    so.path = db;
-    f->store = cf_store_open_sqlite(&so, &e);
-    assert_non_null(f->store);
-    f->clock = cf_clock_system();
-    assert_int_equal(cf_random(f->master, sizeof(f->master)), CF_OK);
-    f->auth = cf_auth_new(f->store, &f->clock, f->master,
-                          &(struct cf_auth_opts){.issuer = "https://login.localhost:8443"}, &e);
-    assert_non_null(f->auth);
-    assert_int_equal(cf_uuid4(f->tenant), CF_OK);
-    assert_int_equal(cf_uuid4(f->sub), CF_OK);
-    assert_int_equal(cf_auth_set_default_tenant(f->auth, f->tenant), CF_OK);
-    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "t", NULL, f->client_id, f->oid,
-                                       f->secret, sizeof(f->secret)),
-                     CF_OK);
-    f->vault = cf_vault_svc_new(f->store, &f->clock, f->master, &e);
-    assert_non_null(f->vault);
-    make_vault(f, "vone");
-    make_vault(f, "vtwo");
-    f->rbac = cf_rbac_new(f->store, &f->clock, &e);
-    assert_non_null(f->rbac);
-    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_KV_ADMINISTRATOR, f->oid,
-                                               "ServicePrincipal"),
-                     CF_OK);
-    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
-                                                .auth = f->auth,
-                                                .rbac = f->rbac,
-                                                .clock = &f->clock,
-                                                .dns_suffix = SUFFIX,
-                                                .login_host = "login.localhost",
-                                                .management_host = "management.localhost",
-                                                .subscription_id = f->sub,
-                                                .tenant_id = f->tenant,
-                                                .pool_threads = 2},
-                        &e);
-    assert_non_null(f->api);
-    tr = (struct cf_token_request){.tenant = cf_str_from(f->tenant),
-                                   .grant_type = CF_STR("client_credentials"),
-                                   .client_id = cf_str_from(f->client_id),
-                                   .client_secret = cf_str_from(f->secret),
-                                   .scope = CF_STR("https://" SUFFIX PORT "/.default")};
-    cf_buf_init(&tok, 8192);
-    assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
-    snprintf(f->bearer, sizeof(f->bearer), "Bearer %s", tok.data);
-    cf_buf_release(&tok);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    char cmd[128];
-    cf_api_free(f->api);
-    cf_rbac_free(f->rbac);
-    cf_vault_svc_free(f->vault);
-    cf_auth_free(f->auth);
-    cf_store_close(f->store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
-}
-
-/* Sends one request to host and waits for its one answer. */
-static struct fake_req *call_on(struct fx *f, const char *host, enum cf_http_method m,
-                                const char *path, const char *query, const char *body)
-{
-    struct fake_req *r = calloc(1, sizeof(*r));
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    r->req.method = m;
-    r->req.path = cf_str_from(path);
-    r->req.query = cf_str_from(query ? query : AV);
-    r->req.host = cf_str_from(host);
-    r->req.body = cf_str_from(body ? body : "");
-    snprintf(r->req.peer_ip, sizeof(r->req.peer_ip), "127.0.0.1");
-    r->hdr_names[r->nhdr] = "Authorization";
-    r->hdr_values[r->nhdr++] = f->bearer;
-    cf_api_handle(&r->req, f->api);
-    pthread_mutex_lock(&r->mu);
-    while (!r->answered)
-        pthread_cond_wait(&r->cv, &r->mu);
-    pthread_mutex_unlock(&r->mu);
-    usleep(500); /* a second answer would arrive now */
-    assert_int_equal(r->answers, 1);
-    if (r->body_len && cf_json_parse(r->body, r->body_len, &r->json, NULL, 0) != CF_OK)
-        r->json = NULL;
-    return r;
-}
-
-static struct fake_req *call(struct fx *f, enum cf_http_method m, const char *path,
-                             const char *body)
-{
-    return call_on(f, V1, m, path, NULL, body);
-}
-
-static void done(struct fake_req *r)
-{
-    cf_json_free(r->json);
-    free(r->body);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    free(r);
-}
-
-/* The JSON value at a dotted path ("key.kid", "error.innererror.code"). */
-static const struct cf_json *jget(const struct fake_req *r, const char *path)
-{
-    const struct cf_json *j = r->json;
-    char part[64];
-
-    while (j && *path) {
-        size_t n = strcspn(path, ".");
-        snprintf(part, sizeof(part), "%.*s", (int)n, path);
-        j = cf_json_get(j, part);
-        path += n + (path[n] == '.');
-    }
-    return j;
-}
-
-static const char *jstr(const struct fake_req *r, const char *path)
-{
-    const char *s = cf_json_str(jget(r, path), NULL);
-    return s ? s : "";
-}
-
-/* Checks status and (when given) error.code and innererror.code, then frees r. */
-static void expect(struct fake_req *r, int status, const char *code, const char *inner)
-{
-    if (r->status != status || (code && strcmp(jstr(r, "error.code"), code) != 0) ||
-        (inner && strcmp(jstr(r, "error.innererror.code"), inner) != 0))
-        fail_msg("expected %d %s/%s, got %d: %s", status, code ? code : "", inner ? inner : "",
-                 r->status, r->body);
-    done(r);
+    return fx_setup(
+        state,
+        &(struct fx_opts){.tag = "apikeys", .vaults = {"vone", "vtwo"}, .host = V1, .query = AV});
 }
 
 /* Copies a string member into out and frees r after checking 200. */
@@ -278,13 +52,6 @@ static void take_str(struct fake_req *r, const char *path, char *out, size_t n)
         fail_msg("expected 200, got %d: %s", r->status, r->body);
     snprintf(out, n, "%s", jstr(r, path));
     done(r);
-}
-
-/* The version at the end of a kid. */
-static const char *ver_of(const char *kid)
-{
-    const char *s = strrchr(kid, '/');
-    return s ? s + 1 : "";
 }
 
 /* ---------------- tests ---------------- */
