@@ -6,6 +6,7 @@
 #
 #   bench/profile.sh                 GET, 64 connections, 10 s
 #   OP=set bench/profile.sh          SET
+#   OP=rs256 bench/profile.sh        sign RS256 with an RSA-2048 software key (OP=es256: P-256)
 #   MALLOCS=1 bench/profile.sh       also count malloc/calloc/realloc calls per request
 #                                    (uprobes on libc; needs root)
 #   MALLOCS=callers bench/profile.sh  only the allocation probes, with call graphs: who
@@ -51,6 +52,13 @@ curl -s --cacert "$COFFER_CA_FILE" -X PUT -H "Authorization: Bearer $TOKEN" \
     "$url/secrets/bench?api-version=7.5" >/dev/null
 if [ "$OP" = set ]; then
     script=bench/set.lua target=$url
+elif [ "$OP" = rs256 ] || [ "$OP" = es256 ]; then
+    kb='{"kty":"RSA","key_size":2048}' ALG=RS256
+    [ "$OP" = es256 ] && kb='{"kty":"EC","crv":"P-256"}' ALG=ES256
+    export ALG
+    curl -s -o /dev/null --cacert "$COFFER_CA_FILE" -X POST -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' -d "$kb" "$url/keys/bench-$OP/create?api-version=7.5"
+    script=bench/sign.lua target="$url/keys/bench-$OP/sign?api-version=7.5"
 else
     script=bench/get.lua target="$url/secrets/bench?api-version=7.5"
 fi

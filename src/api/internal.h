@@ -69,6 +69,9 @@ struct cf_api {
     struct api_req *free_list;
     size_t free_count;
     struct api_pool *pool;
+    /* CPU-bound work (api_defer): one thread per core, so a burst of RSA signatures neither
+     * thrashes 64 threads over 2 cores nor waits behind the write pool's sleepers. */
+    struct api_pool *cpool;
 };
 
 struct api_req {
@@ -101,6 +104,7 @@ struct api_req {
     size_t nextra;
     int64_t start_ms;
     int64_t start_us; /* for the metrics' latency histogram (sub-millisecond buckets) */
+    bool deferred;    /* the handler runs (again) on the CPU pool: api_defer was called */
     /* The request's audit record (audit_rec.c). line is kept with the request like out. */
     struct {
         struct cf_buf line;          /* the formatted record */
@@ -144,6 +148,10 @@ extern const size_t api_routes_count;
 struct api_req *api_req_get(struct cf_api *api);
 /* Clears r (wiping what its response held) and keeps it for reuse, or frees it. */
 void api_req_put(struct api_req *r);
+/* Runs r's route handler again on the CPU pool with r->deferred set, for work too heavy for an
+ * event loop (an RSA private-key operation: 0.25-5 ms). The handler must return at once after
+ * the call and must not have replied or parsed the body. A full queue answers 503. */
+void api_defer(struct api_req *r);
 /* Decoded value of a query parameter, or NULL-pointer view (p == NULL) when absent. */
 struct cf_str api_query(const struct api_req *r, const char *key);
 /* Parses the request body as a JSON object into r->body. On failure it has already replied 400

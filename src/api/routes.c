@@ -33,12 +33,11 @@ const struct api_route api_routes[] = {
     {D, CF_HTTP_POST, "deletedsecrets/*/recover", api_secret_recover, API_WRITE, "SecretRecover", "secrets/recover"},
     {D, CF_HTTP_DELETE, "deletedsecrets/*", api_secret_purge, API_WRITE, "SecretPurge", "secrets/purge"},
 
-    /* ---- keys (azure-kv-keys.md §5-§6). Crypto operations run on the blocking pool although
-     * they commit nothing: an RSA private-key operation costs 0.25 ms (2048) to ~5 ms (4096)
-     * of CPU, which the event loop must not spend (key generation: up to seconds). Measured
-     * with the key cache (vault/kcache.c): inline on the loop, ES256 sign gained 15-25 % but
-     * GETs beside RSA-4096 signs fell to a third with p99 x4; the route cannot tell EC from
-     * RSA, so all of them hop. ---- */
+    /* ---- keys (azure-kv-keys.md §5-§6). Crypto operations start on the event loop: the
+     * handler runs a cheap one there (a P-256 signature, an RSA public-key operation on a
+     * cached key) and hands the rest to the CPU pool with api_defer - an RSA private-key
+     * operation costs 0.25 ms (2048) to ~5 ms (4096), which the loop must not spend
+     * (key generation: up to seconds, on the write pool). ---- */
     {D, CF_HTTP_POST, "keys/restore", api_key_restore, API_WRITE, "KeyRestore", "keys/restore"},
     {D, CF_HTTP_GET, "keys", api_key_list, 0, "KeyList", "keys/list"},
     {D, CF_HTTP_GET, "keys/*/versions", api_key_list_versions, 0, "KeyListVersions", "keys/list"},
@@ -48,19 +47,19 @@ const struct api_route api_routes[] = {
     {D, CF_HTTP_POST, "keys/*/backup", api_key_backup, 0, "KeyBackup", "keys/backup"},
     {D, CF_HTTP_POST, "keys/*/rotate", api_key_rotate, API_WRITE, "KeyRotate", "keys/rotate"},
     /* "/keys/{name}/{op}" and "/keys/{name}//{op}" (empty version) address the latest version */
-    {D, CF_HTTP_POST, "keys/*/sign", api_key_sign, API_WRITE, "KeySign", "keys/sign"},
-    {D, CF_HTTP_POST, "keys/*/verify", api_key_verify, API_WRITE, "KeyVerify", "keys/verify"},
-    {D, CF_HTTP_POST, "keys/*/encrypt", api_key_encrypt, API_WRITE, "KeyEncrypt", "keys/encrypt"},
-    {D, CF_HTTP_POST, "keys/*/decrypt", api_key_decrypt, API_WRITE, "KeyDecrypt", "keys/decrypt"},
-    {D, CF_HTTP_POST, "keys/*/wrapkey", api_key_wrap, API_WRITE, "KeyWrap", "keys/wrapKey"},
-    {D, CF_HTTP_POST, "keys/*/unwrapkey", api_key_unwrap, API_WRITE, "KeyUnwrap", "keys/unwrapKey"},
+    {D, CF_HTTP_POST, "keys/*/sign", api_key_sign, 0, "KeySign", "keys/sign"},
+    {D, CF_HTTP_POST, "keys/*/verify", api_key_verify, 0, "KeyVerify", "keys/verify"},
+    {D, CF_HTTP_POST, "keys/*/encrypt", api_key_encrypt, 0, "KeyEncrypt", "keys/encrypt"},
+    {D, CF_HTTP_POST, "keys/*/decrypt", api_key_decrypt, 0, "KeyDecrypt", "keys/decrypt"},
+    {D, CF_HTTP_POST, "keys/*/wrapkey", api_key_wrap, 0, "KeyWrap", "keys/wrapKey"},
+    {D, CF_HTTP_POST, "keys/*/unwrapkey", api_key_unwrap, 0, "KeyUnwrap", "keys/unwrapKey"},
     {D, CF_HTTP_POST, "keys/*/release", api_key_release, 0, "KeyRelease", "keys/release"},
-    {D, CF_HTTP_POST, "keys/*/*/sign", api_key_sign, API_WRITE, "KeySign", "keys/sign"},
-    {D, CF_HTTP_POST, "keys/*/*/verify", api_key_verify, API_WRITE, "KeyVerify", "keys/verify"},
-    {D, CF_HTTP_POST, "keys/*/*/encrypt", api_key_encrypt, API_WRITE, "KeyEncrypt", "keys/encrypt"},
-    {D, CF_HTTP_POST, "keys/*/*/decrypt", api_key_decrypt, API_WRITE, "KeyDecrypt", "keys/decrypt"},
-    {D, CF_HTTP_POST, "keys/*/*/wrapkey", api_key_wrap, API_WRITE, "KeyWrap", "keys/wrapKey"},
-    {D, CF_HTTP_POST, "keys/*/*/unwrapkey", api_key_unwrap, API_WRITE, "KeyUnwrap", "keys/unwrapKey"},
+    {D, CF_HTTP_POST, "keys/*/*/sign", api_key_sign, 0, "KeySign", "keys/sign"},
+    {D, CF_HTTP_POST, "keys/*/*/verify", api_key_verify, 0, "KeyVerify", "keys/verify"},
+    {D, CF_HTTP_POST, "keys/*/*/encrypt", api_key_encrypt, 0, "KeyEncrypt", "keys/encrypt"},
+    {D, CF_HTTP_POST, "keys/*/*/decrypt", api_key_decrypt, 0, "KeyDecrypt", "keys/decrypt"},
+    {D, CF_HTTP_POST, "keys/*/*/wrapkey", api_key_wrap, 0, "KeyWrap", "keys/wrapKey"},
+    {D, CF_HTTP_POST, "keys/*/*/unwrapkey", api_key_unwrap, 0, "KeyUnwrap", "keys/unwrapKey"},
     {D, CF_HTTP_POST, "keys/*/*/release", api_key_release, 0, "KeyRelease", "keys/release"},
     {D, CF_HTTP_PUT, "keys/*", api_key_import, API_WRITE, "KeyImport", "keys/import"},
     {D, CF_HTTP_GET, "keys/*", api_key_get, 0, "KeyGet", "keys/get"},

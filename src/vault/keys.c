@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "base/log.h"
 
+#include "store/store_events.h"
 #include "vault/certs_int.h"
 #include "vault/keys_int.h"
 
@@ -1366,6 +1367,35 @@ out:
     return e;
 }
 
+/* Cheap means tens of microseconds: a public-key RSA operation up to 3072 bits (verify,
+ * encrypt, wrap: ~10-40 us) or any P-256 operation (~25-80 us, OpenSSL's nistz256 code), on a
+ * software key already opened in the cache. Everything else costs a millisecond or more, or
+ * may block: an RSA private-key operation (0.25 ms at 2048 bits, ~5 ms at 4096), P-384/P-521/
+ * P-256K (0.3-1.5 ms, generic code), the PKCS#11 token, a store read and a PKCS#8 decode. */
+bool cf_key_op_cheap(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_str version, enum cf_key_opkind op)
+{
+    struct cf_kcache_ent *ent = NULL;
+    struct cf_key_ctx c;
+    bool cheap = false;
+    uint64_t gen;
+
+    if (cf_key_ctx_init(&c, svc, v, name) != CF_OK || !set_version(&c, version))
+        goto out;
+    ent = cf_kcache_get(svc->kcache, v->id, c.name_lc, c.version, CF_KCACHE_KEY, &gen);
+    if (!ent || has_hsm_suffix(ent->ver.kty))
+        goto out;
+    if (strcmp(ent->ver.kty, "EC") == 0)
+        cheap = strcmp(ent->ver.crv, "P-256") == 0;
+    else if (strcmp(ent->ver.kty, "RSA") == 0)
+        cheap = ent->ver.key_size <= 3072 &&
+                (op == CF_KEY_VERIFY || op == CF_KEY_ENCRYPT || op == CF_KEY_WRAP);
+out:
+    cf_kcache_unref(ent);
+    cf_key_ctx_release(&c);
+    return cheap;
+}
+
 /* ---------------- rotation ---------------- */
 
 static cf_err rotate_read_fn(struct cf_store_txn *t, void *arg)
@@ -1577,13 +1607,42 @@ struct due_item {
     char name[CF_MAX_NAME_LEN + 1];
 };
 
+/* A Notify action that is due: the latest version's exp minus timeBeforeExpiry has passed. */
+struct notify_item {
+    int64_t vault_id, object_id, nbf, exp;
+    char name[CF_MAX_NAME_LEN + 1];
+    char version[CF_VERSION_HEX_LEN + 1];
+};
+
 struct due_ctx {
     int64_t now, after_id;
     struct due_item items[ROTATE_PAGE];
     size_t n;
+    struct notify_item notes[ROTATE_PAGE];
+    size_t nnotes;
     bool more;
     struct cf_store_txn *t;
 };
+
+/* Notify (azure-kv-security-ops.md §7.1): KeyNearExpiry of the current version once
+ * timeBeforeExpiry before its exp. Not once expired: the events scan sends KeyExpired then. */
+static void notify_check(struct due_ctx *c, const struct cf_rec_key_obj *o,
+                         const struct cf_rec_key_policy *p, const struct cf_rec_key_ver *v)
+{
+    struct notify_item *it;
+    struct dur d;
+
+    if (!p->notify_dur[0] || !v->exp || c->now >= v->exp || c->nnotes == ROTATE_PAGE ||
+        !dur_parse(cf_str_from(p->notify_dur), &d) || c->now < dur_add(v->exp, &d, -1))
+        return;
+    it = &c->notes[c->nnotes++];
+    it->vault_id = o->vault_id;
+    it->object_id = o->id;
+    it->nbf = v->nbf;
+    it->exp = v->exp;
+    snprintf(it->name, sizeof(it->name), "%s", o->name);
+    snprintf(it->version, sizeof(it->version), "%s", v->version);
+}
 
 static cf_err due_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_policy *p, void *arg)
 {
@@ -1594,12 +1653,13 @@ static cf_err due_cb(const struct cf_rec_key_obj *o, const struct cf_rec_key_pol
     cf_err e;
 
     c->after_id = o->id;
-    if (!dur_parse(cf_str_from(p->rotate_dur), &d))
-        return CF_OK; /* validated on write; a bad row is skipped, not fatal */
     e = cf_store_key_ver_get(c->t, o->id, o->latest_seq, NULL, false, &v);
     if (e)
         return e == CF_ENOTFOUND ? CF_OK : e;
-    if (p->rotate == CF_REC_ROTATE_AFTER_CREATE)
+    notify_check(c, o, p, &v);
+    if (!dur_parse(cf_str_from(p->rotate_dur), &d))
+        ; /* no Rotate action (or a bad row, validated on write: skipped, not fatal) */
+    else if (p->rotate == CF_REC_ROTATE_AFTER_CREATE)
         at = dur_add(v.created, &d, 1);
     else if (v.exp)
         at = dur_add(v.exp, &d, -1);
@@ -1616,7 +1676,7 @@ static cf_err due_fn(struct cf_store_txn *t, void *arg)
 {
     struct due_ctx *c = arg;
     c->t = t;
-    c->n = 0;
+    c->n = c->nnotes = 0;
     return cf_store_key_policy_list_rotating(t, c->after_id, ROTATE_PAGE, due_cb, c, &c->more);
 }
 
@@ -1660,6 +1720,45 @@ static cf_err rotate_item(struct cf_vault_svc *svc, const struct due_item *it)
     cf_key_meta_release(&m);
     cf_key_ctx_release(&c);
     return e == CF_ENOTFOUND || e == CF_EDELETED ? CF_OK : e;
+}
+
+struct notify_ctx {
+    struct cf_vault_svc *svc;
+    const struct notify_item *it;
+    bool sent;
+};
+
+/* The mark is the events scan's own (store_events.h), so a version gets one KeyNearExpiry
+ * whichever of the two sees it first; the event commits with the mark. */
+static cf_err notify_fn(struct cf_store_txn *t, void *arg)
+{
+    struct notify_ctx *c = arg;
+    const struct notify_item *it = c->it;
+    struct vault_name_ctx vn = {it->vault_id, ""};
+    bool was_near = false;
+    cf_err e = vault_name_fn(t, &vn);
+
+    c->sent = false;
+    if (!e)
+        e = cf_store_expiry_mark(t, CF_EVENT_KIND_KEY, it->object_id, it->version, true, false,
+                                 &was_near, NULL);
+    if (!e && !was_near) {
+        e = cf_vault_emit(c->svc, t, "KeyNearExpiry", it->vault_id, vn.name, "Key", it->name,
+                          it->version, it->nbf, it->exp);
+        c->sent = !e;
+    }
+    return e == CF_ENOTFOUND ? CF_OK : e; /* the vault went away meanwhile */
+}
+
+static cf_err notify_item_send(struct cf_vault_svc *svc, const struct notify_item *it)
+{
+    struct notify_ctx c = {svc, it, false};
+    cf_err e = cf_store_write(svc->store, notify_fn, &c);
+
+    if (!e && c.sent)
+        cf_info("vault: key %s version %s expires soon: KeyNearExpiry (rotation policy Notify)",
+                it->name, it->version);
+    return e;
 }
 
 #define KEY_PURGE_BATCH 256
@@ -1723,6 +1822,12 @@ cf_err cf_vault_keys_rotate_due(struct cf_vault_svc *svc)
     c->now = now;
     do {
         e = cf_store_read(svc->store, due_fn, c);
+        /* Notify before Rotate: the event names the version that is about to expire. */
+        for (size_t i = 0; !e && i < c->nnotes; i++) {
+            cf_err ne = notify_item_send(svc, &c->notes[i]);
+            if (ne && !first)
+                first = ne;
+        }
         for (size_t i = 0; !e && i < c->n; i++) {
             cf_err re = rotate_item(svc, &c->items[i]);
             if (re && !first)

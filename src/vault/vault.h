@@ -479,6 +479,13 @@ cf_err cf_key_operate(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
                       struct cf_str version, const struct cf_key_op_args *a,
                       struct cf_key_op_result *res, char *why, size_t whysz);
 
+/* Whether op on the key version can run on an event loop: true only for a software key already
+ * in the key cache whose operation costs tens of microseconds (keys.c says which). False is
+ * always safe: the caller runs cf_key_operate on a blocking thread. Never fails, never reads
+ * the store. */
+bool cf_key_op_cheap(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
+                     struct cf_str version, enum cf_key_opkind op);
+
 /* The janitor's key work, a sibling of cf_vault_purge_expired: performs every due Rotate
  * action of rotation policies (timeAfterCreate from the latest version's creation,
  * timeBeforeExpiry before its exp) and purges soft-deleted keys past their purge date. */

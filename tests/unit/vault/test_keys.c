@@ -379,6 +379,95 @@ static void soft_delete_lifecycle(void **state)
     assert_int_equal(cf_key_get_deleted(f->svc, &pp, S("k"), &m), CF_ENOTFOUND);
 }
 
+/* ---------------- rotation policy Notify ---------------- */
+
+struct seen {
+    int n;
+    char type[48], name[64], version[33];
+    int64_t exp;
+};
+
+static cf_err seen_event(void *ctx, struct cf_store_txn *t, const struct cf_vault_event *ev)
+{
+    struct seen *s = ctx;
+    (void)t;
+    if (strcmp(ev->type, "KeyNewVersionCreated") == 0)
+        return CF_OK;
+    s->n++;
+    snprintf(s->type, sizeof(s->type), "%s", ev->type);
+    snprintf(s->name, sizeof(s->name), "%s", ev->object_name);
+    snprintf(s->version, sizeof(s->version), "%s", ev->version);
+    s->exp = ev->exp;
+    return CF_OK;
+}
+
+/* Notify fires KeyNearExpiry once, timeBeforeExpiry before the latest version's exp, for that
+ * version; a Rotate of the same policy fires later and the new version (no exp) stays quiet. */
+static void rotation_notify(void **state)
+{
+    struct fx *f = *state;
+    struct cf_key_policy in, out;
+    struct cf_key_meta m, r;
+    struct seen s;
+    char why[256];
+    int64_t exp = cf_clock_s(&f->clock.c) + 20 * 86400;
+
+    memset(&s, 0, sizeof(s));
+    cf_vault_set_event_sink(f->svc, seen_event, &s);
+    assert_int_equal(create(f, &f->ref, "note", "EC", 0, NULL,
+                            &(struct cf_key_input){.has_exp = true, .exp = exp}, &m),
+                     CF_OK);
+    memset(&in, 0, sizeof(in));
+    in.rotate = CF_KEY_TRIGGER_BEFORE_EXPIRY;
+    snprintf(in.rotate_dur, sizeof(in.rotate_dur), "P5D");
+    snprintf(in.notify_dur, sizeof(in.notify_dur), "P10D");
+    assert_int_equal(cf_key_policy_set(f->svc, &f->ref, S("note"), &in, &out, why, sizeof(why)),
+                     CF_OK);
+    fx_advance(f, 10 * 86400 - 1);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(s.n, 0); /* one second early */
+    fx_advance(f, 1);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.type, "KeyNearExpiry");
+    assert_string_equal(s.name, "note");
+    assert_string_equal(s.version, m.version);
+    assert_int_equal(s.exp, exp);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    fx_advance(f, 86400);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(s.n, 1); /* once per version */
+    assert_int_equal(cf_key_get(f->svc, &f->ref, S("note"), S(""), &r), CF_OK);
+    assert_string_equal(r.version, m.version); /* Rotate (P5D) is not due yet */
+    cf_key_meta_release(&r);
+    fx_advance(f, 4 * 86400);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(cf_key_get(f->svc, &f->ref, S("note"), S(""), &r), CF_OK);
+    assert_string_not_equal(r.version, m.version); /* rotated; the new one has no exp */
+    cf_key_meta_release(&r);
+    fx_advance(f, 30 * 86400);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(s.n, 1);
+    cf_key_meta_release(&m);
+
+    /* an expired version gets no late NearExpiry (the events scan sends KeyExpired) */
+    exp = cf_clock_s(&f->clock.c) + 86400;
+    assert_int_equal(create(f, &f->ref, "late", "EC", 0, NULL,
+                            &(struct cf_key_input){.has_exp = true, .exp = exp}, &m),
+                     CF_OK);
+    cf_key_meta_release(&m);
+    memset(&in, 0, sizeof(in));
+    in.rotate = CF_KEY_TRIGGER_AFTER_CREATE;
+    snprintf(in.rotate_dur, sizeof(in.rotate_dur), "P1Y");
+    snprintf(in.notify_dur, sizeof(in.notify_dur), "PT1H");
+    assert_int_equal(cf_key_policy_set(f->svc, &f->ref, S("late"), &in, &out, why, sizeof(why)),
+                     CF_OK);
+    fx_advance(f, 86400);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(s.n, 1);
+    cf_vault_set_event_sink(f->svc, NULL, NULL);
+}
+
 /* ---------------- backup / restore ---------------- */
 
 static void backup_restore(void **state)
@@ -807,6 +896,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(soft_delete_lifecycle, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(backup_restore, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(rotation, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(rotation_notify, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(crypto_operations, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(state_rules, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(private_part_is_sealed, fx_setup, fx_teardown),
