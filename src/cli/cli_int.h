@@ -118,6 +118,50 @@ struct cf_val *cf_cli_arm_time_val(const struct cf_val *s);
 /* Parses "k=v" items into an object (az: "k" alone gives ""). */
 struct cf_val *cf_cli_tags(const struct cf_cli_arg *a);
 
+/* ---- cmd_common.c: data-plane objects (keys, certificates) ---- */
+/* What the shared plumbing needs to know of an object kind. */
+struct cf_cli_kind {
+    const char *coll;         /* "keys": {vault}/keys/{name}, {vault}/deletedkeys/{name} */
+    const char *noun;         /* "key", as in "argument --id: invalid key id" */
+    const char *api;          /* the query's api-version ("api-version=7.5") */
+    const char *latest_alias; /* an id's version segment that means the latest, or NULL */
+};
+/* An object's address: the vault's base URL (no trailing slash), the percent-encoded name and
+ * the version ("" = latest). */
+struct cf_cli_addr {
+    char base[600];
+    char name[256];
+    char version[64];
+};
+/* Parses https://host[:port]/{coll|deleted<coll>}/{name}[/{version}] into a. */
+bool cf_cli_parse_id(const struct cf_cli_kind *k, const char *id, struct cf_cli_addr *a);
+/* a from --id, or --vault-name (and --name when need_name); --version when given. 0, or the
+ * exit code of the usage error it printed. */
+int cf_cli_resolve(struct cf_cli_run *r, const struct cf_cli_kind *k, bool need_name,
+                   struct cf_cli_addr *a);
+/* cf_cli_call with the data-plane audience (errors are fatal, 404 included). */
+int cf_cli_data_call(struct cf_cli_run *r, const char *method, const char *url,
+                     const struct cf_val *body, struct cf_cli_http *h);
+/* Resolves a named object, then a bodyless method on {base}{prefix}{name}{suffix}?{api}. */
+int cf_cli_named_call(struct cf_cli_run *r, const struct cf_cli_kind *k, const char *method,
+                      const char *prefix, const char *suffix, struct cf_cli_http *h);
+/* Appends the file at path to b (its maximum bounds the size); az's error lines. */
+int cf_cli_read_whole(struct cf_cli_run *r, const char *path, struct cf_buf *b);
+/* Writes data to path with mode 0600; excl refuses an existing file, else it is truncated. A
+ * failed write removes the file. */
+int cf_cli_write_whole(struct cf_cli_run *r, const char *path, const void *data, size_t n,
+                       bool excl);
+/* `... backup`: POST {base}/{coll}/{name}/backup, the decoded blob written to --file. */
+int cf_cli_backup(struct cf_cli_run *r, const struct cf_cli_kind *k);
+/* `... restore`: --file's blob POSTed to {base}/{coll}/restore; the caller shapes h. */
+int cf_cli_restore(struct cf_cli_run *r, const struct cf_cli_kind *k, struct cf_cli_http *h);
+/* Adds what a list prints for item to out (nothing to skip it); CF_OK or CF_ENOMEM. */
+typedef cf_err (*cf_cli_item_fn)(struct cf_cli_run *r, const struct cf_val *item, const void *arg,
+                                 struct cf_val *out);
+/* `... list*`: checks --maxresults, GETs url and every nextLink, and sets r->result to the
+ * array add() builds, cut at --maxresults entries. */
+int cf_cli_list_items(struct cf_cli_run *r, const char *url, cf_cli_item_fn add, const void *arg);
+
 /* ---- handlers ---- */
 int cf_cli_cmd_login(struct cf_cli_run *r);
 int cf_cli_cmd_logout(struct cf_cli_run *r);

@@ -9,7 +9,9 @@
  * attribute, its camelCase output); the same tables turn a user's policy into the wire form and
  * the wire's into az's output.
  *
- * Map: option tables - policy tables and conversion - shapes - small helpers - handlers. */
+ * Map: option tables - policy tables and conversion - shapes - small helpers - handlers. The
+ * plumbing it shares with the key commands (addressing, files, backup/restore, lists) is in
+ * cmd_common.c. */
 #include "base/cf.h"
 #include "base/codec.h"
 #include "cli/cmd_cert.h"
@@ -17,10 +19,8 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #define API "api-version=7.5"
 #define FILE_MAX (4 * 1024 * 1024)
@@ -648,130 +648,13 @@ fail:
 
 /* ---- small helpers ---- */
 
-struct addr {
-    char base[600];
-    char name[256]; /* percent-encoded */
-    char version[64];
-};
+/* An id's ".../pending" names the certificate (its latest version), as the operation's id does. */
+static const struct cf_cli_kind CERTS = {
+    .coll = "certificates", .noun = "certificate", .api = API, .latest_alias = "pending"};
 
-/* https://host[:port]/{certificates|deletedcertificates}/{name}[/{version}] */
-static bool parse_id(const char *id, struct addr *a)
+static int resolve(struct cf_cli_run *r, struct cf_cli_addr *a, bool need_name)
 {
-    const char *p, *host_end, *coll, *name, *ver;
-    char raw[256];
-    if (strncmp(id, "https://", 8) != 0)
-        return false;
-    p = id + 8;
-    host_end = strchr(p, '/');
-    if (!host_end || host_end == p || (size_t)(host_end - id) >= sizeof(a->base))
-        return false;
-    snprintf(a->base, sizeof(a->base), "%.*s", (int)(host_end - id), id);
-    coll = host_end + 1;
-    if (strncmp(coll, "certificates/", 13) == 0)
-        name = coll + 13;
-    else if (strncmp(coll, "deletedcertificates/", 20) == 0)
-        name = coll + 20;
-    else
-        return false;
-    ver = strchr(name, '/');
-    snprintf(raw, sizeof(raw), "%.*s", ver ? (int)(ver - name) : (int)strlen(name), name);
-    if (!raw[0])
-        return false;
-    cf_cli_pct(raw, a->name, sizeof(a->name));
-    a->version[0] = '\0';
-    if (ver && ver[1] && strcmp(ver + 1, "pending") != 0) {
-        if (strchr(ver + 1, '/') || strlen(ver + 1) >= sizeof(a->version))
-            return false;
-        snprintf(a->version, sizeof(a->version), "%s", ver + 1);
-    }
-    return true;
-}
-
-static int resolve(struct cf_cli_run *r, struct addr *a, bool need_name)
-{
-    const char *id = cf_cli_arg(r, "--id");
-    const char *vault = cf_cli_arg(r, "--vault-name");
-    const char *name = need_name ? cf_cli_arg(r, "--name") : NULL;
-    const char *ver = cf_cli_arg(r, "--version");
-    const char *usage = need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
-                                  : "usage error: --id ID | --vault-name VAULT";
-
-    memset(a, 0, sizeof(*a));
-    if (id) {
-        if (vault || name)
-            return cf_cli_fail(r, 2, "%s", usage);
-        if (need_name) {
-            if (!parse_id(id, a))
-                return cf_cli_fail(r, 2, "argument --id: invalid certificate id: '%s'", id);
-        } else {
-            snprintf(a->base, sizeof(a->base), "%s", id);
-            while (strlen(a->base) && a->base[strlen(a->base) - 1] == '/')
-                a->base[strlen(a->base) - 1] = '\0';
-        }
-    } else {
-        if (!vault || (need_name && !name))
-            return cf_cli_fail(r, 2, "%s", usage);
-        cf_cli_vault_url(r, vault, a->base, sizeof(a->base));
-        if (need_name)
-            cf_cli_pct(name, a->name, sizeof(a->name));
-    }
-    if (ver && *ver)
-        snprintf(a->version, sizeof(a->version), "%s", ver);
-    return 0;
-}
-
-static int call(struct cf_cli_run *r, const char *method, const char *url,
-                const struct cf_val *body, struct cf_cli_http *h)
-{
-    char aud[600];
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    return cf_cli_call(r, method, url, aud, body, false, h);
-}
-
-static int read_whole(struct cf_cli_run *r, const char *path, struct cf_buf *b)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    if (!f)
-        return cf_cli_fail(r, 1, "[Errno %d] %s: '%s'", errno, strerror(errno), path);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (cf_buf_append(b, chunk, n) != CF_OK) {
-            rc = cf_cli_fail(r, 1, "The file '%s' is too large.", path);
-            break;
-        }
-    }
-    if (!rc && ferror(f))
-        rc = cf_cli_fail(r, 1, "cannot read '%s'", path);
-    cf_wipe(chunk, sizeof(chunk));
-    fclose(f);
-    return rc;
-}
-
-static int write_whole(struct cf_cli_run *r, const char *path, const void *data, size_t n,
-                       bool excl)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), 0600);
-    size_t off = 0;
-    if (fd < 0)
-        return cf_cli_fail(r, 1, "[Errno %d] %s: '%s'", errno, strerror(errno), path);
-    while (off < n) {
-        ssize_t w = write(fd, (const char *)data + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(path);
-            return cf_cli_fail(r, 1, "cannot write '%s'", path);
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0) {
-        unlink(path);
-        return cf_cli_fail(r, 1, "cannot write '%s'", path);
-    }
-    return 0;
+    return cf_cli_resolve(r, &CERTS, need_name, a);
 }
 
 /* --policy: JSON text, "@file", or the path of a file holding JSON -> wire policy. */
@@ -789,7 +672,7 @@ static int policy_arg(struct cf_cli_run *r, struct cf_val **out)
         return 0;
     cf_buf_init(&b, FILE_MAX);
     if (v[0] == '@' || (v[0] != '{' && stat(v, &st) == 0 && S_ISREG(st.st_mode))) {
-        if ((rc = read_whole(r, v[0] == '@' ? v + 1 : v, &b)) != 0)
+        if ((rc = cf_cli_read_whole(r, v[0] == '@' ? v + 1 : v, &b)) != 0)
             goto out;
     } else if (cf_buf_puts(&b, v) != CF_OK) {
         rc = cf_cli_fail(r, 1, "out of memory");
@@ -849,7 +732,7 @@ static void sleep_s(int s)
 
 int cf_cli_cmd_cert_create(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = NULL, *pol = NULL;
     const struct cf_val *iss;
@@ -886,14 +769,14 @@ int cf_cli_cmd_cert_create(struct cf_cli_run *r)
     if ((rc = attrs_tags(r, body, true)) != 0)
         goto out;
     snprintf(url, sizeof(url), "%s/certificates/%s/create?" API, a.base, a.name);
-    if ((rc = call(r, "POST", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "POST", url, body, &h)) != 0)
         goto out;
     cf_cli_http_release(&h);
     /* az: an Unknown issuer's operation at once; otherwise poll until it is not inProgress */
     snprintf(url, sizeof(url), "%s/certificates/%s/pending?" API, a.base, a.name);
     for (int i = 0;; i++) {
         const struct cf_val *st;
-        if ((rc = call(r, "GET", url, NULL, &h)) != 0)
+        if ((rc = cf_cli_data_call(r, "GET", url, NULL, &h)) != 0)
             goto out;
         st = cf_val_get(h.body, "status");
         if (unknown || !st || st->type != CF_VAL_STR || strcmp(st->s, "inProgress") != 0 ||
@@ -911,7 +794,7 @@ out:
 
 int cf_cli_cmd_cert_import(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = NULL, *pol = NULL, *sp = NULL;
     const char *pwd = cf_cli_arg(r, "--password");
@@ -923,7 +806,7 @@ int cf_cli_cmd_cert_import(struct cf_cli_run *r)
     cf_buf_init(&data, FILE_MAX);
     cf_buf_init(&b64, 2 * FILE_MAX);
     if ((rc = resolve(r, &a, true)) != 0 || (rc = policy_arg(r, &pol)) != 0 ||
-        (rc = read_whole(r, cf_cli_arg(r, "--file"), &data)) != 0)
+        (rc = cf_cli_read_whole(r, cf_cli_arg(r, "--file"), &data)) != 0)
         goto out;
     pem = data.len && memmem(data.data, data.len, "-----BEGIN", 10) != NULL;
     if (!pem && cf_b64_encode(&b64, data.data ? data.data : "", data.len) != CF_OK) {
@@ -952,7 +835,7 @@ int cf_cli_cmd_cert_import(struct cf_cli_run *r)
     if ((rc = attrs_tags(r, body, true)) != 0)
         goto out;
     snprintf(url, sizeof(url), "%s/certificates/%s/import?" API, a.base, a.name);
-    if ((rc = call(r, "POST", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "POST", url, body, &h)) != 0)
         goto out;
     rc = result(r, &h, cf_cli_shape_cert(h.body, CF_CLI_CERT_BUNDLE));
 out:
@@ -964,16 +847,16 @@ out:
     return rc;
 }
 
-static int get_cert(struct cf_cli_run *r, struct addr *a, struct cf_cli_http *h)
+static int get_cert(struct cf_cli_run *r, struct cf_cli_addr *a, struct cf_cli_http *h)
 {
     char url[2048];
     snprintf(url, sizeof(url), "%s/certificates/%s/%s?" API, a->base, a->name, a->version);
-    return call(r, "GET", url, NULL, h);
+    return cf_cli_data_call(r, "GET", url, NULL, h);
 }
 
 int cf_cli_cmd_cert_show(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     int rc;
     if ((rc = resolve(r, &a, true)) != 0 || (rc = get_cert(r, &a, &h)) != 0)
@@ -981,44 +864,28 @@ int cf_cli_cmd_cert_show(struct cf_cli_run *r)
     return result(r, &h, cf_cli_shape_cert(h.body, CF_CLI_CERT_BUNDLE));
 }
 
+/* shape CF_CLI_CERT_BUNDLE: an issuer list */
+static cf_err add_cert_item(struct cf_cli_run *r, const struct cf_val *it, const void *shape,
+                            struct cf_val *out)
+{
+    enum cf_cli_cert_shape s = *(const enum cf_cli_cert_shape *)shape;
+    (void)r;
+    return cf_val_push(out, s == CF_CLI_CERT_BUNDLE ? cf_cli_shape_cert_issuer(it, true)
+                                                    : cf_cli_shape_cert(it, s));
+}
+
 static int list(struct cf_cli_run *r, const char *coll, bool named, const char *tail,
                 enum cf_cli_cert_shape shape)
 {
-    struct addr a;
-    char url[2048], aud[600];
-    struct cf_val *items = NULL, *out;
-    const char *max = cf_cli_arg(r, "--maxresults");
-    int64_t maxn = -1;
+    struct cf_cli_addr a;
+    char url[2048];
     int rc;
 
     if ((rc = resolve(r, &a, named)) != 0)
         return rc;
-    if (max && (!cf_str_to_i64(cf_str_from(max), &maxn) || maxn < 0))
-        return cf_cli_fail(r, 2, "argument --maxresults: invalid int value: '%s'", max);
     snprintf(url, sizeof(url), "%s/%s%s%s%s?maxresults=25&%s" API, a.base, coll, named ? "/" : "",
              named ? a.name : "", tail, flag_true(r, "--include-pending") ? "includePending=true&" : "");
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
-        cf_val_unref(items);
-        return rc;
-    }
-    out = cf_val_arr();
-    for (size_t i = 0; out && i < items->n; i++) {
-        struct cf_val *x;
-        if (maxn >= 0 && (int64_t)out->n >= maxn)
-            break;
-        x = shape == CF_CLI_CERT_BUNDLE ? cf_cli_shape_cert_issuer(items->items[i], true)
-                                        : cf_cli_shape_cert(items->items[i], shape);
-        if (cf_val_push(out, x) != CF_OK) {
-            cf_val_unref(out);
-            out = NULL;
-        }
-    }
-    cf_val_unref(items);
-    if (!out)
-        return cf_cli_fail(r, 1, "out of memory");
-    r->result = out;
-    return 0;
+    return cf_cli_list_items(r, url, add_cert_item, &shape);
 }
 
 int cf_cli_cmd_cert_list(struct cf_cli_run *r)
@@ -1045,14 +912,9 @@ int cf_cli_cmd_cert_issuer_list(struct cf_cli_run *r)
 static int simple(struct cf_cli_run *r, const char *method, const char *prefix, const char *suffix,
                   int shape)
 {
-    struct addr a;
     struct cf_cli_http h;
-    char url[2048];
     int rc;
-    if ((rc = resolve(r, &a, true)) != 0)
-        return rc;
-    snprintf(url, sizeof(url), "%s%s%s%s?" API, a.base, prefix, a.name, suffix);
-    if ((rc = call(r, method, url, NULL, &h)) != 0)
+    if ((rc = cf_cli_named_call(r, &CERTS, method, prefix, suffix, &h)) != 0)
         return rc;
     if (shape < 0) {
         cf_cli_http_release(&h);
@@ -1095,7 +957,7 @@ int cf_cli_cmd_cert_pending_delete(struct cf_cli_run *r)
 
 int cf_cli_cmd_cert_set_attributes(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj(), *pol = NULL;
     char url[2048];
@@ -1111,7 +973,7 @@ int cf_cli_cmd_cert_set_attributes(struct cf_cli_run *r)
         goto out;
     }
     snprintf(url, sizeof(url), "%s/certificates/%s/%s?" API, a.base, a.name, a.version);
-    if ((rc = call(r, "PATCH", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "PATCH", url, body, &h)) != 0)
         goto out;
     rc = result(r, &h, cf_cli_shape_cert(h.body, CF_CLI_CERT_BUNDLE));
 out:
@@ -1122,65 +984,21 @@ out:
 
 int cf_cli_cmd_cert_backup(struct cf_cli_run *r)
 {
-    struct addr a;
-    struct cf_cli_http h;
-    struct cf_buf blob;
-    const struct cf_val *v;
-    char url[2048];
-    int rc;
-
-    if ((rc = resolve(r, &a, true)) != 0)
-        return rc;
-    snprintf(url, sizeof(url), "%s/certificates/%s/backup?" API, a.base, a.name);
-    if ((rc = call(r, "POST", url, NULL, &h)) != 0)
-        return rc;
-    cf_buf_init(&blob, 64 * 1024 * 1024);
-    v = cf_val_get(h.body, "value");
-    if (!v || v->type != CF_VAL_STR ||
-        cf_b64_decode(&blob, (struct cf_str){v->s, v->slen}) != CF_OK)
-        rc = cf_cli_fail(r, 1, "The server returned an invalid backup blob.");
-    else
-        rc = write_whole(r, cf_cli_arg(r, "--file"), blob.data ? blob.data : "", blob.len, false);
-    cf_buf_wipe(&blob);
-    cf_cli_http_release(&h);
-    return rc;
+    return cf_cli_backup(r, &CERTS);
 }
 
 int cf_cli_cmd_cert_restore(struct cf_cli_run *r)
 {
-    struct addr a;
     struct cf_cli_http h;
-    struct cf_buf raw, b64;
-    struct cf_val *body = NULL;
-    char url[2048];
     int rc;
-
-    if ((rc = resolve(r, &a, false)) != 0)
+    if ((rc = cf_cli_restore(r, &CERTS, &h)) != 0)
         return rc;
-    cf_buf_init(&raw, 64 * 1024 * 1024);
-    cf_buf_init(&b64, 128 * 1024 * 1024);
-    if ((rc = read_whole(r, cf_cli_arg(r, "--file"), &raw)) != 0)
-        goto out;
-    body = cf_val_obj();
-    if (cf_b64url_encode(&b64, raw.data ? raw.data : "", raw.len) != CF_OK || !body ||
-        cf_val_set(body, "value", cf_val_strn(b64.data ? b64.data : "", b64.len)) != CF_OK) {
-        rc = cf_cli_fail(r, 1, "out of memory");
-        goto out;
-    }
-    snprintf(url, sizeof(url), "%s/certificates/restore?" API, a.base);
-    if ((rc = call(r, "POST", url, body, &h)) != 0)
-        goto out;
-    rc = result(r, &h, cf_cli_shape_cert(h.body, CF_CLI_CERT_BUNDLE));
-out:
-    cf_val_unref(body);
-    cf_buf_wipe(&raw);
-    cf_buf_wipe(&b64);
-    return rc;
+    return result(r, &h, cf_cli_shape_cert(h.body, CF_CLI_CERT_BUNDLE));
 }
 
 int cf_cli_cmd_cert_download(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_buf der, pem;
     struct stat st;
@@ -1208,11 +1026,11 @@ int cf_cli_cmd_cert_download(struct cf_cli_run *r)
         cf_b64_decode(&der, (struct cf_str){cer->s, cer->slen}) != CF_OK || !der.len)
         rc = cf_cli_fail(r, 1, "The certificate has no X.509 content yet (is it pending?).");
     else if (!strcasecmp(enc, "DER"))
-        rc = write_whole(r, file, der.data, der.len, true);
+        rc = cf_cli_write_whole(r, file, der.data, der.len, true);
     else if (cf_cli_cert_pem(der.data, der.len, &pem) != CF_OK)
         rc = cf_cli_fail(r, 1, "out of memory");
     else
-        rc = write_whole(r, file, pem.data, pem.len, true);
+        rc = cf_cli_write_whole(r, file, pem.data, pem.len, true);
     cf_buf_release(&der);
     cf_buf_release(&pem);
     cf_cli_http_release(&h);
@@ -1227,7 +1045,7 @@ int cf_cli_cmd_cert_default_policy(struct cf_cli_run *r)
 
 int cf_cli_cmd_cert_pending_merge(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = NULL, *x5c;
     struct cf_buf data;
@@ -1236,7 +1054,7 @@ int cf_cli_cmd_cert_pending_merge(struct cf_cli_run *r)
 
     cf_buf_init(&data, FILE_MAX);
     if ((rc = resolve(r, &a, true)) != 0 ||
-        (rc = read_whole(r, cf_cli_arg(r, "--file"), &data)) != 0)
+        (rc = cf_cli_read_whole(r, cf_cli_arg(r, "--file"), &data)) != 0)
         goto out;
     x5c = cf_cli_cert_x5c(data.data ? data.data : "", data.len);
     if (!x5c || x5c->n == 0) {
@@ -1252,7 +1070,7 @@ int cf_cli_cmd_cert_pending_merge(struct cf_cli_run *r)
     if ((rc = attrs_tags(r, body, true)) != 0)
         goto out;
     snprintf(url, sizeof(url), "%s/certificates/%s/pending/merge?" API, a.base, a.name);
-    if ((rc = call(r, "POST", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "POST", url, body, &h)) != 0)
         goto out;
     rc = result(r, &h, cf_cli_shape_cert(h.body, CF_CLI_CERT_BUNDLE));
 out:
@@ -1262,7 +1080,7 @@ out:
 }
 
 /* GET contacts; *list = a copy of its "contacts" array ([] when none or 404). */
-static int get_contacts(struct cf_cli_run *r, const struct addr *a, struct cf_val **list)
+static int get_contacts(struct cf_cli_run *r, const struct cf_cli_addr *a, struct cf_val **list)
 {
     struct cf_cli_http h;
     char url[2048], aud[600];
@@ -1280,19 +1098,19 @@ static int get_contacts(struct cf_cli_run *r, const struct addr *a, struct cf_va
 
 int cf_cli_cmd_cert_contact_list(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     char url[2048];
     int rc;
     if ((rc = resolve(r, &a, false)) != 0)
         return rc;
     snprintf(url, sizeof(url), "%s/certificates/contacts?" API, a.base);
-    if ((rc = call(r, "GET", url, NULL, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "GET", url, NULL, &h)) != 0)
         return rc;
     return result(r, &h, cf_cli_shape_cert_contacts(h.body));
 }
 
-static int put_contacts(struct cf_cli_run *r, const struct addr *a, struct cf_val *list)
+static int put_contacts(struct cf_cli_run *r, const struct cf_cli_addr *a, struct cf_val *list)
 {
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj();
@@ -1303,7 +1121,7 @@ static int put_contacts(struct cf_cli_run *r, const struct addr *a, struct cf_va
         return cf_cli_fail(r, 1, "out of memory");
     }
     snprintf(url, sizeof(url), "%s/certificates/contacts?" API, a->base);
-    rc = call(r, list->n ? "PUT" : "DELETE", url, list->n ? body : NULL, &h);
+    rc = cf_cli_data_call(r, list->n ? "PUT" : "DELETE", url, list->n ? body : NULL, &h);
     cf_val_unref(body);
     if (rc)
         return rc;
@@ -1312,7 +1130,7 @@ static int put_contacts(struct cf_cli_run *r, const struct addr *a, struct cf_va
 
 int cf_cli_cmd_cert_contact_add(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_val *list = NULL, *c = NULL;
     const char *email = cf_cli_arg(r, "--email"), *name = cf_cli_arg(r, "--name");
     const char *phone = cf_cli_arg(r, "--phone");
@@ -1339,7 +1157,7 @@ int cf_cli_cmd_cert_contact_add(struct cf_cli_run *r)
 
 int cf_cli_cmd_cert_contact_delete(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_val *list = NULL, *keep;
     const char *email = cf_cli_arg(r, "--email");
     int rc;
@@ -1369,7 +1187,7 @@ int cf_cli_cmd_cert_contact_delete(struct cf_cli_run *r)
     return put_contacts(r, &a, keep);
 }
 
-static int issuer_url(struct cf_cli_run *r, struct addr *a, char *url, size_t n)
+static int issuer_url(struct cf_cli_run *r, struct cf_cli_addr *a, char *url, size_t n)
 {
     char enc[256];
     int rc = resolve(r, a, false);
@@ -1382,7 +1200,7 @@ static int issuer_url(struct cf_cli_run *r, struct addr *a, char *url, size_t n)
 
 static int issuer_write(struct cf_cli_run *r, bool update)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj(), *cred = NULL, *org = NULL, *at = NULL;
     const char *prov = cf_cli_arg(r, "--provider-name"), *acct = cf_cli_arg(r, "--account-id");
@@ -1431,7 +1249,7 @@ static int issuer_write(struct cf_cli_run *r, bool update)
         rc = cf_cli_fail(r, 1, "out of memory");
         goto out;
     }
-    if ((rc = call(r, update ? "PATCH" : "PUT", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, update ? "PATCH" : "PUT", url, body, &h)) != 0)
         goto out;
     rc = result(r, &h, cf_cli_shape_cert_issuer(h.body, false));
 out:
@@ -1454,12 +1272,12 @@ int cf_cli_cmd_cert_issuer_update(struct cf_cli_run *r)
 
 static int issuer_simple(struct cf_cli_run *r, const char *method)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     char url[2048];
     int rc;
     if ((rc = issuer_url(r, &a, url, sizeof(url))) != 0 ||
-        (rc = call(r, method, url, NULL, &h)) != 0)
+        (rc = cf_cli_data_call(r, method, url, NULL, &h)) != 0)
         return rc;
     return result(r, &h, cf_cli_shape_cert_issuer(h.body, false));
 }

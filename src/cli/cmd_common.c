@@ -1,13 +1,20 @@
 /* cmd_common.c - what every handler needs to talk to the server: the client (created lazily
  * with the profile's CA file), access tokens (client_credentials, cached per audience until
- * 5 minutes before expiry), JSON calls with az-style error lines, paging through nextLink, and
- * small shaping helpers (times, tags, copies).
+ * 5 minutes before expiry), JSON calls with az-style error lines, paging through nextLink,
+ * small shaping helpers (times, tags, copies), and the plumbing the data-plane object commands
+ * (keys, certificates) share: --id / --vault-name --name --version addressing, bodyless calls on
+ * a named object, whole-file reads and writes, backup, restore and the list commands' paging
+ * with --maxresults.
  *
  * Tokens and the client secret live only in wiped buffers and are never printed. */
 #include "base/cf.h"
 #include "base/codec.h"
 #include "base/secret.h"
 #include "cli/cli_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static const char *reason(long status)
 {
@@ -398,4 +405,221 @@ struct cf_val *cf_cli_tags(const struct cf_cli_arg *a)
         }
     }
     return o;
+}
+
+/* ---- data-plane objects: what the key and certificate commands share ---- */
+
+bool cf_cli_parse_id(const struct cf_cli_kind *k, const char *id, struct cf_cli_addr *a)
+{
+    const char *p, *host_end, *coll, *name, *ver;
+    size_t cl = strlen(k->coll);
+    char raw[256];
+    if (strncmp(id, "https://", 8) != 0)
+        return false;
+    p = id + 8;
+    host_end = strchr(p, '/');
+    if (!host_end || host_end == p || (size_t)(host_end - id) >= sizeof(a->base))
+        return false;
+    snprintf(a->base, sizeof(a->base), "%.*s", (int)(host_end - id), id);
+    coll = host_end + 1;
+    if (strncmp(coll, "deleted", 7) == 0)
+        coll += 7;
+    if (strncmp(coll, k->coll, cl) != 0 || coll[cl] != '/')
+        return false;
+    name = coll + cl + 1;
+    ver = strchr(name, '/');
+    snprintf(raw, sizeof(raw), "%.*s", ver ? (int)(ver - name) : (int)strlen(name), name);
+    if (!raw[0])
+        return false;
+    cf_cli_pct(raw, a->name, sizeof(a->name));
+    a->version[0] = '\0';
+    if (ver && ver[1] && !(k->latest_alias && strcmp(ver + 1, k->latest_alias) == 0)) {
+        if (strchr(ver + 1, '/') || strlen(ver + 1) >= sizeof(a->version))
+            return false;
+        snprintf(a->version, sizeof(a->version), "%s", ver + 1);
+    }
+    return true;
+}
+
+int cf_cli_resolve(struct cf_cli_run *r, const struct cf_cli_kind *k, bool need_name,
+                   struct cf_cli_addr *a)
+{
+    const char *id = cf_cli_arg(r, "--id");
+    const char *vault = cf_cli_arg(r, "--vault-name");
+    const char *name = need_name ? cf_cli_arg(r, "--name") : NULL;
+    const char *ver = cf_cli_arg(r, "--version");
+    const char *usage = need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
+                                  : "usage error: --id ID | --vault-name VAULT";
+
+    memset(a, 0, sizeof(*a));
+    if (id) {
+        if (vault || name)
+            return cf_cli_fail(r, 2, "%s", usage);
+        if (need_name) {
+            if (!cf_cli_parse_id(k, id, a))
+                return cf_cli_fail(r, 2, "argument --id: invalid %s id: '%s'", k->noun, id);
+        } else {
+            snprintf(a->base, sizeof(a->base), "%s", id);
+            strip_slash(a->base);
+        }
+    } else {
+        if (!vault || (need_name && !name))
+            return cf_cli_fail(r, 2, "%s", usage);
+        cf_cli_vault_url(r, vault, a->base, sizeof(a->base));
+        if (need_name)
+            cf_cli_pct(name, a->name, sizeof(a->name));
+    }
+    if (ver && *ver)
+        snprintf(a->version, sizeof(a->version), "%s", ver);
+    return 0;
+}
+
+int cf_cli_data_call(struct cf_cli_run *r, const char *method, const char *url,
+                     const struct cf_val *body, struct cf_cli_http *h)
+{
+    char aud[600];
+    cf_cli_data_audience(r, aud, sizeof(aud));
+    return cf_cli_call(r, method, url, aud, body, false, h);
+}
+
+int cf_cli_named_call(struct cf_cli_run *r, const struct cf_cli_kind *k, const char *method,
+                      const char *prefix, const char *suffix, struct cf_cli_http *h)
+{
+    struct cf_cli_addr a;
+    char url[2048];
+    int rc;
+    if ((rc = cf_cli_resolve(r, k, true, &a)) != 0)
+        return rc;
+    snprintf(url, sizeof(url), "%s%s%s%s?%s", a.base, prefix, a.name, suffix, k->api);
+    return cf_cli_data_call(r, method, url, NULL, h);
+}
+
+int cf_cli_read_whole(struct cf_cli_run *r, const char *path, struct cf_buf *b)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    if (!f)
+        return cf_cli_fail(r, 1, "[Errno %d] %s: '%s'", errno, strerror(errno), path);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (cf_buf_append(b, chunk, n) != CF_OK) {
+            rc = cf_cli_fail(r, 1, "The file '%s' is too large.", path);
+            break;
+        }
+    }
+    if (!rc && ferror(f))
+        rc = cf_cli_fail(r, 1, "cannot read '%s'", path);
+    cf_wipe(chunk, sizeof(chunk));
+    fclose(f);
+    return rc;
+}
+
+int cf_cli_write_whole(struct cf_cli_run *r, const char *path, const void *data, size_t n,
+                       bool excl)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), 0600);
+    size_t off = 0;
+    if (fd < 0)
+        return cf_cli_fail(r, 1, "[Errno %d] %s: '%s'", errno, strerror(errno), path);
+    while (off < n) {
+        ssize_t w = write(fd, (const char *)data + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            unlink(path);
+            return cf_cli_fail(r, 1, "cannot write '%s'", path);
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) != 0) {
+        unlink(path);
+        return cf_cli_fail(r, 1, "cannot write '%s'", path);
+    }
+    return 0;
+}
+
+int cf_cli_backup(struct cf_cli_run *r, const struct cf_cli_kind *k)
+{
+    struct cf_cli_http h;
+    struct cf_buf blob;
+    const struct cf_val *v;
+    char prefix[64];
+    int rc;
+
+    snprintf(prefix, sizeof(prefix), "/%s/", k->coll);
+    if ((rc = cf_cli_named_call(r, k, "POST", prefix, "/backup", &h)) != 0)
+        return rc;
+    cf_buf_init(&blob, 64 * 1024 * 1024);
+    v = cf_val_get(h.body, "value");
+    if (!v || v->type != CF_VAL_STR ||
+        cf_b64_decode(&blob, (struct cf_str){v->s, v->slen}) != CF_OK)
+        rc = cf_cli_fail(r, 1, "The server returned an invalid backup blob.");
+    else
+        rc = cf_cli_write_whole(r, cf_cli_arg(r, "--file"), blob.data ? blob.data : "", blob.len,
+                                false);
+    cf_buf_wipe(&blob);
+    cf_cli_http_release(&h);
+    return rc;
+}
+
+int cf_cli_restore(struct cf_cli_run *r, const struct cf_cli_kind *k, struct cf_cli_http *h)
+{
+    struct cf_cli_addr a;
+    struct cf_buf raw, b64;
+    struct cf_val *body = NULL;
+    char url[2048];
+    int rc;
+
+    if ((rc = cf_cli_resolve(r, k, false, &a)) != 0)
+        return rc;
+    cf_buf_init(&raw, 64 * 1024 * 1024);
+    cf_buf_init(&b64, 128 * 1024 * 1024);
+    if ((rc = cf_cli_read_whole(r, cf_cli_arg(r, "--file"), &raw)) != 0)
+        goto out;
+    body = cf_val_obj();
+    if (cf_b64url_encode(&b64, raw.data ? raw.data : "", raw.len) != CF_OK || !body ||
+        cf_val_set(body, "value", cf_val_strn(b64.data ? b64.data : "", b64.len)) != CF_OK) {
+        rc = cf_cli_fail(r, 1, "out of memory");
+        goto out;
+    }
+    snprintf(url, sizeof(url), "%s/%s/restore?%s", a.base, k->coll, k->api);
+    rc = cf_cli_data_call(r, "POST", url, body, h);
+out:
+    cf_val_unref(body);
+    cf_buf_wipe(&raw);
+    cf_buf_wipe(&b64);
+    return rc;
+}
+
+int cf_cli_list_items(struct cf_cli_run *r, const char *url, cf_cli_item_fn add, const void *arg)
+{
+    char aud[600];
+    struct cf_val *items = NULL, *out;
+    const char *max = cf_cli_arg(r, "--maxresults");
+    int64_t maxn = -1;
+    int rc;
+
+    if (max && (!cf_str_to_i64(cf_str_from(max), &maxn) || maxn < 0))
+        return cf_cli_fail(r, 2, "argument --maxresults: invalid int value: '%s'", max);
+    cf_cli_data_audience(r, aud, sizeof(aud));
+    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
+        cf_val_unref(items);
+        return rc;
+    }
+    out = cf_val_arr();
+    for (size_t i = 0; out && i < items->n; i++) {
+        if (maxn >= 0 && (int64_t)out->n >= maxn)
+            break;
+        if (add(r, items->items[i], arg, out) != CF_OK) {
+            cf_val_unref(out);
+            out = NULL;
+        }
+    }
+    cf_val_unref(items);
+    if (!out)
+        return cf_cli_fail(r, 1, "out of memory");
+    r->result = out;
+    return 0;
 }

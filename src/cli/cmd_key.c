@@ -8,16 +8,14 @@
  * result is the same). Key material only passes through cf_val trees (wiped on free) and wiped
  * buffers; nothing of it reaches an error line.
  *
- * Map: option tables - addressing - shaping - small helpers - handlers. */
+ * Map: option tables - addressing - shaping - small helpers - handlers. The plumbing it shares
+ * with the certificate commands (addressing, files, backup/restore, lists) is in cmd_common.c. */
 #include "base/cf.h"
 #include "base/codec.h"
 #include "base/secret.h"
 #include "cli/cmd_key.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define API "api-version=7.5"
 #define FILE_MAX (4 * 1024 * 1024)
@@ -141,79 +139,12 @@ const struct cf_cli_col cf_cli_t_key_list[] = {
 
 /* ---- addressing ---- */
 
-struct addr {
-    char base[600];   /* https://vault.host:port */
-    char name[256];   /* percent-encoded key name */
-    char version[64]; /* "" = latest */
-};
-
-/* https://host[:port]/{keys|deletedkeys}/{name}[/{version}] */
-static bool parse_id(const char *id, struct addr *a)
-{
-    const char *p, *host_end, *coll, *name, *ver;
-    char raw[256];
-    if (strncmp(id, "https://", 8) != 0)
-        return false;
-    p = id + 8;
-    host_end = strchr(p, '/');
-    if (!host_end || host_end == p || (size_t)(host_end - id) >= sizeof(a->base))
-        return false;
-    snprintf(a->base, sizeof(a->base), "%.*s", (int)(host_end - id), id);
-    coll = host_end + 1;
-    if (strncmp(coll, "keys/", 5) == 0)
-        name = coll + 5;
-    else if (strncmp(coll, "deletedkeys/", 12) == 0)
-        name = coll + 12;
-    else
-        return false;
-    ver = strchr(name, '/');
-    snprintf(raw, sizeof(raw), "%.*s", ver ? (int)(ver - name) : (int)strlen(name), name);
-    if (!raw[0])
-        return false;
-    cf_cli_pct(raw, a->name, sizeof(a->name));
-    a->version[0] = '\0';
-    if (ver && ver[1]) {
-        if (strchr(ver + 1, '/') || strlen(ver + 1) >= sizeof(a->version))
-            return false;
-        snprintf(a->version, sizeof(a->version), "%s", ver + 1);
-    }
-    return true;
-}
+static const struct cf_cli_kind KEYS = {.coll = "keys", .noun = "key", .api = API};
 
 /* Resolves the vault base URL and (when need_name) the key name. Returns an exit code or 0. */
-static int resolve(struct cf_cli_run *r, struct addr *a, bool need_name)
+static int resolve(struct cf_cli_run *r, struct cf_cli_addr *a, bool need_name)
 {
-    const char *id = cf_cli_arg(r, "--id");
-    const char *vault = cf_cli_arg(r, "--vault-name");
-    const char *name = need_name ? cf_cli_arg(r, "--name") : NULL;
-    const char *ver = cf_cli_arg(r, "--version");
-
-    memset(a, 0, sizeof(*a));
-    if (id) {
-        if (vault || name)
-            return cf_cli_fail(r, 2,
-                               need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
-                                         : "usage error: --id ID | --vault-name VAULT");
-        if (need_name) {
-            if (!parse_id(id, a))
-                return cf_cli_fail(r, 2, "argument --id: invalid key id: '%s'", id);
-        } else {
-            snprintf(a->base, sizeof(a->base), "%s", id);
-            while (strlen(a->base) && a->base[strlen(a->base) - 1] == '/')
-                a->base[strlen(a->base) - 1] = '\0';
-        }
-    } else {
-        if (!vault || (need_name && !name))
-            return cf_cli_fail(r, 2,
-                               need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
-                                         : "usage error: --id ID | --vault-name VAULT");
-        cf_cli_vault_url(r, vault, a->base, sizeof(a->base));
-        if (need_name)
-            cf_cli_pct(name, a->name, sizeof(a->name));
-    }
-    if (ver && *ver)
-        snprintf(a->version, sizeof(a->version), "%s", ver);
-    return 0;
+    return cf_cli_resolve(r, &KEYS, need_name, a);
 }
 
 /* ---- shaping ---- */
@@ -480,53 +411,6 @@ fail:
 
 /* ---- small helpers ---- */
 
-static int read_whole(struct cf_cli_run *r, const char *path, struct cf_buf *b)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    if (!f)
-        return cf_cli_fail(r, 1, "[Errno %d] %s: '%s'", errno, strerror(errno), path);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (cf_buf_append(b, chunk, n) != CF_OK) {
-            rc = cf_cli_fail(r, 1, "The file '%s' is too large.", path);
-            break;
-        }
-    }
-    if (!rc && ferror(f))
-        rc = cf_cli_fail(r, 1, "cannot read '%s'", path);
-    cf_wipe(chunk, sizeof(chunk));
-    fclose(f);
-    return rc;
-}
-
-/* Writes data to path (mode 0600; excl refuses an existing file). */
-static int write_whole(struct cf_cli_run *r, const char *path, const void *data, size_t n,
-                       bool excl)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), 0600);
-    size_t off = 0;
-    if (fd < 0)
-        return cf_cli_fail(r, 1, "[Errno %d] %s: '%s'", errno, strerror(errno), path);
-    while (off < n) {
-        ssize_t w = write(fd, (const char *)data + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(path);
-            return cf_cli_fail(r, 1, "cannot write '%s'", path);
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0) {
-        unlink(path);
-        return cf_cli_fail(r, 1, "cannot write '%s'", path);
-    }
-    return 0;
-}
-
 /* JSON given inline, or the path of a file holding it (az's file_type + get_json_object). */
 static int json_arg(struct cf_cli_run *r, const char *opt, const char *v, struct cf_val **out)
 {
@@ -536,7 +420,7 @@ static int json_arg(struct cf_cli_run *r, const char *opt, const char *v, struct
     *out = NULL;
     cf_buf_init(&b, FILE_MAX);
     if (stat(v, &st) == 0 && S_ISREG(st.st_mode)) {
-        if ((rc = read_whole(r, v, &b)) != 0)
+        if ((rc = cf_cli_read_whole(r, v, &b)) != 0)
             goto out;
     } else if (cf_buf_puts(&b, v) != CF_OK) {
         rc = cf_cli_fail(r, 1, "out of memory");
@@ -686,14 +570,6 @@ static int common_body(struct cf_cli_run *r, bool create, struct cf_val *body, c
     return 0;
 }
 
-static int call(struct cf_cli_run *r, const char *method, const char *url,
-                const struct cf_val *body, struct cf_cli_http *h)
-{
-    char aud[600];
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    return cf_cli_call(r, method, url, aud, body, false, h);
-}
-
 static int result_key(struct cf_cli_run *r, struct cf_cli_http *h, bool deleted)
 {
     r->result = cf_cli_shape_key(h->body, deleted, false);
@@ -769,7 +645,7 @@ static const char *const PROTECTIONS[] = {"hsm", "software"};
 
 int cf_cli_cmd_key_create(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = NULL;
     const char *kty = cf_cli_arg(r, "--kty"), *crv = cf_cli_arg(r, "--curve");
@@ -816,7 +692,7 @@ int cf_cli_cmd_key_create(struct cf_cli_run *r)
     if ((rc = common_body(r, true, body, "key_ops")) != 0)
         goto out;
     snprintf(url, sizeof(url), "%s/keys/%s/create?" API, a.base, a.name);
-    if ((rc = call(r, "POST", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "POST", url, body, &h)) != 0)
         goto out;
     rc = result_key(r, &h, false);
 out:
@@ -826,7 +702,7 @@ out:
 
 int cf_cli_cmd_key_import(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = NULL, *jwk = NULL, *ops = NULL;
     const char *file = cf_cli_arg(r, "--pem-file"), *str = cf_cli_arg(r, "--pem-string");
@@ -861,7 +737,7 @@ int cf_cli_cmd_key_import(struct cf_cli_run *r)
     if (prot && (rc = choice(r, "--protection", prot, PROTECTIONS, 2, &prot)) != 0)
         goto out;
     if (file) {
-        if ((rc = read_whole(r, file, &pem)) != 0)
+        if ((rc = cf_cli_read_whole(r, file, &pem)) != 0)
             goto out;
     } else if (cf_buf_puts(&pem, str) != CF_OK) {
         rc = cf_cli_fail(r, 1, "out of memory");
@@ -890,7 +766,7 @@ int cf_cli_cmd_key_import(struct cf_cli_run *r)
     if ((rc = common_body(r, true, body, NULL)) != 0)
         goto out;
     snprintf(url, sizeof(url), "%s/keys/%s?" API, a.base, a.name);
-    if ((rc = call(r, "PUT", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "PUT", url, body, &h)) != 0)
         goto out;
     rc = result_key(r, &h, false);
 out:
@@ -901,16 +777,16 @@ out:
     return rc;
 }
 
-static int get_key(struct cf_cli_run *r, struct addr *a, struct cf_cli_http *h)
+static int get_key(struct cf_cli_run *r, struct cf_cli_addr *a, struct cf_cli_http *h)
 {
     char url[2048];
     snprintf(url, sizeof(url), "%s/keys/%s/%s?" API, a->base, a->name, a->version);
-    return call(r, "GET", url, NULL, h);
+    return cf_cli_data_call(r, "GET", url, NULL, h);
 }
 
 int cf_cli_cmd_key_show(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     int rc;
     if ((rc = resolve(r, &a, true)) != 0 || (rc = get_key(r, &a, &h)) != 0)
@@ -918,49 +794,32 @@ int cf_cli_cmd_key_show(struct cf_cli_run *r)
     return result_key(r, &h, false);
 }
 
+/* az's key list hides certificate-backed keys unless asked. */
+static cf_err add_key_item(struct cf_cli_run *r, const struct cf_val *it, const void *deleted,
+                           struct cf_val *out)
+{
+    const char *inc = cf_cli_arg(r, "--include-managed");
+    if (cf_val_truthy(cf_val_get(it, "managed")) && !strcmp(r->cmd->name, "list") &&
+        !(inc && !strcmp(inc, "true")))
+        return CF_OK;
+    return cf_val_push(out, cf_cli_shape_key(it, *(const bool *)deleted, true));
+}
+
 static int list_keys(struct cf_cli_run *r, const char *path, bool deleted)
 {
-    struct addr a;
-    char url[2048], aud[600], p[1024];
-    struct cf_val *items = NULL, *out;
-    const char *max = cf_cli_arg(r, "--maxresults"), *inc = cf_cli_arg(r, "--include-managed");
+    struct cf_cli_addr a;
+    char url[2048], p[1024];
     const char *m = strstr(path, "%s");
-    int64_t maxn = -1;
     int rc;
 
     if ((rc = resolve(r, &a, m != NULL)) != 0)
         return rc;
-    if (max && (!cf_str_to_i64(cf_str_from(max), &maxn) || maxn < 0))
-        return cf_cli_fail(r, 2, "argument --maxresults: invalid int value: '%s'", max);
     if (m)
         snprintf(p, sizeof(p), "%.*s%s%s", (int)(m - path), path, a.name, m + 2);
     else
         snprintf(p, sizeof(p), "%s", path);
     snprintf(url, sizeof(url), "%s%s?maxresults=25&" API, a.base, p);
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
-        cf_val_unref(items);
-        return rc;
-    }
-    out = cf_val_arr();
-    for (size_t i = 0; out && i < items->n; i++) {
-        const struct cf_val *it = items->items[i];
-        if (maxn >= 0 && (int64_t)out->n >= maxn)
-            break;
-        /* az's key list hides certificate-backed keys unless asked. */
-        if (cf_val_truthy(cf_val_get(it, "managed")) && !strcmp(r->cmd->name, "list") &&
-            !(inc && !strcmp(inc, "true")))
-            continue;
-        if (cf_val_push(out, cf_cli_shape_key(it, deleted, true)) != CF_OK) {
-            cf_val_unref(out);
-            out = NULL;
-        }
-    }
-    cf_val_unref(items);
-    if (!out)
-        return cf_cli_fail(r, 1, "out of memory");
-    r->result = out;
-    return 0;
+    return cf_cli_list_items(r, url, add_key_item, &deleted);
 }
 
 int cf_cli_cmd_key_list(struct cf_cli_run *r)
@@ -980,7 +839,7 @@ int cf_cli_cmd_key_list_deleted(struct cf_cli_run *r)
 
 int cf_cli_cmd_key_set_attributes(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj();
     char url[2048];
@@ -991,7 +850,7 @@ int cf_cli_cmd_key_set_attributes(struct cf_cli_run *r)
     if ((rc = resolve(r, &a, true)) != 0 || (rc = common_body(r, false, body, "key_ops")) != 0)
         goto out;
     snprintf(url, sizeof(url), "%s/keys/%s/%s?" API, a.base, a.name, a.version);
-    if ((rc = call(r, "PATCH", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "PATCH", url, body, &h)) != 0)
         goto out;
     rc = result_key(r, &h, false);
 out:
@@ -1003,14 +862,9 @@ out:
 static int simple(struct cf_cli_run *r, const char *method, const char *prefix, const char *suffix,
                   int shape)
 {
-    struct addr a;
     struct cf_cli_http h;
-    char url[2048];
     int rc;
-    if ((rc = resolve(r, &a, true)) != 0)
-        return rc;
-    snprintf(url, sizeof(url), "%s%s%s%s?" API, a.base, prefix, a.name, suffix);
-    if ((rc = call(r, method, url, NULL, &h)) != 0)
+    if ((rc = cf_cli_named_call(r, &KEYS, method, prefix, suffix, &h)) != 0)
         return rc;
     if (shape < 0) {
         cf_cli_http_release(&h);
@@ -1046,71 +900,28 @@ int cf_cli_cmd_key_rotate(struct cf_cli_run *r)
 
 int cf_cli_cmd_key_backup(struct cf_cli_run *r)
 {
-    struct addr a;
-    struct cf_cli_http h;
-    struct cf_buf blob;
-    const struct cf_val *v;
-    char url[2048];
-    int rc;
-
-    if ((rc = resolve(r, &a, true)) != 0)
-        return rc;
-    snprintf(url, sizeof(url), "%s/keys/%s/backup?" API, a.base, a.name);
-    if ((rc = call(r, "POST", url, NULL, &h)) != 0)
-        return rc;
-    cf_buf_init(&blob, 64 * 1024 * 1024);
-    v = cf_val_get(h.body, "value");
-    if (!is_str(v) || cf_b64_decode(&blob, (struct cf_str){v->s, v->slen}) != CF_OK)
-        rc = cf_cli_fail(r, 1, "The server returned an invalid backup blob.");
-    else
-        rc = write_whole(r, cf_cli_arg(r, "--file"), blob.data ? blob.data : "", blob.len, false);
-    cf_buf_wipe(&blob);
-    cf_cli_http_release(&h);
-    return rc;
+    return cf_cli_backup(r, &KEYS);
 }
 
 int cf_cli_cmd_key_restore(struct cf_cli_run *r)
 {
-    struct addr a;
     struct cf_cli_http h;
-    struct cf_buf raw, b64;
-    struct cf_val *body = NULL;
-    char url[2048];
     int rc;
-
-    if ((rc = resolve(r, &a, false)) != 0)
+    if ((rc = cf_cli_restore(r, &KEYS, &h)) != 0)
         return rc;
-    cf_buf_init(&raw, 64 * 1024 * 1024);
-    cf_buf_init(&b64, 128 * 1024 * 1024);
-    if ((rc = read_whole(r, cf_cli_arg(r, "--file"), &raw)) != 0)
-        goto out;
-    body = cf_val_obj();
-    if (cf_b64url_encode(&b64, raw.data ? raw.data : "", raw.len) != CF_OK || !body ||
-        cf_val_set(body, "value", cf_val_strn(b64.data ? b64.data : "", b64.len)) != CF_OK) {
-        rc = cf_cli_fail(r, 1, "out of memory");
-        goto out;
-    }
-    snprintf(url, sizeof(url), "%s/keys/restore?" API, a.base);
-    if ((rc = call(r, "POST", url, body, &h)) != 0)
-        goto out;
-    rc = result_key(r, &h, false);
-out:
-    cf_val_unref(body);
-    cf_buf_wipe(&raw);
-    cf_buf_wipe(&b64);
-    return rc;
+    return result_key(r, &h, false);
 }
 
 int cf_cli_cmd_key_policy_show(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     char url[2048];
     int rc;
     if ((rc = resolve(r, &a, true)) != 0)
         return rc;
     snprintf(url, sizeof(url), "%s/keys/%s/rotationpolicy?" API, a.base, a.name);
-    if ((rc = call(r, "GET", url, NULL, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "GET", url, NULL, &h)) != 0)
         return rc;
     r->result = cf_cli_shape_rotation_policy(h.body);
     cf_cli_http_release(&h);
@@ -1119,7 +930,7 @@ int cf_cli_cmd_key_policy_show(struct cf_cli_run *r)
 
 int cf_cli_cmd_key_policy_update(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *in = NULL, *body = NULL;
     char url[2048], why[200];
@@ -1132,7 +943,7 @@ int cf_cli_cmd_key_policy_update(struct cf_cli_run *r)
     if (!body)
         return cf_cli_fail(r, 2, "%s", why);
     snprintf(url, sizeof(url), "%s/keys/%s/rotationpolicy?" API, a.base, a.name);
-    rc = call(r, "PUT", url, body, &h);
+    rc = cf_cli_data_call(r, "PUT", url, body, &h);
     cf_val_unref(body);
     if (rc)
         return rc;
@@ -1153,16 +964,16 @@ static bool plaintext_type(struct cf_cli_run *r, int *rc)
 }
 
 /* POST {base}/keys/{name}/{version}/{op} with body; h gets the answer. */
-static int key_op(struct cf_cli_run *r, struct addr *a, const char *op, struct cf_val *body,
+static int key_op(struct cf_cli_run *r, struct cf_cli_addr *a, const char *op, struct cf_val *body,
                   struct cf_cli_http *h)
 {
     char url[2048];
     snprintf(url, sizeof(url), "%s/keys/%s/%s/%s?" API, a->base, a->name, a->version, op);
-    return call(r, "POST", url, body, h);
+    return cf_cli_data_call(r, "POST", url, body, h);
 }
 
 /* The key id the result names: the service's kid, else the id of what was addressed. */
-static struct cf_val *kid_of(const struct cf_val *body, const struct addr *a)
+static struct cf_val *kid_of(const struct cf_val *body, const struct cf_cli_addr *a)
 {
     const struct cf_val *kid = cf_val_get(body, "kid");
     char id[1024];
@@ -1175,7 +986,7 @@ static struct cf_val *kid_of(const struct cf_val *body, const struct addr *a)
 
 int cf_cli_cmd_key_encrypt(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = NULL, *o = NULL;
     const char *alg = cf_cli_arg(r, "--algorithm"), *val = cf_cli_arg(r, "--value");
@@ -1230,7 +1041,7 @@ out:
 
 int cf_cli_cmd_key_decrypt(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = NULL, *o = NULL;
     const char *alg = cf_cli_arg(r, "--algorithm"), *val = cf_cli_arg(r, "--value");
@@ -1304,7 +1115,7 @@ static int b64_member(struct cf_cli_run *r, const char *opt, struct cf_val *body
 
 int cf_cli_cmd_key_sign(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj(), *o = NULL;
     const char *alg = cf_cli_arg(r, "--algorithm");
@@ -1338,7 +1149,7 @@ out:
 
 int cf_cli_cmd_key_verify(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj(), *o = NULL;
     const char *alg = cf_cli_arg(r, "--algorithm");
@@ -1379,7 +1190,7 @@ out:
 
 int cf_cli_cmd_key_download(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_buf der, pem;
     struct stat st;
@@ -1403,11 +1214,11 @@ int cf_cli_cmd_key_download(struct cf_cli_run *r)
     if (cf_cli_jwk_to_spki(cf_val_get(h.body, "key"), &der, why, sizeof(why)) != CF_OK)
         rc = cf_cli_fail(r, 1, "%s", why[0] ? why : "out of memory");
     else if (!strcmp(enc, "DER"))
-        rc = write_whole(r, file, der.data, der.len, true);
+        rc = cf_cli_write_whole(r, file, der.data, der.len, true);
     else if (cf_cli_pem_wrap("PUBLIC KEY", der.data, der.len, &pem) != CF_OK)
         rc = cf_cli_fail(r, 1, "out of memory");
     else
-        rc = write_whole(r, file, pem.data, pem.len, true);
+        rc = cf_cli_write_whole(r, file, pem.data, pem.len, true);
     cf_buf_release(&der);
     cf_buf_release(&pem);
     cf_cli_http_release(&h);
@@ -1416,7 +1227,7 @@ int cf_cli_cmd_key_download(struct cf_cli_run *r)
 
 int cf_cli_cmd_key_random(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj(), *o = NULL;
     int64_t count = 0;
@@ -1433,7 +1244,7 @@ int cf_cli_cmd_key_random(struct cf_cli_run *r)
         goto out;
     }
     snprintf(url, sizeof(url), "%s/rng?" API, a.base);
-    if ((rc = call(r, "POST", url, body, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "POST", url, body, &h)) != 0)
         goto out;
     o = cf_val_obj();
     if (!o || cf_val_set(o, "value", std_b64(cf_val_get(h.body, "value")))) {
