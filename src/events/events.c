@@ -952,6 +952,36 @@ static bool echoed(int status, const struct cf_buf *b, const char *code)
     return ok;
 }
 
+/* The CloudEvents 1.0 webhook abuse protection (HTTP 1.1 Web Hooks for Event Delivery §4,
+ * what Event Grid does for CloudEventSchemaV1_0 subscriptions instead of the validation
+ * event): an OPTIONS request with WebHook-Request-Origin; the endpoint grants delivery with 200
+ * and WebHook-Allowed-Origin naming that origin or "*". WebHook-Request-Callback (a URL the
+ * endpoint may GET later to grant) is not offered, as validationUrl is not: only the
+ * synchronous grant completes it. Returns whether delivery was granted; *status is the answer
+ * (0: none). */
+#define CE_ORIGIN "eventgrid.azure.net"
+static bool ce_granted(struct cf_events *ev, const struct cf_rec_event_sub *s, int *status)
+{
+    const char *headers[] = {"WebHook-Request-Origin: " CE_ORIGIN, NULL};
+    struct cf_events_http_resp resp;
+    struct cf_events_http_req req;
+    bool ok;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "OPTIONS";
+    req.url = s->endpoint;
+    req.headers = headers;
+    req.body = "";
+    req.timeout_s = ev->o.timeout_s;
+    memset(&resp, 0, sizeof(resp));
+    cf_buf_init(&resp.body, 64 * 1024);
+    *status = ev->o.send(ev->o.send_ctx, &req, &resp) == CF_OK ? resp.status : 0;
+    ok = *status == 200 && (strcmp(resp.allowed_origin, CE_ORIGIN) == 0 ||
+                            strcmp(resp.allowed_origin, "*") == 0);
+    cf_buf_release(&resp.body);
+    return ok;
+}
+
 static struct validation *val_slot_locked(struct cf_events *ev, int64_t sub_id)
 {
     for (size_t i = 0; i < ev->nval; i++)
@@ -986,20 +1016,27 @@ static cf_err handshake(struct cf_events *ev, const struct cf_rec_event_sub *s)
     cf_buf_init(&data, 1024);
     cf_buf_init(&body, BODY_MAX);
     cf_buf_init(&resp, 64 * 1024);
-    /* validationUrl (manual validation) is not offered: only the echo completes it */
-    e = cf_buf_printf(&data, "{\"validationCode\":\"%s\"}", code);
-    if (!e && strcmp(s->schema, CF_EVENTS_SCHEMA_CE) != 0)
+    /* EventGridSchema: the SubscriptionValidationEvent, whose validationCode the endpoint
+     * echoes (validationUrl, manual validation, is not offered); CloudEvents: the OPTIONS
+     * handshake (ce_granted) */
+    bool ce = strcmp(s->schema, CF_EVENTS_SCHEMA_CE) == 0;
+    e = ce ? CF_OK : cf_buf_printf(&data, "{\"validationCode\":\"%s\"}", code);
+    if (!e && !ce)
         e = cf_buf_putc(&body, '[');
-    if (!e)
+    if (!e && !ce)
         e = cf_events_render_event(s->schema, id, s->topic, "",
                                    "Microsoft.EventGrid.SubscriptionValidationEvent", now,
                                    data.data, &body);
-    if (!e && strcmp(s->schema, CF_EVENTS_SCHEMA_CE) != 0)
+    if (!e && !ce)
         e = cf_buf_putc(&body, ']');
     if (!e) {
-        if (post(ev, s, "SubscriptionValidation", 0, body.data, body.len, &status, &resp))
-            status = 0;
-        ok = echoed(status, &resp, code);
+        if (ce)
+            ok = ce_granted(ev, s, &status);
+        else {
+            if (post(ev, s, "SubscriptionValidation", 0, body.data, body.len, &status, &resp))
+                status = 0;
+            ok = echoed(status, &resp, code);
+        }
         pthread_mutex_lock(&ev->mu);
         v = val_slot_locked(ev, s->id);
         if (v && !ok) {
@@ -1017,7 +1054,9 @@ static cf_err handshake(struct cf_events *ev, const struct cf_rec_event_sub *s)
             st.now = now / 1000;
             e = cf_store_write(ev->o.store, state_fn, &st);
             cf_info("events: subscription %s: validation %s", s->name,
-                    ok ? "succeeded" : "failed (the endpoint did not echo the code)");
+                    ok ? "succeeded"
+                    : ce ? "failed (the endpoint did not grant the OPTIONS handshake)"
+                         : "failed (the endpoint did not echo the code)");
         }
     }
     cf_buf_release(&data);

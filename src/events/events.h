@@ -16,6 +16,11 @@
  *
  * Types: Microsoft.KeyVault.{Secret,Key,Certificate}{NewVersionCreated,NearExpiry,Expired},
  * Microsoft.KeyVault.VaultAccessPolicyChanged, Coffer.Alert.Fired, Coffer.Alert.Resolved.
+ * Validation handshake of a new subscription (or a changed endpoint): EventGridSchema POSTs a
+ * Microsoft.EventGrid.SubscriptionValidationEvent and wants 200 {"validationResponse": code};
+ * CloudEventSchemaV1_0 sends the CloudEvents webhook OPTIONS request with
+ * "WebHook-Request-Origin: eventgrid.azure.net" and wants 200 with WebHook-Allowed-Origin
+ * naming that origin or "*" (no WebHook-Request-Callback is offered).
  * Webhook requests: POST, aeg-event-type (Notification | SubscriptionValidation),
  * aeg-subscription-name (upper case), aeg-delivery-count (0 on the first attempt),
  * aeg-data-version, aeg-metadata-version, and aeg-signature: "sha256=" + lowercase hex of
@@ -44,6 +49,7 @@
 
 /* ---- the webhook transport (the server wires http/fetch.h; tests a fake) ---- */
 struct cf_events_http_req {
+    const char *method; /* NULL: POST; "OPTIONS" for the CloudEvents handshake (no body) */
     const char *url;
     const char *content_type;
     const char *const *headers; /* NULL-terminated "Name: value" strings */
@@ -54,9 +60,10 @@ struct cf_events_http_req {
 struct cf_events_http_resp {
     int status;
     struct cf_buf body; /* initialised by the caller (max 64 KiB) */
+    char allowed_origin[256]; /* the WebHook-Allowed-Origin header answered, "" when none */
 };
-/* POSTs the request. CF_OK with status for any HTTP answer; CF_EIO when no answer came
- * (refused, reset, TLS, timeout). */
+/* Sends the request (POST unless req->method says otherwise). CF_OK with status for any HTTP
+ * answer; CF_EIO when no answer came (refused, reset, TLS, timeout). */
 typedef cf_err (*cf_events_send_fn)(void *ctx, const struct cf_events_http_req *req,
                                     struct cf_events_http_resp *resp);
 

@@ -57,6 +57,8 @@ static void done_cb(struct evhttp_request *req, void *arg)
                 sizeof(c->out->replay_nonce));
     copy_header(evhttp_request_get_input_headers(req), "Content-Type", c->out->content_type,
                 sizeof(c->out->content_type));
+    copy_header(evhttp_request_get_input_headers(req), "WebHook-Allowed-Origin",
+                c->out->allowed_origin, sizeof(c->out->allowed_origin));
     in = evhttp_request_get_input_buffer(req);
     len = evbuffer_get_length(in);
     if (len > CF_HTTP_FETCH_BODY_MAX || cf_buf_reserve(&c->out->body, len) != CF_OK) {
@@ -103,6 +105,8 @@ cf_err cf_http_fetch_ex(const char *method, const char *url, const char *content
         cmd = EVHTTP_REQ_POST;
     else if (strcmp(method, "HEAD") == 0)
         cmd = EVHTTP_REQ_HEAD;
+    else if (strcmp(method, "OPTIONS") == 0)
+        cmd = EVHTTP_REQ_OPTIONS;
     else
         return CF_EINVAL;
     if (!url || !(uri = evhttp_uri_parse(url)) || !(host = evhttp_uri_get_host(uri)) ||

@@ -18,12 +18,14 @@ struct cf_http_fetch_resp {
     char location[1024];
     char replay_nonce[256];
     char content_type[128];
+    char allowed_origin[256]; /* WebHook-Allowed-Origin (the CloudEvents webhook handshake) */
 };
 void cf_http_fetch_resp_release(struct cf_http_fetch_resp *r);
 
-/* method "GET" | "POST" | "HEAD". url "https://host[:port]/path?query" (or http://). body may be
- * NULL (n 0). CF_EIO when the connection, TLS (including verification) or the exchange fails;
- * CF_EINVAL for a bad URL; an HTTP error status is CF_OK with out->status set. */
+/* method "GET" | "POST" | "HEAD" | "OPTIONS". url "https://host[:port]/path?query" (or
+ * http://). body may be NULL (n 0). CF_EIO when the connection, TLS (including verification) or
+ * the exchange fails; CF_EINVAL for a bad URL; an HTTP error status is CF_OK with out->status
+ * set. */
 cf_err cf_http_fetch(const char *method, const char *url, const char *content_type,
                      const void *body, size_t n, const char *ca_file, int timeout_s,
                      struct cf_http_fetch_resp *out) CF_NODISCARD;

@@ -22,11 +22,13 @@ static cf_err send_fetch(void *ctx, const struct cf_events_http_req *req,
     struct cf_http_fetch_resp r;
     cf_err e;
 
-    e = cf_http_fetch_ex("POST", req->url, req->content_type, req->headers, req->body,
-                         req->body_len, es->ca_file[0] ? es->ca_file : NULL, req->timeout_s, &r);
+    e = cf_http_fetch_ex(req->method ? req->method : "POST", req->url, req->content_type,
+                         req->headers, req->body, req->body_len,
+                         es->ca_file[0] ? es->ca_file : NULL, req->timeout_s, &r);
     if (e)
         return CF_EIO;
     resp->status = r.status;
+    snprintf(resp->allowed_origin, sizeof(resp->allowed_origin), "%s", r.allowed_origin);
     if (r.body.len && cf_buf_append(&resp->body, r.body.data, r.body.len) != CF_OK)
         cf_buf_reset(&resp->body); /* a reply too large to read is still an answer */
     cf_http_fetch_resp_release(&r);

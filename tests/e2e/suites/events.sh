@@ -172,6 +172,128 @@ EOF
 )
 expect_eq "shapes, headers and signatures of both schemas" "ok" "$CHECK"
 
+# ---- the CloudEvents OPTIONS handshake -------------------------------------------------------
+# options NAME: "OPTIONS-requests origin-of-the-last POST-validations" seen by receiver NAME
+options() {
+    "$PY" - "$E2E_WORK/$SUITE-$1.jsonl" <<'EOF'
+import json, sys
+n, origin, val = 0, "-", 0
+try:
+    lines = open(sys.argv[1]).read().splitlines()
+except FileNotFoundError:
+    lines = []
+for l in lines:
+    r = json.loads(l)
+    if r.get("method") == "OPTIONS":
+        n += 1; origin = r["headers"].get("webhook-request-origin", "-")
+    elif r["headers"].get("aeg-event-type") == "SubscriptionValidation":
+        val += 1
+print(n, origin, val)
+EOF
+}
+expect_eq "the CloudEvents subscription validated with OPTIONS (WebHook-Request-Origin), no validation event" \
+    "1 eventgrid.azure.net 0" "$(options ce)"
+expect_eq "the Event Grid subscription validated with the validation event, no OPTIONS" \
+    "0 - 1" "$(options eg)"
+PD=$(free_port); PE=$(free_port)
+recv_start all "$PD" || fail "receiver all started"
+recv_start deny "$PE" || fail "receiver deny started"
+: >"$E2E_WORK/$SUITE-deny.jsonl.deny"
+c keyvault event-subscription create --vault-name "$V" --name ce-all --endpoint "http://127.0.0.1:$PD/all" \
+    --event-delivery-schema cloudeventschemav1_0 -o json
+c_ok "create an unfiltered CloudEventSchemaV1_0 subscription"
+SECRET_ALL=$(q 'd["properties"]["signingSecret"]')
+expect_eq "it is Succeeded after the OPTIONS grant" "Succeeded 1" \
+    "$(q 'd["properties"]["provisioningState"]') $(options all | cut -d' ' -f1)"
+c keyvault event-subscription create --vault-name "$V" --name ce-deny --endpoint "http://127.0.0.1:$PE/deny" \
+    --event-delivery-schema cloudeventschemav1_0 -o json
+st=""
+for ((i = 0; i < 100; i++)); do
+    c keyvault event-subscription show --vault-name "$V" --name ce-deny -o json
+    st=$(q 'd["properties"]["provisioningState"]')
+    [ "$st" = Creating ] || break
+    sleep 0.1
+done
+expect_eq "an endpoint answering OPTIONS without WebHook-Allowed-Origin is not granted (Failed)" Failed "$st"
+n=$(options deny | cut -d' ' -f1)
+[ "$n" -ge 2 ] && pass "the OPTIONS handshake was retried before giving up ($n requests)" ||
+    fail "the OPTIONS handshake was retried before giving up ($n requests)"
+c keyvault event-subscription delete --vault-name "$V" --name ce-deny
+
+# ---- key, certificate and access-policy events, both schemas -------------------------------
+VTOK=$(get_token "$(vault_resource)/.default")
+MTOK=$(get_token "$COFFER_MANAGEMENT_URL/.default")
+c keyvault key create --vault-name "$V" --name evk --kty EC -o json
+c_ok "create key evk"
+KVER=$(q 'd["key"]["kid"].rsplit("/",1)[1]')
+req POST "$COFFER_VAULT_URL/certificates/evc/create?api-version=7.4" -H "Authorization: Bearer $VTOK" \
+    -H 'Content-Type: application/json' --data-binary \
+    '{"policy":{"key_props":{"kty":"EC","crv":"P-256","exportable":true},"secret_props":{"contentType":"application/x-pem-file"},"x509_props":{"subject":"CN=evc","validity_months":12},"issuer":{"name":"Self"}}}'
+expect_eq "create certificate evc (202)" 202 "$CODE"
+POBJ=$("$PY" -c 'import uuid; print(uuid.uuid4())')
+req PUT "$COFFER_MANAGEMENT_URL/subscriptions/$COFFER_SUBSCRIPTION_ID/resourceGroups/$COFFER_RESOURCE_GROUP/providers/Microsoft.KeyVault/vaults/$V/accessPolicies/add?api-version=2023-07-01" \
+    -H "Authorization: Bearer $MTOK" -H 'Content-Type: application/json' --data-binary \
+    "{\"properties\":{\"accessPolicies\":[{\"tenantId\":\"$AZURE_TENANT_ID\",\"objectId\":\"$POBJ\",\"permissions\":{\"secrets\":[\"get\"]}}]}}"
+expect_in "an access policy added (accessPolicies/add)" "$CODE" 200 201
+ok=1
+for r in eg all; do
+    wait_for "$r" Microsoft.KeyVault.KeyNewVersionCreated evk 1 10 &&
+        wait_for "$r" Microsoft.KeyVault.CertificateNewVersionCreated evc 1 20 &&
+        wait_for "$r" Microsoft.KeyVault.VaultAccessPolicyChanged "$V" 1 10 || ok=0
+done
+[ "$ok" = 1 ] && pass "KeyNewVersionCreated, CertificateNewVersionCreated, VaultAccessPolicyChanged reach both schemas" ||
+    fail "KeyNewVersionCreated, CertificateNewVersionCreated, VaultAccessPolicyChanged reach both schemas ($(
+        for r in eg all; do echo -n "$r: $(notifications "$r" Microsoft.KeyVault.KeyNewVersionCreated evk)"
+            echo -n "/$(notifications "$r" Microsoft.KeyVault.CertificateNewVersionCreated evc)"
+            echo -n "/$(notifications "$r" Microsoft.KeyVault.VaultAccessPolicyChanged "$V") "; done))"
+req GET "$COFFER_VAULT_URL/certificates/evc?api-version=7.4" -H "Authorization: Bearer $VTOK"
+CVER=$(jget "$RB" 'd["id"].rsplit("/",1)[1]')
+expect_eq "the ce-sub filter kept key, certificate and policy events away" 0 \
+    "$(( $(notifications ce Microsoft.KeyVault.KeyNewVersionCreated) + $(notifications ce Microsoft.KeyVault.CertificateNewVersionCreated) + $(notifications ce Microsoft.KeyVault.VaultAccessPolicyChanged) ))"
+CHECK=$("$PY" - "$E2E_WORK/$SUITE-eg.jsonl" "$E2E_WORK/$SUITE-all.jsonl" "$SECRET_EG" "$SECRET_ALL" "$V" "$COFFER_PORT" "$KVER" "$CVER" <<'EOF'
+import hashlib, hmac, json, sys
+eg_f, all_f, seg, sall, vault, port, kver, cver = sys.argv[1:]
+base = "https://%s.vault.localhost:%s" % (vault.lower(), port)
+want = {  # type: (subject, ObjectType, ObjectName, Version, Id)
+    "KeyNewVersionCreated": ("evk", "Key", "evk", kver, base + "/keys/evk/" + kver),
+    "CertificateNewVersionCreated": ("evc", "Certificate", "evc", cver, base + "/certificates/evc/" + cver),
+    "VaultAccessPolicyChanged": (vault, "Vault", vault, "", None),
+}
+bad = []
+for path, secret, ce in ((eg_f, seg, False), (all_f, sall, True)):
+    seen = {}
+    for l in open(path):
+        r = json.loads(l)
+        if r.get("method") == "OPTIONS" or r["headers"].get("aeg-event-type") != "Notification":
+            continue
+        b = json.loads(r["body"])
+        ev = b if ce else b[0]
+        t = (ev.get("type") if ce else ev.get("eventType")) or ""
+        short = t.replace("Microsoft.KeyVault.", "")
+        if short in want and short not in seen:
+            seen[short] = (r, ev)
+    tag = "ce" if ce else "eg"
+    for short, (subj, otype, oname, ver, oid) in want.items():
+        if short not in seen:
+            bad.append("%s: no %s" % (tag, short)); continue
+        r, ev = seen[short]
+        sig = "sha256=" + hmac.new(secret.encode(), r["body"].encode(), hashlib.sha256).hexdigest()
+        if r["headers"].get("aeg-signature") != sig: bad.append("%s %s: signature" % (tag, short))
+        if ce and (ev.get("specversion") != "1.0" or not ev.get("source", "").endswith("/vaults/" + vault)):
+            bad.append("%s %s: envelope" % (tag, short))
+        if not ce and (not ev.get("topic", "").endswith("/vaults/" + vault) or ev.get("dataVersion") != "1"):
+            bad.append("%s %s: envelope" % (tag, short))
+        d = ev.get("data", {})
+        if ev.get("subject") != subj: bad.append("%s %s: subject %s" % (tag, short, ev.get("subject")))
+        if (d.get("VaultName"), d.get("ObjectType"), d.get("ObjectName")) != (vault, otype, oname):
+            bad.append("%s %s: data %s/%s/%s" % (tag, short, d.get("VaultName"), d.get("ObjectType"), d.get("ObjectName")))
+        if ver and d.get("Version") != ver: bad.append("%s %s: Version" % (tag, short))
+        if oid and d.get("Id") != oid: bad.append("%s %s: Id %s" % (tag, short, d.get("Id")))
+print(" ".join(bad) or "ok")
+EOF
+)
+expect_eq "key, certificate and policy events: envelope, data (Id, ObjectType, Version), signature in both schemas" "ok" "$CHECK"
+
 # ---- retry after the receiver was down ---------------------------------------------------------
 recv_stop eg
 c keyvault secret set --vault-name "$V" --name ev2 --value v2 -o none
@@ -233,7 +355,7 @@ expect_eq "the receiver saw exactly 3 attempts" "3" "$(notifications dead Micros
 c keyvault event-subscription delete --vault-name "$V" --name dead-sub
 c_ok "delete a subscription"
 c keyvault event-subscription list --vault-name "$V" -o json
-expect_eq "the list holds the other two" "ce-sub eg-sub" "$(q '" ".join(sorted(x["name"] for x in d))')"
+expect_eq "the list holds the other three" "ce-all ce-sub eg-sub" "$(q '" ".join(sorted(x["name"] for x in d))')"
 grep -q "$SECRET_EG" "$SRV_LOG" "$E2E_WORK/$SUITE-main".*.log 2>/dev/null &&
     fail "a signing secret is in the server log" || pass "no signing secret in the server log"
 e2e_stop

@@ -152,6 +152,10 @@ static int64_t tclock_now(const struct cf_clock *c)
 
 struct fake {
     int answer;        /* status for notifications */
+    int options;       /* OPTIONS requests (the CloudEvents handshake) */
+    int options_status;        /* its answer: 0 = 200 */
+    const char *allowed;       /* WebHook-Allowed-Origin answered; NULL: echo the origin */
+    char origin[64];           /* the WebHook-Request-Origin seen */
     int calls, validations, notifications;
     char last_sig[100];
     char last_body[8192];
@@ -165,6 +169,22 @@ static cf_err fake_send(void *ctx, const struct cf_events_http_req *req,
     bool validation = false;
 
     f->calls++;
+    if (req->method && strcmp(req->method, "OPTIONS") == 0) {
+        f->options++;
+        f->validations++;
+        assert_int_equal(req->body_len, 0);
+        f->origin[0] = '\0';
+        for (size_t i = 0; req->headers[i]; i++) {
+            assert_null(strstr(req->headers[i], "aeg-signature")); /* nothing to sign */
+            if (strncmp(req->headers[i], "WebHook-Request-Origin: ", 24) == 0)
+                snprintf(f->origin, sizeof(f->origin), "%s", req->headers[i] + 24);
+        }
+        resp->status = f->options_status ? f->options_status : 200;
+        snprintf(resp->allowed_origin, sizeof(resp->allowed_origin), "%s",
+                 f->allowed ? f->allowed : f->origin);
+        return CF_OK;
+    }
+    assert_true(!req->method || strcmp(req->method, "POST") == 0);
     for (size_t i = 0; req->headers[i]; i++) {
         if (strcmp(req->headers[i], "aeg-event-type: SubscriptionValidation") == 0)
             validation = true;
@@ -389,6 +409,86 @@ static void test_retry_then_dead_letter(void **state)
     assert_int_equal(fx->fake.notifications, 3);
 }
 
+/* CloudEventSchemaV1_0 validates with the OPTIONS handshake, EventGridSchema never does:
+ * granted by an echo of the origin or "*"; a wrong origin, none, or a non-200 is not a grant
+ * (retried, then Failed); a Failed subscription gets no deliveries. */
+static cf_err ce_sub(struct fixture *fx, const char *name, const char *schema, char *state,
+                     size_t n)
+{
+    struct cf_rec_event_sub in, out;
+    char why[200] = "";
+    bool created = false;
+    cf_err e;
+
+    memset(&in, 0, sizeof(in));
+    in.endpoint = (char *)(uintptr_t)"https://hooks.example/ce";
+    in.types = (char *)(uintptr_t)"";
+    snprintf(in.schema, sizeof(in.schema), "%s", schema);
+    e = cf_events_sub_put(fx->ev, fx->vault_id, "/subscriptions/sub/resourceGroups/rg/providers/"
+                          "Microsoft.KeyVault/vaults/V1", name, &in, &created, fx->secret, &out,
+                          why, sizeof(why));
+    if (e)
+        return e;
+    cf_rec_event_sub_release(&out);
+    if ((e = cf_events_run_once(fx->ev, false)))
+        return e;
+    if ((e = cf_events_sub_get(fx->ev, fx->vault_id, name, &out)))
+        return e;
+    snprintf(state, n, "%s", out.state);
+    cf_rec_event_sub_release(&out);
+    return CF_OK;
+}
+
+static void test_ce_options_handshake(void **state)
+{
+    struct fixture *fx = *state;
+    struct emit_arg a = {fx, CF_OK};
+    char st[32];
+
+    /* granted by echoing the origin */
+    assert_int_equal(ce_sub(fx, "ce-echo", CF_EVENTS_SCHEMA_CE, st, sizeof(st)), CF_OK);
+    assert_string_equal(st, "Succeeded");
+    assert_int_equal(fx->fake.options, 1);
+    assert_string_equal(fx->fake.origin, "eventgrid.azure.net");
+    /* granted by "*" */
+    fx->fake.allowed = "*";
+    assert_int_equal(ce_sub(fx, "ce-star", CF_EVENTS_SCHEMA_CE, st, sizeof(st)), CF_OK);
+    assert_string_equal(st, "Succeeded");
+    assert_int_equal(fx->fake.options, 2);
+    /* the Event Grid schema posts its validation event instead */
+    assert_int_equal(ce_sub(fx, "eg-sub", CF_EVENTS_SCHEMA_EG, st, sizeof(st)), CF_OK);
+    assert_string_equal(st, "Succeeded");
+    assert_int_equal(fx->fake.options, 2);
+    /* another origin, no header, a 204 or a 403: not granted */
+    fx->fake.allowed = "evil.example";
+    assert_int_equal(ce_sub(fx, "ce-wrong", CF_EVENTS_SCHEMA_CE, st, sizeof(st)), CF_OK);
+    assert_string_equal(st, "Creating");
+    fx->fake.allowed = "";
+    assert_int_equal(ce_sub(fx, "ce-none", CF_EVENTS_SCHEMA_CE, st, sizeof(st)), CF_OK);
+    assert_string_equal(st, "Creating");
+    fx->fake.allowed = NULL;
+    fx->fake.options_status = 403;
+    assert_int_equal(ce_sub(fx, "ce-403", CF_EVENTS_SCHEMA_CE, st, sizeof(st)), CF_OK);
+    assert_string_equal(st, "Creating");
+    /* retried every half step until validate_tries (10), then Failed */
+    for (int i = 0; i < 12; i++) {
+        fx->clk.now += 5000;
+        assert_int_equal(cf_events_run_once(fx->ev, false), CF_OK);
+    }
+    struct cf_rec_event_sub out;
+    assert_int_equal(cf_events_sub_get(fx->ev, fx->vault_id, "ce-403", &out), CF_OK);
+    assert_string_equal(out.state, "Failed");
+    cf_rec_event_sub_release(&out);
+    assert_int_equal(cf_events_sub_get(fx->ev, fx->vault_id, "ce-wrong", &out), CF_OK);
+    assert_string_equal(out.state, "Failed");
+    cf_rec_event_sub_release(&out);
+    /* an event reaches the three granted subscriptions only */
+    fx->fake.notifications = 0;
+    assert_int_equal(cf_store_write(fx->store, emit_fn, &a), CF_OK);
+    assert_int_equal(cf_events_run_once(fx->ev, false), CF_OK);
+    assert_int_equal(fx->fake.notifications, 3);
+}
+
 static void test_bad_input(void **state)
 {
     struct fixture *fx = *state;
@@ -427,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_sign_and_rules),
         cmocka_unit_test_setup_teardown(test_outbox_atomic_and_delivery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_then_dead_letter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ce_options_handshake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
