@@ -3,7 +3,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-e2e test-asan test-tsan test-reliability soak fuzz lint check-includes bench bench-scale clean
+.PHONY: all deps build run test test-unit test-e2e test-asan test-tsan test-reliability test-tls soak fuzz lint check-includes bench bench-scale clean
 
 all: build
 
@@ -26,9 +26,14 @@ test-unit: build
 test-e2e: build
 	tests/e2e/run.sh $(BUILD)
 
-# Crash (kill -9 cycles), disk full, overload and bad peers: short versions here, long in soak.
+# Crash (kill -9 cycles), disk full, overload and bad peers, the TLS check (testssl): short
+# versions here, long in soak.
 test-reliability: build
 	BUILD=$(BUILD) tests/reliability/run.sh --short
+
+# The TLS configuration alone (testssl, ~70 s; also part of test-reliability and soak).
+test-tls: build
+	BUILD=$(BUILD) tests/reliability/tls.sh --short
 
 soak: deps build
 	BUILD=$(BUILD) tests/reliability/run.sh --soak

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# run.sh [--short|--soak]: runs every reliability check (crash.sh, diskfull.sh, overload.sh) in
+# run.sh [--short|--soak]: runs every reliability check (crash.sh, diskfull.sh, overload.sh, tls.sh) in
 # the given mode and ends with the total "N passed, N failed"; exit status 1 when any failed.
-# --short (default, `make test`): about 2 minutes on 2 cores. --soak (`make soak`): 200+
+# --short (default, `make test`): about 3 minutes on 2 cores (tls.sh: ~70 s of testssl). --soak (`make soak`): 200+
 # kill cycles, 5 overload rounds; about 15-20 minutes.
 # cofferd: $COFFERD, else $BUILD/cofferd (BUILD defaults to <repo>/build). Work dirs are kept
 # (and named) only when a script fails; set REL_WORK=DIR to put them under DIR.
@@ -17,7 +17,7 @@ done
 passed=0 failed=0
 log=$(mktemp /tmp/coffer-rel-run.XXXXXX)
 trap 'rm -f "$log"' EXIT
-for s in crash diskfull overload; do
+for s in crash diskfull overload tls; do
     echo "== $s.sh $mode"
     start=$SECONDS
     "$dir/$s.sh" "$mode" 2>&1 | tee "$log"
