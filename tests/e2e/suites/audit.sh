@@ -7,6 +7,10 @@
 #                in <data>/audit with the expected operationName, resultSignature,
 #                httpStatusCode and identity; the write records went through the store's
 #                outbox (chain.outbox)
+#   operations   36 representative requests (secrets, keys incl. sign/verify/encrypt/wrap/rotate,
+#                certificates, vault management, role assignments, the token endpoint), each
+#                with its own x-ms-client-request-id: exactly one record each (by
+#                correlationId) with the exact operationName and the status answered
 #   verify       after a clean stop `coffer audit verify --dir` passes with the MAC key (HKDF of
 #                the dev master key) and the public checkpoint key the server wrote; a record
 #                edited by hand is caught, with and without the MAC key

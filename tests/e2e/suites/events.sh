@@ -10,6 +10,14 @@
 #                 subscription: exact envelope fields, data {Id, VaultName, ObjectType,
 #                 ObjectName, Version, NBF, EXP}, aeg-* headers, aeg-signature verified with
 #                 the secret; the CloudEvents one filters on SecretNewVersionCreated only
+#   options       CloudEventSchemaV1_0 subscriptions validate with the CloudEvents webhook OPTIONS
+#                 handshake (WebHook-Request-Origin: eventgrid.azure.net, granted by the
+#                 WebHook-Allowed-Origin echo), EventGridSchema ones with the validation event;
+#                 an endpoint that does not grant ends Failed after retries
+#   other types   KeyNewVersionCreated (key create), CertificateNewVersionCreated (self-signed
+#                 create), VaultAccessPolicyChanged (accessPolicies/add) reach an Event Grid and
+#                 an unfiltered CloudEvents subscription: envelope, data (Id, ObjectType,
+#                 ObjectName, Version), signature; the filtered one gets none of them
 #   retry         a receiver down for a while gets the event once it is back (delivery count > 0)
 #   restart       cofferd stopped mid-retry and started again still delivers
 #   expiry        a secret expiring in a few seconds gives SecretNearExpiry then SecretExpired,

@@ -8,6 +8,9 @@
 #               in +Inf = _count); after a few requests the request counters show them per
 #               vault, operation and status, tokens issued count, store commits are timed,
 #               process figures are there; promtool check metrics when installed
+#   prometheus  a real Prometheus server (Debian's prometheus, loopback, 1 s scrapes) scrapes the
+#               admin listener: up{job="coffer"} 1, and its query API returns the vault's
+#               SecretGet api hits, the latency histogram count and a sum by status class
 #   alerts      with the vault's firewall closed, 403s make the rule
 #               increase(coffer_api_requests_total{status="403"}[1m]) > 2 fire: the log line
 #               "alert firing: forbidden" and coffer_alerts_fired_total{rule="forbidden"} 1;
@@ -181,6 +184,57 @@ if command -v promtool >/dev/null 2>&1; then
     else
         fail "promtool check metrics ($(head -c 300 "$E2E_WORK/$SUITE.promtool" | tr '\n' ' '))"
     fi
+fi
+# ---- a real Prometheus server scrapes the admin listener --------------------------------------
+# (Debian's prometheus: loopback only, its own TSDB dir, 1 s scrapes; the query API must
+# return the same counter the exposition showed)
+if command -v prometheus >/dev/null 2>&1; then
+    PP=$(free_port)
+    PD="$E2E_WORK/$SUITE-prometheus"
+    mkdir -p "$PD/data"
+    cat >"$PD/prometheus.yml" <<EOP
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: coffer
+    scheme: http
+    static_configs:
+      - targets: ["127.0.0.1:$MPORT"]
+EOP
+    prometheus --config.file="$PD/prometheus.yml" --storage.tsdb.path="$PD/data" \
+        --web.listen-address="127.0.0.1:$PP" >"$PD/log" 2>&1 &
+    PROM_PID=$!
+    trap 'e2e_cleanup; kill "$PROM_PID" 2>/dev/null' EXIT
+    # pq EXPR: the first sample's value of an instant query ("" while there is none)
+    pq() {
+        curl -sS --max-time 5 -G "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1" 2>/dev/null |
+            "$PY" -c 'import json,sys
+try:
+    r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")
+except Exception:
+    print("")'
+    }
+    got="" up=""
+    for ((i = 0; i < 150; i++)); do
+        up=$(pq 'up{job="coffer"}')
+        got=$(pq "coffer_api_requests_total{vault=\"$VAULT\",operation=\"SecretGet\",status=\"200\"}")
+        [ "$up" = 1 ] && [ -n "$got" ] && break
+        kill -0 "$PROM_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    expect_eq "Prometheus scrapes the admin listener (up{job=coffer})" 1 "$up"
+    expect_eq "Prometheus query API: SecretGet 200 api hits of the vault" 3 "$got"
+    expect_eq "Prometheus query API: the latency histogram count of SecretGet" 4 \
+        "$(pq "coffer_api_latency_seconds_count{vault=\"$VAULT\",operation=\"SecretGet\"}")"
+    expect_eq "Prometheus query API: sum of the vault's answers by status class 4xx" 2 \
+        "$(pq "sum(coffer_api_requests_total{vault=\"$VAULT\",status=~\"4..\"})")"
+    [ "$up" = 1 ] || sed 's/^/  | /' "$PD/log" | tail -n 15
+    kill "$PROM_PID" 2>/dev/null
+    wait "$PROM_PID" 2>/dev/null
+    trap 'e2e_cleanup' EXIT
+else
+    fail "prometheus installed (Debian package prometheus; tools/install-deps.sh)"
 fi
 if grep -q -e "metrics-e2e-secret-value-7f3a" -e "$AZURE_CLIENT_SECRET" -e "${VTOK:0:40}" "$MB"; then
     fail "no secret value, client secret or token in /metrics"
