@@ -3,7 +3,8 @@
 # each carry a random 24-character marker (curl and the JS SDK, with versions, tags, a delete,
 # a backup whose blob is saved under the data dir); after a clean stop every file under the data
 # dir and the server's log are searched for every marker, and the log for the client secret
-# and for "eyJ" (a JWT). Also checks the modes of the files holding key material.
+# and for "eyJ" (a JWT). Also checks the modes of the files holding key material, and that
+# lib.sh's per-server leak and record check (server_check.py) fails on planted leaks.
 set -uo pipefail
 . "$E2E_DIR/lib.sh"
 trap e2e_cleanup EXIT
@@ -145,6 +146,25 @@ for what in "a JWT:eyJ" "a query string:api-version=" "a client_secret field:cli
 done
 if [ -s "$SRV_LOG" ]; then pass "the debug log is not empty ($(wc -l <"$SRV_LOG") lines)"; else
     fail "the debug log is not empty"; fi
+# lib.sh runs server_check.py at every e2e_stop of every suite (audit chain, one record per
+# answer, known operation names, no JWT / client secret / sent value in log, audit or metrics).
+# Positive controls: it does fail on a planted JWT, a planted value and a count that is off.
+CTL="$E2E_WORK/$SUITE-control"
+cp "$SRV_LOG" "$CTL.log"
+printf 'x eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjb250cm9sIn0.c2ln x\nvalue %s-planted\n' "${MARKERS[0]}" >>"$CTL.log"
+printf '%s-planted\n' "${MARKERS[0]}" >"$CTL.values"
+printf '# TYPE coffer_api_requests_total counter\ncoffer_api_requests_total{vault="x",operation="SecretGet",status="200"} 1\n' >"$CTL.metrics"
+"$PY" "$E2E_DIR/server_check.py" --audit-dir "$dir/audit" --since 1970-01-01T00:00:00.000 \
+    --log "$CTL.log" --values "$CTL.values" --metrics "$CTL.metrics" >"$CTL.out" 2>&1
+grep -q '^FAIL no token.*a JWT in the log' "$CTL.out" && pass "control: server_check.py finds a planted JWT" ||
+    fail "control: server_check.py finds a planted JWT ($(grep -c . "$CTL.out") lines)"
+grep -q '^FAIL no token.*a secret value the suite sent in the log' "$CTL.out" &&
+    pass "control: server_check.py finds a planted secret value" ||
+    fail "control: server_check.py finds a planted secret value"
+grep -q '^FAIL one audit record per answered request' "$CTL.out" &&
+    pass "control: server_check.py catches records != answered requests" ||
+    fail "control: server_check.py catches records != answered requests"
+rm -f "$CTL".*
 for f in master.key tls/ca.key tls/server.key dev-admin env; do
     expect_eq "$f mode 0600" 600 "$(stat -c %a "$dir/$f" 2>/dev/null)"
 done
