@@ -3,7 +3,10 @@
 # create/show`, a certificate issued by it (issuer CofferCA) whose PEM and PFX secrets verify
 # with `openssl verify -CAfile ca.pem` and whose key matches the certificate; backup/restore of
 # a certificate into another vault; the managed key and secret refusing direct writes (403);
-# and (when Debian's pebble is installed) the Acme issuer against pebble on loopback.
+# a preserveCertOrder import with the CA first (PEM and PFX secrets keep the order, x5t is the
+# leaf's); includePending through the CLI; dev_month_seconds refused without --dev, and a
+# minute-scale AutoRenew watched through the SDK (js/certrenew.sdk.mjs, a 40 s month, a 2 s
+# janitor); and (when Debian's pebble is installed) the Acme issuer against pebble on loopback.
 set -uo pipefail
 . "$E2E_DIR/lib.sh"
 trap 'e2e_cleanup; rm -rf "$E2E_WORK/$SUITE-config"' EXIT
@@ -149,7 +152,100 @@ req POST "$VU2/keys/int1/sign?$AV" "${H[@]}" --data \
     '{"alg":"ES256","value":"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"}'
 expect_eq "restored key signs in certs-two" 200 "$CODE"
 
+# ---- preserveCertOrder with the CA first (fuzz seed fuzz_pem/ec_chain_ca_first_preserve) ------
+# openssl makes a CA and a leaf; the PEM lists the CA, then the leaf, then the key. Imported with
+# preserveCertOrder the bundle's x5t/cer are the leaf's and both secret forms keep the order.
+(cd "$W" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca.key         -out oca.pem -days 30 -subj "/CN=Order CA" >/dev/null 2>&1 &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oleaf.key         -out oleaf.csr -subj "/CN=order.leaf" >/dev/null 2>&1 &&
+    openssl x509 -req -in oleaf.csr -CA oca.pem -CAkey oca.key -set_serial 7 -days 3         -out oleaf.pem >/dev/null 2>&1 &&
+    cat oca.pem oleaf.pem oleaf.key >ocafirst.pem)
+leaf_x5t=$(openssl x509 -in "$W/oleaf.pem" -outform DER 2>/dev/null | openssl dgst -sha1 -binary |
+    "$PY" -c 'import base64,sys; print(base64.urlsafe_b64encode(sys.stdin.buffer.read()).decode().rstrip("="))')
+for ct in application/x-pem-file application/x-pkcs12; do
+    n=order-${ct##*/x-}
+    "$PY" -c 'import json,sys; print(json.dumps({"value": open(sys.argv[1]).read(), "preserveCertOrder": True, "policy": {"secret_props": {"contentType": sys.argv[2]}}}))'         "$W/ocafirst.pem" "$ct" >"$W/$n.json"
+    req POST "$VU/certificates/$n/import?api-version=7.6" "${H[@]}" --data @"$W/$n.json"
+    expect_eq "import CA-first PEM with preserveCertOrder ($ct): 200" 200 "$CODE"
+    expect_eq "preserved import ($ct): x5t is the leaf's, subject from the leaf" \
+        "$leaf_x5t CN=order.leaf true" \
+        "$(b 'd["x5t"]') $(b 'd["policy"]["x509_props"]["subject"]') $(b 'd.get("preserveCertOrder")')"
+    req GET "$VU/secrets/$n?$AV" "${H[@]}"
+    if [ "$ct" = application/x-pem-file ]; then
+        "$PY" -c 'import json,sys; sys.stdout.write(json.load(open(sys.argv[1]))["value"])' "$RB" >"$W/$n.out"
+        order=$(openssl crl2pkcs7 -nocrl -certfile "$W/$n.out" 2>/dev/null |
+            openssl pkcs7 -print_certs -noout 2>/dev/null | grep -o 'subject=.*' | tr '\n' ';')
+    else
+        "$PY" -c 'import base64,json,sys; sys.stdout.buffer.write(base64.b64decode(json.load(open(sys.argv[1]))["value"]))' \
+            "$RB" >"$W/$n.pfx"
+        openssl pkcs12 -in "$W/$n.pfx" -passin pass: -nodes -out "$W/$n.out" 2>/dev/null
+        order=$(openssl pkcs12 -in "$W/$n.pfx" -passin pass: -nokeys 2>/dev/null |
+            grep -o '^subject=.*' | tr '\n' ';')
+    fi
+    chmod 600 "$W/$n.out"
+    expect_eq "preserved import ($ct): the secret lists the CA, then the leaf" \
+        "subject=CN = Order CA;subject=CN = order.leaf;" "$order"
+    expect_eq "preserved import ($ct): the secret's key is the leaf's" \
+        "$(openssl x509 -in "$W/oleaf.pem" -noout -pubkey 2>/dev/null | sha256sum)" \
+        "$(openssl pkey -in "$W/$n.out" -pubout 2>/dev/null | sha256sum)"
+done
+
+# ---- includePending through the CLI -----------------------------------------------------------
+req POST "$VU/certificates/pend-cli/create?$AV" "${H[@]}" --data \
+    '{"policy":{"issuer":{"name":"Unknown"},"x509_props":{"subject":"CN=pend-cli"}}}'
+expect_eq "create (Unknown issuer): 202" 202 "$CODE"
+c keyvault certificate list --vault-name "$COFFER_VAULT_NAME" --query "[?name=='pend-cli'] | length(@)"
+expect_eq "certificate list: a pending certificate is left out" 0 "$(tr -d ' \n' <"$CO")"
+c keyvault certificate list --vault-name "$COFFER_VAULT_NAME" --include-pending \
+    --query "[?name=='pend-cli'].attributes.enabled | [0]"
+expect_eq "certificate list --include-pending: listed, disabled" false "$(tr -d ' \n' <"$CO")"
+c keyvault certificate list --vault-name "$COFFER_VAULT_NAME" --include-pending --query "length(@)"
+n_all=$(tr -d ' \n' <"$CO")
+c keyvault certificate list --vault-name "$COFFER_VAULT_NAME" --query "length(@)"
+expect_eq "certificate list --include-pending: one more than without" "$(($(tr -d ' \n' <"$CO") + 1))" "$n_all"
+req GET "$VU/certificates?$AV&includePending=true&maxresults=1" "${H[@]}"
+expect_eq "includePending=true: the nextLink keeps it" 1 \
+    "$(b '1 if "includePending=true" in (d.get("nextLink") or "") else 0')"
+
 e2e_stop
+
+# ---- minute-scale auto-renewal (test-only dev_month_seconds) ----------------------------------
+# Refused outside --dev, with a message naming the setting.
+timeout 20 "$COFFERD" --data-dir "$E2E_WORK/$SUITE-prod" --port "$(free_port)" \
+    --dev-month-seconds 40 >/dev/null 2>"$E2E_WORK/$SUITE-prod.err"
+rc=$?
+expect_eq "dev_month_seconds without --dev: cofferd refuses to start (exit 2)" 2 "$rc"
+expect_eq "dev_month_seconds without --dev: the error names it" 1 \
+    "$(grep -c 'dev_month_seconds is a test-only setting and needs --dev' "$E2E_WORK/$SUITE-prod.err")"
+# A 40 s month and a 2 s janitor: js/certrenew.sdk.mjs watches an AutoRenew at 50 % through the
+# SDK (about 20 s per renewal).
+JSDIR=$E2E_DIR/js
+NODE=${NODE:-$(command -v node || echo /usr/bin/node)}
+if [ ! -d "$JSDIR/node_modules/@azure/keyvault-certificates" ]; then
+    fail "tests/e2e/js/node_modules has the Azure SDK for the renewal test (run.sh --only js,certs prepares it)"
+elif e2e_start renew "" "" --dev-month-seconds 40 --janitor-interval-s 2; then
+    grep -q 'TEST ONLY: a certificate policy month lasts 40 s' "$SRV_LOG" &&
+        pass "cofferd --dev --dev-month-seconds 40 says so in its log" ||
+        fail "cofferd --dev --dev-month-seconds 40 says so in its log"
+    tap="$E2E_WORK/$SUITE-renew.tap"
+    (cd "$JSDIR" && COFFER_E2E_MONTH_S=40 COFFER_E2E_JANITOR_S=2 timeout 120 "$NODE" --test \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" certrenew.sdk.mjs) \
+        >"$E2E_WORK/$SUITE-renew.out" 2>&1
+    rc=$? n=0
+    while IFS= read -r line; do
+        case $line in
+            "ok "*) pass "sdk: ${line#ok * - }"; n=$((n + 1)) ;;
+            "not ok "*) fail "sdk: ${line#not ok * - }"; n=$((n + 1)) ;;
+        esac
+    done < <(grep -E '^(not )?ok [0-9]+ - ' "$tap" 2>/dev/null)
+    if [ "$rc" -ne 0 ] || [ "$n" -eq 0 ]; then
+        sed -n '/failing tests:/,$p' "$E2E_WORK/$SUITE-renew.out" | head -n 60 | sed 's/^/  | /'
+        [ "$n" -gt 0 ] || { fail "sdk: node --test produced no results (exit $rc)";
+                            tail -n 30 "$E2E_WORK/$SUITE-renew.out" | sed 's/^/  | /'; }
+    fi
+    e2e_stop
+fi
 
 # ---- ACME against pebble (certs_acme.sh: its own cofferd, pebble and challtestsrv) ----------
 # shellcheck disable=SC1091
