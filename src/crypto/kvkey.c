@@ -499,61 +499,142 @@ static cf_err jwk_bn(const struct cf_json *jwk, const char *name, bool priv, BIG
     return e;
 }
 
-/* NIST SP 800-56B rev. 2, Appendix C.2: p and q from n, e, d. With k = d*e - 1 = 2^t * r (r odd),
- * g^r squared repeatedly reaches 1 mod n; the last value before 1, if not -1, is a nontrivial
- * square root of 1 and gcd(y - 1, n) is a factor. Each g succeeds with probability >= 1/2, so 100
- * small bases fail only for inconsistent input. */
+/* floor(sqrt(a)) into r by Newton's method; *exact when r^2 == a. Starting above the root
+ * (2^ceil(bits/2)), the iterates decrease monotonically to floor(sqrt(a)) and the error at
+ * least halves each step, so the loop ends within bits/2 + 2 steps (the bound is a guard). */
+static bool bn_isqrt(BIGNUM *r, const BIGNUM *a, bool *exact, BN_CTX *bc)
+{
+    BIGNUM *y, *t;
+    bool ok = false;
+    int bits = BN_num_bits(a);
+
+    BN_CTX_start(bc);
+    y = BN_CTX_get(bc);
+    t = BN_CTX_get(bc);
+    if (!t)
+        goto end;
+    BN_zero(r);
+    if (bits == 0) {
+        *exact = true;
+        ok = true;
+        goto end;
+    }
+    if (BN_set_bit(r, (bits + 1) / 2) != 1)
+        goto end;
+    for (int i = 0; i < bits + 8; i++) {
+        if (BN_div(y, NULL, a, r, bc) != 1 || BN_add(y, y, r) != 1 || BN_rshift1(y, y) != 1)
+            goto end;
+        if (BN_cmp(y, r) >= 0)
+            break;
+        if (!BN_copy(r, y))
+            goto end;
+    }
+    if (BN_sqr(t, r, bc) != 1)
+        goto end;
+    *exact = BN_cmp(t, a) == 0;
+    ok = true;
+end:
+    BN_CTX_end(bc);
+    return ok;
+}
+
+/* p and q from n, e, d without modular exponentiation (the probabilistic method of SP 800-56B
+ * C.2 costs a full-size modexp per base and, for a bogus n, d, as many squarings as d*e - 1 has
+ * factors of two: 3-11 s of CPU per 4096-bit request, found by fuzz_kvkey_jwk).
+ *
+ * Why it works: d*e - 1 = k = m * lambda(n), lambda = phi / G with G = gcd(p-1, q-1), so
+ * k / phi = m / G, whose lowest terms we call m0 / G0. phi = n - (p + q) + 1 is just below n,
+ * so k / n is within (m0 / G0) * 2^(2 - bits/2) of m0 / G0; while m0 * G0 < 2^(bits/2 - 3)
+ * (m <= e * G, e < 2^64: true for any G < 2^470 at 2048 bits) that is closer than
+ * 1 / (2 * G0^2), so by Legendre's theorem m0 / G0 is a convergent of the continued fraction
+ * of k / n. For each convergent h / l we try phi = k * l / h: then p + q = n - phi + 1 and
+ * p, q are the roots of x^2 - (p + q) x + n. Covers d = e^-1 mod phi (G0 = 1) as well as
+ * mod lambda (OpenSSL 3).
+ *
+ * Cost bound, whatever the input: the denominators grow at least like Fibonacci numbers, and
+ * we stop at CF_DENOM_BITS (real keys have G0 of a few bits), so at most ~1.44 * 512 steps of
+ * one division, one multiplication and one division by h, plus an integer square root for the
+ * few candidates that pass the exact-division and size filters. Measured worst case well
+ * under 10 ms at 4096 bits (tests/unit/crypto/test_kvkey.c times a crafted one). Variable
+ * time: it runs once per import on the owner's own key; the full EVP_PKEY_check follows. */
+#define CF_DENOM_BITS 512
+#define CF_STEPS_MAX 1024
 static cf_err rsa_recover_pq(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, BIGNUM *p,
                              BIGNUM *q, BN_CTX *bc)
 {
-    BIGNUM *k, *r, *g, *y, *x, *n1, *rem;
+    BIGNUM *k, *r0, *r1, *a, *rem, *h0, *h1, *l0, *l1, *t, *phi, *s, *disc, *root, *sw;
     cf_err err = CF_EBADPARAM;
-    int t = 0;
+    int half = BN_num_bits(n) / 2;
+    bool exact;
 
     BN_CTX_start(bc);
     k = BN_CTX_get(bc);
-    r = BN_CTX_get(bc);
-    g = BN_CTX_get(bc);
-    y = BN_CTX_get(bc);
-    x = BN_CTX_get(bc);
-    n1 = BN_CTX_get(bc);
+    r0 = BN_CTX_get(bc);
+    r1 = BN_CTX_get(bc);
+    a = BN_CTX_get(bc);
     rem = BN_CTX_get(bc);
-    if (!rem) {
+    h0 = BN_CTX_get(bc);
+    h1 = BN_CTX_get(bc);
+    l0 = BN_CTX_get(bc);
+    l1 = BN_CTX_get(bc);
+    t = BN_CTX_get(bc);
+    phi = BN_CTX_get(bc);
+    s = BN_CTX_get(bc);
+    disc = BN_CTX_get(bc);
+    root = BN_CTX_get(bc);
+    if (!root) {
         err = CF_ENOMEM;
         goto end;
     }
-    if (BN_mul(k, d, e, bc) != 1 || BN_sub_word(k, 1) != 1 || BN_copy(r, k) == NULL ||
-        BN_copy(n1, n) == NULL || BN_sub_word(n1, 1) != 1)
+    /* k = d*e - 1 and the Euclidean remainders r0, r1 of k / n; convergents h1 / l1 with
+     * (h0, l0) the previous one, starting from h_-2 / l_-2 = 0 / 1 and h_-1 / l_-1 = 1 / 0. */
+    if (BN_mul(k, d, e, bc) != 1 || BN_sub_word(k, 1) != 1 || !BN_copy(r0, k) ||
+        !BN_copy(r1, n))
+        goto end;
+    BN_zero(h0);
+    BN_zero(l1);
+    if (BN_one(h1) != 1 || BN_one(l0) != 1)
         goto end;
     if (BN_is_zero(k) || BN_is_odd(k))
-        goto end;
-    while (!BN_is_odd(r)) {
-        if (BN_rshift1(r, r) != 1)
+        goto end; /* lambda(n) is even, so is every multiple */
+    for (int step = 0; step < CF_STEPS_MAX && !BN_is_zero(r1); step++) {
+        if (BN_div(a, rem, r0, r1, bc) != 1)
             goto end;
-        t++;
-    }
-    BN_set_flags(r, BN_FLG_CONSTTIME);
-    for (BN_ULONG gi = 2; gi < 102; gi++) {
-        if (BN_set_word(g, gi) != 1 || BN_mod_exp(y, g, r, n, bc) != 1)
+        sw = r0, r0 = r1, r1 = rem, rem = sw;
+        /* h_j = a_j h_(j-1) + h_(j-2), the same for l; the new one replaces the older */
+        if (BN_mul(t, a, h1, bc) != 1 || BN_add(h0, h0, t) != 1 || BN_mul(t, a, l1, bc) != 1 ||
+            BN_add(l0, l0, t) != 1)
             goto end;
-        if (BN_is_one(y) || BN_cmp(y, n1) == 0)
+        sw = h0, h0 = h1, h1 = sw;
+        sw = l0, l0 = l1, l1 = sw;
+        if (BN_num_bits(l1) > CF_DENOM_BITS)
+            break;
+        if (BN_is_zero(h1))
             continue;
-        for (int i = 0; i < t; i++) {
-            if (BN_mod_sqr(x, y, n, bc) != 1)
-                goto end;
-            if (BN_is_one(x)) {
-                /* y is a nontrivial square root of 1: gcd(y - 1, n) is p. */
-                if (BN_sub_word(y, 1) != 1 || BN_gcd(p, y, n, bc) != 1 ||
-                    BN_div(q, rem, n, p, bc) != 1)
-                    goto end;
-                if (BN_is_zero(rem) && !BN_is_one(p) && !BN_is_one(q))
-                    err = CF_OK;
-                goto end;
-            }
-            if (BN_cmp(x, n1) == 0)
-                break;
-            if (!BN_copy(y, x))
-                goto end;
+        if (BN_mul(t, k, l1, bc) != 1 || BN_div(phi, rem, t, h1, bc) != 1)
+            goto end;
+        if (!BN_is_zero(rem) || BN_is_odd(phi))
+            continue;
+        /* s = p + q = n - phi + 1: two half-size factors make it at most half + 1 bits */
+        if (BN_sub(s, n, phi) != 1 || BN_add_word(s, 1) != 1)
+            goto end;
+        if (BN_is_negative(s) || BN_is_zero(s) || BN_num_bits(s) > half + 1)
+            continue;
+        /* disc = s^2 - 4n = (p - q)^2 */
+        if (BN_sqr(disc, s, bc) != 1 || BN_lshift(t, n, 2) != 1 || BN_sub(disc, disc, t) != 1)
+            goto end;
+        if (BN_is_negative(disc))
+            continue;
+        if (!bn_isqrt(root, disc, &exact, bc))
+            goto end;
+        if (!exact || BN_is_odd(s) != BN_is_odd(root))
+            continue;
+        if (BN_add(p, s, root) != 1 || BN_rshift1(p, p) != 1 || BN_sub(q, s, root) != 1 ||
+            BN_rshift1(q, q) != 1 || BN_mul(t, p, q, bc) != 1)
+            goto end;
+        if (BN_cmp(t, n) == 0 && BN_cmp(q, BN_value_one()) > 0) {
+            err = CF_OK;
+            goto end;
         }
     }
 end:

@@ -25,6 +25,12 @@
 #include "crypto/crypto.h"
 #include "helpers.h"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <time.h>
+
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -887,6 +893,129 @@ static void test_jwk_bad(void **state)
     cf_json_free(j);
 }
 
+/* ---- n, e, d only: factor recovery is bounded ---- */
+
+/* Appends "name":"<base64url of bn>" to b. */
+static void jwk_bn_member(struct cf_buf *b, const char *name, const BIGNUM *bn)
+{
+    unsigned char raw[600];
+    int len = BN_bn2bin(bn, raw);
+
+    assert_true(len > 0 && (size_t)len <= sizeof(raw));
+    assert_int_equal(cf_buf_printf(b, ",\"%s\":\"", name), CF_OK);
+    assert_int_equal(cf_b64url_encode(b, raw, (size_t)len), CF_OK);
+    assert_int_equal(cf_buf_putc(b, '"'), CF_OK);
+}
+
+/* Imports {"kty":"RSA","n","e","d"}; returns the error and the CPU seconds it took. */
+static cf_err import_ned(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, struct cf_kvkey **k,
+                         double *cpu)
+{
+    struct cf_buf b;
+    struct timespec t0, t1;
+    char why[200];
+    cf_err err;
+
+    cf_buf_init(&b, 8192);
+    assert_int_equal(cf_buf_puts(&b, "{\"kty\":\"RSA\""), CF_OK);
+    jwk_bn_member(&b, "n", n);
+    jwk_bn_member(&b, "e", e);
+    jwk_bn_member(&b, "d", d);
+    assert_int_equal(cf_buf_putc(&b, '}'), CF_OK);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    err = import_text(b.data, k, why);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    *cpu = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (err != CF_OK)
+        assert_non_null(strstr(why, "not consistent"));
+    cf_buf_release(&b);
+    return err;
+}
+
+/* A fresh OpenSSL key (d = e^-1 mod lcm(p-1, q-1)) and the same key with d = e^-1 mod
+ * (p-1)(q-1) both import from n, e, d alone, and the recovered key signs like the original. */
+static void test_jwk_rsa_ned_generated(void **state)
+{
+    EVP_PKEY *pk = EVP_RSA_gen(2048);
+    BIGNUM *n = NULL, *e = NULL, *d = NULL, *p = NULL, *q = NULL, *phi = BN_new();
+    BN_CTX *bc = BN_CTX_new();
+    struct cf_kvkey *k = NULL;
+    double cpu;
+    (void)state;
+
+    assert_non_null(pk);
+    assert_true(EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &n) &&
+                EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) &&
+                EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_D, &d) &&
+                EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_FACTOR1, &p) &&
+                EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_FACTOR2, &q));
+    assert_int_equal(import_ned(n, e, d, &k, &cpu), CF_OK);
+    assert_int_equal(cf_kvkey_bits(k), 2048);
+    cf_kvkey_free(k);
+    k = NULL;
+    assert_true(BN_sub_word(p, 1) && BN_sub_word(q, 1) && BN_mul(phi, p, q, bc) &&
+                BN_mod_inverse(d, e, phi, bc));
+    assert_int_equal(import_ned(n, e, d, &k, &cpu), CF_OK);
+    cf_kvkey_free(k);
+    BN_CTX_free(bc);
+    BN_free(phi);
+    BN_clear_free(p);
+    BN_clear_free(q);
+    BN_clear_free(d);
+    BN_free(e);
+    BN_free(n);
+    EVP_PKEY_free(pk);
+}
+
+/* Bogus 4096-bit n, e, d are refused quickly (the old SP 800-56B loop spent 3-11 s of CPU on
+ * them; the bound is generous for sanitizer builds on a busy machine):
+ *  - d = e^-1 mod 2^4000, so d*e - 1 has 4000 factors of two (100 bases x 4000 squarings);
+ *  - n a prime (RFC 3526's 4096-bit group) and d = e^-1 mod (n - 1): 2^(de-1) = 1 mod n, so
+ *    every base passes the Fermat test and none splits n;
+ *  - n and d*e - 1 consecutive Fibonacci numbers: the continued fraction of (de-1)/n is all
+ *    ones, the longest run of convergents there is. */
+static void test_jwk_rsa_ned_bogus_fast(void **state)
+{
+    BIGNUM *n = BN_new(), *e = BN_new(), *d = BN_new(), *m = BN_new(), *f0 = BN_new();
+    BN_CTX *bc = BN_CTX_new();
+    struct cf_kvkey *k = NULL;
+    double cpu;
+    (void)state;
+
+    assert_true(n && e && d && m && f0 && bc && BN_set_word(e, 65537));
+    /* 1: 2^4095 + 2^2000 + 1 */
+    assert_true(BN_set_bit(n, 4095) && BN_set_bit(n, 2000) && BN_set_bit(n, 0));
+    assert_true(BN_set_bit(m, 4000) && BN_mod_inverse(d, e, m, bc));
+    assert_int_equal(import_ned(n, e, d, &k, &cpu), CF_EBADPARAM);
+    print_message("bogus n,e,d (2^4000 | de-1): %.1f ms CPU\n", cpu * 1e3);
+    assert_true(cpu < 2.0);
+    /* 2: prime n */
+    assert_non_null(BN_get_rfc3526_prime_4096(n));
+    assert_true(BN_copy(m, n) && BN_sub_word(m, 1) && BN_mod_inverse(d, e, m, bc));
+    assert_int_equal(import_ned(n, e, d, &k, &cpu), CF_EBADPARAM);
+    print_message("bogus n,e,d (n prime): %.1f ms CPU\n", cpu * 1e3);
+    assert_true(cpu < 2.0);
+    /* 3: the first Fibonacci number of 4096 bits as n, d = floor(F(i+1) / e), made odd: d*e - 1
+     * is within 2e of F(i+1), which leaves the continued fraction's first 2000 or so terms ones */
+    BN_zero(f0);
+    assert_true(BN_one(n));
+    while (BN_num_bits(n) < 4096) /* n = F(i), f0 = F(i-1) */
+        assert_true(BN_add(m, n, f0) && BN_copy(f0, n) && BN_copy(n, m));
+    assert_true(BN_add(m, n, f0) && BN_div(d, NULL, m, e, bc));
+    if (!BN_is_odd(d)) /* d*e - 1 even, or it is refused before the recovery */
+        assert_true(BN_sub_word(d, 1));
+    assert_int_equal(import_ned(n, e, d, &k, &cpu), CF_EBADPARAM);
+    print_message("bogus n,e,d (Fibonacci): %.1f ms CPU\n", cpu * 1e3);
+    assert_true(cpu < 2.0);
+    assert_null(k);
+    BN_CTX_free(bc);
+    BN_free(f0);
+    BN_free(m);
+    BN_clear_free(d);
+    BN_free(e);
+    BN_free(n);
+}
+
 /* ---- sign / verify ---- */
 
 struct sig_case {
@@ -1413,7 +1542,8 @@ int main(void)
         cmocka_unit_test(test_generate_bad),     cmocka_unit_test(test_generate_rsa_exponent),
         cmocka_unit_test(test_oct_keys_differ),  cmocka_unit_test(test_blob_round_trip),
         cmocka_unit_test(test_blob_bad),         cmocka_unit_test(test_jwk_rsa_interop),
-        cmocka_unit_test(test_jwk_rsa_ned_only), cmocka_unit_test(test_jwk_ec_interop),
+        cmocka_unit_test(test_jwk_rsa_ned_only),
+        cmocka_unit_test(test_jwk_rsa_ned_generated), cmocka_unit_test(test_jwk_rsa_ned_bogus_fast), cmocka_unit_test(test_jwk_ec_interop),
         cmocka_unit_test(test_jwk_oct),          cmocka_unit_test(test_jwk_bad),
         cmocka_unit_test(test_sign_verify_all),  cmocka_unit_test(test_sign_determinism),
         cmocka_unit_test(test_sign_bad),         cmocka_unit_test(test_rsa_encrypt_round_trip),
