@@ -27,6 +27,7 @@
 #include "base/log.h"
 
 #include "store/store_certs.h"
+#include "vault/cert_hsm.h"
 #include "vault/certs_int.h"
 
 #define PENDING_DETAILS_UNKNOWN                                                                     \
@@ -168,17 +169,25 @@ static cf_err parse_key_props(const struct cf_json *k, struct cf_cert_policy *p,
         return bad(why, n, "Property 'key_props.reuse_key' must be a boolean.");
     if (given(j = cf_json_get(k, "kty"))) {
         char kty[16];
-        if (!str_into(j, kty, sizeof(kty)))
-            return bad(why, n, "Property 'key_props.kty' must be RSA or EC.");
-        if (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0)
-            return bad(why, n, "This vault has no HSM: key type %s is not supported.", kty);
-        if (strcmp(kty, "RSA") != 0 && strcmp(kty, "EC") != 0)
-            return bad(why, n, "Property 'key_props.kty' must be RSA or EC.");
+        if (!str_into(j, kty, sizeof(kty)) ||
+            (strcmp(kty, "RSA") != 0 && strcmp(kty, "EC") != 0 && !cf_cert_hsm_kty(kty)))
+            return bad(why, n, "Property 'key_props.kty' must be RSA, RSA-HSM, EC or EC-HSM.");
         if (strcmp(kty, p->kty) != 0) {
+            bool rsa = strncmp(kty, "RSA", 3) == 0;
+            if (rsa != (strncmp(p->kty, "RSA", 3) == 0)) {
+                p->key_size = rsa ? 2048 : 0;
+                snprintf(p->crv, sizeof(p->crv), "%s", rsa ? "" : "P-256");
+            }
             snprintf(p->kty, sizeof(p->kty), "%s", kty);
-            p->key_size = strcmp(kty, "RSA") == 0 ? 2048 : 0;
-            snprintf(p->crv, sizeof(p->crv), "%s", strcmp(kty, "EC") == 0 ? "P-256" : "");
         }
+    }
+    /* §3.1: an -HSM key never leaves the token, so such a policy is never exportable (the
+     * secret then holds the certificates only); an explicit true is a 400 */
+    if (cf_cert_hsm_kty(p->kty)) {
+        if (given(cf_json_get(k, "exportable")) && p->exportable)
+            return bad(why, n, "Property 'key_props.exportable' must be false for key type %s: "
+                               "an HSM-protected key cannot be exported.", p->kty);
+        p->exportable = false;
     }
     if (given(j = cf_json_get(k, "key_size"))) {
         if (!cf_json_int(j, &i) || i < 0 || i > 16384)
@@ -191,8 +200,8 @@ static cf_err parse_key_props(const struct cf_json *k, struct cf_cert_policy *p,
         if (!str_into(j, crv, sizeof(crv)) || !cf_crv_parse(cf_str_from(crv), &c))
             return bad(why, n, "Property 'key_props.crv' must be P-256, P-384, P-521 or P-256K.");
         snprintf(p->crv, sizeof(p->crv), "%s", cf_crv_name(c));
-        if (strcmp(p->kty, "RSA") == 0 && !given(cf_json_get(k, "kty"))) {
-            snprintf(p->kty, sizeof(p->kty), "EC");
+        if (strncmp(p->kty, "RSA", 3) == 0 && !given(cf_json_get(k, "kty"))) {
+            snprintf(p->kty, sizeof(p->kty), "%s", cf_cert_hsm_kty(p->kty) ? "EC-HSM" : "EC");
             p->key_size = 0;
         }
     }
@@ -376,7 +385,7 @@ static cf_err policy_check(struct cf_cert_policy *p, char *why, size_t n)
 {
     if (!p->issuer[0])
         snprintf(p->issuer, sizeof(p->issuer), "Unknown"); /* omitted issuer = Unknown (Learn) */
-    if (strcmp(p->kty, "RSA") == 0) {
+    if (strncmp(p->kty, "RSA", 3) == 0) { /* RSA, RSA-HSM */
         if (p->key_size != 2048 && p->key_size != 3072 && p->key_size != 4096)
             return bad(why, n, "RSA key size %d is not supported: use 2048, 3072 or 4096.",
                        p->key_size);
@@ -760,6 +769,7 @@ struct issue {
     char *policy_json;
     bool new_policy;               /* write pol as the object's policy */
     struct cf_rec_key_ver kver;
+    struct cf_cert_hsm *hsm;       /* the key is on the token (cert_hsm.h; the cf_kvkey is NULL) */
     struct cf_rec_secret_ver sver;
     struct cf_rec_cert_ver cver;
     bool has_version;              /* a version is issued (not for an Unknown create) */
@@ -839,8 +849,13 @@ static cf_err issue_prepare(struct issue *s, const struct cf_kvkey *k, const voi
         return e;
     /* the key */
     cf_rec_key_ver_release(&s->kver);
-    e = cf_key_cert_version(s->svc, s->v, s->name_lc, version, k,
-                            key_ops_for(s->pol, cf_kvkey_type(k) == CF_KTY_EC), &s->kver);
+    if (s->hsm)
+        e = cf_cert_hsm_key_version(s->svc, s->v, s->name_lc, version, s->hsm,
+                                    key_ops_for(s->pol, strcmp(s->hsm->kty, "EC-HSM") == 0),
+                                    &s->kver);
+    else
+        e = cf_key_cert_version(s->svc, s->v, s->name_lc, version, k,
+                                key_ops_for(s->pol, cf_kvkey_type(k) == CF_KTY_EC), &s->kver);
     if (e)
         return e;
     s->kver.created = s->kver.updated = s->now;
@@ -1014,6 +1029,7 @@ static cf_err issue_fn(struct cf_store_txn *t, void *arg)
     if (s->has_version) {
         s->cver.object_id = s->obj.id;
         if ((e = cf_key_cert_insert_txn(t, s->v->id, s->obj.name, s->name_lc, &s->kver)) != CF_OK ||
+            (s->hsm && (e = cf_cert_hsm_ref_txn(t, s->hsm)) != CF_OK) ||
             (e = secret_insert_txn(t, s)) != CF_OK ||
             (e = cf_store_cert_ver_insert(t, &s->cver)) != CF_OK ||
             (e = cf_vault_emit(s->svc, t, "CertificateNewVersionCreated", s->v->id, s->v->name,
@@ -1137,7 +1153,7 @@ static cf_err pending_key(struct issue *s, const struct cf_kvkey *k, const struc
     free(s->pend.status_details);
     if (!(s->pend.status_details = strdup(details)))
         return CF_ENOMEM;
-    e = cf_kvkey_to_blob(k, &blob);
+    e = s->hsm ? cf_cert_hsm_pending_blob(s->hsm, &blob) : cf_kvkey_to_blob(k, &blob);
     if (!e)
         e = cf_vault_dek(s->svc, s->v, dek);
     if (!e) {
@@ -1170,13 +1186,32 @@ static cf_err pending_key(struct issue *s, const struct cf_kvkey *k, const struc
     return e;
 }
 
-/* The chain of a new certificate for k: self-signed, or the private CA's signature on csr. */
-static cf_err sign_chain(struct cf_vault_svc *svc, enum issuer_kind kind, const struct cf_kvkey *k,
+/* The request of k, or of the token key s->hsm (signed on the token, x509_assemble.c). */
+static cf_err key_csr(struct issue *s, const struct cf_kvkey *k, const struct cf_cert_req *req,
+                      struct cf_buf *csr, char *why, size_t whysz)
+{
+    struct cf_cert_signer sg;
+
+    if (!s->hsm)
+        return cf_cert_csr(k, req, csr, why, whysz);
+    cf_cert_hsm_signer(s->hsm, &sg);
+    return cf_cert_csr_signer(&sg, req, csr, why, whysz);
+}
+
+/* The chain of a new certificate for k (or the token key s->hsm): self-signed, or the private
+ * CA's signature on csr. */
+static cf_err sign_chain(struct issue *s, enum issuer_kind kind, const struct cf_kvkey *k,
                          const struct cf_cert_req *req, const struct cf_buf *csr,
                          struct cf_buf *chain, char *why, size_t whysz)
 {
+    struct cf_vault_svc *svc = s->svc;
     cf_err e;
 
+    if (kind == ISS_SELF && s->hsm) {
+        struct cf_cert_signer sg;
+        cf_cert_hsm_signer(s->hsm, &sg);
+        return cf_cert_self_signed_signer(&sg, req, chain, why, whysz);
+    }
     if (kind == ISS_SELF)
         return cf_cert_self_signed(k, req, chain, why, whysz);
     e = cf_ca_issue(svc, csr->data, csr->len, req->not_before, req->not_after, chain);
@@ -1192,16 +1227,18 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
 {
     struct cf_cert_policy pol;
     struct cf_kvkey *k = NULL;
+    struct cf_cert_hsm hsm;
     struct cf_buf csr, chain;
     struct cf_cert_san sans[CF_CERT_MAX_SANS];
     const char *ekus[CF_CERT_MAX_EKUS];
     struct cf_cert_req req;
     struct issue s;
-    enum issuer_kind kind;
+    enum issuer_kind kind = ISS_OTHER;
     cf_err e;
 
     op_init(out);
     issue_init(&s, svc, v);
+    cf_cert_hsm_init(&hsm, svc);
     cf_buf_init(&csr, CF_STORE_CERT_DER_MAX);
     cf_buf_init(&chain, CF_STORE_CERT_DER_MAX);
     if ((e = name_setup(&s, name)) != CF_OK)
@@ -1221,10 +1258,15 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
         goto done;
     s.new_policy = true;
     s.create = true;
-    if ((e = generate_key(&pol, &k)) != CF_OK)
+    if (cf_cert_hsm_kty(pol.kty)) { /* generated and kept on the token (cert_hsm.h) */
+        if ((e = cf_cert_hsm_generate(&hsm, pol.kty, pol.key_size, pol.crv, why, whysz)) != CF_OK)
+            goto done;
+        s.hsm = &hsm;
+    } else if ((e = generate_key(&pol, &k)) != CF_OK) {
         goto done;
+    }
     req_from_policy(svc, &pol, sans, ekus, s.now, &req);
-    if ((e = cf_cert_csr(k, &req, &csr, why, whysz)) != CF_OK)
+    if ((e = key_csr(&s, k, &req, &csr, why, whysz)) != CF_OK)
         goto done;
     if ((e = cf_random_hex32(s.pend.request_id)) != CF_OK ||
         (e = issuer_json_of(&pol, &s.pend.issuer_json)) != CF_OK ||
@@ -1234,7 +1276,7 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     s.pend_mode = PEND_PUT;
     if (kind == ISS_SELF || kind == ISS_CA) {
         /* issued at once: the operation reads "completed" from the first GET */
-        if ((e = sign_chain(svc, kind, k, &req, &csr, &chain, why, whysz)) != CF_OK ||
+        if ((e = sign_chain(&s, kind, k, &req, &csr, &chain, why, whysz)) != CF_OK ||
             (e = issue_prepare(&s, k, chain.data, chain.len, in)) != CF_OK)
             goto done;
         snprintf(s.pend.status, sizeof(s.pend.status), "completed");
@@ -1256,8 +1298,11 @@ cf_err cf_cert_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     }
     if ((e = issue_write(&s)) != CF_OK)
         goto done;
+    if (kind != ISS_OTHER)
+        hsm.made = false; /* a key version or the pending operation holds the token key now */
     e = op_fill(out, &s.obj, &s.pend);
 done:
+    cf_cert_hsm_release(&hsm, true);
     cf_kvkey_free(k);
     cf_buf_release(&csr);
     cf_buf_release(&chain);
@@ -1524,6 +1569,7 @@ static cf_err merge_common(struct cf_vault_svc *svc, const struct cf_vault_ref *
     struct cf_cert_policy pol;
     struct cf_secret *blob = NULL;
     struct cf_kvkey *k = NULL;
+    struct cf_cert_hsm hsm;
     struct merge_read m;
     struct cf_cert_input eff;
     const unsigned char *leaf;
@@ -1535,6 +1581,7 @@ static cf_err merge_common(struct cf_vault_svc *svc, const struct cf_vault_ref *
 
     meta_init(out);
     issue_init(&s, svc, v);
+    cf_cert_hsm_init(&hsm, svc);
     memset(&m, 0, sizeof(m));
     cf_rec_cert_pending_init(&m.p);
     m.s = &s;
@@ -1563,14 +1610,20 @@ static cf_err merge_common(struct cf_vault_svc *svc, const struct cf_vault_ref *
                          m.p.priv.len, &blob);
         cf_wipe(dek, sizeof(dek));
     }
-    if (!e)
+    if (!e && cf_cert_hsm_is_pending(blob->p, blob->len)) { /* a token key (cert_hsm.h) */
+        e = cf_cert_hsm_from_pending(&hsm, blob->p, blob->len);
+        s.hsm = e ? NULL : &hsm;
+    } else if (!e) {
         e = cf_kvkey_from_blob(blob->p, blob->len, &k);
+    }
     cf_secret_free(blob);
     if (e) {
         e = CF_ECORRUPT;
         goto done;
     }
-    if ((e = cf_cert_key_matches(leaf, leaf_len, k, &match)) != CF_OK || !match) {
+    if ((e = s.hsm ? cf_cert_jwk_matches(leaf, leaf_len, hsm.public_jwk, &match)
+                   : cf_cert_key_matches(leaf, leaf_len, k, &match)) != CF_OK ||
+        !match) {
         e = bad(why, whysz, "The public key of the merged certificate does not match the "
                             "pending certificate's key.");
         goto done;
@@ -1597,6 +1650,7 @@ static cf_err merge_common(struct cf_vault_svc *svc, const struct cf_vault_ref *
     e = meta_fill(out, &s.obj, &s.cver, true);
     out->pending = true;
 done:
+    cf_cert_hsm_release(&hsm, false);
     free(saved_tags);
     cf_kvkey_free(k);
     cf_rec_cert_pending_release(&m.p);
@@ -2265,6 +2319,7 @@ enum life { LIFE_DELETE, LIFE_RECOVER, LIFE_PURGE };
 struct life_ctx {
     struct get_ctx g;
     enum life op;
+    struct cf_key_hsm_gone gone;
 };
 
 static cf_err secret_mark_txn(struct cf_store_txn *t, int64_t vault_id, const char *name_lc,
@@ -2299,7 +2354,10 @@ static cf_err life_fn(struct cf_store_txn *t, void *arg)
     if (l->op == LIFE_PURGE) {
         if (c->v->purge_protection)
             return CF_EPURGEPROTECT;
-        if ((e = cf_key_cert_mark_txn(t, c->v->id, c->name_lc, 0, 0, true)) != CF_OK ||
+        l->gone.n = 0; /* token objects of HSM key versions (cert_hsm.h), destroyed after */
+        if ((e = cf_cert_hsm_release_name_txn(t, c->svc, c->v->id, c->name_lc, &l->gone)) !=
+                CF_OK ||
+            (e = cf_key_cert_mark_txn(t, c->v->id, c->name_lc, 0, 0, true)) != CF_OK ||
             (e = secret_mark_txn(t, c->v->id, c->name_lc, 0, 0, true)) != CF_OK)
             return e;
         return cf_store_cert_obj_delete(t, c->obj.id);
@@ -2326,12 +2384,16 @@ static cf_err life_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v
         meta_init(out);
     get_init(&l.g, svc, v);
     l.op = op;
+    memset(&l.gone, 0, sizeof(l.gone));
     e = cf_secret_name_lc(name, l.g.name_lc);
     if (!e) {
         e = cf_store_write(svc->store, life_fn, &l);
         cf_key_cert_forget(svc, v->id, l.g.name_lc);
         cf_scache_forget(svc->scache, v->id, l.g.name_lc);
     }
+    if (!e)
+        cf_key_hsm_destroy_gone(svc, &l.gone); /* releases the list */
+    cf_key_hsm_gone_release(&l.gone);
     if (!e && out) {
         e = meta_fill(out, &l.g.obj, &l.g.ver, true);
         out->pending = l.g.pending;
@@ -2881,6 +2943,7 @@ struct renew_read {
     struct cf_cert_policy *pol;
     const char *version;
     struct cf_kvkey *reuse; /* the current key when reuse_key */
+    struct cf_cert_hsm *hsm; /* or the current token key (hsm->kty set) */
     char latest[33];
 };
 
@@ -2902,8 +2965,12 @@ static cf_err renew_read_fn(struct cf_store_txn *t, void *arg)
             e = CF_EBUSY;
     }
     cf_rec_cert_pending_release(&p);
-    if (!e && r->pol->reuse_key)
-        e = cf_key_cert_open_txn(t, r->s->svc, r->s->v, r->s->name_lc, r->latest, &r->reuse);
+    if (!e && r->pol->reuse_key) {
+        bool on_token = false;
+        e = cf_cert_hsm_open_txn(t, r->hsm, r->s->v, r->s->name_lc, r->latest, &on_token);
+        if (!e && !on_token)
+            e = cf_key_cert_open_txn(t, r->s->svc, r->s->v, r->s->name_lc, r->latest, &r->reuse);
+    }
     cf_rec_cert_obj_release(&o);
     return e;
 }
@@ -2918,6 +2985,7 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     const char *ekus[CF_CERT_MAX_EKUS];
     struct cf_cert_req req;
     struct cf_kvkey *k = NULL;
+    struct cf_cert_hsm hsm;
     struct renew_read r;
     struct cf_buf chain, csr;
     enum issuer_kind kind;
@@ -2929,6 +2997,8 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     cf_buf_init(&chain, CF_STORE_CERT_DER_MAX);
     cf_buf_init(&csr, CF_STORE_CERT_DER_MAX);
     memset(&r, 0, sizeof(r));
+    cf_cert_hsm_init(&hsm, svc);
+    r.hsm = &hsm;
     r.s = &s;
     r.pol = &pol;
     r.version = version;
@@ -2945,8 +3015,16 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     }
     k = r.reuse;
     r.reuse = NULL;
-    if (!k && (e = generate_key(&pol, &k)) != CF_OK)
+    if (hsm.kty[0]) { /* reuse_key with a token key */
+        s.hsm = &hsm;
+    } else if (!k && cf_cert_hsm_kty(pol.kty)) {
+        if ((e = cf_cert_hsm_generate(&hsm, pol.kty, pol.key_size, pol.crv, why, sizeof(why))) !=
+            CF_OK)
+            goto done;
+        s.hsm = &hsm;
+    } else if (!k && (e = generate_key(&pol, &k)) != CF_OK) {
         goto done;
+    }
     s.pol = &pol;
     s.pend_mode = PEND_KEEP;
     req_from_policy(svc, &pol, sans, ekus, s.now, &req);
@@ -2954,27 +3032,32 @@ static cf_err renew_one(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
         /* a new order: the operation goes inProgress until the ACME driver completes it */
         s.create = true;
         s.pend_mode = PEND_PUT;
-        if ((e = cf_cert_csr(k, &req, &csr, why, sizeof(why))) != CF_OK ||
+        if ((e = key_csr(&s, k, &req, &csr, why, sizeof(why))) != CF_OK ||
             (e = cf_random_hex32(s.pend.request_id)) != CF_OK ||
             (e = issuer_json_of(&pol, &s.pend.issuer_json)) != CF_OK ||
             (e = cf_buf_append(&s.pend.csr, csr.data, csr.len)) != CF_OK ||
             (e = pending_key(&s, k, NULL, PENDING_DETAILS_ACME)) != CF_OK)
             goto done;
         s.pend.created = s.pend.updated = s.now;
-        if ((e = issue_write(&s)) == CF_OK)
+        if ((e = issue_write(&s)) == CF_OK) {
+            hsm.made = false; /* the operation holds it */
             cf_info("vault: certificate %s in vault %s: renewal order started (AutoRenew)", name,
                     v->name);
+        }
         goto done;
     }
-    if ((kind == ISS_CA && (e = cf_cert_csr(k, &req, &csr, why, sizeof(why))) != CF_OK) ||
-        (e = sign_chain(svc, kind, k, &req, &csr, &chain, why, sizeof(why))) != CF_OK ||
+    if ((kind == ISS_CA && (e = key_csr(&s, k, &req, &csr, why, sizeof(why))) != CF_OK) ||
+        (e = sign_chain(&s, kind, k, &req, &csr, &chain, why, sizeof(why))) != CF_OK ||
         (e = issue_prepare(&s, k, chain.data, chain.len, NULL)) != CF_OK)
         goto done;
     e = issue_write(&s);
     if (!e)
+        hsm.made = false; /* the new key version holds it */
+    if (!e)
         cf_info("vault: certificate %s in vault %s renewed (AutoRenew), new version %s", name,
                 v->name, s.cver.version);
 done:
+    cf_cert_hsm_release(&hsm, true);
     cf_kvkey_free(k);
     cf_kvkey_free(r.reuse);
     cf_buf_release(&chain);

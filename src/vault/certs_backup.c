@@ -26,6 +26,7 @@
 #include "base/log.h"
 
 #include "store/store_certs.h"
+#include "vault/cert_hsm.h"
 #include "vault/certs_int.h"
 #include "vault/keys_int.h"
 
@@ -399,6 +400,7 @@ static const unsigned char *get_blob(struct reader *r, size_t max, size_t *len)
 }
 
 struct restore_ctx {
+    struct cf_vault_svc *svc;
     const struct cf_vault_ref *v;
     char name[CF_MAX_NAME_LEN + 1];
     char name_lc[CF_MAX_NAME_LEN + 1];
@@ -487,8 +489,10 @@ static cf_err parse_key(struct reader *r, const unsigned char dek[CF_AEAD_KEY_LE
     v->exportable = (flags & 2) != 0;
     v->managed = (flags & 4) != 0;
     v->imported = (flags & 8) != 0;
-    e = cf_kvkey_from_blob(p, len, &k);
-    if (e || strcmp(v->kty, cf_kvkey_type(k) == CF_KTY_RSA  ? "RSA"
+    if (cf_cert_hsm_kty(v->kty)) /* a token handle (cert_hsm.h): the object stays shared */
+        e = len == HSM_BLOB_LEN && memcmp(p, HSM_TAG, HSM_TAG_LEN) == 0 ? CF_OK : CF_EBADPARAM;
+    else if ((e = cf_kvkey_from_blob(p, len, &k)) != CF_OK ||
+             strcmp(v->kty, cf_kvkey_type(k) == CF_KTY_RSA  ? "RSA"
                             : cf_kvkey_type(k) == CF_KTY_EC ? "EC"
                                                             : "oct") != 0)
         e = e == CF_ENOMEM ? e : CF_EBADPARAM;
@@ -688,6 +692,8 @@ static cf_err restore_fn(struct cf_store_txn *t, void *arg)
         c->keys[i].object_id = ko.id;
         e = cf_store_key_ver_insert(t, &c->keys[i]);
     }
+    if (!e) /* HSM key versions take their references on the token objects */
+        e = cf_cert_hsm_restore_refs_txn(t, c->svc, c->v, c->name_lc, c->keys, c->nkeys);
     if (e)
         return e;
 
@@ -724,6 +730,7 @@ cf_err cf_cert_restore(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
         e = CF_ENOMEM;
         goto out;
     }
+    c->svc = svc;
     c->v = v;
     e = cf_b64_decode(&blob, blob_b64url);
     if (e == CF_EINVAL || e == CF_ETOOBIG)

@@ -26,6 +26,8 @@
 #             restart mid-retry, NearExpiry/Expired, dead letters
 #   certs     certificates: the private CA (coffer ca), CofferCA-issued chains verified with
 #             openssl, backup/restore, managed key/secret (ACME against pebble when installed)
+#   hsmcerts  RSA-HSM/EC-HSM certificates on a SoftHSM2 token: signed on the token (openssl
+#             verifies), kid signs, no private key in the store or the secret, CSR flow
 #   authz     authorization matrix (roles x operations x scopes, access policies), SDK sample,
 #             token attacks, throttling on 127.0.0.1 and ::1 (three cofferd; about a minute)
 # --subset (the ASan build): js core flow, badinput, python.
@@ -168,6 +170,7 @@ if ((prep_ok)); then
     run_suite events   bash "$E2E_DIR/suites/events.sh"
     run_suite auditstream bash "$E2E_DIR/suites/auditstream.sh"
     run_suite custody  bash "$E2E_DIR/suites/custody.sh"
+    run_suite hsmcerts bash "$E2E_DIR/suites/hsmcerts.sh"
     run_suite certs    bash "$E2E_DIR/suites/certs.sh"
 fi
 
