@@ -697,6 +697,144 @@ static cf_err chain_out(STACK_OF(X509) * certs, EVP_PKEY *pk, bool preserve, str
     return e;
 }
 
+/* ---------------- PKCS#12 key derivation cost ---------------- */
+
+/* A PFX names its own iteration counts (MAC, each encrypted safe, each shrouded key), up to
+ * 2^31, and PKCS12_parse honours them: a million PBKDF2 iterations cost about 0.25 s here and
+ * 2 s in the fuzz build. So before anything is derived the counts are read and their SUM over
+ * the file is capped (a per-count cap alone would let many bags multiply it). Defaults are far
+ * below: OpenSSL 2048 x 3, Windows 2000 x 3, Java 8/11 100000 (MAC) + 2 x 50000, Java 12+
+ * 10000 x 3. 600000 in all (OWASP's PBKDF2-SHA256 figure, once) costs about 0.15 s of CPU per
+ * import with the password tried once, under 0.5 s when an empty password is also tried as
+ * absent (measured: tests/unit/crypto/test_pkcs12.c). An "openssl pkcs12 -export -iter 600000"
+ * file (1.8M in all) is refused. Safes and bags nest at most P12_DEPTH_MAX deep. */
+#define P12_ITER_BUDGET 600000
+#define P12_DEPTH_MAX 4
+
+/* Adds the iteration count of a password-based encryption algorithm (PKCS#12 / PKCS#5 v1 PBE
+ * or PBES2 with PBKDF2) to *sum; false when it cannot be read, is not positive, or the sum
+ * passes the budget. Other key derivations (scrypt) are refused: no PFX tool writes them. */
+static bool p12_count(const X509_ALGOR *alg, int64_t *sum)
+{
+    const ASN1_OBJECT *obj;
+    const void *pval;
+    int ptype;
+    PBE2PARAM *p2 = NULL;
+    PBKDF2PARAM *kdf = NULL;
+    PBEPARAM *pbe = NULL;
+    const ASN1_INTEGER *it = NULL;
+    int64_t v = 0;
+    bool ok = false;
+
+    X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+    if (ptype != V_ASN1_SEQUENCE || !pval)
+        return false;
+    if (OBJ_obj2nid(obj) == NID_pbes2) {
+        p2 = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBE2PARAM));
+        if (!p2 || !p2->keyfunc)
+            goto done;
+        X509_ALGOR_get0(&obj, &ptype, &pval, p2->keyfunc);
+        if (OBJ_obj2nid(obj) != NID_id_pbkdf2 || ptype != V_ASN1_SEQUENCE || !pval)
+            goto done;
+        kdf = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBKDF2PARAM));
+        it = kdf ? kdf->iter : NULL;
+    } else {
+        pbe = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBEPARAM));
+        it = pbe ? pbe->iter : NULL;
+    }
+    if (it && ASN1_INTEGER_get_int64(&v, it) == 1 && v > 0 && v <= P12_ITER_BUDGET - *sum) {
+        *sum += v;
+        ok = true;
+    }
+done:
+    PBE2PARAM_free(p2);
+    PBKDF2PARAM_free(kdf);
+    PBEPARAM_free(pbe);
+    return ok;
+}
+
+/* Counts the shrouded keys among bags (and nested safe contents). */
+static bool p12_count_bags(const STACK_OF(PKCS12_SAFEBAG) * bags, int depth, int64_t *sum)
+{
+    if (depth > P12_DEPTH_MAX)
+        return false;
+    for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++) {
+        const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+        const X509_ALGOR *alg;
+        switch (PKCS12_SAFEBAG_get_nid(bag)) {
+        case NID_pkcs8ShroudedKeyBag:
+            X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+            if (!alg || !p12_count(alg, sum))
+                return false;
+            break;
+        case NID_safeContentsBag:
+            if (!p12_count_bags(PKCS12_SAFEBAG_get0_safes(bag), depth + 1, sum))
+                return false;
+            break;
+        default:
+            break;
+        }
+    }
+    return true;
+}
+
+/* Reads every iteration count of p12 before PKCS12_parse derives anything. The bags inside an
+ * encrypted safe are only visible decrypted: its own count is checked first, then it is
+ * decrypted with the password PKCS12_parse will use (pwd, or "" then absent) - when that fails
+ * so would the parse, and *wrong_pwd says so. */
+static cf_err p12_check_cost(PKCS12 *p12, const char *pwd, bool *wrong_pwd, char *why,
+                             size_t whysz)
+{
+    static const char too_costly[] =
+        "The PKCS#12 (PFX) data's password iteration counts are too high (at most 600000 in "
+        "all).";
+    STACK_OF(PKCS7) *safes = NULL;
+    STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+    const ASN1_INTEGER *mac_iter = NULL;
+    int64_t sum = 0, v = 1;
+    cf_err e = CF_OK;
+
+    *wrong_pwd = false;
+    if (PKCS12_mac_present(p12)) {
+        PKCS12_get0_mac(NULL, NULL, NULL, &mac_iter, p12);
+        if (mac_iter && ASN1_INTEGER_get_int64(&v, mac_iter) != 1)
+            v = -1;
+        if (v <= 0 || v > P12_ITER_BUDGET)
+            return badp(why, whysz, too_costly);
+        sum = v;
+    }
+    if (!(safes = PKCS12_unpack_authsafes(p12)))
+        return badp(why, whysz, "The certificate data is not a valid PKCS#12 (PFX) file.");
+    for (int i = 0; i < sk_PKCS7_num(safes) && !e && !*wrong_pwd; i++) {
+        PKCS7 *p7 = sk_PKCS7_value(safes, i);
+        switch (OBJ_obj2nid(p7->type)) {
+        case NID_pkcs7_data:
+            bags = PKCS12_unpack_p7data(p7);
+            break;
+        case NID_pkcs7_encrypted:
+            if (!p7->d.encrypted || !p7->d.encrypted->enc_data ||
+                !p12_count(p7->d.encrypted->enc_data->algorithm, &sum)) {
+                e = badp(why, whysz, too_costly);
+                continue;
+            }
+            bags = PKCS12_unpack_p7encdata(p7, pwd ? pwd : "", -1);
+            if (!bags && !(pwd && pwd[0]))
+                bags = PKCS12_unpack_p7encdata(p7, NULL, 0);
+            *wrong_pwd = !bags;
+            break;
+        default:
+            continue; /* PKCS12_parse skips them too */
+        }
+        if (bags && !p12_count_bags(bags, 0, &sum))
+            e = badp(why, whysz, too_costly);
+        sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+        bags = NULL;
+    }
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    cf_crypto_clear();
+    return e;
+}
+
 cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preserve,
                            struct cf_kvkey **key, struct cf_buf *chain, char *why, size_t whysz)
 {
@@ -705,6 +843,7 @@ cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preser
     EVP_PKEY *pk = NULL;
     X509 *cert = NULL;
     STACK_OF(X509) *ca = NULL, *all = NULL;
+    bool wrong_pwd;
     cf_err e;
 
     *key = NULL;
@@ -713,9 +852,12 @@ cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preser
     p12 = d2i_PKCS12(NULL, &q, (long)n);
     if (!p12)
         return badp(why, whysz, "The certificate data is not a valid PKCS#12 (PFX) file.");
+    if ((e = p12_check_cost(p12, pwd, &wrong_pwd, why, whysz)) != CF_OK)
+        goto done;
     /* an empty password is tried both as "" and as absent, as PFX tools differ */
-    if (PKCS12_parse(p12, pwd ? pwd : "", &pk, &cert, &ca) != 1 &&
-        (pwd && pwd[0] ? true : PKCS12_parse(p12, NULL, &pk, &cert, &ca) != 1)) {
+    if (wrong_pwd ||
+        (PKCS12_parse(p12, pwd ? pwd : "", &pk, &cert, &ca) != 1 &&
+         (pwd && pwd[0] ? true : PKCS12_parse(p12, NULL, &pk, &cert, &ca) != 1))) {
         e = badp(why, whysz,
                  "The specified PKCS#12 (PFX) data could not be opened: wrong password or "
                  "corrupt data.");

@@ -1,8 +1,13 @@
 /* test_pkcs12.c - pkcs12.c: self-signed certificates and CSRs for RSA and EC keys (fields,
  * extensions read back through cf_cert_write_props), key matching, PKCS#12 and PEM round trips
  * (password, wrong password, no key, key that does not match, leaf ordering), chain walking,
- * signing a CSR, and garbage input. */
+ * signing a CSR, and garbage input; PFX iteration counts over the budget (timed). */
 #include "base/cf.h"
+
+#include <openssl/evp.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+#include <time.h>
 
 #include <setjmp.h>
 #include <cmocka.h>
@@ -179,11 +184,158 @@ static void pfx_and_pem_round_trips(void **state)
     cf_buf_release(&out);
 }
 
+/* ---- imports whose key derivation the file chooses (OpenSSL-made inputs) ---- */
+
+/* An EC P-256 key and a self-signed certificate for it. */
+static void ossl_cert(EVP_PKEY **pk, X509 **x)
+{
+    *pk = EVP_EC_gen("P-256");
+    *x = X509_new();
+    assert_non_null(*pk);
+    assert_non_null(*x);
+    assert_true(X509_set_version(*x, 2) && ASN1_INTEGER_set(X509_get_serialNumber(*x), 7) &&
+                X509_gmtime_adj(X509_getm_notBefore(*x), 0) &&
+                X509_gmtime_adj(X509_getm_notAfter(*x), 86400) &&
+                X509_NAME_add_entry_by_txt(X509_get_subject_name(*x), "CN", MBSTRING_ASC,
+                                           (const unsigned char *)"iter", -1, -1, 0) &&
+                X509_set_issuer_name(*x, X509_get_subject_name(*x)) && X509_set_pubkey(*x, *pk) &&
+                X509_sign(*x, *pk, EVP_sha256()));
+}
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* PKCS12_create with password "pw", the given PBE and MAC counts, as DER in out. */
+static void make_pfx(EVP_PKEY *pk, X509 *x, int iter, int mac_iter, struct cf_buf *out)
+{
+    PKCS12 *p12 = PKCS12_create("pw", NULL, pk, x, NULL, 0, 0, iter, mac_iter, 0);
+    unsigned char *p = NULL;
+    int len;
+
+    assert_non_null(p12);
+    len = i2d_PKCS12(p12, &p);
+    assert_true(len > 0);
+    cf_buf_reset(out);
+    assert_int_equal(cf_buf_append(out, p, (size_t)len), CF_OK);
+    OPENSSL_free(p);
+    PKCS12_free(p12);
+}
+
+/* Replaces the which-th (0-based) DER INTEGER 0x01 0x02 <last> in b by 0x7fffff (8388607)
+ * - same length, so everything around still parses. */
+static void patch_iter(struct cf_buf *b, unsigned char last, int which)
+{
+    const unsigned char pat[5] = {0x02, 0x03, 0x01, 0x02, last};
+    unsigned char *d = (unsigned char *)b->data;
+
+    for (size_t i = 0; i + 5 <= b->len; i++)
+        if (memcmp(d + i, pat, 5) == 0 && which-- == 0) {
+            d[i + 2] = 0x7f;
+            d[i + 3] = 0xff;
+            d[i + 4] = 0xff;
+            return;
+        }
+    fail_msg("iteration count not found");
+}
+
+/* Re-MACs a patched PFX (the MAC covers the bags; an attacker makes a valid one). */
+static void remac(struct cf_buf *b)
+{
+    const unsigned char *q = (const unsigned char *)b->data;
+    PKCS12 *p12 = d2i_PKCS12(NULL, &q, (long)b->len);
+    unsigned char *p = NULL;
+    int len;
+
+    assert_non_null(p12);
+    assert_int_equal(PKCS12_set_mac(p12, "pw", -1, NULL, 0, 2048, NULL), 1);
+    len = i2d_PKCS12(p12, &p);
+    assert_true(len > 0);
+    cf_buf_reset(b);
+    assert_int_equal(cf_buf_append(b, p, (size_t)len), CF_OK);
+    OPENSSL_free(p);
+    PKCS12_free(p12);
+}
+
+/* Imports b as PKCS#12 with "pw"; returns the error, CPU seconds in *cpu. */
+static cf_err pfx_import(const struct cf_buf *b, double *cpu, char why[200])
+{
+    struct cf_kvkey *k = NULL;
+    struct cf_buf chain;
+    double t0 = cpu_now();
+    cf_err e;
+
+    cf_buf_init(&chain, 65536);
+    why[0] = '\0';
+    e = cf_cert_from_pkcs12(b->data, b->len, "pw", false, &k, &chain, why, 200);
+    *cpu = cpu_now() - t0;
+    if (e == CF_OK) {
+        assert_non_null(k);
+        assert_true(chain.len > 0);
+    } else {
+        assert_null(k);
+    }
+    cf_kvkey_free(k);
+    cf_buf_release(&chain);
+    return e;
+}
+
+/* The PFX's own iteration counts are read before anything is derived: their sum is capped at
+ * 600000 (pkcs12.c). Before, 8388607 iterations in one bag cost seconds of CPU per request. */
+static void pfx_iteration_budget(void **state)
+{
+    EVP_PKEY *pk;
+    X509 *x;
+    struct cf_buf b;
+    char why[200];
+    double cpu;
+
+    (void)state;
+    ossl_cert(&pk, &x);
+    cf_buf_init(&b, 65536);
+    /* OpenSSL's defaults */
+    make_pfx(pk, x, PKCS12_DEFAULT_ITER, PKCS12_DEFAULT_ITER, &b);
+    assert_int_equal(pfx_import(&b, &cpu, why), CF_OK);
+    /* exactly at the budget: 200000 for the certificate safe, the key and the MAC */
+    make_pfx(pk, x, 200000, 200000, &b);
+    assert_int_equal(pfx_import(&b, &cpu, why), CF_OK);
+    print_message("PFX at the iteration budget: %.0f ms CPU\n", cpu * 1e3);
+    assert_true(cpu < 2.0);
+    /* one more: refused */
+    make_pfx(pk, x, 200000, 200001, &b);
+    assert_int_equal(pfx_import(&b, &cpu, why), CF_EBADPARAM);
+    assert_non_null(strstr(why, "iteration"));
+    /* 8388607 iterations in the key bag (the second count), the certificate safe (the first),
+     * or the MAC: refused before any of them is run */
+    for (int which = 0; which < 3; which++) {
+        if (which < 2) {
+            make_pfx(pk, x, 0x010204, PKCS12_DEFAULT_ITER, &b);
+            patch_iter(&b, 0x04, which);
+            remac(&b);
+        } else {
+            make_pfx(pk, x, PKCS12_DEFAULT_ITER, 0x010203, &b);
+            patch_iter(&b, 0x03, 0);
+        }
+        assert_int_equal(pfx_import(&b, &cpu, why), CF_EBADPARAM);
+        assert_non_null(strstr(why, "iteration"));
+        print_message("PFX with 8388607 iterations (%s): refused in %.0f ms CPU\n",
+                      which == 0 ? "certificates" : which == 1 ? "key" : "MAC", cpu * 1e3);
+        assert_true(cpu < 1.0);
+    }
+    cf_buf_release(&b);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(self_signed_fields),
         cmocka_unit_test(pfx_and_pem_round_trips),
+        cmocka_unit_test(pfx_iteration_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
