@@ -396,12 +396,17 @@ cf_err cf_auth__secret_prepare(const char *secret, char *secret_out, size_t secr
         e = CF_EINVAL;
         goto wipe;
     }
-    e = cf_random(raw, sizeof(raw));
-    if (e)
-        goto wipe;
-    e = cf_b64url_encode(&gen, raw, sizeof(raw));
-    if (e)
-        goto wipe;
+    /* A secret starting with '-' reads as an option to `az login -p` and `coffer login -p`
+     * (Azure's generated secrets never start with one): draw again, 1 in 64 odds each time. */
+    do {
+        cf_buf_reset(&gen);
+        e = cf_random(raw, sizeof(raw));
+        if (e)
+            goto wipe;
+        e = cf_b64url_encode(&gen, raw, sizeof(raw));
+        if (e)
+            goto wipe;
+    } while (gen.data[0] == '-');
     e = cf_pwhash(gen.data, gen.len, hash);
     if (e)
         goto wipe;
