@@ -1,10 +1,12 @@
 /* test_pkcs12.c - pkcs12.c: self-signed certificates and CSRs for RSA and EC keys (fields,
  * extensions read back through cf_cert_write_props), key matching, PKCS#12 and PEM round trips
  * (password, wrong password, no key, key that does not match, leaf ordering), chain walking,
- * signing a CSR, and garbage input; PFX iteration counts over the budget (timed). */
+ * signing a CSR, and garbage input; PFX iteration counts over the budget (timed), encrypted PEM
+ * keys (PKCS#8 and traditional) with right, wrong and missing passwords. */
 #include "base/cf.h"
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <time.h>
@@ -330,12 +332,124 @@ static void pfx_iteration_budget(void **state)
     EVP_PKEY_free(pk);
 }
 
+/* PEM text of (key encrypted with "pw": PKCS#8 with iter, or traditional when iter is 0)
+ * followed by the certificate, into out. */
+static void make_enc_pem(EVP_PKEY *pk, X509 *x, int iter, struct cf_buf *out)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *p;
+    long len;
+
+    assert_non_null(bio);
+    if (iter == 0) {
+        assert_int_equal(PEM_write_bio_PrivateKey_traditional(bio, pk, EVP_aes_256_cbc(),
+                                                              (const unsigned char *)"pw", 2,
+                                                              NULL, NULL),
+                         1);
+    } else {
+        PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pk);
+        X509_SIG *sig = PKCS8_encrypt(-1, EVP_aes_256_cbc(), "pw", 2, NULL, 0, iter, p8);
+        assert_non_null(sig);
+        assert_int_equal(PEM_write_bio_PKCS8(bio, sig), 1);
+        X509_SIG_free(sig);
+        PKCS8_PRIV_KEY_INFO_free(p8);
+    }
+    assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+    len = BIO_get_mem_data(bio, &p);
+    cf_buf_reset(out);
+    assert_int_equal(cf_buf_append(out, p, (size_t)len), CF_OK);
+    BIO_free(bio);
+}
+
+/* Imports PEM b with pwd; on success checks the key is the certificate's. */
+static cf_err pem_import(const struct cf_buf *b, const char *pwd, char why[200])
+{
+    struct cf_kvkey *k = NULL;
+    struct cf_buf chain;
+    bool match = false;
+    cf_err e;
+
+    cf_buf_init(&chain, 65536);
+    why[0] = '\0';
+    e = cf_cert_from_pem(b->data, b->len, pwd, false, &k, &chain, why, 200);
+    if (e == CF_OK) {
+        assert_int_equal(cf_cert_key_matches(chain.data, chain.len, k, &match), CF_OK);
+        assert_true(match);
+    } else {
+        assert_null(k);
+    }
+    cf_kvkey_free(k);
+    cf_buf_release(&chain);
+    return e;
+}
+
+/* Encrypted PEM keys (PKCS#8 "ENCRYPTED PRIVATE KEY" and traditional Proc-Type ENCRYPTED)
+ * import with their password; a wrong or missing one is refused with a reason. Before, the
+ * key was never found, whatever the password. */
+static void pem_encrypted_keys(void **state)
+{
+    EVP_PKEY *pk;
+    X509 *x;
+    struct cf_buf b;
+    char why[200];
+    double t0;
+
+    (void)state;
+    ossl_cert(&pk, &x);
+    cf_buf_init(&b, 65536);
+    for (int trad = 0; trad < 2; trad++) {
+        make_enc_pem(pk, x, trad ? 0 : PKCS12_DEFAULT_ITER, &b);
+        assert_non_null(strstr(b.data, trad ? "Proc-Type: 4,ENCRYPTED" : "ENCRYPTED PRIVATE"));
+        assert_int_equal(pem_import(&b, "pw", why), CF_OK);
+        assert_int_equal(pem_import(&b, "wrong", why), CF_EBADPARAM);
+        assert_non_null(strstr(why, "wrong password"));
+        assert_null(strstr(why, "pw"));
+        assert_int_equal(pem_import(&b, NULL, why), CF_EBADPARAM);
+        assert_non_null(strstr(why, "no password"));
+        assert_int_equal(pem_import(&b, "", why), CF_EBADPARAM);
+        assert_non_null(strstr(why, "no password"));
+    }
+    /* a PKCS#8 key whose PBKDF2 count was raised to 8388607: refused before deriving */
+    make_enc_pem(pk, x, 0x010204, &b);
+    {
+        /* the count sits in the base64 body: decode, patch, re-encode */
+        BIO *in = BIO_new_mem_buf(b.data, (int)b.len), *out = BIO_new(BIO_s_mem());
+        char *name = NULL, *hdr = NULL, *p;
+        unsigned char *der = NULL;
+        long len = 0;
+        struct cf_buf d;
+        assert_int_equal(PEM_read_bio(in, &name, &hdr, &der, &len), 1);
+        cf_buf_init(&d, 65536);
+        assert_int_equal(cf_buf_append(&d, der, (size_t)len), CF_OK);
+        patch_iter(&d, 0x04, 0);
+        assert_true(PEM_write_bio(out, name, hdr, (unsigned char *)d.data, (long)d.len) > 0);
+        assert_int_equal(PEM_write_bio_X509(out, x), 1);
+        len = BIO_get_mem_data(out, &p);
+        cf_buf_reset(&b);
+        assert_int_equal(cf_buf_append(&b, p, (size_t)len), CF_OK);
+        cf_buf_release(&d);
+        OPENSSL_free(name);
+        OPENSSL_free(hdr);
+        OPENSSL_free(der);
+        BIO_free(in);
+        BIO_free(out);
+    }
+    t0 = cpu_now();
+    assert_int_equal(pem_import(&b, "pw", why), CF_EBADPARAM);
+    assert_non_null(strstr(why, "iteration"));
+    assert_true(cpu_now() - t0 < 1.0);
+    cf_buf_release(&b);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(self_signed_fields),
         cmocka_unit_test(pfx_and_pem_round_trips),
         cmocka_unit_test(pfx_iteration_budget),
+        cmocka_unit_test(pem_encrypted_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
