@@ -97,17 +97,18 @@ struct cf_store {
  * not the frames: under sustained writes the same hot pages (index leaves, the tail pages of
  * the version and outbox tables) are rewritten by every batch, and checkpointing every 2,000
  * frames copied nearly one page per SET back (~12 us of CPU, 10 % of a SET). So: a checkpoint
- * when the WAL reaches CKPT_FRAMES (~64 MB at 4 KiB pages), and when the writer has been idle
+ * when the WAL reaches CKPT_FRAMES (~16 MB at 4 KiB pages; larger saved a little more CPU but
+ * let the WAL take most of a small data dir's disk: tests/reliability/diskfull.sh), and when the writer has been idle
  * for a tick (CKPT_IDLE_MS without a commit) while the WAL holds frames - the WAL is folded back
  * soon after a burst ends. Durability does not depend on checkpoints (synchronous=FULL: a
  * commit is durable once its WAL frames are synced). */
-#define CKPT_FRAMES 16384
+#define CKPT_FRAMES 4096
 #define CKPT_IDLE_MS 200
 /* Under sustained writes a PASSIVE checkpoint never catches up entirely, so the WAL is never
- * restarted and keeps growing. Past this many frames (~200 MB) the checkpointer uses RESTART,
+ * restarted and keeps growing. Past this many frames (~64 MB) the checkpointer uses RESTART,
  * which waits for the writer's current batch, copies everything and lets the next commit
  * start the WAL from the beginning: the file's size stays bounded. */
-#define CKPT_RESTART_FRAMES 49152
+#define CKPT_RESTART_FRAMES 16384
 
 static const char *const sql_text[CF_SQ_COUNT] = {
 #define CF_SQL_TEXT(id, sql) sql,
