@@ -165,7 +165,8 @@
                 "expiry_time=excluded.expiry_time,updated=excluded.updated")                       \
     X(KPOL_ROTATING, "SELECT " CF_SQL_OBJ_COLS_O ",p.object_id,p.rotate,p.rotate_dur,"             \
                      "p.notify_dur,p.expiry_time,p.created,p.updated FROM key_policies p "         \
-                     "JOIN key_objects o ON o.id=p.object_id WHERE p.rotate<>0 AND o.deleted=0 "   \
+                     "JOIN key_objects o ON o.id=p.object_id "                                     \
+                     "WHERE (p.rotate<>0 OR p.notify_dur<>'') AND o.deleted=0 "                    \
                      "AND p.object_id>?1 ORDER BY p.object_id LIMIT ?2")
 
 #define CF_SQL_KVER_COLS                                                                           \

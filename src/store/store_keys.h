@@ -106,8 +106,9 @@ cf_err cf_store_key_policy_get(struct cf_store_txn *t, int64_t object_id,
 cf_err cf_store_key_policy_put(struct cf_store_txn *t, const struct cf_rec_key_policy *p);
 typedef cf_err (*cf_store_key_policy_cb)(const struct cf_rec_key_obj *o,
                                          const struct cf_rec_key_policy *p, void *arg);
-/* Policies with a Rotate action of live objects, object id > after_id in id order, at most
- * max, each with its object (the janitor's walk). *more tells whether another follows. */
+/* Policies with a Rotate or a Notify action of live objects, object id > after_id in id
+ * order, at most max, each with its object (the janitor's walk). *more tells whether another
+ * follows. */
 cf_err cf_store_key_policy_list_rotating(struct cf_store_txn *t, int64_t after_id, int max,
                                          cf_store_key_policy_cb cb, void *arg, bool *more);
 

@@ -468,6 +468,46 @@ static void rotation_notify(void **state)
     cf_vault_set_event_sink(f->svc, NULL, NULL);
 }
 
+/* A policy whose only action is Notify (no Rotate) fires too: the janitor's policy walk must
+ * list it (the store's walk once took only policies with a Rotate action). */
+static void rotation_notify_only(void **state)
+{
+    struct fx *f = *state;
+    struct cf_key_policy in, out;
+    struct cf_key_meta m, r;
+    struct seen s;
+    char why[256];
+    int64_t exp = cf_clock_s(&f->clock.c) + 3 * 86400;
+
+    memset(&s, 0, sizeof(s));
+    cf_vault_set_event_sink(f->svc, seen_event, &s);
+    assert_int_equal(create(f, &f->ref, "quiet", "EC", 0, NULL,
+                            &(struct cf_key_input){.has_exp = true, .exp = exp}, &m),
+                     CF_OK);
+    memset(&in, 0, sizeof(in));
+    in.rotate = CF_KEY_TRIGGER_NONE;
+    snprintf(in.notify_dur, sizeof(in.notify_dur), "P1D");
+    assert_int_equal(cf_key_policy_set(f->svc, &f->ref, S("quiet"), &in, &out, why, sizeof(why)),
+                     CF_OK);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(s.n, 0); /* two days before exp: not yet */
+    fx_advance(f, 2 * 86400);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.type, "KeyNearExpiry");
+    assert_string_equal(s.name, "quiet");
+    assert_string_equal(s.version, m.version);
+    assert_int_equal(s.exp, exp);
+    fx_advance(f, 3600);
+    assert_int_equal(cf_vault_keys_rotate_due(f->svc), CF_OK);
+    assert_int_equal(s.n, 1); /* once per version */
+    assert_int_equal(cf_key_get(f->svc, &f->ref, S("quiet"), S(""), &r), CF_OK);
+    assert_string_equal(r.version, m.version); /* Notify never rotates */
+    cf_key_meta_release(&r);
+    cf_key_meta_release(&m);
+    cf_vault_set_event_sink(f->svc, NULL, NULL);
+}
+
 /* ---------------- backup / restore ---------------- */
 
 static void backup_restore(void **state)
@@ -897,6 +937,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(backup_restore, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(rotation, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(rotation_notify, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(rotation_notify_only, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(crypto_operations, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(state_rules, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(private_part_is_sealed, fx_setup, fx_teardown),
