@@ -282,47 +282,99 @@ static inline char lc(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* '*' matches any run of characters. A star between two '/' also matches zero segments, so
- * the pattern "Microsoft.KeyVault/vaults/ * /read" (no spaces) covers
- * "Microsoft.KeyVault/vaults/read" -
- * how the Key Vault Reader role reads vaults themselves (inferred from the role's purpose). */
-static bool glob(const char *p, const char *s, const char *p0, int depth)
+/* '*' matches any run of characters (including '/'), ASCII case-insensitively. A star between
+ * two '/' also matches zero segments, so the pattern "Microsoft.KeyVault/vaults/ * /read" (no
+ * spaces) covers "Microsoft.KeyVault/vaults/read" -
+ * how the Key Vault Reader role reads vaults themselves (inferred from the role's purpose).
+ *
+ * Run as a set of live pattern positions stepped over the action (a Thompson NFA): state i
+ * means "p[0..i) matched so far"; a star state keeps itself on any character and reaches i + 1
+ * without one; "/ * /" also reaches i + 2 without one (the zero segments). Epsilon moves only go
+ * forward, so one forward pass closes a set. O(len(p) * len(s)) whatever the stars - the old
+ * backtracking was O(len^stars) (fuzz_rbac_pattern). The literal prefix before the first star
+ * is compared directly, and a live state in the trailing star run accepts at once: the common
+ * "Microsoft.KeyVault/vaults/secrets/ *" costs a prefix compare. Patterns longer than
+ * GLOB_STACK positions (custom roles allow 255 characters) take a heap set. */
+#define GLOB_STACK 512
+
+static bool zero_seg(const char *p, size_t i)
 {
-    if (depth > 8) /* validated patterns have at most 4 stars; bound the backtracking anyway */
-        return false;
+    return i > 0 && p[i - 1] == '/' && p[i + 1] == '/';
+}
+
+static bool glob(const char *p, const char *s)
+{
+    unsigned char stack[2 * GLOB_STACK], *cur, *nxt, *heap = NULL, *sw;
+    size_t pl, tail, i = 0;
+    bool live, ok = false;
+
+    for (; p[i] && p[i] != '*'; i++, s++)
+        if (lc(p[i]) != lc(*s))
+            return false; /* also when s ended first: *s is '\0' */
+    if (!p[i])
+        return !*s;
+    pl = i + strlen(p + i);
+    for (tail = pl; tail > 0 && p[tail - 1] == '*'; tail--)
+        ;
+    if (pl + 1 <= GLOB_STACK) {
+        cur = stack;
+        nxt = stack + GLOB_STACK;
+    } else {
+        if (!(heap = malloc(2 * (pl + 1))))
+            return false; /* refuse rather than grant */
+        cur = heap;
+        nxt = heap + pl + 1;
+    }
+    memset(cur, 0, pl + 1);
+    cur[i] = 1;
     for (;;) {
-        if (*p == '*') {
-            if (p > p0 && p[-1] == '/' && p[1] == '/' && glob(p + 2, s, p0, depth + 1))
-                return true;
-            while (*p == '*')
-                p++;
-            if (!*p)
-                return true;
-            for (; *s; s++)
-                if (lc(*s) == lc(*p) && glob(p, s, p0, depth + 1))
-                    return true;
-            return false;
+        /* close cur under the epsilon moves; accept once a trailing star is live */
+        live = false;
+        for (size_t k = i; k <= pl; k++) {
+            if (!cur[k])
+                continue;
+            live = true;
+            if (k >= tail && k < pl) {
+                ok = true;
+                goto done;
+            }
+            if (p[k] == '*') {
+                cur[k + 1] = 1;
+                if (zero_seg(p, k))
+                    cur[k + 2] = 1;
+            }
         }
-        if (!*s)
-            return !*p;
-        if (!*p || lc(*p) != lc(*s))
-            return false;
-        p++;
+        if (!live || !*s)
+            break;
+        memset(nxt, 0, pl + 1);
+        for (size_t k = i; k < pl; k++) {
+            if (!cur[k])
+                continue;
+            if (p[k] == '*')
+                nxt[k] = 1;
+            else if (lc(p[k]) == lc(*s))
+                nxt[k + 1] = 1;
+        }
+        sw = cur, cur = nxt, nxt = sw;
         s++;
     }
+    ok = live && cur[pl];
+done:
+    free(heap);
+    return ok;
 }
 
 bool cf_rbac_action_matches(const char *pattern, const char *action)
 {
     if (!pattern || !action)
         return false;
-    return glob(pattern, action, pattern, 0);
+    return glob(pattern, action);
 }
 
 static bool any_match(const char *const *list, const char *action)
 {
     for (; list && *list; list++)
-        if (glob(*list, action, *list, 0))
+        if (glob(*list, action))
             return true;
     return false;
 }

@@ -119,6 +119,56 @@ static void patterns(void **state)
     assert_false(cf_rbac_action_matches("", "x"));
 }
 
+/* More edges of the rule, and its cost: the old backtracking matcher took O(len^stars), so a
+ * four-star pattern (what custom role validation admits) against a few thousand characters
+ * never finished; the position-set matcher is O(len(pattern) * len(action)). */
+static void patterns_edges_and_cost(void **state)
+{
+    static char act[4001], pat[600];
+    struct timespec t0, t1;
+    double secs;
+    (void)state;
+
+    assert_true(cf_rbac_action_matches("a/*/*/b", "a/b"));   /* both stars zero segments */
+    assert_true(cf_rbac_action_matches("a/*/*/b", "a/x/b")); /* one of them */
+    assert_true(cf_rbac_action_matches("a/*/*/b", "a/x/y/z/b"));
+    assert_false(cf_rbac_action_matches("a/*/*/b", "a//b/c"));
+    assert_false(cf_rbac_action_matches("a/**/b", "a/b")); /* only a lone star between '/' */
+    assert_true(cf_rbac_action_matches("a/**/b", "a//b"));
+    assert_false(cf_rbac_action_matches("a*/b", "a/b/c"));
+    assert_true(cf_rbac_action_matches("*", ""));
+    assert_true(cf_rbac_action_matches("", ""));
+    assert_false(cf_rbac_action_matches("x*", ""));
+    assert_true(cf_rbac_action_matches("**x**", "X"));
+    assert_true(cf_rbac_action_matches("*/", "a/b/"));
+    assert_false(cf_rbac_action_matches("*/", "a/b"));
+    assert_true(cf_rbac_action_matches("/*/", "/")); /* zero segments at both ends */
+    assert_false(cf_rbac_action_matches("Microsoft.KeyVault/*", "microsoft.keyvault"));
+
+    memset(act, 'a', sizeof(act) - 1);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    assert_false(cf_rbac_action_matches("*a*a*a*b", act));
+    assert_false(cf_rbac_action_matches("*a/*/a*a*b", act));
+    act[3999] = 'b';
+    assert_true(cf_rbac_action_matches("*a*a*a*b", act));
+    /* 250 stars, and a pattern past the stack set (heap path) */
+    for (size_t i = 0; i < 500; i++)
+        pat[i] = i % 2 ? 'A' : '*';
+    pat[499] = 'b';
+    assert_true(cf_rbac_action_matches(pat, act));
+    pat[499] = 'c';
+    assert_false(cf_rbac_action_matches(pat, act));
+    memset(pat, '*', sizeof(pat) - 1);
+    pat[sizeof(pat) - 2] = 'b';
+    assert_true(cf_rbac_action_matches(pat, act));
+    act[3999] = 'a';
+    assert_false(cf_rbac_action_matches(pat, act));
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    print_message("long patterns and actions: %.1f ms CPU\n", secs * 1e3);
+    assert_true(secs < 2.0);
+}
+
 static void scopes(void **state)
 {
     char out[CF_RBAC_MAX_SCOPE], small[8];
@@ -750,6 +800,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(patterns),
+        cmocka_unit_test(patterns_edges_and_cost),
         cmocka_unit_test(scopes),
         cmocka_unit_test(builtin_table),
         cmocka_unit_test(permission_map),
