@@ -318,3 +318,37 @@ cf_err cf_cert_hsm_restore_refs_txn(struct cf_store_txn *t, struct cf_vault_svc 
     cf_wipe(dek, sizeof(dek));
     return e;
 }
+
+cf_err cf_cert_hsm_pending_drop_txn(struct cf_store_txn *t, struct cf_vault_svc *svc,
+                                    int64_t vault_id, const char *aad, size_t aad_len,
+                                    const struct cf_buf *sealed, struct cf_key_hsm_gone *gone)
+{
+    unsigned char dek[CF_AEAD_KEY_LEN];
+    struct cf_secret *blob = NULL;
+    cf_err e;
+
+    if (sealed->len == 0)
+        return CF_OK;
+    if ((e = cf_vault_dek_txn(t, svc, vault_id, dek)) != CF_OK)
+        return e;
+    /* a software pending key, or one that does not open: nothing on the token to drop */
+    if (cf_aead_open(dek, aad, aad_len, sealed->data, sealed->len, &blob) == CF_OK &&
+        cf_cert_hsm_is_pending(blob->p, blob->len)) {
+        if (gone->n == gone->cap) {
+            size_t cap = gone->cap ? 2 * gone->cap : 4;
+            void *p = realloc(gone->ids, cap * CF_VAULT_HSM_ID_LEN);
+            if (!p)
+                e = CF_ENOMEM;
+            else {
+                gone->ids = p;
+                gone->cap = cap;
+            }
+        }
+        if (!e)
+            memcpy(gone->ids[gone->n++], (const unsigned char *)blob->p + PEND_TAG_LEN,
+                   CF_VAULT_HSM_ID_LEN);
+    }
+    cf_wipe(dek, sizeof(dek));
+    cf_secret_free(blob);
+    return e;
+}

@@ -50,6 +50,12 @@ cf_err cf_cert_hsm_ref_txn(struct cf_store_txn *t, const struct cf_cert_hsm *h);
 cf_err cf_cert_hsm_pending_blob(const struct cf_cert_hsm *h, struct cf_secret **out);
 bool cf_cert_hsm_is_pending(const void *p, size_t n);
 cf_err cf_cert_hsm_from_pending(struct cf_cert_hsm *h, const void *p, size_t n);
+/* A write that drops a pending operation (cancel, delete, an issuer's failure, purge): when its
+ * sealed key (opened with aad) is a token key, its id goes to gone - no key version holds it,
+ * so it is destroyed after the commit (cf_key_hsm_destroy_gone). A software key: nothing. */
+cf_err cf_cert_hsm_pending_drop_txn(struct cf_store_txn *t, struct cf_vault_svc *svc,
+                                    int64_t vault_id, const char *aad, size_t aad_len,
+                                    const struct cf_buf *sealed, struct cf_key_hsm_gone *gone);
 
 /* reuse_key renewal: the token key of (name, version) into h when that key version is an HSM
  * one (*is_hsm), else nothing (h->kty stays ""). */

@@ -1313,6 +1313,8 @@ done:
 /* ---------------- the pending operation ---------------- */
 
 struct op_ctx {
+    struct cf_vault_svc *svc;
+    struct cf_key_hsm_gone gone; /* a dropped operation's token key (cert_hsm.h) */
     const struct cf_vault_ref *v;
     char name_lc[CF_MAX_NAME_LEN + 1];
     int64_t now;
@@ -1335,10 +1337,19 @@ static cf_err op_fn(struct cf_store_txn *t, void *arg)
         e = cf_store_cert_pending_get(t, c->obj.id, &c->p);
     if (e || c->kind == 0)
         return e;
+    if (c->kind == 1 && strcmp(c->p.status, "inProgress") != 0)
+        return CF_EFORBIDDEN; /* "Pending status must be in progress to allow update." */
+    {
+        char aad[CERT_AAD_MAX];
+        c->gone.n = 0;
+        e = cf_cert_hsm_pending_drop_txn(t, c->svc, c->v->id, aad,
+                                         pending_aad(aad, c->v->id, c->name_lc), &c->p.priv,
+                                         &c->gone);
+        if (e)
+            return e;
+    }
     if (c->kind == 2)
         return cf_store_cert_pending_delete(t, c->obj.id);
-    if (strcmp(c->p.status, "inProgress") != 0)
-        return CF_EFORBIDDEN; /* "Pending status must be in progress to allow update." */
     c->p.cancel_requested = true;
     /* Self/Unknown have nobody to wait for: the cancellation takes effect at once */
     snprintf(c->p.status, sizeof(c->p.status), "cancelled");
@@ -1358,12 +1369,16 @@ static cf_err op_common(struct cf_vault_svc *svc, const struct cf_vault_ref *v, 
     op_init(out);
     memset(&c, 0, sizeof(c));
     cf_rec_cert_pending_init(&c.p);
+    c.svc = svc;
     c.v = v;
     c.kind = kind;
     c.now = cf_vault_now(svc);
     e = cf_secret_name_lc(name, c.name_lc);
     if (!e)
         e = kind == 0 ? cf_store_read(svc->store, op_fn, &c) : cf_store_write(svc->store, op_fn, &c);
+    if (!e)
+        cf_key_hsm_destroy_gone(svc, &c.gone); /* releases the list */
+    cf_key_hsm_gone_release(&c.gone);
     if (!e)
         e = op_fill(out, &c.obj, &c.p);
     cf_rec_cert_obj_release(&c.obj);
@@ -1391,6 +1406,8 @@ cf_err cf_cert_op_delete(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
 
 /* An issuer-backed order that failed: the operation reads "failed" with the error. */
 struct fail_ctx {
+    struct cf_vault_svc *svc;
+    struct cf_key_hsm_gone gone; /* the operation's token key (cert_hsm.h) */
     const struct cf_vault_ref *v;
     char name_lc[CF_MAX_NAME_LEN + 1];
     const char *request_id;
@@ -1413,6 +1430,13 @@ static cf_err fail_fn(struct cf_store_txn *t, void *arg)
         e = cf_store_cert_pending_get(t, o.id, &p);
     if (!e && (strcmp(p.status, "inProgress") != 0 || strcmp(p.request_id, c->request_id) != 0))
         e = CF_ENOTFOUND;
+    if (!e) {
+        char aad[CERT_AAD_MAX];
+        c->gone.n = 0;
+        e = cf_cert_hsm_pending_drop_txn(t, c->svc, c->v->id, aad,
+                                         pending_aad(aad, c->v->id, c->name_lc), &p.priv,
+                                         &c->gone);
+    }
     if (!e) {
         snprintf(p.status, sizeof(p.status), "failed");
         free(p.status_details);
@@ -1438,6 +1462,7 @@ cf_err cf_cert_fail_order(struct cf_vault_svc *svc, const struct cf_vault_ref *v
     cf_err e;
 
     memset(&c, 0, sizeof(c));
+    c.svc = svc;
     c.v = v;
     c.request_id = request_id;
     c.now = cf_vault_now(svc);
@@ -1455,6 +1480,9 @@ cf_err cf_cert_fail_order(struct cf_vault_svc *svc, const struct cf_vault_ref *v
     cf_buf_release(&b);
     if (!e)
         e = cf_store_write(svc->store, fail_fn, &c);
+    if (!e)
+        cf_key_hsm_destroy_gone(svc, &c.gone); /* releases the list */
+    cf_key_hsm_gone_release(&c.gone);
     free(c.error_json);
     return e;
 }
@@ -2354,9 +2382,17 @@ static cf_err life_fn(struct cf_store_txn *t, void *arg)
     if (l->op == LIFE_PURGE) {
         if (c->v->purge_protection)
             return CF_EPURGEPROTECT;
+        struct cf_rec_cert_pending p;
+        char aad[CERT_AAD_MAX];
         l->gone.n = 0; /* token objects of HSM key versions (cert_hsm.h), destroyed after */
-        if ((e = cf_cert_hsm_release_name_txn(t, c->svc, c->v->id, c->name_lc, &l->gone)) !=
-                CF_OK ||
+        cf_rec_cert_pending_init(&p);
+        if (cf_store_cert_pending_get(t, c->obj.id, &p) == CF_OK) /* an Unknown op's key */
+            e = cf_cert_hsm_pending_drop_txn(t, c->svc, c->v->id, aad,
+                                             pending_aad(aad, c->v->id, c->name_lc), &p.priv,
+                                             &l->gone);
+        cf_rec_cert_pending_release(&p);
+        if (e || (e = cf_cert_hsm_release_name_txn(t, c->svc, c->v->id, c->name_lc, &l->gone)) !=
+                     CF_OK ||
             (e = cf_key_cert_mark_txn(t, c->v->id, c->name_lc, 0, 0, true)) != CF_OK ||
             (e = secret_mark_txn(t, c->v->id, c->name_lc, 0, 0, true)) != CF_OK)
             return e;

@@ -7,7 +7,8 @@
  * 400 and without a token the create is refused as an -HSM key is; the Unknown flow's CSR
  * verifies and merges; purge destroys the token object; backup/restore shares it (and a
  * backup whose object is gone does not restore); renewal with reuse_key keeps the object;
- * CofferCA signs the token key's CSR. */
+ * CofferCA signs the token key's CSR; an Unknown operation's token key goes with the operation
+ * (cancel, delete, purge). */
 #include "base/cf.h"
 
 #include "base/codec.h"
@@ -498,6 +499,45 @@ static void backup_restore(void **state)
     cf_buf_release(&blob);
 }
 
+/* An Unknown operation's token key that no key version holds goes with the operation: cancel,
+ * delete of the operation, purge of the certificate. */
+static void pending_dropped(void **state)
+{
+    struct fx *f = *state;
+    struct cf_cert_op op;
+    char why[256] = "";
+
+    assert_int_equal(create(f, "p1", UNKNOWN_EC, &op, why, sizeof(why)), CF_OK);
+    cf_cert_op_release(&op);
+    assert_int_equal(live(), 1);
+    assert_int_equal(cf_cert_op_cancel(f->svc, &f->ref, CF_STR("p1"), &op), CF_OK);
+    assert_string_equal(op.status, "cancelled");
+    cf_cert_op_release(&op);
+    assert_int_equal(live(), 0);
+    assert_int_equal(cf_cert_op_delete(f->svc, &f->ref, CF_STR("p1"), &op), CF_OK);
+    cf_cert_op_release(&op);
+    assert_int_equal(g_tok.destroys, 1);
+
+    assert_int_equal(create(f, "p2", UNKNOWN_EC, &op, why, sizeof(why)), CF_OK);
+    cf_cert_op_release(&op);
+    assert_int_equal(cf_cert_op_delete(f->svc, &f->ref, CF_STR("p2"), &op), CF_OK);
+    cf_cert_op_release(&op);
+    assert_int_equal(live(), 0);
+
+    /* a certificate with a version and a new Unknown request in flight: purge drops both keys */
+    assert_int_equal(create(f, "p3", SELF_EC, &op, why, sizeof(why)), CF_OK);
+    cf_cert_op_release(&op);
+    assert_int_equal(create(f, "p3", UNKNOWN_EC, &op, why, sizeof(why)), CF_OK);
+    assert_string_equal(op.status, "inProgress");
+    cf_cert_op_release(&op);
+    assert_int_equal(live(), 2);
+    assert_int_equal(cf_cert_delete(f->svc, &f->ref, CF_STR("p3"), NULL), CF_OK);
+    assert_int_equal(live(), 2); /* soft-deleted: recoverable, the keys stay */
+    assert_int_equal(cf_cert_purge(f->svc, &f->ref, CF_STR("p3")), CF_OK);
+    assert_int_equal(live(), 0);
+    assert_int_equal(g_tok.destroys, 4);
+}
+
 /* CofferCA only needs the subject public key: the token-signed CSR goes to the private CA. */
 static void coffer_ca(void **state)
 {
@@ -543,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(backup_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(coffer_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(pending_dropped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
