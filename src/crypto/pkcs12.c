@@ -849,6 +849,14 @@ cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preser
     *key = NULL;
     if (!p || n == 0 || n > 256 * 1024)
         return badp(why, whysz, "The certificate data is not a valid PKCS#12 (PFX) file.");
+    /* PEM text that came base64-encoded: the Python SDK's import_certificate encodes whatever
+     * bytes it is given, PEM included, and the service takes it (DER starts with 0x30) */
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (n - i >= 10 && memcmp((const char *)p + i, "-----BEGIN", 10) == 0)
+            return cf_cert_from_pem(p, n, pwd, preserve, key, chain, why, whysz);
+        if (!isspace(((const unsigned char *)p)[i]))
+            break;
+    }
     p12 = d2i_PKCS12(NULL, &q, (long)n);
     if (!p12)
         return badp(why, whysz, "The certificate data is not a valid PKCS#12 (PFX) file.");

@@ -3,8 +3,9 @@ on /usr/bin/python3, the JS flow made shorter: Self RSA and EC certificates thro
 begin_create_certificate (policy with subject, SANs, EKUs, key usage, validity), the secret
 (PFX / PEM) parsed by the `cryptography` package and checked against the certificate, signing
 with the certificate's key through CryptographyClient, versions/list/update/policy, import of a
-password-protected PFX made by `cryptography`, the Unknown-issuer CSR signed by a CA made here and
-merged, delete/recover/purge, contacts, issuers. Run by tests/e2e/suites/python.sh."""
+password-protected PFX made by `cryptography`, import of PEM with an encrypted PKCS#8 key, the
+Unknown-issuer CSR signed by a CA made here and merged, delete/recover/purge, contacts, issuers.
+Run by tests/e2e/suites/python.sh."""
 import base64
 import datetime
 import hashlib
@@ -205,6 +206,40 @@ class CertificatesTest(unittest.TestCase):
         self.assertEqual(leaf2, leaf)
         self.assertEqual(chain, [self.ca_cert])
         verify_issued(leaf2, self.ca_cert)
+
+    # PEM with a password-encrypted PKCS#8 key, as the SDK sends it (base64 of the PEM text,
+    # content type PEM in the policy): wrong and missing passwords are 400s, the right one
+    # imports and the secret reads back as PEM with the key in clear. (A comment, not a
+    # docstring: unittest -v would print its first line inside the result line.)
+    def test_import_pem_with_encrypted_key(self):
+        key = ec.generate_private_key(ec.SECP256R1())
+        leaf = ca_issue(self.ca_key, self.ca_cert, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pypem")]),
+                        key.public_key())
+        pem = (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.BestAvailableEncryption(b"py-pem-pass"))
+               + leaf.public_bytes(serialization.Encoding.PEM) + self.ca_cert.public_bytes(serialization.Encoding.PEM))
+        self.assertIn(b"ENCRYPTED PRIVATE KEY", pem)
+        policy = CertificatePolicy(WellKnownIssuerNames.unknown, content_type=CertificateContentType.pem)
+        name = unique("pypem")
+        for pw in ("wrong", None):
+            with self.assertRaises(HttpResponseError) as ctx:
+                self.client.import_certificate(name, pem, password=pw, policy=policy)
+            self.assertEqual(ctx.exception.status_code, 400)
+            self.assertNotIn("py-pem-pass", str(ctx.exception))
+        with self.assertRaises(ResourceNotFoundError):
+            self.client.get_certificate(name)
+        c = self.client.import_certificate(name, pem, password="py-pem-pass", policy=policy)
+        self.assertEqual(bytes(c.cer), leaf.public_bytes(serialization.Encoding.DER))
+        self.assertEqual(c.policy.content_type, CertificateContentType.pem)
+        self.assertEqual(c.policy.key_type, "EC")
+        s = self.secrets.get_secret(name)
+        self.assertEqual(s.properties.content_type, "application/x-pem-file")
+        k2 = serialization.load_pem_private_key(s.value.encode(), None)
+        self.assertEqual(spki(k2.public_key()), spki(key.public_key()))
+        certs = [x509.load_pem_x509_certificate(("-----BEGIN CERTIFICATE" + part).encode())
+                 for part in s.value.split("-----BEGIN CERTIFICATE")[1:]]
+        self.assertEqual(certs, [leaf, self.ca_cert])
+        verify_issued(certs[0], self.ca_cert)
 
     def test_unknown_issuer_csr_merge(self):
         name = unique("pymerge")

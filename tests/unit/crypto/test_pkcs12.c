@@ -409,6 +409,21 @@ static void pem_encrypted_keys(void **state)
         assert_int_equal(pem_import(&b, "", why), CF_EBADPARAM);
         assert_non_null(strstr(why, "no password"));
     }
+    /* PEM given where PKCS#12 is expected (the Python SDK base64s PEM text too): read as PEM */
+    {
+        struct cf_kvkey *k = NULL;
+        struct cf_buf chain;
+        cf_buf_init(&chain, 65536);
+        assert_int_equal(cf_cert_from_pkcs12(b.data, b.len, "pw", false, &k, &chain, why, 200),
+                         CF_OK);
+        assert_non_null(k);
+        cf_kvkey_free(k);
+        k = NULL;
+        assert_int_equal(cf_cert_from_pkcs12(b.data, b.len, "wrong", false, &k, &chain, why, 200),
+                         CF_EBADPARAM);
+        assert_non_null(strstr(why, "wrong password"));
+        cf_buf_release(&chain);
+    }
     /* a PKCS#8 key whose PBKDF2 count was raised to 8388607: refused before deriving */
     make_enc_pem(pk, x, 0x010204, &b);
     {
