@@ -438,14 +438,16 @@ test("certificates: import PEM with the CA first and preserveCertificateOrder - 
   const ca = testCa();
   const leaf = caIssued("orderleaf", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
   const leafX = new crypto.X509Certificate(leaf.der);
-  for (const contentType of ["application/x-pem-file", "application/x-pkcs12"]) {
+  // PEM only: the SDK sends a PEM as text only when the policy says x-pem-file (a PFX secret of
+  // such an import: certs.sh through REST, and the vault unit tests).
+  for (const contentType of ["application/x-pem-file"]) {
     const name = uniqueName("corder");
     const c = await client.importCertificate(name, Buffer.from(ca.pem + leaf.pem + leaf.keyPem), {
       policy: { contentType }, preserveCertificateOrder: true,
     });
     assert.deepEqual(Buffer.from(c.cer), leaf.der, `${contentType}: cer is the leaf`);
     assert.deepEqual(Buffer.from(c.properties.x509Thumbprint), sha1(leaf.der), `${contentType}: x5t is the leaf's`);
-    assert.equal(c.preserveCertificateOrder, true);
+    assert.equal(c.properties.preserveCertificateOrder, true);
     assert.equal(c.policy.subject, "CN=orderleaf.coffer.test", "the derived policy is the leaf's");
     assert.equal(c.policy.keyType, "EC");
     assert.equal(c.properties.expiresOn.getTime(), new Date(leafX.validTo).getTime(), "exp is the leaf's");
@@ -554,10 +556,10 @@ test("certificates: includePending - a certificate still pending (Unknown issuer
     const names = all.map((x) => x.name);
     assert.deepEqual(names.filter((n) => n !== name), plain, "every issued certificate too, in the same order");
     assert.deepEqual([...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1)), names, "in name order");
-    // Pages of 2: the nextLink keeps includePending.
+    // Page by page (this SDK does not send maxPageSize for certificates; certs.sh checks that
+    // the nextLink of a short page keeps includePending).
     const paged = [];
-    for await (const page of client.listPropertiesOfCertificates({ includePending: true }).byPage({ maxPageSize: 2 })) {
-      assert.ok(page.length <= 2);
+    for await (const page of client.listPropertiesOfCertificates({ includePending: true }).byPage()) {
       paged.push(...page.map((x) => x.name));
     }
     assert.deepEqual(paged, names, "paged with includePending: the same list");
