@@ -381,7 +381,7 @@ static cf_err policy_fn(struct cf_store_txn *t, void *arg)
     assert_string_equal(got.expiry_time, "");
     assert_int_equal(got.created, 100);
     assert_int_equal(got.updated, 200);
-    /* b: notify only (not rotating); c and d rotate, d is deleted */
+    /* b: notify only (listed too); c and d rotate, d is deleted */
     memset(&p, 0, sizeof(p));
     p.object_id = b;
     snprintf(p.notify_dur, sizeof(p.notify_dur), "P30D");
@@ -399,8 +399,9 @@ static cf_err policy_fn(struct cf_store_txn *t, void *arg)
     assert_string_equal(w.names[0], "pa:P30D");
     assert_true(more);
     assert_int_equal(cf_store_key_policy_list_rotating(t, w.last, 5, pol_cb, &w, &more), CF_OK);
-    assert_int_equal(w.n, 2);
-    assert_string_equal(w.names[1], "pc:P1D");
+    assert_int_equal(w.n, 3);
+    assert_string_equal(w.names[1], "pb:"); /* Notify only: listed so its KeyNearExpiry fires */
+    assert_string_equal(w.names[2], "pc:P1D");
     assert_false(more);
 
     /* purging an object drops its versions and its policy */
