@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake ninja-build pkg-config libssl-dev libevent-dev libjansson-dev
             libsqlite3-dev libinih-dev libcurl4-openssl-dev libcmocka-dev libp11-kit-dev)
 run_pkgs=(libnss-myhostname openssl ca-certificates)
-test_pkgs=(softhsm2 python3-azure python3-msal azure-cli sqlite3 clang libclang-rt-14-dev nodejs npm pebble rsyslog testssl.sh
+test_pkgs=(softhsm2 opensc python3-azure python3-msal azure-cli sqlite3 clang libclang-rt-14-dev nodejs npm pebble rsyslog testssl.sh
            prometheus)
 [ "${1:-}" = "--no-test" ] && test_pkgs=()
 
