@@ -287,15 +287,19 @@ static inline char lc(char c)
  * spaces) covers "Microsoft.KeyVault/vaults/read" -
  * how the Key Vault Reader role reads vaults themselves (inferred from the role's purpose).
  *
- * Run as a set of live pattern positions stepped over the action (a Thompson NFA): state i
- * means "p[0..i) matched so far"; a star state keeps itself on any character and reaches i + 1
- * without one; "/ * /" also reaches i + 2 without one (the zero segments). Epsilon moves only go
- * forward, so one forward pass closes a set. O(len(p) * len(s)) whatever the stars - the old
+ * Run as a set of live pattern positions stepped over the action (a Thompson NFA). Each
+ * position k has two states: AT (p[0..k) matched, nothing of p[k] yet) and IN (inside the star
+ * p[k], which has taken at least one character). A star AT reaches k + 1 without a character
+ * and, for "/ * /", k + 2 (the zero segments - only on entry: after taking characters the star
+ * must still be followed by its '/'); any character moves a star to IN, which keeps itself and
+ * reaches k + 1. Epsilon moves only go forward, so one forward pass closes a set. O(len(p) * len(s)) whatever the stars - the old
  * backtracking was O(len^stars) (fuzz_rbac_pattern). The literal prefix before the first star
  * is compared directly, and a live state in the trailing star run accepts at once: the common
  * "Microsoft.KeyVault/vaults/secrets/ *" costs a prefix compare. Patterns longer than
  * GLOB_STACK positions (custom roles allow 255 characters) take a heap set. */
 #define GLOB_STACK 512
+#define G_AT 1u /* the states of a position: see above */
+#define G_IN 2u
 
 static bool zero_seg(const char *p, size_t i)
 {
@@ -326,7 +330,7 @@ static bool glob(const char *p, const char *s)
         nxt = heap + pl + 1;
     }
     memset(cur, 0, pl + 1);
-    cur[i] = 1;
+    cur[i] = G_AT;
     for (;;) {
         /* close cur under the epsilon moves; accept once a trailing star is live */
         live = false;
@@ -339,9 +343,9 @@ static bool glob(const char *p, const char *s)
                 goto done;
             }
             if (p[k] == '*') {
-                cur[k + 1] = 1;
-                if (zero_seg(p, k))
-                    cur[k + 2] = 1;
+                cur[k + 1] |= G_AT;
+                if ((cur[k] & G_AT) && zero_seg(p, k))
+                    cur[k + 2] |= G_AT;
             }
         }
         if (!live || !*s)
@@ -351,14 +355,14 @@ static bool glob(const char *p, const char *s)
             if (!cur[k])
                 continue;
             if (p[k] == '*')
-                nxt[k] = 1;
+                nxt[k] |= G_IN;
             else if (lc(p[k]) == lc(*s))
-                nxt[k + 1] = 1;
+                nxt[k + 1] |= G_AT;
         }
         sw = cur, cur = nxt, nxt = sw;
         s++;
     }
-    ok = live && cur[pl];
+    ok = live && (cur[pl] & G_AT);
 done:
     free(heap);
     return ok;

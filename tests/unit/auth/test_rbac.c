@@ -144,6 +144,10 @@ static void patterns_edges_and_cost(void **state)
     assert_false(cf_rbac_action_matches("*/", "a/b"));
     assert_true(cf_rbac_action_matches("/*/", "/")); /* zero segments at both ends */
     assert_false(cf_rbac_action_matches("Microsoft.KeyVault/*", "microsoft.keyvault"));
+    /* the zero segments are only for a star that took nothing (fuzz_rbac_pattern) */
+    assert_false(cf_rbac_action_matches("a/*//read", "a/x/read"));
+    assert_true(cf_rbac_action_matches("a/*//read", "a//read"));
+    assert_true(cf_rbac_action_matches("a/*//read", "a/x//read"));
 
     memset(act, 'a', sizeof(act) - 1);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
