@@ -24,6 +24,8 @@
 #             is down for a while (queue, restart, drain in order), time rotation, settings
 #   events    Event Grid webhooks on loopback: handshake, both schemas, signature, retry,
 #             restart mid-retry, NearExpiry/Expired, dead letters
+#   keyevents key rotation policy Notify -> KeyNearExpiry on a webhook (1 s janitor); RSA signs on
+#             the CPU pool whose clients hang up, and fail closed (503) with the audit dir gone
 #   certs     certificates: the private CA (coffer ca), CofferCA-issued chains verified with
 #             openssl, backup/restore, managed key/secret (ACME against pebble when installed)
 #   hsmcerts  RSA-HSM/EC-HSM certificates on a SoftHSM2 token: signed on the token (openssl
@@ -168,6 +170,7 @@ if ((prep_ok)); then
     run_suite oidc     bash "$E2E_DIR/suites/oidc.sh"
     run_suite metrics  bash "$E2E_DIR/suites/metrics.sh"
     run_suite events   bash "$E2E_DIR/suites/events.sh"
+    run_suite keyevents bash "$E2E_DIR/suites/keyevents.sh"
     run_suite auditstream bash "$E2E_DIR/suites/auditstream.sh"
     run_suite custody  bash "$E2E_DIR/suites/custody.sh"
     run_suite hsmcerts bash "$E2E_DIR/suites/hsmcerts.sh"
