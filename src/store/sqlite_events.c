@@ -568,15 +568,18 @@ cf_err cf_store_event_deadletter_list(struct cf_store_txn *t, int64_t sub_id, in
 /* ---------------------------------------------------------------- expiry state */
 
 /* One SELECT per kind, same columns: kind, object id, vault id, vault name, object name,
- * version, nbf, exp, near done, expired done. ?1 now, ?2 lead, ?3 limit. */
-#define EXPIRY_SQL(kind, objs, vers, managed)                                                      \
+ * version, nbf, exp, near done, expired done. ?1 now, ?2 lead, ?3 limit. `near` narrows the
+ * near-expiry branch: a key with a rotation policy is left out of it in SQL (not after the
+ * LIMIT, where such rows would fill every batch and starve the rest). */
+#define EXPIRY_SQL(kind, objs, vers, managed, near)                                                \
     "SELECT " #kind ",o.id,o.vault_id,vt.name,o.name,v.version,v.nbf,v.exp,"                       \
     "coalesce(x.near,0),coalesce(x.expired,0) FROM " objs " o "                                    \
     "JOIN " vers " v ON v.object_id=o.id AND v.seq=o.latest_seq "                                  \
     "JOIN vaults vt ON vt.id=o.vault_id AND vt.deleted=0 "                                         \
     "LEFT JOIN event_expiry x ON x.kind=" #kind " AND x.object_id=o.id AND x.version=v.version "   \
-    "WHERE o.deleted=0 AND v.exp>0 " managed "AND ((v.exp<=?1+?2 AND coalesce(x.near,0)=0) OR "   \
-    "(v.exp<=?1 AND coalesce(x.expired,0)=0))"
+    "WHERE o.deleted=0 AND v.exp>0 " managed "AND ((v.exp<=?1+?2 AND coalesce(x.near,0)=0 " near  \
+    ") OR (v.exp<=?1 AND coalesce(x.expired,0)=0))"
+#define EXPIRY_NO_POLICY "AND NOT EXISTS(SELECT 1 FROM key_policies p WHERE p.object_id=o.id)"
 
 cf_err cf_store_expiry_due(struct cf_store_txn *t, int64_t now, int64_t lead_s, size_t max,
                            cf_store_expiry_cb cb, void *arg)
@@ -587,9 +590,10 @@ cf_err cf_store_expiry_due(struct cf_store_txn *t, int64_t now, int64_t lead_s, 
     int rc;
 
     st = prepare(t,
-                 EXPIRY_SQL(0, "secret_objects", "secret_versions", "AND v.managed=0 ")
-                 " UNION ALL " EXPIRY_SQL(1, "key_objects", "key_versions", "AND v.managed=0 ")
-                 " UNION ALL " EXPIRY_SQL(2, "cert_objects", "cert_versions", "")
+                 EXPIRY_SQL(0, "secret_objects", "secret_versions", "AND v.managed=0 ", "")
+                 " UNION ALL " EXPIRY_SQL(1, "key_objects", "key_versions", "AND v.managed=0 ",
+                                          EXPIRY_NO_POLICY)
+                 " UNION ALL " EXPIRY_SQL(2, "cert_objects", "cert_versions", "", "")
                  " LIMIT ?3",
                  &e);
     if (!st)

@@ -143,7 +143,9 @@ struct cf_rec_expiry {
 typedef cf_err (*cf_store_expiry_cb)(const struct cf_rec_expiry *x, void *arg);
 /* Current versions of live objects in live vaults (certificates' own secret and key excluded:
  * the certificate speaks for them) with exp set and either exp <= now + lead_s and no
- * near-expiry recorded, or exp <= now and no expiry recorded; at most max of them. */
+ * near-expiry recorded, or exp <= now and no expiry recorded; at most max of them. A key with
+ * a rotation policy never comes up for near-expiry: the policy's Notify action (or its
+ * absence) decides that key's KeyNearExpiry (vault janitor); it still comes up once expired. */
 cf_err cf_store_expiry_due(struct cf_store_txn *t, int64_t now, int64_t lead_s, size_t max,
                            cf_store_expiry_cb cb, void *arg);
 /* Records near and/or expired as done for (kind, object, version); *was_near / *was_expired
