@@ -118,7 +118,7 @@ struct cf_val *cf_cli_arm_time_val(const struct cf_val *s);
 /* Parses "k=v" items into an object (az: "k" alone gives ""). */
 struct cf_val *cf_cli_tags(const struct cf_cli_arg *a);
 
-/* ---- cmd_common.c: data-plane objects (keys, certificates) ---- */
+/* ---- cmd_common.c: data-plane objects (keys, certificates, secrets) ---- */
 /* What the shared plumbing needs to know of an object kind. */
 struct cf_cli_kind {
     const char *coll;         /* "keys": {vault}/keys/{name}, {vault}/deletedkeys/{name} */
@@ -155,12 +155,28 @@ int cf_cli_write_whole(struct cf_cli_run *r, const char *path, const void *data,
 int cf_cli_backup(struct cf_cli_run *r, const struct cf_cli_kind *k);
 /* `... restore`: --file's blob POSTed to {base}/{coll}/restore; the caller shapes h. */
 int cf_cli_restore(struct cf_cli_run *r, const struct cf_cli_kind *k, struct cf_cli_http *h);
+/* {method} {base}/{coll}/{name}/{version}?{api} with an optional JSON body (show, download,
+ * set-attributes). An empty version leaves the trailing '/': the latest, as the server reads it. */
+int cf_cli_version_call(struct cf_cli_run *r, const struct cf_cli_kind *k,
+                        const struct cf_cli_addr *a, const char *method, const struct cf_val *body,
+                        struct cf_cli_http *h);
+/* Sets r->result to v (shaped from h->body; NULL = out of memory) and releases h. */
+int cf_cli_set_result(struct cf_cli_run *r, struct cf_cli_http *h, struct cf_val *v);
 /* Adds what a list prints for item to out (nothing to skip it); CF_OK or CF_ENOMEM. */
 typedef cf_err (*cf_cli_item_fn)(struct cf_cli_run *r, const struct cf_val *item, const void *arg,
                                  struct cf_val *out);
 /* `... list*`: checks --maxresults, GETs url and every nextLink, and sets r->result to the
  * array add() builds, cut at --maxresults entries. */
 int cf_cli_list_items(struct cf_cli_run *r, const char *url, cf_cli_item_fn add, const void *arg);
+/* `... list`, `list-versions`, `list-deleted`: resolves the vault (and the name when named), then
+ * cf_cli_list_items on {base}/{coll}[/{name}]{tail}?maxresults=25&{extra}{api}; extra is "" or
+ * ends in '&'. */
+int cf_cli_list_kind(struct cf_cli_run *r, const struct cf_cli_kind *k, const char *coll,
+                     bool named, const char *tail, const char *extra, cf_cli_item_fn add,
+                     const void *arg);
+/* az's key and secret lists hide certificate-backed (managed) items in `list` unless
+ * --include-managed is true. */
+bool cf_cli_managed_hidden(struct cf_cli_run *r, const struct cf_val *item);
 
 /* ---- handlers ---- */
 int cf_cli_cmd_login(struct cf_cli_run *r);

@@ -716,9 +716,7 @@ static int attrs_tags(struct cf_cli_run *r, struct cf_val *body, bool create)
 
 static int result(struct cf_cli_run *r, struct cf_cli_http *h, struct cf_val *v)
 {
-    cf_cli_http_release(h);
-    r->result = v;
-    return v ? 0 : cf_cli_fail(r, 1, "out of memory");
+    return cf_cli_set_result(r, h, v);
 }
 
 static void sleep_s(int s)
@@ -849,9 +847,7 @@ out:
 
 static int get_cert(struct cf_cli_run *r, struct cf_cli_addr *a, struct cf_cli_http *h)
 {
-    char url[2048];
-    snprintf(url, sizeof(url), "%s/certificates/%s/%s?" API, a->base, a->name, a->version);
-    return cf_cli_data_call(r, "GET", url, NULL, h);
+    return cf_cli_version_call(r, &CERTS, a, "GET", NULL, h);
 }
 
 int cf_cli_cmd_cert_show(struct cf_cli_run *r)
@@ -877,15 +873,9 @@ static cf_err add_cert_item(struct cf_cli_run *r, const struct cf_val *it, const
 static int list(struct cf_cli_run *r, const char *coll, bool named, const char *tail,
                 enum cf_cli_cert_shape shape)
 {
-    struct cf_cli_addr a;
-    char url[2048];
-    int rc;
-
-    if ((rc = resolve(r, &a, named)) != 0)
-        return rc;
-    snprintf(url, sizeof(url), "%s/%s%s%s%s?maxresults=25&%s" API, a.base, coll, named ? "/" : "",
-             named ? a.name : "", tail, flag_true(r, "--include-pending") ? "includePending=true&" : "");
-    return cf_cli_list_items(r, url, add_cert_item, &shape);
+    return cf_cli_list_kind(r, &CERTS, coll, named, tail,
+                            flag_true(r, "--include-pending") ? "includePending=true&" : "",
+                            add_cert_item, &shape);
 }
 
 int cf_cli_cmd_cert_list(struct cf_cli_run *r)
@@ -960,7 +950,6 @@ int cf_cli_cmd_cert_set_attributes(struct cf_cli_run *r)
     struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj(), *pol = NULL;
-    char url[2048];
     int rc;
 
     if (!body)
@@ -972,8 +961,7 @@ int cf_cli_cmd_cert_set_attributes(struct cf_cli_run *r)
         rc = cf_cli_fail(r, 1, "out of memory");
         goto out;
     }
-    snprintf(url, sizeof(url), "%s/certificates/%s/%s?" API, a.base, a.name, a.version);
-    if ((rc = cf_cli_data_call(r, "PATCH", url, body, &h)) != 0)
+    if ((rc = cf_cli_version_call(r, &CERTS, &a, "PATCH", body, &h)) != 0)
         goto out;
     rc = result(r, &h, cf_cli_shape_cert(h.body, CF_CLI_CERT_BUNDLE));
 out:

@@ -2,9 +2,9 @@
  * with the profile's CA file), access tokens (client_credentials, cached per audience until
  * 5 minutes before expiry), JSON calls with az-style error lines, paging through nextLink,
  * small shaping helpers (times, tags, copies), and the plumbing the data-plane object commands
- * (keys, certificates) share: --id / --vault-name --name --version addressing, bodyless calls on
- * a named object, whole-file reads and writes, backup, restore and the list commands' paging
- * with --maxresults.
+ * (keys, certificates, secrets) share: --id / --vault-name --name --version addressing, calls on
+ * a named object or one of its versions, whole-file reads and writes, backup, restore and the
+ * list commands' paging with --maxresults.
  *
  * Tokens and the client secret live only in wiped buffers and are never printed. */
 #include "base/cf.h"
@@ -407,7 +407,7 @@ struct cf_val *cf_cli_tags(const struct cf_cli_arg *a)
     return o;
 }
 
-/* ---- data-plane objects: what the key and certificate commands share ---- */
+/* ---- data-plane objects: what the key, certificate and secret commands share ---- */
 
 bool cf_cli_parse_id(const struct cf_cli_kind *k, const char *id, struct cf_cli_addr *a)
 {
@@ -492,6 +492,22 @@ int cf_cli_named_call(struct cf_cli_run *r, const struct cf_cli_kind *k, const c
         return rc;
     snprintf(url, sizeof(url), "%s%s%s%s?%s", a.base, prefix, a.name, suffix, k->api);
     return cf_cli_data_call(r, method, url, NULL, h);
+}
+
+int cf_cli_version_call(struct cf_cli_run *r, const struct cf_cli_kind *k,
+                        const struct cf_cli_addr *a, const char *method, const struct cf_val *body,
+                        struct cf_cli_http *h)
+{
+    char url[2048];
+    snprintf(url, sizeof(url), "%s/%s/%s/%s?%s", a->base, k->coll, a->name, a->version, k->api);
+    return cf_cli_data_call(r, method, url, body, h);
+}
+
+int cf_cli_set_result(struct cf_cli_run *r, struct cf_cli_http *h, struct cf_val *v)
+{
+    cf_cli_http_release(h);
+    r->result = v;
+    return v ? 0 : cf_cli_fail(r, 1, "out of memory");
 }
 
 int cf_cli_read_whole(struct cf_cli_run *r, const char *path, struct cf_buf *b)
@@ -622,4 +638,26 @@ int cf_cli_list_items(struct cf_cli_run *r, const char *url, cf_cli_item_fn add,
         return cf_cli_fail(r, 1, "out of memory");
     r->result = out;
     return 0;
+}
+
+int cf_cli_list_kind(struct cf_cli_run *r, const struct cf_cli_kind *k, const char *coll,
+                     bool named, const char *tail, const char *extra, cf_cli_item_fn add,
+                     const void *arg)
+{
+    struct cf_cli_addr a;
+    char url[2048];
+    int rc;
+
+    if ((rc = cf_cli_resolve(r, k, named, &a)) != 0)
+        return rc;
+    snprintf(url, sizeof(url), "%s/%s%s%s%s?maxresults=25&%s%s", a.base, coll, named ? "/" : "",
+             named ? a.name : "", tail, extra, k->api);
+    return cf_cli_list_items(r, url, add, arg);
+}
+
+bool cf_cli_managed_hidden(struct cf_cli_run *r, const struct cf_val *item)
+{
+    const char *inc = cf_cli_arg(r, "--include-managed");
+    return cf_val_truthy(cf_val_get(item, "managed")) && !strcmp(r->cmd->name, "list") &&
+           !(inc && !strcmp(inc, "true"));
 }

@@ -572,9 +572,7 @@ static int common_body(struct cf_cli_run *r, bool create, struct cf_val *body, c
 
 static int result_key(struct cf_cli_run *r, struct cf_cli_http *h, bool deleted)
 {
-    r->result = cf_cli_shape_key(h->body, deleted, false);
-    cf_cli_http_release(h);
-    return r->result ? 0 : cf_cli_fail(r, 1, "out of memory");
+    return cf_cli_set_result(r, h, cf_cli_shape_key(h->body, deleted, false));
 }
 
 /* Decodes standard or url base64 from an argument into out. */
@@ -779,9 +777,7 @@ out:
 
 static int get_key(struct cf_cli_run *r, struct cf_cli_addr *a, struct cf_cli_http *h)
 {
-    char url[2048];
-    snprintf(url, sizeof(url), "%s/keys/%s/%s?" API, a->base, a->name, a->version);
-    return cf_cli_data_call(r, "GET", url, NULL, h);
+    return cf_cli_version_call(r, &KEYS, a, "GET", NULL, h);
 }
 
 int cf_cli_cmd_key_show(struct cf_cli_run *r)
@@ -794,47 +790,30 @@ int cf_cli_cmd_key_show(struct cf_cli_run *r)
     return result_key(r, &h, false);
 }
 
-/* az's key list hides certificate-backed keys unless asked. */
 static cf_err add_key_item(struct cf_cli_run *r, const struct cf_val *it, const void *deleted,
                            struct cf_val *out)
 {
-    const char *inc = cf_cli_arg(r, "--include-managed");
-    if (cf_val_truthy(cf_val_get(it, "managed")) && !strcmp(r->cmd->name, "list") &&
-        !(inc && !strcmp(inc, "true")))
+    if (cf_cli_managed_hidden(r, it))
         return CF_OK;
     return cf_val_push(out, cf_cli_shape_key(it, *(const bool *)deleted, true));
 }
 
-static int list_keys(struct cf_cli_run *r, const char *path, bool deleted)
-{
-    struct cf_cli_addr a;
-    char url[2048], p[1024];
-    const char *m = strstr(path, "%s");
-    int rc;
-
-    if ((rc = resolve(r, &a, m != NULL)) != 0)
-        return rc;
-    if (m)
-        snprintf(p, sizeof(p), "%.*s%s%s", (int)(m - path), path, a.name, m + 2);
-    else
-        snprintf(p, sizeof(p), "%s", path);
-    snprintf(url, sizeof(url), "%s%s?maxresults=25&" API, a.base, p);
-    return cf_cli_list_items(r, url, add_key_item, &deleted);
-}
-
 int cf_cli_cmd_key_list(struct cf_cli_run *r)
 {
-    return list_keys(r, "/keys", false);
+    bool deleted = false;
+    return cf_cli_list_kind(r, &KEYS, "keys", false, "", "", add_key_item, &deleted);
 }
 
 int cf_cli_cmd_key_list_versions(struct cf_cli_run *r)
 {
-    return list_keys(r, "/keys/%s/versions", false);
+    bool deleted = false;
+    return cf_cli_list_kind(r, &KEYS, "keys", true, "/versions", "", add_key_item, &deleted);
 }
 
 int cf_cli_cmd_key_list_deleted(struct cf_cli_run *r)
 {
-    return list_keys(r, "/deletedkeys", true);
+    bool deleted = true;
+    return cf_cli_list_kind(r, &KEYS, "deletedkeys", false, "", "", add_key_item, &deleted);
 }
 
 int cf_cli_cmd_key_set_attributes(struct cf_cli_run *r)
@@ -842,15 +821,13 @@ int cf_cli_cmd_key_set_attributes(struct cf_cli_run *r)
     struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj();
-    char url[2048];
     int rc;
 
     if (!body)
         return cf_cli_fail(r, 1, "out of memory");
     if ((rc = resolve(r, &a, true)) != 0 || (rc = common_body(r, false, body, "key_ops")) != 0)
         goto out;
-    snprintf(url, sizeof(url), "%s/keys/%s/%s?" API, a.base, a.name, a.version);
-    if ((rc = cf_cli_data_call(r, "PATCH", url, body, &h)) != 0)
+    if ((rc = cf_cli_version_call(r, &KEYS, &a, "PATCH", body, &h)) != 0)
         goto out;
     rc = result_key(r, &h, false);
 out:

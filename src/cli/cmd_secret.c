@@ -2,100 +2,32 @@
  * and the az shapes of their results (track-1 SecretBundle/SecretItem through knack's todict:
  * every model field present, null when unset, times as isoformat strings, plus "name").
  *
- * Map: addressing (--vault-name/--name or --id) - shaping - file helpers - handlers. */
+ * Map: addressing (cmd_common.c's SECRETS kind) - shaping - --file/--encoding values - handlers. */
 #include "base/cf.h"
 #include "base/codec.h"
-#include "base/secret.h"
 #include "cli/cli_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define API "api-version=7.5"
 
-struct addr {
-    char base[600];   /* https://vault.host:port */
-    char name[256];   /* percent-encoded secret name */
-    char version[64]; /* "" = latest */
-};
+/* ---- addressing ---- */
 
-/* Parses a Key Vault object id: https://host[:port]/{coll}/{name}[/{version}]. */
-static bool parse_id(const char *id, struct addr *a)
+static const struct cf_cli_kind SECRETS = {.coll = "secrets", .noun = "secret", .api = API};
+
+/* The secret commands name --name in the usage line for --id given with --vault-name even where
+ * they take no name (list, restore); the shared resolver (keys, certificates) does not. Kept so
+ * the error text stays what it was. 0, or the exit code of the usage error. */
+static int id_with_vault(struct cf_cli_run *r)
 {
-    const char *p, *host_end, *coll, *name, *ver;
-    char raw[256];
-    if (strncmp(id, "https://", 8) != 0)
-        return false;
-    p = id + 8;
-    host_end = strchr(p, '/');
-    if (!host_end || host_end == p || (size_t)(host_end - id) >= sizeof(a->base))
-        return false;
-    snprintf(a->base, sizeof(a->base), "%.*s", (int)(host_end - id), id);
-    coll = host_end + 1;
-    name = strchr(coll, '/');
-    if (!name)
-        return false;
-    if (!(strncmp(coll, "secrets/", 8) == 0 || strncmp(coll, "deletedsecrets/", 15) == 0))
-        return false;
-    name++;
-    ver = strchr(name, '/');
-    snprintf(raw, sizeof(raw), "%.*s", ver ? (int)(ver - name) : (int)strlen(name), name);
-    if (!raw[0])
-        return false;
-    cf_cli_pct(raw, a->name, sizeof(a->name));
-    a->version[0] = '\0';
-    if (ver && ver[1]) {
-        if (strchr(ver + 1, '/') || strlen(ver + 1) >= sizeof(a->version))
-            return false;
-        snprintf(a->version, sizeof(a->version), "%s", ver + 1);
-    }
-    return true;
-}
-
-/* Resolves the vault base URL and (when need_name) the secret name. Returns an exit code or 0. */
-static int resolve(struct cf_cli_run *r, struct addr *a, bool need_name)
-{
-    const char *id = cf_cli_arg(r, "--id");
-    const char *vault = cf_cli_arg(r, "--vault-name");
-    const char *name = need_name ? cf_cli_arg(r, "--name") : NULL;
-    const char *ver = cf_cli_arg(r, "--version");
-
-    memset(a, 0, sizeof(*a));
-    if (id) {
-        if (vault || name)
-            return cf_cli_fail(r, 2, "usage error: --id ID | --vault-name VAULT --name NAME");
-        if (need_name) {
-            if (!parse_id(id, a))
-                return cf_cli_fail(r, 2, "argument --id: invalid secret id: '%s'", id);
-        } else {
-            /* A vault URI (secret list --id). */
-            snprintf(a->base, sizeof(a->base), "%s", id);
-            while (strlen(a->base) && a->base[strlen(a->base) - 1] == '/')
-                a->base[strlen(a->base) - 1] = '\0';
-        }
-    } else {
-        if (!vault || (need_name && !name))
-            return cf_cli_fail(r, 2, need_name ? "usage error: --id ID | --vault-name VAULT --name NAME"
-                                               : "usage error: --id ID | --vault-name VAULT");
-        cf_cli_vault_url(r, vault, a->base, sizeof(a->base));
-        if (need_name)
-            cf_cli_pct(name, a->name, sizeof(a->name));
-    }
-    if (ver && *ver)
-        snprintf(a->version, sizeof(a->version), "%s", ver);
+    if (cf_cli_arg(r, "--id") && cf_cli_arg(r, "--vault-name"))
+        return cf_cli_fail(r, 2, "usage error: --id ID | --vault-name VAULT --name NAME");
     return 0;
 }
 
-/* Copies tmpl into out with its one "%s" replaced by name (paths of the table below). */
-static void subst(const char *tmpl, const char *name, char *out, size_t n)
+static int resolve(struct cf_cli_run *r, struct cf_cli_addr *a, bool need_name)
 {
-    const char *m = strstr(tmpl, "%s");
-    if (!m)
-        snprintf(out, n, "%s", tmpl);
-    else
-        snprintf(out, n, "%.*s%s%s", (int)(m - tmpl), tmpl, name, m + 2);
+    return cf_cli_resolve(r, &SECRETS, need_name, a);
 }
 
 /* ---- shaping ---- */
@@ -179,106 +111,29 @@ struct cf_val *cf_cli_shape_secret(const struct cf_val *b, bool deleted, bool it
 /* Shapes h->body into r->result. */
 static int result_secret(struct cf_cli_run *r, struct cf_cli_http *h, bool deleted)
 {
-    r->result = cf_cli_shape_secret(h->body, deleted, false);
-    cf_cli_http_release(h);
-    return r->result ? 0 : cf_cli_fail(r, 1, "out of memory");
+    return cf_cli_set_result(r, h, cf_cli_shape_secret(h->body, deleted, false));
 }
 
-static int list_secrets(struct cf_cli_run *r, const char *path, bool deleted)
+static cf_err add_secret_item(struct cf_cli_run *r, const struct cf_val *it, const void *deleted,
+                              struct cf_val *out)
 {
-    struct addr a;
-    char url[2048], aud[600];
-    struct cf_val *items = NULL, *out;
-    const char *max = cf_cli_arg(r, "--maxresults");
-    const char *inc = cf_cli_arg(r, "--include-managed");
-    int64_t maxn = -1;
-    int rc;
-
-    if ((rc = resolve(r, &a, strstr(path, "%s") != NULL)) != 0)
-        return rc;
-    if (max && (!cf_str_to_i64(cf_str_from(max), &maxn) || maxn < 0))
-        return cf_cli_fail(r, 2, "argument --maxresults: invalid int value: '%s'", max);
-    {
-        char p[1024];
-        subst(path, a.name, p, sizeof(p));
-        snprintf(url, sizeof(url), "%s%s?maxresults=25&" API, a.base, p);
-    }
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
-        cf_val_unref(items);
-        return rc;
-    }
-    out = cf_val_arr();
-    for (size_t i = 0; out && i < items->n; i++) {
-        const struct cf_val *it = items->items[i];
-        bool managed = cf_val_truthy(cf_val_get(it, "managed"));
-        if (maxn >= 0 && (int64_t)out->n >= maxn)
-            break;
-        /* az's secret list hides certificate-backed secrets unless asked. */
-        if (managed && !strcmp(r->cmd->name, "list") && !(inc && !strcmp(inc, "true")))
-            continue;
-        if (cf_val_push(out, cf_cli_shape_secret(it, deleted, true)) != CF_OK) {
-            cf_val_unref(out);
-            out = NULL;
-        }
-    }
-    cf_val_unref(items);
-    if (!out)
-        return cf_cli_fail(r, 1, "out of memory");
-    r->result = out;
-    return 0;
+    if (cf_cli_managed_hidden(r, it))
+        return CF_OK;
+    return cf_val_push(out, cf_cli_shape_secret(it, *(const bool *)deleted, true));
 }
 
-/* ---- files ---- */
+static int list_secrets(struct cf_cli_run *r, const char *coll, bool named, const char *tail,
+                        bool deleted)
+{
+    int rc;
+    if (!named && (rc = id_with_vault(r)) != 0)
+        return rc;
+    return cf_cli_list_kind(r, &SECRETS, coll, named, tail, "", add_secret_item, &deleted);
+}
+
+/* ---- --file / --encoding ---- */
 
 #define FILE_MAX (4 * 1024 * 1024)
-
-static int read_whole(struct cf_cli_run *r, const char *path, struct cf_buf *b)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    if (!f)
-        return cf_cli_fail(r, 1, "[Errno %d] %s: '%s'", errno, strerror(errno), path);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (cf_buf_append(b, chunk, n) != CF_OK) {
-            rc = cf_cli_fail(r, 1, "The file '%s' is too large.", path);
-            break;
-        }
-    }
-    if (!rc && ferror(f))
-        rc = cf_cli_fail(r, 1, "cannot read '%s'", path);
-    cf_wipe(chunk, sizeof(chunk));
-    fclose(f);
-    return rc;
-}
-
-/* Writes data to path with mode 0600; excl refuses an existing file. */
-static int write_whole(struct cf_cli_run *r, const char *path, const void *data, size_t n,
-                       bool excl)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), 0600);
-    size_t off = 0;
-    if (fd < 0)
-        return cf_cli_fail(r, 1, "[Errno %d] %s: '%s'", errno, strerror(errno), path);
-    while (off < n) {
-        ssize_t w = write(fd, (const char *)data + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(path);
-            return cf_cli_fail(r, 1, "cannot write '%s'", path);
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0) {
-        unlink(path);
-        return cf_cli_fail(r, 1, "cannot write '%s'", path);
-    }
-    return 0;
-}
 
 static bool valid_encoding(const char *e)
 {
@@ -307,7 +162,7 @@ static int file_value(struct cf_cli_run *r, const char *path, const char *enc, s
     struct cf_buf raw;
     int rc;
     cf_buf_init(&raw, FILE_MAX);
-    if ((rc = read_whole(r, path, &raw)) != 0)
+    if ((rc = cf_cli_read_whole(r, path, &raw)) != 0)
         goto out;
     if (!strcmp(enc, "utf-8") || !strcmp(enc, "ascii")) {
         bool ok = valid_utf8((const unsigned char *)raw.data, raw.len);
@@ -372,14 +227,14 @@ static struct cf_val *attributes_body(struct cf_cli_run *r, bool set_cmd)
 
 int cf_cli_cmd_secret_set(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = NULL, *tags = NULL;
     struct cf_buf val;
     const char *value = cf_cli_arg(r, "--value"), *file = cf_cli_arg(r, "--file");
     const char *enc = cf_cli_arg(r, "--encoding");
     const char *ct = cf_cli_arg(r, "--description");
-    char url[2048], aud[600];
+    char url[2048];
     int rc;
 
     if (!ct)
@@ -415,8 +270,7 @@ int cf_cli_cmd_secret_set(struct cf_cli_run *r)
         goto out;
     }
     snprintf(url, sizeof(url), "%s/secrets/%s?" API, a.base, a.name);
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "PUT", url, aud, body, false, &h)) != 0)
+    if ((rc = cf_cli_data_call(r, "PUT", url, body, &h)) != 0)
         goto out;
     rc = result_secret(r, &h, false);
 out:
@@ -426,47 +280,39 @@ out:
     return rc;
 }
 
-static int get_secret(struct cf_cli_run *r, struct addr *a, struct cf_cli_http *h)
-{
-    char url[2048], aud[600];
-    snprintf(url, sizeof(url), "%s/secrets/%s/%s?" API, a->base, a->name, a->version);
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    return cf_cli_call(r, "GET", url, aud, NULL, false, h);
-}
-
 int cf_cli_cmd_secret_show(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     int rc;
-    if ((rc = resolve(r, &a, true)) != 0 || (rc = get_secret(r, &a, &h)) != 0)
+    if ((rc = resolve(r, &a, true)) != 0 ||
+        (rc = cf_cli_version_call(r, &SECRETS, &a, "GET", NULL, &h)) != 0)
         return rc;
     return result_secret(r, &h, false);
 }
 
 int cf_cli_cmd_secret_list(struct cf_cli_run *r)
 {
-    return list_secrets(r, "/secrets", false);
+    return list_secrets(r, "secrets", false, "", false);
 }
 
 int cf_cli_cmd_secret_list_versions(struct cf_cli_run *r)
 {
-    return list_secrets(r, "/secrets/%s/versions", false);
+    return list_secrets(r, "secrets", true, "/versions", false);
 }
 
 int cf_cli_cmd_secret_list_deleted(struct cf_cli_run *r)
 {
-    return list_secrets(r, "/deletedsecrets", true);
+    return list_secrets(r, "deletedsecrets", false, "", true);
 }
 
 int cf_cli_cmd_secret_set_attributes(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_val *body = cf_val_obj(), *at = attributes_body(r, false);
     const char *ct = cf_cli_arg(r, "--content-type");
     const struct cf_cli_arg *tags = cf_cli_argv(r, "--tags");
-    char url[2048], aud[600];
     int rc;
 
     if (!body || !at) {
@@ -482,9 +328,7 @@ int cf_cli_cmd_secret_set_attributes(struct cf_cli_run *r)
         rc = cf_cli_fail(r, 1, "out of memory");
         goto out;
     }
-    snprintf(url, sizeof(url), "%s/secrets/%s/%s?" API, a.base, a.name, a.version);
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "PATCH", url, aud, body, false, &h)) != 0)
+    if ((rc = cf_cli_version_call(r, &SECRETS, &a, "PATCH", body, &h)) != 0)
         goto out;
     rc = result_secret(r, &h, false);
 out:
@@ -493,19 +337,13 @@ out:
     return rc;
 }
 
-/* A bodyless call on {base}{path-with-name}; shapes the answer unless shape < 0. */
-static int simple(struct cf_cli_run *r, const char *method, const char *path, int shape)
+/* A bodyless call on {base}{prefix}{name}{suffix}; shape: -1 none, 0 bundle, 1 deleted. */
+static int simple(struct cf_cli_run *r, const char *method, const char *prefix, const char *suffix,
+                  int shape)
 {
-    struct addr a;
     struct cf_cli_http h;
-    char url[2048], aud[600], p[1024];
     int rc;
-    if ((rc = resolve(r, &a, true)) != 0)
-        return rc;
-    subst(path, a.name, p, sizeof(p));
-    snprintf(url, sizeof(url), "%s%s?" API, a.base, p);
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, method, url, aud, NULL, false, &h)) != 0)
+    if ((rc = cf_cli_named_call(r, &SECRETS, method, prefix, suffix, &h)) != 0)
         return rc;
     if (shape < 0) {
         cf_cli_http_release(&h);
@@ -516,87 +354,41 @@ static int simple(struct cf_cli_run *r, const char *method, const char *path, in
 
 int cf_cli_cmd_secret_delete(struct cf_cli_run *r)
 {
-    return simple(r, "DELETE", "/secrets/%s", 1);
+    return simple(r, "DELETE", "/secrets/", "", 1);
 }
 
 int cf_cli_cmd_secret_recover(struct cf_cli_run *r)
 {
-    return simple(r, "POST", "/deletedsecrets/%s/recover", 0);
+    return simple(r, "POST", "/deletedsecrets/", "/recover", 0);
 }
 
 int cf_cli_cmd_secret_purge(struct cf_cli_run *r)
 {
-    return simple(r, "DELETE", "/deletedsecrets/%s", -1);
+    return simple(r, "DELETE", "/deletedsecrets/", "", -1);
 }
 
 int cf_cli_cmd_secret_show_deleted(struct cf_cli_run *r)
 {
-    return simple(r, "GET", "/deletedsecrets/%s", 1);
+    return simple(r, "GET", "/deletedsecrets/", "", 1);
 }
 
 int cf_cli_cmd_secret_backup(struct cf_cli_run *r)
 {
-    struct addr a;
-    struct cf_cli_http h;
-    struct cf_buf blob;
-    const struct cf_val *v;
-    char url[2048], aud[600];
-    int rc;
-
-    if ((rc = resolve(r, &a, true)) != 0)
-        return rc;
-    snprintf(url, sizeof(url), "%s/secrets/%s/backup?" API, a.base, a.name);
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "POST", url, aud, NULL, false, &h)) != 0)
-        return rc;
-    cf_buf_init(&blob, 64 * 1024 * 1024);
-    v = cf_val_get(h.body, "value");
-    if (!v || v->type != CF_VAL_STR ||
-        cf_b64_decode(&blob, (struct cf_str){v->s, v->slen}) != CF_OK)
-        rc = cf_cli_fail(r, 1, "The server returned an invalid backup blob.");
-    else
-        rc = write_whole(r, cf_cli_arg(r, "--file"), blob.data ? blob.data : "", blob.len, false);
-    cf_buf_wipe(&blob);
-    cf_cli_http_release(&h);
-    return rc;
+    return cf_cli_backup(r, &SECRETS);
 }
 
 int cf_cli_cmd_secret_restore(struct cf_cli_run *r)
 {
-    struct addr a;
     struct cf_cli_http h;
-    struct cf_buf raw, b64;
-    struct cf_val *body = NULL;
-    char url[2048], aud[600];
     int rc;
-
-    if ((rc = resolve(r, &a, false)) != 0)
+    if ((rc = id_with_vault(r)) != 0 || (rc = cf_cli_restore(r, &SECRETS, &h)) != 0)
         return rc;
-    cf_buf_init(&raw, 64 * 1024 * 1024);
-    cf_buf_init(&b64, 128 * 1024 * 1024);
-    if ((rc = read_whole(r, cf_cli_arg(r, "--file"), &raw)) != 0)
-        goto out;
-    body = cf_val_obj();
-    if (cf_b64url_encode(&b64, raw.data ? raw.data : "", raw.len) != CF_OK || !body ||
-        cf_val_set(body, "value", cf_val_strn(b64.data ? b64.data : "", b64.len)) != CF_OK) {
-        rc = cf_cli_fail(r, 1, "out of memory");
-        goto out;
-    }
-    snprintf(url, sizeof(url), "%s/secrets/restore?" API, a.base);
-    cf_cli_data_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "POST", url, aud, body, false, &h)) != 0)
-        goto out;
-    rc = result_secret(r, &h, false);
-out:
-    cf_val_unref(body);
-    cf_buf_wipe(&raw);
-    cf_buf_wipe(&b64);
-    return rc;
+    return result_secret(r, &h, false);
 }
 
 int cf_cli_cmd_secret_download(struct cf_cli_run *r)
 {
-    struct addr a;
+    struct cf_cli_addr a;
     struct cf_cli_http h;
     struct cf_buf dec;
     struct stat st;
@@ -613,7 +405,7 @@ int cf_cli_cmd_secret_download(struct cf_cli_run *r)
                            enc);
     if (stat(file, &st) == 0)
         return cf_cli_fail(r, 1, "File or directory named '%s' already exists.", file);
-    if ((rc = get_secret(r, &a, &h)) != 0)
+    if ((rc = cf_cli_version_call(r, &SECRETS, &a, "GET", NULL, &h)) != 0)
         return rc;
     v = cf_val_get(h.body, "value");
     tag = cf_val_get(cf_val_get(h.body, "tags"), "file-encoding");
@@ -644,7 +436,7 @@ int cf_cli_cmd_secret_download(struct cf_cli_run *r)
         rc = cf_cli_fail(r, 1, "out of memory");
     }
     if (!rc)
-        rc = write_whole(r, file, dec.data ? dec.data : "", dec.len, true);
+        rc = cf_cli_write_whole(r, file, dec.data ? dec.data : "", dec.len, true);
     cf_buf_wipe(&dec);
     cf_cli_http_release(&h);
     return rc;
