@@ -1246,6 +1246,18 @@ static cf_err next_fn(struct cf_store_txn *t, void *arg)
 
 /* ---------------------------------------------------------------- the expiry scan */
 
+/* NearExpiry fires lead_s before exp for secrets, certificates and keys WITHOUT a rotation
+ * policy; Expired fires at exp for all. A key's rotation policy owns its KeyNearExpiry
+ * (azure-kv-security-ops.md 7.1: the lead is the policy's Notify timeBeforeExpiry, Azure's
+ * default policy being Notify P30D): the vault janitor sends it at the policy's time
+ * (cf_vault_keys_rotate_due), and a policy without a Notify action sends none - PUT replaces
+ * the whole policy, default Notify included. The store's query leaves such keys out of the
+ * near-expiry branch (store_events.h), so this scan never pre-empts the policy's time. Both
+ * paths record the event in the same per-version mark (cf_store_expiry_mark) in the write
+ * that adds the event, so a version gets at most one KeyNearExpiry whichever path sees it
+ * first (e.g. one notified here at the default lead before a policy was set is not notified
+ * again by the policy), and none once Expired was sent. */
+
 struct scan {
     struct cf_events *ev;
     struct cf_rec_expiry *x;

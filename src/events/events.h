@@ -73,7 +73,9 @@ struct cf_events_opts {
     const unsigned char *seal_key;     /* 32 bytes sealing signing secrets; copied */
     const char *dns_suffix;            /* data.Id: https://{vault}.{suffix}[:port]/... */
     int port;                          /* 443: no port in data.Id */
-    int near_expiry_days;              /* NearExpiry lead (default 30); <0 not allowed */
+    int near_expiry_days;              /* NearExpiry lead (default 30); <0 not allowed.
+                                          Keys with a rotation policy follow its Notify
+                                          action instead (events.c, the expiry scan) */
     int64_t near_expiry_s;             /* overrides the days when > 0 (tests) */
     int64_t retry_base_ms;             /* the schedule's first step (default 10000): the
                                           whole schedule scales with it */
