@@ -91,6 +91,9 @@ struct cf_cli_http {
     struct cf_val *body; /* parsed JSON body, or NULL when empty/not JSON */
     char location[1024];
 };
+/* Creates r->client (the profile's CA file, the CLI's user agent) unless there is one. 0, or the
+ * exit code of the error it printed. */
+int cf_cli_ensure_client(struct cf_cli_run *r);
 /* Gets a token for audience (cached or fresh) into *tok (malloc'd, caller wipes+frees). */
 int cf_cli_token(struct cf_cli_run *r, const char *audience, char **tok);
 /* Calls the service with a token for audience. On a transport error or an HTTP error status
@@ -177,6 +180,25 @@ int cf_cli_list_kind(struct cf_cli_run *r, const struct cf_cli_kind *k, const ch
 /* az's key and secret lists hide certificate-backed (managed) items in `list` unless
  * --include-managed is true. */
 bool cf_cli_managed_hidden(struct cf_cli_run *r, const struct cf_val *item);
+
+/* ---- cmd_common.c: management plane (ARM resources) ---- */
+#define CF_CLI_VAULT_API "api-version=2023-07-01" /* Microsoft.KeyVault/vaults */
+/* Shapes one resource for printing; NULL = out of memory. */
+typedef struct cf_val *(*cf_cli_shape_fn)(const struct cf_val *res);
+/* cf_cli_call with the management audience (errors are fatal, 404 included). */
+int cf_cli_mgmt_call(struct cf_cli_run *r, const char *method, const char *url,
+                     const struct cf_val *body, struct cf_cli_http *h);
+/* cf_cli_mgmt_call whose answer prints as shape(body); shape NULL prints nothing. */
+int cf_cli_mgmt_show(struct cf_cli_run *r, const char *method, const char *url,
+                     const struct cf_val *body, cf_cli_shape_fn shape);
+/* GETs url and every nextLink (management audience); r->result is the array of shape(item), or
+ * the items as listed when shape is NULL. */
+int cf_cli_mgmt_list(struct cf_cli_run *r, const char *url, cf_cli_shape_fn shape);
+/* The resource group of vault name: --resource-group when given, else found by listing the
+ * subscription's vaults (names compare case-insensitively; vault names are unique). Not found:
+ * "The Vault '<name>' not found within subscription." and notfound_rc. */
+int cf_cli_vault_group(struct cf_cli_run *r, const char *name, char *rg, size_t n,
+                       int notfound_rc);
 
 /* ---- handlers ---- */
 int cf_cli_cmd_login(struct cf_cli_run *r);

@@ -53,18 +53,6 @@ static int graph_call(struct cf_cli_run *r, const char *method, const char *path
     return cf_cli_call(r, method, url, aud, body, ok404, h);
 }
 
-int cf_cli_id_client(struct cf_cli_run *r)
-{
-    struct cf_client_opts o = {0};
-    if (r->client)
-        return 0;
-    /* as cmd_common.c's ensure_client: the profile's CA file, the CLI's user agent */
-    o.ca_file = r->prof.ca_file[0] ? r->prof.ca_file : NULL;
-    o.user_agent = "coffer-cli/1.0";
-    r->client = cf_client_new(&o);
-    return r->client ? 0 : cf_cli_fail(r, 1, "cannot initialise the HTTP client");
-}
-
 /* GET without printing anything: *out is the parsed body of a 2xx, else NULL. */
 static void quiet_get(struct cf_cli_run *r, const char *path, struct cf_val **out)
 {
@@ -79,7 +67,7 @@ static void quiet_get(struct cf_cli_run *r, const char *path, struct cf_val **ou
     /* cf_cli_token reports its failures: silence them here (a best-effort lookup) */
     if (null)
         r->ctx->err = null;
-    if (cf_cli_id_client(r) == 0 && cf_cli_token(r, aud, &tok) == 0 &&
+    if (cf_cli_ensure_client(r) == 0 && cf_cli_token(r, aud, &tok) == 0 &&
         cf_client_request(r->client, "GET", url, tok, NULL, NULL, 0, &resp) == CF_OK &&
         resp.status >= 200 && resp.status < 300 &&
         cf_val_parse(resp.body.data, resp.body.len, out) != CF_OK)

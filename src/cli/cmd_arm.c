@@ -10,7 +10,7 @@
 
 #include <unistd.h>
 
-#define VAULT_API "api-version=2023-07-01"
+#define VAULT_API CF_CLI_VAULT_API
 #define GROUP_API "api-version=2022-09-01"
 #define SUBS_API "api-version=2022-12-01"
 
@@ -525,37 +525,7 @@ static void rg_from_id(const char *id, char *out, size_t n)
 /* Finds the resource group of vault name (-g when given). Returns an exit code or 0. */
 static int vault_rg(struct cf_cli_run *r, const char *name, char *rg, size_t n)
 {
-    struct cf_val *items = NULL;
-    char url[2048], aud[600];
-    const char *g = cf_cli_arg(r, "--resource-group");
-    int rc;
-
-    if (g) {
-        snprintf(rg, n, "%s", g);
-        return 0;
-    }
-    mgmt(r, aud, sizeof(aud));
-    snprintf(url, sizeof(url), "%s/subscriptions/%s/providers/Microsoft.KeyVault/vaults?" VAULT_API,
-             aud, r->prof.subscription_id);
-    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
-        cf_val_unref(items);
-        return rc;
-    }
-    rg[0] = '\0';
-    for (size_t i = 0; i < items->n; i++) {
-        const struct cf_val *vn = cf_val_get(items->items[i], "name");
-        const struct cf_val *id = cf_val_get(items->items[i], "id");
-        if (vn && vn->type == CF_VAL_STR && !strcasecmp(vn->s, name) && id &&
-            id->type == CF_VAL_STR) {
-            rg_from_id(id->s, rg, n);
-            break;
-        }
-    }
-    cf_val_unref(items);
-    if (!rg[0])
-        return cf_cli_fail(r, (r->cmd->flags & CMD_SHOW) ? 3 : 1,
-                           "The Vault '%s' not found within subscription.", name);
-    return 0;
+    return cf_cli_vault_group(r, name, rg, n, (r->cmd->flags & CMD_SHOW) ? 3 : 1);
 }
 
 /* Finds deleted vault name: its location and original resource group. */

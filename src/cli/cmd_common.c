@@ -4,7 +4,8 @@
  * small shaping helpers (times, tags, copies), and the plumbing the data-plane object commands
  * (keys, certificates, secrets) share: --id / --vault-name --name --version addressing, calls on
  * a named object or one of its versions, whole-file reads and writes, backup, restore and the
- * list commands' paging with --maxresults.
+ * list commands' paging with --maxresults; and for the management plane: calls printed through
+ * a shaping function, shaped lists, the resource group of a vault.
  *
  * Tokens and the client secret live only in wiped buffers and are never printed. */
 #include "base/cf.h"
@@ -114,7 +115,7 @@ void cf_cli_vault_url(struct cf_cli_run *r, const char *vault, char *out, size_t
         snprintf(out, n, "https://%s.%s", lower, r->prof.dns_suffix);
 }
 
-static int ensure_client(struct cf_cli_run *r)
+int cf_cli_ensure_client(struct cf_cli_run *r)
 {
     struct cf_client_opts o = {0};
     if (r->client)
@@ -166,7 +167,7 @@ int cf_cli_token(struct cf_cli_run *r, const char *audience, char **tok)
     *tok = NULL;
     if (cf_cli_token_cache_get(r->config_dir, audience, cf_cli_now(r), tok) == CF_OK)
         return 0;
-    if ((rc = ensure_client(r)) != 0)
+    if ((rc = cf_cli_ensure_client(r)) != 0)
         return rc;
     cf_buf_init(&form, 64 * 1024);
     cf_buf_init(&url, 4096);
@@ -255,7 +256,7 @@ int cf_cli_call(struct cf_cli_run *r, const char *method, const char *url, const
     int rc;
 
     memset(h, 0, sizeof(*h));
-    if ((rc = ensure_client(r)) != 0)
+    if ((rc = cf_cli_ensure_client(r)) != 0)
         return rc;
     if ((rc = cf_cli_token(r, audience, &tok)) != 0)
         return rc;
@@ -660,4 +661,92 @@ bool cf_cli_managed_hidden(struct cf_cli_run *r, const struct cf_val *item)
     const char *inc = cf_cli_arg(r, "--include-managed");
     return cf_val_truthy(cf_val_get(item, "managed")) && !strcmp(r->cmd->name, "list") &&
            !(inc && !strcmp(inc, "true"));
+}
+
+/* ---- management plane: what the ARM resource commands share ---- */
+
+int cf_cli_mgmt_call(struct cf_cli_run *r, const char *method, const char *url,
+                     const struct cf_val *body, struct cf_cli_http *h)
+{
+    char aud[600];
+    cf_cli_mgmt_audience(r, aud, sizeof(aud));
+    return cf_cli_call(r, method, url, aud, body, false, h);
+}
+
+int cf_cli_mgmt_show(struct cf_cli_run *r, const char *method, const char *url,
+                     const struct cf_val *body, cf_cli_shape_fn shape)
+{
+    struct cf_cli_http h;
+    int rc;
+    if ((rc = cf_cli_mgmt_call(r, method, url, body, &h)) != 0)
+        return rc;
+    if (!shape) {
+        cf_cli_http_release(&h);
+        return 0;
+    }
+    return cf_cli_set_result(r, &h, shape(h.body));
+}
+
+int cf_cli_mgmt_list(struct cf_cli_run *r, const char *url, cf_cli_shape_fn shape)
+{
+    struct cf_val *items = NULL, *out;
+    char aud[600];
+    int rc;
+
+    cf_cli_mgmt_audience(r, aud, sizeof(aud));
+    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
+        cf_val_unref(items);
+        return rc;
+    }
+    if (!shape) {
+        r->result = items;
+        return 0;
+    }
+    out = cf_val_arr();
+    for (size_t i = 0; out && i < items->n; i++)
+        if (cf_val_push(out, shape(items->items[i])) != CF_OK) {
+            cf_val_unref(out);
+            out = NULL;
+        }
+    cf_val_unref(items);
+    r->result = out;
+    return out ? 0 : cf_cli_fail(r, 1, "out of memory");
+}
+
+int cf_cli_vault_group(struct cf_cli_run *r, const char *name, char *rg, size_t n,
+                       int notfound_rc)
+{
+    const char *g = cf_cli_arg(r, "--resource-group");
+    struct cf_val *items = NULL;
+    char url[2048], aud[600];
+    int rc;
+
+    rg[0] = '\0';
+    if (g) {
+        snprintf(rg, n, "%s", g);
+        return 0;
+    }
+    cf_cli_mgmt_audience(r, aud, sizeof(aud));
+    snprintf(url, sizeof(url),
+             "%s/subscriptions/%s/providers/Microsoft.KeyVault/vaults?" CF_CLI_VAULT_API, aud,
+             r->prof.subscription_id);
+    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
+        cf_val_unref(items);
+        return rc;
+    }
+    for (size_t i = 0; i < items->n; i++) {
+        const struct cf_val *vn = cf_val_get(items->items[i], "name");
+        const struct cf_val *id = cf_val_get(items->items[i], "id");
+        const char *p;
+        if (vn && vn->type == CF_VAL_STR && !strcasecmp(vn->s, name) && id &&
+            id->type == CF_VAL_STR && (p = strcasestr(id->s, "/resourceGroups/")) != NULL) {
+            p += 16;
+            snprintf(rg, n, "%.*s", (int)strcspn(p, "/"), p);
+            break;
+        }
+    }
+    cf_val_unref(items);
+    if (!rg[0])
+        return cf_cli_fail(r, notfound_rc, "The Vault '%s' not found within subscription.", name);
+    return 0;
 }

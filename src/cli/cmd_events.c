@@ -14,7 +14,6 @@
 #include <time.h>
 
 #define EG_API "api-version=2022-06-15"
-#define VAULT_API "api-version=2023-07-01"
 #define POLL_MS 250
 #define POLL_MAX_S 60
 
@@ -39,37 +38,12 @@ const struct cf_cli_opt cf_cli_o_evsub_named[] = {O_VAULT, O_NAME, O_RG, O_END};
 /* The vault's ARM id path (no host) into out: the group from -g, else found by listing. */
 static int vault_path(struct cf_cli_run *r, char *out, size_t n)
 {
-    const char *name = cf_cli_arg(r, "--vault-name"), *g = cf_cli_arg(r, "--resource-group");
-    char url[2048], aud[600], rg[200] = "", erg[600], en[200];
+    const char *name = cf_cli_arg(r, "--vault-name");
+    char rg[200], erg[600], en[200];
     int rc;
 
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if (g) {
-        snprintf(rg, sizeof(rg), "%s", g);
-    } else {
-        struct cf_val *items = NULL;
-        snprintf(url, sizeof(url),
-                 "%s/subscriptions/%s/providers/Microsoft.KeyVault/vaults?" VAULT_API, aud,
-                 r->prof.subscription_id);
-        if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
-            cf_val_unref(items);
-            return rc;
-        }
-        for (size_t i = 0; items && i < items->n; i++) {
-            const struct cf_val *vn = cf_val_get(items->items[i], "name");
-            const struct cf_val *id = cf_val_get(items->items[i], "id");
-            const char *p;
-            if (vn && vn->type == CF_VAL_STR && !strcasecmp(vn->s, name) && id &&
-                id->type == CF_VAL_STR && (p = strcasestr(id->s, "/resourceGroups/")) != NULL) {
-                p += 16;
-                snprintf(rg, sizeof(rg), "%.*s", (int)strcspn(p, "/"), p);
-                break;
-            }
-        }
-        cf_val_unref(items);
-        if (!rg[0])
-            return cf_cli_fail(r, 3, "The Vault '%s' not found within subscription.", name);
-    }
+    if ((rc = cf_cli_vault_group(r, name, rg, sizeof(rg), 3)) != 0)
+        return rc;
     cf_cli_pct(rg, erg, sizeof(erg));
     cf_cli_pct(name, en, sizeof(en));
     snprintf(out, n, "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.KeyVault/vaults/%s",
@@ -228,25 +202,22 @@ int cf_cli_cmd_evsub_create(struct cf_cli_run *r)
 
 int cf_cli_cmd_evsub_list(struct cf_cli_run *r)
 {
-    char url[4096], aud[600];
+    char url[4096];
     int rc;
 
     if ((rc = sub_url(r, false, NULL, url, sizeof(url))) != 0)
         return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    return cf_cli_list_all(r, url, aud, &r->result);
+    return cf_cli_mgmt_list(r, url, NULL);
 }
 
 int cf_cli_cmd_evsub_show(struct cf_cli_run *r)
 {
     struct cf_cli_http h;
-    char url[4096], aud[600];
+    char url[4096];
     int rc;
 
-    if ((rc = sub_url(r, true, NULL, url, sizeof(url))) != 0)
-        return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "GET", url, aud, NULL, false, &h)) != 0)
+    if ((rc = sub_url(r, true, NULL, url, sizeof(url))) != 0 ||
+        (rc = cf_cli_mgmt_call(r, "GET", url, NULL, &h)) != 0)
         return rc;
     r->result = cf_val_ref(h.body);
     cf_cli_http_release(&h);
@@ -255,29 +226,22 @@ int cf_cli_cmd_evsub_show(struct cf_cli_run *r)
 
 int cf_cli_cmd_evsub_delete(struct cf_cli_run *r)
 {
-    struct cf_cli_http h;
-    char url[4096], aud[600];
+    char url[4096];
     int rc;
 
     if ((rc = sub_url(r, true, NULL, url, sizeof(url))) != 0)
         return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "DELETE", url, aud, NULL, false, &h)) != 0)
-        return rc;
-    cf_cli_http_release(&h);
-    return 0;
+    return cf_cli_mgmt_show(r, "DELETE", url, NULL, NULL);
 }
 
 int cf_cli_cmd_evsub_dead_letters(struct cf_cli_run *r)
 {
     struct cf_cli_http h;
-    char url[4096], aud[600];
+    char url[4096];
     int rc;
 
-    if ((rc = sub_url(r, true, "/deadLetters", url, sizeof(url))) != 0)
-        return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "GET", url, aud, NULL, false, &h)) != 0)
+    if ((rc = sub_url(r, true, "/deadLetters", url, sizeof(url))) != 0 ||
+        (rc = cf_cli_mgmt_call(r, "GET", url, NULL, &h)) != 0)
         return rc;
     r->result = cf_val_ref(cf_val_get(h.body, "value"));
     if (!r->result)

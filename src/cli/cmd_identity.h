@@ -36,8 +36,6 @@ int cf_cli_cmd_role_definition_create(struct cf_cli_run *r);
 int cf_cli_cmd_role_definition_delete(struct cf_cli_run *r);
 
 /* ---- shared helpers ---- */
-/* Creates r->client when no call has yet (a cached token skips cmd_common.c's creation). */
-int cf_cli_id_client(struct cf_cli_run *r);
 bool cf_cli_is_guid(const char *s);
 /* {mgmt}/v1.0/<path> */
 void cf_cli_graph_url(struct cf_cli_run *r, const char *path, char *out, size_t n);

@@ -162,8 +162,7 @@ int cf_cli_cmd_lock_create(struct cf_cli_run *r)
 {
     const char *type = cf_cli_arg(r, "--lock-type"), *notes = cf_cli_arg(r, "--notes");
     struct cf_val *body = NULL, *props = NULL;
-    struct cf_cli_http h;
-    char url[4096], aud[600];
+    char url[4096];
     const char *level;
     int rc;
 
@@ -186,13 +185,7 @@ int cf_cli_cmd_lock_create(struct cf_cli_run *r)
         rc = cf_cli_fail(r, 1, "out of memory");
         goto out;
     }
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "PUT", url, aud, body, false, &h)) != 0)
-        goto out;
-    r->result = cf_cli_shape_lock(h.body);
-    cf_cli_http_release(&h);
-    if (!r->result)
-        rc = cf_cli_fail(r, 1, "out of memory");
+    rc = cf_cli_mgmt_show(r, "PUT", url, body, cf_cli_shape_lock);
 out:
     cf_val_unref(props);
     cf_val_unref(body);
@@ -202,8 +195,7 @@ out:
 int cf_cli_cmd_lock_list(struct cf_cli_run *r)
 {
     const char *filter = cf_cli_arg(r, "--filter-string");
-    struct cf_val *items = NULL, *out;
-    char url[4096], aud[600], ef[512];
+    char url[4096], ef[512];
     int rc;
 
     if ((rc = lock_url(r, NULL, url, sizeof(url))) != 0)
@@ -212,49 +204,25 @@ int cf_cli_cmd_lock_list(struct cf_cli_run *r)
         cf_cli_pct(filter, ef, sizeof(ef));
         snprintf(url + strlen(url), sizeof(url) - strlen(url), "&$filter=%s", ef);
     }
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
-        cf_val_unref(items);
+    return cf_cli_mgmt_list(r, url, cf_cli_shape_lock);
+}
+
+/* show (shape) and delete (NULL: prints nothing) of the lock --ids or --name names. */
+static int named_call(struct cf_cli_run *r, const char *method, cf_cli_shape_fn shape)
+{
+    char url[4096];
+    int rc;
+    if ((rc = named_url(r, url, sizeof(url))) != 0)
         return rc;
-    }
-    out = cf_val_arr();
-    for (size_t i = 0; out && i < items->n; i++)
-        if (cf_val_push(out, cf_cli_shape_lock(items->items[i])) != CF_OK) {
-            cf_val_unref(out);
-            out = NULL;
-        }
-    cf_val_unref(items);
-    r->result = out;
-    return out ? 0 : cf_cli_fail(r, 1, "out of memory");
+    return cf_cli_mgmt_show(r, method, url, NULL, shape);
 }
 
 int cf_cli_cmd_lock_show(struct cf_cli_run *r)
 {
-    struct cf_cli_http h;
-    char url[4096], aud[600];
-    int rc;
-
-    if ((rc = named_url(r, url, sizeof(url))) != 0)
-        return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "GET", url, aud, NULL, false, &h)) != 0)
-        return rc;
-    r->result = cf_cli_shape_lock(h.body);
-    cf_cli_http_release(&h);
-    return r->result ? 0 : cf_cli_fail(r, 1, "out of memory");
+    return named_call(r, "GET", cf_cli_shape_lock);
 }
 
 int cf_cli_cmd_lock_delete(struct cf_cli_run *r)
 {
-    struct cf_cli_http h;
-    char url[4096], aud[600];
-    int rc;
-
-    if ((rc = named_url(r, url, sizeof(url))) != 0)
-        return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "DELETE", url, aud, NULL, false, &h)) != 0)
-        return rc;
-    cf_cli_http_release(&h);
-    return 0;
+    return named_call(r, "DELETE", NULL);
 }

@@ -134,8 +134,7 @@ static int diag_url(struct cf_cli_run *r, const char *name, char *url, size_t n)
 int cf_cli_cmd_diag_create(struct cf_cli_run *r)
 {
     struct cf_val *body;
-    struct cf_cli_http h;
-    char url[4096], aud[600], err[256];
+    char url[4096], err[256];
     int rc;
 
     body = cf_cli_diag_body(cf_cli_arg(r, "--logs"), cf_cli_arg(r, "--metrics"),
@@ -144,13 +143,7 @@ int cf_cli_cmd_diag_create(struct cf_cli_run *r)
         return cf_cli_fail(r, 2, "%s", err);
     if ((rc = diag_url(r, cf_cli_arg(r, "--name"), url, sizeof(url))) != 0)
         goto out;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "PUT", url, aud, body, false, &h)) != 0)
-        goto out;
-    r->result = cf_cli_shape_diag(h.body);
-    cf_cli_http_release(&h);
-    if (!r->result)
-        rc = cf_cli_fail(r, 1, "out of memory");
+    rc = cf_cli_mgmt_show(r, "PUT", url, body, cf_cli_shape_diag);
 out:
     cf_val_unref(body);
     return rc;
@@ -158,55 +151,30 @@ out:
 
 int cf_cli_cmd_diag_list(struct cf_cli_run *r)
 {
-    struct cf_val *items = NULL, *out;
-    char url[4096], aud[600];
+    char url[4096];
     int rc;
 
     if ((rc = diag_url(r, NULL, url, sizeof(url))) != 0)
         return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
-        cf_val_unref(items);
+    return cf_cli_mgmt_list(r, url, cf_cli_shape_diag);
+}
+
+/* show (shape) and delete (NULL: prints nothing) of the setting --name. */
+static int named_call(struct cf_cli_run *r, const char *method, cf_cli_shape_fn shape)
+{
+    char url[4096];
+    int rc;
+    if ((rc = diag_url(r, cf_cli_arg(r, "--name"), url, sizeof(url))) != 0)
         return rc;
-    }
-    out = cf_val_arr();
-    for (size_t i = 0; out && i < items->n; i++)
-        if (cf_val_push(out, cf_cli_shape_diag(items->items[i])) != CF_OK) {
-            cf_val_unref(out);
-            out = NULL;
-        }
-    cf_val_unref(items);
-    r->result = out;
-    return out ? 0 : cf_cli_fail(r, 1, "out of memory");
+    return cf_cli_mgmt_show(r, method, url, NULL, shape);
 }
 
 int cf_cli_cmd_diag_show(struct cf_cli_run *r)
 {
-    struct cf_cli_http h;
-    char url[4096], aud[600];
-    int rc;
-
-    if ((rc = diag_url(r, cf_cli_arg(r, "--name"), url, sizeof(url))) != 0)
-        return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "GET", url, aud, NULL, false, &h)) != 0)
-        return rc;
-    r->result = cf_cli_shape_diag(h.body);
-    cf_cli_http_release(&h);
-    return r->result ? 0 : cf_cli_fail(r, 1, "out of memory");
+    return named_call(r, "GET", cf_cli_shape_diag);
 }
 
 int cf_cli_cmd_diag_delete(struct cf_cli_run *r)
 {
-    struct cf_cli_http h;
-    char url[4096], aud[600];
-    int rc;
-
-    if ((rc = diag_url(r, cf_cli_arg(r, "--name"), url, sizeof(url))) != 0)
-        return rc;
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    if ((rc = cf_cli_call(r, "DELETE", url, aud, NULL, false, &h)) != 0)
-        return rc;
-    cf_cli_http_release(&h);
-    return 0;
+    return named_call(r, "DELETE", NULL);
 }

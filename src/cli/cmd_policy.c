@@ -13,7 +13,7 @@
 #include "cli/cmd_identity.h"
 #include "cli/cmd_lock.h"
 
-#define VAULT_API "api-version=2023-07-01"
+#define VAULT_API CF_CLI_VAULT_API
 
 /* clang-format off */
 #define O_NAME {"--name", "-n", OPT_STR, true, "Name of the Key Vault."}
@@ -68,48 +68,21 @@ static void vault_url(struct cf_cli_run *r, const char *rg, const char *name, ch
  * h; rg gets the group. Returns an exit code or 0. */
 static int vault_get(struct cf_cli_run *r, char *rg, size_t rgn, struct cf_cli_http *h)
 {
-    const char *name = cf_cli_arg(r, "--name"), *g = cf_cli_arg(r, "--resource-group");
-    char url[2048], aud[600];
+    const char *name = cf_cli_arg(r, "--name");
+    char url[2048];
     int rc;
 
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    rg[0] = '\0';
-    if (g) {
-        snprintf(rg, rgn, "%s", g);
-    } else {
-        struct cf_val *items = NULL;
-        snprintf(url, sizeof(url),
-                 "%s/subscriptions/%s/providers/Microsoft.KeyVault/vaults?" VAULT_API, aud,
-                 r->prof.subscription_id);
-        if ((rc = cf_cli_list_all(r, url, aud, &items)) != 0) {
-            cf_val_unref(items);
-            return rc;
-        }
-        for (size_t i = 0; i < items->n; i++) {
-            const struct cf_val *vn = cf_val_get(items->items[i], "name");
-            const struct cf_val *id = cf_val_get(items->items[i], "id");
-            const char *p;
-            if (vn && vn->type == CF_VAL_STR && !strcasecmp(vn->s, name) && id &&
-                id->type == CF_VAL_STR && (p = strcasestr(id->s, "/resourceGroups/")) != NULL) {
-                p += 16;
-                snprintf(rg, rgn, "%.*s", (int)strcspn(p, "/"), p);
-                break;
-            }
-        }
-        cf_val_unref(items);
-        if (!rg[0])
-            return cf_cli_fail(r, 1, "The Vault '%s' not found within subscription.", name);
-    }
+    if ((rc = cf_cli_vault_group(r, name, rg, rgn, 1)) != 0)
+        return rc;
     vault_url(r, rg, name, url, sizeof(url));
-    return cf_cli_call(r, "GET", url, aud, NULL, false, h);
+    return cf_cli_mgmt_call(r, "GET", url, NULL, h);
 }
 
 /* PUTs the vault v (as read, changed) back whole and prints the result. */
 static int vault_put_back(struct cf_cli_run *r, const char *rg, const struct cf_val *v)
 {
     struct cf_val *body = cf_val_obj();
-    struct cf_cli_http h;
-    char url[2048], aud[600];
+    char url[2048];
     int rc;
 
     if (!body || cf_val_set(body, "location", cf_cli_copy(cf_val_get(v, "location"))) ||
@@ -119,14 +92,9 @@ static int vault_put_back(struct cf_cli_run *r, const char *rg, const struct cf_
         return cf_cli_fail(r, 1, "out of memory");
     }
     vault_url(r, rg, cf_cli_arg(r, "--name"), url, sizeof(url));
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
-    rc = cf_cli_call(r, "PUT", url, aud, body, false, &h);
+    rc = cf_cli_mgmt_show(r, "PUT", url, body, cf_cli_shape_vault);
     cf_val_unref(body);
-    if (rc)
-        return rc;
-    r->result = cf_cli_shape_vault(h.body);
-    cf_cli_http_release(&h);
-    return r->result ? 0 : cf_cli_fail(r, 1, "out of memory");
+    return rc;
 }
 
 /* properties.<key> of v, created as an empty value of type t when absent or null. */

@@ -311,7 +311,7 @@ int cf_cli_role_assign(struct cf_cli_run *r, const char *role, const char *oid,
     cf_cli_mgmt_audience(r, aud, sizeof(aud));
     snprintf(url, sizeof(url), "%s" AUTHZ "/roleAssignments/%s?" ROLE_API, base, guid);
     /* Direct request (not cf_cli_call) so that 409 RoleAssignmentExists can be a warning. */
-    if ((rc = cf_cli_id_client(r)) != 0 || (rc = cf_cli_token(r, aud, &tok)) != 0)
+    if ((rc = cf_cli_ensure_client(r)) != 0 || (rc = cf_cli_token(r, aud, &tok)) != 0)
         goto out;
     if (cf_client_request(r->client, "PUT", url, tok, "application/json", bb.data, bb.len,
                           &resp) != CF_OK) {
@@ -523,14 +523,10 @@ out:
 
 static int delete_by_id(struct cf_cli_run *r, const char *id)
 {
-    struct cf_cli_http h;
     char aud[600], url[4096];
-    int rc;
     cf_cli_mgmt_audience(r, aud, sizeof(aud));
     snprintf(url, sizeof(url), "%s%s%s?" ROLE_API, aud, id[0] == '/' ? "" : "/", id);
-    rc = cf_cli_call(r, "DELETE", url, aud, NULL, false, &h);
-    cf_cli_http_release(&h);
-    return rc;
+    return cf_cli_mgmt_show(r, "DELETE", url, NULL, NULL);
 }
 
 int cf_cli_cmd_role_assignment_delete(struct cf_cli_run *r)
@@ -647,9 +643,8 @@ int cf_cli_cmd_role_definition_create(struct cf_cli_run *r)
 {
     const char *arg = cf_cli_arg(r, "--role-definition"), *scope = NULL;
     struct cf_val *input = NULL, *body = NULL;
-    struct cf_cli_http h = {0};
     struct cf_buf file;
-    char err[300], guid[37], base[2048], url[4096], aud[600];
+    char err[300], guid[37], base[2048], url[4096];
     const char *text = arg;
     size_t tlen = strlen(arg);
     int rc = 0;
@@ -676,15 +671,9 @@ int cf_cli_cmd_role_definition_create(struct cf_cli_run *r)
         goto out;
     }
     scope_base(r, scope, base, sizeof(base));
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
     snprintf(url, sizeof(url), "%s" AUTHZ "/roleDefinitions/%s?" ROLE_API, base, guid);
-    if ((rc = cf_cli_call(r, "PUT", url, aud, body, false, &h)) != 0)
-        goto out;
-    r->result = cf_cli_shape_role_definition(h.body);
-    if (!r->result)
-        rc = cf_cli_fail(r, 1, "out of memory");
+    rc = cf_cli_mgmt_show(r, "PUT", url, body, cf_cli_shape_role_definition);
 out:
-    cf_cli_http_release(&h);
     cf_val_unref(body);
     cf_val_unref(input);
     cf_buf_release(&file);
@@ -695,7 +684,7 @@ int cf_cli_cmd_role_definition_delete(struct cf_cli_run *r)
 {
     const char *name = cf_cli_arg(r, "--name");
     struct cf_val *defs = NULL;
-    char scope[1024], base[2048], url[4096], aud[600];
+    char scope[1024], base[2048], url[4096];
     int rc;
 
     if ((rc = find_definitions(r, name, custom_only(r), scope, sizeof(scope),
@@ -706,15 +695,12 @@ int cf_cli_cmd_role_definition_delete(struct cf_cli_run *r)
         return cf_cli_fail(r, 1, "Role '%s' doesn't exist.", name);
     }
     scope_base(r, scope, base, sizeof(base));
-    cf_cli_mgmt_audience(r, aud, sizeof(aud));
     for (size_t i = 0; i < defs->n && !rc; i++) {
         const struct cf_val *n = cf_val_get(defs->items[i], "name");
-        struct cf_cli_http h;
         if (!n || n->type != CF_VAL_STR)
             continue;
         snprintf(url, sizeof(url), "%s" AUTHZ "/roleDefinitions/%s?" ROLE_API, base, n->s);
-        rc = cf_cli_call(r, "DELETE", url, aud, NULL, false, &h);
-        cf_cli_http_release(&h);
+        rc = cf_cli_mgmt_show(r, "DELETE", url, NULL, NULL);
     }
     cf_val_unref(defs);
     return rc;

@@ -35,26 +35,10 @@ static void url(struct cf_cli_run *r, const char *suffix, char *out, size_t n, c
 
 int cf_cli_cmd_signing_key_list(struct cf_cli_run *r)
 {
-    struct cf_val *items = NULL, *out;
     char u[1024], aud[600];
-    int rc;
 
     url(r, "", u, sizeof(u), aud, sizeof(aud));
-    if ((rc = cf_cli_list_all(r, u, aud, &items)) != 0) {
-        cf_val_unref(items);
-        return rc;
-    }
-    out = cf_val_arr();
-    for (size_t i = 0; out && i < items->n; i++)
-        if (cf_val_push(out, cf_cli_shape_signing_key(items->items[i])) != CF_OK) {
-            cf_val_unref(out);
-            out = NULL;
-        }
-    cf_val_unref(items);
-    if (!out)
-        return cf_cli_fail(r, 1, "out of memory");
-    r->result = out;
-    return 0;
+    return cf_cli_mgmt_list(r, u, cf_cli_shape_signing_key);
 }
 
 int cf_cli_cmd_signing_key_rotate(struct cf_cli_run *r)

@@ -1,5 +1,5 @@
-/* test_common.c - the data-plane addressing cmd_common.c gives the key and certificate commands:
- * cf_cli_parse_id for both kinds (the live and the deleted collection, versions, percent-encoded
+/* test_common.c - the data-plane addressing cmd_common.c gives the key, certificate and secret
+ * commands: cf_cli_parse_id for each kind (the live and the deleted collection, versions, percent-encoded
  * names, a certificate's ".../pending" meaning the latest) and the ids it refuses (another
  * collection, no name, a nested version, no https, an over-long host or version). */
 #include "base/cf.h"
@@ -13,6 +13,9 @@ static const struct cf_cli_kind CERTS = {.coll = "certificates",
                                          .noun = "certificate",
                                          .api = "api-version=7.5",
                                          .latest_alias = "pending"};
+
+static const struct cf_cli_kind SECRETS = {
+    .coll = "secrets", .noun = "secret", .api = "api-version=7.5"};
 
 static void parses_ids(void **state)
 {
@@ -41,6 +44,13 @@ static void parses_ids(void **state)
     /* ... which is a certificate rule only */
     assert_true(cf_cli_parse_id(&KEYS, "https://v.vault.localhost/keys/k/pending", &a));
     assert_string_equal(a.version, "pending");
+    /* secrets: the live and the deleted collection, as cmd_secret.c parsed them on its own */
+    assert_true(cf_cli_parse_id(&SECRETS, "https://v.vault.localhost/secrets/s1/v2", &a));
+    assert_string_equal(a.name, "s1");
+    assert_string_equal(a.version, "v2");
+    assert_true(cf_cli_parse_id(&SECRETS, "https://v.vault.localhost/deletedsecrets/s1", &a));
+    assert_string_equal(a.name, "s1");
+    assert_string_equal(a.version, "");
 }
 
 static void refuses_ids(void **state)
@@ -58,6 +68,9 @@ static void refuses_ids(void **state)
     assert_false(cf_cli_parse_id(&KEYS, "https://v.vault.localhost/deleted/k", &a));
     assert_false(cf_cli_parse_id(&KEYS, "https://v.vault.localhost/certificates/c", &a));
     assert_false(cf_cli_parse_id(&CERTS, "https://v.vault.localhost/keys/k", &a));
+    assert_false(cf_cli_parse_id(&SECRETS, "https://v.vault.localhost/keys/k", &a));
+    assert_false(cf_cli_parse_id(&SECRETS, "https://v.vault.localhost/deleteddeletedsecrets/s", &a));
+    assert_false(cf_cli_parse_id(&SECRETS, "https://v.vault.localhost/secrets/s/v/x", &a));
     assert_false(cf_cli_parse_id(&KEYS, "https://v.vault.localhost/keys/k/v1/extra", &a));
     assert_false(cf_cli_parse_id(&CERTS, "https://v.vault.localhost/certificates/c/pending/x", &a));
     snprintf(big, sizeof(big), "https://v.vault.localhost/keys/k/%0100d", 1);
