@@ -163,6 +163,8 @@ int cf_cli_restore(struct cf_cli_run *r, const struct cf_cli_kind *k, struct cf_
 int cf_cli_version_call(struct cf_cli_run *r, const struct cf_cli_kind *k,
                         const struct cf_cli_addr *a, const char *method, const struct cf_val *body,
                         struct cf_cli_http *h);
+/* `... show`: resolves a named object (cf_cli_resolve) and GETs that version. */
+int cf_cli_show_call(struct cf_cli_run *r, const struct cf_cli_kind *k, struct cf_cli_http *h);
 /* Sets r->result to v (shaped from h->body; NULL = out of memory) and releases h. */
 int cf_cli_set_result(struct cf_cli_run *r, struct cf_cli_http *h, struct cf_val *v);
 /* Adds what a list prints for item to out (nothing to skip it); CF_OK or CF_ENOMEM. */

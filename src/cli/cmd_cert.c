@@ -845,17 +845,11 @@ out:
     return rc;
 }
 
-static int get_cert(struct cf_cli_run *r, struct cf_cli_addr *a, struct cf_cli_http *h)
-{
-    return cf_cli_version_call(r, &CERTS, a, "GET", NULL, h);
-}
-
 int cf_cli_cmd_cert_show(struct cf_cli_run *r)
 {
-    struct cf_cli_addr a;
     struct cf_cli_http h;
     int rc;
-    if ((rc = resolve(r, &a, true)) != 0 || (rc = get_cert(r, &a, &h)) != 0)
+    if ((rc = cf_cli_show_call(r, &CERTS, &h)) != 0)
         return rc;
     return result(r, &h, cf_cli_shape_cert(h.body, CF_CLI_CERT_BUNDLE));
 }
@@ -1005,7 +999,7 @@ int cf_cli_cmd_cert_download(struct cf_cli_run *r)
                            enc);
     if (stat(file, &st) == 0)
         return cf_cli_fail(r, 1, "File or directory named '%s' already exists.", file);
-    if ((rc = get_cert(r, &a, &h)) != 0)
+    if ((rc = cf_cli_version_call(r, &CERTS, &a, "GET", NULL, &h)) != 0)
         return rc;
     cf_buf_init(&der, 64 * 1024);
     cf_buf_init(&pem, 128 * 1024);

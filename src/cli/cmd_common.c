@@ -504,6 +504,15 @@ int cf_cli_version_call(struct cf_cli_run *r, const struct cf_cli_kind *k,
     return cf_cli_data_call(r, method, url, body, h);
 }
 
+int cf_cli_show_call(struct cf_cli_run *r, const struct cf_cli_kind *k, struct cf_cli_http *h)
+{
+    struct cf_cli_addr a;
+    int rc;
+    if ((rc = cf_cli_resolve(r, k, true, &a)) != 0)
+        return rc;
+    return cf_cli_version_call(r, k, &a, "GET", NULL, h);
+}
+
 int cf_cli_set_result(struct cf_cli_run *r, struct cf_cli_http *h, struct cf_val *v)
 {
     cf_cli_http_release(h);

@@ -775,17 +775,11 @@ out:
     return rc;
 }
 
-static int get_key(struct cf_cli_run *r, struct cf_cli_addr *a, struct cf_cli_http *h)
-{
-    return cf_cli_version_call(r, &KEYS, a, "GET", NULL, h);
-}
-
 int cf_cli_cmd_key_show(struct cf_cli_run *r)
 {
-    struct cf_cli_addr a;
     struct cf_cli_http h;
     int rc;
-    if ((rc = resolve(r, &a, true)) != 0 || (rc = get_key(r, &a, &h)) != 0)
+    if ((rc = cf_cli_show_call(r, &KEYS, &h)) != 0)
         return rc;
     return result_key(r, &h, false);
 }
@@ -1184,7 +1178,7 @@ int cf_cli_cmd_key_download(struct cf_cli_run *r)
         enc = "PEM";
     if (stat(file, &st) == 0)
         return cf_cli_fail(r, 1, "File or directory named '%s' already exists.", file);
-    if ((rc = get_key(r, &a, &h)) != 0)
+    if ((rc = cf_cli_version_call(r, &KEYS, &a, "GET", NULL, &h)) != 0)
         return rc;
     cf_buf_init(&der, 64 * 1024);
     cf_buf_init(&pem, 128 * 1024);

@@ -282,11 +282,9 @@ out:
 
 int cf_cli_cmd_secret_show(struct cf_cli_run *r)
 {
-    struct cf_cli_addr a;
     struct cf_cli_http h;
     int rc;
-    if ((rc = resolve(r, &a, true)) != 0 ||
-        (rc = cf_cli_version_call(r, &SECRETS, &a, "GET", NULL, &h)) != 0)
+    if ((rc = cf_cli_show_call(r, &SECRETS, &h)) != 0)
         return rc;
     return result_secret(r, &h, false);
 }
