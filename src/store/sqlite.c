@@ -41,6 +41,14 @@ struct write_job {
      * the batch commits). */
     struct cf_store_audit *audit;
     bool audit_row;
+    int64_t audit_id; /* the outbox row's id (when audit_row) */
+};
+
+/* A committed outbox row kept in memory for the drainer (see "recent outbox rows"). */
+struct outbox_mem_row {
+    int64_t id;
+    size_t len;
+    char *line;
 };
 
 /* The thread's bound audit record (store.h allows this one piece of per-thread state). */
@@ -63,6 +71,7 @@ struct cf_store {
     struct write_job *qhead, *qtail;
     bool stop;
     size_t qlen; /* queued jobs; asynchronous writers are refused past CF_STORE_MAX_QUEUE */
+    size_t gather; /* the writer gathers a batch until qlen reaches this (0: not gathering) */
     bool writer_running;
     pthread_t writer;
     struct cf_store_stats stats;
@@ -90,7 +99,23 @@ struct cf_store {
     void (*commit_fn)(void *ctx, int64_t dur_us, size_t jobs);
     void *commit_ctx;
     pthread_cond_t outbox_cv; /* outbox_busy went false */
+
+    /* recent outbox rows: a ring of the rows the writer committed, so the drainer takes them
+     * from memory instead of a read transaction per batch (which re-read the outbox's pages
+     * from the WAL each time: every commit invalidates a reader's page cache). Guarded by omu;
+     * the writer appends (after COMMIT), the one drainer reads and drops (outbox delete). */
+    pthread_mutex_t omu;
+    struct outbox_mem_row *orows; /* [OUTBOX_MEM_ROWS] */
+    size_t ostart, on;            /* ring: first row, rows held */
+    int64_t ocover; /* every committed row with id >= ocover still in the table is in the ring
+                     * (INT64_MAX: no such claim yet) */
+    bool ooverflow; /* rows committed after the ring's last are missing from it (full, or no
+                     * memory): appends stop until the drainer empties the ring */
 };
+
+/* Rows the ring holds at most (~6 MB of typical records); the drainer deletes every 200 ms
+ * or 4,096 rows, so under load it holds a few thousand. Past it the drainer reads SQL. */
+#define OUTBOX_MEM_ROWS 8192
 
 /* Checkpoint policy. A checkpoint copies each page the WAL holds once (its latest frame) and
  * syncs the database file, so its cost follows the distinct pages written since the last one,
@@ -102,6 +127,9 @@ struct cf_store {
  * for a tick (CKPT_IDLE_MS without a commit) while the WAL holds frames - the WAL is folded back
  * soon after a burst ends. Durability does not depend on checkpoints (synchronous=FULL: a
  * commit is durable once its WAL frames are synced). */
+#define GATHER_MIN_JOBS 4
+#define GATHER_US 1000
+#define GATHER_SLICE_US 250
 #define CKPT_FRAMES 4096
 #define CKPT_IDLE_MS 200
 /* Under sustained writes a PASSIVE checkpoint never catches up entirely, so the WAL is never
@@ -593,7 +621,56 @@ static cf_err outbox_insert(struct cf_store *s, struct write_job *j)
     if (rc != SQLITE_DONE)
         return cf_sq_err(c->db, rc, "outbox insert");
     j->audit_row = true;
+    j->audit_id = sqlite3_last_insert_rowid(c->db);
     return CF_OK;
+}
+
+/* Appends the committed batch's outbox rows to the ring (writer thread, after COMMIT). A row
+ * that cannot be kept (ring full, no memory) sets ooverflow: from then on the ring claims
+ * nothing past its last row and the drainer reads those rows with SQL. */
+static void outbox_mem_push(struct cf_store *s, struct write_job *batch)
+{
+    pthread_mutex_lock(&s->omu);
+    for (struct write_job *j = batch; j && !s->ooverflow; j = j->next) {
+        struct outbox_mem_row *r;
+        if (!j->audit_row)
+            continue;
+        if (s->on == OUTBOX_MEM_ROWS) {
+            s->ooverflow = true;
+            break;
+        }
+        r = &s->orows[(s->ostart + s->on) % OUTBOX_MEM_ROWS];
+        r->line = malloc(j->audit->line.len ? j->audit->line.len : 1);
+        if (!r->line) {
+            s->ooverflow = true;
+            break;
+        }
+        memcpy(r->line, j->audit->line.p, j->audit->line.len);
+        r->len = j->audit->line.len;
+        r->id = j->audit_id;
+        if (s->on == 0 && s->ocover == INT64_MAX)
+            s->ocover = r->id;
+        s->on++;
+    }
+    pthread_mutex_unlock(&s->omu);
+}
+
+/* Drops the ring's rows with id <= upto (they left the table). An emptied ring that had
+ * overflowed starts over: its claim begins again with the next row appended. */
+static void outbox_mem_drop(struct cf_store *s, int64_t upto)
+{
+    pthread_mutex_lock(&s->omu);
+    while (s->on && s->orows[s->ostart].id <= upto) {
+        free(s->orows[s->ostart].line);
+        s->orows[s->ostart].line = NULL;
+        s->ostart = (s->ostart + 1) % OUTBOX_MEM_ROWS;
+        s->on--;
+    }
+    if (s->on == 0 && s->ooverflow) {
+        s->ooverflow = false;
+        s->ocover = INT64_MAX;
+    }
+    pthread_mutex_unlock(&s->omu);
 }
 
 /* Runs one batch; true when it committed outbox rows. */
@@ -672,6 +749,8 @@ static bool run_batch(struct cf_store *s, struct write_job *batch, bool fail_com
             rows = true;
         }
     }
+    if (rows)
+        outbox_mem_push(s, batch);
     return rows;
 }
 
@@ -703,6 +782,40 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Under load (the previous batch held GATHER_MIN_JOBS or more) the writer lets the queue fill
+ * before it takes a batch: every batch costs a fixed amount whatever its size - BEGIN/COMMIT,
+ * the fsync, the WAL frames of pages all its jobs share (table tails, interior pages, the
+ * outbox), the drainer's wakeup - so fewer, larger batches cost less CPU per write, and the CPU
+ * the writer does not spend goes to the HTTP workers that produce the next jobs. It waits in
+ * slices of GATHER_SLICE_US while the queue keeps growing, GATHER_US in all at most: when a
+ * slice brings nothing (every client is waiting for this batch) waiting longer only adds
+ * latency. A lone write (previous batch small) never waits. Submitters wake the writer only
+ * once the queue holds a full batch (s->gather). Called and returns with wmu held. */
+static void gather(struct cf_store *s)
+{
+    struct timespec ts;
+    size_t seen;
+
+    s->gather = (size_t)s->max_batch;
+    for (int slice = 0; slice < GATHER_US / GATHER_SLICE_US; slice++) {
+        if (s->qlen >= s->gather || s->stop)
+            break;
+        seen = s->qlen;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += GATHER_SLICE_US * 1000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (s->qlen < s->gather && !s->stop)
+            if (pthread_cond_timedwait(&s->work_cv, &s->wmu, &ts) != 0)
+                break;
+        if (s->qlen == seen)
+            break;
+    }
+    s->gather = 0;
+}
+
 static void *writer_main(void *arg)
 {
     struct cf_store *s = arg;
@@ -711,7 +824,7 @@ static void *writer_main(void *arg)
     int64_t t0_us;
     struct write_job *batch, *last, *j, *next, *async;
     bool fail, rows;
-    int n;
+    int n, prev_n = 0;
 
     for (;;) {
         pthread_mutex_lock(&s->wmu);
@@ -721,6 +834,8 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&s->wmu);
             break;
         }
+        if (prev_n >= GATHER_MIN_JOBS)
+            gather(s);
         batch = last = s->qhead;
         for (n = 1; n < s->max_batch && last->next; n++)
             last = last->next;
@@ -747,6 +862,7 @@ static void *writer_main(void *arg)
             s->stats.failed_commits++;
         else
             s->stats.commits++;
+        prev_n = n;
         if ((uint64_t)n > s->stats.max_batch)
             s->stats.max_batch = (uint64_t)n;
         /* read next before done: a finished job's memory returns to its waiter */
@@ -788,7 +904,7 @@ void cf_store_audit_bind(struct cf_store_audit *rec)
 cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg)
 {
     struct write_job job = {fn,   arg,  CF_OK,           false, NULL, PTHREAD_COND_INITIALIZER,
-                            NULL, NULL, audit_capture(), false};
+                            NULL, NULL, audit_capture(), false, 0};
 
     if (!s || !fn)
         return CF_EINVAL;
@@ -806,7 +922,8 @@ cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg)
         s->qhead = &job;
     s->qtail = &job;
     s->qlen++;
-    pthread_cond_signal(&s->work_cv);
+    if (!s->gather || s->qlen >= s->gather)
+        pthread_cond_signal(&s->work_cv);
     while (!job.done)
         pthread_cond_wait(&job.cv, &s->wmu);
     pthread_mutex_unlock(&s->wmu);
@@ -901,7 +1018,8 @@ cf_err cf_store_write_async(struct cf_store *s, cf_store_fn fn, void *arg, cf_st
     else
         s->qhead = job;
     s->qtail = job;
-    pthread_cond_signal(&s->work_cv);
+    if (!s->gather || s->qlen >= s->gather)
+        pthread_cond_signal(&s->work_cv);
     pthread_mutex_unlock(&s->wmu);
     return CF_OK;
 }
@@ -972,10 +1090,23 @@ struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rcv, NULL);
     pthread_mutex_init(&s->wmu, NULL);
-    pthread_cond_init(&s->work_cv, NULL);
+    {
+        pthread_condattr_t ca; /* gather() waits on CLOCK_MONOTONIC */
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->work_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     pthread_cond_init(&s->outbox_cv, NULL);
     pthread_mutex_init(&s->ckmu, NULL);
     pthread_cond_init(&s->ckcv, NULL);
+    pthread_mutex_init(&s->omu, NULL);
+    s->ocover = INT64_MAX;
+    s->orows = calloc(OUTBOX_MEM_ROWS, sizeof(*s->orows));
+    if (!s->orows) {
+        e = CF_ENOMEM;
+        goto fail;
+    }
 
     e = conn_open(&s->wconn, opts->path, true);
     if (e)
@@ -1056,6 +1187,12 @@ void cf_store_close(struct cf_store *s)
     pthread_cond_destroy(&s->outbox_cv);
     pthread_mutex_destroy(&s->ckmu);
     pthread_cond_destroy(&s->ckcv);
+    if (s->orows) {
+        for (size_t i = 0; i < OUTBOX_MEM_ROWS; i++)
+            free(s->orows[i].line);
+        free(s->orows);
+    }
+    pthread_mutex_destroy(&s->omu);
     free(s);
 }
 
@@ -1251,20 +1388,16 @@ struct outbox_read_arg {
     void *ctx;
 };
 
-/* Prepared per call: the drainer reads once per commit batch at most, not per request. */
+/* The SQL read: rows the ring does not hold (an earlier run's, or past its size). */
 static cf_err outbox_read_fn(struct cf_store_txn *t, void *arg)
 {
     struct outbox_read_arg *a = arg;
-    sqlite3_stmt *st = NULL;
     cf_err e = CF_OK;
+    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_OUTBOX_READ, &e);
     int rc;
 
-    rc = sqlite3_prepare_v2(CF_SQ_DB(t),
-                            "SELECT id, line FROM audit_outbox WHERE id>?1 "
-                            "ORDER BY id LIMIT ?2",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return cf_sq_err(CF_SQ_DB(t), rc, "outbox read");
+    if (!st)
+        return e;
     sqlite3_bind_int64(st, 1, a->after);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)(a->max > INT64_MAX ? INT64_MAX : (int64_t)a->max));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1279,8 +1412,40 @@ static cf_err outbox_read_fn(struct cf_store_txn *t, void *arg)
     }
     if (rc != SQLITE_DONE)
         e = cf_sq_err(CF_SQ_DB(t), rc, "outbox read");
-    sqlite3_finalize(st);
+    cf_sq_done(st);
     return e;
+}
+
+/* Serves the read from the ring when it covers every row after `after`: true when it did.
+ * The rows it hands to fn stay put outside omu: the writer only appends to other slots, and
+ * only outbox delete - the same (one) drainer thread - frees rows. */
+static bool outbox_mem_read(struct cf_store *s, int64_t after, size_t max, cf_store_outbox_fn fn,
+                            void *ctx)
+{
+    size_t i, first, n, on;
+
+    pthread_mutex_lock(&s->omu);
+    on = s->on;
+    if (s->ocover == INT64_MAX || after < s->ocover - 1) {
+        pthread_mutex_unlock(&s->omu);
+        return false;
+    }
+    for (first = 0; first < on; first++)
+        if (s->orows[(s->ostart + first) % OUTBOX_MEM_ROWS].id > after)
+            break;
+    if (first == on && s->ooverflow) { /* the rows after the ring's last are in SQL only */
+        pthread_mutex_unlock(&s->omu);
+        return false;
+    }
+    first = (s->ostart + first) % OUTBOX_MEM_ROWS;
+    n = on - (first + OUTBOX_MEM_ROWS - s->ostart) % OUTBOX_MEM_ROWS;
+    pthread_mutex_unlock(&s->omu);
+    for (i = 0; i < n && i < max; i++) {
+        const struct outbox_mem_row *r = &s->orows[(first + i) % OUTBOX_MEM_ROWS];
+        if (!fn(ctx, r->id, (struct cf_str){r->line, r->len}))
+            break;
+    }
+    return true;
 }
 
 cf_err cf_store_outbox_read(struct cf_store *s, int64_t after, size_t max, cf_store_outbox_fn fn,
@@ -1290,6 +1455,8 @@ cf_err cf_store_outbox_read(struct cf_store *s, int64_t after, size_t max, cf_st
     if (!s || !fn)
         return CF_EINVAL;
     if (max == 0)
+        return CF_OK;
+    if (outbox_mem_read(s, after, max, fn, ctx))
         return CF_OK;
     return cf_store_read(s, outbox_read_fn, &a);
 }
@@ -1314,10 +1481,23 @@ static cf_err outbox_exec_fn(struct cf_store_txn *t, void *arg)
     return rc == SQLITE_DONE ? CF_OK : cf_sq_err(CF_SQ_DB(t), rc, "outbox");
 }
 
+static cf_err outbox_delete_fn(struct cf_store_txn *t, void *arg)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_OUTBOX_DELETE, &e);
+
+    if (!st)
+        return e;
+    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
+    return cf_sq_step_change(t, st, "outbox delete", false);
+}
+
 cf_err cf_store_outbox_delete(struct cf_store *s, int64_t upto)
 {
-    struct outbox_exec_arg a = {"DELETE FROM audit_outbox WHERE id<=?1", upto};
-    return cf_store_write(s, outbox_exec_fn, &a);
+    cf_err e = cf_store_write(s, outbox_delete_fn, &upto);
+    if (!e)
+        outbox_mem_drop(s, upto);
+    return e;
 }
 
 static cf_err outbox_floor_fn(struct cf_store_txn *t, void *arg)
@@ -1344,19 +1524,21 @@ cf_err cf_store_outbox_floor(struct cf_store *s, int64_t floor)
 
 static cf_err outbox_count_fn(struct cf_store_txn *t, void *arg)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), "SELECT count(*) FROM audit_outbox", -1, &st, NULL);
     cf_err e = CF_OK;
+    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_OUTBOX_COUNT, &e);
+    int rc;
 
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
+    if (!st)
+        return e;
+    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *(int64_t *)arg = sqlite3_column_int64(st, 0);
     else
         e = cf_sq_err(CF_SQ_DB(t), rc, "outbox count");
-    sqlite3_finalize(st);
+    cf_sq_done(st);
     return e;
 }
+
 
 cf_err cf_store_outbox_count(struct cf_store *s, int64_t *n)
 {

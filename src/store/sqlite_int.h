@@ -66,6 +66,9 @@
                       "deleted=?1 ORDER BY name_lc")                                               \
     X(VAULT_LIST_RG, "SELECT " CF_SQL_VAULT_COLS " FROM vaults WHERE subscription=?2 AND "         \
                      "rg_lc=?3 AND deleted=?1 ORDER BY name_lc")                                   \
+    X(OUTBOX_READ, "SELECT id, line FROM audit_outbox WHERE id>?1 ORDER BY id LIMIT ?2")          \
+    X(OUTBOX_DELETE, "DELETE FROM audit_outbox WHERE id<=?1")                                      \
+    X(OUTBOX_COUNT, "SELECT count(*) FROM audit_outbox")                                           \
     X(VAULT_DELETE, "DELETE FROM vaults WHERE id=?1")                                              \
     X(VAULT_SET_DEK, "UPDATE vaults SET dek=?2 WHERE id=?1")                                       \
     X(VAULT_EXPIRED, "SELECT id,name FROM vaults WHERE deleted=1 AND scheduled_purge<=?1 "         \

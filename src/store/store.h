@@ -95,7 +95,10 @@ struct cf_store_audit {
 void cf_store_audit_bind(struct cf_store_audit *rec);
 
 /* The outbox, for the one drainer that moves rows to the audit log (in id order) and deletes
- * them once they are durable there. Ids only grow (AUTOINCREMENT), also across deletes. */
+ * them once they are durable there. Ids only grow (AUTOINCREMENT), also across deletes.
+ * cf_store_outbox_read and cf_store_outbox_delete are called from one thread at a time (the
+ * drainer): reads are served from the rows the writer just committed, kept in memory until
+ * their delete. */
 typedef bool (*cf_store_outbox_fn)(void *ctx, int64_t id, struct cf_str line);
 /* Calls fn for up to max rows with id > after, in id order, in one read snapshot; fn returns
  * false to stop early. CF_OK, or the read's error. */

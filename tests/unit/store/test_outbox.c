@@ -3,7 +3,8 @@
  * commit, a job beside it failing); one row per bound record even over several writes; async
  * writes carry it and see committed before their done callback; the notify hook; reads in id
  * order with a limit and early stop; deletes; ids that never come back (AUTOINCREMENT) and the
- * floor; rows surviving a reopen. */
+ * floor; rows surviving a reopen; reads that agree whether the rows come from the in-memory
+ * ring of committed rows or the table (past the ring's size, after it emptied, after a reopen). */
 #include "base/cf.h"
 
 #include <setjmp.h>
@@ -428,6 +429,154 @@ static void test_rows_survive_reopen(void **state)
     assert_string_equal(r.line[2], "{\"o\":2}");
 }
 
+/* ---- the in-memory ring of committed rows (sqlite.c OUTBOX_MEM_ROWS = 8192) ---- */
+
+#define RING_ROWS 8192
+struct many {
+    struct cf_store_audit *rec;
+    char (*line)[32];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, failed;
+};
+
+static void many_done(cf_err result, void *arg)
+{
+    struct many *m = arg;
+    pthread_mutex_lock(&m->mu);
+    m->done++;
+    m->failed += result != CF_OK;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* n asynchronous writes (large batches), each with its record {"<tag>":i}. */
+static void add_many(struct cf_store *s, int n, const char *tag)
+{
+    static struct put p = {"many", CF_OK};
+    struct many m = {calloc((size_t)n, sizeof(*m.rec)), calloc((size_t)n, sizeof(*m.line)),
+                     PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    assert_non_null(m.rec);
+    assert_non_null(m.line);
+    for (int i = 0; i < n; i++) {
+        snprintf(m.line[i], sizeof(m.line[i]), "{\"%s\":%d}", tag, i);
+        m.rec[i] = (struct cf_store_audit){cf_str_from(m.line[i]), false};
+        cf_store_audit_bind(&m.rec[i]);
+        assert_int_equal(cf_store_write_async(s, put_fn, &p, many_done, &m), CF_OK);
+        cf_store_audit_bind(NULL);
+    }
+    pthread_mutex_lock(&m.mu);
+    while (m.done < n)
+        pthread_cond_wait(&m.cv, &m.mu);
+    pthread_mutex_unlock(&m.mu);
+    assert_int_equal(m.failed, 0);
+    free(m.rec);
+    free(m.line);
+}
+
+struct scan {
+    int64_t last;
+    int next, n;
+    const char *tag;
+    bool ok;
+    int switch_at; /* after this many rows the lines are {"<tag2>":0}, ... (0: never) */
+    const char *tag2;
+};
+
+static bool scan_row(void *ctx, int64_t id, struct cf_str line)
+{
+    struct scan *sc = ctx;
+    char want[32];
+    if (sc->switch_at && sc->n == sc->switch_at) {
+        sc->tag = sc->tag2;
+        sc->next = 0;
+    }
+    snprintf(want, sizeof(want), "{\"%s\":%d}", sc->tag, sc->next);
+    if (sc->ok && !(id > sc->last && cf_str_eq(line, cf_str_from(want))))
+        print_message("row %lld after %lld: %.*s, want %s\n", (long long)id, (long long)sc->last,
+                      CF_STR_FMT(line), want);
+    sc->ok = sc->ok && id > sc->last && cf_str_eq(line, cf_str_from(want));
+    sc->last = id;
+    sc->next++;
+    sc->n++;
+    return true;
+}
+
+/* Reads every row after `after` the way the drainer does (batches of 256) and checks they are
+ * {"tag":first}, {"tag":first+1}, ... in increasing id order; returns the count. */
+static int scan_then(struct cf_store *s, int64_t after, const char *tag, int first,
+                     int64_t *last, int switch_at, const char *tag2)
+{
+    struct scan sc = {after, first, 0, tag, true, switch_at, tag2};
+    int before;
+    do {
+        before = sc.n;
+        assert_int_equal(cf_store_outbox_read(s, sc.last, 256, scan_row, &sc), CF_OK);
+        assert_true(sc.ok);
+    } while (sc.n > before);
+    if (last)
+        *last = sc.last;
+    return sc.n;
+}
+
+static int scan_all(struct cf_store *s, int64_t after, const char *tag, int first,
+                    int64_t *last)
+{
+    return scan_then(s, after, tag, first, last, 0, NULL);
+}
+
+/* Reads must not depend on where the rows come from: the ring, the table past the ring's
+ * size, the table again after the ring overflowed and was emptied, an earlier run's rows. */
+static void test_ring_and_table_agree(void **state)
+{
+    struct fx *f = *state;
+    int64_t last, mid;
+
+    add_many(f->s, RING_ROWS + 300, "r"); /* overflows the ring */
+    assert_int_equal(scan_all(f->s, 0, "r", 0, &last), RING_ROWS + 300);
+    assert_int_equal(count(f->s), RING_ROWS + 300);
+    /* from a point inside the ring and from one past it */
+    {
+        struct rows r = read_all(f->s, last - 5);
+        assert_int_equal(r.n, 5);
+        assert_string_equal(r.line[4], "{\"r\":8491}");
+    }
+    /* drop part of it: rows after the overflow still come from the table */
+    assert_int_equal(scan_all(f->s, 0, "r", 0, &mid) >= 100, true);
+    {
+        struct scan sc = {0, 0, 0, "r", true, 0, NULL};
+        assert_int_equal(cf_store_outbox_read(f->s, 0, 100, scan_row, &sc), CF_OK);
+        mid = sc.last;
+    }
+    assert_int_equal(cf_store_outbox_delete(f->s, mid), CF_OK);
+    add_many(f->s, 50, "s");
+    assert_int_equal(scan_then(f->s, mid, "r", 100, NULL, RING_ROWS + 200, "s"),
+                     RING_ROWS + 200 + 50);
+    assert_int_equal(scan_all(f->s, last, "s", 0, NULL), 50);
+    /* empty everything: the ring starts over and holds what follows */
+    assert_int_equal(scan_all(f->s, last, "s", 0, &last), 50);
+    assert_int_equal(cf_store_outbox_delete(f->s, last), CF_OK);
+    assert_int_equal(count(f->s), 0);
+    assert_int_equal(scan_all(f->s, 0, "t", 0, NULL), 0);
+    add_many(f->s, 600, "t");
+    assert_int_equal(scan_all(f->s, last, "t", 0, &mid), 600);
+    assert_int_equal(scan_all(f->s, 0, "t", 0, NULL), 600);
+    /* a failed commit adds nothing to the ring either */
+    cf_store_debug_fail_commits(f->s, 1);
+    {
+        struct cf_store_audit rec = {CF_STR("{\"x\":0}"), false};
+        assert_int_equal(bound_write(f->s, &rec, "x", CF_OK), CF_ESTORE);
+        assert_false(rec.committed);
+    }
+    assert_int_equal(scan_all(f->s, mid, "t", 600, NULL), 0);
+    /* and a reopened store reads the earlier run's rows from the table */
+    cf_store_close(f->s);
+    f->s = open_store(f->path);
+    assert_int_equal(scan_all(f->s, 0, "t", 0, NULL), 600);
+    add_many(f->s, 10, "u");
+    assert_int_equal(scan_all(f->s, mid, "u", 0, NULL), 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +591,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_ids_never_return, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_survive_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring_and_table_agree, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
