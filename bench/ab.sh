@@ -2,7 +2,8 @@
 # ab.sh - two cofferd builds side by side (before/after a change), each beside nginx, in
 # alternating rounds on the same machine state: A, nginx, B, nginx, A, ... Prints per-round
 # req/s and the medians, A/nginx, B/nginx and B/A. GET keep-alive (bench/get.lua) by default;
-# OP=set also measures the durable SET (bench/set.lua) of each build in the same rounds.
+# OP=set also measures the durable SET (bench/set.lua) of each build in the same rounds, and
+# the raw SQLite baseline (bench/sqlite_baseline.c: one durable commit per write) after them.
 #
 #   bench/ab.sh BIN_A BIN_B           e.g. /tmp/base/build/cofferd build/cofferd
 #
@@ -120,6 +121,7 @@ cpu_ticks() {
     [ "$1" = n ] && { echo 0; return; }
     awk '{print $14 + $15}' "/proc/$(cat "$TMP/$1/pid")/stat"
 }
+[ "$OP" = set ] && cc -O2 -o "$TMP/bench_sqlite" bench/sqlite_baseline.c -lsqlite3
 get_a 8 2 >/dev/null
 get_b 8 2 >/dev/null
 get_n 8 2 >/dev/null
@@ -138,6 +140,9 @@ for r in $(seq 1 "$ROUNDS"); do
             res=$(set_$t "$CONNS" "$DUR")
             record "$res" op=set target="$t" round="$r" cpu_ticks="$(($(cpu_ticks "$t") - c0))"
         done
+        sq=$("$TMP/bench_sqlite" "$TMP/baseline.db" "$DUR" "$(((DUR + 1) / 2))")
+        one=$(echo "$sq" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sqlite_commit_per_write_per_s"])')
+        record "{\"rps\": $one, \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" op=set target=sqlite round="$r" cpu_ticks=0
     fi
 done
 python3 - "$RAW" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" "$BIN_A" "$BIN_B" <<'PY'
@@ -173,4 +178,9 @@ for op in ("get", "set"):
 ga, _ = med("get", "a"); gb, _ = med("get", "b"); sa, _ = med("set", "a"); sb, _ = med("set", "b")
 if sa:
     print(f"SET/GET: A {sa/ga:.3f}, B {sb/gb:.3f}")
+    sq, vsq = med("set", "sqlite")
+    if sq:
+        print(f"sqlite one durable commit per write: {sq:,.0f}/s {[round(x) for x in vsq]}; "
+              f"SET/sqlite: A {sa/sq:.2f}, B {sb/sq:.2f}")
+print("json " + json.dumps({"a": sys.argv[4], "b": sys.argv[5], "rows": rows}))
 PY
