@@ -357,6 +357,97 @@ static void test_purge_and_cascade(void **state)
     assert_int_equal(cf_store_check(f->s), CF_OK); /* no dangling versions */
 }
 
+/* ---- object updates: a new version takes the narrow statement (latest columns only), a
+ * delete or a recover the full one (sqlite_obj.c); each leaves the state indexes right ---- */
+
+static int list_count(struct cf_store_txn *t, int64_t vid, bool deleted)
+{
+    struct count c = {vid, 0};
+    bool more;
+    assert_int_equal(cf_store_secret_list(t, vid, deleted, "", 25, count_cb, &c, &more), CF_OK);
+    return c.n;
+}
+
+static cf_err obj_update_fn(struct cf_store_txn *t, void *arg)
+{
+    struct fx *f = arg;
+    struct cf_rec_secret_obj o, got;
+    struct cf_rec_secret_ver v;
+    int n = -1;
+
+    memset(&o, 0, sizeof(o));
+    memset(&v, 0, sizeof(v));
+    cf_buf_init(&v.value, 64);
+    assert_int_equal(cf_buf_append(&v.value, "sealed", 6), CF_OK);
+    o.vault_id = f->vid;
+    snprintf(o.name, sizeof(o.name), "Upd");
+    snprintf(o.name_lc, sizeof(o.name_lc), "upd");
+    for (int seq = 1; seq <= 3; seq++) {
+        v.seq = seq;
+        snprintf(v.version, sizeof(v.version), "%032x", seq);
+        v.enabled = true;
+        o.latest_seq = seq;
+        memcpy(o.latest_version, v.version, sizeof(o.latest_version));
+        if (seq == 1)
+            assert_int_equal(cf_store_secret_obj_insert(t, &o), CF_OK);
+        else /* live and staying live: the narrow update */
+            assert_int_equal(cf_store_secret_obj_update(t, &o), CF_OK);
+        v.object_id = o.id;
+        assert_int_equal(cf_store_secret_ver_insert(t, &v), CF_OK);
+    }
+    assert_int_equal(cf_store_secret_obj_get(t, f->vid, "upd", &got), CF_OK);
+    assert_int_equal(got.latest_seq, 3);
+    assert_string_equal(got.latest_version, v.version);
+    assert_int_equal(list_count(t, f->vid, false), 1);
+
+    /* soft delete: the full update, the object moves to the deleted listing and purge index */
+    o.deleted_date = 1000;
+    o.scheduled_purge = 5000;
+    assert_int_equal(cf_store_secret_obj_update(t, &o), CF_OK);
+    assert_int_equal(cf_store_secret_obj_get(t, f->vid, "upd", &got), CF_OK);
+    assert_int_equal(got.deleted_date, 1000);
+    assert_int_equal(got.scheduled_purge, 5000);
+    assert_int_equal(list_count(t, f->vid, false), 0);
+    assert_int_equal(list_count(t, f->vid, true), 1);
+
+    /* recover: the record says live, the row does not - the narrow statement matches nothing
+     * and the full update brings it back */
+    o.deleted_date = 0;
+    o.scheduled_purge = 0;
+    assert_int_equal(cf_store_secret_obj_update(t, &o), CF_OK);
+    assert_int_equal(cf_store_secret_obj_get(t, f->vid, "upd", &got), CF_OK);
+    assert_int_equal(got.deleted_date, 0);
+    assert_int_equal(got.scheduled_purge, 0);
+    assert_int_equal(got.latest_seq, 3);
+    assert_int_equal(list_count(t, f->vid, false), 1);
+    assert_int_equal(list_count(t, f->vid, true), 0);
+    /* the recovered object is no longer due for purge */
+    assert_int_equal(cf_store_secret_purge_expired(t, 99999, 10, &n), CF_OK);
+    assert_int_equal(n, 0);
+
+    /* a new version after the recover is narrow again */
+    o.latest_seq = 4;
+    snprintf(o.latest_version, sizeof(o.latest_version), "%032x", 4);
+    assert_int_equal(cf_store_secret_obj_update(t, &o), CF_OK);
+    assert_int_equal(cf_store_secret_obj_get(t, f->vid, "upd", &got), CF_OK);
+    assert_int_equal(got.latest_seq, 4);
+
+    /* a row that does not exist: not found on either path */
+    o.id = 424242;
+    assert_int_equal(cf_store_secret_obj_update(t, &o), CF_ENOTFOUND);
+    o.deleted_date = 1;
+    assert_int_equal(cf_store_secret_obj_update(t, &o), CF_ENOTFOUND);
+    cf_buf_release(&v.value);
+    return CF_OK;
+}
+
+static void test_obj_update_paths(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cf_store_write(f->s, obj_update_fn, f), CF_OK);
+    assert_int_equal(cf_store_check(f->s), CF_OK); /* the indexes agree with the table */
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -365,6 +456,7 @@ int main(void)
         T(test_groups),
         T(test_list_index),
         T(test_purge_and_cascade),
+        T(test_obj_update_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
