@@ -237,6 +237,7 @@ int main(int argc, char **argv)
     if (!vault)
         goto out;
     cf_sealgate_set_vault(gate, vault);
+    cf_vault_keys_set_notify_lead(vault, cfg.events_near_expiry_days);
     if (cfg.dev_month_seconds) { /* test only: config.c allows it with --dev alone */
         cf_vault_certs_set_month(vault, cfg.dev_month_seconds);
         cf_warn("cofferd: TEST ONLY: a certificate policy month lasts %d s (dev_month_seconds)",

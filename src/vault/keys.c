@@ -1523,8 +1523,17 @@ cf_err cf_key_policy_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
         e = cf_store_read(svc->store, policy_get_fn, &c);
     if (!e && c.has_pol)
         policy_from_rec(out, &c.pol);
+    else if (!e && svc->notify_days >= 0) /* the implicit default policy: Notify only */
+        snprintf(out->notify_dur, sizeof(out->notify_dur), "P%dD",
+                 svc->notify_days ? svc->notify_days : 30);
     cf_key_ctx_release(&c);
     return e;
+}
+
+void cf_vault_keys_set_notify_lead(struct cf_vault_svc *svc, int days)
+{
+    if (svc)
+        svc->notify_days = days > 0 ? days : -1;
 }
 
 static cf_err policy_set_fn(struct cf_store_txn *t, void *arg)

@@ -379,6 +379,11 @@ struct cf_vault_hsm_ops {
 /* h and ops outlive the service (NULL, NULL: no HSM). Call before serving (not thread-safe). */
 void cf_vault_svc_set_hsm(struct cf_vault_svc *svc, struct cf_hsm *h,
                           const struct cf_vault_hsm_ops *ops);
+/* A key that never had a rotation policy behaves as Azure's default one, Notify `days` before
+ * expiry (the events scan's KeyNearExpiry lead, config events_near_expiry_days); GET
+ * rotationpolicy shows it so a client that reads, edits and PUTs it back keeps the notice.
+ * 0: no Notify. Default 30. Call before serving (not thread-safe). */
+void cf_vault_keys_set_notify_lead(struct cf_vault_svc *svc, int days);
 
 /* New version of name (the first one creates the key). CF_EDELETED if soft-deleted. */
 cf_err cf_key_create(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,

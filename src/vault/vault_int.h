@@ -87,6 +87,7 @@ struct cf_vault_svc {
     cf_vault_event_fn event_fn;
     void *event_ctx;
     int cert_month_s; /* cf_vault_certs_set_month (test only); 0: 365/12 days */
+    int notify_days;  /* cf_vault_keys_set_notify_lead: implicit policy's Notify; 0: 30, <0: none */
     pthread_rwlock_t lock; /* guards buckets, gen and the master-key fields above */
     struct cf_vault_cache_entry *buckets[CF_VAULT_CACHE_BUCKETS];
     uint64_t gen;

@@ -350,7 +350,9 @@ test("keys: rotate makes a new version of the same type; rotation policy get/upd
   const name = uniqueName("krot");
   const k = await client.createRsaKey(name, { keySize: 2048, keyOps: ["sign", "verify"] });
   const def = await client.getKeyRotationPolicy(name);
-  assert.ok(Array.isArray(def.lifetimeActions), "default policy has lifetimeActions");
+  // Azure's default for a key that never had a policy: one Notify 30 days before expiry
+  assert.deepEqual(def.lifetimeActions.map((a) => `${a.action}:${a.timeBeforeExpiry ?? ""}`), ["Notify:P30D"],
+    "default policy is Notify P30D");
   const p = await client.updateKeyRotationPolicy(name, {
     lifetimeActions: [
       { action: "Rotate", timeAfterCreate: "P90D" },
