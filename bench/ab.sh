@@ -10,7 +10,8 @@
 # Also cofferd's own CPU time per request (user + system, from /proc/PID/stat around each run):
 # on a busy machine req/s swings with the neighbours' load, CPU per request much less.
 # Knobs: DUR (5), ROUNDS (5), CONNS (64), OP (get | set: GET and SET), WRK_THREADS (2),
-# B_ASSIGNMENTS (0: N role assignments loaded into B's server first).
+# B_ASSIGNMENTS (0: N role assignments loaded into B's server first), A_ARGS / B_ARGS (extra
+# cofferd options of A / B, e.g. B_ARGS='--audit off' with one binary: what the audit log costs).
 # Both servers run in --dev mode like bench/run.sh (authorization and audit on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,8 +43,10 @@ trap cleanup EXIT
 # start NAME BIN PORT: a dev server, its token and a secret to read.
 start() {
     local name=$1 bin=$2 port=$3 dir=$TMP/$1 tok
+    local -a extra
+    read -r -a extra <<<"$4"
     mkdir -p "$dir"
-    "$bin" --dev --data-dir "$dir/data" --port "$port" --log-level warn >"$dir/out" 2>&1 &
+    "$bin" --dev --data-dir "$dir/data" --port "$port" --log-level warn "${extra[@]}" >"$dir/out" 2>&1 &
     PIDS+=($!)
     echo $! >"$dir/pid"
     for _ in $(seq 1 300); do [ -f "$dir/data/env" ] && break; sleep 0.1; done
@@ -61,8 +64,8 @@ start() {
 PA=$((20000 + RANDOM % 20000))
 PB=$((PA + 1))
 NPORT=$((PA + 2))
-start a "$BIN_A" "$PA"
-start b "$BIN_B" "$PB"
+start a "$BIN_A" "$PA" "${A_ARGS:-}"
+start b "$BIN_B" "$PB" "${B_ARGS:-}"
 # B_ASSIGNMENTS=N: B's server also holds N role assignments (for other principals, on its dev
 # vault) - with the same binary for A and B this measures what the assignments cost a GET.
 if [ "${B_ASSIGNMENTS:-0}" -gt 0 ]; then
@@ -145,13 +148,13 @@ for r in $(seq 1 "$ROUNDS"); do
         record "{\"rps\": $one, \"requests\": 0, \"non2xx\": 0, \"errors\": 0}" op=set target=sqlite round="$r" cpu_ticks=0
     fi
 done
-python3 - "$RAW" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" "$BIN_A" "$BIN_B" <<'PY'
+python3 - "$RAW" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" "$BIN_A" "$BIN_B" "${A_ARGS:-}" "${B_ARGS:-}" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def med(op, t):
     v = [r["rps"] for r in rows if r["op"] == op and r["target"] == t]
     return (statistics.median(v) if v else None), v
-print(f"ab: A={sys.argv[4]}  B={sys.argv[5]}")
+print(f"ab: A={sys.argv[4]} {sys.argv[6]}  B={sys.argv[5]} {sys.argv[7]}")
 print(f"ab: load average at start {sys.argv[2]}, at end {sys.argv[3]}")
 for op in ("get", "set"):
     a, va = med(op, "a"); b, vb = med(op, "b"); n, vn = med(op, "n")

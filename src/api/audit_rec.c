@@ -27,7 +27,16 @@
  * Cost on the read path: the event is a struct of borrowed pointers; two URIs are built on
  * the stack; the line is formatted into the request's own buffer (kept with the recycled
  * request, so no malloc in the steady state) and appended under the mutex of the receiving
- * event loop's own lane (chain), which no other loop takes. */
+ * event loop's own lane (chain), which no other loop takes.
+ *
+ * Batching (issue 11: one write(2) per record was most of a read record's cost): on an HTTP
+ * worker thread the formatted record and its response are held in that worker's batch and
+ * cf_http_later schedules flush_later for the end of the loop's current pass; the flush
+ * writes every record of the batch with one cf_audit_append_batch and only then hands each
+ * response to http (or, when the write failed, a 503 in its place) - so no response leaves
+ * before its record is in the file, whatever order libevent writes sockets in. A batch that
+ * reaches CF_AUDIT_MAX_BATCH is flushed at once. Off the worker threads (a pool thread's
+ * answer) the record is appended directly as before. */
 #include "base/cf.h"
 #include "api/internal.h"
 #include "audit/audit.h"
@@ -36,7 +45,6 @@
 #include "base/secret.h"
 #include "store/store.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -50,9 +58,22 @@
 #define FLUSH_ROWS 4096
 #define URI_MAX 2100      /* cf_audit_format caps id and requestUri at 2048 */
 
+/* One HTTP worker's held responses of the current loop pass (touched on its thread only). */
+struct audit_held {
+    struct api_req *r;
+    int status;
+    bool with_body;
+};
+struct audit_batch {
+    struct audit_held held[CF_AUDIT_MAX_BATCH];
+    struct cf_str lines[CF_AUDIT_MAX_BATCH]; /* held[i].r's record, in its audit.line */
+    size_t n;
+};
+
 struct api_audit_log {
     struct cf_audit *const *lanes; /* lanes[0] also takes the outbox's records */
     size_t nlanes;
+    struct audit_batch *batches; /* [nlanes]: worker k < nlanes batches into lane k */
     struct cf_store *store;
     int failing; /* atomic: the last append (direct or drained) failed */
     pthread_mutex_t mu;
@@ -346,28 +367,34 @@ static void fw_raw(struct fw *w, const char *s, size_t n)
 
 #define FW_LIT(w, lit) fw_raw((w), (lit), sizeof(lit) - 1)
 
-/* A JSON string value needing no escape, within cap (else the slow path). */
+/* A JSON string value needing no escape, within cap (else the slow path): checked and copied
+ * in one pass (upper: ASCII upper-cased, as format.c's toupper does for these bytes). */
 static void fw_str(struct fw *w, const char *s, size_t cap, bool upper)
 {
+    const unsigned char *u = (const unsigned char *)(s ? s : "");
+    char *o = w->p, *end = w->end;
     size_t n = 0;
-    if (!s)
-        s = "";
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\' || n == cap) {
+
+    if (!w->ok || end - o < 2) {
+        w->ok = false;
+        return;
+    }
+    *o++ = '"';
+    for (;; n++) {
+        unsigned c = u[n];
+        if (c == 0)
+            break;
+        /* printable ASCII but the quote and the backslash, within cap and the buffer */
+        if (c - 0x20u > 0x5eu || c == '"' || c == '\\' || n == cap || o >= end - 1) {
             w->ok = false;
             return;
         }
+        if (upper && c - 'a' < 26u)
+            c -= 'a' - 'A';
+        *o++ = (char)c;
     }
-    FW_LIT(w, "\"");
-    if (upper && w->ok && (size_t)(w->end - w->p) >= n) {
-        for (size_t i = 0; i < n; i++)
-            w->p[i] = (char)toupper((unsigned char)s[i]);
-        w->p += n;
-    } else {
-        fw_raw(w, s, n);
-    }
-    FW_LIT(w, "\"");
+    *o++ = '"';
+    w->p = o;
 }
 
 /* "key":"value" with a literal key (keys are plain). */
@@ -540,28 +567,84 @@ static cf_err format(struct api_req *r, int status)
 
 /* ---------------- the request path ---------------- */
 
-bool api_audit_reply(struct api_req *r, int status)
+/* Writes worker w's batch (one write) and then sends its held responses, each as asked or,
+ * when its record could not be written, as 503. */
+static void flush_batch(struct api_audit_log *al, int w)
+{
+    struct audit_batch *b = &al->batches[w];
+    struct audit_held held[CF_AUDIT_MAX_BATCH];
+    bool ok[CF_AUDIT_MAX_BATCH];
+    size_t n = b->n;
+    cf_err e, first = CF_OK;
+
+    if (n == 0)
+        return;
+    e = cf_audit_append_batch(al->lanes[w], b->lines, n);
+    for (size_t i = 0; i < n; i++)
+        ok[i] = e == CF_OK;
+    if (e == CF_EINVAL || e == CF_ETOOBIG) {
+        /* a line the log refuses (never cf_audit_format's) fails its own request only */
+        for (size_t i = 0; i < n; i++) {
+            cf_err ei = cf_audit_append(al->lanes[w], b->lines[i], false);
+            ok[i] = ei == CF_OK;
+            if (ei && !first)
+                first = ei;
+        }
+    } else {
+        first = e;
+    }
+    if (first)
+        set_failing(al, first, "appending a record");
+    else
+        clear_failing(al);
+    /* Sending may run code that holds the next response: start the next batch first. */
+    memcpy(held, b->held, n * sizeof(held[0]));
+    b->n = 0;
+    for (size_t i = 0; i < n; i++)
+        api_send_recorded(held[i].r, held[i].status, held[i].with_body, ok[i]);
+}
+
+static void flush_later(void *ctx, int worker)
+{
+    struct api_audit_log *al = ctx;
+    if (worker >= 0 && (size_t)worker < al->nlanes)
+        flush_batch(al, worker);
+}
+
+enum api_audit_verdict api_audit_reply(struct api_req *r, int status, bool with_body)
 {
     struct api_audit_log *al = r->api->alog;
+    int w;
     cf_err e;
 
     if (!al || r->audit.recorded)
-        return true;
+        return API_AUDIT_SEND;
     r->audit.recorded = true;
     /* Committed with the write: the outbox line says what a success answers. */
     if (r->audit.slot.committed && status >= 200 && status < 300)
-        return true;
+        return API_AUDIT_SEND;
     e = format(r, status);
-    if (!e)
+    if (!e) {
+        /* On a worker thread (the batch is that thread's own): hold it for the pass's flush. */
+        w = cf_http_later(flush_later, al);
+        if (w >= 0 && (size_t)w < al->nlanes) {
+            struct audit_batch *b = &al->batches[w];
+            b->held[b->n] = (struct audit_held){r, status, with_body};
+            b->lines[b->n] = cf_buf_str(&r->audit.line);
+            if (++b->n == CF_AUDIT_MAX_BATCH)
+                flush_batch(al, w); /* sends r too */
+            return API_AUDIT_HELD;
+        }
         e = cf_audit_append(
             al->lanes[(size_t)(r->http->worker < 0 ? 0 : r->http->worker) % al->nlanes],
             cf_buf_str(&r->audit.line), false);
+    }
     if (e) {
         set_failing(al, e, "appending a record");
-        return false;
+        return API_AUDIT_FAILED;
     }
     clear_failing(al);
-    return true;
+    return API_AUDIT_SEND;
 }
 
 bool api_audit_write_ok(struct api_req *r)
@@ -727,6 +810,11 @@ cf_err api_audit_start(struct cf_api *api)
         return CF_ENOMEM;
     al->lanes = api->cfg.audit;
     al->nlanes = api->cfg.audit_lanes;
+    al->batches = calloc(al->nlanes, sizeof(*al->batches));
+    if (!al->batches) {
+        free(al);
+        return CF_ENOMEM;
+    }
     al->store = api->cfg.store;
     pthread_mutex_init(&al->mu, NULL);
     pthread_condattr_init(&ca);
@@ -756,6 +844,7 @@ cf_err api_audit_start(struct cf_api *api)
 fail:
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
+    free(al->batches);
     free(al);
     return e;
 }
@@ -778,6 +867,7 @@ void api_audit_stop(struct cf_api *api)
     flush(al, true);
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
+    free(al->batches);
     free(al);
     api->alog = NULL;
 }

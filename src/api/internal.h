@@ -122,9 +122,18 @@ struct api_req {
  * already committed it through the store's outbox. A write route's handler runs inside
  * api_audit_run, which binds the write's success record to the thread so the store commits
  * it with the write (store.h). */
-/* False when the request must not be answered as is: the record could not be written (the
- * caller answers 503 instead, with no record: the log is failing). */
-bool api_audit_reply(struct api_req *r, int status);
+/* What becomes of a response (reply.c's send asks before anything leaves):
+ *   SEND    answer as is (recorded, carried by the write's commit, or no log)
+ *   FAILED  the record could not be written: answer 503 instead (with no record: the log is
+ *           failing)
+ *   HELD    on an HTTP worker thread the record waits for the end of the loop's pass and is
+ *           written with that pass's others in one write; audit_rec.c then calls
+ *           api_send_recorded (r, r->out and r->extra stay as they are until then; extra
+ *           header values point into r or at static strings). */
+enum api_audit_verdict { API_AUDIT_SEND, API_AUDIT_FAILED, API_AUDIT_HELD };
+enum api_audit_verdict api_audit_reply(struct api_req *r, int status, bool with_body);
+/* reply.c: sends r (and frees it): as asked when recorded, else as 503. */
+void api_send_recorded(struct api_req *r, int status, bool with_body, bool recorded);
 /* Routes that write: refused with 503 (and false) while the audit log is failing, so a
  * broken log changes nothing. True for every other route and when there is no log. */
 bool api_audit_write_ok(struct api_req *r);

@@ -100,6 +100,14 @@ static void record_metrics(const struct api_req *r, int status)
 
 static void send(struct api_req *r, int status, bool with_body)
 {
+    enum api_audit_verdict v = api_audit_reply(r, status, with_body);
+
+    if (v != API_AUDIT_HELD) /* held: sent once its record is written (audit_rec.c) */
+        api_send_recorded(r, status, with_body, v == API_AUDIT_SEND);
+}
+
+void api_send_recorded(struct api_req *r, int status, bool with_body, bool recorded)
+{
     struct cf_http_hdr h[MAX_HDRS];
     size_t n = 0;
     const char *client_rid = cf_http_header(r->http, "x-ms-client-request-id");
@@ -107,7 +115,7 @@ static void send(struct api_req *r, int status, bool with_body)
 
     /* Fail closed: no record, no answer - a 503 instead (nothing else changes: a read changed
      * nothing, a failed write rolled back). */
-    if (!api_audit_reply(r, status)) {
+    if (!recorded) {
         error_body(r, "ServiceUnavailable", NULL,
                    "The audit log cannot be written: the request was not processed. Retry "
                    "later.");

@@ -153,9 +153,20 @@ void cf_audit_close(struct cf_audit *a);
 /* Appends one record line (a non-empty JSON object without newline, e.g. cf_audit_format's
  * output; it must not have a top-level "chain" key). durable: return only after an fdatasync
  * covering the record; otherwise return after write(2) (synced within sync_interval_ms).
- * CF_EINVAL for a line that is not "{...}" or holds a newline, CF_ETOOBIG above
- * CF_AUDIT_MAX_LINE. */
+ * CF_EINVAL for a line that is not "{...}", holds a newline, or starts like the log's own
+ * header and checkpoint records ({"category":"CofferAudit" - readers skip those by that
+ * prefix); CF_ETOOBIG above CF_AUDIT_MAX_LINE. */
 cf_err cf_audit_append(struct cf_audit *a, struct cf_str line, bool durable) CF_NODISCARD;
+/* Most lines one cf_audit_append_batch takes. */
+#define CF_AUDIT_MAX_BATCH 64
+/* Appends n (<= CF_AUDIT_MAX_BATCH) record lines, each as cf_audit_append's (non-durable),
+ * in order with one write(2): the per-record write is most of what a read's record costs
+ * (issue 11). All or nothing: on any error no line of the batch is in the chain (a partial
+ * write is cut off), so the caller fails every request of the batch. CF_EINVAL / CF_ETOOBIG
+ * when a line is invalid (nothing written). A checkpoint due within the batch is written
+ * after it. */
+cf_err cf_audit_append_batch(struct cf_audit *a, const struct cf_str *lines,
+                             size_t n) CF_NODISCARD;
 /* For a record drained from the store's outbox: outbox_id (> 0, increasing) is kept in the
  * chain record. When outbox_id <= cf_audit_last_outbox_id the record is already in the log
  * (a drain repeated after a crash) and the call returns CF_OK without writing. Delete the

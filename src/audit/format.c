@@ -17,25 +17,54 @@
 #define CAP_MID 512    /* resourceId, upn, clientInfo, appliedAssignmentId */
 #define CAP_FIELD 256  /* names, versions, words, addresses, GUIDs */
 
+/* Two decimal digits of v (0..99) at p. */
+static void put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+/* Every record carries one: plain arithmetic (days to civil date, H. Hinnant's algorithm)
+ * instead of gmtime_r + strftime, which take glibc's time-zone lock on every call - shared
+ * by all event loops - and cost more than the rest of the record's formatting. */
 void cf_audit_time(int64_t ms, char out[32])
 {
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)t * 1000);
-    struct tm tm;
-    size_t n;
+    int64_t t = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int frac = (int)(ms - t * 1000);
+    int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    int sod = (int)(t - days * 86400);
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int64_t y = yoe + era * 400 + (m <= 2);
 
-    gmtime_r(&t, &tm);
-    n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (n == 0 || n > 32 - 10) { /* a year beyond 9999: keep the shape, not the value */
-        snprintf(out, 32, "9999-12-31T23:59:59.9990000Z");
+    if (y < 0 || y > 9999) { /* keep the shape, not the value */
+        snprintf(out, 32, "%s", y < 0 ? "0000-01-01T00:00:00.0000000Z"
+                                      : "9999-12-31T23:59:59.9990000Z");
         return;
     }
+    put2(out, (int)(y / 100));
+    put2(out + 2, (int)(y % 100));
+    out[4] = '-';
+    put2(out + 5, m);
+    out[7] = '-';
+    put2(out + 8, d);
+    out[10] = 'T';
+    put2(out + 11, sod / 3600);
+    out[13] = ':';
+    put2(out + 14, sod / 60 % 60);
+    out[16] = ':';
+    put2(out + 17, sod % 60);
     /* frac is 0..999 by construction; seven digits as Azure's, the last four always 0. */
-    out[n++] = '.';
-    out[n++] = (char)('0' + frac / 100);
-    out[n++] = (char)('0' + frac / 10 % 10);
-    out[n++] = (char)('0' + frac % 10);
-    memcpy(out + n, "0000Z", 6);
+    out[19] = '.';
+    out[20] = (char)('0' + frac / 100);
+    out[21] = (char)('0' + frac / 10 % 10);
+    out[22] = (char)('0' + frac % 10);
+    memcpy(out + 23, "0000Z", 6);
 }
 
 static bool digits(const char *s, int n, int *out)

@@ -100,6 +100,14 @@ const char *cf_http_header(const struct cf_http_req *req, const char *name);
 void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_hdr *hdrs,
                      size_t nhdrs, const char *body, size_t len);
 
+/* Runs fn(ctx, worker) on the calling thread's event loop once the callbacks the loop has
+ * ready now have run (later in the current pass), before the loop waits again. Returns the
+ * worker's index, or -1 when the calling thread is not a worker loop (then nothing is
+ * scheduled: do the work yourself) or another fn/ctx is already scheduled there. Scheduling
+ * the same fn/ctx again before it ran is free and runs it once. */
+typedef void (*cf_http_later_fn)(void *ctx, int worker);
+int cf_http_later(cf_http_later_fn fn, void *ctx);
+
 /* ---- the admin listener (admin.c): /metrics, /healthz, /readyz ----
  * A second, small HTTP/1.1 server on one address with its own thread and event loop, plain or
  * TLS (cert_file and key_file both set), GET and HEAD only, no request body, heads up to

@@ -37,6 +37,14 @@ const char *cf_http_error_code(int status);
 /* The reason phrase for status, or NULL when the status is not one we name. */
 const char *cf_http_reason(int status);
 
+/* cf_http_later's per-worker slot (later.c): attach on the worker thread before its loop runs
+ * (NULL when out of memory: cf_http_later then answers -1 there), detach after it returned
+ * (runs what is still scheduled). */
+struct event_base;
+struct http_later;
+struct http_later *http_later_attach(struct event_base *base, int worker);
+void http_later_detach(struct http_later *l);
+
 /* Listening sockets (listen.c). addr is numeric IPv4 or IPv6 ("::1" or "[::1]"). */
 struct sockaddr_storage;
 /* Fills *ss and *len for addr:port; CF_EINVAL if addr is not a numeric address. */

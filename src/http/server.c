@@ -892,12 +892,15 @@ int cf_http_server_port(const struct cf_http_server *srv)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    struct http_later *later;
 
     w->tid = pthread_self();
     tl_worker = w;
+    later = http_later_attach(w->base, w->idx);
     /* Without NO_EXIT_ON_EMPTY a stopping worker whose only pending work is an answer coming
      * from another thread (an event_active, not a registered event) would leave its loop. */
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    http_later_detach(later);
     return NULL;
 }
 

@@ -5,6 +5,7 @@
 #include "base/json.h"
 #include "audit/audit.h"
 
+#include <time.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -155,9 +156,47 @@ static void test_time(void **state)
     assert_false(cf_audit_parse_time(NULL, &ms));
 }
 
+/* cf_audit_time's own calendar arithmetic against gmtime_r + strftime (what it replaced) over
+ * leap days, century and 400-year rules, pre-1970 times and the year 9999 edge (from year 1000:
+ * strftime does not pad shorter years). */
+static void test_time_matches_gmtime(void **state)
+{
+    static const int64_t fixed[] = {
+        -1,            -86400000,     -30610224000000, /* 1000-01-01 */
+        951782400000,  951868799999,  /* 2000-02-29 */
+        4107542400000, /* 2100-03-01 */ 253402300799999, /* 9999-12-31T23:59:59.999 */
+        1709164800000, /* 2024-02-29 */ 1735689599999};
+    uint64_t x = 88172645463325252ull;
+    char got[32], want[32];
+    (void)state;
+    for (size_t i = 0; i < 200000 + CF_ARRAY_LEN(fixed); i++) {
+        int64_t ms;
+        time_t t;
+        struct tm tm;
+        if (i < CF_ARRAY_LEN(fixed)) {
+            ms = fixed[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ms = (int64_t)(x % 284012524800000ull) - 30610224000000; /* years 1000..9999 */
+        }
+        t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        gmtime_r(&t, &tm);
+        strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(want + 19, sizeof(want) - 19, ".%03d0000Z", (int)(ms - (int64_t)t * 1000));
+        cf_audit_time(ms, got);
+        if (strcmp(got, want) != 0)
+            fail_msg("%lld: got %s, want %s", (long long)ms, got, want);
+    }
+    cf_audit_time(253402300800000, got); /* year 10000 */
+    assert_string_equal(got, "9999-12-31T23:59:59.9990000Z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_time_matches_gmtime),
         cmocka_unit_test(test_exact),   cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_hostile), cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_time),
