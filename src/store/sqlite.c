@@ -14,6 +14,7 @@
 #include "base/log.h"
 
 #include <pthread.h>
+#include <sys/statvfs.h>
 
 #include "store/sqlite_int.h"
 #include "store/store.h"
@@ -86,6 +87,9 @@ struct cf_store {
     pthread_cond_t ckcv;
     bool ck_pending, ck_stop, ck_running;
     int wal_frames;      /* frames in the WAL after the last commit (written under ckmu) */
+    int ck_limit;        /* checkpoint threshold now: CKPT_FRAMES, lower on a filling disk */
+    int ck_probe_at;     /* frames count at which the writer next looks at the free space */
+    char *path;          /* the database file (statvfs of its file system) */
     uint64_t wal_commits; /* commits seen by the WAL hook (under ckmu) */
     pthread_t ckpt;
 
@@ -132,6 +136,14 @@ struct cf_store {
 #define GATHER_SLICE_US 250
 #define CKPT_FRAMES 4096
 #define CKPT_IDLE_MS 200
+/* On a filling disk the threshold drops to a quarter of the free space (in 4 KiB pages, at
+ * least CKPT_MIN_FRAMES), looked up with statvfs every CKPT_PROBE_FRAMES frames: a checkpoint
+ * must be able to grow the database by the new pages the WAL holds, and a WAL of thousands of
+ * new pages on an almost full disk left no way back once space returned - the checkpoint
+ * failed for want of room, the WAL could not restart, every write failed again
+ * (tests/reliability/diskfull.sh, about one run in two). */
+#define CKPT_MIN_FRAMES 64
+#define CKPT_PROBE_FRAMES 64
 /* Under sustained writes a PASSIVE checkpoint never catches up entirely, so the WAL is never
  * restarted and keeps growing. Past this many frames (~64 MB) the checkpointer uses RESTART,
  * which waits for the writer's current batch, copies everything and lets the next commit
@@ -938,10 +950,21 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     struct cf_store *s = arg;
     (void)db;
     (void)name;
+    if (frames >= s->ck_probe_at || frames < s->ck_probe_at - CKPT_PROBE_FRAMES) {
+        /* writer thread only: ck_limit and ck_probe_at are not shared */
+        struct statvfs fs;
+        s->ck_probe_at = frames + CKPT_PROBE_FRAMES;
+        if (statvfs(s->path, &fs) == 0) {
+            uint64_t free_frames = (uint64_t)fs.f_bavail * fs.f_frsize / 4096 / 4;
+            s->ck_limit = free_frames < CKPT_MIN_FRAMES   ? CKPT_MIN_FRAMES
+                          : free_frames > CKPT_FRAMES ? CKPT_FRAMES
+                                                      : (int)free_frames;
+        }
+    }
     pthread_mutex_lock(&s->ckmu);
     s->wal_frames = frames;
     s->wal_commits++;
-    if (frames >= CKPT_FRAMES && !s->ck_pending) {
+    if (frames >= s->ck_limit && !s->ck_pending) {
         s->ck_pending = true;
         pthread_cond_signal(&s->ckcv);
     }
@@ -984,9 +1007,20 @@ static void *ckpt_main(void *arg)
         if (!run)
             continue;
         /* PASSIVE copies what it can without blocking the writer or readers. */
-        rc = sqlite3_wal_checkpoint_v2(s->ckconn.db, NULL, mode, NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            cf_warn("store: checkpoint failed (%d); will retry", rc);
+        {
+            int nlog = 0, nckpt = 0;
+            rc = sqlite3_wal_checkpoint_v2(s->ckconn.db, NULL, mode, &nlog, &nckpt);
+            if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+                cf_warn("store: checkpoint failed (%d); will retry", rc);
+            if (rc != SQLITE_OK || nckpt < nlog) {
+                /* not all copied (a reader's snapshot, no room): the next idle tick retries
+                 * even without a commit in between */
+                pthread_mutex_lock(&s->ckmu);
+                if (s->wal_frames == 0)
+                    s->wal_frames = 1;
+                pthread_mutex_unlock(&s->ckmu);
+            }
+        }
     }
 }
 
@@ -1086,6 +1120,13 @@ struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *
         return NULL;
     }
     s->max_batch = opts->max_batch > 0 ? opts->max_batch : 256;
+    s->ck_limit = CKPT_FRAMES;
+    s->path = strdup(opts->path);
+    if (!s->path) {
+        free(s);
+        *err = CF_ENOMEM;
+        return NULL;
+    }
     s->nread = opts->read_conns > 0 ? opts->read_conns : 8;
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rcv, NULL);
@@ -1193,6 +1234,7 @@ void cf_store_close(struct cf_store *s)
         free(s->orows);
     }
     pthread_mutex_destroy(&s->omu);
+    free(s->path);
     free(s);
 }
 
