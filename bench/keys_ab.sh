@@ -9,13 +9,19 @@
 #
 #   bench/keys_ab.sh BIN_A BIN_B      e.g. the CPU-pool build and an inline-RSA build
 #
-# Knobs: DUR (5), ROUNDS (4), SC (16), GC (4). Both servers run --dev (authorization, audit on).
+# Knobs: DUR (5), ROUNDS (4), SC (16), GC (4), ALG (RS256: RSA-2048; ES256: a P-256 key).
+# Both servers run --dev (authorization, audit on).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 2 ] || { echo "usage: bench/keys_ab.sh BIN_A BIN_B" >&2; exit 2; }
 BIN_A=$(realpath "$1")
 BIN_B=$(realpath "$2")
-DUR=${DUR:-5}; ROUNDS=${ROUNDS:-4}; SC=${SC:-16}; GC=${GC:-4}
+DUR=${DUR:-5}; ROUNDS=${ROUNDS:-4}; SC=${SC:-16}; GC=${GC:-4}; ALG=${ALG:-RS256}
+case $ALG in
+RS256) KEYBODY='{"kty":"RSA","key_size":2048}' ;;
+ES256) KEYBODY='{"kty":"EC","crv":"P-256"}' ;;
+*) echo "keys_ab: ALG is RS256 or ES256" >&2; exit 2 ;;
+esac
 TMP=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done; wait; rm -rf $TMP' EXIT
@@ -35,12 +41,12 @@ start() { # name bin port
       curl -s -o /dev/null --cacert "$COFFER_CA_FILE" -X PUT -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
         -d '{"value":"bench"}' "$url/secrets/bench?api-version=7.5"
       curl -s -o /dev/null --cacert "$COFFER_CA_FILE" -X POST -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
-        -d '{"kty":"RSA","key_size":2048}' "$url/keys/bench-rs/create?api-version=7.5"
+        -d "$KEYBODY" "$url/keys/bench-rs/create?api-version=7.5"
       echo "$url" >$d/url )
 }
 ticks() { awk '{print $14 + $15}' /proc/$(cat $TMP/$1/pid)/stat; }
 bench() { # name -> "sign_rps cpu_us_per_req | mixed: sign_rps get_rps get_p50 get_p99 get_p999"
-    local d=$TMP/$1 u; u=$(cat $d/url); export TOKEN=$(cat $d/token) ALG=RS256
+    local d=$TMP/$1 u; u=$(cat $d/url); export TOKEN=$(cat $d/token) ALG
     local c0 c1 s
     c0=$(ticks $1)
     s=$(wrk -t2 -c$SC -d${DUR}s -s bench/sign.lua "$u/keys/bench-rs/sign?api-version=7.5" | grep ^BENCH | cut -c7-)
