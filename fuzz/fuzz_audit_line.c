@@ -13,7 +13,9 @@
  *         back is an AuditEvent object.
  *   odd   chain: bytes 1-4 an offset (little-endian), byte 5 an xor mask (0 counts as 1), the
  *         rest '\n'-separated record lines appended with cf_audit_append to a fresh log (lines
- *         breaking the caller's contract skipped: see chain_mode)
+ *         with a "chain" key skipped: see chain_mode; lines shaped like the writer's own
+ *         records go to cf_audit_append, which must refuse them), in the v1 file format when
+ *         bit 1 of byte 0 is set, else the current one
  *         (checkpoint every 3 records, signed) that is then closed.
  *         Checks: the writer's file verifies intact (key and signature) and reads back at most
  *         the accepted records; the file with the byte at offset % size xor-ed with the mask is
@@ -40,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* how the writer's own header and checkpoint records start */
 #define RESERVED "{\"category\":\"CofferAudit\""
+#define RESERVED_LEN (sizeof(RESERVED) - 1)
 #define RAW_NAME "audit-n1-00000000000000000001-20260101T000000Z.jsonl"
 
 static char root[128], raw_dir[160], chain_dir[160];
@@ -179,14 +182,15 @@ static void raw_mode(const uint8_t *p, size_t n)
     (void)read_all(raw_dir, true);
 }
 
-static void chain_mode(const uint8_t *p, size_t n)
+static void chain_mode(const uint8_t *p, size_t n, unsigned ver)
 {
     struct cf_audit_config cfg = {.dir = chain_dir,
                                   .mac_key = mac_key,
                                   .node_id = "n1",
                                   .checkpoint_every = 3,
                                   .sign_key = sign_key,
-                                  .sign_kid = "fuzz"};
+                                  .sign_kid = "fuzz",
+                                  .format_version = ver};
     struct cf_audit_verify_report r;
     struct cf_audit *a;
     struct cf_buf file;
@@ -208,16 +212,15 @@ static void chain_mode(const uint8_t *p, size_t n)
         nl = memchr(s, '\n', (size_t)(end - s));
         if (!nl)
             nl = end;
-        /* The caller's side of the contract: no top-level "chain" key (checked loosely), and
-         * none of the writer's own header/checkpoint records - cf_audit_append does not refuse
-         * a line that starts like one, and the verifier then takes it for one (a reported
-         * finding; cf_audit_format never produces such a line). */
-        if (memmem(s, (size_t)(nl - s), "\"chain\"", 7) ||
-            ((size_t)(nl - s) >= sizeof(RESERVED) - 1 &&
-             memcmp(s, RESERVED, sizeof(RESERVED) - 1) == 0))
+        /* The caller's side of the contract: no top-level "chain" key (checked loosely). Lines
+         * shaped like the writer's own header/checkpoint records are the validator's to refuse
+         * (the verifier would take them for the real thing). */
+        if (memmem(s, (size_t)(nl - s), "\"chain\"", 7))
             continue;
         e = cf_audit_append(a, (struct cf_str){s, (size_t)(nl - s)}, false);
         CHECK(e == CF_OK || e == CF_EINVAL || e == CF_ETOOBIG);
+        CHECK(e != CF_OK || (size_t)(nl - s) < RESERVED_LEN ||
+              memcmp(s, RESERVED, RESERVED_LEN) != 0);
         accepted += e == CF_OK;
     }
     cf_audit_close(a);
@@ -264,7 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > 256 * 1024)
         return 0;
     if (data[0] & 1)
-        chain_mode(data + 1, size - 1);
+        chain_mode(data + 1, size - 1, data[0] & 2 ? 1 : 0);
     else
         raw_mode(data + 1, size - 1);
     return 0;

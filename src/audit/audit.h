@@ -6,19 +6,27 @@
  *   line = <record object without its closing '}'>
  *          ,"chain":{"seq":N,"node":"n1","prev":"<hex mac of seq N-1>"[,"outbox":K],
  *                    "mac":"<hex>"}}
- *   mac  = HMAC-SHA256(mac_key, prev_mac(32 raw bytes) || line bytes up to ,"mac":)
+ *   canon = the line's bytes up to ,"mac":
+ *   v2 (current):  d = SHA256(canon), mac = HMAC-SHA256(mac_key, d)
+ *   v1 (older):    mac = HMAC-SHA256(mac_key, prev_mac(32 raw bytes) || canon)
  *
  * so an edited, deleted, inserted or reordered line breaks the chain for anyone holding the MAC
- * key. Each file starts with a header record whose chain.prev is the previous file's last MAC;
- * every checkpoint_every records, at rotation (then "final":true) and at close a checkpoint
- * record is written. With a signing key the checkpoint carries an ES256 JWS over
- * {node, seq, mac, hash, time} where hash is SHA-256 chained over every line of the file
- * (h0 = 32 zero bytes, h = SHA256(h || line)); an auditor holding only the public key can thus
- * verify a rotated file on its own, up to its last checkpoint. Header and checkpoint records
+ * key (canon holds seq, node and prev: each MAC binds its place). Each file starts with a
+ * header record naming its format ("version":2 or 1; verify, read and the tail handle both)
+ * whose chain.prev is the previous file's last MAC; every checkpoint_every records, at
+ * rotation (then "final":true) and at close a checkpoint record is written. With a signing key
+ * the checkpoint carries an ES256 JWS over {node, seq, mac, hash, time} where hash is SHA-256
+ * chained over every line of the file (h0 = 32 zero bytes; v2: h = SHA256(h || d || mac), v1:
+ * h = SHA256(h || line)); an auditor holding only the public key can thus verify a rotated file
+ * on its own, up to its last checkpoint. v2 reads each line's bytes once where v1 read them
+ * twice (issue 11). Opening a log whose newest file is v1 closes that file with its final
+ * checkpoint and goes on in a v2 file. Header and checkpoint records
  * have "category":"CofferAudit" so readers of AuditEvent records can skip them.
  *
  * Files: <dir>/audit-<node>-<first seq, 20 digits>-<YYYYMMDDTHHMMSSZ>.jsonl, mode 0600; names
- * sort in chain order. Retention keeps the newest keep_files files of the node.
+ * sort in chain order. Blocks are reserved ahead of the end (fallocate KEEP_SIZE, 256 KiB
+ * chunks; st_size stays the end of the last line) and given back when the file is closed.
+ * Retention keeps the newest keep_files files of the node.
  *
  * Threads: a struct cf_audit is used by any number of threads (one mutex around the chain
  * state and the write). A background thread fdatasyncs non-durable records in groups at most
@@ -126,6 +134,8 @@ struct cf_audit_config {
     const char *sign_kid;                  /* "kid" of the checkpoint JWS, or NULL */
     const struct cf_clock *clock;          /* NULL: the system clock; borrowed */
     const struct cf_audit_io *io;          /* test-only failure injection; NULL: real calls */
+    unsigned format_version;               /* 0: the current format (2); 1: write v1 files as
+                                              before v2 (tests of old files; both verify) */
 };
 
 struct cf_audit_stats {

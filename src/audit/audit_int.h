@@ -29,17 +29,39 @@ struct audit_tail {
     size_t body_len;  /* bytes before ,"chain": (the record object minus its closing '}') */
 };
 
+/* File formats (the header's "version"): both are read and verified; the writer writes
+ * AUDIT_VERSION (cf_audit_config.format_version 1 writes v1, for tests of old files).
+ *   v1  mac = HMAC(key, prev(32 raw bytes) || line[0..canon_len))
+ *       h   = SHA256(h || line)                    (whole line, no newline)
+ *   v2  d   = SHA256(line[0..canon_len))           (one pass over the line's bytes)
+ *       mac = HMAC(key, d)
+ *       h   = SHA256(h || d || mac)
+ * v2 hashes the line once instead of twice. Each MAC still covers every byte of its line up to
+ * ,"mac": - and through the text of seq, node and prev its place in the chain - and depends on
+ * no other line, so verify still names the first bad line; h still covers every byte of every
+ * line (the canonical part through d, the MAC itself), so a checkpoint signs the whole file. */
+#define AUDIT_V1 1
+#define AUDIT_V2 2
+#define AUDIT_VERSION AUDIT_V2
+
 /* Parses the chain tail of line[0..len) (no newline). False when it is not exactly the form
  * the writer produces. */
 bool audit_parse_tail(const char *line, size_t len, struct audit_tail *t);
 enum audit_kind audit_line_kind(const char *line, size_t len);
-/* The MAC of a line: HMAC(key, prev || line[0..canon_len)). scratch is reused (prefix room). */
-cf_err audit_mac(const unsigned char *key, const unsigned char prev[CF_AUDIT_MAC_LEN],
-                 const char *line, size_t canon_len, struct cf_buf *scratch,
-                 unsigned char out[CF_AUDIT_MAC_LEN]);
-/* h = SHA256(h || line). */
-cf_err audit_hash_step(unsigned char h[CF_AUDIT_MAC_LEN], const char *line, size_t len,
+/* The "version" of a header line (line 1 of a file): AUDIT_V1, AUDIT_V2, or 0 when line is not
+ * a header or names no version this code knows. */
+int audit_header_version(const char *line, size_t len);
+/* The MAC of a parsed line (t from audit_parse_tail) in format ver (see above). scratch is
+ * reused. */
+cf_err audit_mac(int ver, const unsigned char *key, const struct audit_tail *t, const char *line,
+                 struct cf_buf *scratch, unsigned char out[CF_AUDIT_MAC_LEN]);
+/* One step of the unkeyed chain of format ver over a line (no newline). A v2 line that does not
+ * parse (never written by the writer; verify breaks on it) counts as d = SHA256(line), mac = 0. */
+cf_err audit_hash_step(int ver, unsigned char h[CF_AUDIT_MAC_LEN], const char *line, size_t len,
                        struct cf_buf *scratch);
+/* The v2 step h = SHA256(h || d || mac). */
+cf_err audit_hash_step_v2(unsigned char h[CF_AUDIT_MAC_LEN], const unsigned char d[32],
+                          const unsigned char mac[CF_AUDIT_MAC_LEN]);
 bool audit_unhex32(const char *hex, unsigned char out[32]);
 bool audit_node_valid(const char *node);
 

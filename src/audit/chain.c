@@ -2,8 +2,9 @@
  *
  *   audit_parse_tail   the ,"chain":{...}} tail of a line, parsed strictly (the writer's form)
  *   audit_line_kind    record, header or checkpoint (by the writer's fixed prefixes)
- *   audit_mac          HMAC(key, prev || canonical line)
- *   audit_hash_step    h = SHA256(h || line), the unkeyed chain signed by checkpoints
+ *   audit_header_version  the format of a file (its header's "version": 1 or 2)
+ *   audit_mac          a line's MAC in format v1 or v2 (audit_int.h)
+ *   audit_hash_step    the unkeyed chain signed by checkpoints, v1 or v2
  *   audit_list         the audit files of a directory in chain order
  *   audit_reader_*     a line reader that reports whether the last line was cut */
 #include "base/cf.h"
@@ -133,22 +134,67 @@ enum audit_kind audit_line_kind(const char *line, size_t len)
     return AUDIT_KIND_RECORD;
 }
 
-cf_err audit_mac(const unsigned char *key, const unsigned char prev[CF_AUDIT_MAC_LEN],
-                 const char *line, size_t canon_len, struct cf_buf *scratch,
-                 unsigned char out[CF_AUDIT_MAC_LEN])
+int audit_header_version(const char *line, size_t len)
 {
+    static const char key[] = ",\"version\":";
+    const size_t kl = sizeof(key) - 1, pl = sizeof(AUDIT_HEADER_PREFIX) - 1;
+
+    if (audit_line_kind(line, len) != AUDIT_KIND_HEADER)
+        return 0;
+    /* The writer puts "version" right after the fixed-width "time": its first occurrence past
+     * the prefix is the header's own (a file name later on could not hold the quote). */
+    for (size_t i = pl; i + kl + 1 < len; i++) {
+        if (memcmp(line + i, key, kl) != 0)
+            continue;
+        if ((line[i + kl] == '1' || line[i + kl] == '2') && line[i + kl + 1] == ',')
+            return line[i + kl] - '0';
+        return 0;
+    }
+    return 0;
+}
+
+cf_err audit_mac(int ver, const unsigned char *key, const struct audit_tail *t, const char *line,
+                 struct cf_buf *scratch, unsigned char out[CF_AUDIT_MAC_LEN])
+{
+    unsigned char d[CF_SHA256_LEN];
     cf_err e;
+
+    if (ver == AUDIT_V2) {
+        if ((e = cf_sha256(line, t->canon_len, d)))
+            return e;
+        return cf_hmac_sha256(key, CF_AUDIT_KEY_LEN, d, sizeof(d), out);
+    }
     cf_buf_reset(scratch);
-    if ((e = cf_buf_append(scratch, prev, CF_AUDIT_MAC_LEN)) ||
-        (e = cf_buf_append(scratch, line, canon_len)))
+    if ((e = cf_buf_append(scratch, t->prev, CF_AUDIT_MAC_LEN)) ||
+        (e = cf_buf_append(scratch, line, t->canon_len)))
         return e;
     return cf_hmac_sha256(key, CF_AUDIT_KEY_LEN, scratch->data, scratch->len, out);
 }
 
-cf_err audit_hash_step(unsigned char h[CF_AUDIT_MAC_LEN], const char *line, size_t len,
+cf_err audit_hash_step_v2(unsigned char h[CF_AUDIT_MAC_LEN], const unsigned char d[32],
+                          const unsigned char mac[CF_AUDIT_MAC_LEN])
+{
+    unsigned char m[3 * 32];
+    memcpy(m, h, 32);
+    memcpy(m + 32, d, 32);
+    memcpy(m + 64, mac, 32);
+    return cf_sha256(m, sizeof(m), h);
+}
+
+cf_err audit_hash_step(int ver, unsigned char h[CF_AUDIT_MAC_LEN], const char *line, size_t len,
                        struct cf_buf *scratch)
 {
     cf_err e;
+
+    if (ver == AUDIT_V2) {
+        static const unsigned char zero[CF_AUDIT_MAC_LEN];
+        unsigned char d[CF_SHA256_LEN];
+        struct audit_tail t;
+        bool ok = audit_parse_tail(line, len, &t);
+        if ((e = cf_sha256(line, ok ? t.canon_len : len, d)))
+            return e;
+        return audit_hash_step_v2(h, d, ok ? t.mac : zero);
+    }
     cf_buf_reset(scratch);
     if ((e = cf_buf_append(scratch, h, CF_AUDIT_MAC_LEN)) ||
         (e = cf_buf_append(scratch, line, len)))

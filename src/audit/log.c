@@ -46,6 +46,7 @@ struct cf_audit {
     struct cf_sha256_ctx *sha; /* the unkeyed chain's digest context (under mu) */
     uint64_t rotate_bytes;
     unsigned keep_files, sync_ms, ckpt_every;
+    int fmt_ver;              /* format of the files this log starts (AUDIT_VERSION) */
     const struct cf_pkey *sign_key;
     char kid[128];
     bool have_kid;
@@ -57,7 +58,9 @@ struct cf_audit {
     int fd;
     char fname[AUDIT_NAME_MAX];
     uint64_t size;
-    bool need_trunc, need_reopen;
+    uint64_t alloc_end; /* blocks are reserved (fallocate KEEP_SIZE) up to here */
+    int ver;            /* format of the active file: its header's version */
+    bool need_trunc, need_reopen, no_prealloc;
 
     /* chain */
     int64_t seq;
@@ -111,6 +114,37 @@ static void sync_dir(const struct cf_audit *a)
 
 /* ---- writing one chained line ---- */
 
+/* Blocks are reserved ahead of the write position in chunks of this size, with
+ * FALLOC_FL_KEEP_SIZE: st_size (what readers, verify, the stream tail and rotation see) stays
+ * the end of the last whole line, and a write into reserved blocks does not allocate. */
+#define PREALLOC_CHUNK (256u * 1024)
+
+static void prealloc(struct cf_audit *a, size_t n)
+{
+    uint64_t from = a->alloc_end > a->size ? a->alloc_end : a->size;
+
+    if (a->size + n <= a->alloc_end || a->no_prealloc)
+        return;
+    if (fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
+                  (off_t)(a->size + n + PREALLOC_CHUNK - from)) == 0) {
+        a->alloc_end = a->size + n + PREALLOC_CHUNK;
+        return;
+    }
+    /* Not supported here: plain writes from now on. Out of space: the write itself decides
+     * (it may still fit), and the next one tries again. */
+    if (errno == EOPNOTSUPP || errno == ENOSYS)
+        a->no_prealloc = true;
+}
+
+/* Gives back the blocks reserved past the end (truncating to the same size frees them), before
+ * the file is closed for good. */
+static void release_prealloc(struct cf_audit *a)
+{
+    if (a->fd >= 0 && a->alloc_end > a->size && !a->need_trunc &&
+        ftruncate(a->fd, (off_t)a->size) == 0)
+        a->alloc_end = a->size;
+}
+
 /* Writes p[0..n) at a->size: whole or not at all (a torn tail is cut). */
 static cf_err write_at_end(struct cf_audit *a, const char *p, size_t n)
 {
@@ -120,7 +154,9 @@ static cf_err write_at_end(struct cf_audit *a, const char *p, size_t n)
         if (ftruncate(a->fd, (off_t)a->size) != 0)
             return errno_err(errno);
         a->need_trunc = false;
+        a->alloc_end = a->size; /* the cut freed the reserved blocks too */
     }
+    prealloc(a, n);
     while (done < n) {
         ssize_t w = a->io.pwrite(a->io.ctx, a->fd, p + done, n - done, (off_t)(a->size + done));
         if (w < 0 && errno == EINTR)
@@ -129,8 +165,10 @@ static cf_err write_at_end(struct cf_audit *a, const char *p, size_t n)
             int en = w < 0 ? errno : ENOSPC;
             /* Cut the torn line now if we can; otherwise before the next write. */
             a->need_trunc = done > 0 || w < 0;
-            if (a->need_trunc && ftruncate(a->fd, (off_t)a->size) == 0)
+            if (a->need_trunc && ftruncate(a->fd, (off_t)a->size) == 0) {
                 a->need_trunc = false;
+                a->alloc_end = a->size;
+            }
             return errno_err(en);
         }
         done += (size_t)w;
@@ -168,11 +206,12 @@ struct chain_state {
  * [32-byte scratch][line\n] and advances cs (seq, MAC, unkeyed hash); writes nothing. The tail
  * is copied in place, not printf'd (this runs for every audited request): reserve once, then
  * write ,"chain":{"seq":N,"node":"..","prev":"<hex>"[,"outbox":N] and, after the MAC over all
- * of that, ,"mac":"<hex>"}}\n - the exact bytes the printf form wrote (the tests parse them). */
+ * of that, ,"mac":"<hex>"}}\n - the exact bytes the printf form wrote (the tests parse them).
+ * In the active file's format (audit_int.h): v2 reads the line's bytes once (d), v1 twice. */
 static cf_err chain_line(struct cf_audit *a, const char *body, size_t blen, int64_t outbox,
                          struct chain_state *cs)
 {
-    unsigned char mac[CF_AUDIT_MAC_LEN];
+    unsigned char mac[CF_AUDIT_MAC_LEN], d[CF_SHA256_LEN];
     size_t canon, nlen = strlen(a->node);
     char *p;
     cf_err e;
@@ -199,19 +238,35 @@ static cf_err chain_line(struct cf_audit *a, const char *body, size_t blen, int6
         p += put_dec(p, outbox);
     }
     canon = (size_t)(p - a->rec.data);
-    if ((e = cf_hmac_key_mac(a->hmac, a->rec.data, canon, mac)))
-        return e;
+    if (a->ver == AUDIT_V2) {
+        /* d = SHA256(line up to ,"mac":), mac = HMAC(key, d): the only pass over the line */
+        if ((e = cf_sha256_ctx_digest(a->sha, a->rec.data + CF_AUDIT_MAC_LEN,
+                                      canon - CF_AUDIT_MAC_LEN, d)) ||
+            (e = cf_hmac_key_mac(a->hmac, d, sizeof(d), mac)))
+            return e;
+    } else if ((e = cf_hmac_key_mac(a->hmac, a->rec.data, canon, mac))) {
+        return e; /* v1: HMAC(key, prev || line up to ,"mac":) */
+    }
     PUT_LIT(p, AUDIT_MAC_KEY);
     cf_hex_encode(p, mac, CF_AUDIT_MAC_LEN);
     p += 2 * CF_AUDIT_MAC_LEN;
     PUT_LIT(p, "\"}}\n");
     *p = '\0';
     a->rec.len = (size_t)(p - a->rec.data);
-    /* The unkeyed chain the checkpoints sign: h = SHA256(h || line), reusing the prefix room
-     * (the MAC is computed) and the lane's own digest context. */
-    memcpy(a->rec.data, cs->hash, CF_AUDIT_MAC_LEN);
-    if ((e = cf_sha256_ctx_digest(a->sha, a->rec.data, a->rec.len - 1, cs->hash)))
-        return e;
+    /* The unkeyed chain the checkpoints sign. */
+    if (a->ver == AUDIT_V2) {
+        unsigned char m[3 * CF_AUDIT_MAC_LEN]; /* h || d || mac */
+        memcpy(m, cs->hash, CF_AUDIT_MAC_LEN);
+        memcpy(m + CF_AUDIT_MAC_LEN, d, CF_AUDIT_MAC_LEN);
+        memcpy(m + 2 * CF_AUDIT_MAC_LEN, mac, CF_AUDIT_MAC_LEN);
+        if ((e = cf_sha256_ctx_digest(a->sha, m, sizeof(m), cs->hash)))
+            return e;
+    } else {
+        /* v1: h = SHA256(h || line), reusing the prefix room (the MAC is computed) */
+        memcpy(a->rec.data, cs->hash, CF_AUDIT_MAC_LEN);
+        if ((e = cf_sha256_ctx_digest(a->sha, a->rec.data, a->rec.len - 1, cs->hash)))
+            return e;
+    }
     cs->seq++;
     memcpy(cs->mac, mac, sizeof(mac));
     return CF_OK;
@@ -394,6 +449,7 @@ static void *sync_thread(void *arg)
 
 struct scan {
     bool any;        /* at least one complete, parsed line */
+    int ver;         /* the file's format (its header's version) */
     bool final;      /* the last line is a final checkpoint */
     int64_t seq;
     unsigned char mac[CF_AUDIT_MAC_LEN];
@@ -418,13 +474,18 @@ static cf_err scan_file(struct cf_audit *a, const char *path, struct scan *sc)
     cf_buf_init(&lastline, REC_MAX);
     if ((e = audit_reader_open(&rd, path)))
         goto release;
+    sc->ver = AUDIT_VERSION;
     while (audit_reader_next(&rd)) {
         if (!rd.nl) {
             torn = true;
             break;
         }
+        if (rd.off == 0) {
+            int v = audit_header_version(rd.line, rd.len);
+            sc->ver = v ? v : AUDIT_VERSION;
+        }
         last_ok = audit_parse_tail(rd.line, rd.len, &t);
-        if ((e = audit_hash_step(sc->hash, rd.line, rd.len, &scratch)))
+        if ((e = audit_hash_step(sc->ver, sc->hash, rd.line, rd.len, &scratch)))
             goto close_reader;
         sc->size = rd.next_off;
         if (!last_ok)
@@ -460,7 +521,7 @@ static cf_err scan_file(struct cf_audit *a, const char *path, struct scan *sc)
     }
     {
         unsigned char mac[CF_AUDIT_MAC_LEN];
-        if ((e = audit_mac(a->key, last.prev, lastline.data, last.canon_len, &scratch, mac)))
+        if ((e = audit_mac(sc->ver, a->key, &last, lastline.data, &scratch, mac)))
             goto close_reader;
         if (!cf_ct_eq(mac, last.mac, sizeof(mac)) || strcmp(last.node, a->node) != 0) {
             cf_error("audit: the last record of %s does not verify under the audit key "
@@ -489,6 +550,8 @@ static void apply_scan(struct cf_audit *a, const struct scan *sc)
         a->last_outbox = sc->outbox;
     a->since_ckpt = sc->since_ckpt;
     a->size = sc->size;
+    a->alloc_end = sc->size;
+    a->ver = sc->ver;
 }
 
 static void retention(struct cf_audit *a)
@@ -532,13 +595,16 @@ static cf_err start_file(struct cf_audit *a)
     snprintf(prev, sizeof(prev), "%s", a->fname);
     snprintf(a->fname, sizeof(a->fname), "%s", name);
     a->size = 0;
+    a->alloc_end = 0;
+    a->ver = a->fmt_ver;
     a->need_trunc = false;
     memset(a->hash, 0, sizeof(a->hash));
     cf_audit_time(now, ts);
+    /* "version" right after the fixed-width "time" (audit_header_version relies on it) */
     n = snprintf(body, sizeof(body),
-                 AUDIT_HEADER_PREFIX ",\"time\":\"%s\",\"version\":1,\"node\":\"%s\","
+                 AUDIT_HEADER_PREFIX ",\"time\":\"%s\",\"version\":%d,\"node\":\"%s\","
                  "\"file\":\"%s\",\"prevFile\":\"%s\"",
-                 ts, a->node, name, prev);
+                 ts, a->ver, a->node, name, prev);
     if ((e = put_line(a, body, (size_t)n, a->last_outbox)))
         goto unlink_file;
     if (a->io.fsync(a->io.ctx, a->fd) != 0) {
@@ -608,6 +674,7 @@ static cf_err rotate_locked(struct cf_audit *a)
             return errno_err(errno); /* stays on this file; its final checkpoint is written */
         a->st.fsyncs++;
         a->synced_seq = a->seq;
+        release_prealloc(a);
         close(a->fd);
         a->fd = -1;
     }
@@ -818,6 +885,16 @@ static cf_err recover(struct cf_audit *a)
             if (a->io.fsync(a->io.ctx, a->fd) == 0)
                 a->st.fsyncs++;
             a->synced_seq = a->seq;
+            /* A file of another format (v1, written before an upgrade) is closed with its
+             * final checkpoint (in its own format) and the chain goes on in a new file. When
+             * that fails the log stays on it, in its format, until the next rotation. */
+            if (a->ver != a->fmt_ver && (e = rotate_locked(a))) {
+                cf_warn("audit: cannot rotate %s to the v%d format (%s); continuing it",
+                        a->fname, a->fmt_ver, cf_err_name(e));
+                e = CF_OK;
+                if (a->fd < 0)
+                    e = start_file(a);
+            }
             goto free_list;
         }
     }
@@ -836,7 +913,7 @@ struct cf_audit *cf_audit_open(const struct cf_audit_config *cfg, cf_err *err)
 
     if (!cfg || !cfg->dir || !cfg->mac_key || strlen(cfg->dir) >= PATH_MAX ||
         (cfg->node_id && !audit_node_valid(cfg->node_id)) ||
-        (cfg->sign_kid && strlen(cfg->sign_kid) >= 128))
+        (cfg->sign_kid && strlen(cfg->sign_kid) >= 128) || cfg->format_version > AUDIT_VERSION)
         goto out;
     e = CF_ENOMEM;
     if (!(a = calloc(1, sizeof(*a))))
@@ -850,6 +927,7 @@ struct cf_audit *cf_audit_open(const struct cf_audit_config *cfg, cf_err *err)
     e = CF_ENOMEM;
     a->rotate_bytes = cfg->rotate_bytes ? cfg->rotate_bytes : CF_AUDIT_DEFAULT_ROTATE_BYTES;
     a->keep_files = cfg->keep_files;
+    a->fmt_ver = cfg->format_version == AUDIT_V1 ? AUDIT_V1 : AUDIT_VERSION;
     a->sync_ms = cfg->sync_interval_ms ? cfg->sync_interval_ms : CF_AUDIT_DEFAULT_SYNC_MS;
     a->ckpt_every = cfg->checkpoint_every ? cfg->checkpoint_every
                                           : CF_AUDIT_DEFAULT_CHECKPOINT_EVERY;
@@ -925,8 +1003,10 @@ void cf_audit_close(struct cf_audit *a)
     pthread_mutex_unlock(&a->mu);
     if (a->thr_started)
         pthread_join(a->thr, NULL);
-    if (a->fd >= 0)
+    if (a->fd >= 0) {
+        release_prealloc(a);
         close(a->fd);
+    }
     pthread_cond_destroy(&a->work_cv);
     pthread_cond_destroy(&a->synced_cv);
     pthread_mutex_destroy(&a->mu);

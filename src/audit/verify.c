@@ -1,7 +1,8 @@
 /* verify.c - checking files and directories of the chained log.
  *
  *   cf_audit_verify_file   pass 1 reads every line (MAC under the key, checkpoint signature
- *                          and signed hash under the public key); pass 2 walks seq/prev links
+ *                          and signed hash under the public key, both in the format its
+ *                          header names: v1 or v2); pass 2 walks seq/prev links
  *                          and names the first break, looking around it to tell a deleted
  *                          record from a reordered or inserted one
  *   cf_audit_verify_dir    every node's files in order, and the links between them
@@ -221,6 +222,7 @@ cf_err cf_audit_verify_file(const char *path, const unsigned char *mac_key,
     unsigned char hash[CF_AUDIT_MAC_LEN] = {0};
     struct cf_buf scratch;
     const char *base = strrchr(path, '/');
+    int ver = 0; /* the file's format, from its header; 0: no header (any format's MAC) */
     cf_err e;
 
     memset(r, 0, sizeof(*r));
@@ -249,6 +251,8 @@ cf_err cf_audit_verify_file(const char *path, const unsigned char *mac_key,
         l->nl = rd.nl;
         l->parsed = audit_parse_tail(rd.line, rd.len, &t);
         l->kind = audit_line_kind(rd.line, rd.len);
+        if (n == 0)
+            ver = audit_header_version(rd.line, rd.len);
         if (l->parsed) {
             l->seq = t.seq;
             memcpy(l->prev, t.prev, sizeof(l->prev));
@@ -256,9 +260,16 @@ cf_err cf_audit_verify_file(const char *path, const unsigned char *mac_key,
             snprintf(l->node, sizeof(l->node), "%s", t.node);
             if (mac_key) {
                 unsigned char mac[CF_AUDIT_MAC_LEN];
-                if ((e = audit_mac(mac_key, t.prev, rd.line, t.canon_len, &scratch, mac)))
+                if ((e = audit_mac(ver ? ver : AUDIT_V2, mac_key, &t, rd.line, &scratch, mac)))
                     goto close_reader;
                 l->mac_ok = cf_ct_eq(mac, t.mac, sizeof(mac));
+                /* Without a (known) header the walk breaks at line 1 whatever; a line of
+                 * either format still counts as chained so the break is named right. */
+                if (!l->mac_ok && !ver) {
+                    if ((e = audit_mac(AUDIT_V1, mac_key, &t, rd.line, &scratch, mac)))
+                        goto close_reader;
+                    l->mac_ok = cf_ct_eq(mac, t.mac, sizeof(mac));
+                }
             }
             if (l->kind == AUDIT_KIND_CHECKPOINT) {
                 l->final = strncmp(rd.line + sizeof(AUDIT_CKPT_PREFIX) - 1, ",\"final\":true",
@@ -267,7 +278,7 @@ cf_err cf_audit_verify_file(const char *path, const unsigned char *mac_key,
                     l->ck = check_ckpt(rd.line, rd.len, pub, n ? &v[n - 1] : NULL, hash);
             }
         }
-        if ((e = audit_hash_step(hash, rd.line, rd.len, &scratch)))
+        if ((e = audit_hash_step(ver ? ver : AUDIT_V2, hash, rd.line, rd.len, &scratch)))
             goto close_reader;
         n++;
     }
