@@ -483,11 +483,19 @@ static void rotation_and_policy(void **state)
     r = call(f, CF_HTTP_POST, "/keys/Rot/create",
              "{\"kty\":\"EC\",\"crv\":\"P-521\",\"key_ops\":[\"sign\"]}");
     take_str(r, "key.kid", kid1, sizeof(kid1));
-    /* no policy yet: an empty one with the id */
+    /* no policy yet: Azure's default one with the id, a Notify 30 days before expiry */
     r = call(f, CF_HTTP_GET, "/keys/rot/rotationpolicy", NULL);
     assert_int_equal(r->status, 200);
     assert_string_equal(jstr(r, "id"), BASE1 "/keys/Rot/rotationpolicy");
-    assert_int_equal(cf_json_size(jget(r, "lifetimeActions")), 0);
+    assert_int_equal(cf_json_size(jget(r, "lifetimeActions")), 1);
+    {
+        const struct cf_json *a = cf_json_at(jget(r, "lifetimeActions"), 0);
+        assert_string_equal(
+            cf_json_str(cf_json_get(cf_json_get(a, "action"), "type"), NULL), "Notify");
+        assert_string_equal(
+            cf_json_str(cf_json_get(cf_json_get(a, "trigger"), "timeBeforeExpiry"), NULL),
+            "P30D");
+    }
     assert_int_equal(cf_json_type(jget(r, "attributes")), CF_JSON_OBJECT);
     done(r);
     expect(call(f, CF_HTTP_GET, "/keys/none/rotationpolicy", NULL), 404, "KeyNotFound", NULL);
