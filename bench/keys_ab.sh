@@ -6,10 +6,12 @@
 #              the neighbours, CPU per request much less)
 #   mixed      the same sign load (one wrk thread) with GC connections of GETs beside it: the
 #              GETs' req/s and latency (what signs on the event loop would cost a reader)
+#   get only   with GETCPU=1: SC connections of GETs alone, req/s and CPU per GET (the sign's
+#              CPU against a GET's on the same server, same moment)
 #
 #   bench/keys_ab.sh BIN_A BIN_B      e.g. the CPU-pool build and an inline-RSA build
 #
-# Knobs: DUR (5), ROUNDS (4), SC (16), GC (4), ALG (RS256: RSA-2048; ES256: a P-256 key).
+# Knobs: DUR (5), ROUNDS (4), SC (16), GC (4), GETCPU (0), ALG (RS256: RSA-2048; ES256: a P-256 key).
 # Both servers run --dev (authorization, audit on).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,14 +59,23 @@ bench() { # name -> "sign_rps cpu_us_per_req | mixed: sign_rps get_rps get_p50 g
     local g; g=$(wrk -t1 -c$GC -d${DUR}s -s bench/get.lua "$u/secrets/bench?api-version=7.5" | grep ^BENCH | cut -c7-)
     wait $wp
     local ms; ms=$(grep ^BENCH $TMP/ms | cut -c7-)
-    python3 - "$1" "$srq" "$((c1 - c0))" "$s" "$g" "$ms" <<'PY'
+    local go='{}' g0=0 g1=0
+    if [ "${GETCPU:-0}" = 1 ]; then
+        g0=$(ticks $1)
+        go=$(wrk -t2 -c$SC -d${DUR}s -s bench/get.lua "$u/secrets/bench?api-version=7.5" | grep ^BENCH | cut -c7-)
+        g1=$(ticks $1)
+    fi
+    python3 - "$1" "$srq" "$((c1 - c0))" "$s" "$g" "$ms" "$go" "$((g1 - g0))" <<'PY'
 import json, sys
-name, srq, ticks, s, g, ms = sys.argv[1:]
+name, srq, ticks, s, g, ms, go, gticks = sys.argv[1:]
 req, non2xx = map(int, srq.split())
-s, g, ms = json.loads(s), json.loads(g), json.loads(ms)
-print(json.dumps({"bin": name, "sign_rps": s["rps"], "non2xx": non2xx, "cpu_us_per_sign": round(int(ticks) * 1e4 / max(req, 1), 1),
+s, g, ms, go = json.loads(s), json.loads(g), json.loads(ms), json.loads(go)
+out = {"bin": name, "sign_rps": s["rps"], "non2xx": non2xx, "cpu_us_per_sign": round(int(ticks) * 1e4 / max(req, 1), 1),
     "sign_p99_ms": s["p99_ms"], "mixed_sign_rps": ms["rps"], "mixed_get_rps": g["rps"], "get_p50_ms": g["p50_ms"],
-    "get_p99_ms": g["p99_ms"], "get_p999_ms": g["p999_ms"], "get_max_ms": g["max_ms"]}))
+    "get_p99_ms": g["p99_ms"], "get_p999_ms": g["p999_ms"], "get_max_ms": g["max_ms"]}
+if go:
+    out.update({"get_only_rps": go["rps"], "cpu_us_per_get": round(int(gticks) * 1e4 / max(go["requests"], 1), 1)})
+print(json.dumps(out))
 PY
 }
 PA=$((20000 + RANDOM % 20000))
