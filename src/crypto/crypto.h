@@ -210,6 +210,19 @@ cf_err cf_kvkey_from_blob(const void *p, size_t n, struct cf_kvkey **out) CF_NOD
  * are base64url without padding; n and e carry no leading zero byte. */
 cf_err cf_kvkey_write_public_jwk(const struct cf_kvkey *k, bool write_kty, struct cf_jw *w);
 enum cf_kty cf_kvkey_type(const struct cf_kvkey *k);
+/* (hsmcerts2, x509_keyparts.c) A private key's parts as big-endian unsigned integers, for a
+ * PKCS#11 token import (custody hsm.c): RSA n, e, d, p, q, dp, dq, qi (minimal length); EC d, x,
+ * y (left-padded to the coordinate size) with crv. Each part is a cf_secret, wiped by _release.
+ * CF_EINVAL for oct or NULL. */
+enum cf_kp { CF_KP_N, CF_KP_E, CF_KP_D, CF_KP_P, CF_KP_Q, CF_KP_DP, CF_KP_DQ, CF_KP_QI, CF_KP_X,
+             CF_KP_Y, CF_KP_COUNT };
+struct cf_kvkey_parts {
+    enum cf_kty kty;
+    enum cf_crv crv;
+    struct cf_secret *v[CF_KP_COUNT]; /* NULL: not a part of this key type */
+};
+cf_err cf_kvkey_parts_get(const struct cf_kvkey *k, struct cf_kvkey_parts *out) CF_NODISCARD;
+void cf_kvkey_parts_release(struct cf_kvkey_parts *p);
 enum cf_crv cf_kvkey_curve(const struct cf_kvkey *k); /* CF_CRV_NONE for RSA and oct */
 int cf_kvkey_bits(const struct cf_kvkey *k);          /* RSA modulus / oct key bits / curve bits */
 void cf_kvkey_free(struct cf_kvkey *k);

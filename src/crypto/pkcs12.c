@@ -753,8 +753,12 @@ done:
     return ok;
 }
 
-/* Counts the shrouded keys among bags (and nested safe contents). */
-static bool p12_count_bags(const STACK_OF(PKCS12_SAFEBAG) * bags, int depth, int64_t *sum)
+/* Counts the shrouded keys among bags (and nested safe contents). With order (a
+ * preserveCertOrder import) the X.509 certificate bags are collected in file order on the way -
+ * the walk already holds every safe decrypted, so the order costs no second derivation;
+ * *oom says one could not be kept. */
+static bool p12_count_bags(const STACK_OF(PKCS12_SAFEBAG) * bags, int depth, int64_t *sum,
+                           STACK_OF(X509) * order, bool *oom)
 {
     if (depth > P12_DEPTH_MAX)
         return false;
@@ -768,9 +772,20 @@ static bool p12_count_bags(const STACK_OF(PKCS12_SAFEBAG) * bags, int depth, int
                 return false;
             break;
         case NID_safeContentsBag:
-            if (!p12_count_bags(PKCS12_SAFEBAG_get0_safes(bag), depth + 1, sum))
+            if (!p12_count_bags(PKCS12_SAFEBAG_get0_safes(bag), depth + 1, sum, order, oom))
                 return false;
             break;
+        case NID_certBag: {
+            /* what PKCS12_parse takes: x509Certificate bags (a malformed one fails it there) */
+            X509 *x = order && PKCS12_SAFEBAG_get_bag_nid(bag) == NID_x509Certificate
+                          ? PKCS12_SAFEBAG_get1_cert(bag)
+                          : NULL;
+            if (x && !sk_X509_push(order, x)) {
+                X509_free(x);
+                *oom = true;
+            }
+            break;
+        }
         default:
             break;
         }
@@ -781,9 +796,10 @@ static bool p12_count_bags(const STACK_OF(PKCS12_SAFEBAG) * bags, int depth, int
 /* Reads every iteration count of p12 before PKCS12_parse derives anything. The bags inside an
  * encrypted safe are only visible decrypted: its own count is checked first, then it is
  * decrypted with the password PKCS12_parse will use (pwd, or "" then absent) - when that fails
- * so would the parse, and *wrong_pwd says so. */
-static cf_err p12_check_cost(PKCS12 *p12, const char *pwd, bool *wrong_pwd, char *why,
-                             size_t whysz)
+ * so would the parse, and *wrong_pwd says so. order (may be NULL) gets the certificates in
+ * file order (p12_count_bags). */
+static cf_err p12_check_cost(PKCS12 *p12, const char *pwd, bool *wrong_pwd,
+                             STACK_OF(X509) * order, char *why, size_t whysz)
 {
     static const char too_costly[] =
         "The PKCS#12 (PFX) data's password iteration counts are too high (at most 600000 in "
@@ -792,6 +808,7 @@ static cf_err p12_check_cost(PKCS12 *p12, const char *pwd, bool *wrong_pwd, char
     STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
     const ASN1_INTEGER *mac_iter = NULL;
     int64_t sum = 0, v = 1;
+    bool oom = false;
     cf_err e = CF_OK;
 
     *wrong_pwd = false;
@@ -825,8 +842,10 @@ static cf_err p12_check_cost(PKCS12 *p12, const char *pwd, bool *wrong_pwd, char
         default:
             continue; /* PKCS12_parse skips them too */
         }
-        if (bags && !p12_count_bags(bags, 0, &sum))
+        if (bags && !p12_count_bags(bags, 0, &sum, order, &oom))
             e = badp(why, whysz, too_costly);
+        else if (oom)
+            e = CF_ENOMEM;
         sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
         bags = NULL;
     }
@@ -842,7 +861,7 @@ cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preser
     PKCS12 *p12;
     EVP_PKEY *pk = NULL;
     X509 *cert = NULL;
-    STACK_OF(X509) *ca = NULL, *all = NULL;
+    STACK_OF(X509) *ca = NULL, *all = NULL, *order = NULL;
     bool wrong_pwd;
     cf_err e;
 
@@ -860,7 +879,13 @@ cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preser
     p12 = d2i_PKCS12(NULL, &q, (long)n);
     if (!p12)
         return badp(why, whysz, "The certificate data is not a valid PKCS#12 (PFX) file.");
-    if ((e = p12_check_cost(p12, pwd, &wrong_pwd, why, whysz)) != CF_OK)
+    /* preserve: PKCS12_parse hands back the key's certificate apart from the others, so the
+     * file's order is read from the bags themselves (during the cost walk) */
+    if (preserve && !(order = sk_X509_new_null())) {
+        e = cf_crypto_fail("certificate list");
+        goto done;
+    }
+    if ((e = p12_check_cost(p12, pwd, &wrong_pwd, order, why, whysz)) != CF_OK)
         goto done;
     /* an empty password is tried both as "" and as absent, as PFX tools differ */
     if (wrong_pwd ||
@@ -875,19 +900,23 @@ cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preser
         e = badp(why, whysz, "The PKCS#12 (PFX) data contains no private key.");
         goto done;
     }
-    all = sk_X509_new_null();
-    if (!all || (cert && !sk_X509_push(all, cert))) {
-        e = cf_crypto_fail("certificate list");
-        goto done;
-    }
-    if (cert)
-        cert = NULL; /* owned by all now */
-    for (int i = 0; ca && i < sk_X509_num(ca); i++) {
-        if (!sk_X509_push(all, sk_X509_value(ca, i))) {
+    if (order && sk_X509_num(order) == (cert ? 1 : 0) + (ca ? sk_X509_num(ca) : 0)) {
+        all = order; /* the parse's certificates, in the file's order */
+        order = NULL;
+    } else {
+        all = sk_X509_new_null();
+        if (!all || (cert && !sk_X509_push(all, cert))) {
             e = cf_crypto_fail("certificate list");
             goto done;
         }
-        sk_X509_set(ca, i, NULL);
+        cert = NULL; /* owned by all now */
+        for (int i = 0; ca && i < sk_X509_num(ca); i++) {
+            if (!sk_X509_push(all, sk_X509_value(ca, i))) {
+                e = cf_crypto_fail("certificate list");
+                goto done;
+            }
+            sk_X509_set(ca, i, NULL);
+        }
     }
     if ((e = chain_out(all, pk, preserve, chain, why, whysz)) != CF_OK)
         goto done;
@@ -895,6 +924,7 @@ cf_err cf_cert_from_pkcs12(const void *p, size_t n, const char *pwd, bool preser
     if (e == CF_EBADPARAM)
         badp(why, whysz, "The certificate's key type or size is not supported.");
 done:
+    sk_X509_pop_free(order, X509_free);
     sk_X509_pop_free(all, X509_free);
     sk_X509_pop_free(ca, X509_free);
     X509_free(cert);

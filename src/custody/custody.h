@@ -247,6 +247,7 @@ void cf_custody_sock_stop(struct cf_custody_sock *s);
 #define CF_HSM_SESSIONS 4
 struct cf_hsm;
 struct cf_kvkey_sym; /* crypto.h */
+struct cf_kvkey;     /* crypto.h */
 struct cf_jw;        /* base/json.h */
 /* CF_ENOTFOUND when custody has no token (provider dev or shamir). */
 struct cf_hsm *cf_hsm_open(struct cf_custody *c, cf_err *err);
@@ -258,6 +259,13 @@ void cf_hsm_close(struct cf_hsm *h);
 cf_err cf_hsm_generate(struct cf_hsm *h, const char *kty, int bits, uint32_t exponent,
                        const char *crv, const unsigned char id[CF_HSM_ID_LEN], struct cf_jw *w,
                        char *why, size_t whysz) CF_NODISCARD;
+/* (hsmcerts2) A software RSA or EC private key put on the token under id (C_CreateObject of
+ * the private and public objects, with the same attributes as generated ones: never
+ * extractable); the public JWK members go into w as for generate. CF_EBADPARAM (why) for oct or
+ * a curve the token refuses; CF_EEXISTS when id is taken. Nothing stays on failure. */
+cf_err cf_hsm_import(struct cf_hsm *h, const struct cf_kvkey *k,
+                     const unsigned char id[CF_HSM_ID_LEN], struct cf_jw *w, char *why,
+                     size_t whysz) CF_NODISCARD;
 cf_err cf_hsm_sign(struct cf_hsm *h, const unsigned char id[CF_HSM_ID_LEN], const char *alg,
                    const void *digest, size_t dlen, struct cf_buf *sig, char *why,
                    size_t whysz) CF_NODISCARD;

@@ -3,7 +3,8 @@
  *
  * Map: session pool (take/give) -> object lookup by CKA_ID and what the key is (keyinfo) ->
  * algorithm table -> generate (+ the public JWK from CKA_MODULUS/CKA_PUBLIC_EXPONENT or
- * CKA_EC_POINT) -> sign / verify -> RSA encrypt/decrypt (PKCS#1 v1.5, OAEP SHA-1 on the token,
+ * CKA_EC_POINT) -> import (C_CreateObject of a software key's parts, certificate imports) ->
+ * sign / verify -> RSA encrypt/decrypt (PKCS#1 v1.5, OAEP SHA-1 on the token,
  * OAEP SHA-256 encoded here over CKM_RSA_X_509) -> AES (CBC, CBC-PAD, GCM when offered,
  * RFC 3394 key wrap here over CKM_AES_ECB) -> destroy.
  *
@@ -500,6 +501,113 @@ cf_err cf_hsm_generate(struct cf_hsm *h, const char *kty, int bits, uint32_t exp
     cf_info("hsm: generated a %s key on the token", kty_text(ki.kt));
 give:
     give(h, si);
+    return e;
+}
+
+/* ---------------- import ---------------- */
+
+/* DER OCTET STRING around 04 || x || y (CKA_EC_POINT, as generate reads it back). */
+static size_t ec_point_der(const struct cf_kvkey_parts *kp, size_t c, unsigned char *out)
+{
+    size_t n = 2 * c + 1, off = 0;
+    out[off++] = 0x04;
+    if (n >= 128)
+        out[off++] = 0x81;
+    out[off++] = (unsigned char)n;
+    out[off++] = 0x04;
+    memcpy(out + off, kp->v[CF_KP_X]->p, c);
+    memcpy(out + off + c, kp->v[CF_KP_Y]->p, c);
+    return off + 2 * c;
+}
+
+cf_err cf_hsm_import(struct cf_hsm *h, const struct cf_kvkey *k,
+                     const unsigned char id[CF_HSM_ID_LEN], struct cf_jw *w, char *why,
+                     size_t whysz)
+{
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_OBJECT_CLASS cpriv = CKO_PRIVATE_KEY, cpub = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE kt;
+    unsigned char point[2 * COORD_MAX + 4];
+    struct cf_kvkey_parts kp;
+    const struct curve *cv = NULL;
+    struct keyinfo ki;
+    CK_RV rv;
+    cf_err e;
+    int si;
+
+    if (!h || !k || !id || !w)
+        return CF_EINVAL;
+    if ((e = cf_kvkey_parts_get(k, &kp)) != CF_OK)
+        return e == CF_EINVAL ? bad(why, whysz, "Only RSA and EC keys can be HSM-protected.") : e;
+    if (kp.kty == CF_KTY_EC && !(cv = curve_named(cf_crv_name(kp.crv)))) {
+        e = bad(why, whysz, "Curve %s is not supported by this server's HSM.",
+                cf_crv_name(kp.crv) ? cf_crv_name(kp.crv) : "?");
+        goto parts;
+    }
+    kt = cv ? CKK_EC : CKK_RSA;
+#define A(t, s) {t, (s)->p, (CK_ULONG)(s)->len}
+    CK_ATTRIBUTE common[] = {{CKA_CLASS, &cpriv, sizeof(cpriv)},
+                             {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                             {CKA_ID, (void *)(uintptr_t)id, CF_HSM_ID_LEN},
+                             {CKA_TOKEN, &yes, sizeof(yes)},
+                             {CKA_PRIVATE, &yes, sizeof(yes)},
+                             {CKA_SENSITIVE, &yes, sizeof(yes)},
+                             {CKA_EXTRACTABLE, &no, sizeof(no)},
+                             {CKA_SIGN, &yes, sizeof(yes)},
+                             {CKA_DECRYPT, cv ? &no : &yes, sizeof(yes)},
+                             {CKA_UNWRAP, cv ? &no : &yes, sizeof(yes)}};
+    CK_ATTRIBUTE priv[CF_ARRAY_LEN(common) + 8];
+    CK_ATTRIBUTE pub[8] = {{CKA_CLASS, &cpub, sizeof(cpub)},
+                           {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                           {CKA_ID, (void *)(uintptr_t)id, CF_HSM_ID_LEN},
+                           {CKA_TOKEN, &yes, sizeof(yes)},
+                           {CKA_PRIVATE, &no, sizeof(no)},
+                           {CKA_VERIFY, &yes, sizeof(yes)}};
+    CK_ULONG npriv = CF_ARRAY_LEN(common), npub = 6;
+    memcpy(priv, common, sizeof(common));
+    if (cv) {
+        CK_ATTRIBUTE params = {CKA_EC_PARAMS, (void *)(uintptr_t)cv->oid, cv->oidlen};
+        priv[npriv++] = params;
+        priv[npriv++] = (CK_ATTRIBUTE)A(CKA_VALUE, kp.v[CF_KP_D]);
+        pub[npub++] = params;
+        pub[npub++] = (CK_ATTRIBUTE){CKA_EC_POINT, point, ec_point_der(&kp, cv->coord, point)};
+    } else {
+        static const CK_ATTRIBUTE_TYPE rsa_t[] = {CKA_MODULUS,         CKA_PUBLIC_EXPONENT,
+                                                  CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
+                                                  CKA_PRIME_2,         CKA_EXPONENT_1,
+                                                  CKA_EXPONENT_2,      CKA_COEFFICIENT};
+        for (size_t i = 0; i < CF_ARRAY_LEN(rsa_t); i++) /* CF_KP_N .. CF_KP_QI in order */
+            priv[npriv++] = (CK_ATTRIBUTE)A(rsa_t[i], kp.v[CF_KP_N + i]);
+        pub[npub++] = (CK_ATTRIBUTE)A(CKA_MODULUS, kp.v[CF_KP_N]);
+        pub[npub++] = (CK_ATTRIBUTE)A(CKA_PUBLIC_EXPONENT, kp.v[CF_KP_E]);
+    }
+#undef A
+    si = take(h);
+    if (id_taken(h, h->s[si], id)) {
+        e = CF_EEXISTS;
+        goto give;
+    }
+    rv = h->f->C_CreateObject(h->s[si], priv, npriv, &ki.priv);
+    if (rv == CKR_OK)
+        rv = h->f->C_CreateObject(h->s[si], pub, npub, &ki.pub);
+    if (cv && (rv == CKR_CURVE_NOT_SUPPORTED || rv == CKR_DOMAIN_PARAMS_INVALID ||
+               rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_TEMPLATE_INCONSISTENT))
+        e = bad(why, whysz, "Curve %s is not supported by this server's HSM.", cv->name);
+    else
+        e = rv_err(rv, "key import");
+    if (!e)
+        e = keyinfo(h, h->s[si], id, &ki);
+    if (!e)
+        e = write_pub(h, h->s[si], &ki, w);
+    if (e && destroy_in(h, h->s[si], id) != CF_OK) /* no half-made key stays on the token */
+        cf_warn("hsm: a half-imported key could not be removed from the token");
+    if (!e)
+        cf_info("hsm: imported a %s key into the token", kty_text(ki.kt));
+give:
+    give(h, si);
+parts:
+    cf_wipe(point, sizeof(point));
+    cf_kvkey_parts_release(&kp);
     return e;
 }
 

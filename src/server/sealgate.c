@@ -351,6 +351,7 @@ void cf_sealgate_set_vault(struct cf_sealgate *g, struct cf_vault_svc *v)
         if (!g->hsm && !(g->hsm = cf_hsm_open(g->custody, &e)))
             cf_warn("custody: HSM-protected keys are unavailable (%s)", cf_err_name(e));
         cf_vault_svc_set_hsm(v, g->hsm, g->hsm ? &hsm_ops : NULL);
+        cf_vault_svc_set_hsm_import(v, g->hsm ? cf_hsm_import : NULL);
     }
     pthread_mutex_unlock(&g->mu);
 }

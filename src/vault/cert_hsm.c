@@ -2,12 +2,14 @@
  * service's token operations, the signer x509_assemble.c uses, the key version record in
  * keys.c's HSM layout, the pending (CSR flow) form, reuse on renewal and release on purge.
  *
- * Map: generate (svc->hsm_ops->generate under a fresh random id) -> signer (hsm_ops->sign)
+ * Map: generate (svc->hsm_ops->generate under a fresh random id) or import (svc->hsm_import of
+ * an imported certificate's key) -> signer (hsm_ops->sign)
  * -> key version (HSM_TAG || id sealed with the key AAD) + reference (keys_hsm.c) ->
  * pending blob "CFP" 1 | id | JSON -> open (renewal) -> release (purge).
  *
- * Invariant: the private key never leaves the token; the store holds the handle sealed under
- * the vault's data key and the public JWK. */
+ * Invariant: the private key never leaves the token (an imported one is on it before any
+ * record is written, and its software copy is the caller's to free); the store holds the
+ * handle sealed under the vault's data key and the public JWK. */
 #include "base/cf.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -32,6 +34,22 @@ static cf_err bad(char *why, size_t n, const char *fmt, ...)
 bool cf_cert_hsm_kty(const char *kty)
 {
     return kty && (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0);
+}
+
+void cf_vault_svc_set_hsm_import(struct cf_vault_svc *svc, cf_vault_hsm_import_fn fn)
+{
+    svc->hsm_import = fn;
+}
+
+cf_err cf_cert_hsm_need(const struct cf_vault_svc *svc, const char *kty, char *why, size_t whysz)
+{
+    if (!cf_cert_hsm_kty(kty) || (svc->hsm && svc->hsm_ops))
+        return CF_OK;
+    /* the keys API's answer for an -HSM key type (keys.c) */
+    return bad(why, whysz,
+               "Key type %.16s needs a hardware security module, and this server has none "
+               "configured: use %.*s for a software-protected key.",
+               kty, (int)(strlen(kty) - 4), kty);
 }
 
 void cf_cert_hsm_init(struct cf_cert_hsm *h, struct cf_vault_svc *svc)
@@ -61,11 +79,8 @@ cf_err cf_cert_hsm_generate(struct cf_cert_hsm *h, const char *kty, int key_size
 
     if (!cf_cert_hsm_kty(kty))
         return CF_EINVAL;
-    if (!svc->hsm || !svc->hsm_ops) /* the keys API's answer for an -HSM key type (keys.c) */
-        return bad(why, whysz,
-                   "Key type %.16s needs a hardware security module, and this server has none "
-                   "configured: use %.*s for a software-protected key.",
-                   kty, (int)(strlen(kty) - 4), kty);
+    if ((e = cf_cert_hsm_need(svc, kty, why, whysz)) != CF_OK)
+        return e;
     if (!ec && key_size == 0)
         key_size = 2048;
     if (ec && (!crv || !crv[0]))
@@ -89,6 +104,49 @@ cf_err cf_cert_hsm_generate(struct cf_cert_hsm *h, const char *kty, int key_size
     snprintf(h->kty, sizeof(h->kty), "%s", kty);
     h->key_size = ec ? 0 : key_size;
     snprintf(h->crv, sizeof(h->crv), "%s", ec ? crv : "");
+    return CF_OK;
+}
+
+cf_err cf_cert_hsm_import(struct cf_cert_hsm *h, const char *kty, const struct cf_kvkey *k,
+                          char *why, size_t whysz)
+{
+    struct cf_vault_svc *svc = h->svc;
+    bool ec = kty && strcmp(kty, "EC-HSM") == 0;
+    struct cf_buf jwk;
+    struct cf_jw w;
+    cf_err e;
+
+    if (!cf_cert_hsm_kty(kty) || !k)
+        return CF_EINVAL;
+    if ((e = cf_cert_hsm_need(svc, kty, why, whysz)) != CF_OK)
+        return e;
+    if (!svc->hsm_import)
+        return bad(why, whysz,
+                   "This server's hardware security module cannot import keys: use %.*s for a "
+                   "software-protected key.",
+                   (int)(strlen(kty) - 4), kty);
+    if (ec != (cf_kvkey_type(k) == CF_KTY_EC))
+        return bad(why, whysz,
+                   "Property 'key_props.kty' %.16s does not match the imported %s key.", kty,
+                   cf_kvkey_type(k) == CF_KTY_EC ? "EC" : "RSA");
+    if ((e = cf_random(h->id, sizeof(h->id))) != CF_OK)
+        return e;
+    cf_buf_init(&jwk, JWK_MAX);
+    cf_jw_init(&w, &jwk);
+    cf_jw_obj_begin(&w);
+    e = svc->hsm_import(svc->hsm, k, h->id, &w, why, whysz);
+    h->made = e == CF_OK;
+    cf_jw_obj_end(&w);
+    if (!e)
+        e = cf_jw_err(&w);
+    if (!e && !(h->public_jwk = cf_buf_detach(&jwk, NULL)))
+        e = CF_ENOMEM;
+    cf_buf_release(&jwk);
+    if (e)
+        return e;
+    snprintf(h->kty, sizeof(h->kty), "%s", kty);
+    h->key_size = ec ? 0 : cf_kvkey_bits(k);
+    snprintf(h->crv, sizeof(h->crv), "%s", ec ? cf_crv_name(cf_kvkey_curve(k)) : "");
     return CF_OK;
 }
 

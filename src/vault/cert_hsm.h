@@ -33,6 +33,15 @@ void cf_cert_hsm_init(struct cf_cert_hsm *h, struct cf_vault_svc *svc);
  * with the keys API's message for an -HSM key type. */
 cf_err cf_cert_hsm_generate(struct cf_cert_hsm *h, const char *kty, int key_size, const char *crv,
                             char *why, size_t whysz);
+/* (hsmcerts2) The 400 of an -HSM kty on a server without a token (CF_OK otherwise, and for a
+ * software kty): creates, imports and policy updates give the same answer. */
+cf_err cf_cert_hsm_need(const struct cf_vault_svc *svc, const char *kty, char *why, size_t whysz);
+/* (hsmcerts2) An imported certificate's software key put on the token (svc->hsm_import) under
+ * a fresh id, for the policy's kty: kty must be k's type with -HSM (CF_EBADPARAM otherwise, or
+ * without a token / import). h then is as after _generate (made: destroyed if the import fails
+ * later); the caller frees k - nothing of it is stored. */
+cf_err cf_cert_hsm_import(struct cf_cert_hsm *h, const char *kty, const struct cf_kvkey *k,
+                          char *why, size_t whysz);
 /* Frees h; when failed and the object was made by this operation, destroys it on the token. */
 void cf_cert_hsm_release(struct cf_cert_hsm *h, bool failed);
 /* A signer for x509_assemble.c that signs with the token key (valid while h lives). */

@@ -1693,6 +1693,7 @@ cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
 {
     struct cf_cert_policy pol;
     struct cf_kvkey *k = NULL;
+    struct cf_cert_hsm hsm;
     struct cf_buf chain, raw, props;
     struct cf_json *pj = NULL;
     const unsigned char *leaf = NULL;
@@ -1703,6 +1704,7 @@ cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
 
     meta_init(out);
     issue_init(&s, svc, v);
+    cf_cert_hsm_init(&hsm, svc);
     cf_buf_init(&chain, CF_STORE_CERT_CHAIN_MAX);
     cf_buf_init(&raw, 256 * 1024);
     cf_buf_init(&props, POLICY_MAX);
@@ -1756,15 +1758,14 @@ cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
         goto done;
     if (policy) {
         struct cf_cert_policy req = pol;
-        char kty_before[16];
-        memcpy(kty_before, req.kty, sizeof(kty_before));
         if ((e = policy_apply(policy, &req, &actions, why, whysz)) != CF_OK)
             goto done;
-        /* the key is what it is: key_props describe it, not the other way round */
-        memcpy(req.kty, pol.kty, sizeof(req.kty));
+        /* the key is what it is: key_props describe it, not the other way round - except an
+         * -HSM kty, which puts it on the token (below; a type that does not match is a 400) */
+        if (!cf_cert_hsm_kty(req.kty))
+            memcpy(req.kty, pol.kty, sizeof(req.kty));
         req.key_size = pol.key_size;
         memcpy(req.crv, pol.crv, sizeof(req.crv));
-        (void)kty_before;
         pol = req;
     }
     if (!pol.subject[0] && pol.nsans == 0)
@@ -1776,6 +1777,14 @@ cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     }
     pol.created = pol.updated = s.now;
     s.pol = &pol;
+    /* an -HSM policy (premium vault): the key goes onto the token, never extractable, and the
+     * store keeps only its handle, as for a generated -HSM key; the secret has no key (the
+     * policy is not exportable) and k is freed below */
+    if (cf_cert_hsm_kty(pol.kty)) {
+        if ((e = cf_cert_hsm_import(&hsm, pol.kty, k, why, whysz)) != CF_OK)
+            goto done;
+        s.hsm = &hsm;
+    }
     if ((e = policy_text(&pol, &s.policy_json)) != CF_OK)
         goto done;
     s.new_policy = true;
@@ -1785,8 +1794,10 @@ cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
         goto done;
     if ((e = issue_write(&s)) != CF_OK)
         goto done;
+    hsm.made = false; /* the new key version holds the token key now */
     e = meta_fill(out, &s.obj, &s.cver, true);
 done:
+    cf_cert_hsm_release(&hsm, true);
     cf_json_free(pj);
     cf_kvkey_free(k);
     cf_buf_release(&chain);
@@ -1978,14 +1989,20 @@ static cf_err update_fn(struct cf_store_txn *t, void *arg)
 }
 
 /* The stored policy with the members of j applied, validated. */
-static cf_err policy_merge(const char *stored, const struct cf_json *j, struct cf_cert_policy *p,
-                           char *why, size_t whysz)
+static cf_err policy_merge(const struct cf_vault_svc *svc, const char *stored,
+                           const struct cf_json *j, struct cf_cert_policy *p, char *why,
+                           size_t whysz)
 {
     cf_err e = policy_from_text(stored, p);
+    bool was_hsm = !e && cf_cert_hsm_kty(p->kty);
     if (!e)
         e = policy_apply(j, p, NULL, why, whysz);
     if (!e)
         e = policy_check(p, why, whysz);
+    /* a move to an -HSM kty without a token would only fail at the next create or renewal:
+     * refused now with the create's 400 (a policy that already was -HSM stays editable) */
+    if (!e && !was_hsm)
+        e = cf_cert_hsm_need(svc, p->kty, why, whysz);
     return e;
 }
 
@@ -2011,7 +2028,7 @@ cf_err cf_cert_update(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
     if (!e && policy) {
         e = cf_store_read(svc->store, get_fn, &c);
         if (!e)
-            e = policy_merge(c.obj.policy, policy, &pol, why, whysz);
+            e = policy_merge(svc, c.obj.policy, policy, &pol, why, whysz);
         c.new_pol = &pol;
     }
     if (!e) {
@@ -2075,7 +2092,7 @@ cf_err cf_cert_policy_update(struct cf_vault_svc *svc, const struct cf_vault_ref
     if (!e)
         e = cf_store_read(svc->store, get_fn, &c);
     if (!e)
-        e = policy_merge(c.obj.policy, policy, out, why, whysz);
+        e = policy_merge(svc, c.obj.policy, policy, out, why, whysz);
     if (!e) {
         c.new_pol = out;
         e = cf_store_write(svc->store, policy_update_fn, &c);

@@ -379,6 +379,14 @@ struct cf_vault_hsm_ops {
 /* h and ops outlive the service (NULL, NULL: no HSM). Call before serving (not thread-safe). */
 void cf_vault_svc_set_hsm(struct cf_vault_svc *svc, struct cf_hsm *h,
                           const struct cf_vault_hsm_ops *ops);
+/* (hsmcerts2) The token's import of a software key (custody's cf_hsm_import): a certificate
+ * imported with an RSA-HSM / EC-HSM policy has its key put on the token (cert_hsm.c). NULL (the
+ * default): such imports are refused like -HSM keys on a server without a token. */
+struct cf_kvkey; /* crypto.h */
+typedef cf_err (*cf_vault_hsm_import_fn)(struct cf_hsm *h, const struct cf_kvkey *k,
+                                         const unsigned char id[CF_VAULT_HSM_ID_LEN],
+                                         struct cf_jw *w, char *why, size_t whysz);
+void cf_vault_svc_set_hsm_import(struct cf_vault_svc *svc, cf_vault_hsm_import_fn fn);
 /* A key that never had a rotation policy behaves as Azure's default one, Notify `days` before
  * expiry (the events scan's KeyNearExpiry lead, config events_near_expiry_days); GET
  * rotationpolicy shows it so a client that reads, edits and PUTs it back keeps the notice.

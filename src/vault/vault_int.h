@@ -71,6 +71,7 @@ struct cf_vault_svc {
     const struct cf_clock *clock;
     struct cf_hsm *hsm; /* HSM-protected keys (keys.c); set once before serving, or NULL */
     const struct cf_vault_hsm_ops *hsm_ops;
+    cf_vault_hsm_import_fn hsm_import; /* certificate imports onto the token (cert_hsm.c) */
     /* Master-key rotation (cf_vault_svc_rewrap). master_key wraps the data keys; it, other_key,
      * other_ready and key_epoch are read and written under `lock` only (copy them out).
      * other_ready: a rotation is in its window (from the moment the writer thread re-wrapped

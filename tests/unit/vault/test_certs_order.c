@@ -292,11 +292,88 @@ static void pfx_export_key_mismatch(void **state)
     pair_release(&p);
 }
 
+/* A PFX whose bags list the CA before the leaf (issue 13): with preserve the stored chain is
+ * in the file's order (PKCS12_parse alone gives the leaf first), read back through the PEM
+ * secret and through the PFX secret's bags; without preserve, leaf first. */
+static void pfx_ca_first_preserved(void **state)
+{
+    struct fx *f = *state;
+    struct pair p;
+    struct cf_buf chain, pfx, b64, chain2, raw;
+    struct cf_cert_meta m;
+    struct cf_secret_meta sm;
+    struct cf_secret *val = NULL;
+    struct cf_kvkey *k2 = NULL;
+
+    make_pair(&p);
+    cat2(&chain, &p.ca_der, &p.leaf_der); /* CA first */
+    cf_buf_init(&pfx, 64 * 1024);
+    cf_buf_init(&b64, 128 * 1024);
+    cf_buf_init(&chain2, 64 * 1024);
+    cf_buf_init(&raw, 64 * 1024);
+    assert_int_equal(cf_cert_to_pkcs12(p.leaf_key, chain.data, chain.len, &pfx), CF_OK);
+    assert_int_equal(cf_b64_encode(&b64, pfx.data, pfx.len), CF_OK);
+
+    assert_int_equal(import(f, "pcaf", &b64, true, PEM_POLICY, &m), CF_OK);
+    assert_leaf_facts(&p, &m);
+    assert_true(m.preserve_order);
+    cf_cert_meta_release(&m);
+    assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("pcaf"), CF_STR(""), &sm, &val),
+                     CF_OK);
+    assert_int_equal(cf_cert_from_pem((const char *)val->p, val->len, NULL, true, &k2, &chain2,
+                                      NULL, 0),
+                     CF_OK);
+    assert_int_equal(chain2.len, chain.len);
+    assert_memory_equal(chain2.data, chain.data, chain.len);
+    cf_kvkey_free(k2);
+    cf_secret_free(val);
+    cf_secret_meta_release(&sm);
+
+    /* PFX secret: its bags in the same order */
+    assert_int_equal(import(f, "pcaf2", &b64, true, PFX_POLICY, &m), CF_OK);
+    assert_leaf_facts(&p, &m);
+    cf_cert_meta_release(&m);
+    assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("pcaf2"), CF_STR(""), &sm, &val),
+                     CF_OK);
+    assert_int_equal(cf_b64_decode(&raw, (struct cf_str){(const char *)val->p, val->len}), CF_OK);
+    cf_buf_reset(&chain2);
+    assert_int_equal(cf_cert_from_pkcs12(raw.data, raw.len, NULL, true, &k2, &chain2, NULL, 0),
+                     CF_OK);
+    assert_int_equal(chain2.len, chain.len);
+    assert_memory_equal(chain2.data, chain.data, chain.len);
+    cf_kvkey_free(k2);
+    cf_secret_free(val);
+    cf_secret_meta_release(&sm);
+
+    /* without preserve: leaf first */
+    assert_int_equal(import(f, "plf", &b64, false, PEM_POLICY, &m), CF_OK);
+    assert_leaf_facts(&p, &m);
+    cf_cert_meta_release(&m);
+    assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("plf"), CF_STR(""), &sm, &val), CF_OK);
+    cf_buf_reset(&chain2);
+    assert_int_equal(cf_cert_from_pem((const char *)val->p, val->len, NULL, true, &k2, &chain2,
+                                      NULL, 0),
+                     CF_OK);
+    assert_memory_equal(chain2.data, p.leaf_der.data, p.leaf_der.len);
+    cf_kvkey_free(k2);
+    cf_secret_free(val);
+    cf_secret_meta_release(&sm);
+
+    cf_buf_release(&raw);
+    cf_buf_release(&chain2);
+    cf_buf_release(&b64);
+    cf_buf_wipe(&pfx);
+    cf_buf_release(&pfx);
+    cf_buf_release(&chain);
+    pair_release(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(pem_ca_first_preserved, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(pfx_export_keeps_order, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(pfx_ca_first_preserved, fx_setup, fx_teardown),
         cmocka_unit_test(pfx_export_key_mismatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,9 @@
  * verifies and merges; purge destroys the token object; backup/restore shares it (and a
  * backup whose object is gone does not restore); renewal with reuse_key keeps the object;
  * CofferCA signs the token key's CSR; an Unknown operation's token key goes with the operation
- * (cancel, delete, purge). */
+ * (cancel, delete, purge). Imports with an -HSM policy put the key on the token (fake
+ * import), refuse a mismatched type, exportable:true and a missing token or import, and a
+ * policy update to an -HSM kty is refused without a token. */
 #include "base/cf.h"
 
 #include "base/codec.h"
@@ -25,7 +27,7 @@
 struct fake_tok {
     unsigned char id[MAXK][CF_VAULT_HSM_ID_LEN];
     struct cf_kvkey *k[MAXK];
-    int gens, destroys, signs;
+    int gens, destroys, signs, imports;
 };
 static struct fake_tok g_tok;
 
@@ -128,6 +130,35 @@ static cf_err f_destroy(struct cf_hsm *h, const unsigned char *id)
     return CF_OK;
 }
 
+/* The token's import (cf_hsm_import): a copy of k, so the caller's free does not touch it. */
+static cf_err f_import(struct cf_hsm *h, const struct cf_kvkey *k, const unsigned char *id,
+                       struct cf_jw *w, char *why, size_t whysz)
+{
+    struct cf_secret *blob = NULL;
+    struct cf_kvkey *c = NULL;
+    cf_err e;
+    (void)h;
+    (void)why;
+    (void)whysz;
+    if (lookup(id))
+        return CF_EEXISTS;
+    e = cf_kvkey_to_blob(k, &blob);
+    if (!e)
+        e = cf_kvkey_from_blob(blob->p, blob->len, &c);
+    cf_secret_free(blob);
+    if (e)
+        return e;
+    for (int i = 0; i < MAXK; i++)
+        if (!g_tok.k[i]) {
+            g_tok.k[i] = c;
+            memcpy(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN);
+            g_tok.imports++;
+            return cf_kvkey_write_public_jwk(c, false, w);
+        }
+    cf_kvkey_free(c);
+    return CF_EFULL;
+}
+
 static const struct cf_vault_hsm_ops fake_ops = {f_generate, f_sign,    f_verify,
                                                  f_encrypt,  f_decrypt, f_destroy};
 
@@ -136,8 +167,10 @@ static int setup(void **state)
     int r = fx_setup(state);
     struct fx *f = *state;
     memset(&g_tok, 0, sizeof(g_tok));
-    if (!r)
+    if (!r) {
         cf_vault_svc_set_hsm(f->svc, (struct cf_hsm *)&g_tok, &fake_ops);
+        cf_vault_svc_set_hsm_import(f->svc, f_import);
+    }
     return r;
 }
 
@@ -574,6 +607,224 @@ static void coffer_ca(void **state)
     cf_ca_info_release(&ca);
 }
 
+/* ---------------- import with an -HSM policy (issue 13) ---------------- */
+
+/* A self-signed certificate for a new software key (RSA 2048 or EC P-256) as the import's
+ * value: base64 PFX (empty password) or PEM text; *key is that key. */
+static void import_value(bool ec, bool pem, struct cf_buf *value, struct cf_kvkey **key)
+{
+    struct cf_cert_req r = {.subject = "CN=imported", .not_before = T0 - 60,
+                            .not_after = T0 + 86400 * 200};
+    struct cf_buf der, raw;
+
+    cf_buf_init(&der, 16384);
+    cf_buf_init(&raw, 65536);
+    cf_buf_init(value, 131072);
+    assert_int_equal(ec ? cf_kvkey_generate_ec(CF_CRV_P256, key)
+                        : cf_kvkey_generate_rsa(2048, 0, key),
+                     CF_OK);
+    assert_int_equal(cf_cert_self_signed(*key, &r, &der, NULL, 0), CF_OK);
+    if (pem) {
+        assert_int_equal(cf_cert_to_pem(*key, der.data, der.len, value), CF_OK);
+    } else {
+        assert_int_equal(cf_cert_to_pkcs12(*key, der.data, der.len, &raw), CF_OK);
+        assert_int_equal(cf_b64_encode(value, raw.data, raw.len), CF_OK);
+    }
+    cf_buf_release(&der);
+    cf_buf_release(&raw);
+}
+
+static cf_err import(struct fx *f, const char *name, const struct cf_buf *value,
+                     const char *policy, char *why, size_t whysz)
+{
+    struct cf_json *p = policy ? J(policy) : NULL;
+    struct cf_cert_meta m;
+    cf_err e = cf_cert_import(f->svc, &f->ref, cf_str_from(name),
+                              (struct cf_str){value->data, value->len}, NULL, p, NULL, &m, why,
+                              whysz);
+    cf_cert_meta_release(&m);
+    cf_json_free(p);
+    return e;
+}
+
+#define POL_RSA_HSM "{\"key_props\":{\"kty\":\"RSA-HSM\"}}"
+#define POL_EC_HSM                                                                                 \
+    "{\"key_props\":{\"kty\":\"EC-HSM\",\"exportable\":false},\"secret_props\":{"               \
+    "\"contentType\":\"application/x-pem-file\"}}"
+
+/* The imported key goes onto the token: the key row is the sealed handle only, the kid signs
+ * on the token with the certificate's key, the secret has no key; the policy says -HSM and
+ * not exportable. */
+static void import_hsm(void **state)
+{
+    struct fx *f = *state;
+    struct cf_buf v;
+    struct cf_kvkey *k = NULL;
+    struct cf_cert_meta m;
+    char why[256] = "";
+
+    import_value(false, false, &v, &k);
+    assert_int_equal(import(f, "ir", &v, POL_RSA_HSM, why, sizeof(why)), CF_OK);
+    assert_int_equal(g_tok.imports, 1);
+    assert_int_equal(live(), 1);
+    check_self(f, "ir", "RSA-HSM", "RS256");
+    assert_int_equal(cf_cert_get(f->svc, &f->ref, CF_STR("ir"), CF_STR(""), &m), CF_OK);
+    assert_int_equal(m.policy->key_size, 2048);
+    cf_cert_meta_release(&m);
+    /* the same value without an -HSM policy stays in software: nothing more on the token */
+    assert_int_equal(import(f, "soft", &v, NULL, why, sizeof(why)), CF_OK);
+    assert_int_equal(import(f, "soft2", &v, "{\"key_props\":{\"kty\":\"RSA\"}}", why,
+                            sizeof(why)),
+                     CF_OK);
+    assert_int_equal(g_tok.imports, 1);
+    cf_kvkey_free(k);
+    cf_buf_release(&v);
+
+    /* EC, from PEM (Azure takes a PEM import's content type from the policy) */
+    import_value(true, true, &v, &k);
+    assert_int_equal(import(f, "ie", &v, POL_EC_HSM, why, sizeof(why)), CF_OK);
+    assert_int_equal(g_tok.imports, 2);
+    {
+        struct row r = {"ie", 0, ""};
+        assert_int_equal(cf_store_read(f->store, row_fn, &r), CF_OK);
+        assert_string_equal(r.kty, "EC-HSM");
+        assert_int_equal(r.priv_len, 20 + CF_AEAD_OVERHEAD);
+    }
+    assert_int_equal(cf_cert_get(f->svc, &f->ref, CF_STR("ie"), CF_STR(""), &m), CF_OK);
+    assert_string_equal(m.policy->kty, "EC-HSM");
+    assert_string_equal(m.policy->crv, "P-256");
+    assert_false(m.policy->exportable);
+    sign_via_kid(f, "ie", "ES256", &m.cer);
+    cf_cert_meta_release(&m);
+    {
+        struct cf_secret_meta sm;
+        struct cf_secret *val = NULL;
+        assert_int_equal(cf_secret_get(f->svc, &f->ref, CF_STR("ie"), CF_STR(""), &sm, &val),
+                         CF_OK);
+        assert_null(strstr((const char *)val->p, "PRIVATE KEY"));
+        assert_non_null(strstr((const char *)val->p, "BEGIN CERTIFICATE"));
+        cf_secret_free(val);
+        cf_secret_meta_release(&sm);
+    }
+    /* a new version under an -HSM name takes a new token object; purge drops both */
+    assert_int_equal(import(f, "ie", &v, POL_EC_HSM, why, sizeof(why)), CF_OK);
+    assert_int_equal(live(), 3);
+    assert_int_equal(cf_cert_delete(f->svc, &f->ref, CF_STR("ie"), NULL), CF_OK);
+    assert_int_equal(cf_cert_purge(f->svc, &f->ref, CF_STR("ie")), CF_OK);
+    assert_int_equal(live(), 1);
+    cf_kvkey_free(k);
+    cf_buf_release(&v);
+}
+
+/* What is refused, and that nothing stays on the token then. */
+static void import_hsm_refused(void **state)
+{
+    struct fx *f = *state;
+    struct cf_buf v;
+    struct cf_kvkey *k = NULL;
+    char why[256] = "";
+
+    import_value(true, false, &v, &k);
+    /* an EC key under an RSA-HSM policy */
+    assert_int_equal(import(f, "x", &v, POL_RSA_HSM, why, sizeof(why)), CF_EBADPARAM);
+    assert_non_null(strstr(why, "does not match"));
+    /* exportable:true with -HSM */
+    assert_int_equal(import(f, "x", &v,
+                            "{\"key_props\":{\"kty\":\"EC-HSM\",\"exportable\":true}}", why,
+                            sizeof(why)),
+                     CF_EBADPARAM);
+    assert_non_null(strstr(why, "exportable"));
+    assert_int_equal(g_tok.imports, 0);
+    /* on the token, then the write fails (a soft-deleted name): the object is destroyed */
+    assert_int_equal(import(f, "gone", &v, NULL, why, sizeof(why)), CF_OK);
+    assert_int_equal(cf_cert_delete(f->svc, &f->ref, CF_STR("gone"), NULL), CF_OK);
+    assert_int_equal(import(f, "gone", &v, "{\"key_props\":{\"kty\":\"EC-HSM\"}}", why,
+                            sizeof(why)),
+                     CF_EDELETED);
+    assert_int_equal(g_tok.imports, 1);
+    assert_int_equal(g_tok.destroys, 1);
+    assert_int_equal(live(), 0);
+    /* a token without the import operation: refused, the key is not kept in software */
+    cf_vault_svc_set_hsm_import(f->svc, NULL);
+    assert_int_equal(import(f, "y", &v, "{\"key_props\":{\"kty\":\"EC-HSM\"}}", why,
+                            sizeof(why)),
+                     CF_EBADPARAM);
+    assert_non_null(strstr(why, "cannot import"));
+    cf_kvkey_free(k);
+    cf_buf_release(&v);
+}
+
+static cf_err pol_update(struct fx *f, const char *name, const char *policy, char *why,
+                         size_t whysz)
+{
+    struct cf_json *p = J(policy);
+    struct cf_cert_policy out;
+    cf_err e = cf_cert_policy_update(f->svc, &f->ref, cf_str_from(name), p, &out, why, whysz);
+    cf_json_free(p);
+    return e;
+}
+
+/* Without a token: an -HSM import and a policy update to an -HSM kty get the create's 400 at
+ * once (before, the update was taken and the next create or renewal failed). */
+static void no_token_import_and_update(void **state)
+{
+    struct fx *f = *state;
+    struct cf_buf v;
+    struct cf_kvkey *k = NULL;
+    struct cf_cert_meta m;
+    struct cf_cert_policy pol;
+    char why[256] = "";
+
+    import_value(false, false, &v, &k);
+    assert_int_equal(import(f, "n", &v, POL_RSA_HSM, why, sizeof(why)), CF_EBADPARAM);
+    assert_non_null(strstr(why, "needs a hardware security module"));
+    assert_int_equal(cf_cert_get(f->svc, &f->ref, CF_STR("n"), CF_STR(""), &m), CF_ENOTFOUND);
+    assert_int_equal(import(f, "n", &v, NULL, why, sizeof(why)), CF_OK);
+    assert_int_equal(pol_update(f, "n", POL_RSA_HSM, why, sizeof(why)), CF_EBADPARAM);
+    assert_non_null(strstr(why, "needs a hardware security module"));
+    assert_non_null(strstr(why, "RSA-HSM"));
+    assert_int_equal(pol_update(f, "n", "{\"key_props\":{\"kty\":\"EC-HSM\"}}", why,
+                                sizeof(why)),
+                     CF_EBADPARAM);
+    /* through the certificate update (PATCH with a policy) too */
+    {
+        struct cf_json *p = J(POL_RSA_HSM);
+        assert_int_equal(cf_cert_update(f->svc, &f->ref, CF_STR("n"), CF_STR(""), NULL, p, &m,
+                                        why, sizeof(why)),
+                         CF_EBADPARAM);
+        cf_cert_meta_release(&m);
+        cf_json_free(p);
+    }
+    assert_int_equal(cf_cert_policy_get(f->svc, &f->ref, CF_STR("n"), &pol), CF_OK);
+    assert_string_equal(pol.kty, "RSA");
+    /* software changes still go through */
+    assert_int_equal(pol_update(f, "n", "{\"key_props\":{\"kty\":\"EC\"}}", why, sizeof(why)),
+                     CF_OK);
+    assert_int_equal(cf_cert_policy_get(f->svc, &f->ref, CF_STR("n"), &pol), CF_OK);
+    assert_string_equal(pol.kty, "EC");
+    cf_kvkey_free(k);
+    cf_buf_release(&v);
+}
+
+/* With a token the update to -HSM is taken (the next create makes the key there). */
+static void update_to_hsm_with_token(void **state)
+{
+    struct fx *f = *state;
+    struct cf_buf v;
+    struct cf_kvkey *k = NULL;
+    struct cf_cert_policy pol;
+    char why[256] = "";
+
+    import_value(false, false, &v, &k);
+    assert_int_equal(import(f, "u", &v, NULL, why, sizeof(why)), CF_OK);
+    assert_int_equal(pol_update(f, "u", POL_RSA_HSM, why, sizeof(why)), CF_OK);
+    assert_int_equal(cf_cert_policy_get(f->svc, &f->ref, CF_STR("u"), &pol), CF_OK);
+    assert_string_equal(pol.kty, "RSA-HSM");
+    assert_false(pol.exportable);
+    cf_kvkey_free(k);
+    cf_buf_release(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +835,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(backup_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(coffer_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(pending_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_hsm, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_hsm_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_token_import_and_update, setup_no_token, teardown),
+        cmocka_unit_test_setup_teardown(update_to_hsm_with_token, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
