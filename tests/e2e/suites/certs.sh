@@ -4,7 +4,7 @@
 # with `openssl verify -CAfile ca.pem` and whose key matches the certificate; backup/restore of
 # a certificate into another vault; the managed key and secret refusing direct writes (403);
 # a preserveCertOrder import with the CA first (PEM and PFX secrets keep the order, x5t is the
-# leaf's); includePending through the CLI; dev_month_seconds refused without --dev, and a
+# leaf's), and of a PFX whose bags list the CA first (the file's order kept, openssl verify); includePending through the CLI; dev_month_seconds refused without --dev, and a
 # minute-scale AutoRenew watched through the SDK (js/certrenew.sdk.mjs, a 40 s month, a 2 s
 # janitor); and (when Debian's pebble is installed) the Acme issuer against pebble on loopback.
 set -uo pipefail
@@ -186,6 +186,39 @@ for ct in application/x-pem-file application/x-pkcs12; do
     expect_eq "preserved import ($ct): the secret lists the CA, then the leaf" \
         "subject=CN = Order CA;subject=CN = order.leaf;" "$order"
     expect_eq "preserved import ($ct): the secret's key is the leaf's" \
+        "$(openssl x509 -in "$W/oleaf.pem" -noout -pubkey 2>/dev/null | sha256sum)" \
+        "$(openssl pkey -in "$W/$n.out" -pubout 2>/dev/null | sha256sum)"
+done
+
+# ---- preserveCertOrder with a CA-first PFX (issue 13) -----------------------------------------
+# The PFX secret above lists the CA's bag before the leaf's. Imported as a PFX with
+# preserveCertOrder the stored chain keeps that order (OpenSSL's PKCS12_parse alone hands the
+# leaf back first); without it the leaf comes first. Read back through the PEM secret.
+for pres in true false; do
+    n=pfxorder-$pres
+    "$PY" -c 'import base64,json,sys; print(json.dumps({"value": base64.b64encode(open(sys.argv[1], "rb").read()).decode(), "preserveCertOrder": sys.argv[2] == "true", "policy": {"secret_props": {"contentType": "application/x-pem-file"}}}))' \
+        "$W/order-pkcs12.pfx" "$pres" >"$W/$n.json"
+    req POST "$VU/certificates/$n/import?api-version=7.6" "${H[@]}" --data @"$W/$n.json"
+    expect_eq "import CA-first PFX (preserveCertOrder $pres): 200, x5t and subject are the leaf's" \
+        "200 $leaf_x5t CN=order.leaf" "$CODE $(b 'd["x5t"]') $(b 'd["policy"]["x509_props"]["subject"]')"
+    req GET "$VU/secrets/$n?$AV" "${H[@]}"
+    "$PY" -c 'import json,sys; sys.stdout.write(json.load(open(sys.argv[1]))["value"])' "$RB" >"$W/$n.out"
+    chmod 600 "$W/$n.out"
+    order=$(openssl crl2pkcs7 -nocrl -certfile "$W/$n.out" 2>/dev/null |
+        openssl pkcs7 -print_certs -noout 2>/dev/null | grep -o 'subject=.*' | tr '\n' ';')
+    if [ "$pres" = true ]; then
+        expect_eq "CA-first PFX, preserved: the secret lists the CA, then the leaf" \
+            "subject=CN = Order CA;subject=CN = order.leaf;" "$order"
+    else
+        expect_eq "CA-first PFX, not preserved: the secret lists the leaf first" \
+            "subject=CN = order.leaf;subject=CN = Order CA;" "$order"
+    fi
+    # the leaf of the secret verifies against the CA, and the secret's key is the leaf's
+    "$PY" -c 'import re,sys; t=open(sys.argv[1]).read(); c=re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n?", t, re.S); l=[x for x in c][int(sys.argv[2])]; sys.stdout.write(l)' \
+        "$W/$n.out" "$([ "$pres" = true ] && echo 1 || echo 0)" >"$W/$n-leaf.pem"
+    expect_eq "CA-first PFX ($pres): openssl verify -CAfile oca.pem of the secret's leaf" \
+        "$W/$n-leaf.pem: OK" "$(openssl verify -CAfile "$W/oca.pem" "$W/$n-leaf.pem" 2>&1)"
+    expect_eq "CA-first PFX ($pres): the secret's key is the leaf's" \
         "$(openssl x509 -in "$W/oleaf.pem" -noout -pubkey 2>/dev/null | sha256sum)" \
         "$(openssl pkey -in "$W/$n.out" -pubout 2>/dev/null | sha256sum)"
 done
