@@ -49,14 +49,10 @@ static cf_err part(EVP_PKEY *pk, const char *name, size_t pad, struct cf_secret 
 cf_err cf_kvkey_parts_get(const struct cf_kvkey *k, struct cf_kvkey_parts *out)
 {
     static const char *const rsa[] = {
-        [CF_KP_N] = OSSL_PKEY_PARAM_RSA_N,
-        [CF_KP_E] = OSSL_PKEY_PARAM_RSA_E,
-        [CF_KP_D] = OSSL_PKEY_PARAM_RSA_D,
-        [CF_KP_P] = OSSL_PKEY_PARAM_RSA_FACTOR1,
-        [CF_KP_Q] = OSSL_PKEY_PARAM_RSA_FACTOR2,
-        [CF_KP_DP] = OSSL_PKEY_PARAM_RSA_EXPONENT1,
-        [CF_KP_DQ] = OSSL_PKEY_PARAM_RSA_EXPONENT2,
-        [CF_KP_QI] = OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+        [CF_KP_N] = OSSL_PKEY_PARAM_RSA_N,          [CF_KP_E] = OSSL_PKEY_PARAM_RSA_E,
+        [CF_KP_D] = OSSL_PKEY_PARAM_RSA_D,          [CF_KP_P] = OSSL_PKEY_PARAM_RSA_FACTOR1,
+        [CF_KP_Q] = OSSL_PKEY_PARAM_RSA_FACTOR2,    [CF_KP_DP] = OSSL_PKEY_PARAM_RSA_EXPONENT1,
+        [CF_KP_DQ] = OSSL_PKEY_PARAM_RSA_EXPONENT2, [CF_KP_QI] = OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
     };
     struct cf_secret *blob = NULL;
     struct cf_pkey *pk = NULL;

@@ -123,8 +123,8 @@ static void chain_is(const struct cf_buf *chain, X509 *const *want, int n)
     assert_int_equal(off, chain->len);
 }
 
-static cf_err import(const struct cf_buf *pfx, const char *pwd, bool preserve,
-                     struct cf_buf *chain, char why[200])
+static cf_err import(const struct cf_buf *pfx, const char *pwd, bool preserve, struct cf_buf *chain,
+                     char why[200])
 {
     struct cf_kvkey *k = NULL;
     cf_err e;

@@ -104,8 +104,7 @@ static void import_one(struct cf_kvkey *k, const char *alg, size_t dlen)
     assert_int_equal(cf_hsm_is_protected(g_h, id, &yes), CF_OK);
     assert_true(yes);
     assert_int_equal(cf_hsm_sign(g_h, id, alg, dg, dlen, &sig, why, sizeof(why)), CF_OK);
-    assert_int_equal(cf_kvkey_verify(k, alg, dg, dlen, sig.data, sig.len, &valid, why,
-                                     sizeof(why)),
+    assert_int_equal(cf_kvkey_verify(k, alg, dg, dlen, sig.data, sig.len, &valid, why, sizeof(why)),
                      CF_OK);
     assert_true(valid);
     /* the id is taken now */
