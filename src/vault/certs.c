@@ -27,6 +27,7 @@
 #include "base/log.h"
 
 #include "store/store_certs.h"
+#include "store/store_events.h"
 #include "vault/cert_hsm.h"
 #include "vault/certs_int.h"
 
@@ -2897,7 +2898,8 @@ cf_err cf_cert_issuer_list(struct cf_vault_svc *svc, const struct cf_vault_ref *
 /* ---------------- lifetime actions (the janitor) ---------------- */
 
 struct due_item {
-    int64_t vault_id;
+    int64_t vault_id, object_id;
+    int64_t nbf, exp; /* the version's validity (CertificateNearExpiry's NBF/EXP) */
     char name[CF_MAX_NAME_LEN + 1];
     char version[33];
     int action; /* enum cf_cert_action */
@@ -2936,6 +2938,9 @@ static cf_err due_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_v
             continue; /* a CSR flow renews through its own merge; renew_one sorts the rest */
         struct due_item *it = &c->items[c->n++];
         it->vault_id = o->vault_id;
+        it->object_id = o->id;
+        it->nbf = v->nbf;
+        it->exp = v->exp;
         snprintf(it->name, sizeof(it->name), "%s", o->name);
         memcpy(it->version, v->version, sizeof(it->version));
         it->action = l->action;
@@ -2969,26 +2974,50 @@ static cf_err vault_of_fn(struct cf_store_txn *t, void *arg)
     return CF_OK;
 }
 
-/* Email notices are sent once per version: the meta table remembers the last one. */
+/* EmailContacts notices are sent once per version: the meta table remembers the last one
+ * (the log line's mark). The notice is also the certificate's CertificateNearExpiry
+ * (azure-kv-security-ops.md 7.1), recorded in the events scan's own per-version mark
+ * (cf_store_expiry_mark) in the same write: whichever of the two comes first - this trigger or
+ * the scan's lead (events_near_expiry_days, Azure's 30 days) - sends the one event of the
+ * version, the other stays quiet. Unlike a key's Notify, the policy does not replace the scan:
+ * every certificate has a policy, most without EmailContacts (a self-issued one defaults to
+ * AutoRenew at 80 %), and Azure sends the 30-day event for all of them; EmailContacts can only
+ * bring it forward. None once the version has expired (the scan sends CertificateExpired). */
 struct notice {
     char key[64 + CF_MAX_NAME_LEN];
-    const char *version;
-    bool sent;
+    struct cf_vault_svc *svc;
+    const struct due_item *it;
+    const char *vault_name;
+    int64_t now;
+    bool sent;    /* the notice (log line) was already sent for this version */
+    bool emitted; /* this write added the CertificateNearExpiry */
 };
 
 static cf_err notice_fn(struct cf_store_txn *t, void *arg)
 {
     struct notice *n = arg;
+    const struct due_item *it = n->it;
+    bool was_near = false;
     struct cf_buf b;
     cf_err e;
 
+    n->emitted = false;
     cf_buf_init(&b, 64);
     e = cf_store_meta_get(t, n->key, &b);
-    n->sent = e == CF_OK && b.len == 32 && memcmp(b.data, n->version, 32) == 0;
+    n->sent = e == CF_OK && b.len == 32 && memcmp(b.data, it->version, 32) == 0;
     cf_buf_release(&b);
     if (n->sent)
         return CF_OK;
-    return cf_store_meta_put(t, n->key, n->version, 32);
+    e = cf_store_meta_put(t, n->key, it->version, 32);
+    if (!e && n->now < it->exp)
+        e = cf_store_expiry_mark(t, CF_EVENT_KIND_CERT, it->object_id, it->version, true, false,
+                                 &was_near, NULL);
+    if (!e && n->now < it->exp && !was_near) {
+        e = cf_vault_emit(n->svc, t, "CertificateNearExpiry", it->vault_id, n->vault_name,
+                          "Certificate", it->name, it->version, it->nbf, it->exp);
+        n->emitted = !e;
+    }
+    return e;
 }
 
 struct renew_read {
@@ -3147,7 +3176,7 @@ cf_err cf_vault_certs_renew_due(struct cf_vault_svc *svc, int *renewed)
                 cf_vault_resolve(svc, cf_str_from(vo.name), &ref) != CF_OK)
                 continue;
             if (it->action == CF_CERT_EMAIL) {
-                struct notice n = {.version = it->version};
+                struct notice n = {.svc = svc, .it = it, .vault_name = vo.name, .now = c->now};
                 char *contacts = NULL;
                 size_t count = 0;
                 char lc[CF_MAX_NAME_LEN + 1];
@@ -3161,8 +3190,11 @@ cf_err cf_vault_certs_renew_due(struct cf_vault_svc *svc, int *renewed)
                 }
                 free(contacts);
                 cf_warn("vault: certificate %s (version %s) in vault %s is near expiry "
-                        "(EmailContacts: %zu contact%s)",
-                        it->name, it->version, vo.name, count, count == 1 ? "" : "s");
+                        "(EmailContacts: %zu contact%s; CertificateNearExpiry %s)",
+                        it->name, it->version, vo.name, count, count == 1 ? "" : "s",
+                        n.emitted           ? "sent"
+                        : c->now >= it->exp ? "not sent: expired"
+                                            : "already sent");
                 continue;
             }
             cf_err r = renew_one(svc, &ref, it->name, it->version);
