@@ -26,6 +26,8 @@
 #             restart mid-retry, NearExpiry/Expired, dead letters
 #   keyevents key rotation policy Notify -> KeyNearExpiry on a webhook (1 s janitor); RSA signs on
 #             the CPU pool whose clients hang up, and fail closed (503) with the audit dir gone
+#   certevents certificate policy EmailContacts -> CertificateNearExpiry on a webhook (31 s test
+#             month, 1 s janitor): once per version, at the trigger, the scan's data
 #   certs     certificates: the private CA (coffer ca), CofferCA-issued chains verified with
 #             openssl, backup/restore, managed key/secret (ACME against pebble when installed)
 #   hsmcerts  RSA-HSM/EC-HSM certificates on a SoftHSM2 token: signed on the token (openssl
@@ -171,6 +173,7 @@ if ((prep_ok)); then
     run_suite metrics  bash "$E2E_DIR/suites/metrics.sh"
     run_suite events   bash "$E2E_DIR/suites/events.sh"
     run_suite keyevents bash "$E2E_DIR/suites/keyevents.sh"
+    run_suite certevents bash "$E2E_DIR/suites/certevents.sh"
     run_suite auditstream bash "$E2E_DIR/suites/auditstream.sh"
     run_suite custody  bash "$E2E_DIR/suites/custody.sh"
     run_suite hsmcerts bash "$E2E_DIR/suites/hsmcerts.sh"
