@@ -629,7 +629,10 @@ void api_key_import(struct api_req *r)
                   "object.");
         return;
     }
+    /* the SDKs send "Hsm" (the spec's name); "hsm" (the client name) is taken as well */
     hsm = cf_json_get(r->body, "Hsm");
+    if (!given(hsm))
+        hsm = cf_json_get(r->body, "hsm");
     if (given(hsm) && !cf_json_bool(hsm, &is_hsm)) {
         api_error(r, 400, "BadParameter", NULL, "Property 'Hsm' must be a boolean.");
         return;

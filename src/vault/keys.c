@@ -559,14 +559,43 @@ static cf_err hsm_handle(struct cf_key_ctx *c, const struct cf_buf *sealed, cons
     return e ? CF_ECORRUPT : CF_OK;
 }
 
+/* The columns of a new HSM version of type base-HSM whose token object is id (c->ver's public
+ * JWK is already set): attributes as fill_from_key, a new version id, and in priv the handle
+ * HSM_TAG || id sealed with the version's AAD. Generated and imported keys share it, so an
+ * imported one is indistinguishable from a generated one in the store. */
+static cf_err hsm_seal_version(struct cf_key_ctx *c, const char *base, int size, const char *crv,
+                               const unsigned char id[CF_VAULT_HSM_ID_LEN])
+{
+    unsigned char dek[CF_AEAD_KEY_LEN], blob[HSM_BLOB_LEN];
+    char aad[KEY_AAD_MAX];
+    cf_err e;
+
+    snprintf(c->ver.kty, sizeof(c->ver.kty), "%s-HSM", base);
+    c->ver.key_size = size;
+    snprintf(c->ver.crv, sizeof(c->ver.crv), "%s", crv ? crv : "");
+    c->ver.key_ops = default_ops(c->ver.kty);
+    c->ver.enabled = true;
+    c->ver.created = c->ver.updated = c->now;
+    if ((e = new_version(c->ver.version, cf_clock_ms(c->svc->clock))) ||
+        (e = cf_vault_dek(c->svc, c->v, dek)))
+        return e;
+    memcpy(blob, HSM_TAG, HSM_TAG_LEN);
+    memcpy(blob + HSM_TAG_LEN, id, CF_VAULT_HSM_ID_LEN);
+    cf_buf_reset(&c->ver.priv);
+    e = cf_aead_seal(dek, aad, cf_key_aad(aad, c->v->id, c->name_lc, c->ver.version), blob,
+                     sizeof(blob), &c->ver.priv);
+    cf_wipe(dek, sizeof(dek));
+    cf_wipe(blob, sizeof(blob));
+    return e;
+}
+
 /* Generates the key of spec (kty with -HSM) on the token under a fresh id and fills c->ver
  * as fill_from_key does. On failure nothing stays on the token. */
 static cf_err hsm_fill(struct cf_key_ctx *c, const struct cf_key_spec *spec,
                        unsigned char id[CF_VAULT_HSM_ID_LEN], bool *made, char *why, size_t whysz)
 {
     const struct cf_vault_hsm_ops *ops = c->svc->hsm_ops;
-    unsigned char dek[CF_AEAD_KEY_LEN], blob[HSM_BLOB_LEN];
-    char base[8], aad[KEY_AAD_MAX];
+    char base[8];
     const char *crv = spec->crv && spec->crv[0] ? spec->crv : "P-256";
     int size = spec->key_size;
     struct cf_buf jwk;
@@ -606,22 +635,8 @@ static cf_err hsm_fill(struct cf_key_ctx *c, const struct cf_key_spec *spec,
     cf_buf_release(&jwk);
     if (e)
         return e;
-    snprintf(c->ver.kty, sizeof(c->ver.kty), "%s-HSM", base);
-    c->ver.key_size = strcmp(base, "EC") == 0 ? 0 : size;
-    snprintf(c->ver.crv, sizeof(c->ver.crv), "%s", strcmp(base, "EC") == 0 ? crv : "");
-    c->ver.key_ops = default_ops(c->ver.kty);
-    c->ver.enabled = true;
-    c->ver.created = c->ver.updated = c->now;
-    if ((e = new_version(c->ver.version, cf_clock_ms(c->svc->clock))) ||
-        (e = cf_vault_dek(c->svc, c->v, dek)))
-        return e;
-    memcpy(blob, HSM_TAG, HSM_TAG_LEN);
-    memcpy(blob + HSM_TAG_LEN, id, CF_VAULT_HSM_ID_LEN);
-    cf_buf_reset(&c->ver.priv);
-    e = cf_aead_seal(dek, aad, cf_key_aad(aad, c->v->id, c->name_lc, c->ver.version), blob,
-                     sizeof(blob), &c->ver.priv);
-    cf_wipe(dek, sizeof(dek));
-    return e;
+    return hsm_seal_version(c, base, strcmp(base, "EC") == 0 ? 0 : size,
+                            strcmp(base, "EC") == 0 ? crv : "", id);
 }
 
 /* A new HSM version of c's name: generate on the token, write; the token objects go again
@@ -645,6 +660,62 @@ static cf_err hsm_add_version(struct cf_key_ctx *c, const struct cf_key_spec *sp
     return e;
 }
 
+/* The 400 for an -HSM type on a server without a token: create and import answer alike. */
+static cf_err no_hsm(const char *kty, char *why, size_t whysz)
+{
+    return bad(why, whysz,
+               "Key type %.16s needs a hardware security module, and this server has none "
+               "configured: use %.*s for a software-protected key.",
+               kty, (int)(strlen(kty) - 4), kty);
+}
+
+/* An imported key (k, parsed and checked by cf_kvkey_from_jwk) put on the token under a fresh
+ * id (svc->hsm_import: sensitive, never extractable), then written as a new version exactly
+ * like a generated one - kty base-HSM, the token's public JWK, the sealed handle, one
+ * reference on the object (new_version_fn). The software copy stays the caller's to free:
+ * nothing of it is stored. A failed write takes the object off the token again. */
+static cf_err hsm_import_version(struct cf_key_ctx *c, const struct cf_kvkey *k,
+                                 const struct cf_key_input *in, struct cf_key_meta *out,
+                                 char *why, size_t whysz)
+{
+    struct cf_vault_svc *svc = c->svc;
+    unsigned char id[CF_VAULT_HSM_ID_LEN];
+    bool ec = cf_kvkey_type(k) == CF_KTY_EC, made = false;
+    struct cf_buf jwk;
+    struct cf_jw w;
+    cf_err e = cf_key_refuse_managed(svc, c->v, c->name_lc); /* before the token is touched */
+
+    if (!e)
+        e = cf_random(id, sizeof(id));
+    if (e)
+        return e;
+    cf_buf_init(&jwk, JWK_MAX);
+    cf_jw_init(&w, &jwk);
+    cf_jw_obj_begin(&w);
+    e = svc->hsm_import(svc->hsm, k, id, &w, why, whysz);
+    made = e == CF_OK;
+    cf_jw_obj_end(&w);
+    if (!e)
+        e = cf_jw_err(&w);
+    if (!e) {
+        free(c->ver.public_jwk);
+        if (!(c->ver.public_jwk = cf_buf_detach(&jwk, NULL)))
+            e = CF_ENOMEM;
+    }
+    cf_buf_release(&jwk);
+    if (!e)
+        e = hsm_seal_version(c, ec ? "EC" : "RSA", ec ? 0 : cf_kvkey_bits(k),
+                             ec ? cf_crv_name(cf_kvkey_curve(k)) : "", id);
+    c->hsm_id = id;
+    if (!e)
+        e = add_version(c, NULL, in, true, out, why, whysz);
+    c->hsm_id = NULL;
+    if (e && made && svc->hsm_ops->destroy(svc->hsm, id) != CF_OK)
+        cf_warn("vault: an HSM key of a failed import stays on the token");
+    cf_wipe(id, sizeof(id));
+    return e;
+}
+
 static cf_err generate(const struct cf_key_spec *spec, struct cf_kvkey **k, char *why, size_t whysz)
 {
     const char *kty = spec->kty ? spec->kty : "";
@@ -652,10 +723,7 @@ static cf_err generate(const struct cf_key_spec *spec, struct cf_kvkey **k, char
     int size = spec->key_size;
 
     if (has_hsm_suffix(kty))
-        return bad(why, whysz,
-                   "Key type %.16s needs a hardware security module, and this server has none "
-                   "configured: use %.*s for a software-protected key.",
-                   kty, (int)(strlen(kty) - 4), kty);
+        return no_hsm(kty, why, whysz);
     if (strcmp(kty, "RSA") == 0) {
         if (size == 0)
             size = 2048;
@@ -718,6 +786,9 @@ cf_err cf_key_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
 {
     struct cf_kvkey *k = NULL;
     const char *kty;
+    char hkty[16];
+    bool want_hsm;
+    size_t kn;
     struct cf_key_ctx c;
     cf_err e;
 
@@ -731,20 +802,42 @@ cf_err cf_key_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, str
     if (e)
         goto out;
     kty = cf_json_str(cf_json_get(jwk, "kty"), NULL);
-    if (cf_json_type(jwk) != CF_JSON_OBJECT || !kty) {
+    if (cf_json_type(jwk) != CF_JSON_OBJECT || !kty)
         e = bad(why, whysz, "The key to import must be a JSON Web Key with a 'kty'.");
-    } else if (hsm || has_hsm_suffix(kty) || cf_json_get(jwk, "key_hsm")) {
+    else if (cf_json_get(jwk, "key_hsm"))
         e = bad(why, whysz,
-                "Importing an HSM-protected key needs a hardware security module, and this "
-                "server has none configured.");
-    } else if (strcmp(kty, "RSA") != 0 && strcmp(kty, "EC") != 0 && strcmp(kty, "oct") != 0) {
-        e = bad(why, whysz, "Invalid key type %.32s: use RSA, EC or oct.", kty);
-    } else {
+                "BYOK import ('key_hsm', a key wrapped for a vendor HSM) is not supported: send "
+                "the private key's JWK members instead.");
+    if (e)
+        goto out;
+    /* "Hsm": true or an -HSM kty ask for the token; the JWK's own type decides the rest */
+    want_hsm = hsm || has_hsm_suffix(kty);
+    kn = has_hsm_suffix(kty) ? strlen(kty) - 4 : strlen(kty);
+    snprintf(hkty, sizeof(hkty), "%.*s-HSM", (int)(kn < 8 ? kn : 8), kty);
+    if ((kn != 3 || strncmp(kty, "RSA", 3) != 0) && (kn != 2 || strncmp(kty, "EC", 2) != 0) &&
+        (kn != 3 || strncmp(kty, "oct", 3) != 0))
+        e = bad(why, whysz, "Invalid key type %.32s: use RSA, EC or oct (or their -HSM types).",
+                kty);
+    else if (want_hsm && (!svc->hsm || !svc->hsm_ops))
+        e = no_hsm(hkty, why, whysz);
+    else if (want_hsm && strcmp(hkty, "oct-HSM") == 0)
+        e = bad(why, whysz,
+                "An oct-HSM key cannot be imported: this server's hardware security module "
+                "takes RSA and EC keys only. Create an oct-HSM key on the server instead, or "
+                "import the key as oct.");
+    else if (want_hsm && !svc->hsm_import)
+        e = bad(why, whysz,
+                "This server's hardware security module cannot import keys: use %.*s for a "
+                "software-protected key.",
+                (int)kn, kty);
+    if (!e) {
         e = cf_kvkey_from_jwk(jwk, &k, why, whysz);
         if (e == CF_EINVAL)
             e = bad(why, whysz, "The key to import is not a valid private JSON Web Key.");
     }
-    if (!e)
+    if (!e && want_hsm)
+        e = hsm_import_version(&c, k, in, out, why, whysz);
+    else if (!e)
         e = add_version(&c, k, in, true, out, why, whysz);
 out:
     cf_kvkey_free(k);

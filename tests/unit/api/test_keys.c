@@ -189,7 +189,20 @@ static void create_and_import_refusals(void **state)
     done(r);
     expect(call(f, CF_HTTP_POST, "/keys/k/create", "{\"kty\":\"oct-HSM\"}"), 400, "BadParameter",
            NULL);
-    expect(call(f, CF_HTTP_PUT, "/keys/k", "{\"key\":" EC_JWK ",\"Hsm\":true}"), 400,
+    /* an HSM import without a token: the create's answer ("Hsm", the client's "hsm", or the
+     * JWK's -HSM kty), never a software key */
+    r = call(f, CF_HTTP_PUT, "/keys/k", "{\"key\":" EC_JWK ",\"Hsm\":true}");
+    assert_int_equal(r->status, 400);
+    assert_string_equal(jstr(r, "error.code"), "BadParameter");
+    assert_non_null(strstr(jstr(r, "error.message"),
+                           "Key type EC-HSM needs a hardware security module, and this server "
+                           "has none configured: use EC for a software-protected key."));
+    done(r);
+    r = call(f, CF_HTTP_PUT, "/keys/k", "{\"key\":" EC_JWK ",\"hsm\":true}");
+    assert_int_equal(r->status, 400);
+    assert_non_null(strstr(jstr(r, "error.message"), "Key type EC-HSM needs a hardware"));
+    done(r);
+    expect(call(f, CF_HTTP_PUT, "/keys/k", "{\"key\":" EC_JWK ",\"Hsm\":\"yes\"}"), 400,
            "BadParameter", NULL);
     expect(call(f, CF_HTTP_GET, "/keys/k", NULL), 404, "KeyNotFound", NULL);
 

@@ -8,7 +8,9 @@
  * Purge paths and shared objects: retention expiry (the janitor's bulk purge), a vault purge
  * (by hand and by expiry) destroy the token objects; a restored copy shares the source's
  * objects (reference counts), so purging one copy keeps the other working, and a backup whose
- * objects are gone no longer restores. */
+ * objects are gone no longer restores. Imports ("Hsm": true or an -HSM kty) go onto the token
+ * through a fake cf_hsm_import and behave as generated keys from then on; oct-HSM, a token
+ * without import, the token's refusal and no token at all are 400s. */
 #include "base/cf.h"
 #include "base/json.h"
 #include "store/store_keys.h"
@@ -467,6 +469,302 @@ static void restored_copy_shares(void **state)
     cf_buf_release(&blob);
 }
 
+/* ---------------- imported HSM keys (issue 12) ---------------- */
+
+/* An RSA-2048 and a P-256 private JWK (generated for this test). */
+#define RSA_JWK \
+    "{\"kty\":\"RSA\",\"n\":\"4lsLR5LbBjBG5i0RlJ9VTMAg7V_qB-21zDdGmCR2zlcDFL1qhd9AW2-3diwmNzZ7a" \
+    "7PPHiSOYU_BUySqZT7dmZpXmQtoeEd2rzYwz4BZdH-haDY6F8bWsN5AB9MhgiLXzGtvkgBllV2F5abSIw7hV2C007G" \
+    "TZYjoav_J5Jt948qrp0tIQIkcag5xWn2ZwHsXfRelykwD2gSWaWpvj-caUnUr5mV8MsbsHwqWQpIRwMwIMGKcxybd_" \
+    "Y1jk7wYu7R2dgf0Fl_UmB7rdAGj2gOp_onzqc1VKVbNjL3rDSpkOfoRE9-RY6yqLLfd6ZhgSxSJ-3mjRnb81vaKzap" \
+    "dAylA3w\",\"e\":\"AQAB\",\"d\":\"ZlITijonSefe1MPAs7dGvtgGymbWCtl4maTPA41QKzwIB4MMORHPLMYWX" \
+    "5Pbfo_hQLFaSdzqg7CiymvDntrJH1s2h9cxVVWwn8lWTSZOyau8EbiZkA_xEqiUtzTIa-RGOoDCQXRudxN8qHA9g12" \
+    "BnZb4hs05vOcjcOLJp85mHOax6li4B85ph03Ik2BAoa_jj8Xu6jhml3QIWhvwDMB6oMjcK6CCnPP2e0OXFLBbItLQ7" \
+    "-ZAvBYReXKnIGh_-OPCKtZc9Ryce8-QW0in4PnDPBe-6t9UnuaT3uypoda6vtYqfPfGzf2Ytav21FRaQxi7iIL7sQK" \
+    "TeGum8nkCuz3YyQ\",\"p\":\"-OnWyfa3lFrkajAr78C13otm_cTO2KmW2kvodQ2KY5qtQSzkVlKy0YGx3plXm-aE" \
+    "WEtJB8MNM5nQm2OxdWflljddSNsseUC6flYuOXZ_U47vFT41JgN6w0LSixLnYRhpH8mHfDCUcEAwjBU67uPsGzjjxU" \
+    "EObb0mWK8M1Saj1SU\",\"q\":\"6MzL7o-VvTS768MgH4WhCfj_EhWEEyQ9LBAPLUVtbD6U7u3C8Oz-DCfbrsiyRj" \
+    "Gt1qvOXvYg_0uIKyFuqIjk7Z3P3yT2JRz-XtVrfBJ21FMLo2uiskl6OxCYxHao1jwCbTTKTl9uEDojrjhng4Cxc_6h" \
+    "M_WcF4NiMmUhDxZ02LM\",\"dp\":\"egchrreOPmPk8Q4WrB48yxJqdmSCx4M0mmZ2WtQ9kSEmaPpaItu-IKnFioy" \
+    "Af8SeAy89aVm9Yhu5QkS4ngdGbcNMr0gL4JHUG9WiKbenKk67dR2fLrir-YgL8fRdjKNL_jJtgnvKedFuO265Cp6gh" \
+    "KP6Phzrtu7xGq8Oynx7-yU\",\"dq\":\"oChc2FfB_XQtIKqSC_2j57d8y9UvkveoegrmVg_gksqPLb03EwcIVBaL" \
+    "xThfpXkCDqEODjioRNqS6JFMjvf2_x5F50-HY8sJmPacxrPxOmuToy8mtB9mzwHBB9BWoWSRis35rGds0g8dgvtdA5" \
+    "RjANkZ0CRV6btCsEbwsm-RnY8\",\"qi\":\"SEn-dN1pKCh2xS809Dj2kuOVNi7yRklUPgSz-PB4nL-XeiOCtYgXO" \
+    "GC5DmEnekekmAEnBc3mSU5HqTpdWegH5Ddhry3Uixrm2hYVl6n4oV8GzVnLifLtF10CXF9Gr93JDCQ3p4_TTOcxqnY" \
+    "6kwoslsr_ktz9ESHwNcuvMmA_PTE\"}"
+#define EC_HSM_JWK                                                                                 \
+    "{\"kty\":\"EC-HSM\",\"crv\":\"P-256\",\"x\":\"ujgoG_433ui3YNwcLceLm02-c-E7xCBhfaYMBnyyLEY\"," \
+    "\"y\":\"uvWq2tohl_VhxnOl7NmV5I54cdqdbxrBgiFKRe_IEKo\","                                       \
+    "\"d\":\"jKEg2LoT-osxgDf1a-8lefZK814nGnsMSQIE1wzuOAw\"}"
+#define OCT_JWK "{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}"
+
+static int g_imports;
+static cf_err g_import_fail; /* the token refuses the next import with this */
+
+/* The fake token's import: a copy of k (through its blob) under id, as cf_hsm_import. */
+static cf_err f_import(struct cf_hsm *h, const struct cf_kvkey *k, const unsigned char *id,
+                       struct cf_jw *w, char *why, size_t whysz)
+{
+    struct cf_secret *blob = NULL;
+    struct cf_kvkey *copy = NULL;
+    cf_err e;
+    (void)h;
+    if (g_import_fail) {
+        e = g_import_fail;
+        g_import_fail = CF_OK;
+        snprintf(why, whysz, "Curve P-256K is not supported by this server's HSM.");
+        return e;
+    }
+    if (cf_kvkey_type(k) == CF_KTY_OCT)
+        return CF_EBADPARAM;
+    if ((e = cf_kvkey_to_blob(k, &blob)) != CF_OK)
+        return e;
+    e = cf_kvkey_from_blob(blob->p, blob->len, &copy);
+    cf_secret_free(blob);
+    if (e)
+        return e;
+    for (int i = 0; i < MAXK; i++)
+        if (!g_tok.k[i]) {
+            g_tok.k[i] = copy;
+            memcpy(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN);
+            g_imports++;
+            return cf_kvkey_write_public_jwk(copy, false, w);
+        }
+    cf_kvkey_free(copy);
+    return CF_EFULL;
+}
+
+static int setup_imp(void **state)
+{
+    int r = setup(state);
+    struct fx *f = *state;
+    g_imports = 0;
+    g_import_fail = CF_OK;
+    if (!r)
+        cf_vault_svc_set_hsm_import(f->svc, f_import);
+    return r;
+}
+
+static cf_err import(struct fx *f, const struct cf_vault_ref *v, const char *name,
+                     const char *jwk, bool hsm, const struct cf_key_input *in,
+                     struct cf_key_meta *m, char *why, size_t whysz)
+{
+    struct cf_json *j = NULL;
+    cf_err e;
+    assert_int_equal(cf_json_parse(jwk, strlen(jwk), &j, NULL, 0), CF_OK);
+    memset(m, 0, sizeof(*m));
+    why[0] = '\0';
+    e = cf_key_import(f->svc, v, cf_str_from(name), j, hsm, in, m, why, whysz);
+    cf_json_free(j);
+    return e;
+}
+
+/* The software key of a JWK (to check what the token signs). */
+static struct cf_kvkey *sw_key(const char *jwk)
+{
+    struct cf_json *j = NULL;
+    struct cf_kvkey *k = NULL;
+    char why[128];
+    assert_int_equal(cf_json_parse(jwk, strlen(jwk), &j, NULL, 0), CF_OK);
+    assert_int_equal(cf_kvkey_from_jwk(j, &k, why, sizeof(why)), CF_OK);
+    cf_json_free(j);
+    return k;
+}
+
+/* "Hsm": true puts an RSA key on the token: the answer, the row and the operations are those
+ * of a generated RSA-HSM key; signatures verify with the imported key's public part. */
+static void import_rsa_hsm(void **state)
+{
+    struct fx *f = *state;
+    static const unsigned char dg[32] = {4, 2};
+    struct cf_kvkey *sw = sw_key(RSA_JWK);
+    struct cf_key_input in = {.has_key_ops = true, .key_ops = CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY};
+    struct cf_key_op_result res;
+    struct cf_key_meta m, m2;
+    struct row r = {0};
+    char why[256];
+    bool valid = false;
+
+    assert_int_equal(import(f, &f->ref, "h1", RSA_JWK, true, &in, &m, why, sizeof(why)), CF_OK);
+    assert_string_equal(m.kty, "RSA-HSM");
+    assert_int_equal(m.key_size, 2048);
+    assert_int_equal(m.key_ops, CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY);
+    assert_non_null(strstr(m.public_jwk, "\"n\":\"4lsLR5Lb"));
+    assert_null(strstr(m.public_jwk, "\"d\""));
+    assert_int_equal(g_imports, 1);
+    assert_int_equal(g_tok.gens, 0);
+    assert_int_equal(live(), 1);
+    /* the row: kty RSA-HSM and the sealed handle only (48 bytes), as a generated key */
+    r.version = m.version;
+    assert_int_equal(cf_store_read(f->store, row_fn, &r), CF_OK);
+    assert_string_equal(r.kty, "RSA-HSM");
+    assert_int_equal(r.priv_len, 20 + 28);
+    /* signs on the token; the imported key's public part verifies it */
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(op(f, "h1", CF_KEY_SIGN, "RS256", dg, 32, NULL, &res), CF_OK);
+    assert_int_equal(g_tok.ops, 1);
+    assert_int_equal(cf_kvkey_verify(sw, "RS256", dg, 32, res.out.data, res.out.len, &valid, why,
+                                     sizeof(why)),
+                     CF_OK);
+    assert_true(valid);
+    cf_buf_release(&res.out);
+    /* key_ops still rule: no decrypt */
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(op(f, "h1", CF_KEY_DECRYPT, "RSA-OAEP", dg, 32, NULL, &res), CF_EFORBIDDEN);
+    cf_buf_release(&res.out);
+    assert_int_equal(g_tok.ops, 1);
+    assert_int_equal(cf_key_get(f->svc, &f->ref, cf_str_from("h1"), cf_str_from(""), &m2), CF_OK);
+    assert_string_equal(m2.kty, "RSA-HSM");
+    cf_key_meta_release(&m2);
+    /* a second import is a new version with its own object; purge destroys both */
+    assert_int_equal(import(f, &f->ref, "h1", RSA_JWK, true, NULL, &m2, why, sizeof(why)), CF_OK);
+    assert_string_not_equal(m2.version, m.version);
+    assert_int_equal(live(), 2);
+    cf_key_meta_release(&m2);
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("h1"), &m2), CF_OK);
+    cf_key_meta_release(&m2);
+    assert_int_equal(live(), 2);
+    assert_int_equal(cf_key_purge(f->svc, &f->ref, cf_str_from("h1")), CF_OK);
+    assert_int_equal(live(), 0);
+    assert_int_equal(g_tok.destroys, 2);
+    cf_key_meta_release(&m);
+    cf_kvkey_free(sw);
+}
+
+/* kty EC-HSM (without "Hsm") is an HSM import too; backup/restore shares the object with
+ * reference counts exactly as for a generated key; rotation generates on the token. */
+static void import_ec_hsm_backup(void **state)
+{
+    struct fx *f = *state;
+    static const unsigned char dg[32] = {7};
+    struct cf_key_op_result res;
+    struct cf_vault_ref v2;
+    struct cf_key_meta m;
+    struct cf_buf blob;
+    char why[256];
+
+    fx_make_vault(f, "copyvault", 90, false, &v2);
+    assert_int_equal(import(f, &f->ref, "e1", EC_HSM_JWK, false, NULL, &m, why, sizeof(why)),
+                     CF_OK);
+    assert_string_equal(m.kty, "EC-HSM");
+    assert_string_equal(m.crv, "P-256");
+    assert_int_equal(m.key_size, 0);
+    assert_int_equal(m.key_ops, CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY);
+    assert_non_null(strstr(m.public_jwk, "ujgoG_433ui3YNwcLceLm02"));
+    cf_key_meta_release(&m);
+    cf_buf_init(&blob, 1 << 20);
+    assert_int_equal(cf_key_backup(f->svc, &f->ref, cf_str_from("e1"), &blob), CF_OK);
+    assert_int_equal(cf_key_restore(f->svc, &v2, cf_buf_str(&blob), &m), CF_OK);
+    assert_string_equal(m.kty, "EC-HSM");
+    cf_key_meta_release(&m);
+    assert_int_equal(live(), 1);
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("e1"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_purge(f->svc, &f->ref, cf_str_from("e1")), CF_OK);
+    assert_int_equal(live(), 1); /* the copy holds it */
+    memset(&res, 0, sizeof(res));
+    {
+        struct cf_key_op_args a = {.op = CF_KEY_SIGN, .alg = "ES256"};
+        a.value = (struct cf_str){(const char *)dg, 32};
+        cf_buf_init(&res.out, 512);
+        assert_int_equal(cf_key_operate(f->svc, &v2, cf_str_from("e1"), cf_str_from(""), &a, &res,
+                                        why, sizeof(why)),
+                         CF_OK);
+        assert_int_equal(res.out.len, 64);
+        cf_buf_release(&res.out);
+    }
+    fx_advance(f, 5);
+    assert_int_equal(cf_key_rotate(f->svc, &v2, cf_str_from("e1"), &m), CF_OK);
+    assert_string_equal(m.kty, "EC-HSM");
+    cf_key_meta_release(&m);
+    assert_int_equal(g_tok.gens, 1);
+    assert_int_equal(cf_key_delete(f->svc, &v2, cf_str_from("e1"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_purge(f->svc, &v2, cf_str_from("e1")), CF_OK);
+    assert_int_equal(live(), 0);
+    assert_int_equal(g_tok.destroys, 2);
+    assert_int_equal(cf_key_restore(f->svc, &f->ref, cf_buf_str(&blob), &m), CF_EBADPARAM);
+    cf_buf_release(&blob);
+}
+
+/* Refusals: oct-HSM, a token that cannot import, a token that refuses, a bad JWK, a
+ * soft-deleted name (the object is taken back), no token (the create's message). */
+static void import_hsm_refused(void **state)
+{
+    struct fx *f = *state;
+    struct cf_key_meta m;
+    struct cf_key_spec spec = {"RSA-HSM", 0, 0, NULL};
+    char why[256], cwhy[256];
+
+    assert_int_equal(import(f, &f->ref, "o", OCT_JWK, true, NULL, &m, why, sizeof(why)),
+                     CF_EBADPARAM);
+    assert_non_null(strstr(why, "oct-HSM"));
+    assert_int_equal(import(f, &f->ref, "o",
+                            "{\"kty\":\"oct-HSM\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}",
+                            false, NULL, &m, why, sizeof(why)),
+                     CF_EBADPARAM);
+    assert_int_equal(import(f, &f->ref, "x", "{\"kty\":\"DSA-HSM\"}", false, NULL, &m, why,
+                            sizeof(why)),
+                     CF_EBADPARAM);
+    assert_int_equal(import(f, &f->ref, "x", "{\"kty\":\"RSA\",\"n\":\"AQAB\"}", true, NULL, &m,
+                            why, sizeof(why)),
+                     CF_EBADPARAM);
+    assert_int_equal(import(f, &f->ref, "x", "{\"kty\":\"RSA-HSM\",\"key_hsm\":\"AAAA\"}", false,
+                            NULL, &m, why, sizeof(why)),
+                     CF_EBADPARAM);
+    assert_non_null(strstr(why, "BYOK"));
+    /* the token refuses (a curve it lacks, say): its message, nothing written */
+    g_import_fail = CF_EBADPARAM;
+    assert_int_equal(import(f, &f->ref, "x", EC_HSM_JWK, false, NULL, &m, why, sizeof(why)),
+                     CF_EBADPARAM);
+    assert_non_null(strstr(why, "not supported by this server's HSM"));
+    assert_int_equal(cf_key_get(f->svc, &f->ref, cf_str_from("x"), cf_str_from(""), &m),
+                     CF_ENOTFOUND);
+    assert_int_equal(g_imports, 0);
+    assert_int_equal(live(), 0);
+    /* a soft-deleted name: the imported object goes again */
+    assert_int_equal(import(f, &f->ref, "d", EC_HSM_JWK, false, NULL, &m, why, sizeof(why)), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(cf_key_delete(f->svc, &f->ref, cf_str_from("d"), &m), CF_OK);
+    cf_key_meta_release(&m);
+    assert_int_equal(import(f, &f->ref, "d", RSA_JWK, true, NULL, &m, why, sizeof(why)),
+                     CF_EDELETED);
+    assert_int_equal(g_imports, 2);
+    assert_int_equal(live(), 1);
+    assert_int_equal(g_tok.destroys, 1);
+    /* the software import of the same JWK stays software */
+    assert_int_equal(import(f, &f->ref, "s", RSA_JWK, false, NULL, &m, why, sizeof(why)), CF_OK);
+    assert_string_equal(m.kty, "RSA");
+    cf_key_meta_release(&m);
+    assert_int_equal(g_imports, 2);
+    /* a token that cannot import */
+    cf_vault_svc_set_hsm_import(f->svc, NULL);
+    assert_int_equal(import(f, &f->ref, "x", RSA_JWK, true, NULL, &m, why, sizeof(why)),
+                     CF_EBADPARAM);
+    assert_non_null(strstr(why, "cannot import keys"));
+    /* no token: exactly the create's answer */
+    cf_vault_svc_set_hsm(f->svc, NULL, NULL);
+    assert_int_equal(cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, cwhy,
+                                   sizeof(cwhy)),
+                     CF_EBADPARAM);
+    assert_int_equal(import(f, &f->ref, "x", RSA_JWK, true, NULL, &m, why, sizeof(why)),
+                     CF_EBADPARAM);
+    assert_string_equal(why, cwhy);
+    assert_int_equal(import(f, &f->ref, "x", "{\"kty\":\"RSA-HSM\"}", false, NULL, &m, why,
+                            sizeof(why)),
+                     CF_EBADPARAM);
+    assert_string_equal(why, cwhy);
+    spec.kty = "EC-HSM";
+    assert_int_equal(cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, cwhy,
+                                   sizeof(cwhy)),
+                     CF_EBADPARAM);
+    assert_int_equal(import(f, &f->ref, "x", EC_HSM_JWK, false, NULL, &m, why, sizeof(why)),
+                     CF_EBADPARAM);
+    assert_string_equal(why, cwhy);
+    assert_int_equal(cf_key_get(f->svc, &f->ref, cf_str_from("x"), cf_str_from(""), &m),
+                     CF_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +774,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(purge_by_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(purge_vault, setup, teardown),
         cmocka_unit_test_setup_teardown(restored_copy_shares, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_rsa_hsm, setup_imp, teardown),
+        cmocka_unit_test_setup_teardown(import_ec_hsm_backup, setup_imp, teardown),
+        cmocka_unit_test_setup_teardown(import_hsm_refused, setup_imp, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
