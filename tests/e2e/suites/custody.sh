@@ -308,6 +308,44 @@ PY
 )
 expect_eq "pkcs11: the key rows hold only the sealed handle" "RSA-HSM:48 EC-HSM:48" "$hsm_rows"
 
+# ---- pkcs11: an RSA key imported as HSM-protected (issue 12) ----
+# import_key(hardware_protected=True) puts the key on the token: one more private key object
+# (sensitive, not extractable), the row holds only the sealed handle, Coffer signs on the token
+# and python verifies with the key it generated; the same JWK imported plainly stays software.
+p11privs() { # private key objects on the token ("" without pkcs11-tool)
+    command -v pkcs11-tool >/dev/null || return 0
+    pkcs11-tool --module "$LIB" --token-label coffer-e2e --login --pin 12345678 \
+        --list-objects --type privkey 2>/dev/null | grep -c '^Private Key Object'
+}
+before=$(p11privs)
+if (set -a; . "$dir/p11/env"; set +a; cd "$E2E_DIR/python" && /usr/bin/python3 -B hsm_import_check.py) >"$dir/hsmimp.out" 2>"$E2E_WORK/$SUITE-hsmimp.py.log"; then
+    pass "pkcs11: an RSA key imported with hardware_protected is RSA-HSM and signs on the token; python verifies with its own key"
+else
+    fail "pkcs11: an RSA key imported with hardware_protected is RSA-HSM and signs on the token (see $SUITE-hsmimp.py.log)"
+fi
+after=$(p11privs)
+if [ -n "$before" ]; then
+    expect_eq "pkcs11-tool: one more private key on the token after the HSM import" 1 "$((after - before))"
+    sens=$(pkcs11-tool --module "$LIB" --token-label coffer-e2e --login --pin 12345678 \
+        --list-objects --type privkey 2>/dev/null | grep 'Access:' | grep 'sensitive' |
+        grep -Evc '(:|,) *extractable')
+    expect_eq "pkcs11-tool: every private key on the token is sensitive and not extractable" "$after" "$sens"
+else
+    pass "pkcs11-tool not installed: token object count not checked"
+fi
+imp_rows=$(/usr/bin/python3 - "$dir/p11" "$dir/hsmimp.out" <<'PY'
+import glob, sqlite3, sys
+db = [p for p in glob.glob(sys.argv[1] + "/*.db")][0]
+con = sqlite3.connect("file:" + db + "?mode=ro", uri=True)
+out = []
+for l in (l.split() for l in open(sys.argv[2]) if l.strip()):
+    kty, n = con.execute("SELECT kty, length(priv) FROM key_versions WHERE version=?", (l[1],)).fetchone()
+    out.append(f"{kty}:{48 if n == 48 else 'big' if n > 100 else n}")
+print(" ".join(out))
+PY
+)
+expect_eq "pkcs11: the imported HSM key's row holds only the sealed handle (the software import its sealed key)" "RSA-HSM:48 RSA:big" "$imp_rows"
+
 # ---- pkcs11: rotate-master-key ----
 rot_prepare p11
 cp "$dir/p11/custody.json" "$dir/p11-custody.before"
