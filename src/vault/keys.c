@@ -675,8 +675,8 @@ static cf_err no_hsm(const char *kty, char *why, size_t whysz)
  * reference on the object (new_version_fn). The software copy stays the caller's to free:
  * nothing of it is stored. A failed write takes the object off the token again. */
 static cf_err hsm_import_version(struct cf_key_ctx *c, const struct cf_kvkey *k,
-                                 const struct cf_key_input *in, struct cf_key_meta *out,
-                                 char *why, size_t whysz)
+                                 const struct cf_key_input *in, struct cf_key_meta *out, char *why,
+                                 size_t whysz)
 {
     struct cf_vault_svc *svc = c->svc;
     unsigned char id[CF_VAULT_HSM_ID_LEN];
