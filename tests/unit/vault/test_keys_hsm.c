@@ -472,25 +472,25 @@ static void restored_copy_shares(void **state)
 /* ---------------- imported HSM keys (issue 12) ---------------- */
 
 /* An RSA-2048 and a P-256 private JWK (generated for this test). */
-#define RSA_JWK \
-    "{\"kty\":\"RSA\",\"n\":\"4lsLR5LbBjBG5i0RlJ9VTMAg7V_qB-21zDdGmCR2zlcDFL1qhd9AW2-3diwmNzZ7a" \
-    "7PPHiSOYU_BUySqZT7dmZpXmQtoeEd2rzYwz4BZdH-haDY6F8bWsN5AB9MhgiLXzGtvkgBllV2F5abSIw7hV2C007G" \
-    "TZYjoav_J5Jt948qrp0tIQIkcag5xWn2ZwHsXfRelykwD2gSWaWpvj-caUnUr5mV8MsbsHwqWQpIRwMwIMGKcxybd_" \
-    "Y1jk7wYu7R2dgf0Fl_UmB7rdAGj2gOp_onzqc1VKVbNjL3rDSpkOfoRE9-RY6yqLLfd6ZhgSxSJ-3mjRnb81vaKzap" \
-    "dAylA3w\",\"e\":\"AQAB\",\"d\":\"ZlITijonSefe1MPAs7dGvtgGymbWCtl4maTPA41QKzwIB4MMORHPLMYWX" \
-    "5Pbfo_hQLFaSdzqg7CiymvDntrJH1s2h9cxVVWwn8lWTSZOyau8EbiZkA_xEqiUtzTIa-RGOoDCQXRudxN8qHA9g12" \
-    "BnZb4hs05vOcjcOLJp85mHOax6li4B85ph03Ik2BAoa_jj8Xu6jhml3QIWhvwDMB6oMjcK6CCnPP2e0OXFLBbItLQ7" \
-    "-ZAvBYReXKnIGh_-OPCKtZc9Ryce8-QW0in4PnDPBe-6t9UnuaT3uypoda6vtYqfPfGzf2Ytav21FRaQxi7iIL7sQK" \
-    "TeGum8nkCuz3YyQ\",\"p\":\"-OnWyfa3lFrkajAr78C13otm_cTO2KmW2kvodQ2KY5qtQSzkVlKy0YGx3plXm-aE" \
-    "WEtJB8MNM5nQm2OxdWflljddSNsseUC6flYuOXZ_U47vFT41JgN6w0LSixLnYRhpH8mHfDCUcEAwjBU67uPsGzjjxU" \
-    "EObb0mWK8M1Saj1SU\",\"q\":\"6MzL7o-VvTS768MgH4WhCfj_EhWEEyQ9LBAPLUVtbD6U7u3C8Oz-DCfbrsiyRj" \
-    "Gt1qvOXvYg_0uIKyFuqIjk7Z3P3yT2JRz-XtVrfBJ21FMLo2uiskl6OxCYxHao1jwCbTTKTl9uEDojrjhng4Cxc_6h" \
-    "M_WcF4NiMmUhDxZ02LM\",\"dp\":\"egchrreOPmPk8Q4WrB48yxJqdmSCx4M0mmZ2WtQ9kSEmaPpaItu-IKnFioy" \
-    "Af8SeAy89aVm9Yhu5QkS4ngdGbcNMr0gL4JHUG9WiKbenKk67dR2fLrir-YgL8fRdjKNL_jJtgnvKedFuO265Cp6gh" \
-    "KP6Phzrtu7xGq8Oynx7-yU\",\"dq\":\"oChc2FfB_XQtIKqSC_2j57d8y9UvkveoegrmVg_gksqPLb03EwcIVBaL" \
-    "xThfpXkCDqEODjioRNqS6JFMjvf2_x5F50-HY8sJmPacxrPxOmuToy8mtB9mzwHBB9BWoWSRis35rGds0g8dgvtdA5" \
-    "RjANkZ0CRV6btCsEbwsm-RnY8\",\"qi\":\"SEn-dN1pKCh2xS809Dj2kuOVNi7yRklUPgSz-PB4nL-XeiOCtYgXO" \
-    "GC5DmEnekekmAEnBc3mSU5HqTpdWegH5Ddhry3Uixrm2hYVl6n4oV8GzVnLifLtF10CXF9Gr93JDCQ3p4_TTOcxqnY" \
+#define RSA_JWK                                                                                    \
+    "{\"kty\":\"RSA\",\"n\":\"4lsLR5LbBjBG5i0RlJ9VTMAg7V_qB-21zDdGmCR2zlcDFL1qhd9AW2-3diwmNzZ7a"   \
+    "7PPHiSOYU_BUySqZT7dmZpXmQtoeEd2rzYwz4BZdH-haDY6F8bWsN5AB9MhgiLXzGtvkgBllV2F5abSIw7hV2C007G"   \
+    "TZYjoav_J5Jt948qrp0tIQIkcag5xWn2ZwHsXfRelykwD2gSWaWpvj-caUnUr5mV8MsbsHwqWQpIRwMwIMGKcxybd_"   \
+    "Y1jk7wYu7R2dgf0Fl_UmB7rdAGj2gOp_onzqc1VKVbNjL3rDSpkOfoRE9-RY6yqLLfd6ZhgSxSJ-3mjRnb81vaKzap"   \
+    "dAylA3w\",\"e\":\"AQAB\",\"d\":\"ZlITijonSefe1MPAs7dGvtgGymbWCtl4maTPA41QKzwIB4MMORHPLMYWX"   \
+    "5Pbfo_hQLFaSdzqg7CiymvDntrJH1s2h9cxVVWwn8lWTSZOyau8EbiZkA_xEqiUtzTIa-RGOoDCQXRudxN8qHA9g12"   \
+    "BnZb4hs05vOcjcOLJp85mHOax6li4B85ph03Ik2BAoa_jj8Xu6jhml3QIWhvwDMB6oMjcK6CCnPP2e0OXFLBbItLQ7"   \
+    "-ZAvBYReXKnIGh_-OPCKtZc9Ryce8-QW0in4PnDPBe-6t9UnuaT3uypoda6vtYqfPfGzf2Ytav21FRaQxi7iIL7sQK"   \
+    "TeGum8nkCuz3YyQ\",\"p\":\"-OnWyfa3lFrkajAr78C13otm_cTO2KmW2kvodQ2KY5qtQSzkVlKy0YGx3plXm-aE"   \
+    "WEtJB8MNM5nQm2OxdWflljddSNsseUC6flYuOXZ_U47vFT41JgN6w0LSixLnYRhpH8mHfDCUcEAwjBU67uPsGzjjxU"   \
+    "EObb0mWK8M1Saj1SU\",\"q\":\"6MzL7o-VvTS768MgH4WhCfj_EhWEEyQ9LBAPLUVtbD6U7u3C8Oz-DCfbrsiyRj"   \
+    "Gt1qvOXvYg_0uIKyFuqIjk7Z3P3yT2JRz-XtVrfBJ21FMLo2uiskl6OxCYxHao1jwCbTTKTl9uEDojrjhng4Cxc_6h"   \
+    "M_WcF4NiMmUhDxZ02LM\",\"dp\":\"egchrreOPmPk8Q4WrB48yxJqdmSCx4M0mmZ2WtQ9kSEmaPpaItu-IKnFioy"   \
+    "Af8SeAy89aVm9Yhu5QkS4ngdGbcNMr0gL4JHUG9WiKbenKk67dR2fLrir-YgL8fRdjKNL_jJtgnvKedFuO265Cp6gh"   \
+    "KP6Phzrtu7xGq8Oynx7-yU\",\"dq\":\"oChc2FfB_XQtIKqSC_2j57d8y9UvkveoegrmVg_gksqPLb03EwcIVBaL"   \
+    "xThfpXkCDqEODjioRNqS6JFMjvf2_x5F50-HY8sJmPacxrPxOmuToy8mtB9mzwHBB9BWoWSRis35rGds0g8dgvtdA5"   \
+    "RjANkZ0CRV6btCsEbwsm-RnY8\",\"qi\":\"SEn-dN1pKCh2xS809Dj2kuOVNi7yRklUPgSz-PB4nL-XeiOCtYgXO"   \
+    "GC5DmEnekekmAEnBc3mSU5HqTpdWegH5Ddhry3Uixrm2hYVl6n4oV8GzVnLifLtF10CXF9Gr93JDCQ3p4_TTOcxqnY"   \
     "6kwoslsr_ktz9ESHwNcuvMmA_PTE\"}"
 #define EC_HSM_JWK                                                                                 \
     "{\"kty\":\"EC-HSM\",\"crv\":\"P-256\",\"x\":\"ujgoG_433ui3YNwcLceLm02-c-E7xCBhfaYMBnyyLEY\"," \
@@ -545,9 +545,9 @@ static int setup_imp(void **state)
     return r;
 }
 
-static cf_err import(struct fx *f, const struct cf_vault_ref *v, const char *name,
-                     const char *jwk, bool hsm, const struct cf_key_input *in,
-                     struct cf_key_meta *m, char *why, size_t whysz)
+static cf_err import(struct fx *f, const struct cf_vault_ref *v, const char *name, const char *jwk,
+                     bool hsm, const struct cf_key_input *in, struct cf_key_meta *m, char *why,
+                     size_t whysz)
 {
     struct cf_json *j = NULL;
     cf_err e;
@@ -603,9 +603,9 @@ static void import_rsa_hsm(void **state)
     memset(&res, 0, sizeof(res));
     assert_int_equal(op(f, "h1", CF_KEY_SIGN, "RS256", dg, 32, NULL, &res), CF_OK);
     assert_int_equal(g_tok.ops, 1);
-    assert_int_equal(cf_kvkey_verify(sw, "RS256", dg, 32, res.out.data, res.out.len, &valid, why,
-                                     sizeof(why)),
-                     CF_OK);
+    assert_int_equal(
+        cf_kvkey_verify(sw, "RS256", dg, 32, res.out.data, res.out.len, &valid, why, sizeof(why)),
+        CF_OK);
     assert_true(valid);
     cf_buf_release(&res.out);
     /* key_ops still rule: no decrypt */
@@ -699,13 +699,14 @@ static void import_hsm_refused(void **state)
     assert_int_equal(import(f, &f->ref, "o", OCT_JWK, true, NULL, &m, why, sizeof(why)),
                      CF_EBADPARAM);
     assert_non_null(strstr(why, "oct-HSM"));
-    assert_int_equal(import(f, &f->ref, "o",
-                            "{\"kty\":\"oct-HSM\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}",
-                            false, NULL, &m, why, sizeof(why)),
-                     CF_EBADPARAM);
-    assert_int_equal(import(f, &f->ref, "x", "{\"kty\":\"DSA-HSM\"}", false, NULL, &m, why,
-                            sizeof(why)),
-                     CF_EBADPARAM);
+    assert_int_equal(
+        import(f, &f->ref, "o",
+               "{\"kty\":\"oct-HSM\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}", false,
+               NULL, &m, why, sizeof(why)),
+        CF_EBADPARAM);
+    assert_int_equal(
+        import(f, &f->ref, "x", "{\"kty\":\"DSA-HSM\"}", false, NULL, &m, why, sizeof(why)),
+        CF_EBADPARAM);
     assert_int_equal(import(f, &f->ref, "x", "{\"kty\":\"RSA\",\"n\":\"AQAB\"}", true, NULL, &m,
                             why, sizeof(why)),
                      CF_EBADPARAM);
@@ -744,20 +745,20 @@ static void import_hsm_refused(void **state)
     assert_non_null(strstr(why, "cannot import keys"));
     /* no token: exactly the create's answer */
     cf_vault_svc_set_hsm(f->svc, NULL, NULL);
-    assert_int_equal(cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, cwhy,
-                                   sizeof(cwhy)),
-                     CF_EBADPARAM);
+    assert_int_equal(
+        cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, cwhy, sizeof(cwhy)),
+        CF_EBADPARAM);
     assert_int_equal(import(f, &f->ref, "x", RSA_JWK, true, NULL, &m, why, sizeof(why)),
                      CF_EBADPARAM);
     assert_string_equal(why, cwhy);
-    assert_int_equal(import(f, &f->ref, "x", "{\"kty\":\"RSA-HSM\"}", false, NULL, &m, why,
-                            sizeof(why)),
-                     CF_EBADPARAM);
+    assert_int_equal(
+        import(f, &f->ref, "x", "{\"kty\":\"RSA-HSM\"}", false, NULL, &m, why, sizeof(why)),
+        CF_EBADPARAM);
     assert_string_equal(why, cwhy);
     spec.kty = "EC-HSM";
-    assert_int_equal(cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, cwhy,
-                                   sizeof(cwhy)),
-                     CF_EBADPARAM);
+    assert_int_equal(
+        cf_key_create(f->svc, &f->ref, cf_str_from("x"), &spec, NULL, &m, cwhy, sizeof(cwhy)),
+        CF_EBADPARAM);
     assert_int_equal(import(f, &f->ref, "x", EC_HSM_JWK, false, NULL, &m, why, sizeof(why)),
                      CF_EBADPARAM);
     assert_string_equal(why, cwhy);
