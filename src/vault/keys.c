@@ -1626,7 +1626,7 @@ cf_err cf_key_policy_get(struct cf_vault_svc *svc, const struct cf_vault_ref *v,
 void cf_vault_keys_set_notify_lead(struct cf_vault_svc *svc, int days)
 {
     if (svc)
-        svc->notify_days = days > 0 ? days : -1;
+        svc->notify_days = days < 0 ? -1 : days; /* 0: the default, as the events module reads it */
 }
 
 static cf_err policy_set_fn(struct cf_store_txn *t, void *arg)

@@ -390,7 +390,8 @@ void cf_vault_svc_set_hsm_import(struct cf_vault_svc *svc, cf_vault_hsm_import_f
 /* A key that never had a rotation policy behaves as Azure's default one, Notify `days` before
  * expiry (the events scan's KeyNearExpiry lead, config events_near_expiry_days); GET
  * rotationpolicy shows it so a client that reads, edits and PUTs it back keeps the notice.
- * 0: no Notify. Default 30. Call before serving (not thread-safe). */
+ * 0: the default, 30 (as the events module reads events_near_expiry_days); < 0: no Notify.
+ * Call before serving (not thread-safe). */
 void cf_vault_keys_set_notify_lead(struct cf_vault_svc *svc, int days);
 
 /* New version of name (the first one creates the key). CF_EDELETED if soft-deleted. */

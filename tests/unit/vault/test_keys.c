@@ -611,7 +611,7 @@ static void rotation(void **state)
     assert_int_equal(cf_key_rotate(f->svc, &f->ref, S("none"), &r), CF_ENOTFOUND);
 
     /* a key without a policy: Azure's default one, Notify 30 days before expiry (the lead the
-     * events scan uses), or the configured lead, or no action when the lead is off */
+     * events scan uses), or the configured lead (0 is the default, as for the events module), or none */
     assert_int_equal(cf_key_policy_get(f->svc, &f->ref, S("rot"), &out), CF_OK);
     assert_int_equal(out.rotate, CF_KEY_TRIGGER_NONE);
     assert_string_equal(out.notify_dur, "P30D");
@@ -619,10 +619,12 @@ static void rotation(void **state)
     cf_vault_keys_set_notify_lead(f->svc, 7);
     assert_int_equal(cf_key_policy_get(f->svc, &f->ref, S("rot"), &out), CF_OK);
     assert_string_equal(out.notify_dur, "P7D");
-    cf_vault_keys_set_notify_lead(f->svc, 0);
+    cf_vault_keys_set_notify_lead(f->svc, -1);
     assert_int_equal(cf_key_policy_get(f->svc, &f->ref, S("rot"), &out), CF_OK);
     assert_string_equal(out.notify_dur, "");
-    cf_vault_keys_set_notify_lead(f->svc, 30);
+    cf_vault_keys_set_notify_lead(f->svc, 0);
+    assert_int_equal(cf_key_policy_get(f->svc, &f->ref, S("rot"), &out), CF_OK);
+    assert_string_equal(out.notify_dur, "P30D");
     assert_int_equal(cf_key_policy_get(f->svc, &f->ref, S("none"), &out), CF_ENOTFOUND);
 
     /* validation */
