@@ -611,7 +611,7 @@ static void rotation(void **state)
     assert_int_equal(cf_key_rotate(f->svc, &f->ref, S("none"), &r), CF_ENOTFOUND);
 
     /* a key without a policy: Azure's default one, Notify 30 days before expiry (the lead the
-     * events scan uses), or the configured lead (0 is the default, as for the events module), or none */
+     * events scan uses), or the configured lead (0 is the default, as in events.c), or none */
     assert_int_equal(cf_key_policy_get(f->svc, &f->ref, S("rot"), &out), CF_OK);
     assert_int_equal(out.rotate, CF_KEY_TRIGGER_NONE);
     assert_string_equal(out.notify_dur, "P30D");
