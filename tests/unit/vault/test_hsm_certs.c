@@ -17,150 +17,12 @@
 #include "base/json.h"
 #include "store/store_keys.h"
 #include "fixture.h"
+#include "fake_hsm.h"
 
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
-
-#define MAXK 16
-struct fake_tok {
-    unsigned char id[MAXK][CF_VAULT_HSM_ID_LEN];
-    struct cf_kvkey *k[MAXK];
-    int gens, destroys, signs, imports;
-};
-static struct fake_tok g_tok;
-
-static struct cf_kvkey *lookup(const unsigned char *id)
-{
-    for (int i = 0; i < MAXK; i++)
-        if (g_tok.k[i] && memcmp(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN) == 0)
-            return g_tok.k[i];
-    return NULL;
-}
-
-static int live(void)
-{
-    int n = 0;
-    for (int i = 0; i < MAXK; i++)
-        n += g_tok.k[i] != NULL;
-    return n;
-}
-
-static cf_err f_generate(struct cf_hsm *h, const char *kty, int bits, uint32_t ex, const char *crv,
-                         const unsigned char *id, struct cf_jw *w, char *why, size_t whysz)
-{
-    struct cf_kvkey *k = NULL;
-    enum cf_crv c = CF_CRV_P256;
-    cf_err e;
-    (void)h;
-    (void)why;
-    (void)whysz;
-    if (strcmp(kty, "RSA") == 0)
-        e = cf_kvkey_generate_rsa(bits, ex, &k);
-    else if (strcmp(kty, "EC") == 0)
-        e = cf_crv_parse(cf_str_from(crv), &c) ? cf_kvkey_generate_ec(c, &k) : CF_EBADPARAM;
-    else
-        e = CF_EBADPARAM;
-    if (e)
-        return e;
-    for (int i = 0; i < MAXK; i++)
-        if (!g_tok.k[i]) {
-            g_tok.k[i] = k;
-            memcpy(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN);
-            g_tok.gens++;
-            return cf_kvkey_write_public_jwk(k, false, w);
-        }
-    cf_kvkey_free(k);
-    return CF_EFULL;
-}
-
-static cf_err f_sign(struct cf_hsm *h, const unsigned char *id, const char *alg, const void *d,
-                     size_t n, struct cf_buf *sig, char *why, size_t whysz)
-{
-    struct cf_kvkey *k = lookup(id);
-    (void)h;
-    g_tok.signs++;
-    return k ? cf_kvkey_sign(k, alg, d, n, sig, why, whysz) : CF_ENOTFOUND;
-}
-
-static cf_err f_verify(struct cf_hsm *h, const unsigned char *id, const char *alg, const void *d,
-                       size_t n, const void *sig, size_t sl, bool *valid, char *why, size_t whysz)
-{
-    struct cf_kvkey *k = lookup(id);
-    (void)h;
-    return k ? cf_kvkey_verify(k, alg, d, n, sig, sl, valid, why, whysz) : CF_ENOTFOUND;
-}
-
-static cf_err f_encrypt(struct cf_hsm *h, const unsigned char *id, const char *alg, bool wrap,
-                        const void *pt, size_t n, struct cf_kvkey_sym *sym, struct cf_buf *out,
-                        char *why, size_t whysz)
-{
-    struct cf_kvkey *k = lookup(id);
-    (void)h;
-    (void)sym;
-    if (!k)
-        return CF_ENOTFOUND;
-    return wrap ? cf_kvkey_wrap(k, alg, pt, n, out, why, whysz)
-                : cf_kvkey_encrypt(k, alg, pt, n, out, why, whysz);
-}
-
-static cf_err f_decrypt(struct cf_hsm *h, const unsigned char *id, const char *alg, bool unwrap,
-                        const void *ct, size_t n, const struct cf_kvkey_sym *sym,
-                        struct cf_secret **pt, char *why, size_t whysz)
-{
-    struct cf_kvkey *k = lookup(id);
-    (void)h;
-    (void)sym;
-    if (!k)
-        return CF_ENOTFOUND;
-    return unwrap ? cf_kvkey_unwrap(k, alg, ct, n, pt, why, whysz)
-                  : cf_kvkey_decrypt(k, alg, ct, n, pt, why, whysz);
-}
-
-static cf_err f_destroy(struct cf_hsm *h, const unsigned char *id)
-{
-    (void)h;
-    for (int i = 0; i < MAXK; i++)
-        if (g_tok.k[i] && memcmp(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN) == 0) {
-            cf_kvkey_free(g_tok.k[i]);
-            g_tok.k[i] = NULL;
-            g_tok.destroys++;
-        }
-    return CF_OK;
-}
-
-/* The token's import (cf_hsm_import): a copy of k, so the caller's free does not touch it. */
-static cf_err f_import(struct cf_hsm *h, const struct cf_kvkey *k, const unsigned char *id,
-                       struct cf_jw *w, char *why, size_t whysz)
-{
-    struct cf_secret *blob = NULL;
-    struct cf_kvkey *c = NULL;
-    cf_err e;
-    (void)h;
-    (void)why;
-    (void)whysz;
-    if (lookup(id))
-        return CF_EEXISTS;
-    e = cf_kvkey_to_blob(k, &blob);
-    if (!e)
-        e = cf_kvkey_from_blob(blob->p, blob->len, &c);
-    cf_secret_free(blob);
-    if (e)
-        return e;
-    for (int i = 0; i < MAXK; i++)
-        if (!g_tok.k[i]) {
-            g_tok.k[i] = c;
-            memcpy(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN);
-            g_tok.imports++;
-            return cf_kvkey_write_public_jwk(c, false, w);
-        }
-    cf_kvkey_free(c);
-    return CF_EFULL;
-}
-
-static const struct cf_vault_hsm_ops fake_ops = {f_generate, f_sign,    f_verify,
-                                                 f_encrypt,  f_decrypt, f_destroy};
 
 static int setup(void **state)
 {
@@ -182,9 +44,7 @@ static int setup_no_token(void **state)
 
 static int teardown(void **state)
 {
-    for (int i = 0; i < MAXK; i++)
-        cf_kvkey_free(g_tok.k[i]);
-    memset(&g_tok, 0, sizeof(g_tok));
+    fake_tok_reset();
     return fx_teardown(state);
 }
 

@@ -16,117 +16,7 @@
 #include "store/store_keys.h"
 
 #include "fixture.h"
-
-#define MAXK 16
-struct fake_tok {
-    unsigned char id[MAXK][CF_VAULT_HSM_ID_LEN];
-    struct cf_kvkey *k[MAXK];
-    int gens, destroys, ops;
-};
-static struct fake_tok g_tok;
-
-static struct cf_kvkey *lookup(const unsigned char *id)
-{
-    for (int i = 0; i < MAXK; i++)
-        if (g_tok.k[i] && memcmp(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN) == 0)
-            return g_tok.k[i];
-    return NULL;
-}
-
-static int live(void)
-{
-    int n = 0;
-    for (int i = 0; i < MAXK; i++)
-        n += g_tok.k[i] != NULL;
-    return n;
-}
-
-static cf_err f_generate(struct cf_hsm *h, const char *kty, int bits, uint32_t ex, const char *crv,
-                         const unsigned char *id, struct cf_jw *w, char *why, size_t whysz)
-{
-    struct cf_kvkey *k = NULL;
-    enum cf_crv c = CF_CRV_P256;
-    cf_err e;
-    (void)h;
-    (void)why;
-    (void)whysz;
-    if (strcmp(kty, "RSA") == 0)
-        e = cf_kvkey_generate_rsa(bits, ex, &k);
-    else if (strcmp(kty, "EC") == 0)
-        e = cf_crv_parse(cf_str_from(crv), &c) ? cf_kvkey_generate_ec(c, &k) : CF_EBADPARAM;
-    else
-        e = cf_kvkey_generate_oct(bits, &k);
-    if (e)
-        return e;
-    for (int i = 0; i < MAXK; i++)
-        if (!g_tok.k[i]) {
-            g_tok.k[i] = k;
-            memcpy(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN);
-            g_tok.gens++;
-            return strcmp(kty, "oct") == 0 ? CF_OK : cf_kvkey_write_public_jwk(k, false, w);
-        }
-    cf_kvkey_free(k);
-    return CF_EFULL;
-}
-
-static cf_err f_sign(struct cf_hsm *h, const unsigned char *id, const char *alg, const void *d,
-                     size_t n, struct cf_buf *sig, char *why, size_t whysz)
-{
-    struct cf_kvkey *k = lookup(id);
-    (void)h;
-    g_tok.ops++;
-    return k ? cf_kvkey_sign(k, alg, d, n, sig, why, whysz) : CF_ENOTFOUND;
-}
-
-static cf_err f_verify(struct cf_hsm *h, const unsigned char *id, const char *alg, const void *d,
-                       size_t n, const void *sig, size_t sl, bool *valid, char *why, size_t whysz)
-{
-    struct cf_kvkey *k = lookup(id);
-    (void)h;
-    g_tok.ops++;
-    return k ? cf_kvkey_verify(k, alg, d, n, sig, sl, valid, why, whysz) : CF_ENOTFOUND;
-}
-
-static cf_err f_encrypt(struct cf_hsm *h, const unsigned char *id, const char *alg, bool wrap,
-                        const void *pt, size_t n, struct cf_kvkey_sym *sym, struct cf_buf *out,
-                        char *why, size_t whysz)
-{
-    struct cf_kvkey *k = lookup(id);
-    (void)h;
-    g_tok.ops++;
-    if (!k)
-        return CF_ENOTFOUND;
-    return wrap ? cf_kvkey_wrap(k, alg, pt, n, out, why, whysz)
-                : cf_kvkey_encrypt_ex(k, alg, pt, n, sym, out, why, whysz);
-}
-
-static cf_err f_decrypt(struct cf_hsm *h, const unsigned char *id, const char *alg, bool unwrap,
-                        const void *ct, size_t n, const struct cf_kvkey_sym *sym,
-                        struct cf_secret **pt, char *why, size_t whysz)
-{
-    struct cf_kvkey *k = lookup(id);
-    (void)h;
-    g_tok.ops++;
-    if (!k)
-        return CF_ENOTFOUND;
-    return unwrap ? cf_kvkey_unwrap(k, alg, ct, n, pt, why, whysz)
-                  : cf_kvkey_decrypt_ex(k, alg, ct, n, sym, pt, why, whysz);
-}
-
-static cf_err f_destroy(struct cf_hsm *h, const unsigned char *id)
-{
-    (void)h;
-    for (int i = 0; i < MAXK; i++)
-        if (g_tok.k[i] && memcmp(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN) == 0) {
-            cf_kvkey_free(g_tok.k[i]);
-            g_tok.k[i] = NULL;
-            g_tok.destroys++;
-        }
-    return CF_OK;
-}
-
-static const struct cf_vault_hsm_ops fake_ops = {f_generate, f_sign,    f_verify,
-                                                 f_encrypt,  f_decrypt, f_destroy};
+#include "fake_hsm.h"
 
 static int setup(void **state)
 {
@@ -140,9 +30,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    for (int i = 0; i < MAXK; i++)
-        cf_kvkey_free(g_tok.k[i]);
-    memset(&g_tok, 0, sizeof(g_tok));
+    fake_tok_reset();
     return fx_teardown(state);
 }
 
@@ -498,48 +386,10 @@ static void restored_copy_shares(void **state)
     "\"d\":\"jKEg2LoT-osxgDf1a-8lefZK814nGnsMSQIE1wzuOAw\"}"
 #define OCT_JWK "{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}"
 
-static int g_imports;
-static cf_err g_import_fail; /* the token refuses the next import with this */
-
-/* The fake token's import: a copy of k (through its blob) under id, as cf_hsm_import. */
-static cf_err f_import(struct cf_hsm *h, const struct cf_kvkey *k, const unsigned char *id,
-                       struct cf_jw *w, char *why, size_t whysz)
-{
-    struct cf_secret *blob = NULL;
-    struct cf_kvkey *copy = NULL;
-    cf_err e;
-    (void)h;
-    if (g_import_fail) {
-        e = g_import_fail;
-        g_import_fail = CF_OK;
-        snprintf(why, whysz, "Curve P-256K is not supported by this server's HSM.");
-        return e;
-    }
-    if (cf_kvkey_type(k) == CF_KTY_OCT)
-        return CF_EBADPARAM;
-    if ((e = cf_kvkey_to_blob(k, &blob)) != CF_OK)
-        return e;
-    e = cf_kvkey_from_blob(blob->p, blob->len, &copy);
-    cf_secret_free(blob);
-    if (e)
-        return e;
-    for (int i = 0; i < MAXK; i++)
-        if (!g_tok.k[i]) {
-            g_tok.k[i] = copy;
-            memcpy(g_tok.id[i], id, CF_VAULT_HSM_ID_LEN);
-            g_imports++;
-            return cf_kvkey_write_public_jwk(copy, false, w);
-        }
-    cf_kvkey_free(copy);
-    return CF_EFULL;
-}
-
 static int setup_imp(void **state)
 {
     int r = setup(state);
     struct fx *f = *state;
-    g_imports = 0;
-    g_import_fail = CF_OK;
     if (!r)
         cf_vault_svc_set_hsm_import(f->svc, f_import);
     return r;
@@ -591,7 +441,7 @@ static void import_rsa_hsm(void **state)
     assert_int_equal(m.key_ops, CF_KEY_OP_SIGN | CF_KEY_OP_VERIFY);
     assert_non_null(strstr(m.public_jwk, "\"n\":\"4lsLR5Lb"));
     assert_null(strstr(m.public_jwk, "\"d\""));
-    assert_int_equal(g_imports, 1);
+    assert_int_equal(g_tok.imports, 1);
     assert_int_equal(g_tok.gens, 0);
     assert_int_equal(live(), 1);
     /* the row: kty RSA-HSM and the sealed handle only (48 bytes), as a generated key */
@@ -715,13 +565,13 @@ static void import_hsm_refused(void **state)
                      CF_EBADPARAM);
     assert_non_null(strstr(why, "BYOK"));
     /* the token refuses (a curve it lacks, say): its message, nothing written */
-    g_import_fail = CF_EBADPARAM;
+    g_tok.import_fail = CF_EBADPARAM;
     assert_int_equal(import(f, &f->ref, "x", EC_HSM_JWK, false, NULL, &m, why, sizeof(why)),
                      CF_EBADPARAM);
     assert_non_null(strstr(why, "not supported by this server's HSM"));
     assert_int_equal(cf_key_get(f->svc, &f->ref, cf_str_from("x"), cf_str_from(""), &m),
                      CF_ENOTFOUND);
-    assert_int_equal(g_imports, 0);
+    assert_int_equal(g_tok.imports, 0);
     assert_int_equal(live(), 0);
     /* a soft-deleted name: the imported object goes again */
     assert_int_equal(import(f, &f->ref, "d", EC_HSM_JWK, false, NULL, &m, why, sizeof(why)), CF_OK);
@@ -730,14 +580,14 @@ static void import_hsm_refused(void **state)
     cf_key_meta_release(&m);
     assert_int_equal(import(f, &f->ref, "d", RSA_JWK, true, NULL, &m, why, sizeof(why)),
                      CF_EDELETED);
-    assert_int_equal(g_imports, 2);
+    assert_int_equal(g_tok.imports, 2);
     assert_int_equal(live(), 1);
     assert_int_equal(g_tok.destroys, 1);
     /* the software import of the same JWK stays software */
     assert_int_equal(import(f, &f->ref, "s", RSA_JWK, false, NULL, &m, why, sizeof(why)), CF_OK);
     assert_string_equal(m.kty, "RSA");
     cf_key_meta_release(&m);
-    assert_int_equal(g_imports, 2);
+    assert_int_equal(g_tok.imports, 2);
     /* a token that cannot import */
     cf_vault_svc_set_hsm_import(f->svc, NULL);
     assert_int_equal(import(f, &f->ref, "x", RSA_JWK, true, NULL, &m, why, sizeof(why)),
