@@ -5,8 +5,9 @@
  * Map: struct fake_req and the two HTTP functions the API calls (cf_http_header,
  * cf_http_respond: defined here, so the linker never pulls src/http's - include this header
  * from exactly one .c of a test executable, which every tests/unit/api/test_*.c is); struct fx
- * with fx_setup()/teardown(); mint()/mint_as() for tokens; call_as() for any request, call_on()
- * and call() for the data plane's shorthand; done(); jget()/jstr() on the parsed body; expect()
+ * with fx_setup()/teardown(); mint()/mint_as() for tokens; fake_req_new()/fake_req_send() to
+ * build and send a request, call_as() for any request, call_on() and call() for the data
+ * plane's shorthand; done(); jget()/jstr() on the parsed body; expect()
  * and expect_code() to check a status and Azure error code.
  *
  * The helpers are static inline so a test file that uses only some of them still builds with
@@ -16,6 +17,7 @@
 
 #include "base/cf.h"
 #include "api/api.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/rbac.h"
 #include "base/json.h"
@@ -108,14 +110,19 @@ struct fx {
     char mgmt_bearer[2048]; /* for the management audience */
     const char *host;       /* call()'s host and call_on()'s default query (fx_opts) */
     const char *query;
+    /* an audit log, for the tests that make one (fx_opts.make_api); closed by teardown() */
+    char adir[96];
+    unsigned char mac[32];
+    struct cf_audit *audit;
 };
 
 /* What differs between the test files' fixtures. */
 struct fx_opts {
-    const char *tag;       /* names the temp dir: /tmp/cf-<tag>-XXXXXX */
-    const char *vaults[4]; /* created in the test's subscription (rg, RBAC, soft delete) */
-    const char *host;      /* for call() */
-    const char *query;     /* for call_on() and call() when they are given none */
+    const char *tag;                /* names the temp dir: /tmp/cf-<tag>-XXXXXX */
+    const char *vaults[4];          /* created in the test's subscription (rg, RBAC, soft delete) */
+    const char *host;               /* for call() */
+    const char *query;              /* for call_on() and call() when they are given none */
+    void (*make_api)(struct fx *f); /* makes f->api instead of the plain one (NULL: plain) */
 };
 
 static inline void mint_as(struct fx *f, const char *client_id, const char *secret,
@@ -202,17 +209,20 @@ static inline int fx_setup(void **state, const struct fx_opts *o)
     assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_KV_ADMINISTRATOR, f->oid,
                                                "ServicePrincipal"),
                      CF_OK);
-    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
-                                                .auth = f->auth,
-                                                .rbac = f->rbac,
-                                                .clock = &f->clock,
-                                                .dns_suffix = SUFFIX,
-                                                .login_host = "login.localhost",
-                                                .management_host = "management.localhost",
-                                                .subscription_id = f->sub,
-                                                .tenant_id = f->tenant,
-                                                .pool_threads = 2},
-                        &e);
+    if (o->make_api)
+        o->make_api(f);
+    else
+        f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
+                                                    .auth = f->auth,
+                                                    .rbac = f->rbac,
+                                                    .clock = &f->clock,
+                                                    .dns_suffix = SUFFIX,
+                                                    .login_host = "login.localhost",
+                                                    .management_host = "management.localhost",
+                                                    .subscription_id = f->sub,
+                                                    .tenant_id = f->tenant,
+                                                    .pool_threads = 2},
+                            &e);
     assert_non_null(f->api);
     mint(f, "https://" SUFFIX PORT "/.default", f->bearer, sizeof(f->bearer));
     mint(f, "https://management.localhost" PORT "/.default", f->mgmt_bearer,
@@ -230,6 +240,7 @@ static inline int teardown(void **state)
     cf_vault_svc_free(f->vault);
     cf_auth_free(f->auth);
     cf_store_close(f->store);
+    cf_audit_close(f->audit); /* NULL-safe */
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
     free(f);
@@ -238,11 +249,11 @@ static inline int teardown(void **state)
 
 /* ---------------- requests ---------------- */
 
-/* Sends one request and waits for its one answer (set is answered from another thread). auth
- * is the Authorization header (none when NULL); query "" when NULL. */
-static inline struct fake_req *call_as(struct fx *f, enum cf_http_method m, const char *host,
-                                       const char *path, const char *query, const char *auth,
-                                       const char *body)
+/* A request from 127.0.0.1 with the Authorization header (none when auth is NULL) and an
+ * x-ms-client-request-id; query "" when NULL. Room for six more headers. */
+static inline struct fake_req *fake_req_new(enum cf_http_method m, const char *host,
+                                            const char *path, const char *query, const char *auth,
+                                            const char *body)
 {
     struct fake_req *r = calloc(1, sizeof(*r));
     assert_non_null(r);
@@ -260,11 +271,27 @@ static inline struct fake_req *call_as(struct fx *f, enum cf_http_method m, cons
     }
     r->hdr_names[r->nhdr] = "x-ms-client-request-id";
     r->hdr_values[r->nhdr++] = "11111111-2222-3333-4444-555555555555";
+    return r;
+}
+
+/* Hands r to the API and waits for its first answer (it may come from another thread). */
+static inline void fake_req_send(struct fx *f, struct fake_req *r)
+{
     cf_api_handle(&r->req, f->api);
     pthread_mutex_lock(&r->mu);
     while (!r->answered)
         pthread_cond_wait(&r->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);
+}
+
+/* Sends one request and waits for its one answer, parsing a JSON body. auth is the
+ * Authorization header (none when NULL); query "" when NULL. */
+static inline struct fake_req *call_as(struct fx *f, enum cf_http_method m, const char *host,
+                                       const char *path, const char *query, const char *auth,
+                                       const char *body)
+{
+    struct fake_req *r = fake_req_new(m, host, path, query, auth, body);
+    fake_req_send(f, r);
     usleep(1000); /* a second answer would arrive now */
     assert_int_equal(r->answers, 1);
     if (r->body_len && cf_json_parse(r->body, r->body_len, &r->json, NULL, 0) != CF_OK)

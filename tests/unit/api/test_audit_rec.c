@@ -7,75 +7,21 @@
  * read into 503, refuses writes with 503 and changes nothing, and recovers); outbox rows of an
  * earlier run drained at start-up, idempotently; the chain verifies afterwards. */
 #include "base/cf.h"
-#include "api/api.h"
 #include "api/internal.h"
 #include "audit/audit.h"
-#include "auth/auth.h"
-#include "auth/rbac.h"
 #include "base/codec.h"
-#include "base/json.h"
-#include "crypto/crypto.h"
-#include "http/http.h"
-#include "store/store.h"
-#include "vault/vault.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
-#include <setjmp.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#include "fake_http.h"
 
-#define SUFFIX "vault.localhost"
-#define PORT ":8443"
-#define V1 "vone." SUFFIX PORT
 #define MGMT "management.localhost" PORT
 #define LOGIN "login.localhost" PORT
-#define CRID "11111111-2222-3333-4444-555555555555"
+#define CRID "11111111-2222-3333-4444-555555555555" /* fake_req_new()'s request id */
 #define MARK "Zq8pLmN3vX7tR2wK9sJ4hF6d" /* stands for a secret: must appear in no record */
-
-/* ---------------- the fake HTTP layer ---------------- */
-
-struct fake_req {
-    struct cf_http_req req;
-    const char *hdr_names[8];
-    const char *hdr_values[8];
-    size_t nhdr;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool answered;
-    int status;
-    char body[1 << 16];
-};
-
-const char *cf_http_header(const struct cf_http_req *req, const char *name)
-{
-    const struct fake_req *f = (const struct fake_req *)(const void *)req;
-    for (size_t i = 0; i < f->nhdr; i++)
-        if (strcasecmp(f->hdr_names[i], name) == 0)
-            return f->hdr_values[i];
-    return NULL;
-}
-
-void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_hdr *hdrs,
-                     size_t nhdrs, const char *body, size_t len)
-{
-    struct fake_req *f = (struct fake_req *)(void *)req;
-    (void)hdrs;
-    (void)nhdrs;
-    pthread_mutex_lock(&f->mu);
-    f->status = status;
-    len = CF_MIN(len, sizeof(f->body) - 1);
-    if (body && len)
-        memcpy(f->body, body, len);
-    f->body[len] = '\0';
-    f->answered = true;
-    pthread_cond_signal(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-}
 
 /* ---------------- audit I/O that can be made to fail ---------------- */
 
@@ -99,42 +45,6 @@ static int io_fsync(void *ctx, int fd)
 }
 
 static const struct cf_audit_io fail_io = {io_pwrite, io_fsync, NULL};
-
-/* ---------------- fixture ---------------- */
-
-struct fx {
-    char dir[64], adir[96];
-    struct cf_clock clock;
-    unsigned char master[32], mac[32];
-    struct cf_store *store;
-    struct cf_audit *audit;
-    struct cf_auth *auth;
-    struct cf_vault_svc *vault;
-    struct cf_rbac *rbac;
-    struct cf_api *api;
-    char tenant[37], sub[37], client_id[64], secret[128], oid[37];
-    char bearer[2048], mgmt_bearer[2048];
-};
-
-static void mint_as(struct fx *f, const char *client_id, const char *secret, const char *scope,
-                    char *out, size_t outlen)
-{
-    struct cf_token_request tr = {
-        .tenant = cf_str_from(f->tenant),
-        .grant_type = CF_STR("client_credentials"),
-        .client_id = cf_str_from(client_id),
-        .client_secret = cf_str_from(secret),
-        .scope = cf_str_from(scope),
-    };
-    struct cf_buf tok;
-    struct cf_token_error te;
-    int64_t exp_in;
-
-    cf_buf_init(&tok, 8192);
-    assert_int_equal(cf_auth_issue_token(f->auth, &tr, &tok, &exp_in, &te), CF_OK);
-    snprintf(out, outlen, "Bearer %s", tok.data);
-    cf_buf_release(&tok);
-}
 
 static void open_audit(struct fx *f)
 {
@@ -167,82 +77,28 @@ static void new_api(struct fx *f)
     assert_non_null(f->api);
 }
 
-static int setup(void **state)
+/* fx_setup()'s make_api: the audit log in <dir>/audit (writes through fail_io) and the API
+ * that records into it. */
+static void audit_api(struct fx *f)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    struct cf_store_opts so = {0};
-    char db[128];
-    struct cf_vault in, out;
-    bool created;
-    cf_err e;
-
-    __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/cf-auditrec-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(db, sizeof(db), "%s/db", f->dir);
     snprintf(f->adir, sizeof(f->adir), "%s/audit", f->dir);
     assert_int_equal(mkdir(f->adir, 0700), 0);
-    so.path = db;
-    f->store = cf_store_open_sqlite(&so, &e);
-    assert_non_null(f->store);
-    f->clock = cf_clock_system();
-    assert_int_equal(cf_random(f->master, sizeof(f->master)), CF_OK);
     assert_int_equal(cf_random(f->mac, sizeof(f->mac)), CF_OK);
-    f->auth = cf_auth_new(f->store, &f->clock, f->master,
-                          &(struct cf_auth_opts){.issuer = "https://login.localhost:8443"}, &e);
-    assert_non_null(f->auth);
-    assert_int_equal(cf_uuid4(f->tenant), CF_OK);
-    assert_int_equal(cf_uuid4(f->sub), CF_OK);
-    assert_int_equal(cf_auth_set_default_tenant(f->auth, f->tenant), CF_OK);
-    assert_int_equal(cf_auth_sp_create(f->auth, f->tenant, "t", NULL, f->client_id, f->oid,
-                                       f->secret, sizeof(f->secret)),
-                     CF_OK);
-    f->vault = cf_vault_svc_new(f->store, &f->clock, f->master, &e);
-    assert_non_null(f->vault);
-    memset(&in, 0, sizeof(in));
-    snprintf(in.name, sizeof(in.name), "vone");
-    snprintf(in.subscription, sizeof(in.subscription), "%s", f->sub);
-    snprintf(in.resource_group, sizeof(in.resource_group), "rg");
-    snprintf(in.location, sizeof(in.location), "local");
-    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", f->tenant);
-    snprintf(in.sku, sizeof(in.sku), "standard");
-    in.retention_days = 90;
-    in.soft_delete = true;
-    in.rbac = true;
-    assert_int_equal(cf_vault_put(f->vault, &in, CF_VAULT_PUT_DEFAULT, &created, &out), CF_OK);
-    cf_vault_release(&out);
-    f->rbac = cf_rbac_new(f->store, &f->clock, &e);
-    assert_non_null(f->rbac);
-    assert_int_equal(
-        cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_OWNER, f->oid, "ServicePrincipal"), CF_OK);
-    assert_int_equal(cf_rbac_ensure_assignment(f->rbac, "/", CF_ROLE_KV_ADMINISTRATOR, f->oid,
-                                               "ServicePrincipal"),
-                     CF_OK);
     open_audit(f);
     new_api(f);
-    mint_as(f, f->client_id, f->secret, "https://" SUFFIX PORT "/.default", f->bearer,
-            sizeof(f->bearer));
-    mint_as(f, f->client_id, f->secret, "https://management.localhost" PORT "/.default",
-            f->mgmt_bearer, sizeof(f->mgmt_bearer));
-    *state = f;
-    return 0;
 }
 
-static int teardown(void **state)
+static int setup(void **state)
 {
-    struct fx *f = *state;
-    char cmd[128];
     __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
-    cf_api_free(f->api);
-    cf_rbac_free(f->rbac);
-    cf_vault_svc_free(f->vault);
-    cf_auth_free(f->auth);
-    cf_store_close(f->store);
-    cf_audit_close(f->audit);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
+    return fx_setup(
+        state, &(struct fx_opts){.tag = "auditrec", .vaults = {"vone"}, .make_api = audit_api});
+}
+
+static int audit_teardown(void **state)
+{
+    __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
+    return teardown(state);
 }
 
 /* ---------------- requests ---------------- */
@@ -252,48 +108,30 @@ static int call_h(struct fx *f, enum cf_http_method m, const char *host, const c
                   const char *query, const char *auth, const char *body, const char *ua, char *out,
                   size_t outn)
 {
-    struct fake_req *r = calloc(1, sizeof(*r));
+    struct fake_req *r = fake_req_new(m, host, path, query, auth, body);
     int status;
 
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    r->req.method = m;
-    r->req.path = cf_str_from(path);
-    r->req.query = cf_str_from(query ? query : "");
-    r->req.host = cf_str_from(host);
-    r->req.body = cf_str_from(body ? body : "");
     snprintf(r->req.peer_ip, sizeof(r->req.peer_ip), "192.0.2.7");
     r->req.worker = g_worker;
-    if (auth) {
-        r->hdr_names[r->nhdr] = "Authorization";
-        r->hdr_values[r->nhdr++] = auth;
-    }
-    r->hdr_names[r->nhdr] = "x-ms-client-request-id";
-    r->hdr_values[r->nhdr++] = CRID;
     r->hdr_names[r->nhdr] = "User-Agent";
     r->hdr_values[r->nhdr++] = ua ? ua : "unit-test/1.0";
     r->hdr_names[r->nhdr] = "Content-Type";
     r->hdr_values[r->nhdr++] =
         strstr(host, "login.") == host ? "application/x-www-form-urlencoded" : "application/json";
-    cf_api_handle(&r->req, f->api);
-    pthread_mutex_lock(&r->mu);
-    while (!r->answered)
-        pthread_cond_wait(&r->cv, &r->mu);
-    pthread_mutex_unlock(&r->mu);
+    fake_req_send(f, r);
     status = r->status;
     if (out) {
         size_t n = CF_MIN(strlen(r->body), outn - 1);
         memcpy(out, r->body, n);
         out[n] = '\0';
     }
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    free(r);
+    done(r);
     return status;
 }
 
-static int call(struct fx *f, enum cf_http_method m, const char *host, const char *path,
-                const char *query, const char *auth, const char *body)
+/* call_h() with the default User-Agent, for the status only (fake_http.h has call()). */
+static int call_st(struct fx *f, enum cf_http_method m, const char *host, const char *path,
+                   const char *query, const char *auth, const char *body)
 {
     return call_h(f, m, host, path, query, auth, body, NULL, NULL, 0);
 }
@@ -428,8 +266,8 @@ static void read_record_fields(void **state)
     struct cf_json *j;
     bool b = false;
 
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/alpha", "api-version=7.5", f->bearer,
-                          "{\"value\":\"v1\"}"),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/alpha", "api-version=7.5", f->bearer,
+                             "{\"value\":\"v1\"}"),
                      200);
     assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", f->bearer,
                             NULL, "azsdk-python-keyvault-secrets/4.8.0", NULL, 0),
@@ -477,7 +315,8 @@ static void read_record_fields(void **state)
         snprintf(ver, sizeof(ver), "%s", strrchr(id, '/') + 1);
         cf_json_free(g);
         snprintf(path, sizeof(path), "/secrets/alpha/%s", ver);
-        assert_int_equal(call(f, CF_HTTP_GET, V1, path, "api-version=7.5", f->bearer, NULL), 200);
+        assert_int_equal(call_st(f, CF_HTTP_GET, V1, path, "api-version=7.5", f->bearer, NULL),
+                         200);
         j = find(f, "SecretGet", 200);
         snprintf(want_id, sizeof(want_id), "https://" V1 "/secrets/alpha/%s", ver);
         assert_string_equal(sget(j, "properties", "id"), want_id);
@@ -485,7 +324,8 @@ static void read_record_fields(void **state)
     }
     /* a list: the vault's URI */
     assert_int_equal(
-        call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5&maxresults=5", f->bearer, NULL), 200);
+        call_st(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5&maxresults=5", f->bearer, NULL),
+        200);
     j = find(f, "SecretList", 200);
     assert_string_equal(sget(j, "properties", "id"), "https://" V1 "/");
     assert_string_equal(sget(j, "properties", "requestUri"), "https://" V1 "/secrets");
@@ -498,8 +338,8 @@ static void write_record_through_outbox(void **state)
     struct cf_json *j;
     struct cf_audit_stats st;
 
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/beta", "api-version=7.5", f->bearer,
-                          "{\"value\":\"" MARK "\"}"),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/beta", "api-version=7.5", f->bearer,
+                             "{\"value\":\"" MARK "\"}"),
                      200);
     j = find(f, "SecretSet", 200);
     assert_string_equal(sget(j, "resultSignature", NULL), "OK");
@@ -513,12 +353,12 @@ static void write_record_through_outbox(void **state)
     assert_true(st.synced_seq >= st.seq - 1); /* drained records are synced */
     /* pool writes (delete, purge 204) too, exactly one record each */
     assert_int_equal(
-        call(f, CF_HTTP_DELETE, V1, "/secrets/beta", "api-version=7.5", f->bearer, NULL), 200);
+        call_st(f, CF_HTTP_DELETE, V1, "/secrets/beta", "api-version=7.5", f->bearer, NULL), 200);
     j = find(f, "SecretDelete", 200);
     assert_non_null(cf_json_get(cf_json_get(j, "chain"), "outbox"));
     cf_json_free(j);
     assert_int_equal(
-        call(f, CF_HTTP_DELETE, V1, "/deletedsecrets/beta", "api-version=7.5", f->bearer, NULL),
+        call_st(f, CF_HTTP_DELETE, V1, "/deletedsecrets/beta", "api-version=7.5", f->bearer, NULL),
         204);
     j = find(f, "SecretPurge", 204);
     assert_string_equal(sget(j, "resultSignature", NULL), "NoContent");
@@ -538,7 +378,7 @@ static void refused_and_failed_requests(void **state)
     bool b = true;
 
     /* 401 without a token: Authentication, no identity */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", NULL, NULL),
+    assert_int_equal(call_st(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", NULL, NULL),
                      401);
     j = find(f, "Authentication", 401);
     assert_string_equal(sget(j, "resultSignature", NULL), "Unauthorized");
@@ -552,8 +392,8 @@ static void refused_and_failed_requests(void **state)
         cf_auth_sp_create(f->auth, f->tenant, "noroles", NULL, cid, coid, csecret, sizeof(csecret)),
         CF_OK);
     mint_as(f, cid, csecret, "https://" SUFFIX PORT "/.default", cbearer, sizeof(cbearer));
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", cbearer, NULL),
-                     403);
+    assert_int_equal(
+        call_st(f, CF_HTTP_GET, V1, "/secrets/alpha", "api-version=7.5", cbearer, NULL), 403);
     j = find(f, "SecretGet", 403);
     assert_string_equal(sget(j, "resultSignature", NULL), "Forbidden");
     assert_string_equal(sget(cf_json_get(j, "identity"), "claim", "appid"), cid);
@@ -561,31 +401,31 @@ static void refused_and_failed_requests(void **state)
     assert_false(b);
     cf_json_free(j);
     /* a refused write: one record, no outbox row, nothing written */
-    assert_int_equal(
-        call(f, CF_HTTP_PUT, V1, "/secrets/gamma", "api-version=7.5", cbearer, "{\"value\":\"x\"}"),
-        403);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/gamma", "api-version=7.5", cbearer,
+                             "{\"value\":\"x\"}"),
+                     403);
     j = find(f, "SecretSet", 403);
     cf_json_free(j);
     /* 404 */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", f->bearer, NULL),
-                     404);
+    assert_int_equal(
+        call_st(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", f->bearer, NULL), 404);
     j = find(f, "SecretGet", 404);
     assert_string_equal(sget(j, "resultSignature", NULL), "NotFound");
     cf_json_free(j);
     /* a write that fails validation: its record says why, never the body */
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/bad_name", "api-version=7.5", f->bearer,
-                          "{\"value\":\"" MARK "\"}"),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/bad_name", "api-version=7.5", f->bearer,
+                             "{\"value\":\"" MARK "\"}"),
                      400);
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/delta", "api-version=7.5", f->bearer,
-                          "{\"value\":\"" MARK),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/delta", "api-version=7.5", f->bearer,
+                             "{\"value\":\"" MARK),
                      400);
     j = find(f, "SecretSet", 400);
     assert_string_equal(sget(j, "resultSignature", NULL), "BadRequest");
     assert_non_null(strstr(sget(j, "resultDescription", NULL), "not valid JSON"));
     cf_json_free(j);
     /* an unknown route */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/nothing/here", "api-version=7.5", f->bearer, NULL),
-                     404);
+    assert_int_equal(
+        call_st(f, CF_HTTP_GET, V1, "/nothing/here", "api-version=7.5", f->bearer, NULL), 404);
     cf_json_free(find(f, "Unknown", 404));
     wait_outbox_empty(f);
     assert_false(log_contains(f, MARK));
@@ -601,7 +441,7 @@ static void management_and_token_records(void **state)
              "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/vone",
              f->sub);
     assert_int_equal(
-        call(f, CF_HTTP_GET, MGMT, path, "api-version=2023-07-01", f->mgmt_bearer, NULL), 200);
+        call_st(f, CF_HTTP_GET, MGMT, path, "api-version=2023-07-01", f->mgmt_bearer, NULL), 200);
     j = find(f, "VaultGet", 200);
     snprintf(want, sizeof(want),
              "/SUBSCRIPTIONS/%s/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/VONE",
@@ -645,9 +485,9 @@ static void management_and_token_records(void **state)
         snprintf(basic, sizeof(basic), "Basic %s", b64.data);
         cf_buf_release(&b64);
     }
-    assert_int_equal(call(f, CF_HTTP_POST, LOGIN, path, NULL, basic,
-                          "grant_type=client_credentials&scope=https%3A%2F%2Fvault.localhost%3A"
-                          "8443%2F.default"),
+    assert_int_equal(call_st(f, CF_HTTP_POST, LOGIN, path, NULL, basic,
+                             "grant_type=client_credentials&scope=https%3A%2F%2Fvault.localhost%3A"
+                             "8443%2F.default"),
                      401);
     j = find(f, "TokenIssue", 401);
     assert_string_equal(sget(cf_json_get(j, "identity"), "claim", "appid"), f->client_id);
@@ -664,8 +504,8 @@ static void read_fails_closed(void **state)
     struct fx *f = *state;
     char body[4096];
 
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/eps", "api-version=7.5", f->bearer,
-                          "{\"value\":\"old\"}"),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/eps", "api-version=7.5", f->bearer,
+                             "{\"value\":\"old\"}"),
                      200);
     wait_outbox_empty(f);
     __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
@@ -675,7 +515,8 @@ static void read_fails_closed(void **state)
     assert_non_null(strstr(body, "ServiceUnavailable"));
     assert_null(strstr(body, "old")); /* the value never left */
     /* a 401 is refused the same way: nothing is answered unrecorded */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", NULL, NULL), 503);
+    assert_int_equal(call_st(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", NULL, NULL),
+                     503);
     __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
     assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/eps", "api-version=7.5", f->bearer, NULL,
                             NULL, body, sizeof(body)),
@@ -695,21 +536,21 @@ static void write_fails_closed(void **state)
     char body[4096];
     int64_t n = -1;
 
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
-                          "{\"value\":\"old\"}"),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                             "{\"value\":\"old\"}"),
                      200);
     wait_outbox_empty(f);
     __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
     /* the log is found failing (a read's append) ... */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL),
-                     503);
+    assert_int_equal(
+        call_st(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL), 503);
     /* ... and writes are refused before they run: asynchronous set and pool writes */
     assert_int_equal(call_h(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
                             "{\"value\":\"new\"}", NULL, body, sizeof(body)),
                      503);
     assert_non_null(strstr(body, "ServiceUnavailable"));
     assert_int_equal(
-        call(f, CF_HTTP_DELETE, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL), 503);
+        call_st(f, CF_HTTP_DELETE, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL), 503);
     assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
     assert_int_equal(n, 0);
     __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
@@ -718,8 +559,8 @@ static void write_fails_closed(void **state)
                             NULL, body, sizeof(body)),
                      200);
     assert_non_null(strstr(body, "\"value\":\"old\""));
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
-                          "{\"value\":\"new\"}"),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/zeta", "api-version=7.5", f->bearer,
+                             "{\"value\":\"new\"}"),
                      200);
     assert_int_equal(call_h(f, CF_HTTP_GET, V1, "/secrets/zeta", "api-version=7.5", f->bearer, NULL,
                             NULL, body, sizeof(body)),
@@ -738,17 +579,17 @@ static void drain_waits_for_the_log(void **state)
 
     __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
     /* not yet known to be failing: the write commits with its record */
-    assert_int_equal(
-        call(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer, "{\"value\":\"v\"}"),
-        200);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer,
+                             "{\"value\":\"v\"}"),
+                     200);
     usleep(100000);
     assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
     assert_int_equal(n, 1);
     assert_int_equal(count_op(f, "SecretSet"), 0);
     /* the drainer found the log failing: writes are refused now */
-    assert_int_equal(
-        call(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer, "{\"value\":\"w\"}"),
-        503);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/eta", "api-version=7.5", f->bearer,
+                             "{\"value\":\"w\"}"),
+                     503);
     __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
     wait_outbox_empty(f); /* the drainer retries on its own */
     assert_int_equal(count_op(f, "SecretSet"), 1);
@@ -804,8 +645,8 @@ static void leftovers_drained_at_start(void **state)
     assert_int_equal(count_op(f, "LeftB"), 1);
     assert_true(cf_audit_last_outbox_id(f->audit) >= v.id[1]);
     /* and a new write's record follows them */
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/theta", "api-version=7.5", f->bearer,
-                          "{\"value\":\"v\"}"),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/theta", "api-version=7.5", f->bearer,
+                             "{\"value\":\"v\"}"),
                      200);
     wait_outbox_empty(f);
     assert_int_equal(count_op(f, "SecretSet"), 1);
@@ -880,14 +721,15 @@ static void lanes_by_worker(void **state)
     assert_non_null(api2);
     f->api = api2;
     g_worker = 1;
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->bearer, NULL), 200);
+    assert_int_equal(call_st(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->bearer, NULL),
+                     200);
     g_worker = 2; /* 2 % 2: lane 0 */
-    assert_int_equal(call(f, CF_HTTP_GET, V1, "/secrets/none", "api-version=7.5", f->bearer, NULL),
-                     404);
+    assert_int_equal(
+        call_st(f, CF_HTTP_GET, V1, "/secrets/none", "api-version=7.5", f->bearer, NULL), 404);
     /* a write's record (outbox) goes to lane 0 whatever the worker */
     g_worker = 1;
-    assert_int_equal(call(f, CF_HTTP_PUT, V1, "/secrets/iota", "api-version=7.5", f->bearer,
-                          "{\"value\":\"v\"}"),
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/iota", "api-version=7.5", f->bearer,
+                             "{\"value\":\"v\"}"),
                      200);
     g_worker = 0;
     wait_outbox_empty(f);
@@ -1014,16 +856,16 @@ static void fast_format_matches_reference(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(read_record_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(write_record_through_outbox, setup, teardown),
-        cmocka_unit_test_setup_teardown(refused_and_failed_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(management_and_token_records, setup, teardown),
-        cmocka_unit_test_setup_teardown(read_fails_closed, setup, teardown),
-        cmocka_unit_test_setup_teardown(write_fails_closed, setup, teardown),
-        cmocka_unit_test_setup_teardown(drain_waits_for_the_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(leftovers_drained_at_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(floor_after_new_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(lanes_by_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_record_fields, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(write_record_through_outbox, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(refused_and_failed_requests, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(management_and_token_records, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(read_fails_closed, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(write_fails_closed, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(drain_waits_for_the_log, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(leftovers_drained_at_start, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(floor_after_new_store, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(lanes_by_worker, setup, audit_teardown),
         cmocka_unit_test(fast_format_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
