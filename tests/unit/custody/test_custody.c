@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#define SOFTHSM_LIB "/usr/lib/softhsm/libsofthsm2.so"
+#include "softhsm_fixture.h"
 
 static char g_dir[64];
 
@@ -445,26 +445,6 @@ static void test_socket(void **state)
 
 /* ---- pkcs11 with SoftHSM2 ---- */
 
-static bool softhsm_token(const char *dir)
-{
-    char conf[160], cmd[512];
-    FILE *f;
-    if (access(SOFTHSM_LIB, R_OK) != 0 || system("command -v softhsm2-util >/dev/null") != 0)
-        return false;
-    snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/tokens", dir);
-    if (system(cmd) != 0 || !(f = fopen(conf, "w")))
-        return false;
-    fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir);
-    fclose(f);
-    setenv("SOFTHSM2_CONF", conf, 1);
-    snprintf(cmd, sizeof(cmd),
-             "softhsm2-util --init-token --free --label coffer-test --so-pin 4321 --pin 1234 "
-             ">/dev/null");
-    return system(cmd) == 0;
-}
-
 static void test_pkcs11(void **state)
 {
     struct cf_custody_cfg cfg = {.provider = CF_CUSTODY_PKCS11,
@@ -483,7 +463,7 @@ static void test_pkcs11(void **state)
     int n;
     cf_err e;
     (void)state;
-    if (!softhsm_token(g_dir)) {
+    if (!softhsm_token(g_dir, "coffer-test")) {
         skip();
         return;
     }

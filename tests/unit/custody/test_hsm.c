@@ -26,59 +26,22 @@
 
 #include <cmocka.h>
 
-#define SOFTHSM_LIB "/usr/lib/softhsm/libsofthsm2.so"
+#include "softhsm_fixture.h"
 
 static char g_dir[64];
 static struct cf_custody *g_c;
 static struct cf_hsm *g_h;
 
-static bool softhsm_token(const char *dir)
-{
-    char conf[160], cmd[512];
-    FILE *f;
-    if (access(SOFTHSM_LIB, R_OK) != 0 || system("command -v softhsm2-util >/dev/null") != 0)
-        return false;
-    snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/tokens", dir);
-    if (system(cmd) != 0 || !(f = fopen(conf, "w")))
-        return false;
-    fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir);
-    fclose(f);
-    setenv("SOFTHSM2_CONF", conf, 1);
-    snprintf(cmd, sizeof(cmd),
-             "softhsm2-util --init-token --free --label coffer-hsm --so-pin 4321 --pin 1234 "
-             ">/dev/null");
-    return system(cmd) == 0;
-}
-
 static int setup(void **state)
 {
-    struct cf_custody_cfg cfg = {.provider = CF_CUSTODY_PKCS11,
-                                 .p11_module = SOFTHSM_LIB,
-                                 .p11_token = "coffer-hsm",
-                                 .p11_pin = "1234"};
-    cf_err e;
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/cf-hsm-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
-    if (!softhsm_token(g_dir))
-        return 0; /* tests skip */
-    cfg.dir = g_dir;
-    if (!(g_c = cf_custody_open(&cfg, &e)) || !(g_h = cf_hsm_open(g_c, &e)))
-        return -1;
-    return 0;
+    return softhsm_hsm_open(g_dir, "/tmp/cf-hsm-XXXXXX", &g_c, &g_h);
 }
 
 static int teardown(void **state)
 {
-    char cmd[128];
     (void)state;
-    cf_hsm_close(g_h);
-    cf_custody_close(g_c);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return softhsm_hsm_close(g_dir, g_c, g_h);
 }
 
 #define NEED_HSM()                                                                                 \
