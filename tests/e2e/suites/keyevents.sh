@@ -17,6 +17,7 @@
 #                 once it is back they answer 200
 set -uo pipefail
 . "$E2E_DIR/lib.sh"
+. "$E2E_DIR/suites/webhook_lib.sh"
 RECV_PID=""
 AD=""
 restore_audit() {
@@ -42,24 +43,7 @@ TOKEN=$(get_token "$(vault_resource)/.default")
 AUTH=(-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
 
 # ---- the receiver and the subscription --------------------------------------------------------
-PR=$(free_port)
-RECV="$E2E_WORK/$SUITE-recv.jsonl"
-"$PY" "$E2E_DIR/suites/events_recv.py" "$PR" "$RECV" "$E2E_WORK/$SUITE-recv.status" \
-    >>"$E2E_WORK/$SUITE-recv.log" 2>&1 &
-RECV_PID=$!
-for ((i = 0; i < 50; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PR") 2>/dev/null && break
-    sleep 0.1
-done
-timeout 60 "$COFFER" login >"$E2E_WORK/$SUITE.login.out" 2>&1
-expect_eq "coffer login" 0 "$?"
-timeout 60 "$COFFER" keyvault event-subscription create --vault-name "$COFFER_VAULT_NAME" \
-    --name keys-sub --endpoint "http://127.0.0.1:$PR/hook" -o json >"$E2E_WORK/$SUITE.sub.json" \
-    2>"$E2E_WORK/$SUITE.sub.err"
-expect_eq "an EventGridSchema subscription is Succeeded" Succeeded \
-    "$(jget "$E2E_WORK/$SUITE.sub.json" 'd["properties"]["provisioningState"]')"
-SIGNING=$(jget "$E2E_WORK/$SUITE.sub.json" 'd["properties"]["signingSecret"]')
-rm -f "$E2E_WORK/$SUITE.sub.json" # it held the signing secret
+webhook_subscribe keys-sub
 
 # near KEY: the KeyNearExpiry notifications the receiver got for KEY, as "<count> <version>
 # <EXP> <signature ok>" (the last one's)
