@@ -169,6 +169,14 @@ static inline void make_vault(struct fx *f, const char *name)
     cf_vault_release(&out);
 }
 
+/* The members of the api config every fixture uses (pool of 2), for a compound literal that
+ * may add more: &(struct cf_api_config){FX_API_CONFIG(f), .audit = ...}. */
+#define FX_API_CONFIG(f)                                                                           \
+    .vault = (f)->vault, .auth = (f)->auth, .rbac = (f)->rbac, .clock = &(f)->clock,               \
+    .dns_suffix = SUFFIX, .login_host = "login.localhost",                                         \
+    .management_host = "management.localhost", .subscription_id = (f)->sub,                        \
+    .tenant_id = (f)->tenant, .pool_threads = 2
+
 /* A cmocka setup: a fresh store, auth with one service principal that is the server's
  * administrator (as the bootstrap admin is), the vaults of o, the API, and both bearers. */
 static inline int fx_setup(void **state, const struct fx_opts *o)
@@ -212,17 +220,7 @@ static inline int fx_setup(void **state, const struct fx_opts *o)
     if (o->make_api)
         o->make_api(f);
     else
-        f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
-                                                    .auth = f->auth,
-                                                    .rbac = f->rbac,
-                                                    .clock = &f->clock,
-                                                    .dns_suffix = SUFFIX,
-                                                    .login_host = "login.localhost",
-                                                    .management_host = "management.localhost",
-                                                    .subscription_id = f->sub,
-                                                    .tenant_id = f->tenant,
-                                                    .pool_threads = 2},
-                            &e);
+        f->api = cf_api_new(&(struct cf_api_config){FX_API_CONFIG(f)}, &e);
     assert_non_null(f->api);
     mint(f, "https://" SUFFIX PORT "/.default", f->bearer, sizeof(f->bearer));
     mint(f, "https://management.localhost" PORT "/.default", f->mgmt_bearer,

@@ -59,19 +59,8 @@ static void open_audit(struct fx *f)
 static void new_api(struct fx *f)
 {
     cf_err e;
-    f->api = cf_api_new(&(struct cf_api_config){.vault = f->vault,
-                                                .auth = f->auth,
-                                                .rbac = f->rbac,
-                                                .clock = &f->clock,
-                                                .dns_suffix = SUFFIX,
-                                                .login_host = "login.localhost",
-                                                .management_host = "management.localhost",
-                                                .subscription_id = f->sub,
-                                                .tenant_id = f->tenant,
-                                                .pool_threads = 2,
-                                                .audit = &f->audit,
-                                                .audit_lanes = 1,
-                                                .store = f->store},
+    f->api = cf_api_new(&(struct cf_api_config){FX_API_CONFIG(f), .audit = &f->audit,
+                                                .audit_lanes = 1, .store = f->store},
                         &e);
     assert_int_equal(e, CF_OK);
     assert_non_null(f->api);
