@@ -179,6 +179,33 @@ cf_err cf_sq_err(sqlite3 *db, int rc, const char *what)
     return e;
 }
 
+sqlite3_stmt *cf_sq_prepare(struct cf_store_txn *t, const char *sql, const char *what,
+                            cf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), sql, -1, &st, NULL);
+
+    if (rc != SQLITE_OK) {
+        *err = cf_sq_err(CF_SQ_DB(t), rc, what);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+cf_err cf_sq_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
+{
+    int rc = sqlite3_step(st);
+    cf_err e = CF_OK;
+
+    if (rc != SQLITE_DONE)
+        e = cf_sq_err(CF_SQ_DB(t), rc, what);
+    else if (need_row && sqlite3_changes(CF_SQ_DB(t)) == 0)
+        e = CF_ENOTFOUND;
+    sqlite3_finalize(st);
+    return e;
+}
+
 static sqlite3_stmt *conn_stmt(struct cf_sq_conn *c, enum cf_sq_id id, cf_err *err)
 {
     int rc;

@@ -21,28 +21,7 @@
 
 static sqlite3_stmt *prepare(struct cf_store_txn *t, const char *sql, cf_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), sql, -1, &st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *err = cf_sq_err(CF_SQ_DB(t), rc, "cert prepare");
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
-static cf_err change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
-{
-    int rc = sqlite3_step(st);
-    cf_err e = CF_OK;
-
-    if (rc != SQLITE_DONE)
-        e = cf_sq_err(CF_SQ_DB(t), rc, what);
-    else if (need_row && sqlite3_changes(CF_SQ_DB(t)) == 0)
-        e = CF_ENOTFOUND;
-    sqlite3_finalize(st);
-    return e;
+    return cf_sq_prepare(t, sql, "cert prepare", err);
 }
 
 static void bind_blob(sqlite3_stmt *st, int i, const struct cf_buf *b)
@@ -138,7 +117,7 @@ cf_err cf_store_cert_obj_insert(struct cf_store_txn *t, struct cf_rec_cert_obj *
     cf_sq_bind_text(st, 9, o->policy ? o->policy : "{}");
     sqlite3_bind_int64(st, 10, o->policy_created);
     sqlite3_bind_int64(st, 11, o->policy_updated);
-    e = change(t, st, "cert insert", false);
+    e = cf_sq_change(t, st, "cert insert", false);
     if (!e)
         o->id = sqlite3_last_insert_rowid(CF_SQ_DB(t));
     return e;
@@ -167,7 +146,7 @@ cf_err cf_store_cert_obj_update(struct cf_store_txn *t, const struct cf_rec_cert
     cf_sq_bind_text(st, 7, o->policy ? o->policy : "{}");
     sqlite3_bind_int64(st, 8, o->policy_created);
     sqlite3_bind_int64(st, 9, o->policy_updated);
-    return change(t, st, "cert update", true);
+    return cf_sq_change(t, st, "cert update", true);
 }
 
 cf_err cf_store_cert_obj_delete(struct cf_store_txn *t, int64_t id)
@@ -181,7 +160,7 @@ cf_err cf_store_cert_obj_delete(struct cf_store_txn *t, int64_t id)
     if (!st)
         return e;
     sqlite3_bind_int64(st, 1, id);
-    return change(t, st, "cert purge", true);
+    return cf_sq_change(t, st, "cert purge", true);
 }
 
 /* ---------------- versions ---------------- */
@@ -260,7 +239,7 @@ cf_err cf_store_cert_ver_insert(struct cf_store_txn *t, const struct cf_rec_cert
     sqlite3_bind_int(st, 13, v->preserve_order);
     bind_blob(st, 14, &v->cer);
     bind_blob(st, 15, &v->chain);
-    return change(t, st, "cert version insert", false);
+    return cf_sq_change(t, st, "cert version insert", false);
 }
 
 cf_err cf_store_cert_ver_update(struct cf_store_txn *t, const struct cf_rec_cert_ver *v)
@@ -281,7 +260,7 @@ cf_err cf_store_cert_ver_update(struct cf_store_txn *t, const struct cf_rec_cert
     sqlite3_bind_int64(st, 3, v->updated);
     sqlite3_bind_int(st, 4, v->enabled);
     cf_sq_bind_text(st, 5, v->tags_json);
-    return change(t, st, "cert version update", true);
+    return cf_sq_change(t, st, "cert version update", true);
 }
 
 cf_err cf_store_cert_ver_get(struct cf_store_txn *t, int64_t object_id, int64_t seq,
@@ -463,7 +442,7 @@ cf_err cf_store_cert_purge_expired(struct cf_store_txn *t, int64_t now, int max,
         return e;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, max);
-    e = change(t, st, "cert purge expired", false);
+    e = cf_sq_change(t, st, "cert purge expired", false);
     if (!e)
         *n = sqlite3_changes(CF_SQ_DB(t));
     return e;
@@ -562,7 +541,7 @@ cf_err cf_store_cert_pending_put(struct cf_store_txn *t, const struct cf_rec_cer
     cf_sq_bind_text(st, 11, p->target_version);
     sqlite3_bind_int64(st, 12, p->created);
     sqlite3_bind_int64(st, 13, p->updated);
-    return change(t, st, "cert pending put", false);
+    return cf_sq_change(t, st, "cert pending put", false);
 }
 
 cf_err cf_store_cert_pending_delete(struct cf_store_txn *t, int64_t object_id)
@@ -576,7 +555,7 @@ cf_err cf_store_cert_pending_delete(struct cf_store_txn *t, int64_t object_id)
     if (!st)
         return e;
     sqlite3_bind_int64(st, 1, object_id);
-    return change(t, st, "cert pending delete", true);
+    return cf_sq_change(t, st, "cert pending delete", true);
 }
 
 /* ---------------- contacts ---------------- */
@@ -620,7 +599,7 @@ cf_err cf_store_cert_contacts_put(struct cf_store_txn *t, int64_t vault_id, cons
     sqlite3_bind_int64(st, 1, vault_id);
     cf_sq_bind_text(st, 2, json);
     sqlite3_bind_int64(st, 3, now);
-    return change(t, st, "cert contacts put", false);
+    return cf_sq_change(t, st, "cert contacts put", false);
 }
 
 cf_err cf_store_cert_contacts_delete(struct cf_store_txn *t, int64_t vault_id)
@@ -634,7 +613,7 @@ cf_err cf_store_cert_contacts_delete(struct cf_store_txn *t, int64_t vault_id)
     if (!st)
         return e;
     sqlite3_bind_int64(st, 1, vault_id);
-    return change(t, st, "cert contacts delete", true);
+    return cf_sq_change(t, st, "cert contacts delete", true);
 }
 
 /* ---------------- issuers ---------------- */
@@ -728,7 +707,7 @@ cf_err cf_store_cert_issuer_put(struct cf_store_txn *t, const struct cf_rec_cert
     sqlite3_bind_int(st, 8, i->enabled);
     sqlite3_bind_int64(st, 9, i->created);
     sqlite3_bind_int64(st, 10, i->updated);
-    return change(t, st, "cert issuer put", false);
+    return cf_sq_change(t, st, "cert issuer put", false);
 }
 
 cf_err cf_store_cert_issuer_delete(struct cf_store_txn *t, int64_t vault_id, const char *name_lc)
@@ -743,7 +722,7 @@ cf_err cf_store_cert_issuer_delete(struct cf_store_txn *t, int64_t vault_id, con
         return e;
     sqlite3_bind_int64(st, 1, vault_id);
     cf_sq_bind_text(st, 2, name_lc);
-    return change(t, st, "cert issuer delete", true);
+    return cf_sq_change(t, st, "cert issuer delete", true);
 }
 
 cf_err cf_store_cert_issuer_list(struct cf_store_txn *t, int64_t vault_id, const char *after_lc,

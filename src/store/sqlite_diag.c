@@ -22,29 +22,7 @@ void cf_rec_diag_release(struct cf_rec_diag *d)
 
 static sqlite3_stmt *prepare(struct cf_store_txn *t, const char *sql, cf_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), sql, -1, &st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *err = cf_sq_err(CF_SQ_DB(t), rc, "diag prepare");
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
-/* Steps a change statement and finalizes it; CF_ENOTFOUND when need_row and nothing changed. */
-static cf_err change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
-{
-    int rc = sqlite3_step(st);
-    cf_err e = CF_OK;
-
-    if (rc != SQLITE_DONE)
-        e = cf_sq_err(CF_SQ_DB(t), rc, what);
-    else if (need_row && sqlite3_changes(CF_SQ_DB(t)) == 0)
-        e = CF_ENOTFOUND;
-    sqlite3_finalize(st);
-    return e;
+    return cf_sq_prepare(t, sql, "diag prepare", err);
 }
 
 static cf_err from_row(sqlite3_stmt *st, struct cf_rec_diag *d)
@@ -115,7 +93,7 @@ cf_err cf_store_diag_put(struct cf_store_txn *t, const struct cf_rec_diag *d, bo
     sqlite3_bind_int(st, 4, (int)d->cats);
     cf_sq_bind_text(st, 5, d->props_json ? d->props_json : "{}");
     sqlite3_bind_int64(st, 6, d->updated);
-    e = change(t, st, "diag update", true);
+    e = cf_sq_change(t, st, "diag update", true);
     if (e != CF_ENOTFOUND) {
         if (!e && created)
             *created = false;
@@ -135,7 +113,7 @@ cf_err cf_store_diag_put(struct cf_store_txn *t, const struct cf_rec_diag *d, bo
     cf_sq_bind_text(st, 6, d->props_json ? d->props_json : "{}");
     sqlite3_bind_int64(st, 7, d->created);
     sqlite3_bind_int64(st, 8, d->updated);
-    e = change(t, st, "diag insert", false);
+    e = cf_sq_change(t, st, "diag insert", false);
     if (!e && created)
         *created = true;
     return e;
@@ -169,7 +147,7 @@ cf_err cf_store_diag_delete(struct cf_store_txn *t, const char *scope, const cha
         return e;
     cf_sq_bind_text(st, 1, scope);
     cf_sq_bind_text(st, 2, name_lc);
-    return change(t, st, "diag delete", true);
+    return cf_sq_change(t, st, "diag delete", true);
 }
 
 cf_err cf_store_diag_list(struct cf_store_txn *t, const char *scope, cf_store_diag_cb cb, void *arg)

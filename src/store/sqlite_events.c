@@ -14,29 +14,7 @@
 
 static sqlite3_stmt *prepare(struct cf_store_txn *t, const char *sql, cf_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), sql, -1, &st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *err = cf_sq_err(CF_SQ_DB(t), rc, "events prepare");
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
-/* Steps a change statement and finalizes it; CF_ENOTFOUND when need_row and nothing changed. */
-static cf_err change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
-{
-    int rc = sqlite3_step(st);
-    cf_err e = CF_OK;
-
-    if (rc != SQLITE_DONE)
-        e = cf_sq_err(CF_SQ_DB(t), rc, what);
-    else if (need_row && sqlite3_changes(CF_SQ_DB(t)) == 0)
-        e = CF_ENOTFOUND;
-    sqlite3_finalize(st);
-    return e;
+    return cf_sq_prepare(t, sql, "events prepare", err);
 }
 
 /* Runs one change with one int64 parameter. */
@@ -51,7 +29,7 @@ static cf_err exec1(struct cf_store_txn *t, const char *sql, int64_t v, const ch
     if (!(st = prepare(t, sql, &e)))
         return e;
     sqlite3_bind_int64(st, 1, v);
-    return change(t, st, what, need_row);
+    return cf_sq_change(t, st, what, need_row);
 }
 
 /* ---------------------------------------------------------------- subscriptions */
@@ -146,7 +124,7 @@ cf_err cf_store_event_sub_insert(struct cf_store_txn *t, const struct cf_rec_eve
     if (!st)
         return e;
     sub_bind(st, s);
-    e = change(t, st, "event sub insert", false);
+    e = cf_sq_change(t, st, "event sub insert", false);
     if (!e && id)
         *id = sqlite3_last_insert_rowid(CF_SQ_DB(t));
     return e;
@@ -167,7 +145,7 @@ cf_err cf_store_event_sub_update(struct cf_store_txn *t, const struct cf_rec_eve
     if (!st)
         return e;
     sub_bind(st, s);
-    return change(t, st, "event sub update", true);
+    return cf_sq_change(t, st, "event sub update", true);
 }
 
 /* One record into *one (CF_ENOTFOUND when none), or every row to cb. Finalizes st. */
@@ -263,7 +241,7 @@ cf_err cf_store_event_sub_set_state(struct cf_store_txn *t, int64_t id, const ch
     sqlite3_bind_int64(st, 1, id);
     cf_sq_bind_text(st, 2, state);
     sqlite3_bind_int64(st, 3, updated);
-    return change(t, st, "event sub state", true);
+    return cf_sq_change(t, st, "event sub state", true);
 }
 
 /* ---------------------------------------------------------------- outbox */
@@ -296,7 +274,7 @@ cf_err cf_store_event_add(struct cf_store_txn *t, const struct cf_rec_event *ev)
     cf_sq_bind_text(st, 4, ev->subject ? ev->subject : "");
     cf_sq_bind_text(st, 5, ev->data ? ev->data : "{}");
     sqlite3_bind_int64(st, 6, ev->time_ms);
-    return change(t, st, "event add", false);
+    return cf_sq_change(t, st, "event add", false);
 }
 
 cf_err cf_store_event_outbox_list(struct cf_store_txn *t, size_t max, cf_store_event_cb cb,
@@ -375,7 +353,7 @@ cf_err cf_store_event_delivery_add(struct cf_store_txn *t, const struct cf_rec_e
     sqlite3_bind_int64(st, 7, d->next_ms);
     cf_sq_bind_text(st, 8, d->last_outcome);
     sqlite3_bind_int64(st, 9, d->last_ms);
-    return change(t, st, "event delivery add", false);
+    return cf_sq_change(t, st, "event delivery add", false);
 }
 
 cf_err cf_store_event_delivery_due(struct cf_store_txn *t, int64_t now_ms, size_t max,
@@ -456,7 +434,7 @@ cf_err cf_store_event_delivery_update(struct cf_store_txn *t,
     sqlite3_bind_int64(st, 3, d->next_ms);
     cf_sq_bind_text(st, 4, d->last_outcome);
     sqlite3_bind_int64(st, 5, d->last_ms);
-    return change(t, st, "event delivery update", true);
+    return cf_sq_change(t, st, "event delivery update", true);
 }
 
 cf_err cf_store_event_delivery_delete(struct cf_store_txn *t, int64_t id)
@@ -521,7 +499,7 @@ cf_err cf_store_event_deadletter_add(struct cf_store_txn *t,
     cf_sq_bind_text(st, 7, d->last_outcome);
     sqlite3_bind_int64(st, 8, d->publish_ms);
     sqlite3_bind_int64(st, 9, d->last_ms);
-    return change(t, st, "event dead letter add", false);
+    return cf_sq_change(t, st, "event dead letter add", false);
 }
 
 cf_err cf_store_event_deadletter_list(struct cf_store_txn *t, int64_t sub_id, int64_t after,
@@ -664,7 +642,7 @@ cf_err cf_store_expiry_mark(struct cf_store_txn *t, enum cf_event_kind kind, int
     cf_sq_bind_text(st, 3, version);
     sqlite3_bind_int(st, 4, near || wn);
     sqlite3_bind_int(st, 5, expired || we);
-    e = change(t, st, "expiry mark", false);
+    e = cf_sq_change(t, st, "expiry mark", false);
     if (!e && was_near)
         *was_near = wn;
     if (!e && was_expired)
@@ -692,7 +670,7 @@ cf_err cf_store_expiry_prune(struct cf_store_txn *t)
     for (size_t i = 0; i < CF_ARRAY_LEN(sql) && !e; i++) {
         sqlite3_stmt *st = prepare(t, sql[i], &e);
         if (st)
-            e = change(t, st, "expiry prune", false);
+            e = cf_sq_change(t, st, "expiry prune", false);
     }
     return e;
 }

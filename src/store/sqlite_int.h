@@ -232,6 +232,14 @@ void cf_sq_done(sqlite3_stmt *st);
 /* Maps an SQLite result code to a Coffer error (SQLITE_FULL -> CF_EFULL, constraint ->
  * CF_EEXISTS, busy -> CF_EBUSY, anything else CF_ESTORE) and logs it with context. */
 cf_err cf_sq_err(sqlite3 *db, int rc, const char *what);
+/* One-off statements of the smaller tables (certs, diag, events, locks): prepared on each call
+ * and finalized by the caller (or by cf_sq_change). NULL (and *err) on failure; what names
+ * the table in the error log. */
+sqlite3_stmt *cf_sq_prepare(struct cf_store_txn *t, const char *sql, const char *what,
+                            cf_err *err);
+/* Steps a one-off change statement and finalizes it; CF_ENOTFOUND when need_row and nothing
+ * changed. */
+cf_err cf_sq_change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row);
 
 /* Binding helpers: a NULL string binds SQL NULL. Return SQLite codes. */
 int cf_sq_bind_text(sqlite3_stmt *st, int i, const char *s);

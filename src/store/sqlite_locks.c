@@ -24,29 +24,7 @@ void cf_rec_lock_release(struct cf_rec_lock *l)
 
 static sqlite3_stmt *prepare(struct cf_store_txn *t, const char *sql, cf_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), sql, -1, &st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *err = cf_sq_err(CF_SQ_DB(t), rc, "lock prepare");
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
-/* Steps a change statement and finalizes it; CF_ENOTFOUND when need_row and nothing changed. */
-static cf_err change(struct cf_store_txn *t, sqlite3_stmt *st, const char *what, bool need_row)
-{
-    int rc = sqlite3_step(st);
-    cf_err e = CF_OK;
-
-    if (rc != SQLITE_DONE)
-        e = cf_sq_err(CF_SQ_DB(t), rc, what);
-    else if (need_row && sqlite3_changes(CF_SQ_DB(t)) == 0)
-        e = CF_ENOTFOUND;
-    sqlite3_finalize(st);
-    return e;
+    return cf_sq_prepare(t, sql, "lock prepare", err);
 }
 
 static cf_err from_row(sqlite3_stmt *st, struct cf_rec_lock *l)
@@ -119,7 +97,7 @@ cf_err cf_store_lock_put(struct cf_store_txn *t, const struct cf_rec_lock *l, bo
     cf_sq_bind_text(st, 4, l->notes ? l->notes : "");
     cf_sq_bind_text(st, 5, l->owners_json ? l->owners_json : "[]");
     sqlite3_bind_int64(st, 6, l->updated);
-    e = change(t, st, "lock update", true);
+    e = cf_sq_change(t, st, "lock update", true);
     if (e != CF_ENOTFOUND) {
         if (!e && created)
             *created = false;
@@ -139,7 +117,7 @@ cf_err cf_store_lock_put(struct cf_store_txn *t, const struct cf_rec_lock *l, bo
     cf_sq_bind_text(st, 6, l->owners_json ? l->owners_json : "[]");
     sqlite3_bind_int64(st, 7, l->created);
     sqlite3_bind_int64(st, 8, l->updated);
-    e = change(t, st, "lock insert", false);
+    e = cf_sq_change(t, st, "lock insert", false);
     if (!e && created)
         *created = true;
     return e;
@@ -173,7 +151,7 @@ cf_err cf_store_lock_delete(struct cf_store_txn *t, const char *scope, const cha
         return e;
     cf_sq_bind_text(st, 1, scope);
     cf_sq_bind_text(st, 2, name_lc);
-    return change(t, st, "lock delete", true);
+    return cf_sq_change(t, st, "lock delete", true);
 }
 
 cf_err cf_store_lock_list_at(struct cf_store_txn *t, const char *scope, cf_store_lock_cb cb,
