@@ -403,11 +403,12 @@ static cf_err set_time(ASN1_TIME *t, int64_t unix_s)
     return ASN1_TIME_set(t, (time_t)unix_s) ? CF_OK : cf_crypto_fail("certificate validity");
 }
 
-cf_err cf_cert_self_signed(const struct cf_kvkey *k, const struct cf_cert_req *req,
-                           struct cf_buf *der, char *why, size_t whysz)
+/* The self-signed certificate of req for pk, every field and extension set (key ids too),
+ * not signed yet: the software path signs it with X509_sign, x509_assemble.c on a token. */
+cf_err cf_cert_int_tbs(const struct cf_cert_req *req, EVP_PKEY *pk, X509 **out, char *why,
+                       size_t whysz)
 {
-    unsigned char serial[16], *p = NULL;
-    EVP_PKEY *pk = NULL;
+    unsigned char serial[16];
     X509 *x = NULL;
     X509_NAME *name = NULL;
     BIGNUM *bn = NULL;
@@ -415,10 +416,7 @@ cf_err cf_cert_self_signed(const struct cf_kvkey *k, const struct cf_cert_req *r
     X509V3_CTX ctx;
     cf_err e;
 
-    if (!k || !req || !der || req->not_after <= req->not_before)
-        return CF_EINVAL;
-    if ((e = kv_to_evp(k, &pk)) != CF_OK)
-        return e;
+    *out = NULL;
     if ((e = parse_subject(req->subject, &name, why, whysz)) != CF_OK ||
         (e = build_exts(req, &exts, why, whysz)) != CF_OK || (e = cf_random(serial, 16)) != CF_OK)
         goto done;
@@ -459,6 +457,30 @@ cf_err cf_cert_self_signed(const struct cf_kvkey *k, const struct cf_cert_req *r
         }
         X509_EXTENSION_free(aki);
     }
+    *out = x;
+    x = NULL;
+done:
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    BN_free(bn);
+    X509_NAME_free(name);
+    X509_free(x);
+    return e;
+}
+
+cf_err cf_cert_self_signed(const struct cf_kvkey *k, const struct cf_cert_req *req,
+                           struct cf_buf *der, char *why, size_t whysz)
+{
+    unsigned char *p = NULL;
+    EVP_PKEY *pk = NULL;
+    X509 *x = NULL;
+    cf_err e;
+
+    if (!k || !req || !der || req->not_after <= req->not_before)
+        return CF_EINVAL;
+    if ((e = kv_to_evp(k, &pk)) != CF_OK)
+        return e;
+    if ((e = cf_cert_int_tbs(req, pk, &x, why, whysz)) != CF_OK)
+        goto done;
     if (X509_sign(x, pk, md_for(pk)) <= 0) {
         e = cf_crypto_fail("certificate signing");
         goto done;
@@ -468,9 +490,6 @@ cf_err cf_cert_self_signed(const struct cf_kvkey *k, const struct cf_cert_req *r
         e = append_der(der, n, &p);
     }
 done:
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    BN_free(bn);
-    X509_NAME_free(name);
     X509_free(x);
     EVP_PKEY_free(pk);
     return e;

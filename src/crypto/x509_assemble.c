@@ -359,43 +359,14 @@ done:
     return e;
 }
 
-static cf_err set_time(ASN1_TIME *t, int64_t unix_s)
-{
-    return ASN1_TIME_set(t, (time_t)unix_s) ? CF_OK : cf_crypto_fail("certificate validity");
-}
-
-static cf_err add_key_ids(X509 *x)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    ext = X509V3_EXT_nconf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
-    if (!ext || X509_add_ext(x, ext, -1) != 1) {
-        X509_EXTENSION_free(ext);
-        return cf_crypto_fail("subjectKeyIdentifier");
-    }
-    X509_EXTENSION_free(ext);
-    ext = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
-    if (!ext || X509_add_ext(x, ext, -1) != 1) {
-        X509_EXTENSION_free(ext);
-        return cf_crypto_fail("authorityKeyIdentifier");
-    }
-    X509_EXTENSION_free(ext);
-    return CF_OK;
-}
-
 cf_err cf_cert_self_signed_signer(const struct cf_cert_signer *s, const struct cf_cert_req *req,
                                   struct cf_buf *der, char *why, size_t whysz)
 {
-    unsigned char serial[16], *tbs = NULL;
+    unsigned char *tbs = NULL;
     const unsigned char *p;
     struct sigalg a;
     EVP_PKEY *pk = NULL;
     X509 *x = NULL, *back = NULL;
-    X509_NAME *name = NULL;
-    BIGNUM *bn = NULL;
-    STACK_OF(X509_EXTENSION) *exts = NULL;
     const X509_ALGOR *calg;
     X509_ALGOR *talg;
     struct cf_buf out;
@@ -407,29 +378,7 @@ cf_err cf_cert_self_signed_signer(const struct cf_cert_signer *s, const struct c
     if ((e = pub_from_jwk(s->public_jwk, &pk, &a)) != CF_OK)
         return e;
     cf_buf_init(&out, CF_X509_CRED_MAX_DER);
-    if ((e = cf_cert_int_subject(req->subject, &name, why, whysz)) != CF_OK ||
-        (e = cf_cert_int_exts(req, &exts, why, whysz)) != CF_OK ||
-        (e = cf_random(serial, sizeof(serial))) != CF_OK)
-        goto done;
-    serial[0] &= 0x7f; /* a positive DER INTEGER of 16 bytes, as pkcs12.c's */
-    serial[0] |= 0x40;
-    x = X509_new();
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    if (!x || !bn || X509_set_version(x, X509_VERSION_3) != 1 ||
-        !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || X509_set_subject_name(x, name) != 1 ||
-        X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, pk) != 1) {
-        e = cf_crypto_fail("certificate fields");
-        goto done;
-    }
-    if ((e = set_time(X509_getm_notBefore(x), req->not_before)) != CF_OK ||
-        (e = set_time(X509_getm_notAfter(x), req->not_after)) != CF_OK)
-        goto done;
-    for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++)
-        if (X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1) != 1) {
-            e = cf_crypto_fail("certificate extension");
-            goto done;
-        }
-    if ((e = add_key_ids(x)) != CF_OK)
+    if ((e = cf_cert_int_tbs(req, pk, &x, why, whysz)) != CF_OK)
         goto done;
     /* The TBS carries the signature algorithm too. OpenSSL 3.0 has no setter for it (X509_sign
      * writes it through the same member); the pointer is the certificate's own, not shared. */
@@ -450,9 +399,6 @@ cf_err cf_cert_self_signed_signer(const struct cf_cert_signer *s, const struct c
     e = cf_buf_append(der, out.data, out.len);
 done:
     OPENSSL_free(tbs);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    BN_free(bn);
-    X509_NAME_free(name);
     X509_free(x);
     X509_free(back);
     EVP_PKEY_free(pk);

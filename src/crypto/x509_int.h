@@ -9,6 +9,10 @@
 
 #include <openssl/x509.h>
 
+/* The self-signed certificate of req for pk, unsigned: subject = issuer, serial, validity,
+ * req's extensions and the key ids (pkcs12.c). */
+cf_err cf_cert_int_tbs(const struct cf_cert_req *req, EVP_PKEY *pk, X509 **out, char *why,
+                       size_t whysz);
 /* As pkcs12.c's parse_subject / build_exts (CF_EBADPARAM with a reason in why). */
 cf_err cf_cert_int_subject(const char *s, X509_NAME **out, char *why, size_t whysz);
 cf_err cf_cert_int_exts(const struct cf_cert_req *req, STACK_OF(X509_EXTENSION) * *out, char *why,
