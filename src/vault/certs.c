@@ -1687,6 +1687,41 @@ done:
     return e;
 }
 
+/* §3.1 ("kty/size/curve mismatch" is a 400 BadParameter) and §3.3 (an import's key_props
+ * reflect the imported key): the key_props members an import request names - kty (its RSA/EC
+ * family; -HSM only says where the key goes), key_size, crv - must describe the key it
+ * carries; omitted ones take the key's values. Runs before anything is stored. The exact
+ * Azure wording is unrecorded: the message follows the -HSM kty one of cert_hsm.c. */
+static cf_err import_key_check(const struct cf_json *policy, const struct cf_kvkey *k, char *why,
+                               size_t n)
+{
+    const struct cf_json *kp = cf_json_get(policy, "key_props"), *j;
+    bool ec = cf_kvkey_type(k) == CF_KTY_EC;
+    const char *have = ec ? "EC" : "RSA";
+    int bits = cf_kvkey_bits(k);
+    enum cf_crv c;
+    char s[16];
+    int64_t i;
+
+    if (!given(kp))
+        return CF_OK;
+    if (given(j = cf_json_get(kp, "kty")) && str_into(j, s, sizeof(s)) &&
+        (strncmp(s, "EC", 2) == 0) != ec)
+        return bad(why, n, "Property 'key_props.kty' %s does not match the imported %s key.", s,
+                   have);
+    if (given(j = cf_json_get(kp, "key_size")) && cf_json_int(j, &i) && i != bits)
+        return bad(why, n,
+                   "Property 'key_props.key_size' %lld does not match the imported %s key "
+                   "(%d bits).",
+                   (long long)i, have, bits);
+    if (given(j = cf_json_get(kp, "crv")) && str_into(j, s, sizeof(s)) &&
+        cf_crv_parse(cf_str_from(s), &c) && (!ec || c != cf_kvkey_curve(k)))
+        return bad(why, n, "Property 'key_props.crv' %s does not match the imported %s key%s%s.",
+                   cf_crv_name(c), have, ec ? " on curve " : "",
+                   ec ? cf_crv_name(cf_kvkey_curve(k)) : "");
+    return CF_OK;
+}
+
 cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, struct cf_str name,
                       struct cf_str value, const char *pwd, const struct cf_json *policy,
                       const struct cf_cert_input *in, struct cf_cert_meta *out, char *why,
@@ -1759,10 +1794,11 @@ cf_err cf_cert_import(struct cf_vault_svc *svc, const struct cf_vault_ref *v, st
         goto done;
     if (policy) {
         struct cf_cert_policy req = pol;
-        if ((e = policy_apply(policy, &req, &actions, why, whysz)) != CF_OK)
+        if ((e = policy_apply(policy, &req, &actions, why, whysz)) != CF_OK ||
+            (e = import_key_check(policy, k, why, whysz)) != CF_OK)
             goto done;
-        /* the key is what it is: key_props describe it, not the other way round - except an
-         * -HSM kty, which puts it on the token (below; a type that does not match is a 400) */
+        /* the key is what it is: key_props describe it (checked above), not the other way
+         * round - except an -HSM kty, which puts it on the token (below) */
         if (!cf_cert_hsm_kty(req.kty))
             memcpy(req.kty, pol.kty, sizeof(req.kty));
         req.key_size = pol.key_size;
