@@ -147,13 +147,25 @@ cf_err cf_x509_make_ca(const char *common_name, int days, struct cf_buf *cert_pe
                        struct cf_buf *key_pem) CF_NODISCARD;
 /* Leaf for TLS servers signed by the CA: subject CN = first DNS name, SANs = dns[] and ip[]
  * (textual IPv4/IPv6), EKU serverAuth, validity days. basicConstraints critical CA:FALSE,
- * keyUsage critical digitalSignature, subject and authority key ids. DNS names must be LDH
+ * keyUsage critical digitalSignature, subject and authority key ids; crl_url non-NULL adds a
+ * cRLDistributionPoints extension with that one URI (http://, printable ASCII, no spaces or
+ * quotes, <= 200 chars). DNS names must be LDH
  * labels with an optional leading "*." (one wildcard label, as clients match it); at least one
  * name or address is required; with no DNS name (or a first one over 64 chars) CN = first IP.
- * CF_EINVAL for an invalid name or address, or CA cert/key that do not parse or do not match. */
+ * CF_EINVAL for an invalid name, address or CRL URL, or CA cert/key that do not parse or do
+ * not match. */
 cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem, const char *const *dns,
                            size_t ndns, const char *const *ip, size_t nip, int days,
-                           struct cf_buf *cert_pem, struct cf_buf *key_pem) CF_NODISCARD;
+                           const char *crl_url, struct cf_buf *cert_pem,
+                           struct cf_buf *key_pem) CF_NODISCARD;
+/* The CA's certificate revocation list, DER appended to crl_der: version 2, issuer = the CA's
+ * subject, thisUpdate/nextUpdate (Unix seconds, this < next), no revoked certificates (the dev
+ * CA never revokes: a replaced leaf simply expires), cRLNumber crl_number and the CA's
+ * authority key id, signed ECDSA-SHA256 with the CA key. CF_EINVAL for bad times or CA
+ * cert/key that do not parse or do not match. */
+cf_err cf_x509_make_crl(const char *ca_cert_pem, const char *ca_key_pem, int64_t this_update,
+                        int64_t next_update, uint64_t crl_number,
+                        struct cf_buf *crl_der) CF_NODISCARD;
 
 /* The notAfter time of the first certificate in cert_pem, as Unix seconds. CF_EINVAL when it
  * does not parse. */

@@ -4,7 +4,10 @@
  *                        keyCertSign+cRLSign, subject and authority key ids
  *   cf_x509_make_server  leaf signed by the CA: SANs (DNS, IPv4/IPv6), CN = first DNS name,
  *                        basicConstraints critical CA:FALSE, keyUsage critical
- *                        digitalSignature, EKU serverAuth, subject and authority key ids
+ *                        digitalSignature, EKU serverAuth, subject and authority key ids,
+ *                        optionally a CRL distribution point (one http: URI)
+ *   cf_x509_make_crl     the CA's CRL (DER): v2, no revoked entries, thisUpdate/nextUpdate,
+ *                        cRLNumber and authority key id, signed by the CA key
  *
  * Both use a random positive 128-bit serial (RFC 5280 §4.1.2.2 allows 20 octets) and a
  * notBefore backdated by CERT_BACKDATE seconds so a client whose clock is slightly behind
@@ -259,9 +262,64 @@ free_bio:
     return e;
 }
 
+/* A CRL URL goes into the certificate as one URI: http: (RFC 5280 §4.2.1.13: CRLs are signed,
+ * fetched without TLS, and https would make checking the server's own certificate circular),
+ * printable ASCII without spaces or quotes, bounded. */
+#define CRL_URL_MAX 200
+static bool crl_url_ok(const char *u)
+{
+    size_t n = strlen(u);
+
+    if (n > CRL_URL_MAX || strncmp(u, "http://", 7) != 0 || n == 7)
+        return false;
+    for (; *u; u++)
+        if (*u <= ' ' || *u > '~' || *u == '"' || *u == '\\' || *u == '<' || *u == '>')
+            return false;
+    return true;
+}
+
+/* cRLDistributionPoints: one DistributionPoint whose fullName is the URI; built as structures,
+ * like the SANs, so the URL is never parsed as OpenSSL config text. */
+static cf_err add_crl_dp(X509 *x, const char *url)
+{
+    CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
+    DIST_POINT *dp = DIST_POINT_new();
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+    cf_err e = CF_OK;
+
+    if (!dps || !dp || !gn || !ia5 || ASN1_STRING_set(ia5, url, -1) != 1) {
+        e = cf_crypto_fail("CRL distribution point");
+        goto free_all;
+    }
+    GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+    ia5 = NULL;
+    dp->distpoint = DIST_POINT_NAME_new();
+    if (!dp->distpoint || !(dp->distpoint->name.fullname = GENERAL_NAMES_new()) ||
+        sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn) <= 0) {
+        e = cf_crypto_fail("CRL distribution point");
+        goto free_all;
+    }
+    dp->distpoint->type = 0; /* fullName */
+    gn = NULL;
+    if (sk_DIST_POINT_push(dps, dp) <= 0) {
+        e = cf_crypto_fail("CRL distribution point");
+        goto free_all;
+    }
+    dp = NULL;
+    if (X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0, X509V3_ADD_DEFAULT) != 1)
+        e = cf_crypto_fail("CRL distribution point");
+free_all:
+    ASN1_IA5STRING_free(ia5);
+    GENERAL_NAME_free(gn);
+    DIST_POINT_free(dp);
+    CRL_DIST_POINTS_free(dps);
+    return e;
+}
+
 cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem, const char *const *dns,
                            size_t ndns, const char *const *ip, size_t nip, int days,
-                           struct cf_buf *cert_pem, struct cf_buf *key_pem)
+                           const char *crl_url, struct cf_buf *cert_pem, struct cf_buf *key_pem)
 {
     X509 *ca = NULL, *x = NULL;
     EVP_PKEY *ca_key = NULL, *key = NULL;
@@ -270,7 +328,7 @@ cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem, cons
     cf_err e;
 
     if (!ca_cert_pem || !ca_key_pem || ndns + nip == 0 || (ndns && !dns) || (nip && !ip) ||
-        days < 1 || days > CERT_MAX_DAYS)
+        days < 1 || days > CERT_MAX_DAYS || (crl_url && !crl_url_ok(crl_url)))
         return CF_EINVAL;
     for (size_t i = 0; i < ndns; i++)
         if (!dns[i] || !dns_name_ok(dns[i]))
@@ -303,12 +361,69 @@ cf_err cf_x509_make_server(const char *ca_cert_pem, const char *ca_key_pem, cons
         (e = add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature")) != CF_OK ||
         (e = add_ext(x, &ctx, NID_ext_key_usage, "serverAuth")) != CF_OK ||
         (e = add_ext(x, &ctx, NID_subject_key_identifier, "hash")) != CF_OK ||
-        (e = add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always")) != CF_OK)
+        (e = add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always")) != CF_OK ||
+        (crl_url && (e = add_crl_dp(x, crl_url)) != CF_OK))
         goto free_ca;
     e = sign_and_write(x, ca_key, key, cert_pem, key_pem);
 free_ca:
     X509_free(x);
     EVP_PKEY_free(key);
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+    return e;
+}
+
+cf_err cf_x509_make_crl(const char *ca_cert_pem, const char *ca_key_pem, int64_t this_update,
+                        int64_t next_update, uint64_t crl_number, struct cf_buf *crl_der)
+{
+    X509 *ca = NULL;
+    EVP_PKEY *ca_key = NULL;
+    X509_CRL *crl = NULL;
+    ASN1_TIME *t = NULL;
+    ASN1_INTEGER *num = NULL;
+    X509V3_CTX ctx;
+    X509_EXTENSION *aki = NULL;
+    unsigned char *der = NULL;
+    int n;
+    cf_err e;
+
+    if (!ca_cert_pem || !ca_key_pem || !crl_der || this_update <= 0 ||
+        next_update <= this_update)
+        return CF_EINVAL;
+    if ((e = load_ca(ca_cert_pem, ca_key_pem, &ca, &ca_key)) != CF_OK)
+        return e;
+    crl = X509_CRL_new();
+    t = ASN1_TIME_new();
+    num = ASN1_INTEGER_new();
+    if (!crl || !t || !num || X509_CRL_set_version(crl, X509_CRL_VERSION_2) != 1 ||
+        X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) != 1 ||
+        !ASN1_TIME_set(t, (time_t)this_update) || X509_CRL_set1_lastUpdate(crl, t) != 1 ||
+        !ASN1_TIME_set(t, (time_t)next_update) || X509_CRL_set1_nextUpdate(crl, t) != 1 ||
+        ASN1_INTEGER_set_uint64(num, crl_number) != 1 ||
+        X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, X509V3_ADD_DEFAULT) != 1) {
+        e = cf_crypto_fail("CRL fields");
+        goto free_all;
+    }
+    /* RFC 5280 §5.2.1: a conforming CA includes the authority key id in its CRLs. */
+    X509V3_set_ctx(&ctx, ca, NULL, NULL, crl, 0);
+    aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+    if (!aki || X509_CRL_add_ext(crl, aki, -1) != 1 || X509_CRL_sort(crl) != 1 ||
+        X509_CRL_sign(crl, ca_key, EVP_sha256()) <= 0) {
+        e = cf_crypto_fail("CRL signing");
+        goto free_all;
+    }
+    n = i2d_X509_CRL(crl, &der);
+    if (n <= 0 || !der) {
+        e = cf_crypto_fail("CRL encoding");
+        goto free_all;
+    }
+    e = cf_buf_append(crl_der, der, (size_t)n);
+free_all:
+    OPENSSL_free(der);
+    X509_EXTENSION_free(aki);
+    ASN1_INTEGER_free(num);
+    ASN1_TIME_free(t);
+    X509_CRL_free(crl);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
     return e;

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,13 +160,58 @@ static cf_err save_pem_pair(const char *cert_path, const struct cf_buf *cert,
 #define DEV_CERT_DAYS 397
 #define DEV_CERT_RENEW_S (30 * 86400)
 
+bool cf_boot_crl_url(const struct cf_config *c, char *url, size_t cap)
+{
+    char host[128];
+    const char *colon, *h;
+    char *end;
+    size_t hl;
+    long port;
+    int k;
+
+    if (cap)
+        url[0] = '\0';
+    if (!c->metrics_listen[0] || strcmp(c->metrics_tls, "off") != 0)
+        return false;
+    colon = strrchr(c->metrics_listen, ':');
+    if (!colon || colon == c->metrics_listen)
+        return false;
+    port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port < 1 || port > 65535) /* 0: not known before bind */
+        return false;
+    h = c->metrics_listen;
+    hl = (size_t)(colon - h);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') { /* "[::1]:9464" */
+        h++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return false;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    /* a wildcard bind answers on loopback too, the one address every client here can reach */
+    if (strcmp(host, "0.0.0.0") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    else if (strcmp(host, "::") == 0)
+        snprintf(host, sizeof(host), "::1");
+    k = snprintf(url, cap, strchr(host, ':') ? "http://[%s]:%ld%s" : "http://%s:%ld%s", host,
+                     port, CF_BOOT_CRL_PATH);
+    if (k < 0 || (size_t)k >= cap) {
+        if (cap)
+            url[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
 cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p)
 {
     struct cf_buf ca_cert, ca_key, cert, key, sans, old;
-    char sans_path[PATH_MAX + 16], wild[200];
+    char sans_path[PATH_MAX + 16], wild[200], crl_url[256];
     const char *dns[6];
     const char *ip[] = {"127.0.0.1", "::1"};
     int64_t not_after = 0;
+    bool has_crl;
     cf_err e = CF_OK;
 
     cf_buf_init(&ca_cert, 1 << 16);
@@ -188,8 +234,11 @@ cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p)
         if (e)
             goto out;
         cf_info("created dev CA %s", p->ca_cert);
-        unlink(p->cert); /* a new CA means a new leaf */
+        if (!c->tls_cert[0])
+            unlink(p->cert); /* a new CA means a new leaf */
     }
+    if (c->tls_cert[0])
+        goto out; /* the operator's certificate (tls_cert/tls_key) is never touched */
     snprintf(wild, sizeof(wild), "*.%s", c->dns_suffix);
     dns[0] = c->login_host;
     dns[1] = c->management_host;
@@ -198,6 +247,11 @@ cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p)
     dns[4] = "localhost";
     for (size_t i = 0; i < 5; i++)
         e = e ? e : cf_buf_printf(&sans, "%s\n", dns[i]);
+    /* The CRL URL is part of what the leaf says: a leaf made by an older version (no "crl"
+     * line, no distribution point) or for another metrics address is made again at start;
+     * the CA stays, so clients that trust it keep working. */
+    has_crl = cf_boot_crl_url(c, crl_url, sizeof(crl_url));
+    e = e ? e : cf_buf_printf(&sans, "crl %s\n", has_crl ? crl_url : "-");
     if (e)
         goto out;
     snprintf(sans_path, sizeof(sans_path), "%s/server.sans", p->tls_dir);
@@ -207,13 +261,18 @@ cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p)
         not_after > (int64_t)time(NULL) + DEV_CERT_RENEW_S)
         goto out; /* the certificate on disk has these names and is far from expiry */
     cf_buf_reset(&cert);
-    e = cf_x509_make_server(ca_cert.data, ca_key.data, dns, 5, ip, 2, DEV_CERT_DAYS, &cert, &key);
+    e = cf_x509_make_server(ca_cert.data, ca_key.data, dns, 5, ip, 2, DEV_CERT_DAYS,
+                            has_crl ? crl_url : NULL, &cert, &key);
     if (!e)
         e = save_pem_pair(p->cert, &cert, p->key, &key);
     if (!e)
         e = write_file(sans_path, sans.data, sans.len, 0644);
-    if (!e)
-        cf_info("created dev server certificate %s", p->cert);
+    if (!e && has_crl)
+        cf_info("created dev server certificate %s (CRL: %s)", p->cert, crl_url);
+    else if (!e)
+        cf_warn("created dev server certificate %s without a CRL distribution point: the CRL "
+                "is served only on a plain-HTTP metrics_listen with a fixed port",
+                p->cert);
 out:
     if (e)
         cf_error("dev TLS set-up failed: %s", cf_err_name(e));
@@ -224,6 +283,104 @@ out:
     cf_buf_release(&sans);
     cf_buf_release(&old);
     return e;
+}
+
+/* ---------------- the dev CA's CRL ---------------- */
+
+/* A CRL is valid a week and made again once a day, so a client's cached copy never outlives
+ * its nextUpdate by more than a day of drift; thisUpdate is backdated an hour (clock skew),
+ * like the certificates. Made lazily by the request that finds it due: no timer. */
+#define CRL_VALID_S (7 * 86400)
+#define CRL_REFRESH_S 86400
+#define CRL_BACKDATE_S 3600
+
+struct cf_boot_crl {
+    pthread_mutex_t mu;
+    char ca_cert[PATH_MAX];
+    char ca_key[PATH_MAX];
+    struct cf_buf der; /* the current CRL, guarded by mu */
+    int64_t made;      /* when der was made (Unix s); 0: never */
+};
+
+/* Makes a new CRL into c->der (mu held). The CA key is read from disk for this and wiped:
+ * it is not kept in memory between refreshes (once a day). */
+static cf_err crl_make(struct cf_boot_crl *c, int64_t now)
+{
+    struct cf_buf cert, key, der;
+    cf_err e;
+
+    cf_buf_init(&cert, 1 << 16);
+    cf_buf_init(&key, 1 << 16);
+    cf_buf_init(&der, 1 << 16);
+    e = read_file(c->ca_cert, &cert);
+    if (!e)
+        e = read_file(c->ca_key, &key);
+    /* cRLNumber: the making time, increasing across restarts without any stored counter */
+    if (!e)
+        e = cf_x509_make_crl(cert.data, key.data, now - CRL_BACKDATE_S, now + CRL_VALID_S,
+                             (uint64_t)now, &der);
+    if (!e) {
+        struct cf_buf t = c->der;
+        c->der = der;
+        der = t;
+        c->made = now;
+    }
+    cf_buf_release(&cert);
+    cf_buf_wipe(&key);
+    cf_buf_release(&der);
+    return e;
+}
+
+cf_err cf_boot_crl_new(const struct cf_paths *p, int64_t now, struct cf_boot_crl **out)
+{
+    struct cf_boot_crl *c = calloc(1, sizeof(*c));
+    cf_err e;
+
+    *out = NULL;
+    if (!c)
+        return CF_ENOMEM;
+    pthread_mutex_init(&c->mu, NULL);
+    snprintf(c->ca_cert, sizeof(c->ca_cert), "%s", p->ca_cert);
+    snprintf(c->ca_key, sizeof(c->ca_key), "%s", p->ca_key);
+    cf_buf_init(&c->der, 1 << 16);
+    e = crl_make(c, now);
+    if (e) {
+        cf_error("dev CA CRL: cannot make it (%s)", cf_err_name(e));
+        cf_boot_crl_free(c);
+        return e;
+    }
+    *out = c;
+    return CF_OK;
+}
+
+cf_err cf_boot_crl_get(struct cf_boot_crl *c, int64_t now, struct cf_buf *out)
+{
+    cf_err e = CF_OK;
+
+    pthread_mutex_lock(&c->mu);
+    /* due, or the clock went back past it (then a CRL "from the future" would be refused) */
+    if (now - c->made >= CRL_REFRESH_S || now < c->made - CRL_BACKDATE_S) {
+        e = crl_make(c, now);
+        if (e && now < c->made + CRL_VALID_S) {
+            cf_warn("dev CA CRL: cannot make a new one (%s); serving the current one", cf_err_name(e));
+            e = CF_OK;
+        } else if (e) {
+            cf_error("dev CA CRL: cannot make a new one (%s)", cf_err_name(e));
+        }
+    }
+    if (!e)
+        e = cf_buf_append(out, c->der.data, c->der.len);
+    pthread_mutex_unlock(&c->mu);
+    return e;
+}
+
+void cf_boot_crl_free(struct cf_boot_crl *c)
+{
+    if (!c)
+        return;
+    cf_buf_release(&c->der);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
 }
 
 struct meta_arg {

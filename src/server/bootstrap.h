@@ -5,6 +5,7 @@
 #define CF_SERVER_BOOTSTRAP_H
 
 #include "base/cf.h"
+#include "base/buf.h"
 #include "server/config.h"
 
 #include <limits.h>
@@ -32,8 +33,29 @@ struct cf_paths {
 cf_err cf_boot_paths(const struct cf_config *c, struct cf_paths *p);
 /* Dev custody: reads or creates the 32-byte master key file (0600). */
 cf_err cf_boot_master_key(const struct cf_paths *p, unsigned char key[32]);
-/* Dev TLS: CA kept across restarts; server certificate regenerated when its SAN set changes. */
+/* Dev TLS: CA kept across restarts; server certificate regenerated when its SAN set or its CRL
+ * URL (cf_boot_crl_url) changes, or within 30 days of expiry. With tls_cert set (dev mode with
+ * the operator's certificate) only the CA is made: the operator's files are never written. */
 cf_err cf_boot_dev_tls(const struct cf_config *c, struct cf_paths *p);
+
+/* ---- the dev CA's certificate revocation list ----
+ * The dev server certificate names, as its CRL distribution point, http://HOST:PORT/crl/dev-ca.crl
+ * on the metrics listener (metrics_listen, plain HTTP: a CRL is signed and is fetched without
+ * TLS); HOST is the listen address (a wildcard 0.0.0.0 / :: becomes 127.0.0.1 / [::1]).
+ * Writes that URL and returns true when metrics_listen is set, metrics_tls is off and the port
+ * is fixed (not 0); else url = "" and false (the certificate then has no distribution point). */
+#define CF_BOOT_CRL_PATH "/crl/dev-ca.crl"
+bool cf_boot_crl_url(const struct cf_config *c, char *url, size_t cap);
+/* The served CRL (cf_x509_make_crl with the dev CA in p->tls_dir): empty, valid 7 days from
+ * its making (thisUpdate backdated an hour), cRLNumber = the making time in Unix seconds, made
+ * again by the first cf_boot_crl_get a day after the last (or when the clock went back), so
+ * a served CRL is never past its nextUpdate. The CA key is read from disk only to sign. */
+struct cf_boot_crl;
+cf_err cf_boot_crl_new(const struct cf_paths *p, int64_t now, struct cf_boot_crl **out);
+/* Appends the current CRL's DER to out, making a new one first when due (thread-safe). If a
+ * due refresh fails the current CRL is served while still valid. */
+cf_err cf_boot_crl_get(struct cf_boot_crl *c, int64_t now, struct cf_buf *out);
+void cf_boot_crl_free(struct cf_boot_crl *c);
 /* A UUID kept in the store's meta table under key, created on first use. */
 cf_err cf_boot_meta_uuid(struct cf_store *s, const char *key, char out[37]);
 /* The dev admin service principal: its credentials are kept in p->dev_admin (0600). */

@@ -159,6 +159,7 @@ int main(int argc, char **argv)
     struct cf_throttle *throttle = NULL;
     struct cf_api *api = NULL;
     struct cf_metricsup *mup = NULL; /* /metrics, /healthz, /readyz, alert rules */
+    struct cf_boot_crl *dev_crl = NULL; /* the dev CA's CRL, served by metrics */
     struct cf_acme *acme = NULL;     /* the Acme certificate issuer's orders */
     struct cf_auditstream *astream = NULL; /* [stream.NAME] shippers, time rotation */
     struct cf_eventsup *evs = NULL;  /* Event Grid: subscriptions, webhook deliveries */
@@ -197,6 +198,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.dev && (e = cf_boot_dev_tls(&cfg, &paths)))
+        goto out;
+    if (cfg.dev && !cfg.tls_cert[0] && (e = cf_boot_crl_new(&paths, (int64_t)time(NULL), &dev_crl)))
         goto out;
     if ((e = cf_vault_derive_root(store, master, cf_sealgate_rotatable(gate), root)))
         goto out;
@@ -273,7 +276,8 @@ int main(int argc, char **argv)
                                                          .audit_lanes = audit_lanes,
                                                          .audit_dir = paths.audit_dir,
                                                          .cert_file = paths.cert,
-                                                         .key_file = paths.key},
+                                                         .key_file = paths.key,
+                                                         .crl = dev_crl},
                              &e);
     if (!mup)
         goto out;
@@ -368,6 +372,7 @@ out:
     cf_api_free(api);
     cf_eventsup_stop(evs); /* unhooks the vault and alert sinks: before metrics and the vault */
     cf_metricsup_stop(mup); /* after the api (nothing records), before the store and audit */
+    cf_boot_crl_free(dev_crl); /* after metrics, which serves it */
     cf_auditstream_stop(astream); /* after metrics (its counters), before the store and audit */
     cf_rbac_free(rbac);
     cf_throttle_free(throttle);

@@ -6,10 +6,12 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "http/http.h"
+#include "server/bootstrap.h"
 #include "store/store_debug.h"
 
 #include <errno.h>
 #include <ini.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_LISTEN "127.0.0.1:9464"
@@ -226,6 +228,15 @@ static void admin_handler(void *ctx, enum cf_http_method method, struct cf_str p
         cf_jw_obj_end(&w);
         out->status = cf_jw_err(&w) ? 500 : r ? 503 : 200;
         out->content_type = "application/json; charset=utf-8";
+    } else if (mu->d.crl && cf_str_eq_cstr(path, CF_BOOT_CRL_PATH)) {
+        /* RFC 5280 §4.2.1.13 / RFC 2585: a DER CRL as application/pkix-crl */
+        if (cf_boot_crl_get(mu->d.crl, (int64_t)time(NULL), &out->body) == CF_OK) {
+            out->status = 200;
+            out->content_type = "application/pkix-crl";
+        } else {
+            cf_buf_reset(&out->body);
+            out->status = 500;
+        }
     } else {
         out->status = 404;
         if (cf_buf_puts(&out->body, "not found: /metrics, /healthz, /readyz\n"))
@@ -305,15 +316,17 @@ struct cf_metricsup *cf_metricsup_start(const struct cf_config *cfg,
                                          .key_file = tls ? deps->key_file : NULL},
             admin_handler, mu, &e);
         if (!mu->admin && e == CF_EEXISTS && strcmp(cfg->metrics_listen, DEFAULT_LISTEN) == 0) {
-            cf_warn("metrics: %s is taken (another cofferd?): no /metrics listener; set "
+            cf_warn("metrics: %s is taken (another cofferd?): no /metrics listener%s; set "
                     "metrics_listen to serve one",
-                    DEFAULT_LISTEN);
+                    DEFAULT_LISTEN,
+                    deps->crl ? " and the dev certificate's CRL is not served here" : "");
         } else if (!mu->admin) {
             goto fail;
         } else if ((e = cf_http_admin_start(mu->admin))) {
             goto fail;
         } else {
-            cf_info("metrics: /metrics, /healthz, /readyz on %s%s:%d", tls ? "https://" : "", addr,
+            cf_info("metrics: /metrics, /healthz, /readyz%s on %s%s:%d",
+                    deps->crl ? ", " CF_BOOT_CRL_PATH : "", tls ? "https://" : "", addr,
                     cf_http_admin_port(mu->admin));
         }
     }

@@ -1,7 +1,8 @@
 /* metricsup.h - cofferd's metrics wiring: the metrics object (metrics/metrics.h) with the
  * server's gauges (store queue, audit queue and errors), the store's commit hook, the alert
  * rules of the config file's [alert.NAME] sections, the tick thread, and the admin listener
- * (http/ cf_http_admin_*) serving /metrics, /healthz and /readyz on metrics_listen.
+ * (http/ cf_http_admin_*) serving /metrics, /healthz and /readyz on metrics_listen, and in dev
+ * mode the dev CA's CRL at /crl/dev-ca.crl (server/bootstrap.h: application/pkix-crl, DER).
  *
  * [alert.NAME] keys: expr (metrics.h's language), for (a duration: 90s, 1m; default 0). A bad
  * rule stops start-up with one line on stderr naming the section and the position.
@@ -21,6 +22,7 @@
 #include "store/store.h"
 
 struct cf_metricsup;
+struct cf_boot_crl;
 
 struct cf_metricsup_deps {
     struct cf_store *store;
@@ -28,6 +30,7 @@ struct cf_metricsup_deps {
     size_t audit_lanes;
     const char *audit_dir;
     const char *cert_file, *key_file; /* for metrics_tls = on */
+    struct cf_boot_crl *crl; /* dev CA's CRL to serve at CF_BOOT_CRL_PATH; NULL: none */
 };
 
 struct cf_metricsup *cf_metricsup_start(const struct cf_config *cfg,

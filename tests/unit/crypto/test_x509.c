@@ -75,7 +75,7 @@ static int setup(void **state)
     cf_buf_init(&f->key, 64 * 1024);
     if (cf_x509_make_ca("Coffer Dev CA", 3650, &f->ca_cert, &f->ca_key) ||
         cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, CF_ARRAY_LEN(sans_dns),
-                            sans_ip, CF_ARRAY_LEN(sans_ip), 397, &f->cert, &f->key))
+                            sans_ip, CF_ARRAY_LEN(sans_ip), 397, NULL, &f->cert, &f->key))
         return -1;
     *state = f;
     write_file(f->ca_path, &f->ca_cert);
@@ -290,7 +290,7 @@ static void test_serials_differ(void **state)
     cf_buf_init(&c2, 64 * 1024);
     cf_buf_init(&k2, 64 * 1024);
     assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30, &c2, &k2),
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30, NULL, &c2, &k2),
         CF_OK);
     x2 = cert_from_buf(&c2);
     assert_non_null(x2);
@@ -315,7 +315,7 @@ static void test_ip_only_leaf(void **state)
     cf_buf_init(&c2, 64 * 1024);
     cf_buf_init(&k2, 64 * 1024);
     assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, sans_ip + 1, 1, 30, &c2, &k2),
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, sans_ip + 1, 1, 30, NULL, &c2, &k2),
         CF_OK);
     x2 = cert_from_buf(&c2);
     assert_non_null(x2);
@@ -341,33 +341,33 @@ static void test_bad_input(void **state)
     for (size_t i = 0; i < CF_ARRAY_LEN(bad_dns); i++) {
         one = bad_dns[i];
         assert_int_equal(
-            cf_x509_make_server(f->ca_cert.data, f->ca_key.data, &one, 1, NULL, 0, 30, &c, &k),
+            cf_x509_make_server(f->ca_cert.data, f->ca_key.data, &one, 1, NULL, 0, 30, NULL, &c, &k),
             CF_EINVAL);
     }
     for (size_t i = 0; i < CF_ARRAY_LEN(bad_ip); i++) {
         one = bad_ip[i];
         assert_int_equal(
-            cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, &one, 1, 30, &c, &k),
+            cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, &one, 1, 30, NULL, &c, &k),
             CF_EINVAL);
     }
     /* No names at all, bad validity, missing or mismatched CA material. */
     assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, NULL, 0, 30, &c, &k),
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, NULL, 0, 30, NULL, &c, &k),
         CF_EINVAL);
     assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 0, &c, &k),
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 0, NULL, &c, &k),
         CF_EINVAL);
     assert_int_equal(
-        cf_x509_make_server("garbage", f->ca_key.data, sans_dns, 1, NULL, 0, 30, &c, &k),
+        cf_x509_make_server("garbage", f->ca_key.data, sans_dns, 1, NULL, 0, 30, NULL, &c, &k),
         CF_EINVAL);
     assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, "garbage", sans_dns, 1, NULL, 0, 30, &c, &k),
+        cf_x509_make_server(f->ca_cert.data, "garbage", sans_dns, 1, NULL, 0, 30, NULL, &c, &k),
         CF_EINVAL);
     cf_buf_init(&oc, 64 * 1024);
     cf_buf_init(&ok, 64 * 1024);
     assert_int_equal(cf_x509_make_ca("Other", 30, &oc, &ok), CF_OK);
     assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, ok.data, sans_dns, 1, NULL, 0, 30, &c, &k), CF_EINVAL);
+        cf_x509_make_server(f->ca_cert.data, ok.data, sans_dns, 1, NULL, 0, 30, NULL, &c, &k), CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("", 30, &oc, &ok), CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("CA", 0, &oc, &ok), CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("CA", -5, &oc, &ok), CF_EINVAL);
@@ -390,7 +390,7 @@ static void test_output_limit(void **state)
     cf_buf_init(&k, 50);
     assert_int_equal(cf_buf_puts(&c, "keep\n"), CF_OK);
     assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30, &c, &k),
+        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30, NULL, &c, &k),
         CF_ETOOBIG);
     assert_int_equal(c.len, 5);
     assert_string_equal(c.data, "keep\n");

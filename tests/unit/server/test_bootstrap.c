@@ -141,7 +141,7 @@ static void dev_tls_renews_expiring_leaf(void **state)
     read_all(f->p.ca_cert, &ca);
     read_all(f->p.ca_key, &cakey);
     /* replace the leaf by one that expires in 5 days */
-    assert_int_equal(cf_x509_make_server(ca.data, cakey.data, dns, 1, NULL, 0, 5, &cert, &key),
+    assert_int_equal(cf_x509_make_server(ca.data, cakey.data, dns, 1, NULL, 0, 5, NULL, &cert, &key),
                      CF_OK);
     fd = open(f->p.cert, O_WRONLY | O_TRUNC);
     assert_int_equal(write(fd, cert.data, cert.len), (ssize_t)cert.len);
