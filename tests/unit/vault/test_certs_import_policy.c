@@ -90,7 +90,7 @@ static void refused_all(struct fx *f, const struct cf_buf *b64, const struct ref
     char why[256];
 
     for (size_t i = 0; i < n; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof(name), "bad%zu", i);
         assert_int_equal(import(f, name, b64, r[i].policy, &m, why), CF_EBADPARAM);
         cf_cert_meta_release(&m);
@@ -139,7 +139,7 @@ static void rsa_key(void **state)
     make_pfx(2048, CF_CRV_NONE, &b64);
     refused_all(f, &b64, bad, CF_ARRAY_LEN(bad));
     for (size_t i = 0; i < CF_ARRAY_LEN(good); i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof(name), "good%zu", i);
         assert_int_equal(import(f, name, &b64, good[i], &m, why), CF_OK);
         assert_string_equal(m.policy->kty, "RSA");
@@ -188,7 +188,7 @@ static void ec_key(void **state)
     make_pfx(0, CF_CRV_P384, &b64);
     refused_all(f, &b64, bad, CF_ARRAY_LEN(bad));
     for (size_t i = 0; i < CF_ARRAY_LEN(good); i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof(name), "good%zu", i);
         assert_int_equal(import(f, name, &b64, good[i], &m, why), CF_OK);
         assert_string_equal(m.policy->kty, "EC");
