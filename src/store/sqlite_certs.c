@@ -426,6 +426,49 @@ cf_err cf_store_cert_list_in_progress(struct cf_store_txn *t, int64_t after_id, 
     return e;
 }
 
+/* The scan runs along cert_objects_by_state (vault_id, deleted, name_lc) from the token and
+ * stops at the max+1-th match. */
+cf_err cf_store_cert_list_pending_only(struct cf_store_txn *t, int64_t vault_id,
+                                       const char *after_lc, int max, cf_store_cert_obj_cb cb,
+                                       void *arg, bool *more)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = prepare(t,
+                               "SELECT " OBJ_COLS " FROM cert_objects o WHERE o.vault_id=?1 "
+                               "AND o.deleted=0 AND o.name_lc>?2 AND o.latest_seq=0 AND "
+                               "EXISTS(SELECT 1 FROM cert_pending p WHERE p.object_id=o.id) "
+                               "ORDER BY o.name_lc LIMIT ?3",
+                               &e);
+    int rc, n = 0;
+
+    if (more)
+        *more = false;
+    if (!st)
+        return e;
+    sqlite3_bind_int64(st, 1, vault_id);
+    cf_sq_bind_text(st, 2, after_lc ? after_lc : "");
+    sqlite3_bind_int(st, 3, max + 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cf_rec_cert_obj o;
+        if (n == max) {
+            if (more)
+                *more = true;
+            break;
+        }
+        n++;
+        e = obj_from_row(st, 0, &o);
+        if (!e)
+            e = cb(&o, arg);
+        cf_rec_cert_obj_release(&o);
+        if (e)
+            break;
+    }
+    if (!e && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = cf_sq_err(CF_SQ_DB(t), rc, "cert list pending only");
+    sqlite3_finalize(st);
+    return e;
+}
+
 cf_err cf_store_cert_purge_expired(struct cf_store_txn *t, int64_t now, int max, int *n)
 {
     cf_err e = CF_OK;

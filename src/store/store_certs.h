@@ -93,6 +93,12 @@ cf_err cf_store_cert_list_all(struct cf_store_txn *t, int64_t after_id, int max,
 typedef cf_err (*cf_store_cert_obj_cb)(const struct cf_rec_cert_obj *o, void *arg);
 cf_err cf_store_cert_list_in_progress(struct cf_store_txn *t, int64_t after_id, int max,
                                       cf_store_cert_obj_cb cb, void *arg, bool *more);
+/* Live objects of vault_id with no version yet (latest_seq 0) that have a pending operation,
+ * whatever its status (inProgress, cancelled, failed), name_lc > after_lc in name order, at
+ * most max (includePending on the certificate list). */
+cf_err cf_store_cert_list_pending_only(struct cf_store_txn *t, int64_t vault_id,
+                                       const char *after_lc, int max, cf_store_cert_obj_cb cb,
+                                       void *arg, bool *more);
 /* Purges up to max soft-deleted objects whose scheduled purge is <= now; *n the count. */
 cf_err cf_store_cert_purge_expired(struct cf_store_txn *t, int64_t now, int max, int *n);
 

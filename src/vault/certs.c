@@ -2140,12 +2140,15 @@ cf_err cf_cert_policy_update(struct cf_vault_svc *svc, const struct cf_vault_ref
 
 /* ---------------- lists ---------------- */
 
-/* includePending (§9): a certificate whose first version is still pending (Unknown issuer
- * before the merge, a CA order in progress) has no version row, so the store's name-ordered
- * list does not see it; its operation is "inProgress". The store offers those only as a walk
- * of every vault's in-progress operations (cf_store_cert_list_in_progress, few by nature),
- * so a list with includePending keeps the page's max smallest such names above the page
- * token and merges them into the name order. */
+/* includePending (§9): a certificate with no version yet - its first create still pending
+ * (Unknown issuer before the merge, a CA order in progress) or ended without one (cancelled,
+ * a failed order) - has no version row, so the store's name-ordered list does not see it.
+ * Azure lists every certificate "not completely provisioned" with includePending, and its
+ * pending object stays, in its final status, until Delete-operation (Learn, "Monitor and
+ * manage certificate creation": get pending request - status "canceled" or "failed"); GET by
+ * name reads it as the pending bundle (get_fn). So a list with includePending takes the
+ * page's max smallest such names above the page token (cf_store_cert_list_pending_only) and
+ * merges them into the name order. */
 struct pend_item {
     int64_t object_id;
     char name[CF_MAX_NAME_LEN + 1];
@@ -2171,8 +2174,7 @@ struct list_ctx {
     bool include_pending;
     struct pend_item pend[CF_PAGE_MAX + 1];
     int npend, ipend, emitted;
-    int64_t walk_after;
-    bool walk_more, dropped;
+    bool dropped; /* more pending-only names past the max kept ones */
 };
 
 static cf_err list_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_ver *v, void *arg)
@@ -2192,33 +2194,20 @@ static cf_err list_cb(const struct cf_rec_cert_obj *o, const struct cf_rec_cert_
     return e;
 }
 
-/* Keeps o when it is a pending-only certificate of this vault above the token, among the
- * max smallest names (insertion into the sorted array; the largest falls off). */
+/* Appends o, a pending-only certificate of this vault above the token; the store hands them
+ * over in name order, at most max. */
 static cf_err pend_walk_cb(const struct cf_rec_cert_obj *o, void *arg)
 {
     struct list_ctx *c = arg;
-    int at;
+    struct pend_item *p;
 
-    c->walk_after = o->id;
-    if (o->vault_id != c->v->id || o->latest_seq != 0 || o->deleted_date ||
-        strcmp(o->name_lc, c->after) <= 0)
-        return CF_OK;
-    for (at = c->npend; at > 0 && strcmp(c->pend[at - 1].name_lc, o->name_lc) > 0; at--)
-        ;
-    if (at >= c->max) {
-        c->dropped = true;
-        return CF_OK;
-    }
-    if (c->npend == c->max) {
-        c->dropped = true;
-        c->npend--;
-    }
-    memmove(&c->pend[at + 1], &c->pend[at], (size_t)(c->npend - at) * sizeof(c->pend[0]));
-    memset(&c->pend[at], 0, sizeof(c->pend[0]));
-    c->pend[at].object_id = o->id;
-    snprintf(c->pend[at].name, sizeof(c->pend[at].name), "%s", o->name);
-    snprintf(c->pend[at].name_lc, sizeof(c->pend[at].name_lc), "%s", o->name_lc);
-    c->npend++;
+    if (c->npend >= c->max || o->vault_id != c->v->id || o->latest_seq != 0 || o->deleted_date)
+        return CF_EINTERNAL; /* not what cf_store_cert_list_pending_only promises */
+    p = &c->pend[c->npend++];
+    memset(p, 0, sizeof(*p));
+    p->object_id = o->id;
+    snprintf(p->name, sizeof(p->name), "%s", o->name);
+    snprintf(p->name_lc, sizeof(p->name_lc), "%s", o->name_lc);
     return CF_OK;
 }
 
@@ -2279,11 +2268,9 @@ static cf_err list_fn(struct cf_store_txn *t, void *arg)
         return cf_store_cert_list(t, c->v->id, c->deleted, c->after, c->max, list_cb, c,
                                   &c->more);
     c->npend = c->ipend = c->emitted = 0;
-    c->walk_after = 0;
     c->more = c->dropped = false;
-    do {
-        e = cf_store_cert_list_in_progress(t, c->walk_after, 64, pend_walk_cb, c, &c->walk_more);
-    } while (!e && c->walk_more);
+    e = cf_store_cert_list_pending_only(t, c->v->id, c->after, c->max, pend_walk_cb, c,
+                                        &c->dropped);
     for (int i = 0; !e && i < c->npend; i++) {
         struct cf_rec_cert_pending p;
         cf_rec_cert_pending_init(&p);

@@ -3,7 +3,8 @@
  * version, with and without DER, update), lists (live vs deleted, name order, paging, objects
  * without versions skipped, list_all across vaults), the pending operation (put replaces, get,
  * delete), contacts, issuers (upsert keeps created, list, delete), purge of expired objects by
- * cascade, writes refused in a read transaction. */
+ * cascade, writes refused in a read transaction; the pending-only list (objects without a
+ * version that have an operation in any status, one vault, name order, paging). */
 #include "base/cf.h"
 
 #include <setjmp.h>
@@ -334,11 +335,113 @@ static void pending_contacts_issuers_purge(void **state)
     assert_int_equal(m.n, 1);
 }
 
+struct pend {
+    struct fx *f;
+    int64_t vault;
+    const char *after;
+    int max;
+    bool more;
+    char seen[256];
+};
+
+/* Gives object id an operation in status (a version-less object until then). */
+static cf_err pend_put_fn(struct cf_store_txn *t, void *arg)
+{
+    const struct cf_rec_cert_pending *p = arg;
+    return cf_store_cert_pending_put(t, p);
+}
+
+static void pend_put(struct fx *f, int64_t id, const char *status)
+{
+    struct cf_rec_cert_pending p;
+    cf_rec_cert_pending_init(&p);
+    p.object_id = id;
+    snprintf(p.request_id, sizeof(p.request_id), "r%lld", (long long)id);
+    snprintf(p.status, sizeof(p.status), "%s", status);
+    assert_int_equal(cf_store_write(f->s, pend_put_fn, &p), CF_OK);
+    cf_rec_cert_pending_release(&p);
+}
+
+static cf_err pend_seen_cb(const struct cf_rec_cert_obj *o, void *arg)
+{
+    struct pend *r = arg;
+    size_t n = strlen(r->seen);
+    snprintf(r->seen + n, sizeof(r->seen) - n, "%s ", o->name);
+    return CF_OK;
+}
+
+static cf_err pend_list_fn(struct cf_store_txn *t, void *arg)
+{
+    struct pend *r = arg;
+    return cf_store_cert_list_pending_only(t, r->vault, r->after, r->max, pend_seen_cb, r,
+                                           &r->more);
+}
+
+static cf_err soft_delete_fn(struct cf_store_txn *t, void *arg)
+{
+    struct fx *f = arg;
+    struct cf_rec_cert_obj o;
+    cf_err e = cf_store_cert_obj_get(t, f->vault, "g", &o);
+    o.deleted_date = 50;
+    o.scheduled_purge = 1000;
+    if (!e)
+        e = cf_store_cert_obj_update(t, &o);
+    cf_rec_cert_obj_release(&o);
+    return e;
+}
+
+static void pending_only_list(void **state)
+{
+    struct fx *f = *state;
+    struct pend r;
+
+    pend_put(f, mk(f, "E", 0, CF_OK), "failed");
+    pend_put(f, mk(f, "b", 1, CF_OK), "cancelled"); /* has a version */
+    pend_put(f, mk(f, "A", 0, CF_OK), "inProgress");
+    (void)mk(f, "d", 0, CF_OK); /* no operation (deleted) */
+    pend_put(f, mk(f, "C", 0, CF_OK), "cancelled");
+    pend_put(f, mk(f, "g", 0, CF_OK), "inProgress");
+    assert_int_equal(cf_store_write(f->s, soft_delete_fn, f), CF_OK); /* g soft-deleted */
+    pend_put(f, mk(f, "h", 0, CF_OK), "completed");
+
+    memset(&r, 0, sizeof(r));
+    r.f = f;
+    r.vault = f->vault;
+    r.after = "";
+    r.max = 25;
+    assert_int_equal(cf_store_read(f->s, pend_list_fn, &r), CF_OK);
+    assert_string_equal(r.seen, "A C E h ");
+    assert_false(r.more);
+    /* pages of 2 from a token */
+    r.seen[0] = '\0';
+    r.max = 2;
+    assert_int_equal(cf_store_read(f->s, pend_list_fn, &r), CF_OK);
+    assert_string_equal(r.seen, "A C ");
+    assert_true(r.more);
+    r.seen[0] = '\0';
+    r.after = "c";
+    assert_int_equal(cf_store_read(f->s, pend_list_fn, &r), CF_OK);
+    assert_string_equal(r.seen, "E h ");
+    assert_false(r.more);
+    r.seen[0] = '\0';
+    r.after = "h";
+    assert_int_equal(cf_store_read(f->s, pend_list_fn, &r), CF_OK);
+    assert_string_equal(r.seen, "");
+    assert_false(r.more);
+    /* another vault sees none of them */
+    r.seen[0] = '\0';
+    r.after = NULL;
+    r.vault = f->vault + 1;
+    assert_int_equal(cf_store_read(f->s, pend_list_fn, &r), CF_OK);
+    assert_string_equal(r.seen, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(objects_versions_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(pending_contacts_issuers_purge, setup, teardown),
+        cmocka_unit_test_setup_teardown(pending_only_list, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
