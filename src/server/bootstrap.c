@@ -362,7 +362,8 @@ cf_err cf_boot_crl_get(struct cf_boot_crl *c, int64_t now, struct cf_buf *out)
     if (now - c->made >= CRL_REFRESH_S || now < c->made - CRL_BACKDATE_S) {
         e = crl_make(c, now);
         if (e && now < c->made + CRL_VALID_S) {
-            cf_warn("dev CA CRL: cannot make a new one (%s); serving the current one", cf_err_name(e));
+            cf_warn("dev CA CRL: cannot make a new one (%s); serving the current one",
+                    cf_err_name(e));
             e = CF_OK;
         } else if (e) {
             cf_error("dev CA CRL: cannot make a new one (%s)", cf_err_name(e));

@@ -76,9 +76,9 @@ cf_err cf_boot_admin_roles(struct cf_store *s, struct cf_rbac *rb, const char *t
                            const char *client_id);
 /* The audit log: creates p->audit_dir (0700), derives the MAC key from the derivation root
  * (cf_vault_derive_root: the master key of stores older than the root; HKDF-SHA256, info
- * "coffer audit mac v1"; the checkpoint key's seal key likewise), loads the checkpoint signing key (EC P-256)
- * kept sealed in the store's meta table - creating it on the first start - and writes its
- * public JWK to <audit_dir>/audit-signing-key.jwk (for `coffer audit verify --public-key`),
+ * "coffer audit mac v1"; the checkpoint key's seal key likewise), loads the checkpoint signing key
+ * (EC P-256) kept sealed in the store's meta table - creating it on the first start - and writes
+ * its public JWK to <audit_dir>/audit-signing-key.jwk (for `coffer audit verify --public-key`),
  * then opens nlanes logs (1..CF_BOOT_AUDIT_LANES_MAX): lane 0 is node node_id, lane k the
  * node "<node_id>.w<k>" (one chain per HTTP worker: see cf_api_config.audit). *sign_key
  * must outlive the logs (free it after cf_audit_close). A log that does not verify under the

@@ -199,7 +199,8 @@ int main(int argc, char **argv)
     }
     if (cfg.dev && (e = cf_boot_dev_tls(&cfg, &paths)))
         goto out;
-    if (cfg.dev && !cfg.tls_cert[0] && (e = cf_boot_crl_new(&paths, (int64_t)time(NULL), &dev_crl)))
+    if (cfg.dev && !cfg.tls_cert[0] &&
+        (e = cf_boot_crl_new(&paths, (int64_t)time(NULL), &dev_crl)))
         goto out;
     if ((e = cf_vault_derive_root(store, master, cf_sealgate_rotatable(gate), root)))
         goto out;

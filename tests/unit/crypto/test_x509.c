@@ -289,9 +289,9 @@ static void test_serials_differ(void **state)
 
     cf_buf_init(&c2, 64 * 1024);
     cf_buf_init(&k2, 64 * 1024);
-    assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30, NULL, &c2, &k2),
-        CF_OK);
+    assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30,
+                                         NULL, &c2, &k2),
+                     CF_OK);
     x2 = cert_from_buf(&c2);
     assert_non_null(x2);
     assert_int_not_equal(
@@ -314,9 +314,9 @@ static void test_ip_only_leaf(void **state)
 
     cf_buf_init(&c2, 64 * 1024);
     cf_buf_init(&k2, 64 * 1024);
-    assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, sans_ip + 1, 1, 30, NULL, &c2, &k2),
-        CF_OK);
+    assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, NULL, 0, sans_ip + 1, 1,
+                                         30, NULL, &c2, &k2),
+                     CF_OK);
     x2 = cert_from_buf(&c2);
     assert_non_null(x2);
     X509_NAME_get_text_by_NID(X509_get_subject_name(x2), NID_commonName, cn, sizeof(cn));
@@ -340,15 +340,15 @@ static void test_bad_input(void **state)
     cf_buf_init(&k, 64 * 1024);
     for (size_t i = 0; i < CF_ARRAY_LEN(bad_dns); i++) {
         one = bad_dns[i];
-        assert_int_equal(
-            cf_x509_make_server(f->ca_cert.data, f->ca_key.data, &one, 1, NULL, 0, 30, NULL, &c, &k),
-            CF_EINVAL);
+        assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, &one, 1, NULL, 0, 30,
+                                             NULL, &c, &k),
+                         CF_EINVAL);
     }
     for (size_t i = 0; i < CF_ARRAY_LEN(bad_ip); i++) {
         one = bad_ip[i];
-        assert_int_equal(
-            cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, &one, 1, 30, NULL, &c, &k),
-            CF_EINVAL);
+        assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, &one, 1,
+                                             30, NULL, &c, &k),
+                         CF_EINVAL);
     }
     /* No names at all, bad validity, missing or mismatched CA material. */
     assert_int_equal(
@@ -367,7 +367,8 @@ static void test_bad_input(void **state)
     cf_buf_init(&ok, 64 * 1024);
     assert_int_equal(cf_x509_make_ca("Other", 30, &oc, &ok), CF_OK);
     assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, ok.data, sans_dns, 1, NULL, 0, 30, NULL, &c, &k), CF_EINVAL);
+        cf_x509_make_server(f->ca_cert.data, ok.data, sans_dns, 1, NULL, 0, 30, NULL, &c, &k),
+        CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("", 30, &oc, &ok), CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("CA", 0, &oc, &ok), CF_EINVAL);
     assert_int_equal(cf_x509_make_ca("CA", -5, &oc, &ok), CF_EINVAL);
@@ -389,9 +390,9 @@ static void test_output_limit(void **state)
     cf_buf_init(&c, 64 * 1024);
     cf_buf_init(&k, 50);
     assert_int_equal(cf_buf_puts(&c, "keep\n"), CF_OK);
-    assert_int_equal(
-        cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30, NULL, &c, &k),
-        CF_ETOOBIG);
+    assert_int_equal(cf_x509_make_server(f->ca_cert.data, f->ca_key.data, sans_dns, 1, NULL, 0, 30,
+                                         NULL, &c, &k),
+                     CF_ETOOBIG);
     assert_int_equal(c.len, 5);
     assert_string_equal(c.data, "keep\n");
     assert_int_equal(k.len, 0);
