@@ -10,6 +10,8 @@
  *   drainer             moves outbox rows into the log in id order; deletes them in bulk once
  *                       the log has synced them (flush); at start-up the rows an earlier
  *                       run left are moved first
+ *   pending statuses    create-or-update routes (200 or 201): the drainer chains their row
+ *                       with the status the reply decided (see "create or update" below)
  *
  * Fail closed: a record that cannot be appended turns the response into 503 (nothing else
  * changes: a read changed nothing, a failed write rolled back); a write's record is in the
@@ -57,6 +59,10 @@
 #define FLUSH_MS 200
 #define FLUSH_ROWS 4096
 #define URI_MAX 2100      /* cf_audit_format caps id and requestUri at 2048 */
+/* Create-or-update records in flight at once (more: the extra ones keep 200, as before) and
+ * how long an undecided one may hold the drain (a reply that never comes: 200). */
+#define PEND_MAX 32
+#define PEND_WAIT_MS 2000
 
 /* One HTTP worker's held responses of the current loop pass (touched on its thread only). */
 struct audit_held {
@@ -68,6 +74,16 @@ struct audit_batch {
     struct audit_held held[CF_AUDIT_MAX_BATCH];
     struct cf_str lines[CF_AUDIT_MAX_BATCH]; /* held[i].r's record, in its audit.line */
     size_t n;
+};
+
+/* A create-or-update route's outbox row, identified by its bytes (hash and length: the row is a
+ * copy of the line the request bound), and the status its reply decided. */
+struct pend {
+    uint64_t hash;
+    size_t len;
+    const char *line; /* the request's line buffer: which request, until the reply decides */
+    int status;       /* 0: the reply has not decided yet */
+    int64_t since_ms; /* registered (monotonic) */
 };
 
 struct api_audit_log {
@@ -83,6 +99,10 @@ struct api_audit_log {
     int64_t last;    /* highest outbox id appended to the log (maybe not yet synced) */
     int64_t flushed; /* highest outbox id synced in the log and deleted from the outbox */
     int64_t flush_ms; /* when flush last ran (monotonic) */
+    /* create-or-update records awaiting their status (under mu; npend also read atomically) */
+    struct pend pend[PEND_MAX];
+    size_t npend;
+    struct cf_buf patched; /* the drainer's copy of a row with its status patched */
 };
 
 /* ---------------- failing state ---------------- */
@@ -118,9 +138,7 @@ static bool route_writes(const struct api_route *rt)
 
 /* The status a write route answers when it succeeds, recorded in its outbox line before the
  * handler runs (it commits before the reply exists). Where a route answers 200 or 201
- * (create or update: resource groups, vaults, locks, role assignments and definitions, event
- * subscriptions) the record says 200 - the store would have to let the transaction pick the
- * line, which is not built yet. */
+ * (may_create) the line says 200 and the drainer patches it to what the reply decided. */
 static int success_status(const char *op)
 {
     static const struct {
@@ -139,6 +157,19 @@ static int success_status(const char *op)
         if (strcmp(t[i].op, op) == 0)
             return t[i].status;
     return 200;
+}
+
+/* Routes that answer 201 when they create and 200 when they update (h_arm.c, h_locks.c,
+ * h_rbac.c, h_events.c): which one is decided inside the write's transaction. */
+static bool may_create(const char *op)
+{
+    static const char *const t[] = {"ResourceGroupWrite",  "VaultPut",
+                                    "ManagementLockWrite", "RoleAssignmentWrite",
+                                    "RoleDefinitionWrite", "EventSubscriptionWrite"};
+    for (size_t i = 0; i < CF_ARRAY_LEN(t); i++)
+        if (strcmp(t[i], op) == 0)
+            return true;
+    return false;
 }
 
 /* The error message as a record may carry it: never an excerpt of the request body. */
@@ -569,6 +600,144 @@ static cf_err format(struct api_req *r, int status)
     return api_audit_format(&ev, &r->audit.line);
 }
 
+/* ---------------- create or update: the status of a carried record ----------------
+ *
+ * A create-or-update route's record is formatted (with 200) and bound to its write before the
+ * handler runs, and only the write's transaction knows whether it created. The store commits
+ * the line as bound; the status is patched in before the line is chained:
+ *   api_audit_run     registers the line (pend_add) before the handler writes
+ *   api_audit_reply   decides it (pend_decide): the reply's status when the write committed
+ *                     and the reply is a success; dropped when nothing committed
+ *   drain_row         a row equal to a registered line waits (the drain stops before it and is
+ *                     kicked by the decision) until decided, then is chained with the decided
+ *                     status (patch_status) and the entry dropped
+ * Invariant: the reply is sent only after pend_decide, so a client that saw 201 has its 201 in
+ * memory before the drainer can chain the row. Limits: an entry undecided for PEND_WAIT_MS, a
+ * full table, or a crash between the reply and the drain (the row is drained at the next
+ * start as committed) leave 200 - what every such record said before. */
+
+/* FNV-1a over the line: identifies a row as a registered line (with its length). */
+static uint64_t line_hash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void pend_drop(struct api_audit_log *al, size_t i)
+{
+    al->pend[i] = al->pend[--al->npend];
+    __atomic_store_n(&al->npend, al->npend, __ATOMIC_RELEASE);
+}
+
+/* Registers the request's bound line (again when a deferred handler re-runs). */
+static void pend_add(struct api_audit_log *al, const struct cf_buf *line)
+{
+    uint64_t h = line_hash(line->data, line->len);
+    size_t i;
+
+    pthread_mutex_lock(&al->mu);
+    for (i = 0; i < al->npend; i++)
+        if (al->pend[i].status == 0 && al->pend[i].line == line->data)
+            break;
+    if (i == al->npend && al->npend < PEND_MAX)
+        __atomic_store_n(&al->npend, al->npend + 1, __ATOMIC_RELEASE);
+    if (i < al->npend)
+        al->pend[i] = (struct pend){h, line->len, line->data, 0, cf_mono_ms()};
+    pthread_mutex_unlock(&al->mu);
+}
+
+/* The reply of a registered request: status when its write committed, else no row exists. */
+static void pend_decide(struct api_audit_log *al, const struct api_req *r, int status)
+{
+    if (!__atomic_load_n(&al->npend, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&al->mu);
+    for (size_t i = 0; i < al->npend; i++) {
+        if (al->pend[i].status != 0 || al->pend[i].line != r->audit.line.data)
+            continue;
+        if (!r->audit.slot.committed) {
+            pend_drop(al, i);
+        } else {
+            al->pend[i].status = status >= 200 && status < 300 ? status : 200;
+            al->pend[i].line = NULL; /* the request may be recycled from now on */
+            al->kick = true;
+            pthread_cond_signal(&al->cv);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&al->mu);
+}
+
+enum pend_verdict { PEND_NONE, PEND_WAIT, PEND_DECIDED };
+
+/* For a drained row (h: its line_hash): PEND_WAIT while its request has not replied, else
+ * PEND_DECIDED with *status, PEND_NONE when the row was never registered. The entry stays
+ * until pend_forget (the row is in the log). */
+static enum pend_verdict pend_take(struct api_audit_log *al, struct cf_str row, uint64_t h,
+                                   int *status)
+{
+    enum pend_verdict v = PEND_NONE;
+
+    pthread_mutex_lock(&al->mu);
+    for (size_t i = 0; i < al->npend; i++) {
+        struct pend *p = &al->pend[i];
+        if (p->len != row.len || p->hash != h)
+            continue;
+        if (p->status == 0 && cf_mono_ms() - p->since_ms < PEND_WAIT_MS) {
+            v = PEND_WAIT;
+            break;
+        }
+        *status = p->status ? p->status : 200;
+        v = PEND_DECIDED;
+        break;
+    }
+    pthread_mutex_unlock(&al->mu);
+    return v;
+}
+
+static void pend_forget(struct api_audit_log *al, size_t len, uint64_t h)
+{
+    pthread_mutex_lock(&al->mu);
+    for (size_t i = 0; i < al->npend; i++) {
+        if (al->pend[i].len == len && al->pend[i].hash == h) {
+            pend_drop(al, i);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&al->mu);
+}
+
+/* Replaces ,"resultSignature":"OK" and ,"httpStatusCode":200 of a 200 line (as build() and
+ * the formatters write it) by the reason and code of status into out. False (line unchanged)
+ * when the line does not hold them or status has no reason word. */
+static bool patch_status(struct cf_str line, int status, struct cf_buf *out)
+{
+    static const char sig[] = ",\"resultSignature\":\"OK\"",
+                      code[] = ",\"httpStatusCode\":200";
+    const char *reason = status == 201 ? "Created" : status == 202 ? "Accepted"
+                                                   : status == 204 ? "NoContent" : NULL;
+    const char *a, *b, *end = line.p + line.len;
+    char num[8];
+
+    if (!reason)
+        return false;
+    a = memmem(line.p, line.len, sig, sizeof(sig) - 1);
+    b = a ? memmem(a, (size_t)(end - a), code, sizeof(code) - 1) : NULL;
+    if (!b)
+        return false;
+    snprintf(num, sizeof(num), "%d", status);
+    cf_buf_reset(out);
+    return cf_buf_append(out, line.p, (size_t)(a - line.p)) == CF_OK &&
+           cf_buf_puts(out, ",\"resultSignature\":\"") == CF_OK &&
+           cf_buf_puts(out, reason) == CF_OK && cf_buf_putc(out, '"') == CF_OK &&
+           cf_buf_append(out, a + sizeof(sig) - 1, (size_t)(b - a - (sizeof(sig) - 1))) == CF_OK &&
+           cf_buf_puts(out, ",\"httpStatusCode\":") == CF_OK && cf_buf_puts(out, num) == CF_OK &&
+           cf_buf_append(out, b + sizeof(code) - 1, (size_t)(end - b - (sizeof(code) - 1))) ==
+               CF_OK;
+}
+
 /* ---------------- the request path ---------------- */
 
 /* Writes worker w's batch (one write) and then sends its held responses, each as asked or,
@@ -624,6 +793,7 @@ enum api_audit_verdict api_audit_reply(struct api_req *r, int status, bool with_
     if (!al || r->audit.recorded)
         return API_AUDIT_SEND;
     r->audit.recorded = true;
+    pend_decide(al, r, status); /* before the line buffer is reused, and before sending */
     /* Committed with the write: the outbox line says what a success answers. */
     if (r->audit.slot.committed && status >= 200 && status < 300)
         return API_AUDIT_SEND;
@@ -674,6 +844,8 @@ void api_audit_run(struct api_req *r)
             return;
         }
         r->audit.slot = (struct cf_store_audit){cf_buf_str(&r->audit.line), false};
+        if (may_create(rt->operation))
+            pend_add(r->api->alog, &r->audit.line);
         cf_store_audit_bind(&r->audit.slot);
     }
     rt->handler(r); /* r may be answered and recycled from here on */
@@ -688,12 +860,29 @@ struct drain_ctx {
     int64_t last;
     size_t n;
     cf_err e;
+    bool blocked; /* stopped before a row whose request has not replied yet */
 };
 
 static bool drain_row(void *ctx, int64_t id, struct cf_str line)
 {
     struct drain_ctx *d = ctx;
-    d->e = cf_audit_append_outbox(d->al->lanes[0], line, id, false);
+    struct api_audit_log *al = d->al;
+    struct cf_str rec = line;
+    bool pend = __atomic_load_n(&al->npend, __ATOMIC_ACQUIRE) != 0;
+    uint64_t h = pend ? line_hash(line.p, line.len) : 0;
+    int status = 200;
+
+    if (pend) {
+        enum pend_verdict v = pend_take(al, line, h, &status);
+        if (v == PEND_WAIT) {
+            d->blocked = true;
+            return false;
+        }
+        pend = v == PEND_DECIDED;
+        if (pend && status != 200 && patch_status(line, status, &al->patched))
+            rec = cf_buf_str(&al->patched);
+    }
+    d->e = cf_audit_append_outbox(al->lanes[0], rec, id, false);
     if (d->e == CF_EINVAL || d->e == CF_ETOOBIG) {
         /* a row the log refuses would block every later one: keep it out, say so */
         cf_error("audit: outbox row %lld is not a valid record; skipped", (long long)id);
@@ -701,6 +890,8 @@ static bool drain_row(void *ctx, int64_t id, struct cf_str line)
     }
     if (d->e)
         return false;
+    if (pend)
+        pend_forget(al, line.len, h);
     d->last = id;
     d->n++;
     return true;
@@ -710,7 +901,7 @@ static bool drain_row(void *ctx, int64_t id, struct cf_str line)
  * Returns true when a full batch was moved (more may wait). */
 static bool drain_once(struct api_audit_log *al)
 {
-    struct drain_ctx d = {al, 0, 0, CF_OK};
+    struct drain_ctx d = {al, 0, 0, CF_OK, false};
     cf_err e = cf_store_outbox_read(al->store, al->last, DRAIN_BATCH, drain_row, &d);
 
     if (e) {
@@ -726,7 +917,7 @@ static bool drain_once(struct api_audit_log *al)
     if (!d.n)
         return false;
     clear_failing(al);
-    return d.n == DRAIN_BATCH;
+    return !d.blocked && d.n == DRAIN_BATCH;
 }
 
 /* Syncs the log and deletes the rows it now durably holds: when forced, or FLUSH_MS after the
@@ -820,6 +1011,7 @@ cf_err api_audit_start(struct cf_api *api)
         return CF_ENOMEM;
     }
     al->store = api->cfg.store;
+    cf_buf_init(&al->patched, CF_AUDIT_MAX_LINE);
     pthread_mutex_init(&al->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -848,6 +1040,7 @@ cf_err api_audit_start(struct cf_api *api)
 fail:
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
+    cf_buf_release(&al->patched);
     free(al->batches);
     free(al);
     return e;
@@ -871,6 +1064,7 @@ void api_audit_stop(struct cf_api *api)
     flush(al, true);
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
+    cf_buf_release(&al->patched);
     free(al->batches);
     free(al);
     api->alog = NULL;

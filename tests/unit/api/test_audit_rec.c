@@ -488,6 +488,62 @@ static void management_and_token_records(void **state)
     assert_false(log_contains(f, "api-version="));
 }
 
+/* Create-or-update routes: the record carried by the write says what the reply said - 201
+ * when the PUT created, 200 when it updated (audit_rec.c patches the line before it is
+ * chained); a refused PUT leaves its own record and blocks nothing; the chain verifies. */
+static void create_or_update_status(void **state)
+{
+    struct fx *f = *state;
+    char rg[256], lock[320];
+    struct cf_json *j;
+
+    snprintf(rg, sizeof(rg), "/subscriptions/%s/resourcegroups/rgnew", f->sub);
+    snprintf(lock, sizeof(lock),
+             "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Authorization/locks/NoDel",
+             f->sub);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, MGMT, rg, "api-version=2021-04-01", f->mgmt_bearer,
+                             "{\"location\":\"westeurope\"}"),
+                     201);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, MGMT, rg, "api-version=2021-04-01", f->mgmt_bearer,
+                             "{\"location\":\"westeurope\",\"tags\":{\"a\":\"b\"}}"),
+                     200);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, MGMT, lock, "api-version=2020-05-01", f->mgmt_bearer,
+                             "{\"properties\":{\"level\":\"CanNotDelete\"}}"),
+                     201);
+    /* refused before any write: its own (400) record; the next create is not held up */
+    assert_int_equal(call_st(f, CF_HTTP_PUT, MGMT, lock, "api-version=2020-05-01", f->mgmt_bearer,
+                             "{\"properties\":{\"level\":\"Nope\"}}"),
+                     400);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, MGMT, lock, "api-version=2020-05-01", f->mgmt_bearer,
+                             "{\"properties\":{\"level\":\"ReadOnly\"}}"),
+                     200);
+    wait_outbox_empty(f);
+
+    j = find(f, "ResourceGroupWrite", 201);
+    assert_string_equal(sget(j, "resultSignature", NULL), "Created");
+    assert_string_equal(sget(j, "resultType", NULL), "Success");
+    cf_json_free(j);
+    j = find(f, "ResourceGroupWrite", 200);
+    assert_string_equal(sget(j, "resultSignature", NULL), "OK");
+    cf_json_free(j);
+    j = find(f, "ManagementLockWrite", 201);
+    assert_string_equal(sget(j, "resultSignature", NULL), "Created");
+    cf_json_free(j);
+    j = find(f, "ManagementLockWrite", 200);
+    assert_string_equal(sget(j, "resultSignature", NULL), "OK");
+    cf_json_free(j);
+    j = find(f, "ManagementLockWrite", 400);
+    cf_json_free(j);
+    assert_int_equal(count_op(f, "ResourceGroupWrite"), 2);
+    assert_int_equal(count_op(f, "ManagementLockWrite"), 3);
+    {
+        struct cf_audit_verify_report rep;
+        assert_int_equal(cf_audit_sync(f->audit), CF_OK);
+        assert_int_equal(cf_audit_verify_dir(f->adir, f->mac, NULL, NULL, NULL, &rep), CF_OK);
+        assert_int_equal(rep.brk, CF_AUDIT_INTACT);
+    }
+}
+
 static void read_fails_closed(void **state)
 {
     struct fx *f = *state;
@@ -849,6 +905,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_record_through_outbox, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(refused_and_failed_requests, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(management_and_token_records, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(create_or_update_status, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(read_fails_closed, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(write_fails_closed, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(drain_waits_for_the_log, setup, audit_teardown),
