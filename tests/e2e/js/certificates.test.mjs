@@ -570,6 +570,31 @@ test("certificates: includePending - a certificate still pending (Unknown issuer
   assert.ok(!after.some((x) => x.name === name), "the operation deleted: nothing left to list");
 });
 
+test("certificates: includePending - a pending-only certificate whose operation was cancelled is still listed, until the operation is deleted", T, async () => {
+  // A cancelled create leaves the certificate "not completely provisioned" with its pending
+  // object in a final status (Learn, "Monitor and manage certificate creation": get pending
+  // request - status "canceled" or "failed"); includePending lists such certificates, as GET
+  // reads them (disabled, no thumbprint), and Delete-operation removes them.
+  const name = uniqueName("cpcan");
+  const poller = await client.beginCreateCertificate(name, { issuerName: "Unknown", subject: "CN=pcancel.coffer.test" }, POLL);
+  await poller.cancelOperation(); // PATCH .../pending {"cancellation_requested":true}
+  assert.equal(opOf(await client.getCertificateOperation(name, POLL)).status, "cancelled");
+  const plain = (await collect(client.listPropertiesOfCertificates())).map((x) => x.name);
+  assert.ok(!plain.includes(name), "left out without includePending");
+  const all = await collect(client.listPropertiesOfCertificates({ includePending: true }));
+  const mine = all.filter((x) => x.name === name);
+  assert.equal(mine.length, 1, "listed once with includePending");
+  assert.equal(mine[0].enabled, false, "a cancelled pending certificate lists disabled");
+  assert.equal(mine[0].x509Thumbprint, undefined, "and without a thumbprint");
+  const got = await client.getCertificate(name);
+  assert.equal(got.properties.enabled, false, "GET reads it the same way");
+  assert.deepEqual(all.map((x) => x.name).filter((n) => n !== name).sort(), [...plain].sort(),
+    "every issued certificate too");
+  await client.deleteCertificateOperation(name);
+  const after = await collect(client.listPropertiesOfCertificates({ includePending: true }));
+  assert.ok(!after.some((x) => x.name === name), "the operation deleted: nothing left to list");
+});
+
 test("certificates: delete (poller), get/list deleted, recover (poller), purge - key and secret follow", T, async () => {
   const name = uniqueName("cdel");
   const c = await createSelf(name, { subject: "CN=del.coffer.test", keyType: "EC", keyCurveName: "P-256" });

@@ -4,7 +4,9 @@ begin_create_certificate (policy with subject, SANs, EKUs, key usage, validity),
 (PFX / PEM) parsed by the `cryptography` package and checked against the certificate, signing
 with the certificate's key through CryptographyClient, versions/list/update/policy, import of a
 password-protected PFX made by `cryptography`, import of PEM with an encrypted PKCS#8 key, the
-Unknown-issuer CSR signed by a CA made here and merged, delete/recover/purge, contacts, issuers.
+Unknown-issuer CSR signed by a CA made here and merged, delete/recover/purge, contacts, issuers,
+an import whose policy key_props do not describe the key (400 BadParameter, nothing stored), and
+includePending listing a pending-only certificate whose operation was cancelled.
 Run by tests/e2e/suites/python.sh."""
 import base64
 import datetime
@@ -240,6 +242,66 @@ class CertificatesTest(unittest.TestCase):
                  for part in s.value.split("-----BEGIN CERTIFICATE")[1:]]
         self.assertEqual(certs, [leaf, self.ca_cert])
         verify_issued(certs[0], self.ca_cert)
+
+    # azure-kv-certificates.md §3.1 (a kty/size/curve mismatch is a 400 BadParameter) and §3.3
+    # (an import's key_props reflect the imported key): key_type, key_size or key_curve_name
+    # that are not the key's are refused before anything is stored; agreeing ones are accepted.
+    def test_import_policy_key_mismatch(self):
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        ec_key = ec.generate_private_key(ec.SECP256R1())
+        pfx = {}
+        for label, key in (("rsa", rsa_key), ("ec", ec_key)):
+            leaf = ca_issue(self.ca_key, self.ca_cert,
+                            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"pypol{label}")]), key.public_key())
+            pfx[label] = pkcs12.serialize_key_and_certificates(b"pypol", key, leaf, None,
+                                                               serialization.NoEncryption())
+        name = unique("pypol")
+        cases = (
+            ("rsa", dict(key_type=KeyType.rsa, key_size=4096),
+             "Property 'key_props.key_size' 4096 does not match the imported RSA key (2048 bits)."),
+            ("rsa", dict(key_type=KeyType.ec),
+             "Property 'key_props.kty' EC does not match the imported RSA key."),
+            ("ec", dict(key_type=KeyType.ec, key_curve_name=KeyCurveName.p_384),
+             "Property 'key_props.crv' P-384 does not match the imported EC key on curve P-256."),
+            ("ec", dict(key_type=KeyType.rsa, key_size=2048),
+             "Property 'key_props.kty' RSA does not match the imported EC key."),
+        )
+        for label, kw, message in cases:
+            policy = CertificatePolicy(WellKnownIssuerNames.unknown, subject="CN=pypol", **kw)
+            with self.assertRaises(HttpResponseError) as ctx:
+                self.client.import_certificate(name, pfx[label], policy=policy)
+            self.assertEqual(ctx.exception.status_code, 400, kw)
+            self.assertEqual(ctx.exception.error.code, "BadParameter", kw)
+            self.assertEqual(ctx.exception.error.message, message)
+        with self.assertRaises(ResourceNotFoundError):
+            self.client.get_certificate(name)
+        with self.assertRaises(ResourceNotFoundError):
+            self.secrets.get_secret(name)
+        ok = CertificatePolicy(WellKnownIssuerNames.unknown, subject="CN=pypol", key_type=KeyType.rsa, key_size=2048)
+        c = self.client.import_certificate(name, pfx["rsa"], policy=ok)
+        self.assertEqual((c.policy.key_type, c.policy.key_size), ("RSA", 2048))
+        ok = CertificatePolicy(WellKnownIssuerNames.unknown, subject="CN=pypol", key_curve_name=KeyCurveName.p_256)
+        c = self.client.import_certificate(unique("pypol"), pfx["ec"], policy=ok)
+        self.assertEqual((c.policy.key_type, c.policy.key_curve_name), ("EC", "P-256"))
+
+    # A pending-only certificate whose create was cancelled keeps its pending object in the final
+    # status (Learn, "Monitor and manage certificate creation"), so include_pending lists it
+    # (disabled, as GET reads it) until the operation is deleted.
+    def test_include_pending_lists_cancelled(self):
+        name = unique("pycancel")
+        policy = CertificatePolicy(issuer_name=WellKnownIssuerNames.unknown, subject="CN=pycancel.coffer.test")
+        self.client.begin_create_certificate(name, policy, **FAST)
+        op = self.client.cancel_certificate_operation(name)
+        self.assertEqual(op.status.lower(), "cancelled")
+        self.assertTrue(op.cancellation_requested)
+        self.assertNotIn(name, [c.name for c in self.client.list_properties_of_certificates()])
+        listed = [c for c in self.client.list_properties_of_certificates(include_pending=True, max_page_size=1)
+                  if c.name == name]
+        self.assertEqual(len(listed), 1, "listed once with include_pending, in pages of one")
+        self.assertFalse(listed[0].enabled)
+        self.assertFalse(self.client.get_certificate(name).properties.enabled)
+        self.client.delete_certificate_operation(name)
+        self.assertNotIn(name, [c.name for c in self.client.list_properties_of_certificates(include_pending=True)])
 
     def test_unknown_issuer_csr_merge(self):
         name = unique("pymerge")

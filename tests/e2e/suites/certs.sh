@@ -4,7 +4,10 @@
 # with `openssl verify -CAfile ca.pem` and whose key matches the certificate; backup/restore of
 # a certificate into another vault; the managed key and secret refusing direct writes (403);
 # a preserveCertOrder import with the CA first (PEM and PFX secrets keep the order, x5t is the
-# leaf's), and of a PFX whose bags list the CA first (the file's order kept, openssl verify); includePending through the CLI; dev_month_seconds refused without --dev, and a
+# leaf's), and of a PFX whose bags list the CA first (the file's order kept, openssl verify);
+# includePending through the CLI and, for a cancelled pending-only certificate, page by page; an
+# import whose policy key_props do not describe the key (400, nothing stored); dev_month_seconds
+# refused without --dev, and a
 # minute-scale AutoRenew watched through the SDK (js/certrenew.sdk.mjs, a 40 s month, a 2 s
 # janitor); and (when Debian's pebble is installed) the Acme issuer against pebble on loopback.
 set -uo pipefail
@@ -239,6 +242,74 @@ expect_eq "certificate list --include-pending: one more than without" "$(($(tr -
 req GET "$VU/certificates?$AV&includePending=true&maxresults=1" "${H[@]}"
 expect_eq "includePending=true: the nextLink keeps it" 1 \
     "$(b '1 if "includePending=true" in (d.get("nextLink") or "") else 0')"
+
+# A pending-only certificate whose operation was cancelled keeps its pending object in the final
+# status (Learn, "Monitor and manage certificate creation"): includePending still lists it, on
+# pages of one whose nextLink keeps the flag, until the operation is deleted.
+req POST "$VU/certificates/pend-can/create?$AV" "${H[@]}" --data \
+    '{"policy":{"issuer":{"name":"Unknown"},"x509_props":{"subject":"CN=pend-can"}}}'
+expect_eq "create pend-can (Unknown issuer): 202" 202 "$CODE"
+req PATCH "$VU/certificates/pend-can/pending?$AV" "${H[@]}" --data '{"cancellation_requested":true}'
+expect_eq "cancel pend-can: 200, cancelled" "200 cancelled" "$CODE $(b 'd["status"]')"
+# list_walk QUERY: every page from /certificates?QUERY through the nextLinks; prints the names
+# (a pending one, without x5t, with a *) and then the number of pages.
+list_walk() {
+    "$PY" - "$VU/certificates?$AV&$1" "$TOK" "$COFFER_CA_FILE" <<'EOF'
+import json, ssl, sys, urllib.request
+url, tok, ca = sys.argv[1:4]
+pending = "includePending=true" in url
+ctx = ssl.create_default_context(cafile=ca)
+names, pages = [], 0
+while url:
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + tok})
+    d = json.load(urllib.request.urlopen(req, context=ctx, timeout=30))
+    pages += 1
+    if pending and "includePending=true" not in url:
+        print("nextLink-lost-includePending"); sys.exit(0)
+    names += [i["id"].rsplit("/", 1)[1] + ("" if i.get("x5t") else "*") for i in d["value"]]
+    url = d.get("nextLink")
+print(" ".join(names), pages)
+EOF
+}
+pend_names() { tr ' ' '\n' <<<"$1" | grep '^pend-' | tr '\n' ' ' | sed 's/ $//'; }
+walk=$(list_walk "includePending=true&maxresults=1")
+expect_eq "includePending, pages of one: the cancelled and the in-progress pending certificates" \
+    "pend-can* pend-cli*" "$(pend_names "${walk% *}")"
+walk25=$(list_walk "includePending=true&maxresults=25")
+expect_eq "includePending, pages of one and of 25: the same list, pages of one hold one each" \
+    "${walk25% *} $(wc -w <<<"${walk25% *}" | tr -d ' ')" "$walk"
+expect_eq "without includePending: neither pending certificate" "" \
+    "$(pend_names "$(list_walk "maxresults=1")")"
+req DELETE "$VU/certificates/pend-can/pending?$AV" "${H[@]}"
+expect_eq "delete the cancelled operation: 200" 200 "$CODE"
+expect_eq "includePending after the delete: pend-can no longer listed" "pend-cli*" \
+    "$(pend_names "$(list_walk "includePending=true&maxresults=2")")"
+
+# ---- import: a policy whose key_props do not describe the key (§3.1, §3.3) -------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/pol.key" -out "$W/pol.pem" -days 2 \
+    -subj /CN=pol.coffer.test 2>/dev/null
+pol_import() { # NAME KEY_PROPS_JSON: the PEM import with that key_props
+    "$PY" -c 'import json,sys; print(json.dumps({"value": open(sys.argv[1]).read() + open(sys.argv[2]).read(), "policy": {"key_props": json.loads(sys.argv[3]), "secret_props": {"contentType": "application/x-pem-file"}}}))' \
+        "$W/pol.key" "$W/pol.pem" "$2" >"$W/pol-req.json"
+    req POST "$VU/certificates/$1/import?$AV" "${H[@]}" --data @"$W/pol-req.json"
+}
+pol_import pol-bad '{"kty":"RSA","key_size":4096}'
+expect_eq "import RSA-2048 with key_size 4096: 400 BadParameter and the message" \
+    "400 BadParameter Property 'key_props.key_size' 4096 does not match the imported RSA key (2048 bits)." \
+    "$CODE $(b 'd["error"]["code"]') $(b 'd["error"]["message"]')"
+pol_import pol-bad '{"crv":"P-256"}'
+expect_eq "import RSA-2048 with crv P-256: 400 BadParameter and the message" \
+    "400 BadParameter Property 'key_props.crv' P-256 does not match the imported RSA key." \
+    "$CODE $(b 'd["error"]["code"]') $(b 'd["error"]["message"]')"
+req GET "$VU/certificates/pol-bad?$AV" "${H[@]}"
+c1=$CODE
+req GET "$VU/keys/pol-bad?$AV" "${H[@]}"
+c2=$CODE
+req GET "$VU/secrets/pol-bad?$AV" "${H[@]}"
+expect_eq "refused imports stored nothing: certificate, key, secret 404" "404 404 404" "$c1 $c2 $CODE"
+pol_import pol-bad '{"kty":"RSA","key_size":2048,"exportable":true}'
+expect_eq "import with key_props that agree with the key: 200, RSA 2048" "200 RSA 2048" \
+    "$CODE $(b 'd["policy"]["key_props"]["kty"]') $(b 'd["policy"]["key_props"]["key_size"]')"
 
 e2e_stop
 
