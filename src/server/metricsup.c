@@ -325,9 +325,12 @@ struct cf_metricsup *cf_metricsup_start(const struct cf_config *cfg,
         } else if ((e = cf_http_admin_start(mu->admin))) {
             goto fail;
         } else {
-            cf_info("metrics: /metrics, /healthz, /readyz%s on %s%s:%d",
-                    deps->crl ? ", " CF_BOOT_CRL_PATH : "", tls ? "https://" : "", addr,
+            /* this line's form is read by tests/e2e/lib.sh (srv_scrape): keep it */
+            cf_info("metrics: /metrics, /healthz, /readyz on %s%s:%d", tls ? "https://" : "", addr,
                     cf_http_admin_port(mu->admin));
+            if (deps->crl)
+                cf_info("metrics: the dev CA's CRL at %s%s:%d%s", tls ? "https://" : "http://",
+                        addr, cf_http_admin_port(mu->admin), CF_BOOT_CRL_PATH);
         }
     }
     *err = CF_OK;
