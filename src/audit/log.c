@@ -61,6 +61,9 @@ struct cf_audit {
     uint64_t alloc_end; /* blocks are reserved (fallocate KEEP_SIZE) up to here */
     int ver;            /* format of the active file: its header's version */
     bool need_trunc, need_reopen, no_prealloc;
+    /* A file started by a rotation whose directory entry is not synced yet, and retention not
+     * yet run: the sync thread does both with its next fdatasync (off the appender's path). */
+    bool need_dir_sync, need_retention;
 
     /* chain */
     int64_t seq;
@@ -114,10 +117,11 @@ static void sync_dir(const struct cf_audit *a)
 
 /* ---- writing one chained line ---- */
 
-/* Blocks are reserved ahead of the write position in chunks of this size, with
- * FALLOC_FL_KEEP_SIZE: st_size (what readers, verify, the stream tail and rotation see) stays
- * the end of the last whole line, and a write into reserved blocks does not allocate. */
-#define PREALLOC_CHUNK (256u * 1024)
+/* Blocks are reserved ahead of the write position in chunks of this size (1 MiB: one fallocate
+ * per ~1000 GET records; at 256 KiB it showed in a GET profile), with FALLOC_FL_KEEP_SIZE:
+ * st_size (what readers, verify, the stream tail and rotation see) stays the end of the last
+ * whole line, and a write into reserved blocks does not allocate. */
+#define PREALLOC_CHUNK (1024u * 1024)
 
 static void prealloc(struct cf_audit *a, size_t n)
 {
@@ -348,10 +352,13 @@ static cf_err put_checkpoint(struct cf_audit *a, bool final)
 
 /* Runs one fdatasync covering every record written so far. Called with the mutex held and
  * no sync running; drops the mutex during the call. */
+static void retention(struct cf_audit *a);
+
 static void do_sync(struct cf_audit *a)
 {
     int64_t target = a->seq;
     int fd = a->fd, rc, en = 0;
+    bool dir = a->need_dir_sync, keep = a->need_retention;
     struct stat st;
 
     if (fd < 0 || a->need_reopen)
@@ -368,10 +375,18 @@ static void do_sync(struct cf_audit *a)
         return;
     }
     a->sync_running = true;
+    a->need_dir_sync = a->need_retention = false;
     pthread_mutex_unlock(&a->mu);
+    /* Without the mutex: the fd and the active file's name stay while sync_running (rotation
+     * and reopen wait for it). A new file's records count as durable once its directory entry
+     * is synced too. */
     rc = a->io.fsync(a->io.ctx, fd);
     if (rc != 0)
         en = errno;
+    if (rc == 0 && dir)
+        sync_dir(a);
+    if (keep)
+        retention(a);
     pthread_mutex_lock(&a->mu);
     a->sync_running = false;
     a->last_sync_ms = cf_mono_ms();
@@ -386,6 +401,7 @@ static void do_sync(struct cf_audit *a)
         a->fail_upto = target;
         a->fail_err = errno_err(en);
         a->need_reopen = true;
+        a->need_dir_sync = a->need_dir_sync || dir;
     }
     pthread_cond_broadcast(&a->synced_cv);
 }
@@ -572,8 +588,12 @@ static void retention(struct cf_audit *a)
     free(v);
 }
 
-/* Starts the next file: header line linking to the last MAC, synced with its directory entry. */
-static cf_err start_file(struct cf_audit *a)
+/* Starts the next file: header line linking to the last MAC, synced with its directory entry -
+ * now, or (defer: a rotation on the appenders' path) by the sync thread's next fdatasync, which
+ * also runs retention: a rotation then costs the appender one fsync (the old file's, so it is
+ * complete on disk before the next file exists) instead of three and an unlink. Until that sync
+ * the new file's records are not durable (synced_seq stays below them), as any record's. */
+static cf_err start_file(struct cf_audit *a, bool defer)
 {
     char name[AUDIT_NAME_MAX], prev[AUDIT_NAME_MAX], path[PATH_MAX + AUDIT_NAME_MAX], ts[32];
     char body[1024];
@@ -607,6 +627,13 @@ static cf_err start_file(struct cf_audit *a)
                  ts, a->ver, a->node, name, prev);
     if ((e = put_line(a, body, (size_t)n, a->last_outbox)))
         goto unlink_file;
+    a->since_ckpt = 0;
+    if (defer) {
+        a->need_dir_sync = a->need_retention = true;
+        if (a->thr_idle)
+            pthread_cond_signal(&a->work_cv);
+        return CF_OK;
+    }
     if (a->io.fsync(a->io.ctx, a->fd) != 0) {
         /* The header is chained already: keep the file and reread it before the next line. */
         e = errno_err(errno);
@@ -615,7 +642,6 @@ static cf_err start_file(struct cf_audit *a)
     }
     a->st.fsyncs++;
     a->synced_seq = a->seq;
-    a->since_ckpt = 0;
     sync_dir(a);
     retention(a);
     return CF_OK;
@@ -662,7 +688,7 @@ static cf_err reopen(struct cf_audit *a)
     return CF_OK;
 }
 
-static cf_err rotate_locked(struct cf_audit *a)
+static cf_err rotate_locked(struct cf_audit *a, bool defer)
 {
     cf_err e;
 
@@ -678,7 +704,7 @@ static cf_err rotate_locked(struct cf_audit *a)
         close(a->fd);
         a->fd = -1;
     }
-    if ((e = start_file(a)))
+    if ((e = start_file(a, defer)))
         return e;
     a->st.rotations++;
     return CF_OK;
@@ -691,9 +717,9 @@ static cf_err ready(struct cf_audit *a)
     if (a->need_reopen && (e = reopen(a)))
         return e;
     if (a->fd < 0)
-        return start_file(a);
+        return start_file(a, false);
     if (a->size >= a->rotate_bytes)
-        return rotate_locked(a);
+        return rotate_locked(a, true);
     return CF_OK;
 }
 
@@ -831,7 +857,7 @@ cf_err cf_audit_rotate(struct cf_audit *a)
     pthread_mutex_lock(&a->mu);
     e = a->need_reopen ? reopen(a) : CF_OK;
     if (!e)
-        e = rotate_locked(a);
+        e = rotate_locked(a, true);
     pthread_mutex_unlock(&a->mu);
     return e;
 }
@@ -888,18 +914,18 @@ static cf_err recover(struct cf_audit *a)
             /* A file of another format (v1, written before an upgrade) is closed with its
              * final checkpoint (in its own format) and the chain goes on in a new file. When
              * that fails the log stays on it, in its format, until the next rotation. */
-            if (a->ver != a->fmt_ver && (e = rotate_locked(a))) {
+            if (a->ver != a->fmt_ver && (e = rotate_locked(a, false))) {
                 cf_warn("audit: cannot rotate %s to the v%d format (%s); continuing it",
                         a->fname, a->fmt_ver, cf_err_name(e));
                 e = CF_OK;
                 if (a->fd < 0)
-                    e = start_file(a);
+                    e = start_file(a, false);
             }
             goto free_list;
         }
     }
     a->synced_seq = a->seq;
-    e = start_file(a);
+    e = start_file(a, false);
 free_list:
     free(v);
     return e;

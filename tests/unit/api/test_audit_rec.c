@@ -898,6 +898,41 @@ static void fast_format_matches_reference(void **state)
     check_same(&ev);
 }
 
+/* The fast writer checks and upper-cases eight bytes at a time: every byte value at every
+ * position of a word (and in the tail after the last whole word) goes the way the reference
+ * goes, in a plain field and in the upper-cased resourceId; the case boundaries ('`' 'a' 'z'
+ * '{' '@' 'A' 'Z' '[') in every position. */
+static void fast_format_every_byte(void **state)
+{
+    static const char edges[] = "`az{@AZ[";
+    char buf[32];
+    struct cf_audit_event ev = {.time_ms = 1764900000123,
+                                .operation_name = "SecretGet",
+                                .http_status = 200};
+    (void)state;
+
+    for (size_t pos = 0; pos < 19; pos++) {
+        for (unsigned c = 1; c < 256; c++) {
+            memset(buf, 'm', 19);
+            buf[19] = '\0';
+            buf[pos] = (char)c;
+            ev.resource_id = buf;
+            ev.client_info = NULL;
+            check_same(&ev);
+            ev.resource_id = "r";
+            ev.client_info = buf;
+            check_same(&ev);
+        }
+        for (size_t k = 0; k + 1 < sizeof(edges); k++) {
+            for (size_t i = 0; i < 19; i++)
+                buf[i] = edges[(i + k + pos) % (sizeof(edges) - 1)];
+            buf[19 - pos % 3] = '\0'; /* lengths 17..19: a whole word and tails */
+            ev.resource_id = buf;
+            check_same(&ev);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -913,6 +948,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(floor_after_new_store, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(lanes_by_worker, setup, audit_teardown),
         cmocka_unit_test(fast_format_matches_reference),
+        cmocka_unit_test(fast_format_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
