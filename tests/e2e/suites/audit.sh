@@ -203,7 +203,7 @@ want = [
     ("401", "Authentication", "Unauthorized", 401, None, False),
     ("404", "SecretGet", "NotFound", 404, admin, False),
     ("403", "SecretGet", "Forbidden", 403, noroles, False),
-    ("vault create", "VaultPut", "OK", 200, admin, True),
+    ("vault create", "VaultPut", "Created", 201, admin, True),  # a new vault: 201, as answered
 ]
 for what, op, sig, status, app, outbox in want:
     hits = [r for r in recs if r.get("operationName") == op and r.get("resultSignature") == sig
