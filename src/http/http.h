@@ -108,6 +108,15 @@ void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_h
 typedef void (*cf_http_later_fn)(void *ctx, int worker);
 int cf_http_later(cf_http_later_fn fn, void *ctx);
 
+/* For a thread that answers many requests in a row off the workers' loops (the API's CPU
+ * pool): after cf_http_hold_wakes, cf_http_respond from this thread queues each response for
+ * its worker without waking that loop; cf_http_wake_held wakes each worker concerned once and
+ * ends the hold. Every hold must end soon (the responses wait until it does): a thread calls
+ * cf_http_wake_held before it waits for more work. Harmless on a worker's own thread (its
+ * responses are sent at once) and when nothing was held. */
+void cf_http_hold_wakes(void);
+void cf_http_wake_held(void);
+
 /* ---- the admin listener (admin.c): /metrics, /healthz, /readyz ----
  * A second, small HTTP/1.1 server on one address with its own thread and event loop, plain or
  * TLS (cert_file and key_file both set), GET and HEAD only, no request body, heads up to

@@ -42,8 +42,12 @@ const char *cf_http_reason(int status);
  * (runs what is still scheduled). */
 struct event_base;
 struct http_later;
+struct event;
 struct http_later *http_later_attach(struct event_base *base, int worker);
 void http_later_detach(struct http_later *l);
+/* later.c: true when the calling thread holds its wakes (cf_http_hold_wakes): wake_ev is then
+ * remembered and fired by cf_http_wake_held instead of now. */
+bool http_hold_wake(struct event *wake_ev);
 
 /* Listening sockets (listen.c). addr is numeric IPv4 or IPv6 ("::1" or "[::1]"). */
 struct sockaddr_storage;

@@ -82,3 +82,46 @@ int cf_http_later(cf_http_later_fn fn, void *ctx)
     event_active(l->ev, EV_READ, 0);
     return l->worker;
 }
+
+/* ---- held wakes (cf_http_hold_wakes) ----
+ * The one other per-thread state of this file: the wake events cf_http_respond did not fire
+ * from this thread while it held them (each worker once). */
+#define HTTP_HOLD_MAX 16
+
+struct http_hold {
+    bool on;
+    size_t n;
+    struct event *ev[HTTP_HOLD_MAX];
+};
+
+static _Thread_local struct http_hold tl_hold;
+
+void cf_http_hold_wakes(void)
+{
+    tl_hold.on = true;
+}
+
+bool http_hold_wake(struct event *wake_ev)
+{
+    struct http_hold *h = &tl_hold;
+
+    if (!h->on)
+        return false;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->ev[i] == wake_ev)
+            return true;
+    if (h->n == HTTP_HOLD_MAX)
+        return false;
+    h->ev[h->n++] = wake_ev;
+    return true;
+}
+
+void cf_http_wake_held(void)
+{
+    struct http_hold *h = &tl_hold;
+
+    for (size_t i = 0; i < h->n; i++)
+        event_active(h->ev[i], EV_READ, 0);
+    h->n = 0;
+    h->on = false;
+}

@@ -681,8 +681,10 @@ void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_h
         w->inbox_head = rq;
     w->inbox_tail = rq;
     pthread_mutex_unlock(&w->inbox_mu);
-    /* Thread-safe with evthread; activations before the loop gets to it coalesce. */
-    event_active(w->wake_ev, EV_READ, 0);
+    /* Thread-safe with evthread; activations before the loop gets to it coalesce. A thread
+     * holding its wakes (cf_http_hold_wakes) fires it later, once for several responses. */
+    if (!http_hold_wake(w->wake_ev))
+        event_active(w->wake_ev, EV_READ, 0);
 }
 
 /* ---- lifecycle ---- */
