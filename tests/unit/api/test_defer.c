@@ -34,9 +34,10 @@
 
 struct tworker {
     struct event *ev;
-    int answered; /* answers queued for this worker (cf_http_respond) */
-    int woken_at; /* answered as the wake callback last saw it */
-    int wakes;    /* wake callbacks run */
+    int answered;                  /* answers queued for this worker (cf_http_respond) */
+    int woken_at;                  /* answered as the wake callback last saw it */
+    int wakes;                     /* wake callbacks run */
+    int64_t answered_us, woken_us; /* the last answer and the last wake (monotonic) */
 };
 
 struct treq {
@@ -54,10 +55,20 @@ static struct {
     struct tworker w[NWORKERS];
     struct treq reqs[BURST];
     int answers;      /* all workers */
+    int responded;    /* cf_http_respond calls finished (held counted) */
     int held;         /* answers whose wake was held */
     int ran_deferred; /* handler runs with r->deferred set */
     bool gate_open;   /* the handler waits for this */
+    int job_us;       /* the handler's work: it sleeps this long after the gate */
 } T;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 const char *cf_http_header(const struct cf_http_req *req, const char *name)
 {
@@ -80,6 +91,7 @@ void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_h
     (void)len;
     pthread_mutex_lock(&T.mu);
     w->answered++;
+    w->answered_us = now_us();
     T.answers++;
     pthread_mutex_unlock(&T.mu);
     held = http_hold_wake(w->ev); /* as server.c's cf_http_respond */
@@ -87,6 +99,7 @@ void cf_http_respond(struct cf_http_req *req, int status, const struct cf_http_h
         event_active(w->ev, EV_READ, 0);
     pthread_mutex_lock(&T.mu);
     T.held += held;
+    T.responded++;
     pthread_cond_broadcast(&T.cv);
     pthread_mutex_unlock(&T.mu);
 }
@@ -100,6 +113,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&T.mu);
     w->wakes++;
     w->woken_at = w->answered;
+    w->woken_us = now_us();
     pthread_cond_broadcast(&T.cv);
     pthread_mutex_unlock(&T.mu);
 }
@@ -127,6 +141,8 @@ static void gated_handler(struct api_req *r)
     while (!T.gate_open)
         pthread_cond_wait(&T.cv, &T.mu);
     pthread_mutex_unlock(&T.mu);
+    if (T.job_us)
+        usleep((useconds_t)T.job_us);
     cf_http_respond(r->http, 200, NULL, 0, "", 0);
     api_req_put(r);
 }
@@ -197,7 +213,7 @@ static int want_answers;
 
 static bool all_answered(void)
 {
-    return T.answers >= want_answers;
+    return T.responded >= want_answers;
 }
 
 /* Every worker has been woken after its last answer. */
@@ -272,6 +288,35 @@ static void test_backlog_batches_and_fires_every_wake(void **state)
     teardown_loop();
 }
 
+/* Slow jobs (20 ms each, as an RSA-4096 signature is a few ms): a held answer is not kept
+ * for a whole batch of them - its wake fires once it has waited the 1 ms bound, that is after
+ * the thread's next job at the latest (a batch of 4 would keep the first for three more). */
+static void test_slow_jobs_hold_one_job_at_most(void **state)
+{
+    struct cf_api *api = setup_api();
+    int64_t worst = 0;
+    const int n = 12;
+
+    (void)state;
+    T.job_us = 20000;
+    for (int i = 0; i < n; i++)
+        defer_one(api, i, i);
+    pthread_mutex_lock(&T.mu);
+    T.gate_open = true;
+    pthread_cond_broadcast(&T.cv);
+    want_answers = n;
+    wait_locked(all_answered, "the answers");
+    wait_locked(all_woken, "the held wakes");
+    for (int i = 0; i < n; i++)
+        worst = CF_MAX(worst, T.w[i].woken_us - T.w[i].answered_us);
+    pthread_mutex_unlock(&T.mu);
+    assert_true(T.held > 0);
+    /* one job (20 ms) plus scheduling slack; three jobs would be 60 ms */
+    assert_in_range(worst, 0, 45000);
+    cf_api_free(api);
+    teardown_loop();
+}
+
 /* cf_api_free with a backlog: the pool drains it, and the last held wakes fire before its
  * threads end. */
 static void test_free_with_backlog_fires_held_wakes(void **state)
@@ -326,6 +371,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_backlog_wakes_at_once),
         cmocka_unit_test(test_backlog_batches_and_fires_every_wake),
+        cmocka_unit_test(test_slow_jobs_hold_one_job_at_most),
         cmocka_unit_test(test_free_with_backlog_fires_held_wakes),
         cmocka_unit_test(test_hold_api),
     };
