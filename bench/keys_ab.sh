@@ -8,10 +8,14 @@
 #              GETs' req/s and latency (what signs on the event loop would cost a reader)
 #   get only   with GETCPU=1: SC connections of GETs alone, req/s and CPU per GET (the sign's
 #              CPU against a GET's on the same server, same moment)
+#   floor      with SPEED=1 (RS256 only): `openssl speed -multi <cores> rsa2048` sign/s before
+#              each round's pair, and each line's sign_rps against it (issue 12's bar: >= 0.70
+#              with SC=64, as bench/run.sh measures it)
 #
 #   bench/keys_ab.sh BIN_A BIN_B      e.g. the CPU-pool build and an inline-RSA build
 #
-# Knobs: DUR (5), ROUNDS (4), SC (16), GC (4), GETCPU (0), ALG (RS256: RSA-2048; ES256: a P-256 key).
+# Knobs: DUR (5), ROUNDS (4), SC (16), GC (4), GETCPU (0), SPEED (0), ALG (RS256: RSA-2048;
+# ES256: a P-256 key).
 # Both servers run --dev (authorization, audit on).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,9 +69,9 @@ bench() { # name -> "sign_rps cpu_us_per_req | mixed: sign_rps get_rps get_p50 g
         go=$(wrk -t2 -c$SC -d${DUR}s -s bench/get.lua "$u/secrets/bench?api-version=7.5" | grep ^BENCH | cut -c7-)
         g1=$(ticks $1)
     fi
-    python3 - "$1" "$srq" "$((c1 - c0))" "$s" "$g" "$ms" "$go" "$((g1 - g0))" <<'PY'
+    python3 - "$1" "$srq" "$((c1 - c0))" "$s" "$g" "$ms" "$go" "$((g1 - g0))" "${FLOOR:-0}" <<'PY'
 import json, sys
-name, srq, ticks, s, g, ms, go, gticks = sys.argv[1:]
+name, srq, ticks, s, g, ms, go, gticks, floor = sys.argv[1:]
 req, non2xx = map(int, srq.split())
 s, g, ms, go = json.loads(s), json.loads(g), json.loads(ms), json.loads(go)
 out = {"bin": name, "sign_rps": s["rps"], "non2xx": non2xx, "cpu_us_per_sign": round(int(ticks) * 1e4 / max(req, 1), 1),
@@ -75,6 +79,8 @@ out = {"bin": name, "sign_rps": s["rps"], "non2xx": non2xx, "cpu_us_per_sign": r
     "get_p99_ms": g["p99_ms"], "get_p999_ms": g["p999_ms"], "get_max_ms": g["max_ms"]}
 if go:
     out.update({"get_only_rps": go["rps"], "cpu_us_per_get": round(int(gticks) * 1e4 / max(go["requests"], 1), 1)})
+if float(floor) > 0:
+    out.update({"openssl_speed": float(floor), "ratio": round(s["rps"] / float(floor), 3)})
 print(json.dumps(out))
 PY
 }
@@ -82,6 +88,9 @@ PA=$((20000 + RANDOM % 20000))
 start a "$BIN_A" "$PA"
 start b "$BIN_B" "$((PA + 1))"
 for r in $(seq 1 $ROUNDS); do
+    if [ "${SPEED:-0}" = 1 ] && [ "$ALG" = RS256 ]; then
+        FLOOR=$(openssl speed -multi "$(nproc)" -seconds 2 -mr rsa2048 2>/dev/null | awk -F: '/^\+F2:/ {v = $4} END {print v}')
+    fi
     if ((r % 2)); then bench a; bench b; else bench b; bench a; fi
     uptime | sed 's/.*load/load/' >&2
 done
