@@ -33,8 +33,8 @@ struct write_job {
     /* Each waiter sleeps on its own condition: one broadcast per batch woke every waiting
      * thread (most of them for later batches) and was measured as the top cost of SET. */
     pthread_cond_t cv;
-    /* Asynchronous jobs (cf_store_write_async): heap-allocated, nobody waits; the writer calls
-     * done after the batch is durable, outside its lock, then frees the job. */
+    /* Asynchronous jobs (cf_store_write_async): heap-allocated, nobody waits; the acker thread
+     * calls done after the batch is durable (or failed), then frees the job. */
     cf_store_done_fn done_fn;
     void *done_arg;
     /* The audit record bound to the submitting thread (cf_store_audit_bind), inserted into
@@ -103,6 +103,18 @@ struct cf_store {
     void (*commit_fn)(void *ctx, int64_t dur_us, size_t jobs);
     void *commit_ctx;
     pthread_cond_t outbox_cv; /* outbox_busy went false */
+
+    /* acker: runs the done callbacks of finished asynchronous jobs on its own thread, so the
+     * writer starts its next batch as soon as a commit returns instead of after every reply of
+     * the batch was built (JSON, response hand-off). The writer appends each batch's
+     * asynchronous jobs in submission order, one signal per batch; the acker runs them in that
+     * order. Guarded by amu; ack_stop is set only after the writer has exited, and the acker
+     * drains its queue before it exits. */
+    pthread_mutex_t amu;
+    pthread_cond_t acv;
+    struct write_job *ahead, *atail;
+    bool ack_stop, ack_running;
+    pthread_t acker;
 
     /* recent outbox rows: a ring of the rows the writer committed, so the drainer takes them
      * from memory instead of a read transaction per batch (which re-read the outbox's pages
@@ -781,7 +793,7 @@ static bool run_batch(struct cf_store *s, struct write_job *batch, bool fail_com
         return false;
     }
     /* Committed: tell the owners of the records before their waiters wake (under wmu) or
-     * their done callbacks run (later on this thread). */
+     * their done callbacks run (later, on the acker thread). */
     for (j = batch; j; j = j->next) {
         if (j->audit_row) {
             j->audit->committed = true;
@@ -855,13 +867,37 @@ static void gather(struct cf_store *s)
     s->gather = 0;
 }
 
+/* The acker thread (see struct cf_store): done callbacks of finished batches, in order. */
+static void *acker_main(void *arg)
+{
+    struct cf_store *s = arg;
+    struct write_job *list, *j, *next;
+
+    for (;;) {
+        pthread_mutex_lock(&s->amu);
+        while (!s->ahead && !s->ack_stop)
+            pthread_cond_wait(&s->acv, &s->amu);
+        list = s->ahead;
+        s->ahead = s->atail = NULL;
+        pthread_mutex_unlock(&s->amu);
+        if (!list)
+            break; /* stopping, and nothing left to answer */
+        for (j = list; j; j = next) {
+            next = j->next;
+            j->done_fn(j->result, j->done_arg);
+            free(j);
+        }
+    }
+    return NULL;
+}
+
 static void *writer_main(void *arg)
 {
     struct cf_store *s = arg;
     void (*commit_fn)(void *ctx, int64_t dur_us, size_t jobs);
     void *commit_ctx;
     int64_t t0_us;
-    struct write_job *batch, *last, *j, *next, *async;
+    struct write_job *batch, *last, *j, *next, *async, *alast;
     bool fail, rows;
     int n, prev_n = 0;
 
@@ -905,22 +941,32 @@ static void *writer_main(void *arg)
         if ((uint64_t)n > s->stats.max_batch)
             s->stats.max_batch = (uint64_t)n;
         /* read next before done: a finished job's memory returns to its waiter */
-        async = NULL;
+        async = alast = NULL;
         for (j = batch; j; j = next) {
             next = j->next;
             if (j->done_fn) {
-                j->next = async;
-                async = j;
+                /* in submission order: the acker answers the batch oldest first */
+                j->next = NULL;
+                if (alast)
+                    alast->next = j;
+                else
+                    async = j;
+                alast = j;
                 continue;
             }
             j->done = true;
             pthread_cond_signal(&j->cv); /* the waiter needs wmu, held here, before it returns */
         }
         pthread_mutex_unlock(&s->wmu);
-        for (j = async; j; j = next) {
-            next = j->next;
-            j->done_fn(j->result, j->done_arg);
-            free(j);
+        if (async) {
+            pthread_mutex_lock(&s->amu);
+            if (s->atail)
+                s->atail->next = async;
+            else
+                s->ahead = async;
+            s->atail = alast;
+            pthread_cond_signal(&s->acv);
+            pthread_mutex_unlock(&s->amu);
         }
         if (rows)
             outbox_hook(s);
@@ -1169,6 +1215,8 @@ struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *
     pthread_mutex_init(&s->ckmu, NULL);
     pthread_cond_init(&s->ckcv, NULL);
     pthread_mutex_init(&s->omu, NULL);
+    pthread_mutex_init(&s->amu, NULL);
+    pthread_cond_init(&s->acv, NULL);
     s->ocover = INT64_MAX;
     s->orows = calloc(OUTBOX_MEM_ROWS, sizeof(*s->orows));
     if (!s->orows) {
@@ -1203,6 +1251,11 @@ struct cf_store *cf_store_open_sqlite(const struct cf_store_opts *opts, cf_err *
         s->rconns[i].next_free = s->rfree;
         s->rfree = &s->rconns[i];
     }
+    if (pthread_create(&s->acker, NULL, acker_main, s) != 0) {
+        e = CF_EINTERNAL;
+        goto fail;
+    }
+    s->ack_running = true;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         e = CF_EINTERNAL;
         goto fail;
@@ -1233,6 +1286,14 @@ void cf_store_close(struct cf_store *s)
         pthread_mutex_unlock(&s->wmu);
         pthread_join(s->writer, NULL);
     }
+    if (s->ack_running) {
+        /* after the writer: every job it ran is on the acker's queue by now */
+        pthread_mutex_lock(&s->amu);
+        s->ack_stop = true;
+        pthread_cond_signal(&s->acv);
+        pthread_mutex_unlock(&s->amu);
+        pthread_join(s->acker, NULL);
+    }
     if (s->ck_running) {
         pthread_mutex_lock(&s->ckmu);
         s->ck_stop = true;
@@ -1261,6 +1322,8 @@ void cf_store_close(struct cf_store *s)
         free(s->orows);
     }
     pthread_mutex_destroy(&s->omu);
+    pthread_mutex_destroy(&s->amu);
+    pthread_cond_destroy(&s->acv);
     free(s->path);
     free(s);
 }

@@ -40,9 +40,10 @@ typedef cf_err (*cf_store_fn)(struct cf_store_txn *txn, void *arg);
 cf_err cf_store_read(struct cf_store *s, cf_store_fn fn, void *arg);
 cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg);
 /* The asynchronous form of cf_store_write, for callers that must not block (the event loop):
- * queues fn and returns at once. When the batch holding it is durable (or failed), the writer
- * thread calls done(result, done_arg) - outside the store's locks, so done may answer a
- * client, but it must not block and must not call cf_store_write. arg and done_arg must stay
+ * queues fn and returns at once. When the batch holding it is durable (or failed), the store's
+ * acker thread calls done(result, done_arg) - outside the store's locks, in submission order,
+ * while the writer goes on with later batches - so done may answer a client, but it must not
+ * block (it delays every later done) and must not call cf_store_write. arg and done_arg must stay
  * valid until done runs. On CF_OK from this call done is guaranteed to run exactly once;
  * otherwise it never runs. */
 typedef void (*cf_store_done_fn)(cf_err result, void *done_arg);

@@ -430,6 +430,145 @@ static void test_async_writes(void **state)
     free(st);
 }
 
+/* ---- the acker: done callbacks run in submission order, off the writer thread, and a slow
+ * one does not hold up later commits; close answers every accepted job ---- */
+#define NORDER 300
+
+struct order_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int next;             /* index the next done should carry */
+    int out_of_order;     /* dones that came early or late */
+    int ran;              /* dones run */
+    int failed;           /* dones reporting an error */
+    bool later_committed; /* a job queued after the slow one committed while it waited */
+    bool on_writer;       /* some done ran on the thread that ran the fns */
+    pthread_t writer;     /* the thread the fns ran on */
+    struct kv kv[NORDER];
+    char keys[NORDER][16];
+};
+
+struct order_job {
+    struct order_state *st;
+    int i;
+};
+
+static cf_err order_put_fn(struct cf_store_txn *t, void *arg)
+{
+    struct order_job *j = arg;
+    struct order_state *st = j->st;
+    pthread_mutex_lock(&st->mu);
+    st->writer = pthread_self();
+    if (j->i == NORDER - 1) { /* the last job: its fn runs while job 0's done still waits */
+        st->later_committed = true;
+        pthread_cond_broadcast(&st->cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return put_fn(t, &st->kv[j->i]);
+}
+
+static void order_done(cf_err e, void *arg)
+{
+    struct order_job *j = arg;
+    struct order_state *st = j->st;
+    struct timespec ts;
+
+    /* no cmocka asserts here: they cannot fail a test from the acker thread */
+    pthread_mutex_lock(&st->mu);
+    st->failed += e != CF_OK;
+    if (j->i == 0) {
+        /* slow done: waits (bounded) until the writer ran the last job's fn */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 5;
+        while (!st->later_committed)
+            if (pthread_cond_timedwait(&st->cv, &st->mu, &ts) != 0)
+                break;
+    }
+    st->on_writer |= pthread_equal(pthread_self(), st->writer) != 0;
+    st->out_of_order += j->i != st->next;
+    st->next = j->i + 1;
+    st->ran++;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void test_async_done_order(void **state)
+{
+    struct fx *f = *state;
+    struct order_state *st = calloc(1, sizeof(*st));
+    struct order_job *jobs = calloc(NORDER, sizeof(*jobs));
+    struct cf_store_stats stats;
+
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    /* job 0 alone in its batch: its done blocks until the later jobs have been run */
+    for (int i = 0; i < NORDER; i++) {
+        snprintf(st->keys[i], sizeof(st->keys[i]), "o%d", i);
+        st->kv[i] = (struct kv){st->keys[i], "ordered", {0}, CF_OK};
+        jobs[i] = (struct order_job){st, i};
+        assert_int_equal(cf_store_write_async(f->s, order_put_fn, &jobs[i], order_done, &jobs[i]),
+                         CF_OK);
+        if (i == 0) {
+            struct cf_buf out;
+            cf_buf_init(&out, 64);
+            /* wait until job 0 is committed, so the rest land in later batches */
+            for (int k = 0; k < 500 && meta_get(f->s, "o0", &out) != CF_OK; k++)
+                usleep(2000);
+            cf_buf_release(&out);
+        }
+    }
+    pthread_mutex_lock(&st->mu);
+    while (st->ran < NORDER)
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    assert_true(st->later_committed); /* the slow done did not stall the writer */
+    assert_int_equal(st->out_of_order, 0);
+    assert_int_equal(st->failed, 0);
+    assert_false(st->on_writer);
+    cf_store_stats(f->s, &stats);
+    assert_true(stats.commits >= 2);
+    pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->mu);
+    free(jobs);
+    free(st);
+}
+
+struct count_done {
+    pthread_mutex_t mu;
+    int ran, ok;
+};
+
+static void count_done_fn(cf_err e, void *arg)
+{
+    struct count_done *c = arg;
+    pthread_mutex_lock(&c->mu);
+    c->ran++;
+    c->ok += e == CF_OK;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void test_close_answers_async(void **state)
+{
+    struct fx *f = *state;
+    struct count_done c = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    struct kv kv[64];
+    char keys[64][16];
+    struct cf_buf out;
+
+    for (int i = 0; i < 64; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "c%d", i);
+        kv[i] = (struct kv){keys[i], "closing", {0}, CF_OK};
+        assert_int_equal(cf_store_write_async(f->s, put_fn, &kv[i], count_done_fn, &c), CF_OK);
+    }
+    cf_store_close(f->s); /* returns only once every accepted job was answered */
+    assert_int_equal(c.ran, 64);
+    assert_int_equal(c.ok, 64);
+    f->s = open_store(f->path, 0);
+    cf_buf_init(&out, 64);
+    assert_int_equal(meta_get(f->s, "c63", &out), CF_OK);
+    cf_buf_release(&out);
+}
+
 /* ---- savepoints: a failing job in a batch does not undo the others ---- */
 struct gate {
     pthread_mutex_t mu;
@@ -650,6 +789,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nested_write_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_done_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_answers_async, setup, teardown),
         cmocka_unit_test_setup_teardown(test_savepoint_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
