@@ -88,6 +88,7 @@ struct audit_batch {
 struct pend {
     uint64_t hash;
     size_t len;
+    uint64_t tag;     /* this entry (entries move in the array; lines may be equal) */
     const char *line; /* the request's line buffer: which request, until the reply decides */
     int status;       /* 0: the reply has not decided yet */
     int64_t since_ms; /* registered (monotonic) */
@@ -109,7 +110,9 @@ struct api_audit_log {
     /* create-or-update records awaiting their status (under mu; npend also read atomically) */
     struct pend pend[PEND_MAX];
     size_t npend;
+    uint64_t pend_tags;
     struct cf_buf patched; /* the drainer's copy of a row with its status patched */
+    struct cf_buf rows;    /* the drainer's copies of the rows of one append (drain_ctx) */
 };
 
 /* ---------------- failing state ---------------- */
@@ -692,7 +695,7 @@ static void pend_add(struct api_audit_log *al, const struct cf_buf *line)
     if (i == al->npend && al->npend < PEND_MAX)
         __atomic_store_n(&al->npend, al->npend + 1, __ATOMIC_RELEASE);
     if (i < al->npend)
-        al->pend[i] = (struct pend){h, line->len, line->data, 0, cf_mono_ms()};
+        al->pend[i] = (struct pend){h, line->len, ++al->pend_tags, line->data, 0, cf_mono_ms()};
     pthread_mutex_unlock(&al->mu);
 }
 
@@ -720,24 +723,28 @@ static void pend_decide(struct api_audit_log *al, const struct api_req *r, int s
 
 enum pend_verdict { PEND_NONE, PEND_WAIT, PEND_DECIDED };
 
-/* For a drained row (h: its line_hash): PEND_WAIT while its request has not replied, else
- * PEND_DECIDED with *status, PEND_NONE when the row was never registered. The entry stays
- * until pend_forget (the row is in the log). */
+/* For a drained row (h: its line_hash): PEND_DECIDED with *status and the entry's *tag, or
+ * PEND_WAIT while its request has not replied, PEND_NONE when the row was never registered.
+ * Equal lines (two requests alike to the millisecond) are not told apart: any decided entry
+ * among them serves, each once, so together they still say what the replies said. The entry
+ * stays until pend_forget (the row is in the log). */
 static enum pend_verdict pend_take(struct api_audit_log *al, struct cf_str row, uint64_t h,
-                                   int *status)
+                                   int *status, uint64_t *tag)
 {
     enum pend_verdict v = PEND_NONE;
+    int64_t now = cf_mono_ms();
 
     pthread_mutex_lock(&al->mu);
     for (size_t i = 0; i < al->npend; i++) {
         struct pend *p = &al->pend[i];
         if (p->len != row.len || p->hash != h)
             continue;
-        if (p->status == 0 && cf_mono_ms() - p->since_ms < PEND_WAIT_MS) {
-            v = PEND_WAIT;
-            break;
+        if (p->status == 0 && now - p->since_ms < PEND_WAIT_MS) {
+            v = PEND_WAIT; /* unless a decided one comes later in the table */
+            continue;
         }
         *status = p->status ? p->status : 200;
+        *tag = p->tag;
         v = PEND_DECIDED;
         break;
     }
@@ -745,11 +752,11 @@ static enum pend_verdict pend_take(struct api_audit_log *al, struct cf_str row, 
     return v;
 }
 
-static void pend_forget(struct api_audit_log *al, size_t len, uint64_t h)
+static void pend_forget(struct api_audit_log *al, uint64_t tag)
 {
     pthread_mutex_lock(&al->mu);
     for (size_t i = 0; i < al->npend; i++) {
-        if (al->pend[i].len == len && al->pend[i].hash == h) {
+        if (al->pend[i].tag == tag) {
             pend_drop(al, i);
             break;
         }
@@ -903,13 +910,68 @@ void api_audit_run(struct api_req *r)
 
 /* ---------------- the drainer ---------------- */
 
+/* Rows of one cf_store_outbox_read, appended CF_AUDIT_MAX_BATCH at a time with one write each
+ * (one write per row was most of what the log spent on a SET's record). The store's row memory
+ * is valid during its callback only: the lines are copied into al->rows. */
 struct drain_ctx {
     struct api_audit_log *al;
-    int64_t last;
-    size_t n;
+    int64_t last; /* highest id appended */
+    size_t n;     /* rows appended */
     cf_err e;
     bool blocked; /* stopped before a row whose request has not replied yet */
+    size_t k;     /* rows held */
+    int64_t id[CF_AUDIT_MAX_BATCH];
+    size_t off[CF_AUDIT_MAX_BATCH], len[CF_AUDIT_MAX_BATCH];
+    uint64_t tag[CF_AUDIT_MAX_BATCH]; /* the pend entry of a registered row (pend[i]) */
+    bool pend[CF_AUDIT_MAX_BATCH];
 };
+
+/* One row alone (a row the batch could not hold, or the rows of a batch the log refused as
+ * invalid: only the bad row is left out, said so - it would block every later one). */
+static bool drain_one(struct drain_ctx *d, struct cf_str line, int64_t id, bool pend, uint64_t tag)
+{
+    d->e = cf_audit_append_outbox(d->al->lanes[0], line, id, false);
+    if (d->e == CF_EINVAL || d->e == CF_ETOOBIG) {
+        cf_error("audit: outbox row %lld is not a valid record; skipped", (long long)id);
+        d->e = CF_OK;
+    }
+    if (d->e)
+        return false;
+    if (pend)
+        pend_forget(d->al, tag);
+    d->last = id;
+    d->n++;
+    return true;
+}
+
+/* Appends the held rows with one write. */
+static bool drain_flush(struct drain_ctx *d)
+{
+    struct api_audit_log *al = d->al;
+    struct cf_str lines[CF_AUDIT_MAX_BATCH];
+    size_t k = d->k;
+
+    if (k == 0)
+        return true;
+    d->k = 0;
+    for (size_t i = 0; i < k; i++)
+        lines[i] = (struct cf_str){al->rows.data + d->off[i], d->len[i]};
+    d->e = cf_audit_append_outbox_batch(al->lanes[0], lines, d->id, k);
+    if (d->e == CF_EINVAL || d->e == CF_ETOOBIG) {
+        for (size_t i = 0; i < k; i++)
+            if (!drain_one(d, lines[i], d->id[i], d->pend[i], d->tag[i]))
+                return false; /* rows before i are in; d->last says so */
+        return true;
+    }
+    if (d->e)
+        return false;
+    for (size_t i = 0; i < k; i++)
+        if (d->pend[i])
+            pend_forget(al, d->tag[i]);
+    d->last = d->id[k - 1];
+    d->n += k;
+    return true;
+}
 
 static bool drain_row(void *ctx, int64_t id, struct cf_str line)
 {
@@ -917,11 +979,11 @@ static bool drain_row(void *ctx, int64_t id, struct cf_str line)
     struct api_audit_log *al = d->al;
     struct cf_str rec = line;
     bool pend = __atomic_load_n(&al->npend, __ATOMIC_ACQUIRE) != 0;
-    uint64_t h = pend ? line_hash(line.p, line.len) : 0;
+    uint64_t tag = 0;
     int status = 200;
 
     if (pend) {
-        enum pend_verdict v = pend_take(al, line, h, &status);
+        enum pend_verdict v = pend_take(al, line, line_hash(line.p, line.len), &status, &tag);
         if (v == PEND_WAIT) {
             d->blocked = true;
             return false;
@@ -930,18 +992,17 @@ static bool drain_row(void *ctx, int64_t id, struct cf_str line)
         if (pend && status != 200 && patch_status(line, status, &al->patched))
             rec = cf_buf_str(&al->patched);
     }
-    d->e = cf_audit_append_outbox(al->lanes[0], rec, id, false);
-    if (d->e == CF_EINVAL || d->e == CF_ETOOBIG) {
-        /* a row the log refuses would block every later one: keep it out, say so */
-        cf_error("audit: outbox row %lld is not a valid record; skipped", (long long)id);
-        d->e = CF_OK;
-    }
-    if (d->e)
-        return false;
-    if (pend)
-        pend_forget(al, line.len, h);
-    d->last = id;
-    d->n++;
+    if (d->k == 0)
+        cf_buf_reset(&al->rows);
+    d->off[d->k] = al->rows.len;
+    if (cf_buf_append(&al->rows, rec.p, rec.len) != CF_OK)
+        return drain_flush(d) && drain_one(d, rec, id, pend, tag); /* no room to hold it */
+    d->id[d->k] = id;
+    d->len[d->k] = rec.len;
+    d->tag[d->k] = tag;
+    d->pend[d->k] = pend;
+    if (++d->k == CF_AUDIT_MAX_BATCH)
+        return drain_flush(d);
     return true;
 }
 
@@ -949,15 +1010,17 @@ static bool drain_row(void *ctx, int64_t id, struct cf_str line)
  * Returns true when a full batch was moved (more may wait). */
 static bool drain_once(struct api_audit_log *al)
 {
-    struct drain_ctx d = {al, 0, 0, CF_OK, false};
+    struct drain_ctx d = {.al = al};
     cf_err e = cf_store_outbox_read(al->store, al->last, DRAIN_BATCH, drain_row, &d);
 
+    if (!d.e)
+        (void)drain_flush(&d); /* the rows still held at the end (or before a stop) */
     if (e) {
         cf_warn("audit: reading the outbox failed (%s); will retry", cf_err_name(e));
         return false;
     }
     if (d.n)
-        al->last = d.last; /* appended (a failed row stops the batch after the good ones) */
+        al->last = d.last; /* appended (a failed write stops the drain after the good rows) */
     if (d.e) {
         set_failing(al, d.e, "moving write records from the outbox");
         return false;
@@ -1060,6 +1123,7 @@ cf_err api_audit_start(struct cf_api *api)
     }
     al->store = api->cfg.store;
     cf_buf_init(&al->patched, CF_AUDIT_MAX_LINE);
+    cf_buf_init(&al->rows, (size_t)CF_AUDIT_MAX_BATCH * 4096);
     pthread_mutex_init(&al->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1089,6 +1153,7 @@ fail:
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
     cf_buf_release(&al->patched);
+    cf_buf_release(&al->rows);
     free(al->batches);
     free(al);
     return e;
@@ -1113,6 +1178,7 @@ void api_audit_stop(struct cf_api *api)
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
     cf_buf_release(&al->patched);
+    cf_buf_release(&al->rows);
     free(al->batches);
     free(al);
     api->alog = NULL;

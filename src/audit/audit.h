@@ -183,6 +183,13 @@ cf_err cf_audit_append_batch(struct cf_audit *a, const struct cf_str *lines,
  * outbox row only after a durable append (or cf_audit_sync). */
 cf_err cf_audit_append_outbox(struct cf_audit *a, struct cf_str line, int64_t outbox_id,
                               bool durable) CF_NODISCARD;
+/* cf_audit_append_outbox for n (<= CF_AUDIT_MAX_BATCH) drained rows at once, non-durable, with
+ * one write(2) (the drainer: one write per row was most of what a SET's record cost the log).
+ * ids[i] > 0, strictly increasing; rows with ids[i] <= cf_audit_last_outbox_id are skipped.
+ * All or nothing as cf_audit_append_batch; CF_EINVAL / CF_ETOOBIG for an invalid line or ids
+ * (nothing written: append the rows one by one to find the bad one). */
+cf_err cf_audit_append_outbox_batch(struct cf_audit *a, const struct cf_str *lines,
+                                    const int64_t *ids, size_t n) CF_NODISCARD;
 int64_t cf_audit_last_outbox_id(struct cf_audit *a);
 /* Returns after everything appended so far is durable. */
 cf_err cf_audit_sync(struct cf_audit *a) CF_NODISCARD;

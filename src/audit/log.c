@@ -788,18 +788,26 @@ cf_err cf_audit_append_outbox(struct cf_audit *a, struct cf_str line, int64_t ou
     return append(a, line, outbox_id, durable);
 }
 
-cf_err cf_audit_append_batch(struct cf_audit *a, const struct cf_str *lines, size_t n)
+/* The batch appends: ids NULL (records of a loop pass) or the lines' outbox ids (increasing;
+ * those the log already holds are skipped, as cf_audit_append_outbox skips them). */
+static cf_err append_batch(struct cf_audit *a, const struct cf_str *lines, const int64_t *ids,
+                           size_t n)
 {
     struct chain_state cs;
+    size_t k = 0;
+    int64_t top = 0;
     cf_err e = CF_OK;
 
     if (n == 0)
         return CF_OK;
     if (n > CF_AUDIT_MAX_BATCH)
         return CF_EINVAL;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!line_ok(lines[i], &e))
             return e;
+        if (ids && (ids[i] < 1 || (i > 0 && ids[i] <= ids[i - 1])))
+            return CF_EINVAL;
+    }
     pthread_mutex_lock(&a->mu);
     if ((e = ready(a)))
         goto failed;
@@ -808,17 +816,26 @@ cf_err cf_audit_append_batch(struct cf_audit *a, const struct cf_str *lines, siz
     chain_get(a, &cs);
     cf_buf_reset(&a->batch);
     for (size_t i = 0; i < n; i++) {
-        if ((e = chain_line(a, lines[i].p, lines[i].len - 1, 0, &cs)) ||
+        int64_t id = ids ? ids[i] : 0;
+        if (ids && id <= a->last_outbox) {
+            a->st.outbox_skipped++;
+            continue;
+        }
+        if ((e = chain_line(a, lines[i].p, lines[i].len - 1, id, &cs)) ||
             (e = cf_buf_append(&a->batch, a->rec.data + CF_AUDIT_MAC_LEN,
                                a->rec.len - CF_AUDIT_MAC_LEN)))
             goto failed;
+        top = id;
+        k++;
     }
+    if (k == 0)
+        goto unlock;
     if ((e = write_at_end(a, a->batch.data, a->batch.len)))
         goto failed;
-    chain_commit(a, &cs, n, a->batch.len, 0);
+    chain_commit(a, &cs, k, a->batch.len, top);
     /* A checkpoint after the batch when it crossed checkpoint_every (so one may come up to
      * CF_AUDIT_MAX_BATCH - 1 records late). */
-    a->since_ckpt += n;
+    a->since_ckpt += k;
     if (a->since_ckpt >= a->ckpt_every && put_checkpoint(a, false) != CF_OK)
         cf_warn("audit: checkpoint failed; retried after the next record");
     if (a->thr_idle)
@@ -829,6 +846,17 @@ failed:
 unlock:
     pthread_mutex_unlock(&a->mu);
     return e;
+}
+
+cf_err cf_audit_append_batch(struct cf_audit *a, const struct cf_str *lines, size_t n)
+{
+    return append_batch(a, lines, NULL, n);
+}
+
+cf_err cf_audit_append_outbox_batch(struct cf_audit *a, const struct cf_str *lines,
+                                    const int64_t *ids, size_t n)
+{
+    return ids ? append_batch(a, lines, ids, n) : CF_EINVAL;
 }
 
 int64_t cf_audit_last_outbox_id(struct cf_audit *a)

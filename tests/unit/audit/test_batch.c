@@ -351,13 +351,79 @@ static void test_own_shapes_refused(void **state)
     expect_intact(f, st0.seq + 2 + 1);
 }
 
+/* cf_audit_append_outbox_batch (the drainer's): one write for the rows, each chained with its
+ * outbox id; ids the log holds are skipped (a drain repeated after a crash), a batch of only
+ * those writes nothing; ids must be positive and increasing; the chain verifies. */
+static bool has_outbox(const char *line, size_t len, int64_t id)
+{
+    char want[48];
+    int n = snprintf(want, sizeof(want), ",\"outbox\":%lld,", (long long)id);
+    return memmem(line, len, want, (size_t)n) != NULL;
+}
+
+struct ob_seen {
+    int n;
+    bool ok;
+};
+
+static bool on_outbox_rec(void *ctx, const char *line, size_t len, const struct cf_json *rec)
+{
+    struct ob_seen *o = ctx;
+    static const int64_t want[] = {3, 5, 9, 10, 11};
+    (void)rec;
+    if (o->n < 5 && !has_outbox(line, len, want[o->n]))
+        o->ok = false;
+    o->n++;
+    return true;
+}
+
+static void test_outbox_batch(void **state)
+{
+    struct fx *f = *state;
+    struct cf_audit *a = open_log(f, 0);
+#define OB_REC(x) CF_STR("{\"category\":\"AuditEvent\",\"r\":\"" x "\"}")
+    struct cf_str lines[4] = {OB_REC("a"), OB_REC("b"), OB_REC("c"), OB_REC("d")};
+#undef OB_REC
+    int64_t ids[4] = {3, 5, 9, 0}, bad_order[2] = {7, 7}, again[3] = {5, 9, 10};
+    struct cf_audit_stats st0, st;
+    struct ob_seen o = {0, true};
+    int writes;
+
+    cf_audit_get_stats(a, &st0);
+    writes = f->h.writes;
+    assert_int_equal(cf_audit_append_outbox_batch(a, lines, ids, 3), CF_OK);
+    assert_int_equal(f->h.writes - writes, 1);
+    assert_int_equal(cf_audit_last_outbox_id(a), 9);
+    /* invalid ids: nothing written */
+    assert_int_equal(cf_audit_append_outbox_batch(a, lines, ids, 4), CF_EINVAL); /* id 0 */
+    assert_int_equal(cf_audit_append_outbox_batch(a, lines, bad_order, 2), CF_EINVAL);
+    assert_int_equal(cf_audit_append_outbox_batch(a, lines, NULL, 2), CF_EINVAL);
+    /* a repeated drain: 5 and 9 skipped, 10 written */
+    writes = f->h.writes;
+    assert_int_equal(cf_audit_append_outbox_batch(a, lines, again, 3), CF_OK);
+    assert_int_equal(f->h.writes - writes, 1);
+    assert_int_equal(cf_audit_append_outbox_batch(a, lines, again, 2), CF_OK); /* all held */
+    assert_int_equal(f->h.writes - writes, 1);
+    assert_int_equal(cf_audit_last_outbox_id(a), 10);
+    /* and the single form after it */
+    assert_int_equal(cf_audit_append_outbox(a, lines[3], 11, false), CF_OK);
+    cf_audit_get_stats(a, &st);
+    assert_int_equal(st.seq, st0.seq + 5);
+    assert_int_equal(st.outbox_skipped - st0.outbox_skipped, 4);
+    cf_audit_close(a);
+    expect_intact(f, st0.seq + 5 + 1);
+    assert_int_equal(cf_audit_read(f->dir, NULL, on_outbox_rec, &o), CF_OK);
+    assert_int_equal(o.n, 5);
+    assert_true(o.ok);
+}
+
 int main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_batch_chains),          T(test_batch_bad_input),
         T(test_batch_write_fails_whole), T(test_batch_threads),
-        T(test_own_shapes_refused),
+        T(test_own_shapes_refused),    T(test_outbox_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
