@@ -276,7 +276,7 @@ static void migration_keeps_old_secret(void **state)
 
     snprintf(path, sizeof(path), "%s/old.sqlite", f->dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    /* what version 2 had of the tables the migration reads */
+    /* what version 2 had of the tables the migrations read */
     assert_int_equal(
         sqlite3_exec(db,
                      "CREATE TABLE schema_version(version INTEGER NOT NULL);"
@@ -287,7 +287,16 @@ static void migration_keeps_old_secret(void **state)
                      "NOT NULL, enabled INTEGER NOT NULL, generation INTEGER NOT NULL, created "
                      "INTEGER NOT NULL, PRIMARY KEY(tenant_id, client_id)) WITHOUT ROWID;"
                      "INSERT INTO principals VALUES('" T1 "','" CID1 "','" SP1 "','old admin',"
-                     "'pbkdf2-sha256$20000$salt$hash',1,3,77);",
+                     "'pbkdf2-sha256$20000$salt$hash',1,3,77);"
+                     /* migration 10 rebuilds secret_versions (empty here) */
+                     "CREATE TABLE secret_objects(id INTEGER PRIMARY KEY);"
+                     "CREATE TABLE secret_versions(id INTEGER PRIMARY KEY,"
+                     " object_id INTEGER NOT NULL, seq INTEGER NOT NULL, version TEXT NOT NULL,"
+                     " prev_version TEXT NOT NULL, created INTEGER NOT NULL,"
+                     " updated INTEGER NOT NULL, enabled INTEGER NOT NULL, nbf INTEGER NOT NULL,"
+                     " exp INTEGER NOT NULL, content_type TEXT, tags_json TEXT,"
+                     " managed INTEGER NOT NULL, kid TEXT NOT NULL, value BLOB NOT NULL,"
+                     " UNIQUE(object_id, seq), UNIQUE(object_id, version));",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);

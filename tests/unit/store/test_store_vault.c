@@ -448,15 +448,155 @@ static void test_obj_update_paths(void **state)
     assert_int_equal(cf_store_check(f->s), CF_OK); /* the indexes agree with the table */
 }
 
+/* ---- migration 10: the version index leads with the version ---- */
+
+struct mig {
+    struct fx *f;
+    int64_t oid[2];
+    cf_err dup;   /* inserting an existing (object, version) again */
+    cf_err other; /* the same version string under another object */
+};
+
+static cf_err mig_fill_fn(struct cf_store_txn *t, void *arg)
+{
+    struct mig *m = arg;
+    struct cf_rec_secret_obj o;
+    struct cf_rec_secret_ver v;
+    cf_err e = CF_OK;
+
+    memset(&v, 0, sizeof(v));
+    cf_buf_init(&v.value, 64);
+    e = cf_buf_append(&v.value, "sealed", 6);
+    for (int k = 0; !e && k < 2; k++) {
+        memset(&o, 0, sizeof(o));
+        o.vault_id = m->f->vid;
+        snprintf(o.name, sizeof(o.name), "Mig%d", k);
+        snprintf(o.name_lc, sizeof(o.name_lc), "mig%d", k);
+        o.latest_seq = 3;
+        snprintf(o.latest_version, sizeof(o.latest_version), "%032x", 3);
+        e = cf_store_secret_obj_insert(t, &o);
+        m->oid[k] = o.id;
+        for (int i = 1; !e && i <= 3; i++) {
+            v.object_id = o.id;
+            v.seq = i;
+            /* legacy-looking ids (not time-ordered); object 1 reuses object 0's */
+            snprintf(v.version, sizeof(v.version), "%032x", i == 2 ? 0xfeed : i);
+            v.enabled = true;
+            e = cf_store_secret_ver_insert(t, &v);
+        }
+    }
+    cf_buf_release(&v.value);
+    return e;
+}
+
+static cf_err mig_check_fn(struct cf_store_txn *t, void *arg)
+{
+    struct mig *m = arg;
+    struct cf_rec_secret_ver v;
+    char ver[CF_VERSION_HEX_LEN + 1];
+    cf_err e;
+
+    memset(&v, 0, sizeof(v));
+    cf_buf_init(&v.value, 64);
+    snprintf(ver, sizeof(ver), "%032x", 0xfeed);
+    e = cf_store_secret_ver_get(t, m->oid[1], 0, ver, true, &v);
+    if (!e && (v.seq != 2 || v.object_id != m->oid[1] || v.value.len != 6))
+        e = CF_EINTERNAL;
+    cf_rec_secret_ver_release(&v); /* a get overwrites the record it fills */
+    if (!e)
+        e = cf_store_secret_ver_get(t, m->oid[0], 3, NULL, false, &v);
+    if (!e && strcmp(v.version, "00000000000000000000000000000003") != 0)
+        e = CF_EINTERNAL;
+    if (!e && t->writable)
+        e = cf_buf_append(&v.value, "sealed", 6);
+    if (!e && t->writable) {
+        v.object_id = m->oid[0];
+        v.seq = 4;
+        snprintf(v.version, sizeof(v.version), "%032x", 0xfeed);
+        m->dup = cf_store_secret_ver_insert(t, &v);
+        v.object_id = m->oid[1];
+        v.seq = 4;
+        snprintf(v.version, sizeof(v.version), "%032x", 0xbeef);
+        m->other = cf_store_secret_ver_insert(t, &v);
+    }
+    cf_rec_secret_ver_release(&v);
+    return e;
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        print_message("sql: %s\n", msg ? msg : "?");
+    sqlite3_free(msg);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+static void test_version_index_migration(void **state)
+{
+    struct fx *f = *state;
+    struct cf_store_opts o = {f->path, 2, 0};
+    struct mig m = {f, {0, 0}, CF_OK, CF_OK};
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char plan[1024];
+    cf_err e;
+
+    assert_int_equal(cf_store_write(f->s, mig_fill_fn, &m), CF_OK);
+    cf_store_close(f->s);
+    /* back to the schema-9 layout: the unique version index led by the object */
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    exec_ok(db, "BEGIN;"
+                "CREATE TABLE old_v(id INTEGER PRIMARY KEY,"
+                " object_id INTEGER NOT NULL REFERENCES secret_objects(id) ON DELETE CASCADE,"
+                " seq INTEGER NOT NULL, version TEXT NOT NULL, prev_version TEXT NOT NULL,"
+                " created INTEGER NOT NULL, updated INTEGER NOT NULL, enabled INTEGER NOT NULL,"
+                " nbf INTEGER NOT NULL, exp INTEGER NOT NULL, content_type TEXT, tags_json TEXT,"
+                " managed INTEGER NOT NULL, kid TEXT NOT NULL, value BLOB NOT NULL,"
+                " UNIQUE(object_id, seq), UNIQUE(object_id, version));"
+                "INSERT INTO old_v SELECT * FROM secret_versions;"
+                "DROP TABLE secret_versions;"
+                "ALTER TABLE old_v RENAME TO secret_versions;"
+                "UPDATE schema_version SET version=9;"
+                "COMMIT;");
+    sqlite3_close(db);
+
+    f->s = cf_store_open_sqlite(&o, &e); /* migrates to 10 */
+    assert_int_equal(e, CF_OK);
+    assert_int_equal(cf_store_read(f->s, mig_check_fn, &m), CF_OK);
+    assert_int_equal(cf_store_write(f->s, mig_check_fn, &m), CF_OK);
+    assert_int_equal(m.dup, CF_EEXISTS); /* still unique per object */
+    assert_int_equal(m.other, CF_OK);    /* and only per object */
+    assert_int_equal(cf_store_check(f->s), CF_OK);
+
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='secret_versions'", -1,
+                           &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "UNIQUE(version, object_id)"));
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM secret_versions", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 7); /* 6 carried over + 1 new */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* a lookup by version is an index search, not a scan */
+    plan_of(f->path, CF_SQ_VER_BY_VERSION, plan, sizeof(plan));
+    print_message("by-version plan: %s\n", plan);
+    assert_non_null(strstr(plan, "SEARCH"));
+    assert_null(strstr(plan, "SCAN"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_vault_records),
-        T(test_groups),
-        T(test_list_index),
-        T(test_purge_and_cascade),
-        T(test_obj_update_paths),
+        T(test_vault_records),     T(test_groups),           T(test_list_index),
+        T(test_purge_and_cascade), T(test_obj_update_paths), T(test_version_index_migration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
