@@ -194,13 +194,18 @@ struct api_req *api_req_get(struct cf_api *api)
         api->free_list = r->next_free;
         api->free_count--;
     }
+    api->live++;
     pthread_mutex_unlock(&api->free_mu);
     if (r) {
         r->next_free = NULL;
     } else {
         r = calloc(1, sizeof(*r));
-        if (!r)
+        if (!r) {
+            pthread_mutex_lock(&api->free_mu);
+            api->live--;
+            pthread_mutex_unlock(&api->free_mu);
             return NULL;
+        }
         cf_buf_init(&r->scratch, CF_MAX_HEADER_BYTES * 2);
         cf_buf_init(&r->out, 4 * CF_MAX_BODY_BYTES);
         cf_buf_init(&r->audit.line, API_AUDIT_LINE_MAX);
@@ -230,6 +235,8 @@ void api_req_put(struct api_req *r)
         api->free_count++;
         r = NULL;
     }
+    if (--api->live == 0)
+        pthread_cond_broadcast(&api->idle_cv);
     pthread_mutex_unlock(&api->free_mu);
     if (r) {
         cf_buf_release(&r->out);
@@ -252,6 +259,7 @@ struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err)
     }
     api->cfg = *cfg;
     pthread_mutex_init(&api->free_mu, NULL);
+    pthread_cond_init(&api->idle_cv, NULL);
     if (cf_random(&api->rid_prefix, sizeof(api->rid_prefix)) != CF_OK) {
         free(api);
         *err = CF_ECRYPTO;
@@ -277,12 +285,36 @@ struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err)
     return api;
 }
 
+/* Waits until every request handed out has been answered and put back: the pools are
+ * joined, but an asynchronous write answers from the store's acker thread. Bounded, so a
+ * request that is never answered cannot hang shutdown; false then (the caller must not free). */
+static bool wait_idle(struct cf_api *api)
+{
+    struct timespec until;
+    int rc = 0;
+    bool idle;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&api->free_mu);
+    while (api->live > 0 && rc == 0)
+        rc = pthread_cond_timedwait(&api->idle_cv, &api->free_mu, &until);
+    idle = api->live == 0;
+    pthread_mutex_unlock(&api->free_mu);
+    return idle;
+}
+
 void cf_api_free(struct cf_api *api)
 {
     if (!api)
         return;
     pool_free(api->cpool);
     pool_free(api->pool);
+    if (!wait_idle(api)) {
+        /* leaked on purpose: freeing under a late answer would be a use after free */
+        cf_warn("api: requests still unanswered at shutdown; not freeing their state");
+        return;
+    }
     api_audit_stop(api); /* after the last handler: one more drain of the outbox */
     while (api->free_list) {
         struct api_req *r = api->free_list;
@@ -292,6 +324,7 @@ void cf_api_free(struct cf_api *api)
         cf_buf_release(&r->audit.line);
         free(r);
     }
+    pthread_cond_destroy(&api->idle_cv);
     pthread_mutex_destroy(&api->free_mu);
     free(api);
 }

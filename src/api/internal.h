@@ -68,6 +68,11 @@ struct cf_api {
     pthread_mutex_t free_mu;
     struct api_req *free_list;
     size_t free_count;
+    /* Requests handed out and not yet put back (under free_mu): a write's answer can come
+     * from the store's acker thread after the HTTP server has stopped, so cf_api_free waits
+     * for this to reach 0 (idle_cv) before it frees what those answers touch. */
+    size_t live;
+    pthread_cond_t idle_cv;
     struct api_pool *pool;
     /* CPU-bound work (api_defer): one thread per core, so a burst of RSA signatures neither
      * thrashes 64 threads over 2 cores nor waits behind the write pool's sleepers. */
