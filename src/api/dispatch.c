@@ -282,6 +282,9 @@ struct cf_api *cf_api_new(const struct cf_api_config *cfg, cf_err *err)
         free(api);
         return NULL;
     }
+    /* The store's acker answers a committed batch of SETs in a row: one wake per worker. */
+    if (cfg->store)
+        cf_store_set_ack_hooks(cfg->store, cf_http_hold_wakes, cf_http_wake_held);
     return api;
 }
 
@@ -310,6 +313,8 @@ void cf_api_free(struct cf_api *api)
         return;
     pool_free(api->cpool);
     pool_free(api->pool);
+    if (api->cfg.store)
+        cf_store_set_ack_hooks(api->cfg.store, NULL, NULL);
     if (!wait_idle(api)) {
         /* leaked on purpose: freeing under a late answer would be a use after free */
         cf_warn("api: requests still unanswered at shutdown; not freeing their state");

@@ -49,6 +49,11 @@ cf_err cf_store_write(struct cf_store *s, cf_store_fn fn, void *arg);
 typedef void (*cf_store_done_fn)(cf_err result, void *done_arg);
 cf_err cf_store_write_async(struct cf_store *s, cf_store_fn fn, void *arg, cf_store_done_fn done,
                             void *done_arg);
+/* Calls begin() on the acker thread before it runs the done callbacks of a run of finished
+ * batches and end() after them (NULL: none), so the caller can batch what the callbacks do:
+ * the API holds the HTTP workers' wake-ups and wakes each worker once per run instead of once
+ * per answer. end() must not be skipped by begin(): both run on every non-empty run. */
+void cf_store_set_ack_hooks(struct cf_store *s, void (*begin)(void), void (*end)(void));
 /* Runs SQLite's integrity check (tests, crash harness). */
 cf_err cf_store_check(struct cf_store *s);
 

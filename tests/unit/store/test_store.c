@@ -569,6 +569,75 @@ static void test_close_answers_async(void **state)
     cf_buf_release(&out);
 }
 
+/* ---- ack hooks: begin/end bracket every run of done callbacks, on the acker thread ---- */
+static _Thread_local bool hook_open; /* between begin and end on this thread */
+static int hook_begins, hook_ends, hook_nested; /* touched by the acker thread only */
+
+static void hook_begin(void)
+{
+    hook_nested += hook_open;
+    hook_open = true;
+    hook_begins++;
+}
+
+static void hook_end(void)
+{
+    hook_nested += !hook_open;
+    hook_open = false;
+    hook_ends++;
+}
+
+struct hooked_done {
+    pthread_mutex_t mu;
+    int ran, inside;
+};
+
+static void hooked_done_fn(cf_err e, void *arg)
+{
+    struct hooked_done *c = arg;
+    (void)e;
+    pthread_mutex_lock(&c->mu);
+    c->ran++;
+    c->inside += hook_open;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void test_ack_hooks_bracket_done(void **state)
+{
+    struct fx *f = *state;
+    struct hooked_done c = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    struct kv kv[100];
+    char keys[100][16];
+
+    hook_begins = hook_ends = hook_nested = 0;
+    cf_store_set_ack_hooks(f->s, hook_begin, hook_end);
+    for (int i = 0; i < 100; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "h%d", i);
+        kv[i] = (struct kv){keys[i], "hooked", {0}, CF_OK};
+        assert_int_equal(cf_store_write_async(f->s, put_fn, &kv[i], hooked_done_fn, &c), CF_OK);
+    }
+    cf_store_close(f->s); /* joins the acker: its counters are ours to read now */
+    f->s = open_store(f->path, 0);
+    assert_int_equal(c.ran, 100);
+    assert_int_equal(c.inside, 100); /* every answer ran inside a begin/end pair */
+    assert_true(hook_begins >= 1);
+    assert_true(hook_begins <= 100); /* runs group answers: at most one pair per answer */
+    assert_int_equal(hook_begins, hook_ends);
+    assert_int_equal(hook_nested, 0);
+    assert_false(hook_open); /* never on the test's own thread */
+
+    /* set, then unset: no more calls */
+    cf_store_set_ack_hooks(f->s, hook_begin, hook_end);
+    cf_store_set_ack_hooks(f->s, NULL, NULL);
+    hook_begins = 0;
+    c.ran = 0;
+    assert_int_equal(cf_store_write_async(f->s, put_fn, &kv[0], hooked_done_fn, &c), CF_OK);
+    cf_store_close(f->s);
+    f->s = open_store(f->path, 0);
+    assert_int_equal(c.ran, 1);
+    assert_int_equal(hook_begins, 0);
+}
+
 /* ---- savepoints: a failing job in a batch does not undo the others ---- */
 struct gate {
     pthread_mutex_t mu;
@@ -791,6 +860,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_done_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_answers_async, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_hooks_bracket_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_savepoint_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
