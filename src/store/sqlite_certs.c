@@ -331,6 +331,34 @@ static cf_err list_rows(struct cf_store_txn *t, sqlite3_stmt *st, bool with_obj,
     return e;
 }
 
+/* The object-only form of list_rows: up to max objects, *more when a max+1-th matched. */
+static cf_err obj_rows(struct cf_store_txn *t, sqlite3_stmt *st, int max, cf_store_cert_obj_cb cb,
+                       void *arg, bool *more, const char *what)
+{
+    int rc, n = 0;
+    cf_err e = CF_OK;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cf_rec_cert_obj o;
+        if (n == max) {
+            if (more)
+                *more = true;
+            break;
+        }
+        n++;
+        e = obj_from_row(st, 0, &o);
+        if (!e)
+            e = cb(&o, arg);
+        cf_rec_cert_obj_release(&o);
+        if (e)
+            break;
+    }
+    if (!e && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = cf_sq_err(CF_SQ_DB(t), rc, what);
+    sqlite3_finalize(st);
+    return e;
+}
+
 cf_err cf_store_cert_list(struct cf_store_txn *t, int64_t vault_id, bool deleted,
                           const char *after_lc, int max, cf_store_cert_cb cb, void *arg,
                           bool *more)
@@ -397,7 +425,6 @@ cf_err cf_store_cert_list_in_progress(struct cf_store_txn *t, int64_t after_id, 
                                "p.object_id=o.id WHERE p.status='inProgress' AND o.deleted=0 "
                                "AND o.id>?1 ORDER BY o.id LIMIT ?2",
                                &e);
-    int rc, n = 0;
 
     if (more)
         *more = false;
@@ -405,25 +432,7 @@ cf_err cf_store_cert_list_in_progress(struct cf_store_txn *t, int64_t after_id, 
         return e;
     sqlite3_bind_int64(st, 1, after_id);
     sqlite3_bind_int(st, 2, max + 1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cf_rec_cert_obj o;
-        if (n == max) {
-            if (more)
-                *more = true;
-            break;
-        }
-        n++;
-        e = obj_from_row(st, 0, &o);
-        if (!e)
-            e = cb(&o, arg);
-        cf_rec_cert_obj_release(&o);
-        if (e)
-            break;
-    }
-    if (!e && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = cf_sq_err(CF_SQ_DB(t), rc, "cert list in progress");
-    sqlite3_finalize(st);
-    return e;
+    return obj_rows(t, st, max, cb, arg, more, "cert list in progress");
 }
 
 /* The scan runs along cert_objects_by_state (vault_id, deleted, name_lc) from the token and
@@ -439,7 +448,6 @@ cf_err cf_store_cert_list_pending_only(struct cf_store_txn *t, int64_t vault_id,
                                "EXISTS(SELECT 1 FROM cert_pending p WHERE p.object_id=o.id) "
                                "ORDER BY o.name_lc LIMIT ?3",
                                &e);
-    int rc, n = 0;
 
     if (more)
         *more = false;
@@ -448,25 +456,7 @@ cf_err cf_store_cert_list_pending_only(struct cf_store_txn *t, int64_t vault_id,
     sqlite3_bind_int64(st, 1, vault_id);
     cf_sq_bind_text(st, 2, after_lc ? after_lc : "");
     sqlite3_bind_int(st, 3, max + 1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cf_rec_cert_obj o;
-        if (n == max) {
-            if (more)
-                *more = true;
-            break;
-        }
-        n++;
-        e = obj_from_row(st, 0, &o);
-        if (!e)
-            e = cb(&o, arg);
-        cf_rec_cert_obj_release(&o);
-        if (e)
-            break;
-    }
-    if (!e && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = cf_sq_err(CF_SQ_DB(t), rc, "cert list pending only");
-    sqlite3_finalize(st);
-    return e;
+    return obj_rows(t, st, max, cb, arg, more, "cert list pending only");
 }
 
 cf_err cf_store_cert_purge_expired(struct cf_store_txn *t, int64_t now, int max, int *n)
