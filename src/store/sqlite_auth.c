@@ -304,15 +304,7 @@ cf_err cf_store_role_asg_uses_role(struct cf_store_txn *t, const char *role_def_
 
 static sqlite3_stmt *adhoc(struct cf_store_txn *t, const char *sql, cf_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(CF_SQ_DB(t), sql, -1, &st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *err = cf_sq_err(CF_SQ_DB(t), rc, "prepare");
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
+    return cf_sq_prepare(t, sql, "prepare", err);
 }
 
 /* Steps a change statement and finalizes it; CF_ENOTFOUND when need_row and nothing changed. */

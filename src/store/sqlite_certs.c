@@ -338,6 +338,8 @@ static cf_err obj_rows(struct cf_store_txn *t, sqlite3_stmt *st, int max, cf_sto
     int rc, n = 0;
     cf_err e = CF_OK;
 
+    if (more)
+        *more = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct cf_rec_cert_obj o;
         if (n == max) {
@@ -426,8 +428,6 @@ cf_err cf_store_cert_list_in_progress(struct cf_store_txn *t, int64_t after_id, 
                                "AND o.id>?1 ORDER BY o.id LIMIT ?2",
                                &e);
 
-    if (more)
-        *more = false;
     if (!st)
         return e;
     sqlite3_bind_int64(st, 1, after_id);
@@ -449,8 +449,6 @@ cf_err cf_store_cert_list_pending_only(struct cf_store_txn *t, int64_t vault_id,
                                "ORDER BY o.name_lc LIMIT ?3",
                                &e);
 
-    if (more)
-        *more = false;
     if (!st)
         return e;
     sqlite3_bind_int64(st, 1, vault_id);
