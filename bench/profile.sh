@@ -14,7 +14,8 @@
 #   CALLGRAPH=1 bench/profile.sh     record call graphs (dwarf) for perf report --children
 #
 # Knobs: OP (get), CONNS (64), DUR (10), BUILD (build), TOP (40), KEEP (leave perf.data in
-# $OUTDIR, default bench/results/tmp/profile-<stamp>).
+# $OUTDIR, default bench/results/tmp/profile-<stamp>), COFFERD_ARGS (e.g. '--audit off').
+# The report ends with CPU µs per request for each cofferd thread (by thread name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -42,7 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 PORT=$((20000 + RANDOM % 20000))
-start_cofferd "$TMP/data" "$PORT"
+# shellcheck disable=SC2086
+start_cofferd "$TMP/data" "$PORT" ${COFFERD_ARGS:-}
 SCOPE="https://vault.localhost:$PORT/.default"
 TOKEN=$(get_token "$SCOPE")
 export TOKEN
@@ -123,6 +125,18 @@ if calls:
     print("allocations per request:")
     for f, n in calls.most_common():
         print(f"  {n/reqs:8.3f}  {f}")
+# Per thread name (threads are named cf-writer, cf-http, ...): which thread bounds the rate.
+out = subprocess.run(["perf", "script", "-i", data, "-F", "comm,tid,period,event"],
+                     capture_output=True, text=True).stdout
+names = collections.Counter(); tids = collections.defaultdict(set)
+for line in out.splitlines():
+    parts = line.split()
+    if len(parts) < 4 or parts[-1].rstrip(":") != "cpu-clock":
+        continue
+    names[parts[0]] += int(parts[2]); tids[parts[0]].add(parts[1])
+print("by thread (CPU µs per request; threads of that name):")
+for n, p in names.most_common():
+    print(f"  {ns(p):7.2f} µs  {100*p/total:5.1f}%  {n} ({len(tids[n])})")
 PY
 if [ "${CALLGRAPH:-0}" = 1 ]; then
     # Inclusive time: every function on a sample's stack (once per sample), µs per request.

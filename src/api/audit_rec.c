@@ -1148,6 +1148,7 @@ cf_err api_audit_start(struct cf_api *api)
         e = CF_ENOMEM;
         goto fail;
     }
+    pthread_setname_np(al->thr, "cf-audit-drain"); /* top -H, perf */
     al->started = true;
     api->alog = al;
     return CF_OK;

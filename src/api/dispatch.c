@@ -119,6 +119,8 @@ static struct api_pool *pool_new(size_t nthreads, size_t cap, size_t wake_batch)
     for (; p->nthreads < nthreads; p->nthreads++)
         if (pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) != 0)
             goto fail;
+        else
+            pthread_setname_np(p->threads[p->nthreads], "cf-cpu-pool"); /* top -H, perf */
     return p;
 fail:
     p->stop = true;

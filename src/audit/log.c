@@ -1020,6 +1020,7 @@ struct cf_audit *cf_audit_open(const struct cf_audit_config *cfg, cf_err *err)
         goto destroy;
     }
     a->thr_started = true;
+    pthread_setname_np(a->thr, "cf-audit-sync"); /* top -H, perf */
     goto out;
 destroy:
     if (a->fd >= 0)

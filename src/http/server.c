@@ -919,6 +919,7 @@ cf_err cf_http_server_run(struct cf_http_server *srv)
             cf_http_server_stop(srv);
             break;
         }
+        pthread_setname_np(srv->workers[started].thread, "cf-http"); /* top -H, perf */
     }
     for (size_t i = 0; i < started; i++)
         pthread_join(srv->workers[i].thread, NULL);
