@@ -12,6 +12,7 @@ struct cf_store_stats {
     uint64_t max_batch; /* largest number of jobs in one transaction */
     uint64_t failed_commits;
     uint64_t queue_len; /* write jobs queued now, not yet taken into a batch */
+    uint64_t checkpoints; /* checkpoints run (the checkpointer's and the writer's catch-ups) */
 };
 void cf_store_stats(struct cf_store *s, struct cf_store_stats *out);
 

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -835,6 +836,76 @@ static void test_read_snapshot(void **state)
     cf_buf_release(&b);
 }
 
+/* ---- checkpoint policy: under back-to-back commits the checkpointer runs about once per
+ * CKPT_FRAMES (4,096) frames appended, not after every commit once the WAL has grown past
+ * that (it did: 250 checkpoints a second under SET load, each syncing the database twice);
+ * and the WAL still starts over once it passes CKPT_RESTART_FRAMES (16,384), although the
+ * checkpointer's PASSIVE checkpoints never catch up with a writer that never pauses ---- */
+#define NCKPT 1800
+#define CKPT_VAL (64 * 1024) /* ~17 frames a commit: ~30,000 frames in all */
+#define WAL_BOUND ((off_t)(16384 + 2048) * (4096 + 24)) /* restart bound plus slack */
+
+struct ckpt_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int failed;
+    struct kv kv[NCKPT];
+    char keys[NCKPT][16];
+};
+
+static void ckpt_done(cf_err e, void *arg)
+{
+    struct ckpt_state *st = arg;
+    pthread_mutex_lock(&st->mu);
+    st->failed += e != CF_OK;
+    st->done++;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void test_checkpoints_follow_frames(void **state)
+{
+    struct fx *f = *state;
+    struct ckpt_state *st = calloc(1, sizeof(*st));
+    char *val = malloc(CKPT_VAL + 1);
+    struct cf_store_stats stats;
+    struct cf_store *s;
+    struct stat sb;
+    char wal[160];
+
+    assert_non_null(st);
+    assert_non_null(val);
+    cf_store_close(f->s);
+    f->s = s = open_store(f->path, 1); /* one job a commit, so NCKPT commits back to back */
+    memset(val, 'v', CKPT_VAL);
+    val[CKPT_VAL] = '\0';
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    for (int i = 0; i < NCKPT; i++) {
+        snprintf(st->keys[i], sizeof(st->keys[i]), "c%d", i);
+        st->kv[i] = (struct kv){st->keys[i], val, {0}, CF_OK};
+        assert_int_equal(cf_store_write_async(s, put_fn, &st->kv[i], ckpt_done, st), CF_OK);
+    }
+    pthread_mutex_lock(&st->mu);
+    while (st->done < NCKPT)
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    assert_int_equal(st->failed, 0);
+    cf_store_stats(s, &stats);
+    assert_int_equal(stats.commits, NCKPT);
+    /* ~30,000 frames: seven or so by the threshold, the writer's catch-ups, an idle tick's */
+    assert_true(stats.checkpoints >= 2);
+    assert_true(stats.checkpoints <= 40);
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_true(sb.st_size <= WAL_BOUND);
+    pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->mu);
+    free(val);
+    free(st);
+}
+
 static void test_open_bad_path(void **state)
 {
     struct cf_store_opts o = {"/nonexistent-dir/x/y.db", 2, 8};
@@ -864,6 +935,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_savepoint_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints_follow_frames, setup, teardown),
         cmocka_unit_test(test_open_bad_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
