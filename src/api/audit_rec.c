@@ -370,7 +370,6 @@ static void build(struct api_req *r, int status, struct cf_audit_event *ev, stru
     if (r->audit.authed) {
         ev->identity.oid = r->who.object_id;
         ev->identity.appid = r->who.client_id;
-        ev->identity.tid = r->who.tenant_id;
     }
     /* What authorization decided, where it is known: let through (any status but a 403 the
      * handler itself chose for role assignments) or refused by the model in force. A
@@ -575,7 +574,7 @@ static bool fast_format(const struct cf_audit_event *ev, struct cf_buf *line)
     FW_LIT(&w, "\"");
     FW_KSTR(&w, "callerIpAddress", ev->caller_ip, F_FIELD);
     FW_KSTR(&w, "correlationId", ev->correlation_id, F_FIELD);
-    if (ev->identity.oid || ev->identity.appid || ev->identity.tid || ev->identity.upn) {
+    if (ev->identity.oid || ev->identity.appid || ev->identity.upn) {
         bool first = true;
         FW_LIT(&w, ",\"identity\":{\"claim\":{");
 #define CLAIM(key, s, cap)                                                                         \
@@ -591,7 +590,6 @@ static bool fast_format(const struct cf_audit_event *ev, struct cf_buf *line)
               F_FIELD)
         CLAIM("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", ev->identity.upn, F_MID)
         CLAIM("appid", ev->identity.appid, F_FIELD)
-        CLAIM("http://schemas.microsoft.com/identity/claims/tenantid", ev->identity.tid, F_FIELD)
 #undef CLAIM
         FW_LIT(&w, "}}");
     }

@@ -87,7 +87,10 @@ struct cf_audit_event {
     const char *caller_ip;
     const char *correlation_id;    /* x-ms-client-request-id */
     struct {
-        const char *oid, *appid, *tid, *upn; /* identity.claim; all NULL: no identity */
+        /* identity.claim, the claims Azure's records carry (objectidentifier, upn, appid; no
+         * tenantid: the object id names the principal, the request URI the token's tenant);
+         * all NULL: no identity */
+        const char *oid, *appid, *upn;
     } identity;
     /* properties */
     const char *id;                /* object or vault URI touched */

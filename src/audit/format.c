@@ -193,7 +193,7 @@ cf_err cf_audit_format(const struct cf_audit_event *ev, struct cf_buf *line)
     cf_jw_kstr(&w, "durationMs", dur);
     kstr_cap(&w, "callerIpAddress", ev->caller_ip, CAP_FIELD);
     kstr_cap(&w, "correlationId", ev->correlation_id, CAP_FIELD);
-    if (ev->identity.oid || ev->identity.appid || ev->identity.tid || ev->identity.upn) {
+    if (ev->identity.oid || ev->identity.appid || ev->identity.upn) {
         cf_jw_key(&w, "identity");
         cf_jw_obj_begin(&w);
         cf_jw_key(&w, "claim");
@@ -203,8 +203,6 @@ cf_err cf_audit_format(const struct cf_audit_event *ev, struct cf_buf *line)
         kopt(&w, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", ev->identity.upn,
              CAP_MID);
         kopt(&w, "appid", ev->identity.appid, CAP_FIELD);
-        kopt(&w, "http://schemas.microsoft.com/identity/claims/tenantid", ev->identity.tid,
-             CAP_FIELD);
         cf_jw_obj_end(&w);
         cf_jw_obj_end(&w);
     }

@@ -280,9 +280,9 @@ static void read_record_fields(void **state)
                              "http://schemas.microsoft.com/identity/claims/objectidentifier"),
                         f->oid);
     assert_string_equal(sget(cf_json_get(j, "identity"), "claim", "appid"), f->client_id);
-    assert_string_equal(sget(cf_json_get(j, "identity"), "claim",
-                             "http://schemas.microsoft.com/identity/claims/tenantid"),
-                        f->tenant);
+    /* Azure's claims: objectidentifier, upn, appid - no tenantid (reference §5.4) */
+    assert_null(sget(cf_json_get(j, "identity"), "claim",
+                     "http://schemas.microsoft.com/identity/claims/tenantid"));
     snprintf(want_id, sizeof(want_id), "https://" V1 "/secrets/alpha");
     assert_string_equal(sget(j, "properties", "id"), want_id);
     assert_string_equal(sget(j, "properties", "requestUri"), want_id); /* no query */
@@ -832,7 +832,7 @@ static void fast_format_matches_reference(void **state)
                                  .duration_ms = 12,
                                  .caller_ip = "::1",
                                  .correlation_id = CRID,
-                                 .identity = {.oid = "o-1", .appid = "a-1", .tid = "t-1"},
+                                 .identity = {.oid = "o-1", .appid = "a-1"},
                                  .id = "https://v1.vault.localhost:8443/secrets/x",
                                  .client_info = "azsdk/1.0 (x; y)",
                                  .request_uri = "https://v1.vault.localhost:8443/secrets/x",

@@ -111,7 +111,7 @@ static void test_hostile(void **state)
     ev = (struct cf_audit_event){0};
     ev.resource_id = ev.operation_name = ev.operation_version = ev.result_type = big;
     ev.result_signature = ev.result_description = ev.caller_ip = ev.correlation_id = big;
-    ev.identity.oid = ev.identity.appid = ev.identity.tid = ev.identity.upn = big;
+    ev.identity.oid = ev.identity.appid = ev.identity.upn = big;
     ev.id = ev.client_info = ev.request_uri = ev.applied_assignment_id = ev.tls_version = big;
     cf_buf_reset(&b);
     assert_int_equal(cf_audit_format(&ev, &b), CF_OK);
