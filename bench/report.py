@@ -184,21 +184,39 @@ def main():
     if mixr:
         extra.append(f"- GET while tokens are issued: {mixr[0].get('token_conns')} connections asked for tokens "
                      f"(median {statistics.median(r.get('token_rps', 0) for r in mixr):.0f} tokens/s) during the GET run")
+    def paired(op, mode_a, target_a, mode_b, target_b):
+        """Median over rounds of a_r / b_r (the two measured next to each other), or None."""
+        rows_a = {r.get("round"): r["rps"] for r in raw
+                  if r.get("op") == op and r.get("mode") == mode_a and r.get("target") == target_a}
+        rows_b = {r.get("round"): r["rps"] for r in raw
+                  if r.get("op") == op and r.get("mode") == mode_b and r.get("target") == target_b}
+        rs = [rows_a[k] / rows_b[k] for k in rows_a if k in rows_b and rows_b[k]]
+        return statistics.median(rs) if rs else None
+
     for op, bar in (("get", 0.10), ("set", 0.20)):
         on, _ = find(op, "audit-on", "coffer")
         off, _ = find(op, "audit-off", "coffer-audit-off")
-        if on and off and off["rps"]:
-            cost = 1 - on["rps"] / off["rps"]
+        pr = paired(op, "audit-on", "coffer", "audit-off", "coffer-audit-off")
+        if on and off and off["rps"] and pr:
+            # the median of the rounds' own ratios: each pair ran back to back (order
+            # alternating), so a drift of the machine over the run cancels within a pair
+            cost = 1 - pr
             ratios[f"{op}_audit_cost"] = cost
             extra.append(f"- {op.upper()} with the audit log {fmt_rps(on['rps'])}/s, with --audit off "
-                         f"{fmt_rps(off['rps'])}/s (alternating rounds): the audit log costs "
+                         f"{fmt_rps(off['rps'])}/s (medians; {len([r for r in raw if r.get('op') == op and r.get('mode') == 'audit-on'])} "
+                         f"pairs in alternating order): the audit log costs, median of the pairs' ratios, "
                          f"**{cost * 100:.0f} %** (bar ≤ {bar * 100:.0f} % {'ok' if cost <= bar else 'SHORT'})")
     wa, _ = find("get", "keepalive-with-assignments", "coffer")
     wn, _ = find("get", "keepalive-with-assignments", "nginx")
-    g0, _ = find("get", "keepalive", "coffer")
-    n0, _ = find("get", "keepalive", "nginx")
+    g0, _ = find("get", "keepalive-before-assignments", "coffer")
+    n0, _ = find("get", "keepalive-before-assignments", "nginx")
+    if not g0:  # results of an older bench.sh: the baseline of the first rounds
+        g0, _ = find("get", "keepalive", "coffer")
+        n0, _ = find("get", "keepalive", "nginx")
     if wa and wn and g0 and n0 and wn["rps"] and n0["rps"] and g0["rps"]:
-        ra = (wa["rps"] / wn["rps"]) / (g0["rps"] / n0["rps"])
+        pa = paired("get", "keepalive-with-assignments", "coffer", "keepalive-with-assignments", "nginx")
+        pb = paired("get", "keepalive-before-assignments", "coffer", "keepalive-before-assignments", "nginx")
+        ra = pa / pb if pa and pb else (wa["rps"] / wn["rps"]) / (g0["rps"] / n0["rps"])
         ratios["get_with_assignments_vs_without"] = ra
         nasg = next((r.get("assignments") for r in raw if r.get("mode") == "keepalive-with-assignments"), "?")
         extra.append(f"- GET with {nasg} role assignments in the server: {fmt_rps(wa['rps'])}/s "
