@@ -272,4 +272,22 @@ cf_err cf_audit_read(const char *dir, const struct cf_audit_filter *f,
                                 const struct cf_json *rec),
                      void *ctx) CF_NODISCARD;
 
+/* ---- compact record lines (compact.c; the store's audit outbox) ----
+ * A record line with its constant text (JSON keys, the ARM path's fixed parts, the identity
+ * claim URIs, "category":"AuditEvent"...) replaced by token bytes 0x01..0x1F, which a record
+ * line never holds (JSON escapes them; cf_audit_append refuses \n and \r). The token table is
+ * a persistent format (outbox rows outlive the process that wrote them): entries are appended,
+ * never changed. A line without token bytes (a row of an older build) expands to itself. The
+ * compact form is never longer than the line. Neither function allocates beyond out. */
+/* Appends the compact form of line to out. CF_EINVAL (out unchanged) when line holds a byte
+ * below 0x20 (never one of cf_audit_format's lines); CF_ETOOBIG / CF_ENOMEM from out. */
+cf_err cf_audit_compact(struct cf_str line, struct cf_buf *out) CF_NODISCARD;
+/* The same into raw memory: out has room for n bytes and does not overlap in; *outlen gets the
+ * compact length (<= n). False when in holds a byte below 0x20. */
+bool cf_audit_compact_raw(const char *in, size_t n, char *out, size_t *outlen);
+/* Appends the line a compact form stands for to out. CF_EINVAL (out unchanged) for a token
+ * byte the table does not have or a token that refers to text the line lacks; CF_ETOOBIG /
+ * CF_ENOMEM from out (its max bounds what a hostile row can expand to). */
+cf_err cf_audit_expand(struct cf_str in, struct cf_buf *out) CF_NODISCARD;
+
 #endif
