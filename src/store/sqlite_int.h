@@ -97,6 +97,7 @@
                   "WHERE object_id=?1 AND seq=?2")                                                 \
     X(VER_BY_SEQ_VALUE, "SELECT " CF_SQL_VER_COLS ",value FROM secret_versions "                   \
                         "WHERE object_id=?1 AND seq=?2")                                           \
+    X(VER_MANAGED, "SELECT managed FROM secret_versions WHERE object_id=?1 AND seq=?2")          \
     X(VER_BY_VERSION, "SELECT " CF_SQL_VER_COLS ",NULL FROM secret_versions "                      \
                       "WHERE object_id=?1 AND version=?2")                                         \
     X(VER_BY_VERSION_VALUE, "SELECT " CF_SQL_VER_COLS ",value FROM secret_versions "               \

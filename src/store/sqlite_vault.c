@@ -514,6 +514,29 @@ cf_err cf_store_secret_ver_get(struct cf_store_txn *t, int64_t object_id, int64_
     return e;
 }
 
+cf_err cf_store_secret_ver_managed(struct cf_store_txn *t, int64_t object_id, int64_t seq,
+                                   bool *managed)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_VER_MANAGED, &e);
+    int rc;
+
+    *managed = false;
+    if (!st)
+        return e;
+    sqlite3_bind_int64(st, 1, object_id);
+    sqlite3_bind_int64(st, 2, seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *managed = sqlite3_column_int64(st, 0) != 0;
+    else if (rc == SQLITE_DONE)
+        e = CF_ENOTFOUND;
+    else
+        e = cf_sq_err(CF_SQ_DB(t), rc, "version managed");
+    cf_sq_done(st);
+    return e;
+}
+
 cf_err cf_store_secret_ver_count(struct cf_store_txn *t, int64_t object_id, int64_t *n)
 {
     cf_err e = CF_OK;

@@ -132,6 +132,10 @@ cf_err cf_store_secret_ver_update(struct cf_store_txn *t, const struct cf_rec_se
 /* By seq, or (version != NULL) by version string. CF_ENOTFOUND if absent. */
 cf_err cf_store_secret_ver_get(struct cf_store_txn *t, int64_t object_id, int64_t seq,
                                const char *version, bool with_value, struct cf_rec_secret_ver *out);
+/* Only the managed flag of version seq of the object (a certificate's secret, certs.c): the
+ * set path's check reads no value, tags or strings. CF_ENOTFOUND if absent. */
+cf_err cf_store_secret_ver_managed(struct cf_store_txn *t, int64_t object_id, int64_t seq,
+                                   bool *managed);
 cf_err cf_store_secret_ver_count(struct cf_store_txn *t, int64_t object_id, int64_t *n);
 
 typedef cf_err (*cf_store_secret_cb)(const struct cf_rec_secret_obj *o,

@@ -89,15 +89,11 @@ static cf_err find_ver(struct cf_store_txn *t, struct op_ctx *c)
  * latest version tells: certs.c keeps every version of such a name managed. */
 static cf_err refuse_managed(struct cf_store_txn *t, const struct cf_rec_secret_obj *o)
 {
-    struct cf_rec_secret_ver latest;
-    cf_err e;
+    bool managed = false;
+    cf_err e = cf_store_secret_ver_managed(t, o->id, o->latest_seq, &managed);
 
-    memset(&latest, 0, sizeof(latest));
-    cf_buf_init(&latest.value, 64);
-    e = cf_store_secret_ver_get(t, o->id, o->latest_seq, NULL, false, &latest);
-    if (!e && latest.managed)
+    if (!e && managed)
         e = CF_EFORBIDDEN;
-    cf_rec_secret_ver_release(&latest);
     return e == CF_ENOTFOUND ? CF_OK : e;
 }
 
@@ -174,16 +170,32 @@ static cf_err set_fn(struct cf_store_txn *t, void *arg)
  * the time prefix makes new versions land at the growing edge of the (version, object) index
  * (store schema 10), where a batch of SETs shares one or two leaves instead of dirtying one
  * per SET, which keeps the pages a burst of writes dirties (and the checkpoint copies back)
- * few. Uniqueness rests on the 80 random bits. */
-static cf_err new_version(char out[CF_VERSION_HEX_LEN + 1], int64_t now_ms)
+ * few. Uniqueness rests on the 80 random bits, taken from the svc's pool (vault_int.h): a
+ * version id is public, so bits drawn ahead of time give away nothing, and drawing 160 ids'
+ * worth per cf_random call saves ~1.5 µs of a SET's HTTP worker. */
+cf_err cf_vault_version_id(struct cf_vault_svc *svc, int64_t now_ms,
+                           char out[CF_VERSION_HEX_LEN + 1])
 {
+    enum { RANDOM_BYTES = 10 };
     unsigned char b[16];
     uint64_t t = (uint64_t)(now_ms > 0 ? now_ms : 0);
-    cf_err e;
+    cf_err e = CF_OK;
 
+    _Static_assert(CF_VAULT_VERID_POOL % RANDOM_BYTES == 0, "the pool holds whole ids");
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)(t >> (40 - 8 * i));
-    e = cf_random(b + 6, 10);
+    pthread_mutex_lock(&svc->verid_mu);
+    if (svc->verid_left < RANDOM_BYTES) {
+        e = cf_random(svc->verid_pool, sizeof(svc->verid_pool));
+        svc->verid_left = e ? 0 : sizeof(svc->verid_pool);
+    }
+    if (!e) {
+        unsigned char *p = svc->verid_pool + sizeof(svc->verid_pool) - svc->verid_left;
+        memcpy(b + 6, p, RANDOM_BYTES);
+        memset(p, 0, RANDOM_BYTES); /* each draw is handed out once */
+        svc->verid_left -= RANDOM_BYTES;
+    }
+    pthread_mutex_unlock(&svc->verid_mu);
     if (e)
         return e;
     cf_hex_encode(out, b, 16);
@@ -209,7 +221,7 @@ static cf_err set_prepare(struct op_ctx *c, struct cf_vault_svc *svc, const stru
     if (e)
         return e;
     c->in = in;
-    e = new_version(c->ver.version, cf_clock_ms(svc->clock));
+    e = cf_vault_version_id(svc, cf_clock_ms(svc->clock), c->ver.version);
     if (e)
         return e;
     if (in && in->has_content_type)

@@ -591,12 +591,97 @@ static void test_version_index_migration(void **state)
     assert_null(strstr(plan, "SCAN"));
 }
 
+/* ---- the managed flag alone (the set path's certificate check) ---- */
+
+struct managed_arg {
+    struct fx *f;
+    int64_t oid;
+    cf_err absent_seq, absent_obj;
+    bool m[3];
+};
+
+static cf_err managed_fill_fn(struct cf_store_txn *t, void *arg)
+{
+    struct managed_arg *a = arg;
+    struct cf_rec_secret_obj o;
+    struct cf_rec_secret_ver v;
+    cf_err e;
+
+    memset(&o, 0, sizeof(o));
+    memset(&v, 0, sizeof(v));
+    o.vault_id = a->f->vid;
+    snprintf(o.name, sizeof(o.name), "Cert-Secret");
+    snprintf(o.name_lc, sizeof(o.name_lc), "cert-secret");
+    snprintf(o.latest_version, sizeof(o.latest_version), "%032x", 2);
+    o.latest_seq = 2;
+    e = cf_store_secret_obj_insert(t, &o);
+    cf_buf_init(&v.value, 64);
+    if (!e)
+        e = cf_buf_append(&v.value, "sealed", 6);
+    for (int seq = 1; !e && seq <= 2; seq++) {
+        v.object_id = o.id;
+        v.seq = seq;
+        snprintf(v.version, sizeof(v.version), "%032x", seq);
+        v.enabled = true;
+        v.managed = seq == 2; /* only the latest is a certificate's */
+        e = cf_store_secret_ver_insert(t, &v);
+    }
+    cf_buf_release(&v.value);
+    a->oid = o.id;
+    return e;
+}
+
+static cf_err managed_read_fn(struct cf_store_txn *t, void *arg)
+{
+    struct managed_arg *a = arg;
+    bool junk = true;
+    cf_err e = cf_store_secret_ver_managed(t, a->oid, 1, &a->m[1]);
+
+    if (!e)
+        e = cf_store_secret_ver_managed(t, a->oid, 2, &a->m[2]);
+    a->absent_seq = cf_store_secret_ver_managed(t, a->oid, 3, &junk);
+    a->m[0] = junk; /* cleared on CF_ENOTFOUND */
+    a->absent_obj = cf_store_secret_ver_managed(t, a->oid + 1000, 1, &junk);
+    return e;
+}
+
+static void test_ver_managed(void **state)
+{
+    struct fx *f = *state;
+    struct managed_arg a;
+    char plan[1024];
+
+    memset(&a, 0, sizeof(a));
+    a.f = f;
+    assert_int_equal(cf_store_write(f->s, managed_fill_fn, &a), CF_OK);
+    a.m[1] = true;
+    a.m[2] = false;
+    assert_int_equal(cf_store_read(f->s, managed_read_fn, &a), CF_OK);
+    assert_false(a.m[1]);
+    assert_true(a.m[2]);
+    assert_false(a.m[0]);
+    assert_int_equal(a.absent_seq, CF_ENOTFOUND);
+    assert_int_equal(a.absent_obj, CF_ENOTFOUND);
+    /* the same answer inside a write (the writer's set_fn asks there) */
+    a.m[1] = true;
+    a.m[2] = false;
+    assert_int_equal(cf_store_write(f->s, managed_read_fn, &a), CF_OK);
+    assert_false(a.m[1]);
+    assert_true(a.m[2]);
+    /* one index lookup on (object_id, seq), never a scan */
+    plan_of(f->path, CF_SQ_VER_MANAGED, plan, sizeof(plan));
+    print_message("managed plan: %s\n", plan);
+    assert_non_null(strstr(plan, "SEARCH"));
+    assert_null(strstr(plan, "SCAN"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_vault_records),     T(test_groups),           T(test_list_index),
         T(test_purge_and_cascade), T(test_obj_update_paths), T(test_version_index_migration),
+        T(test_ver_managed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
