@@ -58,7 +58,8 @@ struct cf_vault_svc *cf_vault_svc_new_rooted(struct cf_store *store, const struc
     svc->scache = cf_scache_new(CF_SCACHE_SLOTS);
     svc->kcache = cf_kcache_new(CF_KCACHE_ENTRIES);
     if (!svc->scache || !svc->kcache || pthread_rwlock_init(&svc->lock, NULL) != 0 ||
-        pthread_mutex_init(&svc->rotate_mu, NULL) != 0) {
+        pthread_mutex_init(&svc->rotate_mu, NULL) != 0 ||
+        pthread_mutex_init(&svc->verid_mu, NULL) != 0) {
         cf_scache_free(svc->scache);
         cf_kcache_free(svc->kcache);
         cf_wipe(svc, sizeof(*svc));
@@ -90,6 +91,7 @@ void cf_vault_svc_free(struct cf_vault_svc *svc)
     }
     pthread_rwlock_destroy(&svc->lock);
     pthread_mutex_destroy(&svc->rotate_mu);
+    pthread_mutex_destroy(&svc->verid_mu);
     cf_scache_free(svc->scache);
     cf_kcache_free(svc->kcache);
     cf_wipe(svc, sizeof(*svc));

@@ -20,6 +20,7 @@
 
 #define CF_VAULT_CACHE_BUCKETS 256
 #define CF_VAULT_NAME_MAX 24
+#define CF_VAULT_VERID_POOL 1600 /* 160 version ids per cf_random call */
 
 struct cf_vault_cache_entry {
     struct cf_vault_cache_entry *next;
@@ -92,7 +93,19 @@ struct cf_vault_svc {
     pthread_rwlock_t lock; /* guards buckets, gen and the master-key fields above */
     struct cf_vault_cache_entry *buckets[CF_VAULT_CACHE_BUCKETS];
     uint64_t gen;
+    /* Random bytes for new version ids (cf_vault_version_id), drawn from cf_random a pool at a
+     * time: one DRBG call costs about 1 µs however few bytes it returns, and a version id is
+     * public (its 80 random bits only keep it unique). verid_left bytes at the end of the pool
+     * are unused (0 = refill; calloc'd). Both under verid_mu. */
+    pthread_mutex_t verid_mu;
+    size_t verid_left;
+    unsigned char verid_pool[CF_VAULT_VERID_POOL];
 };
+
+/* A new version id (32 lowercase hex): 12 hex of now_ms, then 20 hex of random bits from the
+ * svc's pool (see secrets.c for why this layout). Any thread. */
+cf_err cf_vault_version_id(struct cf_vault_svc *svc, int64_t now_ms,
+                           char out[CF_VERSION_HEX_LEN + 1]);
 
 /* Calls the event sink (vault.h) from inside a write fn; CF_OK when there is none. */
 cf_err cf_vault_emit(struct cf_vault_svc *svc, struct cf_store_txn *t, const char *type,

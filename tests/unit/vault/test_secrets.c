@@ -4,6 +4,9 @@
 #include "fixture.h"
 
 #include "base/codec.h"
+#include "vault/vault_int.h"
+
+#include <pthread.h>
 
 /* ---------------- the state x operation table (§14) ---------------- */
 
@@ -656,6 +659,76 @@ static void test_purge_protection(void **state)
     cf_secret_meta_release(&m);
 }
 
+/* ---------------- version ids (drawn from the svc's random pool) ---------------- */
+
+#define IDS_PER_THREAD 1000 /* > 6 pools of 160: refills under contention */
+
+struct id_run {
+    struct cf_vault_svc *svc;
+    int64_t now_ms;
+    char ids[IDS_PER_THREAD][CF_VERSION_HEX_LEN + 1];
+    cf_err e;
+};
+
+static void *id_thread(void *arg)
+{
+    struct id_run *r = arg;
+    for (int i = 0; i < IDS_PER_THREAD && !r->e; i++)
+        r->e = cf_vault_version_id(r->svc, r->now_ms, r->ids[i]);
+    return NULL;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, CF_VERSION_HEX_LEN);
+}
+
+static void test_version_ids(void **state)
+{
+    struct fx *f = *state;
+    struct id_run *r = calloc(2, sizeof(*r));
+    char(*all)[CF_VERSION_HEX_LEN + 1] = calloc(2 * IDS_PER_THREAD, sizeof(*all));
+    pthread_t th[2];
+    char ver[CF_VERSION_HEX_LEN + 1], prev[CF_VERSION_HEX_LEN + 1];
+    int zero_tails = 0;
+
+    assert_non_null(r);
+    assert_non_null(all);
+    for (int i = 0; i < 2; i++) {
+        r[i].svc = f->svc;
+        r[i].now_ms = 0x0123456789abLL + i;
+        assert_int_equal(pthread_create(&th[i], NULL, id_thread, &r[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(r[i].e, CF_OK);
+        for (int k = 0; k < IDS_PER_THREAD; k++) {
+            const char *id = r[i].ids[k];
+            assert_int_equal(strlen(id), CF_VERSION_HEX_LEN);
+            assert_memory_equal(id, i ? "0123456789ac" : "0123456789ab", 12);
+            for (int c = 0; c < CF_VERSION_HEX_LEN; c++)
+                assert_true((id[c] >= '0' && id[c] <= '9') || (id[c] >= 'a' && id[c] <= 'f'));
+            zero_tails += strcmp(id + 12, "00000000000000000000") == 0;
+            memcpy(all[i * IDS_PER_THREAD + k], id, CF_VERSION_HEX_LEN + 1);
+            /* the random part alone is unique too (each pool byte is handed out once) */
+            memcpy(all[i * IDS_PER_THREAD + k], "000000000000", 12);
+        }
+    }
+    assert_int_equal(zero_tails, 0);
+    qsort(all, 2 * IDS_PER_THREAD, sizeof(*all), id_cmp);
+    for (int k = 1; k < 2 * IDS_PER_THREAD; k++)
+        assert_true(memcmp(all[k - 1], all[k], CF_VERSION_HEX_LEN) != 0);
+    free(all);
+    free(r);
+
+    /* sets use them: time-ordered by the fake clock, distinct */
+    assert_int_equal(fx_set(f, &f->ref, "ids", "a", prev), CF_OK);
+    f->clock.now_ms += 1;
+    assert_int_equal(fx_set(f, &f->ref, "ids", "b", ver), CF_OK);
+    assert_true(strcmp(prev, ver) < 0);
+    assert_memory_not_equal(prev + 12, ver + 12, 20);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -672,6 +745,7 @@ int main(void)
         T(test_delete_dates_and_retention),
         T(test_recover_keeps_versions),
         T(test_purge_protection),
+        T(test_version_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
