@@ -10,6 +10,11 @@
  *   drainer             moves outbox rows into the log in id order; deletes them in bulk once
  *                       the log has synced them (flush); at start-up the rows an earlier
  *                       run left are moved first
+ *   compact rows        the outbox keeps a write's record in its compact form (audit.h,
+ *                       cf_audit_compact: a SET's 880 bytes as ~330, so fewer WAL pages per
+ *                       commit); drain_row expands each row before anything reads it, and a
+ *                       row of an older build (full JSON) expands to itself. What is chained in
+ *                       the log, and every record a worker writes itself, is the full line.
  *   pending statuses    create-or-update routes (200 or 201): the drainer chains their row
  *                       with the status the reply decided (see "create or update" below)
  *
@@ -113,6 +118,7 @@ struct api_audit_log {
     struct pend pend[PEND_MAX];
     size_t npend;
     uint64_t pend_tags;
+    struct cf_buf expanded; /* the drainer's full line of the row at hand (drain_row) */
     struct cf_buf patched; /* the drainer's copy of a row with its status patched */
     struct cf_buf rows;    /* the drainer's copies of the rows of one append (drain_ctx) */
 };
@@ -644,6 +650,25 @@ static cf_err format(struct api_req *r, int status)
     return api_audit_format(&ev, &r->audit.line);
 }
 
+/* The formatted line as the outbox row: its compact form, written into the buffer's spare
+ * room and moved to its start, so line->data (which pend_add and pend_decide identify the
+ * request by) stays put. No room to grow: the full line is a valid row too (it expands to
+ * itself). CF_EINVAL for a line holding a byte below 0x20 - never a formatted one, but such a
+ * row would not expand to itself, so the write must not carry it. */
+static cf_err compact_line(struct cf_buf *line)
+{
+    size_t n = line->len, m;
+
+    if (cf_buf_reserve(line, n) != CF_OK)
+        return CF_OK;
+    if (!cf_audit_compact_raw(line->data, n, line->data + n, &m))
+        return CF_EINVAL;
+    memmove(line->data, line->data + n, m);
+    line->len = m;
+    line->data[m] = '\0';
+    return CF_OK;
+}
+
 /* ---------------- create or update: the status of a carried record ----------------
  *
  * A create-or-update route's record is formatted (with 200) and bound to its write before the
@@ -892,8 +917,11 @@ void api_audit_run(struct api_req *r)
     bool bind = r->api->alog && route_writes(rt);
 
     if (bind) {
-        /* fail closed: a write whose record cannot even be formatted does not run */
-        if (format(r, success_status(rt->operation)) != CF_OK) {
+        /* fail closed: a write whose record cannot even be formatted does not run. The bound
+         * line is the compact row: pend_add hashes the bytes drain_row's pend_take will see;
+         * api_audit_reply formats the full line again for any record it writes itself. */
+        if (format(r, success_status(rt->operation)) != CF_OK ||
+            compact_line(&r->audit.line) != CF_OK) {
             api_error(r, 503, "ServiceUnavailable", NULL,
                       "The audit record could not be prepared. Retry later.");
             return;
@@ -973,15 +1001,35 @@ static bool drain_flush(struct drain_ctx *d)
     return true;
 }
 
+/* line is the row as stored (compact, or full JSON from an older build): it is expanded into
+ * al->expanded first (patch_status and the log want the full line), while the pend table is
+ * matched on the stored bytes (what api_audit_run registered). A row that does not expand is
+ * skipped like a row the log refuses (it would block every later one); only a memory failure
+ * stops the drain to retry. */
 static bool drain_row(void *ctx, int64_t id, struct cf_str line)
 {
     struct drain_ctx *d = ctx;
     struct api_audit_log *al = d->al;
-    struct cf_str rec = line;
+    struct cf_str rec;
     bool pend = __atomic_load_n(&al->npend, __ATOMIC_ACQUIRE) != 0;
     uint64_t tag = 0;
     int status = 200;
+    cf_err e;
 
+    cf_buf_reset(&al->expanded);
+    if ((e = cf_audit_expand(line, &al->expanded)) != CF_OK) {
+        if (e != CF_EINVAL && e != CF_ETOOBIG) {
+            d->e = e;
+            return false;
+        }
+        if (!drain_flush(d)) /* the rows before it first: d->last only grows */
+            return false;
+        cf_error("audit: outbox row %lld is not a valid record; skipped", (long long)id);
+        d->last = id;
+        d->n++;
+        return true;
+    }
+    rec = cf_buf_str(&al->expanded);
     if (pend) {
         enum pend_verdict v = pend_take(al, line, line_hash(line.p, line.len), &status, &tag);
         if (v == PEND_WAIT) {
@@ -989,7 +1037,7 @@ static bool drain_row(void *ctx, int64_t id, struct cf_str line)
             return false;
         }
         pend = v == PEND_DECIDED;
-        if (pend && status != 200 && patch_status(line, status, &al->patched))
+        if (pend && status != 200 && patch_status(rec, status, &al->patched))
             rec = cf_buf_str(&al->patched);
     }
     if (d->k == 0)
@@ -1122,6 +1170,7 @@ cf_err api_audit_start(struct cf_api *api)
         return CF_ENOMEM;
     }
     al->store = api->cfg.store;
+    cf_buf_init(&al->expanded, CF_AUDIT_MAX_LINE);
     cf_buf_init(&al->patched, CF_AUDIT_MAX_LINE);
     cf_buf_init(&al->rows, (size_t)CF_AUDIT_MAX_BATCH * 4096);
     pthread_mutex_init(&al->mu, NULL);
@@ -1153,6 +1202,7 @@ cf_err api_audit_start(struct cf_api *api)
 fail:
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
+    cf_buf_release(&al->expanded);
     cf_buf_release(&al->patched);
     cf_buf_release(&al->rows);
     free(al->batches);
@@ -1178,6 +1228,7 @@ void api_audit_stop(struct cf_api *api)
     flush(al, true);
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
+    cf_buf_release(&al->expanded);
     cf_buf_release(&al->patched);
     cf_buf_release(&al->rows);
     free(al->batches);

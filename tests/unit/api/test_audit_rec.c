@@ -5,7 +5,9 @@
  * write record carried by the store's outbox and drained into the log; no secret value, query,
  * body excerpt, client secret or token in any record; fail closed (an unwritable log turns a
  * read into 503, refuses writes with 503 and changes nothing, and recovers); outbox rows of an
- * earlier run drained at start-up, idempotently; the chain verifies afterwards. */
+ * earlier run drained at start-up, idempotently; rows kept compact in the outbox and chained
+ * as full JSON (older full-JSON rows too; a row that does not expand is skipped); the chain
+ * verifies afterwards. */
 #include "base/cf.h"
 #include "api/internal.h"
 #include "audit/audit.h"
@@ -698,6 +700,125 @@ static void leftovers_drained_at_start(void **state)
     assert_true(cf_audit_last_outbox_id(f->audit) > v.id[1]);
 }
 
+/* The outbox keeps a write's record compact (audit.h, cf_audit_compact) and the log gets the
+ * full line: a create's 201 is patched into a compact row and chained as full JSON; a row left
+ * by a stopped run is compact in the store and drained at start-up as full JSON, along with a
+ * full-JSON row of an older build; a row that does not expand (a token byte this build does
+ * not know) is skipped and does not hold up the rows after it; the chain verifies. */
+static bool row_cb(void *ctx, int64_t id, struct cf_str line)
+{
+    struct recs *rs = ctx;
+    (void)id;
+    if (rs->n < MAX_RECS)
+        rs->line[rs->n++] = cf_str_dup(line);
+    return true;
+}
+
+static void outbox_rows_compact(void **state)
+{
+    struct fx *f = *state;
+    char rg[256];
+    struct cf_json *j;
+    struct recs rows = {0};
+    struct cf_buf x, after;
+    struct cf_audit_event ev = {0};
+    struct cf_store_audit legacy = {CF_STR("{\"operationName\":\"LegacyOp\","
+                                           "\"category\":\"AuditEvent\"}"),
+                                   false},
+                          bad = {CF_STR("{\"operationName\":\"BadTok\x1f\","
+                                        "\"category\":\"AuditEvent\"}"),
+                                 false},
+                          good = {CF_STR(""), false};
+    int64_t n = -1;
+
+    /* live: a create's compact row is patched to 201 and chained in full */
+    snprintf(rg, sizeof(rg), "/subscriptions/%s/resourcegroups/rgcompact", f->sub);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, MGMT, rg, "api-version=2021-04-01", f->mgmt_bearer,
+                             "{\"location\":\"westeurope\"}"),
+                     201);
+    wait_outbox_empty(f);
+    j = find(f, "ResourceGroupWrite", 201);
+    assert_string_equal(sget(j, "resultSignature", NULL), "Created");
+    assert_string_equal(sget(j, "category", NULL), "AuditEvent");
+    assert_non_null(strstr(sget(j, "resourceId", NULL), "/RESOURCEGROUPS/RGCOMPACT"));
+    assert_non_null(sget(cf_json_get(j, "identity"), "claim",
+                         "http://schemas.microsoft.com/identity/claims/objectidentifier"));
+    cf_json_free(j);
+
+    /* a write committed while the log fails; the run stops with its row in the outbox */
+    __atomic_store_n(&g_fail_writes, 1, __ATOMIC_RELEASE);
+    assert_int_equal(call_st(f, CF_HTTP_PUT, V1, "/secrets/iota", "api-version=7.5", f->bearer,
+                             "{\"value\":\"v\"}"),
+                     200);
+    usleep(100000);
+    cf_api_free(f->api);
+    f->api = NULL;
+    __atomic_store_n(&g_fail_writes, 0, __ATOMIC_RELEASE);
+    assert_int_equal(cf_store_outbox_read(f->store, 0, 8, row_cb, &rows), CF_OK);
+    assert_int_equal(rows.n, 1);
+    cf_buf_init(&x, CF_AUDIT_MAX_LINE);
+    assert_int_equal(cf_audit_expand(cf_str_from(rows.line[0]), &x), CF_OK);
+    assert_true(strlen(rows.line[0]) * 10 < x.len * 6); /* stored compact: < 60 % */
+    assert_non_null(strpbrk(rows.line[0], "\x01\x02\x03\x04\x05\x13\x1c"));
+    assert_non_null(strstr(x.data, "\"operationName\":\"SecretSet\""));
+    assert_non_null(strstr(x.data, "\"requestUri\":\"https://" V1 "/secrets/iota\""));
+    recs_free(&rows);
+
+    /* then rows as an older build (full JSON) and a newer one (an unknown token) left them,
+     * and a compact one after those */
+    ev.operation_name = "AfterBad";
+    ev.resource_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v";
+    ev.id = "https://v.vault.example/secrets/after";
+    ev.request_uri = ev.id;
+    ev.identity.oid = "o";
+    ev.http_status = 200;
+    cf_buf_init(&after, CF_AUDIT_MAX_LINE);
+    cf_buf_reset(&x);
+    assert_int_equal(api_audit_format(&ev, &x), CF_OK);
+    assert_int_equal(cf_audit_compact(cf_buf_str(&x), &after), CF_OK);
+    assert_true(after.len < x.len);
+    good.line = cf_buf_str(&after);
+    cf_store_audit_bind(&legacy);
+    assert_int_equal(cf_store_write(f->store, meta_fn, "c.legacy"), CF_OK);
+    cf_store_audit_bind(&bad);
+    assert_int_equal(cf_store_write(f->store, meta_fn, "c.bad"), CF_OK);
+    cf_store_audit_bind(&good);
+    assert_int_equal(cf_store_write(f->store, meta_fn, "c.good"), CF_OK);
+    cf_store_audit_bind(NULL);
+
+    new_api(f); /* start-up drain */
+    assert_int_equal(cf_store_outbox_count(f->store, &n), CF_OK);
+    assert_int_equal(n, 0);
+    j = find(f, "SecretSet", 200);
+    assert_string_equal(sget(j, "properties", "requestUri"), "https://" V1 "/secrets/iota");
+    assert_string_equal(sget(j, "properties", "id"), "https://" V1 "/secrets/iota");
+    cf_json_free(j);
+    assert_int_equal(count_op(f, "LegacyOp"), 1);
+    assert_int_equal(count_op(f, "AfterBad"), 1);
+    assert_false(log_contains(f, "BadTok"));
+    {
+        /* the chained line is the full line, byte for byte (up to its closing brace) */
+        struct recs rs;
+        bool seen = false;
+        read_recs(f, &rs);
+        for (size_t i = 0; i < rs.n; i++)
+            if (strncmp(rs.line[i], x.data, x.len - 1) == 0)
+                seen = true;
+        recs_free(&rs);
+        assert_true(seen);
+    }
+    for (char k = 1; k < 0x20; k++) /* no token byte in the files (but the lines' \n) */
+        assert_true(k == '\n' || !log_contains(f, (char[]){k, '\0'}));
+    assert_int_equal(cf_audit_sync(f->audit), CF_OK);
+    {
+        struct cf_audit_verify_report rep;
+        assert_int_equal(cf_audit_verify_dir(f->adir, f->mac, NULL, NULL, NULL, &rep), CF_OK);
+        assert_int_equal(rep.brk, CF_AUDIT_INTACT);
+    }
+    cf_buf_release(&x);
+    cf_buf_release(&after);
+}
+
 /* The outbox ids continue above what the log holds even for a new, empty database. */
 static void floor_after_new_store(void **state)
 {
@@ -946,6 +1067,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(drain_waits_for_the_log, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(leftovers_drained_at_start, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(floor_after_new_store, setup, audit_teardown),
+        cmocka_unit_test_setup_teardown(outbox_rows_compact, setup, audit_teardown),
         cmocka_unit_test_setup_teardown(lanes_by_worker, setup, audit_teardown),
         cmocka_unit_test(fast_format_matches_reference),
         cmocka_unit_test(fast_format_every_byte),
