@@ -2,8 +2,9 @@
  * the outbox's rows were ~16 of ~44 WAL frames per SET commit).
  *
  *   cf_audit_compact / _raw   one walk over the line: at each byte that can start a token (a
- *                             lead byte: '{', '0', '/', '"', ','), the tokens of that byte are
- *                             tried longest first; a match is written as its token byte
+ *                             lead byte: '{', '0', '/', '"', ','), the few tokens of that byte
+ *                             (for '"': and of the key's first letter) are tried longest
+ *                             first; a match is written as its token byte
  *   cf_audit_expand           the inverse: literal runs copied, token bytes replaced
  *
  * Token bytes are 0x01..0x1F. A record line never holds a raw byte below 0x20 (JSON escapes
@@ -110,8 +111,27 @@ static const struct tok tok_text[TOK_END] = {
 #undef T
 
 /* Lead bytes: the group of tokens a byte can start (0: none), and BAD for the bytes a line
- * must not hold (the token alphabet and NUL). */
-enum { G_NONE, G_BRACE, G_ZERO, G_SLASH, G_QUOTE, G_COMMA, G_BAD };
+ * must not hold (the token alphabet and NUL). The tokens that start with '"' (most, and '"' is
+ * the line's most frequent lead byte) are split further by their fourth byte (quote_sub): the
+ * first letter of the key after ",", or the ',' of "}},. */
+enum {
+    G_NONE,
+    G_BRACE,
+    G_ZERO,
+    G_SLASH,
+    G_COMMA,
+    G_QC,
+    G_QI,
+    G_QH,
+    G_QR,
+    G_QO,
+    G_QD,
+    G_QA,
+    G_QPROPS,
+    G_COUNT,
+    G_QUOTE = G_COUNT, /* lead[] only: look up quote_sub */
+    G_BAD
+};
 static const unsigned char lead[256] = {
     [0x00] = G_BAD, [0x01] = G_BAD, [0x02] = G_BAD, [0x03] = G_BAD, [0x04] = G_BAD,
     [0x05] = G_BAD, [0x06] = G_BAD, [0x07] = G_BAD, [0x08] = G_BAD, [0x09] = G_BAD,
@@ -122,19 +142,28 @@ static const unsigned char lead[256] = {
     [0x1e] = G_BAD, [0x1f] = G_BAD,
     ['{'] = G_BRACE, ['0'] = G_ZERO, ['/'] = G_SLASH, ['"'] = G_QUOTE, [','] = G_COMMA,
 };
+static const unsigned char quote_sub[256] = {
+    ['c'] = G_QC, ['i'] = G_QI, ['h'] = G_QH, ['r'] = G_QR,
+    ['o'] = G_QO, ['d'] = G_QD, ['a'] = G_QA, [','] = G_QPROPS,
+};
 
-/* Each lead byte's tokens, 0-terminated; a token that is a prefix of another comes after it
+/* Each group's tokens, 0-terminated; a token that is a prefix of another comes after it
  * (longest first). TOK_SAME_URI is tried where TOK_REQUEST_URI matches. The unit test checks
  * that every token is found where it stands alone. */
-static const unsigned char tok_groups[G_BAD][24] = {
+static const unsigned char tok_groups[G_COUNT][8] = {
     [G_BRACE] = {TOK_TIME},
     [G_ZERO] = {TOK_TIME_RES},
     [G_SLASH] = {TOK_PROVIDER, TOK_RG, TOK_CERTS, TOK_SECRETS, TOK_KEYS},
-    [G_QUOTE] = {TOK_CAT_OK, TOK_IDENTITY_OID, TOK_CAT_SUCCESS, TOK_CAT_FAILURE, TOK_UPN,
-                 TOK_STATUS_200_RBAC, TOK_PROPS_ID, TOK_IDENTITY, TOK_REQUEST_URI, TOK_DESC,
-                 TOK_OPVER, TOK_CALLER_IP, TOK_OPNAME, TOK_CORRELATION, TOK_STATUS,
-                 TOK_CLIENT_INFO, TOK_DURATION, TOK_APPID},
     [G_COMMA] = {TOK_POLICY, TOK_RBAC},
+    [G_QC] = {TOK_CAT_OK, TOK_CAT_SUCCESS, TOK_CAT_FAILURE, TOK_CALLER_IP, TOK_CORRELATION,
+              TOK_CLIENT_INFO},
+    [G_QI] = {TOK_IDENTITY_OID, TOK_IDENTITY},
+    [G_QH] = {TOK_UPN, TOK_STATUS_200_RBAC, TOK_STATUS},
+    [G_QR] = {TOK_REQUEST_URI, TOK_DESC},
+    [G_QO] = {TOK_OPVER, TOK_OPNAME},
+    [G_QD] = {TOK_DURATION},
+    [G_QA] = {TOK_APPID},
+    [G_QPROPS] = {TOK_PROPS_ID},
 };
 
 static uint32_t load4(const void *p)
@@ -173,6 +202,14 @@ bool cf_audit_compact_raw(const char *in, size_t n, char *out, size_t *outlen)
         if (n - i < 6) { /* shorter than any token */
             i++;
             continue;
+        }
+        if (g == G_QUOTE) {
+            /* only "," and "}}, start a token: a value's or key's own quote is skipped here */
+            g = u[i + 1] == ',' || u[i + 1] == '}' ? quote_sub[u[i + 3]] : G_NONE;
+            if (g == G_NONE) {
+                i++;
+                continue;
+            }
         }
         v = load4(u + i);
         for (c = tok_groups[g]; *c; c++) {

@@ -390,34 +390,40 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* ns per call on the SET record (printed for the report; the bound only catches a blow-up,
- * sanitizer builds included). */
+/* ns per call on the SET record, the best of 10 rounds (the machine is shared: the minimum is
+ * the codec's cost, the rest is other load). Printed for the report; the bound only catches a
+ * blow-up, sanitizer builds included. */
 static void cost(void **state)
 {
     struct cf_buf c, x;
-    const int iters = 20000;
-    int64_t t0, t1, t2;
+    const int iters = 2000;
+    int64_t best_c = INT64_MAX, best_x = INT64_MAX;
     volatile size_t sink = 0;
     (void)state;
     cf_buf_init(&c, CF_AUDIT_MAX_LINE);
     cf_buf_init(&x, CF_AUDIT_MAX_LINE);
-    t0 = now_ns();
-    for (int i = 0; i < iters; i++) {
-        cf_buf_reset(&c);
-        assert_int_equal(cf_audit_compact(CF_STR(SET_LINE), &c), CF_OK);
-        sink += c.len;
+    for (int round = 0; round < 10; round++) {
+        int64_t t0, t1, t2;
+        t0 = now_ns();
+        for (int i = 0; i < iters; i++) {
+            cf_buf_reset(&c);
+            assert_int_equal(cf_audit_compact(CF_STR(SET_LINE), &c), CF_OK);
+            sink += c.len;
+        }
+        t1 = now_ns();
+        for (int i = 0; i < iters; i++) {
+            cf_buf_reset(&x);
+            assert_int_equal(cf_audit_expand(cf_buf_str(&c), &x), CF_OK);
+            sink += x.len;
+        }
+        t2 = now_ns();
+        best_c = CF_MIN(best_c, t1 - t0);
+        best_x = CF_MIN(best_x, t2 - t1);
     }
-    t1 = now_ns();
-    for (int i = 0; i < iters; i++) {
-        cf_buf_reset(&x);
-        assert_int_equal(cf_audit_expand(cf_buf_str(&c), &x), CF_OK);
-        sink += x.len;
-    }
-    t2 = now_ns();
-    print_message("compact %.0f ns, expand %.0f ns per %zu-byte SET record\n",
-                  (double)(t1 - t0) / iters, (double)(t2 - t1) / iters, strlen(SET_LINE));
-    assert_true((t1 - t0) / iters < 50000);
-    assert_true((t2 - t1) / iters < 50000);
+    print_message("compact %.0f ns, expand %.0f ns per %zu-byte SET record (best of 10)\n",
+                  (double)best_c / iters, (double)best_x / iters, strlen(SET_LINE));
+    assert_true(best_c / iters < 50000);
+    assert_true(best_x / iters < 50000);
     (void)sink;
     cf_buf_release(&c);
     cf_buf_release(&x);
