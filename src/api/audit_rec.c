@@ -15,6 +15,9 @@
  *                       commit); drain_row expands each row before anything reads it, and a
  *                       row of an older build (full JSON) expands to itself. What is chained in
  *                       the log, and every record a worker writes itself, is the full line.
+ *                       Measured (session 5, same-run A/B, SET): WAL pwrites per SET 3.8 ->
+ *                       3.3, checkpointer pwrites per SET 0.28 -> 0.15, cf-writer CPU per SET
+ *                       -12 %; compact costs the worker ~0.35 us, expand the drainer ~0.3 us.
  *   pending statuses    create-or-update routes (200 or 201): the drainer chains their row
  *                       with the status the reply decided (see "create or update" below)
  *
@@ -119,8 +122,8 @@ struct api_audit_log {
     size_t npend;
     uint64_t pend_tags;
     struct cf_buf expanded; /* the drainer's full line of the row at hand (drain_row) */
-    struct cf_buf patched; /* the drainer's copy of a row with its status patched */
-    struct cf_buf rows;    /* the drainer's copies of the rows of one append (drain_ctx) */
+    struct cf_buf patched;  /* the drainer's copy of a row with its status patched */
+    struct cf_buf rows;     /* the drainer's copies of the rows of one append (drain_ctx) */
 };
 
 /* ---------------- failing state ---------------- */

@@ -724,7 +724,7 @@ static void outbox_rows_compact(void **state)
     struct cf_audit_event ev = {0};
     struct cf_store_audit legacy = {CF_STR("{\"operationName\":\"LegacyOp\","
                                            "\"category\":\"AuditEvent\"}"),
-                                   false},
+                                    false},
                           bad = {CF_STR("{\"operationName\":\"BadTok\x1f\","
                                         "\"category\":\"AuditEvent\"}"),
                                  false},
