@@ -173,16 +173,31 @@ static void pool_free(struct api_pool *p)
 static void req_clear(struct api_req *r)
 {
     struct cf_buf scratch = r->scratch, out = r->out, aline = r->audit.line;
+    size_t out_clean = r->out_clean;
 
     cf_json_free(r->body);
-    if (out.data)
-        cf_wipe(out.data, out.cap); /* may have held a secret value or a token */
+    /* out may have held a secret value or a token. Bytes enter out by appending (cf_buf,
+     * cf_jw), and the one shrink that can follow a secret (error_body in reply.c) wipes what it
+     * drops (the handlers that reset out themselves, in h_arm.c and h_rbac.c, drop only
+     * metadata), so this request left nothing secret past len + 1 in the part that was zero
+     * before it (out_clean). Past that, out grew this request (malloc/realloc'd memory holds whatever
+     * was there): wipe it all, once. Steady state, a recycled buffer is wiped over its used
+     * length only: the whole 8 KB a bundle reserves cost a SET 0.7 µs of the acker. */
+    if (out.data) {
+        if (out.cap > out_clean) {
+            cf_wipe(out.data, out.cap);
+            out_clean = out.cap;
+        } else {
+            cf_wipe(out.data, CF_MIN(out.len + 1, out.cap));
+        }
+    }
     cf_buf_reset(&scratch);
     cf_buf_reset(&out);
     cf_buf_reset(&aline); /* a record holds nothing secret */
     memset(r, 0, sizeof(*r));
     r->scratch = scratch;
     r->out = out;
+    r->out_clean = out_clean;
     r->audit.line = aline;
 }
 
@@ -226,6 +241,7 @@ void api_req_put(struct api_req *r)
         cf_buf_release(&r->out);
         cf_buf_release(&r->scratch);
         cf_buf_release(&r->audit.line);
+        r->out_clean = 0;
         cf_buf_init(&r->scratch, CF_MAX_HEADER_BYTES * 2);
         cf_buf_init(&r->out, 4 * CF_MAX_BODY_BYTES);
         cf_buf_init(&r->audit.line, API_AUDIT_LINE_MAX);

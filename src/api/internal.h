@@ -102,6 +102,7 @@ struct api_req {
     char request_id[37];
     struct cf_buf scratch;  /* backing store of seg[] and q[]; never grows after parsing */
     struct cf_buf out;      /* the response body */
+    size_t out_clean; /* out's bytes past len + 1 are zero up to here (req_clear, dispatch.c) */
     struct cf_json *body;   /* parsed request body, after api_body_json */
     struct cf_http_hdr extra[4]; /* handler-supplied extra response headers */
     char challenge[400];    /* WWW-Authenticate value, when one is sent */

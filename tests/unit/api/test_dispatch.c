@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "fake_http.h"
+#include "api/internal.h" /* the request pool (recycled_requests_hold_nothing) */
 
 static int setup(void **state)
 {
@@ -870,12 +871,69 @@ static void throttled_past_the_budget(void **state)
     f->api = with;
 }
 
+/* A recycled request's response buffer is all zero over its whole capacity once the request is
+ * put back: the secret value a set echoed and a get returned, a token-bearing error, anything.
+ * (req_clear wipes only out's used bytes: this holds it to "nothing written lies past them".) */
+static void recycled_requests_hold_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct fake_req *r;
+    enum { VLEN = 3000 };
+    char *body = malloc(VLEN + 32);
+    size_t n = 0;
+
+    assert_non_null(body);
+    n += (size_t)snprintf(body, 16, "{\"value\":\"");
+    for (size_t i = 0; i < VLEN; i++)
+        body[n++] = (char)('A' + i % 26);
+    memcpy(body + n, "\"}", 3);
+    r = call_as(f, CF_HTTP_PUT, V1, "/secrets/wiped", "api-version=7.5", f->bearer, body);
+    assert_int_equal(r->status, 200);
+    done(r);
+    r = call_as(f, CF_HTTP_GET, V1, "/secrets/wiped", "api-version=7.5", f->bearer, NULL);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "ABCDEFGHIJKLMNOPQRSTUVWXYZABC"));
+    done(r);
+    /* an error after a big body in the same recycled buffers, then a short answer */
+    expect_code(call_as(f, CF_HTTP_GET, V1, "/secrets/nope", "api-version=7.5", f->bearer, NULL),
+                404, "SecretNotFound");
+    r = call_as(f, CF_HTTP_GET, V1, "/secrets", "api-version=7.5", f->bearer, NULL);
+    assert_int_equal(r->status, 200);
+    done(r);
+    free(body);
+
+    /* checked under free_mu, asserted after it (teardown takes it too) */
+    size_t seen = 0, big = 0, dirty = 0, dirty_at = 0, dirty_cap = 0, lens = 0;
+    pthread_mutex_lock(&f->api->free_mu);
+    while (f->api->live > 0) /* the set was answered from the store's acker thread */
+        pthread_cond_wait(&f->api->idle_cv, &f->api->free_mu);
+    for (struct api_req *q = f->api->free_list; q; q = q->next_free) {
+        seen++;
+        big += q->out.cap > VLEN;
+        lens += q->out.len;
+        for (size_t i = 0; q->out.data && i < q->out.cap; i++) {
+            if (q->out.data[i] != 0 && dirty++ == 0) {
+                dirty_at = i;
+                dirty_cap = q->out.cap;
+            }
+        }
+    }
+    pthread_mutex_unlock(&f->api->free_mu);
+    if (dirty)
+        fail_msg("%zu bytes left in recycled response buffers, first at %zu of %zu", dirty,
+                 dirty_at, dirty_cap);
+    assert_int_equal(lens, 0);
+    assert_true(seen >= 1);
+    assert_true(big >= 1); /* the buffer that held the value is among them */
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(challenge_comes_first), T(api_version_rule), T(hosts_and_routes),
         T(set_then_get_with_slashes), T(cross_tenant_token_refused),
+        T(recycled_requests_hold_nothing),
         T(arm_lists_page_by_default),
         T(role_assignments_at_every_scope), T(role_assignment_errors), T(role_definitions),
         T(rbac_routes_absent_without_rbac),
