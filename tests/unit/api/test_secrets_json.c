@@ -821,6 +821,44 @@ static void deleted_bundle_and_items(void **state)
 
 /* ---------------- handlers ---------------- */
 
+/* Ids are the same whether they fit the writer's stack buffers or take the heap: every host
+ * length across both boundaries (base 256, id 512), with the longest name. */
+static void ids_across_buffer_sizes(void **state)
+{
+    char host[700], name[CF_MAX_NAME_LEN + 1], want[1600];
+    struct cf_secret_meta m;
+    (void)state;
+
+    memset(name, 'n', CF_MAX_NAME_LEN);
+    name[CF_MAX_NAME_LEN] = '\0';
+    for (size_t hl = 1; hl < 600; hl++) {
+        struct api_req *r = req("7.5", NULL, NULL, NULL);
+        struct sec_writer sw;
+        char *text;
+
+        memset(host, 'h', hl);
+        host[hl] = '\0';
+        r->hostname = (struct cf_str){host, hl};
+        memset(&m, 0, sizeof(m));
+        snprintf(m.name, sizeof(m.name), "%s", hl % 2 ? name : "short");
+        snprintf(m.version, sizeof(m.version), V1);
+        sw_init(&sw, r);
+        put_secret(&sw, SHAPE_DELETED_BUNDLE, &m, CF_STR_NULL);
+        assert_int_equal(sw_err(&sw), CF_OK);
+        sw_release(&sw);
+        text = r->out.data;
+        assert_non_null(text);
+        snprintf(want, sizeof(want), "{\"recoveryId\":\"https://%s:8443/deletedsecrets/%s\",", host,
+                 m.name);
+        assert_memory_equal(text, want, strlen(want));
+        snprintf(want, sizeof(want), "\"id\":\"https://%s:8443/secrets/%s/" V1 "\",", host, m.name);
+        assert_non_null(strstr(text, want));
+        cf_buf_release(&r->scratch);
+        cf_buf_release(&r->out);
+        free(r);
+    }
+}
+
 static void set_creates_and_echoes_the_value(void **state)
 {
     (void)state;
@@ -1186,6 +1224,7 @@ int main(void)
         cmocka_unit_test(bundle_field_order),
         cmocka_unit_test(bundle_omits_absent_fields),
         cmocka_unit_test(deleted_bundle_and_items),
+        cmocka_unit_test(ids_across_buffer_sizes),
         cmocka_unit_test_setup_teardown(set_creates_and_echoes_the_value, setup, teardown),
         cmocka_unit_test_setup_teardown(set_rejects_a_bad_name_before_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(set_errors_never_echo_the_value, setup, teardown),
