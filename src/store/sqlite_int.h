@@ -74,6 +74,9 @@
     X(VAULT_EXPIRED, "SELECT id,name FROM vaults WHERE deleted=1 AND scheduled_purge<=?1 "         \
                      "ORDER BY scheduled_purge LIMIT ?2")                                          \
     X(OBJ_GET, "SELECT " CF_SQL_OBJ_COLS " FROM secret_objects WHERE vault_id=?1 AND name_lc=?2")  \
+    X(OBJ_GET_MANAGED,                                                                             \
+      "SELECT " CF_SQL_OBJ_COLS_O ",v.managed FROM secret_objects o LEFT JOIN secret_versions v "   \
+      "ON v.object_id=o.id AND v.seq=o.latest_seq WHERE o.vault_id=?1 AND o.name_lc=?2")           \
     X(OBJ_INSERT, "INSERT INTO secret_objects(vault_id,name_lc,name,latest_seq,latest_version,"    \
                   "deleted,deleted_date,scheduled_purge) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")         \
     X(OBJ_UPDATE, "UPDATE secret_objects SET latest_seq=?2,latest_version=?3,deleted=?4,"          \

@@ -381,6 +381,32 @@ cf_err cf_store_secret_obj_get(struct cf_store_txn *t, int64_t vault_id, const c
     return cf_sq_obj_get(t, &cf_sq_secret_objs, vault_id, name_lc, out);
 }
 
+cf_err cf_store_secret_obj_get_managed(struct cf_store_txn *t, int64_t vault_id,
+                                       const char *name_lc, struct cf_rec_secret_obj *out,
+                                       bool *latest_managed)
+{
+    cf_err e = CF_OK;
+    sqlite3_stmt *st = cf_sq_stmt(t, CF_SQ_OBJ_GET_MANAGED, &e);
+    int rc;
+
+    *latest_managed = false;
+    if (!st)
+        return e;
+    sqlite3_bind_int64(st, 1, vault_id);
+    cf_sq_bind_text(st, 2, name_lc);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        cf_sq_obj_from_row(st, 0, out);
+        *latest_managed = sqlite3_column_int64(st, CF_SQL_OBJ_NCOLS) != 0; /* NULL: 0 */
+    } else if (rc == SQLITE_DONE) {
+        e = CF_ENOTFOUND;
+    } else {
+        e = cf_sq_err(CF_SQ_DB(t), rc, "secret object get");
+    }
+    cf_sq_done(st);
+    return e;
+}
+
 cf_err cf_store_secret_obj_insert(struct cf_store_txn *t, struct cf_rec_secret_obj *o)
 {
     return cf_sq_obj_insert(t, &cf_sq_secret_objs, o);

@@ -119,6 +119,11 @@ void cf_rec_secret_ver_release(struct cf_rec_secret_ver *v);
 /* CF_ENOTFOUND if no object has that name in the vault (live or deleted). */
 cf_err cf_store_secret_obj_get(struct cf_store_txn *t, int64_t vault_id, const char *name_lc,
                                struct cf_rec_secret_obj *out);
+/* cf_store_secret_obj_get and, in the same statement, the managed flag of the object's latest
+ * version (false when that version is absent): a set's two reads in one. */
+cf_err cf_store_secret_obj_get_managed(struct cf_store_txn *t, int64_t vault_id,
+                                       const char *name_lc, struct cf_rec_secret_obj *out,
+                                       bool *latest_managed);
 /* Inserts o and sets o->id. CF_EEXISTS if the name exists. */
 cf_err cf_store_secret_obj_insert(struct cf_store_txn *t, struct cf_rec_secret_obj *o);
 /* Writes latest_seq, latest_version, deleted_date, scheduled_purge of row o->id. */

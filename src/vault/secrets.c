@@ -124,17 +124,18 @@ static cf_err set_fn(struct cf_store_txn *t, void *arg)
     struct op_ctx *c = arg;
     const struct cf_secret_input *in = c->in;
     struct cf_rec_secret_ver *v = &c->ver;
-    bool exists;
+    bool exists, managed;
     cf_err e;
 
-    e = cf_store_secret_obj_get(t, c->v->id, c->name_lc, &c->obj);
+    /* the object and refuse_managed's flag in one statement (the hot path of every SET) */
+    e = cf_store_secret_obj_get_managed(t, c->v->id, c->name_lc, &c->obj, &managed);
     if (e && e != CF_ENOTFOUND)
         return e;
     exists = e == CF_OK;
     if (exists && c->obj.deleted_date != 0)
         return CF_EDELETED; /* ObjectIsDeletedButRecoverable */
-    if (exists && (e = refuse_managed(t, &c->obj)) != CF_OK)
-        return e;
+    if (exists && managed)
+        return CF_EFORBIDDEN; /* refuse_managed */
 
     /* v->value is the sealed buffer, borrowed for the insert */
     v->seq = exists ? c->obj.latest_seq + 1 : 1;

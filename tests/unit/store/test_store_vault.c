@@ -645,6 +645,38 @@ static cf_err managed_read_fn(struct cf_store_txn *t, void *arg)
     return e;
 }
 
+/* The object read that carries its latest version's flag: the same record as obj_get, the flag
+ * of whichever version is latest, false when that version is absent, ENOTFOUND by name. */
+static cf_err obj_managed_fn(struct cf_store_txn *t, void *arg)
+{
+    struct managed_arg *a = arg;
+    struct cf_rec_secret_obj o, plain;
+    bool m = false;
+    cf_err e = cf_store_secret_obj_get_managed(t, a->f->vid, "cert-secret", &o, &m);
+
+    assert_int_equal(e, CF_OK);
+    assert_int_equal(cf_store_secret_obj_get(t, a->f->vid, "cert-secret", &plain), CF_OK);
+    assert_memory_equal(&o, &plain, sizeof(o));
+    assert_true(m); /* latest_seq 2 is managed */
+    o.latest_seq = 1;
+    assert_int_equal(cf_store_secret_obj_update(t, &o), CF_OK);
+    assert_int_equal(cf_store_secret_obj_get_managed(t, a->f->vid, "cert-secret", &o, &m), CF_OK);
+    assert_false(m);
+    assert_int_equal(o.latest_seq, 1);
+    o.latest_seq = 7; /* no such version */
+    assert_int_equal(cf_store_secret_obj_update(t, &o), CF_OK);
+    m = true;
+    assert_int_equal(cf_store_secret_obj_get_managed(t, a->f->vid, "cert-secret", &o, &m), CF_OK);
+    assert_false(m);
+    m = true;
+    assert_int_equal(cf_store_secret_obj_get_managed(t, a->f->vid, "no-such", &o, &m),
+                     CF_ENOTFOUND);
+    assert_false(m);
+    assert_int_equal(cf_store_secret_obj_get_managed(t, a->f->vid + 1, "cert-secret", &o, &m),
+                     CF_ENOTFOUND);
+    return CF_OK;
+}
+
 static void test_ver_managed(void **state)
 {
     struct fx *f = *state;
@@ -668,6 +700,10 @@ static void test_ver_managed(void **state)
     assert_int_equal(cf_store_write(f->s, managed_read_fn, &a), CF_OK);
     assert_false(a.m[1]);
     assert_true(a.m[2]);
+    assert_int_equal(cf_store_write(f->s, obj_managed_fn, &a), CF_OK);
+    plan_of(f->path, CF_SQ_OBJ_GET_MANAGED, plan, sizeof(plan));
+    print_message("object+managed plan: %s\n", plan);
+    assert_null(strstr(plan, "SCAN"));
     /* one index lookup on (object_id, seq), never a scan */
     plan_of(f->path, CF_SQ_VER_MANAGED, plan, sizeof(plan));
     print_message("managed plan: %s\n", plan);
