@@ -22,17 +22,12 @@
  * now - 300 < exp <= now + 3600 + 300, any nbf/iat numeric and not in the future (beyond the
  * skew), and the same assertion presented again is refused (jti replay). */
 #include "base/cf.h"
+#include "fuzz_check.h"
 #include "fuzz_env.h"
 
 #include "base/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 #define FIXED_NOW 1767225600LL /* 2026-01-01T00:00:00Z */
 #define SKEW 300

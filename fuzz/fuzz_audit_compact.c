@@ -4,15 +4,10 @@
  * below 0x20, compact succeeds, is never longer than its input, and expands back to exactly
  * the input (both through cf_audit_compact and cf_audit_compact_raw, which must agree). */
 #include "base/cf.h"
+#include "fuzz_check.h"
 #include "audit/audit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

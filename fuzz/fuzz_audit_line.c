@@ -23,6 +23,7 @@
  * FUZZ_AUDIT_DUMP=DIR (seed making): each chain-mode file is also copied into DIR as a
  * raw-mode input. */
 #include "base/cf.h"
+#include "fuzz_check.h"
 #include "audit/audit.h"
 #include "base/json.h"
 #include "crypto/crypto.h"
@@ -33,12 +34,6 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 /* how the writer's own header and checkpoint records start */
 #define RESERVED "{\"category\":\"CofferAudit\""

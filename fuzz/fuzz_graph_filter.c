@@ -10,16 +10,11 @@
  * value that matches itself (case-insensitively, and as a prefix of a longer value for
  * startswith), and written back in canonical form (quotes doubled) parses to the same filter. */
 #include "base/cf.h"
+#include "fuzz_check.h"
 
 #include "api/h_graph.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 static struct cf_str fz_query; /* what api_query answers for "$filter" */
 static int fz_errors, fz_status;

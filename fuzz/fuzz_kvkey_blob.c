@@ -11,18 +11,13 @@
  * signature; the key is not checked for consistency here (the seal vouches for it), so only
  * "no crash" and error codes are required of that part. */
 #include "base/cf.h"
+#include "fuzz_check.h"
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/secret.h"
 #include "crypto/crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 static void ops(const struct cf_kvkey *k)
 {

@@ -15,6 +15,7 @@
  * Cost: RSA keys over 2048 bits are skipped before import (the full key check and the n,e,d
  * factor recovery grow with the cube of the size); 2048-bit ones keep the round trips. */
 #include "base/cf.h"
+#include "fuzz_check.h"
 #include "base/buf.h"
 #include "base/codec.h"
 #include "base/json.h"
@@ -22,12 +23,6 @@
 #include "crypto/crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 static const char *jstr(const struct cf_json *o, const char *k, size_t *n)
 {

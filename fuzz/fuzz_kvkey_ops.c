@@ -15,17 +15,12 @@
  * (so no unauthenticated garbage is passed off as something else); encrypt then decrypt of the
  * payload (and wrap then unwrap) returns it. */
 #include "base/cf.h"
+#include "fuzz_check.h"
 #include "base/buf.h"
 #include "base/secret.h"
 #include "crypto/crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 static const char *const algs[] = {
     "RS256",

@@ -17,15 +17,10 @@
  *              input is CF_EBADPARAM, a full buffer CF_ETOOBIG; the normal form covers itself
  *              and "/" covers it; covers ignores case. */
 #include "base/cf.h"
+#include "fuzz_check.h"
 #include "auth/rbac.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 #define MAXLEN 256      /* patterns: custom roles take up to 255 characters */
 #define MAX_ACTION 4096 /* actions are Coffer's own names (the longest 55), but any length works */

@@ -15,16 +15,11 @@
  *         same share (the 4-byte check catches every typo that changes a share; only the
  *         unused low bits of the last character can change without changing the bytes). */
 #include "base/cf.h"
+#include "fuzz_check.h"
 #include "custody/custody.h"
 #include "base/secret.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
