@@ -24,7 +24,7 @@
  * have "category":"CofferAudit" so readers of AuditEvent records can skip them.
  *
  * Files: <dir>/audit-<node>-<first seq, 20 digits>-<YYYYMMDDTHHMMSSZ>.jsonl, mode 0600; names
- * sort in chain order. Blocks are reserved ahead of the end (fallocate KEEP_SIZE, 256 KiB
+ * sort in chain order. Blocks are reserved ahead of the end (fallocate KEEP_SIZE, 1 MiB
  * chunks; st_size stays the end of the last line) and given back when the file is closed.
  * Retention keeps the newest keep_files files of the node.
  *
