@@ -10,7 +10,11 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
 
 #include <setjmp.h>
 #include <cmocka.h>
@@ -274,6 +278,48 @@ static void test_sync_interval(void **state)
     cf_audit_close(a);
 }
 
+/* Synced pages leave the page cache (log.c, do_sync): after a sync, at most the last, partly
+ * written page of the active file is resident. On tmpfs the cache is the file: skipped. */
+static void test_synced_pages_leave_cache(void **state)
+{
+    struct fx *f = *state;
+    struct cf_audit *a = open_log(f);
+    char name[160], path[256];
+    unsigned char vec[1024];
+    struct statfs sf;
+    struct stat st;
+    size_t pages, resident = 0;
+    void *m;
+    int fd;
+
+    assert_int_equal(statfs(f->dir, &sf), 0);
+    if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC) {
+        cf_audit_close(a);
+        skip();
+    }
+    assert_int_equal(test_append_n(a, 0, 3000, false), CF_OK);
+    assert_int_equal(cf_audit_sync(a), CF_OK);
+    cf_audit_active_file(a, name, sizeof(name));
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    pages = ((size_t)st.st_size + 4095) / 4096;
+    assert_true(pages > 64 && pages <= sizeof(vec));
+    m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(mincore(m, (size_t)st.st_size, vec), 0);
+    for (size_t i = 0; i < pages; i++)
+        resident += vec[i] & 1;
+    print_message("  %zu of %zu pages of a synced %lld-byte file still cached\n", resident, pages,
+                  (long long)st.st_size);
+    assert_true(resident <= 1);
+    munmap(m, (size_t)st.st_size);
+    close(fd);
+    cf_audit_close(a);
+    expect_intact(f, 3001);
+}
+
 int main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
@@ -281,6 +327,7 @@ int main(void)
         T(test_nondurable_fast_and_grouped), T(test_durable_group_commit),
         T(test_disk_full_then_resume),       T(test_fsync_failure),
         T(test_active_file_removed),         T(test_sync_interval),
+        T(test_synced_pages_leave_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
