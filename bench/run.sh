@@ -193,10 +193,11 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 # The audit log's cost (issue 11: <= 10 % on GET, <= 20 % on durable SET): the same GET and
 # SET against two cofferd started side by side for this, one with the audit log (the default)
-# and one with --audit off, alternating so both see the same machine. Both are new: the main
-# server has served every measure above by now, and its GET (audit on throughout) measured
-# 42.8k/s in the first rounds and 36k/s here (2026-12-05T123955Z) - that history is not the
-# audit log's cost, and is reported by the main rounds and the sweep instead.
+# and one with --audit off, alternating so both see the same machine. Both are new, so each
+# has the same history (the main server has served every measure above by now). Until
+# ac81e25 the audited server's GET fell 42.8k -> 36k/s over a run (2026-12-05T123955Z): the
+# log filled the page cache, and on this VM each new page cost a host fault; synced log
+# pages now leave the cache (audit/log.c, do_sync).
 PORT2=$((PORT + 2))
 PORT4=$((PORT + 4)) # PORT + 3 is the SoftHSM2 server's, below
 side_server() { # DIR PORT ARGS...: a second cofferd, its pid in DIR/pid
