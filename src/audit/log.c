@@ -46,6 +46,7 @@ struct cf_audit {
     struct cf_sha256_ctx *sha; /* the unkeyed chain's digest context (under mu) */
     uint64_t rotate_bytes;
     unsigned keep_files, sync_ms, ckpt_every;
+    uint64_t cache_keep;
     int fmt_ver;              /* format of the files this log starts (AUDIT_VERSION) */
     const struct cf_pkey *sign_key;
     char kid[128];
@@ -355,12 +356,13 @@ static cf_err put_checkpoint(struct cf_audit *a, bool final)
  * no sync running; drops the mutex during the call.
  *
  * After the sync the whole pages it covered leave the page cache (POSIX_FADV_DONTNEED on clean
- * pages frees them). The log is written once and read rarely, and at 40 MB/s of GET records
- * it would otherwise fill memory with itself: measured (issue 11, a Firecracker VM whose free
- * memory goes back to the host), once ~1.4 GB of log had been cached, every new page cost the
- * appender a host fault - worker CPU per GET 35 -> 50 us, the drainer's per SET 3 -> 9 us.
- * Given back, the same few pages are reused and the cost stays flat; on any machine it keeps
- * the log from pushing the store's pages out of memory. */
+ * pages frees them), but for the newest cache_keep bytes, which a shipper is about to read.
+ * The log is written once and read rarely, and at 40 MB/s of GET records it would otherwise
+ * fill memory with itself: measured (issue 11, a Firecracker VM whose free memory goes back to
+ * the host), once ~1.4 GB of log had been cached, every new page cost the appender a host
+ * fault - worker CPU per GET 35 -> 50 us, the drainer's per SET 3 -> 9 us. Given back, the
+ * same pages are reused and the cost stays flat; on any machine it keeps the log from pushing
+ * the store's pages out of memory. */
 static void retention(struct cf_audit *a);
 
 static void drop_synced_pages(int fd, uint64_t from, uint64_t to)
@@ -374,7 +376,8 @@ static void do_sync(struct cf_audit *a)
     int64_t target = a->seq;
     int fd = a->fd, rc, en = 0;
     bool dir = a->need_dir_sync, keep = a->need_retention;
-    uint64_t drop_from = a->dropped, drop_to = a->size & ~(uint64_t)4095;
+    uint64_t drop_from = a->dropped,
+             drop_to = a->size > a->cache_keep ? (a->size - a->cache_keep) & ~(uint64_t)4095 : 0;
     struct stat st;
 
     if (fd < 0 || a->need_reopen)
@@ -1006,6 +1009,7 @@ struct cf_audit *cf_audit_open(const struct cf_audit_config *cfg, cf_err *err)
     a->keep_files = cfg->keep_files;
     a->fmt_ver = cfg->format_version == AUDIT_V1 ? AUDIT_V1 : AUDIT_VERSION;
     a->sync_ms = cfg->sync_interval_ms ? cfg->sync_interval_ms : CF_AUDIT_DEFAULT_SYNC_MS;
+    a->cache_keep = cfg->cache_keep_bytes ? cfg->cache_keep_bytes : CF_AUDIT_DEFAULT_CACHE_KEEP;
     a->ckpt_every = cfg->checkpoint_every ? cfg->checkpoint_every
                                           : CF_AUDIT_DEFAULT_CHECKPOINT_EVERY;
     a->sign_key = cfg->sign_key;
